@@ -1,0 +1,1 @@
+return InterBert.Cli.CommandLine.Run(args);

@@ -1,0 +1,60 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace InterBert.Modeling;
+
+/// <summary>
+/// Region embeddings: LayerNorm(Linear(feature) + Linear(location)), dropout (keys <c>v_embeddings.*</c>).
+/// Prepends a global image token whose feature is the mean of the real regions and whose location is the whole image.
+/// </summary>
+public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    private readonly Linear imageEmbeddings;
+    private readonly Linear imageLocationEmbeddings;
+    private readonly LayerNorm layerNorm;
+    private readonly Dropout dropout;
+    private readonly int featureSize;
+
+    /// <summary>Creates the image embeddings of a configuration.</summary>
+    public ImageEmbeddings(InterBertConfig config) : base(nameof(ImageEmbeddings))
+    {
+        featureSize = config.VFeatureSize;
+        imageEmbeddings = nn.Linear(config.VFeatureSize, config.VHiddenSize);
+        imageLocationEmbeddings = nn.Linear(InterBertConfig.LocationSize, config.VHiddenSize);
+        layerNorm = nn.LayerNorm(config.VHiddenSize, config.LayerNormEps);
+        dropout = nn.Dropout(config.VHiddenDropoutProb);
+        register_module("image_embeddings", imageEmbeddings);
+        register_module("image_location_embeddings", imageLocationEmbeddings);
+        register_module("LayerNorm", layerNorm);
+        register_module("dropout", dropout);
+    }
+
+    /// <summary>Embeds features [B, R, F] and locations [B, R, 5] of regions with mask [B, R]; returns [B, R + 1, H].</summary>
+    public override Tensor forward(Tensor features, Tensor locations, Tensor regionMask)
+    {
+        if (features.shape[^1] != featureSize)
+            throw new ArgumentException($"region features have {features.shape[^1]} dimensions but the model expects v_feature_size {featureSize}");
+        var (withGlobalFeatures, withGlobalLocations) = PrependGlobalToken(features, locations, regionMask);
+        var embedded = imageEmbeddings.call(withGlobalFeatures) + imageLocationEmbeddings.call(withGlobalLocations);
+        return dropout.call(layerNorm.call(embedded));
+    }
+
+    /// <summary>Adds the global token (mean of real region features, whole-image location) in front of the regions.</summary>
+    public static (Tensor Features, Tensor Locations) PrependGlobalToken(Tensor features, Tensor locations, Tensor regionMask)
+    {
+        var weights = regionMask.to_type(features.dtype).unsqueeze(-1);
+        var count = weights.sum(1).clamp_min(1.0);
+        var mean = (features * weights).sum(1) / count;
+        var wholeImage = tensor(new float[] { 0, 0, 1, 1, 1 }, dtype: locations.dtype, device: locations.device)
+            .expand(locations.shape[0], InterBertConfig.LocationSize);
+        return (cat([mean.unsqueeze(1), features], 1), cat([wholeImage.unsqueeze(1), locations], 1));
+    }
+
+    /// <summary>The region mask with the always-present global token in front: [B, R + 1].</summary>
+    public static Tensor MaskWithGlobalToken(Tensor regionMask) =>
+        cat([ones(regionMask.shape[0], 1, dtype: regionMask.dtype, device: regionMask.device), regionMask], 1);
+
+    /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>
+    protected override void RegisterComponents() { }
+}

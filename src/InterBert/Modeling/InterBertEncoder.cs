@@ -1,0 +1,60 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace InterBert.Modeling;
+
+/// <summary>
+/// The single-stream interaction module (<c>layer.0 .. layer.{n-1}</c>, over [image ; text]) and the
+/// two-stream extraction module: the text stream (<c>layer.n .. layer.{n+m-1}</c>) and the image stream (<c>v_layer.*</c>).
+/// Keeping all text-path layers in one list makes BERT layer i load as <c>layer.i</c> with no renaming.
+/// </summary>
+public sealed class InterBertEncoder : nn.Module
+{
+    private readonly ModuleList<BertLayer> layer;
+    private readonly ModuleList<BertLayer> vLayer;
+    private readonly int singleStreamLayers;
+
+    /// <summary>Creates the encoder of a configuration.</summary>
+    public InterBertEncoder(InterBertConfig config) : base(nameof(InterBertEncoder))
+    {
+        singleStreamLayers = config.NumHiddenLayers;
+        var textShape = BertLayerShape.Text(config);
+        var imageShape = BertLayerShape.Image(config);
+        layer = nn.ModuleList(Enumerable.Range(0, config.TextPathLayers).Select(_ => new BertLayer(textShape)).ToArray());
+        vLayer = nn.ModuleList(Enumerable.Range(0, config.VNumHiddenLayers).Select(_ => new BertLayer(imageShape)).ToArray());
+        register_module("layer", layer);
+        register_module("v_layer", vLayer);
+    }
+
+    /// <summary>Runs the single-stream interaction layers over a sequence (joint, or one modality alone).</summary>
+    public Tensor Interact(Tensor hidden, Tensor additiveMask)
+    {
+        for (var i = 0; i < singleStreamLayers; i++) hidden = layer[i].call(hidden, additiveMask);
+        return hidden;
+    }
+
+    /// <summary>Runs the text stream of the extraction module.</summary>
+    public Tensor ExtractText(Tensor hidden, Tensor additiveMask)
+    {
+        for (var i = singleStreamLayers; i < layer.Count; i++) hidden = layer[i].call(hidden, additiveMask);
+        return hidden;
+    }
+
+    /// <summary>Runs the image stream of the extraction module.</summary>
+    public Tensor ExtractImage(Tensor hidden, Tensor additiveMask)
+    {
+        foreach (var imageLayer in vLayer) hidden = imageLayer.call(hidden, additiveMask);
+        return hidden;
+    }
+
+    /// <summary>Turns a [B, L] mask of 1 (attend) and 0 (padding) into the additive [B, 1, 1, L] form attention takes.</summary>
+    public static Tensor AdditiveMask(Tensor mask, ScalarType dtype)
+    {
+        // A large finite negative rather than -inf keeps softmax finite for any row.
+        return ((1.0 - mask.to_type(dtype)) * -1e9).view(mask.shape[0], 1, 1, mask.shape[1]);
+    }
+
+    /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>
+    protected override void RegisterComponents() { }
+}

@@ -1,0 +1,24 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace InterBert.Modeling;
+
+/// <summary>Pools a sequence by its first token: Linear(hidden → bi_hidden_size) then ReLU (<c>t_pooler</c>, <c>v_pooler</c>).</summary>
+public sealed class Pooler : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+
+    /// <summary>Creates a pooler from <paramref name="hiddenSize"/> to <paramref name="pooledSize"/>.</summary>
+    public Pooler(int hiddenSize, int pooledSize) : base(nameof(Pooler))
+    {
+        dense = nn.Linear(hiddenSize, pooledSize);
+        register_module("dense", dense);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor sequence) => nn.functional.relu(dense.call(sequence.select(1, 0)));
+
+    /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>
+    protected override void RegisterComponents() { }
+}

@@ -1,0 +1,148 @@
+using InterBert.Modeling;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace InterBert.Weights;
+
+/// <summary>
+/// Reads and writes model weights as safetensors. Files written here carry the model configuration in the
+/// safetensors <c>__metadata__</c> (key <c>interbert_config</c>), so a weights file is self-describing and
+/// readable by PyTorch's <c>safetensors.torch.load_file</c>. Hugging Face BERT files load into the text path.
+/// </summary>
+public static class ModelCheckpoint
+{
+    /// <summary>Metadata key holding the configuration JSON.</summary>
+    public const string ConfigKey = "interbert_config";
+
+    /// <summary>File keys the model derives from other weights, skipped without being reported as unexpected.</summary>
+    private static readonly HashSet<string> DerivedKeys =
+    [
+        "embeddings.position_ids",
+        // BERT's MLM decoder is tied to the word embeddings; our segment head uses them directly.
+        "cls.predictions.decoder.weight",
+        "cls.predictions.decoder.bias",
+    ];
+
+    /// <summary>Saves the model's weights and configuration atomically, with optional extra metadata.</summary>
+    public static void Save(InterBertModel model, string path, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var meta = new Dictionary<string, string> { ["format"] = "pt", [ConfigKey] = model.Config.ToJson() };
+        if (metadata is not null) foreach (var (k, v) in metadata) meta[k] = v;
+        var state = model.state_dict();
+        var plain = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.plain");
+        Directory.CreateDirectory(Path.GetDirectoryName(plain)!);
+        try
+        {
+            using (var stream = File.Create(plain)) Safetensors.SaveStateDict(stream, state);
+            AtomicFile.Write(path, temporary => SafetensorsHeader.CopyWithMetadata(plain, temporary, meta));
+        }
+        finally
+        {
+            File.Delete(plain);
+        }
+    }
+
+    /// <summary>The metadata of a weights file (empty for files written elsewhere).</summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => SafetensorsHeader.Read(path).Metadata;
+
+    /// <summary>The configuration recorded in a weights file written by this project.</summary>
+    public static InterBertConfig ReadConfig(string path)
+    {
+        var metadata = ReadMetadata(path);
+        if (!metadata.TryGetValue(ConfigKey, out var json))
+            throw new CheckpointException($"{path}: no InterBERT configuration in its metadata (not written by interbert); give a preset or a configuration file");
+        try
+        {
+            return InterBertConfig.FromJson(json, $"{path} (configuration in metadata)");
+        }
+        catch (FormatException e)
+        {
+            throw new CheckpointException(e.Message);
+        }
+    }
+
+    /// <summary>Builds the model recorded in a weights file and loads every weight; a missing key is an error.</summary>
+    public static InterBertModel Load(string path)
+    {
+        var model = new InterBertModel(ReadConfig(path));
+        var report = LoadWeights(model, path);
+        if (report.Missing.Count > 0)
+        {
+            model.Dispose();
+            throw new CheckpointException($"{path}: {report.Missing.Count} weights missing, first '{report.Missing[0]}'");
+        }
+        return model;
+    }
+
+    /// <summary>
+    /// Loads the tensors of a safetensors file into <paramref name="model"/>, mapping Hugging Face BERT names
+    /// (<c>bert.</c> prefix, <c>gamma</c>/<c>beta</c>). A shape mismatch throws, naming the key and both shapes.
+    /// </summary>
+    public static LoadReport LoadWeights(InterBertModel model, string path)
+    {
+        SafetensorsHeader.Read(path);
+        Dictionary<string, Tensor> state;
+        try
+        {
+            state = Safetensors.LoadStateDict(path);
+        }
+        catch (Exception e) when (e is IOException or NotImplementedException or ArgumentException or System.Text.Json.JsonException)
+        {
+            throw new CheckpointException($"{path}: cannot read tensors ({e.Message})");
+        }
+        try
+        {
+            return LoadState(model, state, path);
+        }
+        finally
+        {
+            foreach (var tensor in state.Values) tensor.Dispose();
+        }
+    }
+
+    /// <summary>Copies a name → tensor map into the model (see <see cref="LoadWeights"/>); <paramref name="source"/> names the origin in errors.</summary>
+    public static LoadReport LoadState(InterBertModel model, IReadOnlyDictionary<string, Tensor> state, string source)
+    {
+        var targets = model.state_dict();
+        var used = new List<string>();
+        var unexpected = new List<string>();
+        var ignored = new List<string>();
+        var pending = new List<(Tensor Target, Tensor Value)>();
+        foreach (var (fileKey, value) in state)
+        {
+            var key = NormalizeKey(fileKey);
+            if (DerivedKeys.Contains(key))
+            {
+                ignored.Add(fileKey);
+                continue;
+            }
+            if (!targets.TryGetValue(key, out var target))
+            {
+                unexpected.Add(fileKey);
+                continue;
+            }
+            if (!target.shape.SequenceEqual(value.shape))
+                throw new CheckpointException(
+                    $"{source}: key '{fileKey}' has shape [{string.Join(", ", value.shape)}] in the file but [{string.Join(", ", target.shape)}] in the model");
+            pending.Add((target, value));
+            used.Add(key);
+        }
+        // Copy only after every shape is checked, so a refused file leaves the model as it was.
+        using (no_grad())
+        {
+            foreach (var (target, value) in pending) target.copy_(value);
+        }
+        var missing = targets.Keys.Except(used).ToList();
+        return new LoadReport(used, missing, unexpected, ignored);
+    }
+
+    /// <summary>Maps a Hugging Face BERT key to this model's key (drops <c>bert.</c>, renames TF-style LayerNorm names).</summary>
+    public static string NormalizeKey(string key)
+    {
+        if (key.StartsWith("bert.", StringComparison.Ordinal)) key = key["bert.".Length..];
+        if (key.EndsWith("LayerNorm.gamma", StringComparison.Ordinal)) key = key[..^"gamma".Length] + "weight";
+        if (key.EndsWith("LayerNorm.beta", StringComparison.Ordinal)) key = key[..^"beta".Length] + "bias";
+        return key;
+    }
+}
