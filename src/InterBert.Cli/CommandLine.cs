@@ -21,6 +21,7 @@ public static class CommandLine
         root.Options.Add(ThreadsOption);
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ModelCommand.Create());
+        root.Subcommands.Add(InitCommand.Create());
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }

@@ -33,7 +33,7 @@ public static class ModelCommand
             if (weightsPath is not null)
             {
                 foreach (var (key, value) in ModelCheckpoint.ReadMetadata(weightsPath))
-                    if (key != ModelCheckpoint.ConfigKey) Console.WriteLine($"metadata {key}: {value}");
+                    if (key != ModelCheckpoint.ConfigKey) Console.WriteLine($"metadata {key}: {(value.Length > 160 ? value[..160] + $"... ({value.Length} characters)" : value)}");
             }
             return 0;
         }));

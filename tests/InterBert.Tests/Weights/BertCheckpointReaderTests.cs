@@ -1,0 +1,151 @@
+using InterBert.Modeling;
+using InterBert.Weights;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace InterBert.Tests.Weights;
+
+public class BertCheckpointReaderTests
+{
+    /// <summary>A Hugging Face BERT checkpoint's tensors (random values) for a hidden size and layer count.</summary>
+    private static Dictionary<string, Tensor> BertState(int vocab, int hidden, int intermediate, int layers, int seed)
+    {
+        var g = new Generator((ulong)seed);
+        var state = new Dictionary<string, Tensor>
+        {
+            ["bert.embeddings.word_embeddings.weight"] = randn([vocab, hidden], generator: g),
+            ["bert.embeddings.position_embeddings.weight"] = randn([40, hidden], generator: g),
+            ["bert.embeddings.token_type_embeddings.weight"] = randn([2, hidden], generator: g),
+            ["bert.embeddings.LayerNorm.weight"] = randn([hidden], generator: g),
+            ["bert.embeddings.LayerNorm.bias"] = randn([hidden], generator: g),
+            ["bert.pooler.dense.weight"] = randn([hidden, hidden], generator: g),
+            ["bert.pooler.dense.bias"] = randn([hidden], generator: g),
+        };
+        for (var l = 0; l < layers; l++)
+        {
+            var p = $"bert.encoder.layer.{l}.";
+            foreach (var n in new[] { "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense" })
+            {
+                state[p + n + ".weight"] = randn([hidden, hidden], generator: g);
+                state[p + n + ".bias"] = randn([hidden], generator: g);
+            }
+            state[p + "intermediate.dense.weight"] = randn([intermediate, hidden], generator: g);
+            state[p + "intermediate.dense.bias"] = randn([intermediate], generator: g);
+            state[p + "output.dense.weight"] = randn([hidden, intermediate], generator: g);
+            state[p + "output.dense.bias"] = randn([hidden], generator: g);
+            foreach (var n in new[] { "attention.output.LayerNorm", "output.LayerNorm" })
+            {
+                state[p + n + ".weight"] = randn([hidden], generator: g);
+                state[p + n + ".bias"] = randn([hidden], generator: g);
+            }
+        }
+        return state;
+    }
+
+    private static void WriteVocabulary(string folder, int size)
+    {
+        var tokens = new List<string> { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" };
+        for (var i = tokens.Count; i < size; i++) tokens.Add($"tok{i}");
+        File.WriteAllLines(Path.Combine(folder, "vocab.txt"), tokens);
+    }
+
+    private static void AssertTextPathEquals(InterBertModel model, Dictionary<string, Tensor> bert)
+    {
+        var state = model.state_dict();
+        foreach (var (key, value) in bert)
+        {
+            var ours = ModelCheckpoint.NormalizeKey(key);
+            if (!state.TryGetValue(ours, out var loaded)) continue;
+            Assert.True(loaded.eq(value).all().item<bool>(), $"{ours} differs from the checkpoint");
+        }
+    }
+
+    [Theory]
+    [InlineData("safetensors")]
+    [InlineData("sharded")]
+    [InlineData("bin")]
+    public void HuggingFaceCheckpointLoadsIntoTheTextPathAndTravelsWithItsVocabulary(string format)
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        var config = TestInputs.TinyNoDropout with { VocabSize = 64 };
+        var bert = BertState(64, config.HiddenSize, config.IntermediateSize, layers: 4, seed: 12);
+        switch (format)
+        {
+            case "safetensors":
+                using (var s = File.Create(folder.File("model.safetensors"))) Safetensors.SaveStateDict(s, bert);
+                break;
+            case "sharded":
+                var first = bert.Take(bert.Count / 2).ToDictionary();
+                var second = bert.Skip(bert.Count / 2).ToDictionary();
+                using (var s = File.Create(folder.File("model-00001-of-00002.safetensors"))) Safetensors.SaveStateDict(s, first);
+                using (var s = File.Create(folder.File("model-00002-of-00002.safetensors"))) Safetensors.SaveStateDict(s, second);
+                var map = string.Join(",", first.Keys.Select(k => $"\"{k}\": \"model-00001-of-00002.safetensors\"")
+                    .Concat(second.Keys.Select(k => $"\"{k}\": \"model-00002-of-00002.safetensors\"")));
+                File.WriteAllText(folder.File("model.safetensors.index.json"), $"{{\"metadata\": {{}}, \"weight_map\": {{{map}}}}}");
+                break;
+            default:
+                PyTorchPickler.PickleStateDict(folder.File("pytorch_model.bin"), bert);
+                break;
+        }
+        WriteVocabulary(folder.Path, 64);
+
+        using var encoder = BertCheckpointReader.Read(folder.Path);
+        Assert.Equal(4, encoder.LayerCount);
+        manual_seed(2);
+        // tiny is 2 single-stream + 1 text-stream layers: checkpoint layer 3 has no place.
+        var output = folder.File("out/model.safetensors");
+        var report = PretrainedInitializer.CreateAndSave(config, encoder, "tiny", output);
+        Assert.Contains("bert.encoder.layer.3.output.dense.weight", report.Unexpected);
+        Assert.Contains("bert.pooler.dense.weight", report.Unexpected);
+        Assert.Contains("encoder.layer.2.attention.self.query.weight", report.Used);
+        Assert.Contains("v_embeddings.image_embeddings.weight", report.Missing);
+
+        using var loaded = ModelCheckpoint.Load(output);
+        Assert.Equal(40, loaded.Config.MaxPositionEmbeddings); // taken from the checkpoint
+        AssertTextPathEquals(loaded, bert);
+        var tokenizer = ModelVocabulary.TokenizerFor(output);
+        Assert.Equal(64, tokenizer.VocabularySize);
+        Assert.Equal(2, tokenizer.ClsId);
+    }
+
+    [Fact]
+    public void HiddenSizeThatDoesNotFitThePresetIsAClearError()
+    {
+        using var folder = new TempFolder();
+        var bert = BertState(64, 48, 96, layers: 1, seed: 3);
+        using (var s = File.Create(folder.File("model.safetensors"))) Safetensors.SaveStateDict(s, bert);
+        WriteVocabulary(folder.Path, 64);
+        using var encoder = BertCheckpointReader.Read(folder.Path);
+        var error = Assert.Throws<CheckpointException>(() => PretrainedInitializer.CreateAndSave(TestInputs.TinyNoDropout, encoder, "preset tiny", folder.File("x.safetensors")));
+        Assert.Contains("hidden size 48", error.Message);
+        Assert.Contains("hidden_size 32", error.Message);
+        Assert.False(File.Exists(folder.File("x.safetensors")));
+    }
+
+    [Fact]
+    public void MissingVocabularyOrWeightsAreClearErrors()
+    {
+        using var folder = new TempFolder();
+        Assert.Contains("no model.safetensors", Assert.Throws<InterBertException>(() => BertCheckpointReader.Read(folder.Path)).Message);
+        using (var s = File.Create(folder.File("model.safetensors"))) Safetensors.SaveStateDict(s, BertState(8, 32, 64, 1, 1));
+        Assert.Contains("vocab.txt", Assert.Throws<InterBertException>(() => BertCheckpointReader.Read(folder.Path)).Message);
+    }
+
+    [Fact]
+    public void AlteredVocabularyIsRefused()
+    {
+        using var folder = new TempFolder();
+        using (var s = File.Create(folder.File("model.safetensors"))) Safetensors.SaveStateDict(s, BertState(64, 32, 64, 1, 1));
+        WriteVocabulary(folder.Path, 64);
+        using var encoder = BertCheckpointReader.Read(folder.Path);
+        var output = folder.File("m.safetensors");
+        manual_seed(1);
+        PretrainedInitializer.CreateAndSave(TestInputs.TinyNoDropout, encoder, "tiny", output);
+        File.AppendAllText(ModelVocabulary.PathBeside(output), "extra\n");
+        Assert.Contains("SHA-256", Assert.Throws<InterBertException>(() => ModelVocabulary.TokenizerFor(output)).Message);
+        File.Delete(ModelVocabulary.PathBeside(output));
+        Assert.Contains("missing", Assert.Throws<InterBertException>(() => ModelVocabulary.TokenizerFor(output)).Message);
+    }
+}
