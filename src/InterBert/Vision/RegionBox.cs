@@ -1,0 +1,35 @@
+namespace InterBert.Vision;
+
+/// <summary>A region in pixel coordinates (x1, y1, x2, y2), with an optional class distribution and label.</summary>
+public sealed record RegionBox(float X1, float Y1, float X2, float Y2, float[]? ClassDistribution = null, string? Label = null, float Score = 1)
+{
+    /// <summary>Width in pixels (never negative).</summary>
+    public float Width => Math.Max(0, X2 - X1);
+    /// <summary>Height in pixels (never negative).</summary>
+    public float Height => Math.Max(0, Y2 - Y1);
+    /// <summary>Area in square pixels.</summary>
+    public float Area => Width * Height;
+
+    /// <summary>Intersection over union with another box.</summary>
+    public float IoU(RegionBox other)
+    {
+        var w = Math.Min(X2, other.X2) - Math.Max(X1, other.X1);
+        var h = Math.Min(Y2, other.Y2) - Math.Max(Y1, other.Y1);
+        if (w <= 0 || h <= 0) return 0;
+        var intersection = w * h;
+        return intersection / (Area + other.Area - intersection);
+    }
+
+    /// <summary>The box clipped to an image of the given size.</summary>
+    public RegionBox ClipTo(int width, int height) => this with
+    {
+        X1 = Math.Clamp(X1, 0, width), Y1 = Math.Clamp(Y1, 0, height), X2 = Math.Clamp(X2, 0, width), Y2 = Math.Clamp(Y2, 0, height),
+    };
+
+    /// <summary>The paper's 5-d location: (x1/W, y1/H, x2/W, y2/H, area/(W·H)).</summary>
+    public float[] Location(int width, int height) =>
+        [X1 / width, Y1 / height, X2 / width, Y2 / height, Area / ((float)width * height)];
+
+    /// <summary>The box covering a whole image.</summary>
+    public static RegionBox WholeImage(int width, int height) => new(0, 0, width, height, Label: "image");
+}

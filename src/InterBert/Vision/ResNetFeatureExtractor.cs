@@ -1,0 +1,114 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Onnx;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace InterBert.Vision;
+
+/// <summary>
+/// Region features from the ImageNet ResNet-18 that NuGet's Microsoft.ML.DnnImageFeaturizer.ResNet18 ships,
+/// with its own preprocessing graph (RGB → BGR minus the mean image). The CNN runs once per image at 224 x 224;
+/// its last 512 x 7 x 7 feature map (the input of the graph's final 7 x 7 average pool, exposed as an extra
+/// graph output) is pooled per region by RoI align, so the whole-image region equals the graph's own output.
+/// </summary>
+public sealed class ResNetFeatureExtractor : IDisposable
+{
+    /// <summary>Side of the square input the packaged graphs take.</summary>
+    public const int InputSize = 224;
+    /// <summary>Dimension of a region feature.</summary>
+    public const int FeatureSize = 512;
+    private const string FeatureMapName = "ReLU393_Output_0";
+    private readonly InferenceSession preprocess;
+    private readonly InferenceSession network;
+
+    /// <summary>Loads both graphs from <paramref name="modelsFolder"/> (default: <c>DnnImageModels</c> beside the binaries).</summary>
+    public ResNetFeatureExtractor(string? modelsFolder = null, int threads = 0)
+    {
+        modelsFolder ??= Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
+        PreprocessPath = Path.Combine(modelsFolder, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
+        NetworkPath = Path.Combine(modelsFolder, "ResNet18Onnx", "ResNet18.onnx");
+        foreach (var path in new[] { PreprocessPath, NetworkPath })
+            if (!File.Exists(path)) throw new InterBertException($"{path}: ResNet-18 graph not found (it ships with the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18)");
+        var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 };
+        preprocess = new InferenceSession(PreprocessPath, options);
+        network = new InferenceSession(WithFeatureMapOutput(NetworkPath), options);
+    }
+
+    /// <summary>The packaged preprocessing graph.</summary>
+    public string PreprocessPath { get; }
+    /// <summary>The packaged ResNet-18 graph.</summary>
+    public string NetworkPath { get; }
+
+    /// <summary>Runs preprocessing and the CNN on an image resized to 224 x 224; returns the [512, 7, 7] feature map.</summary>
+    public Tensor FeatureMap(DecodedImage image) => FeatureMap(image.ToPlanar(InputSize, InputSize, InputSize, InputSize, bgr: false));
+
+    /// <summary>Runs preprocessing and the CNN on planar RGB 0-255 pixels [3, 224, 224]; returns the [512, 7, 7] feature map.</summary>
+    public Tensor FeatureMap(float[] rgbPlanar)
+    {
+        var input = new DenseTensor<float>(rgbPlanar, [1, 3, InputSize, InputSize]);
+        using var prepared = preprocess.Run([NamedOnnxValue.CreateFromTensor(preprocess.InputMetadata.Keys.First(), input)]);
+        var preparedTensor = prepared.First().AsTensor<float>();
+        using var outputs = network.Run([NamedOnnxValue.CreateFromTensor(network.InputMetadata.Keys.First(), preparedTensor)], [FeatureMapName]);
+        var map = outputs.First().AsTensor<float>();
+        var dims = map.Dimensions.ToArray();
+        return tensor(map.ToArray(), [dims[1], dims[2], dims[3]]);
+    }
+
+    /// <summary>
+    /// RoI align over the feature map: each box (pixels of an image of <paramref name="width"/> x <paramref name="height"/>)
+    /// is divided into 7 x 7 bins, each sampled bilinearly at its centre, and the bins are averaged: [R, 512].
+    /// A box covering the whole image samples every cell's centre, i.e. the global average pool.
+    /// </summary>
+    public static Tensor PoolRegions(Tensor featureMap, IReadOnlyList<RegionBox> boxes, int width, int height, int bins = 7)
+    {
+        using var scope = NewDisposeScope();
+        var channels = featureMap.shape[0];
+        var mapHeight = featureMap.shape[1];
+        var mapWidth = featureMap.shape[2];
+        var grid = new float[boxes.Count * bins * bins * 2];
+        var i = 0;
+        foreach (var box in boxes)
+        {
+            // Continuous feature-map coordinates (cell j spans [j, j+1]); grid_sample with align_corners=false
+            // maps such a coordinate x to 2x/W - 1.
+            var x1 = box.X1 / width * mapWidth;
+            var y1 = box.Y1 / height * mapHeight;
+            var binWidth = Math.Max(box.X2 / width * mapWidth - x1, 1e-3f) / bins;
+            var binHeight = Math.Max(box.Y2 / height * mapHeight - y1, 1e-3f) / bins;
+            for (var by = 0; by < bins; by++)
+            {
+                for (var bx = 0; bx < bins; bx++)
+                {
+                    grid[i++] = 2 * (x1 + (bx + 0.5f) * binWidth) / mapWidth - 1;
+                    grid[i++] = 2 * (y1 + (by + 0.5f) * binHeight) / mapHeight - 1;
+                }
+            }
+        }
+        var samplingGrid = tensor(grid, [1, boxes.Count * bins, bins, 2]);
+        var sampled = nn.functional.grid_sample(featureMap.unsqueeze(0), samplingGrid,
+            mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Border, align_corners: false);
+        // [1, C, R*bins, bins] → [R, C]
+        var pooled = sampled.view(channels, boxes.Count, bins * bins).mean([2]).t().contiguous();
+        return pooled.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Adds the final feature map as a graph output (ONNX Runtime only returns declared outputs).</summary>
+    private static byte[] WithFeatureMapOutput(string path)
+    {
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        if (!model.Graph.Node.Any(n => n.Output.Contains(FeatureMapName)))
+            throw new InterBertException($"{path}: not the expected ResNet-18 graph (no tensor '{FeatureMapName}')");
+        model.Graph.Output.Add(new ValueInfoProto { Name = FeatureMapName });
+        using var stream = new MemoryStream();
+        using (var coded = new Google.Protobuf.CodedOutputStream(stream)) model.WriteTo(coded);
+        return stream.ToArray();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        preprocess.Dispose();
+        network.Dispose();
+    }
+}
