@@ -22,6 +22,7 @@ public static class CommandLine
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ModelCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
+        root.Subcommands.Add(FeaturesCommand.Create());
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }

@@ -44,6 +44,12 @@ public sealed class YoloxDetector : IDisposable
     /// <summary>Minimum objectness x class score of a kept box.</summary>
     public float ScoreThreshold { get; init; } = 0.25f;
 
+    /// <summary>When no box clears <see cref="ScoreThreshold"/>, the best boxes above this score are kept instead.</summary>
+    public float FallbackThreshold { get; init; } = 0.01f;
+
+    /// <summary>How many boxes are kept in that case.</summary>
+    public int FallbackBoxes { get; init; } = 5;
+
     /// <summary>IoU above which a lower-scoring box of the same class is suppressed.</summary>
     public float NmsThreshold { get; init; } = 0.45f;
 
@@ -77,7 +83,7 @@ public sealed class YoloxDetector : IDisposable
                     var best = 0;
                     for (var c = 1; c < classes; c++) if (values[o + 5 + c] > values[o + 5 + best]) best = c;
                     var score = objectness * values[o + 5 + best];
-                    if (score < ScoreThreshold) continue;
+                    if (score < FallbackThreshold) continue;
                     var cx = (values[o] + gx) * stride;
                     var cy = (values[o + 1] + gy) * stride;
                     var w = MathF.Exp(values[o + 2]) * stride;
@@ -91,7 +97,10 @@ public sealed class YoloxDetector : IDisposable
                 }
             }
         }
-        return Suppress(candidates, NmsThreshold, maxBoxes);
+        var kept = Suppress(candidates, NmsThreshold, maxBoxes);
+        var confident = kept.Where(b => b.Score >= ScoreThreshold).ToList();
+        // An image where nothing clears the threshold still gets its few most likely objects.
+        return confident.Count > 0 ? confident : kept.Take(FallbackBoxes).ToList();
     }
 
     /// <summary>Per-class non-maximum suppression, best score first.</summary>

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using InterBert.Data;
+using InterBert.Vision;
+
+namespace InterBert.Cli.Commands;
+
+/// <summary>The <c>features</c> verb: region features from raw images into a feature store, and <c>features info</c>.</summary>
+public static class FeaturesCommand
+{
+    /// <summary>Creates the verb.</summary>
+    public static Command Create()
+    {
+        var dataset = new Option<string?>("--dataset") { Description = "dataset whose images to process (Karpathy JSON, COCO captions JSON, JSONL, MUGE *_texts.jsonl)" };
+        var images = new Option<string?>("--images") { Description = "a folder of images (JPEG, PNG, WebP) instead of a dataset" };
+        var tsv = new Option<string?>("--from-tsv") { Description = "import bottom-up-attention TSV features (image_id, image_w, image_h, num_boxes, boxes, features) instead of extracting" };
+        var output = new Option<string>("--out") { Description = "feature store folder (created, or extended: stored images are skipped)", Required = true };
+        var boxes = new Option<string?>("--boxes") { Description = "labelled boxes: objects.jsonl lines or COCO instances JSON" };
+        var detector = new Option<string?>("--detector") { Description = "YOLOX ONNX model for images without given boxes" };
+        var maxRegions = new Option<int>("--max-regions") { Description = "most regions per image, the whole image included", DefaultValueFactory = _ => 36 };
+        var fp16 = new Option<bool>("--fp16") { Description = "store features as float16 (half the disk)" };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "skip and count bad images or entries instead of stopping" };
+        var shardSize = new Option<int>("--shard-size") { Description = "images per shard", DefaultValueFactory = _ => 256 };
+        var command = new Command("features", "Extract region features from raw images into a feature store")
+        {
+            dataset, images, tsv, output, boxes, detector, maxRegions, fp16, skipBad, shardSize,
+        };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var store = parse.GetValue(output)!;
+            var sources = new[] { parse.GetValue(dataset), parse.GetValue(images), parse.GetValue(tsv) }.Count(s => s is not null);
+            if (sources != 1) throw new ArgumentException("give exactly one of --dataset, --images or --from-tsv");
+            if (parse.GetValue(tsv) is { } tsvPath)
+            {
+                var imported = ProgressDisplay.Run("import", (progress, cancel) =>
+                    BottomUpTsvReader.Import(tsvPath, store, parse.GetValue(fp16), parse.GetValue(shardSize),
+                        new Progress<int>(n => progress.Report(new ProgressDisplay.Update(n, n, "images"))), cancel));
+                Console.WriteLine($"features: imported {imported} images into {store}");
+                return 0;
+            }
+            var report = new DatasetReport();
+            var list = parse.GetValue(dataset) is { } datasetPath
+                ? DatasetReader.Read(datasetPath, new DatasetReadOptions { SkipBad = parse.GetValue(skipBad), Report = report })
+                    .Select(i => (i.Id, i.Location)).DistinctBy(i => i.Id).ToList()
+                : FeatureExtractionJob.ImagesInFolder(parse.GetValue(images)!);
+            var givenBoxes = parse.GetValue(boxes) is { } boxesPath ? RegionBoxFile.Read(boxesPath) : null;
+            var threads = parse.GetValue(CommandLine.ThreadsOption);
+            using var network = new ResNetFeatureExtractor(threads: threads);
+            using var yolox = parse.GetValue(detector) is { } detectorPath ? new YoloxDetector(detectorPath, threads) : null;
+            var extractor = new RegionFeatureExtractor(network, yolox, new ImageDecoder()) { MaxRegions = Math.Max(1, parse.GetValue(maxRegions)) };
+            var result = ProgressDisplay.Run("features", (progress, cancel) => FeatureExtractionJob.Run(
+                list, extractor, givenBoxes, store, parse.GetValue(fp16), parse.GetValue(skipBad), parse.GetValue(shardSize),
+                new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, $"stored {p.Stored}, skipped {p.Skipped}"))), cancel));
+            var perSecond = result.Stored / Math.Max(result.Elapsed.TotalSeconds, 1e-9);
+            Console.WriteLine($"features: stored {result.Stored}, already stored {result.AlreadyStored}, skipped {result.Skipped + report.Skipped} in {result.Elapsed.TotalSeconds:F1} s ({perSecond:F1} images/s) → {store}");
+            foreach (var reason in report.Reasons.Concat(result.SkipReasons)) Console.WriteLine($"  skipped: {reason}");
+            if (result.Cancelled) Console.WriteLine("features: interrupted; run the same command again to continue");
+            return result.Cancelled ? 130 : 0;
+        }));
+
+        var infoStore = new Argument<string>("store") { Description = "feature store folder" };
+        var info = new Command("info", "Summarise a feature store") { infoStore };
+        info.SetAction(CommandLine.Guarded(parse =>
+        {
+            using var store = FeatureStore.Open(parse.GetValue(infoStore)!);
+            var entries = store.Entries.ToList();
+            var m = store.Manifest;
+            Console.WriteLine($"store: {store.Folder}");
+            Console.WriteLine($"images: {store.Count:N0} in {store.ShardCount} shards");
+            Console.WriteLine($"features: {m.FeatureSize}-d {m.DType}; class distributions: {(m.ClassCount > 0 ? $"{m.ClassCount} classes, on {entries.Count(e => e.HasClasses):N0} images" : "none")}");
+            if (entries.Count > 0)
+                Console.WriteLine($"regions per image: min {entries.Min(e => e.Regions)}, mean {entries.Average(e => e.Regions):F1}, max {entries.Max(e => e.Regions)}");
+            Console.WriteLine($"extractor: {m.Extractor}");
+            var bytes = Directory.GetFiles(store.Folder, "shard-*.bin").Sum(f => new FileInfo(f).Length);
+            Console.WriteLine($"size: {bytes / 1048576.0:F1} MiB");
+            return 0;
+        }));
+        command.Subcommands.Add(info);
+        return command;
+    }
+}

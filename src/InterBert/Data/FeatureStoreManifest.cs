@@ -1,0 +1,30 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace InterBert.Data;
+
+/// <summary>The description of a feature store (<c>store.json</c>): what every record holds.</summary>
+public sealed record FeatureStoreManifest
+{
+    /// <summary>Format name.</summary>
+    [JsonPropertyName("format")] public string Format { get; init; } = "interbert-features";
+    /// <summary>Format version.</summary>
+    [JsonPropertyName("version")] public int Version { get; init; } = 1;
+    /// <summary>Region feature dimension.</summary>
+    [JsonPropertyName("feature_size")] public int FeatureSize { get; init; }
+    /// <summary>Classes in the region class distributions (0: none stored).</summary>
+    [JsonPropertyName("class_count")] public int ClassCount { get; init; }
+    /// <summary>"float16" or "float32": how features are stored.</summary>
+    [JsonPropertyName("dtype")] public string DType { get; init; } = "float32";
+    /// <summary>What produced the features.</summary>
+    [JsonPropertyName("extractor")] public string Extractor { get; init; } = "";
+
+    /// <summary>Bytes per stored feature value.</summary>
+    [JsonIgnore] public int FeatureBytes => DType == "float16" ? 2 : 4;
+
+    /// <summary>Bytes of one record with <paramref name="regions"/> regions.</summary>
+    public long RecordBytes(int regions, bool hasClasses) =>
+        (long)regions * (4 * 4 + 5 * 4 + FeatureSize * FeatureBytes + (hasClasses ? ClassCount * 4 : 0));
+
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+}

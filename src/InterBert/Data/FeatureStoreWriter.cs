@@ -1,0 +1,94 @@
+using System.Text.Json;
+using InterBert.Weights;
+
+namespace InterBert.Data;
+
+/// <summary>
+/// Appends image records to a feature store in shards. Each shard (<c>shard-NNNNN.bin</c>) and its index
+/// (<c>shard-NNNNN.index.json</c>) are written atomically when full or at the end; records already stored stay
+/// as they are, so an interrupted extraction loses at most the current shard and resumes by skipping stored ids.
+/// </summary>
+public sealed class FeatureStoreWriter : IDisposable
+{
+    private readonly string folder;
+    private readonly int shardSize;
+    private readonly List<ImageRegions> pending = [];
+    private readonly HashSet<string> stored;
+
+    /// <summary>Opens (or creates) the store at <paramref name="folder"/> for appending; an existing store must have the same layout.</summary>
+    public FeatureStoreWriter(string folder, FeatureStoreManifest manifest, int shardSize = 256)
+    {
+        this.folder = folder;
+        this.shardSize = Math.Max(1, shardSize);
+        Directory.CreateDirectory(folder);
+        var manifestPath = Path.Combine(folder, FeatureStore.ManifestFile);
+        if (File.Exists(manifestPath))
+        {
+            using var existing = FeatureStore.Open(folder);
+            var m = existing.Manifest;
+            if (m.FeatureSize != manifest.FeatureSize || m.ClassCount != manifest.ClassCount || m.DType != manifest.DType)
+                throw new InterBertException($"{manifestPath}: the store holds {m.FeatureSize}-d {m.DType} features with {m.ClassCount} classes; cannot add {manifest.FeatureSize}-d {manifest.DType} with {manifest.ClassCount}");
+            Manifest = m;
+            stored = existing.Ids.ToHashSet();
+        }
+        else
+        {
+            Manifest = manifest;
+            stored = [];
+            AtomicFile.WriteAllText(manifestPath, JsonSerializer.Serialize(manifest, FeatureStoreManifest.Json));
+        }
+    }
+
+    /// <summary>The store's layout.</summary>
+    public FeatureStoreManifest Manifest { get; }
+
+    /// <summary>Whether an image is already stored (or pending).</summary>
+    public bool Contains(string id) => stored.Contains(id);
+
+    /// <summary>Number of records stored or pending.</summary>
+    public int Count => stored.Count;
+
+    /// <summary>Adds a record; writes a shard when enough are pending.</summary>
+    public void Add(ImageRegions regions)
+    {
+        if (regions.FeatureSize != Manifest.FeatureSize)
+            throw new InterBertException($"image {regions.Id}: {regions.FeatureSize}-d features do not fit the store's {Manifest.FeatureSize}");
+        if (regions.Classes is not null && regions.ClassCount != Manifest.ClassCount)
+            throw new InterBertException($"image {regions.Id}: {regions.ClassCount} classes do not fit the store's {Manifest.ClassCount}");
+        if (!stored.Add(regions.Id)) return;
+        pending.Add(regions);
+        if (pending.Count >= shardSize) Flush();
+    }
+
+    /// <summary>Writes the pending records as a new shard.</summary>
+    public void Flush()
+    {
+        if (pending.Count == 0) return;
+        var number = 0;
+        while (File.Exists(Path.Combine(folder, ShardName(number) + ".index.json"))) number++;
+        var name = ShardName(number);
+        var entries = new List<FeatureStoreEntry>();
+        AtomicFile.Write(Path.Combine(folder, name + ".bin"), temporary =>
+        {
+            using var stream = new BufferedStream(File.Create(temporary), 1 << 20);
+            using var writer = new BinaryWriter(stream);
+            foreach (var record in pending)
+            {
+                entries.Add(new FeatureStoreEntry(record.Id, stream.Position, record.RegionCount, record.Width, record.Height, record.Classes is not null));
+                foreach (var v in record.Boxes) writer.Write(v);
+                foreach (var v in record.Locations) writer.Write(v);
+                if (Manifest.DType == "float16") foreach (var v in record.Features) writer.Write((Half)v);
+                else foreach (var v in record.Features) writer.Write(v);
+                if (record.Classes is not null) foreach (var v in record.Classes) writer.Write(v);
+            }
+        });
+        // The index is written last: a shard without an index is incomplete and is ignored by readers.
+        AtomicFile.WriteAllText(Path.Combine(folder, name + ".index.json"), JsonSerializer.Serialize(entries));
+        pending.Clear();
+    }
+
+    private static string ShardName(int number) => $"shard-{number:D5}";
+
+    /// <inheritdoc/>
+    public void Dispose() => Flush();
+}

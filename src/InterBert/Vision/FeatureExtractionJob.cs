@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using InterBert.Data;
+
+namespace InterBert.Vision;
+
+/// <summary>
+/// Extracts and stores the region features of many images: skips images already in the store (resume),
+/// writes shards atomically, and either stops at the first bad image with a one-line error or, with
+/// <c>skipBad</c>, skips and counts it. Cancellation writes what was extracted so far.
+/// </summary>
+public static class FeatureExtractionJob
+{
+    /// <summary>Progress: images done (stored, reused or skipped) of the total.</summary>
+    public sealed record Progress(int Done, int Total, int Stored, int Skipped);
+
+    /// <summary>What a run did.</summary>
+    public sealed record Result(int Stored, int AlreadyStored, int Skipped, IReadOnlyList<string> SkipReasons, TimeSpan Elapsed, bool Cancelled);
+
+    /// <summary>Runs the extraction of <paramref name="images"/> into the store at <paramref name="storeFolder"/>.</summary>
+    public static Result Run(
+        IReadOnlyList<(string Id, ImageLocation Location)> images, RegionFeatureExtractor extractor,
+        IReadOnlyDictionary<string, List<RegionBox>>? boxes, string storeFolder, bool float16, bool skipBad,
+        int shardSize = 256, IProgress<Progress>? progress = null, CancellationToken cancel = default)
+    {
+        var manifest = new FeatureStoreManifest
+        {
+            FeatureSize = ResNetFeatureExtractor.FeatureSize, ClassCount = RegionFeatureExtractor.ClassCount,
+            DType = float16 ? "float16" : "float32", Extractor = extractor.Description,
+        };
+        using var writer = new FeatureStoreWriter(storeFolder, manifest, shardSize);
+        var watch = Stopwatch.StartNew();
+        int stored = 0, already = 0, skipped = 0, done = 0;
+        var reasons = new List<string>();
+        foreach (var (id, location) in images)
+        {
+            if (cancel.IsCancellationRequested) break;
+            if (writer.Contains(id))
+            {
+                already++;
+            }
+            else
+            {
+                try
+                {
+                    var given = boxes is null ? null : boxes.GetValueOrDefault(id) ?? boxes.GetValueOrDefault(id.TrimStart('0'));
+                    writer.Add(extractor.Extract(id, location.ReadBytes(), location.ToString(), given));
+                    stored++;
+                }
+                catch (InterBertException e) when (skipBad)
+                {
+                    skipped++;
+                    if (reasons.Count < 20) reasons.Add(e.Message);
+                }
+            }
+            progress?.Report(new Progress(++done, images.Count, stored, skipped));
+        }
+        writer.Flush();
+        return new Result(stored, already, skipped, reasons, watch.Elapsed, cancel.IsCancellationRequested);
+    }
+
+    /// <summary>The images of a folder (JPEG, PNG, WebP; recursive), identified by file name without extension.</summary>
+    public static List<(string Id, ImageLocation Location)> ImagesInFolder(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new InterBertException($"{folder}: images folder not found");
+        string[] extensions = [".jpg", ".jpeg", ".png", ".webp"];
+        return Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Order(StringComparer.Ordinal)
+            .Select(f => (Path.GetFileNameWithoutExtension(f), new ImageLocation(f)))
+            .ToList();
+    }
+}

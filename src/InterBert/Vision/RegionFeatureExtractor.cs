@@ -1,0 +1,73 @@
+using InterBert.Data;
+using static TorchSharp.torch;
+
+namespace InterBert.Vision;
+
+/// <summary>
+/// Turns an image into regions with features: the whole image first, then given boxes, else detector boxes,
+/// else a fixed grid; at most <see cref="MaxRegions"/> in all. The CNN runs once per image and every region is
+/// pooled from its feature map.
+/// </summary>
+public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, YoloxDetector? detector, ImageDecoder decoder)
+{
+    /// <summary>Most regions per image, the whole-image region included.</summary>
+    public int MaxRegions { get; init; } = 36;
+
+    /// <summary>Cells per side of the fallback grid.</summary>
+    public int GridSize { get; init; } = 3;
+
+    /// <summary>Number of classes of the stored distributions (the 80 COCO categories).</summary>
+    public static int ClassCount => CocoCategories.Names.Count;
+
+    /// <summary>A description of the extractor for the store's manifest.</summary>
+    public string Description =>
+        $"ResNet-18 (Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1) 224x224, RoI align 7x7; regions: given boxes, {(detector is null ? "no detector" : "YOLOX detector")}, {GridSize}x{GridSize} grid; at most {MaxRegions}";
+
+    /// <summary>Extracts the regions of one encoded image.</summary>
+    public ImageRegions Extract(string id, byte[] encoded, string source, IReadOnlyList<RegionBox>? givenBoxes)
+    {
+        using var image = decoder.Decode(encoded, source);
+        var (width, height) = (image.Width, image.Height);
+        List<RegionBox> regions;
+        if (givenBoxes is { Count: > 0 })
+        {
+            regions = givenBoxes.Select(b => b.ClipTo(width, height)).Where(b => b.Area > 0)
+                .OrderByDescending(b => b.Area).Take(MaxRegions - 1).ToList();
+        }
+        else
+        {
+            regions = detector?.Detect(image, MaxRegions - 1) ?? [];
+            if (regions.Count == 0) regions = Grid(width, height);
+        }
+        var hasClasses = regions.Count > 0 && regions.All(r => r.ClassDistribution is not null);
+        regions.Insert(0, RegionBox.WholeImage(width, height) with { ClassDistribution = hasClasses ? Aggregate(regions) : null });
+
+        using var scope = NewDisposeScope();
+        var map = network.FeatureMap(image);
+        var features = ResNetFeatureExtractor.PoolRegions(map, regions, width, height).data<float>().ToArray();
+        return new ImageRegions(id, width, height, regions.Count,
+            regions.SelectMany(r => new[] { r.X1, r.Y1, r.X2, r.Y2 }).ToArray(),
+            regions.SelectMany(r => r.Location(width, height)).ToArray(),
+            features,
+            hasClasses ? regions.SelectMany(r => r.ClassDistribution!).ToArray() : null);
+    }
+
+    private List<RegionBox> Grid(int width, int height)
+    {
+        var cells = new List<RegionBox>();
+        for (var y = 0; y < GridSize; y++)
+            for (var x = 0; x < GridSize; x++)
+                cells.Add(new RegionBox((float)x * width / GridSize, (float)y * height / GridSize, (float)(x + 1) * width / GridSize, (float)(y + 1) * height / GridSize));
+        return cells.Take(MaxRegions - 1).ToList();
+    }
+
+    /// <summary>The whole image's distribution: the normalised sum of its regions' distributions.</summary>
+    private static float[] Aggregate(IReadOnlyList<RegionBox> regions)
+    {
+        var sum = new float[regions[0].ClassDistribution!.Length];
+        foreach (var r in regions) for (var c = 0; c < sum.Length; c++) sum[c] += r.ClassDistribution![c];
+        var total = sum.Sum();
+        for (var c = 0; c < sum.Length; c++) sum[c] /= total;
+        return sum;
+    }
+}
