@@ -1,0 +1,161 @@
+using InterBert.Data;
+using InterBert.Vision;
+using SkiaSharp;
+
+namespace InterBert.Tests.Vision;
+
+[Collection("feature extraction")]
+public class FeatureExtractionTests
+{
+    private static readonly Lazy<ResNetFeatureExtractor> Network = new(() => new ResNetFeatureExtractor());
+
+    [Fact]
+    public void CocoSampleIsStoredWithGivenBoxesElseDetectorRegions()
+    {
+        using var folder = new TempFolder();
+        var images = DatasetReader.Read(SharedData.CocoDataset).Select(i => (i.Id, i.Location)).ToList();
+        var boxes = RegionBoxFile.Read(SharedData.Path("data", "coco-sample", "objects.jsonl"));
+        using var detector = new YoloxDetector(SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"));
+        var extractor = new RegionFeatureExtractor(Network.Value, detector, new ImageDecoder());
+        var result = FeatureExtractionJob.Run(images, extractor, boxes, folder.Path, float16: true, skipBad: false);
+        Assert.Equal(239, result.Stored);
+
+        using var store = FeatureStore.Open(folder.Path);
+        Assert.Equal(239, store.Count);
+        var withBoxes = 0;
+        foreach (var (id, _) in images)
+        {
+            var regions = store.Read(id);
+            Assert.Equal([0f, 0f, regions.Width, regions.Height], regions.Boxes[..4]); // whole image first
+            Assert.Equal(512, regions.FeatureSize);
+            Assert.NotNull(regions.Classes); // one-hot from labels, or the detector's distributions
+            Assert.InRange(regions.RegionCount, 2, 36);
+            if (boxes.TryGetValue(id, out var given))
+            {
+                withBoxes++;
+                Assert.Equal(Math.Min(given.Count + 1, 36), regions.RegionCount);
+                var stored = Enumerable.Range(1, regions.RegionCount - 1).Select(r => regions.Boxes[(r * 4)..(r * 4 + 4)]).ToList();
+                Assert.Contains(stored, b => given.Any(g => Math.Abs(g.X1 - b[0]) < 1e-3 && Math.Abs(g.Y2 - b[3]) < 1e-3));
+                Assert.Equal(1f, regions.Classes![80..160].Max()); // one-hot
+            }
+        }
+        Assert.Equal(159, withBoxes);
+
+        // A second run reuses everything.
+        var again = FeatureExtractionJob.Run(images, extractor, boxes, folder.Path, float16: true, skipBad: false);
+        Assert.Equal((0, 239), (again.Stored, again.AlreadyStored));
+    }
+
+    public static TheoryData<string, string> BadImages => new()
+    {
+        { "truncated.jpg", "corrupt or truncated" },
+        { "empty.jpg", "empty file" },
+        { "text.jpg", "not a decodable image" },
+        { "huge.png", "exceeds the limit" },
+    };
+
+    private static void WriteBadImage(string path)
+    {
+        var good = File.ReadAllBytes(SharedData.Path("data", "coco-sample", "images", "000000000790.jpg"));
+        switch (Path.GetFileName(path))
+        {
+            case "truncated.jpg": File.WriteAllBytes(path, good[..(good.Length / 3)]); break;
+            case "empty.jpg": File.WriteAllBytes(path, []); break;
+            case "text.jpg": File.WriteAllText(path, "this is a text file, not a picture"); break;
+            case "huge.png":
+                // A valid PNG (signature, IHDR claiming 30,000 x 30,000 pixels, a little image data, IEND): a decompression bomb's header.
+                using (var stream = File.Create(path))
+                {
+                    stream.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+                    WriteChunk(stream, "IHDR", [0, 0, 0x75, 0x30, 0, 0, 0x75, 0x30, 8, 2, 0, 0, 0]);
+                    var compressed = new MemoryStream();
+                    using (var z = new System.IO.Compression.ZLibStream(compressed, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true)) z.Write(new byte[4096]);
+                    WriteChunk(stream, "IDAT", compressed.ToArray());
+                    WriteChunk(stream, "IEND", []);
+                }
+                break;
+        }
+    }
+
+    private static void WriteChunk(Stream stream, string type, byte[] data)
+    {
+        stream.Write([(byte)(data.Length >> 24), (byte)(data.Length >> 16), (byte)(data.Length >> 8), (byte)data.Length]);
+        var typed = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
+        stream.Write(typed);
+        var crc = Crc32(typed);
+        stream.Write([(byte)(crc >> 24), (byte)(crc >> 16), (byte)(crc >> 8), (byte)crc]);
+    }
+
+    /// <summary>PNG's CRC-32 (polynomial 0xEDB88320), for a hand-written chunk.</summary>
+    private static uint Crc32(byte[] data)
+    {
+        var crc = 0xFFFFFFFFu;
+        foreach (var b in data)
+        {
+            crc ^= b;
+            for (var k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+        }
+        return ~crc;
+    }
+
+    [Theory]
+    [MemberData(nameof(BadImages))]
+    public void BadImageIsAClearErrorOrSkippedAndStoredWorkIsKept(string fileName, string reason)
+    {
+        using var folder = new TempFolder();
+        var imagesFolder = Directory.CreateDirectory(folder.File("images")).FullName;
+        File.Copy(SharedData.Path("data", "coco-sample", "images", "000000000790.jpg"), Path.Combine(imagesFolder, "a-good.jpg"));
+        var bad = Path.Combine(imagesFolder, fileName);
+        WriteBadImage(bad);
+        var extractor = new RegionFeatureExtractor(Network.Value, null, new ImageDecoder());
+        var store = folder.File("store");
+        var images = FeatureExtractionJob.ImagesInFolder(imagesFolder);
+
+        var error = Assert.Throws<InterBertException>(() => FeatureExtractionJob.Run(images, extractor, null, store, false, skipBad: false, shardSize: 1));
+        Assert.Contains(bad, error.Message);
+        Assert.Contains(reason, error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        // The good image before it was stored and stays intact.
+        using (var partial = FeatureStore.Open(store)) Assert.Equal(["a-good"], partial.Ids);
+        var shardBytes = File.ReadAllBytes(Path.Combine(store, "shard-00000.bin"));
+
+        var result = FeatureExtractionJob.Run(images, extractor, null, store, false, skipBad: true, shardSize: 1);
+        Assert.Equal((0, 1, 1), (result.Stored, result.AlreadyStored, result.Skipped));
+        Assert.Contains(reason, result.SkipReasons[0]);
+        Assert.Equal(shardBytes, File.ReadAllBytes(Path.Combine(store, "shard-00000.bin")));
+    }
+
+    [Fact]
+    public void ExifOrientationAndGrayscaleAreHandled()
+    {
+        using var folder = new TempFolder();
+        // A grayscale PNG, 40 x 20.
+        using (var gray = new SKBitmap(new SKImageInfo(40, 20, SKColorType.Gray8)))
+        {
+            gray.Erase(new SKColor(128, 128, 128));
+            using var data = gray.Encode(SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(folder.File("gray.png"), data.ToArray());
+        }
+        using var image = new ImageDecoder().Decode(folder.File("gray.png"));
+        Assert.Equal((40, 20), (image.Width, image.Height));
+        var planar = image.ToPlanar(2, 2, 2, 2, bgr: false);
+        Assert.All(planar, v => Assert.InRange(v, 120, 136));
+
+        // A JPEG whose EXIF orientation is 6 (rotate 90° clockwise): stored 40 x 20, shown 20 x 40.
+        using var wide = new SKBitmap(new SKImageInfo(40, 20, SKColorType.Rgba8888));
+        wide.Erase(SKColors.Blue);
+        using (var canvas = new SKCanvas(wide)) canvas.DrawRect(0, 0, 10, 20, new SKPaint { Color = SKColors.Red });
+        using var jpeg = wide.Encode(SKEncodedImageFormat.Jpeg, 95);
+        var bytes = jpeg.ToArray();
+        // Insert an APP1 Exif segment (big-endian TIFF, one IFD entry: Orientation = 6) after SOI.
+        byte[] exif = [0xFF, 0xE1, 0, 34, (byte)'E', (byte)'x', (byte)'i', (byte)'f', 0, 0, (byte)'M', (byte)'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0];
+        var rotated = bytes[..2].Concat(exif).Concat(bytes[2..]).ToArray();
+        using var upright = new ImageDecoder().Decode(rotated, "rotated.jpg");
+        Assert.Equal((20, 40), (upright.Width, upright.Height));
+        // The red strip (left edge when stored) is at the top after a 90° clockwise turn.
+        var top = upright.Bitmap.GetPixel(10, 2);
+        var bottom = upright.Bitmap.GetPixel(10, 37);
+        Assert.True(top.Red > 200 && top.Blue < 80, $"top pixel {top}");
+        Assert.True(bottom.Blue > 200 && bottom.Red < 80, $"bottom pixel {bottom}");
+    }
+}
