@@ -67,7 +67,7 @@ internal static class TestInputs
         var segmentLoss = nn.functional.cross_entropy(segmentLogits.flatten(0, 1), targets.flatten());
         var regionLogits = model.RegionLogits(output.ImageSequence!.narrow(1, 1, image.Features.shape[1]));
         var targetDistribution = softmax(randn(regionLogits.shape, generator: generator), -1);
-        var regionLoss = nn.functional.kl_div(nn.functional.log_softmax(regionLogits, -1), targetDistribution, reduction: nn.Reduction.Sum) / regionLogits.shape[0];
+        var regionLoss = nn.functional.kl_div(nn.functional.log_softmax(regionLogits, -1), targetDistribution, reduction: nn.Reduction.Sum, log_target: false) / regionLogits.shape[0];
         var matchLabels = randint(2, [text.InputIds.shape[0]], generator: generator);
         var matchingLoss = nn.functional.cross_entropy(model.MatchingLogits(output), matchLabels);
         return segmentLoss + regionLoss + matchingLoss;

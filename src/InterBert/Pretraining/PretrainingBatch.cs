@@ -1,0 +1,16 @@
+using InterBert.Modeling;
+using static TorchSharp.torch;
+
+namespace InterBert.Pretraining;
+
+/// <summary>
+/// One batch for the three pretraining tasks: the corrupted inputs, segment labels [B, T] (-100: no target),
+/// which regions were masked [B, R], their class distributions [B, R, C] or original features [B, R, F], and
+/// the matching labels [B] (1: the caption belongs to the image).
+/// </summary>
+public sealed record PretrainingBatch(
+    TextBatch Text, Tensor SegmentLabels, ImageBatch Image, Tensor RegionMasked, Tensor? RegionClassTargets, Tensor? RegionFeatureTargets, Tensor MatchLabels)
+{
+    /// <summary>Number of pairs.</summary>
+    public long Size => MatchLabels.shape[0];
+}

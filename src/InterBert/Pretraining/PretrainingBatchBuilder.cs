@@ -1,0 +1,83 @@
+using InterBert.Data;
+using InterBert.Modeling;
+using static TorchSharp.torch;
+
+namespace InterBert.Pretraining;
+
+/// <summary>
+/// Builds pretraining batches: for each caption, with probability <c>NegativeRate</c> a wrong caption (hard from the
+/// TF-IDF pool with probability <c>HardNegativeRate</c>, else random, never one of the same image); segment masking on
+/// every caption; region masking on matched pairs only. All randomness comes from the given generator, so a batch is a
+/// function of (data, seed, step).
+/// </summary>
+public sealed class PretrainingBatchBuilder(
+    PretrainingCorpus corpus, FeatureStore store, SegmentMasker segmentMasker, RegionMasker regionMasker,
+    CaptionNeighbours? neighbours, PretrainingTaskOptions options, int padId, bool regressFeatures)
+{
+    /// <summary>Whether masked regions are scored by feature regression (the store has no class distributions).</summary>
+    public bool RegressFeatures => regressFeatures;
+
+    /// <summary>Builds the batch of the captions <paramref name="captionIndices"/>.</summary>
+    public PretrainingBatch Build(IReadOnlyList<int> captionIndices, Random random)
+    {
+        var b = captionIndices.Count;
+        var texts = new List<int[]>(b);
+        var labels = new List<int[]>(b);
+        var images = new List<ImageRegions>(b);
+        var matched = new long[b];
+        for (var i = 0; i < b; i++)
+        {
+            var caption = captionIndices[i];
+            var image = corpus.ImageOf[caption];
+            var negative = random.NextDouble() < options.NegativeRate;
+            if (negative) caption = WrongCaption(caption, random);
+            matched[i] = negative ? 0 : 1;
+            var (ids, segmentLabels) = segmentMasker.Mask(corpus.Tokens[caption], random);
+            texts.Add(ids);
+            labels.Add(segmentLabels);
+            images.Add(store.Read(corpus.ImageIds[image]));
+        }
+
+        var text = Text.WordPieceTokenizer.Collate(texts, padId);
+        var length = text.InputIds.shape[1];
+        var labelArray = new long[b * length];
+        Array.Fill(labelArray, SegmentMasker.Ignore);
+        for (var i = 0; i < b; i++) for (var t = 0; t < labels[i].Length; t++) labelArray[i * length + t] = labels[i][t];
+
+        var featureSize = store.Manifest.FeatureSize;
+        var imageBatch = RegionCollator.Collate(images, featureSize, options.MaxRegions);
+        var regions = (int)imageBatch.Features.shape[1];
+        var maskedFlags = new bool[b * regions];
+        for (var i = 0; i < b; i++)
+        {
+            if (matched[i] == 0) continue; // masked region modeling only on matched pairs
+            var count = Math.Min(images[i].RegionCount, regions);
+            var masked = regionMasker.Mask(images[i], count, random);
+            for (var r = 0; r < count; r++) maskedFlags[i * regions + r] = masked[r];
+        }
+        var maskedTensor = tensor(maskedFlags, [b, regions]);
+        var classTargets = regressFeatures ? null : RegionCollator.ClassTargets(images, store.Manifest.ClassCount, regions);
+        var featureTargets = regressFeatures ? imageBatch.Features.clone() : null;
+        // Zero the masked regions' features; the global token is the mean of what the model is shown.
+        var keep = maskedTensor.logical_not().unsqueeze(-1).to_type(imageBatch.Features.dtype);
+        var maskedFeatures = imageBatch.Features * keep;
+        return new PretrainingBatch(
+            text, tensor(labelArray, [b, length]),
+            imageBatch with { Features = maskedFeatures }, maskedTensor, classTargets, featureTargets, tensor(matched));
+    }
+
+    private int WrongCaption(int caption, Random random)
+    {
+        var image = corpus.ImageOf[caption];
+        if (neighbours is not null && random.NextDouble() < options.HardNegativeRate)
+        {
+            var pool = neighbours.Of(caption);
+            if (pool.Count > 0) return pool[random.Next(pool.Count)];
+        }
+        if (corpus.ImageIds.Count < 2) throw new InterBertException("image-text matching needs captions of at least two images");
+        int other;
+        do other = random.Next(corpus.Captions.Count);
+        while (corpus.ImageOf[other] == image);
+        return other;
+    }
+}

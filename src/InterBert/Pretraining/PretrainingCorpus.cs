@@ -1,0 +1,61 @@
+using InterBert.Data;
+using InterBert.Text;
+
+namespace InterBert.Pretraining;
+
+/// <summary>The captions of a dataset split whose images have stored features, tokenized once.</summary>
+public sealed class PretrainingCorpus
+{
+    private PretrainingCorpus(List<string> imageIds, List<string> captions, List<int[]> tokens, List<int> imageOf)
+    {
+        ImageIds = imageIds;
+        Captions = captions;
+        Tokens = tokens;
+        ImageOf = imageOf;
+    }
+
+    /// <summary>Image ids, indexed by image index.</summary>
+    public IReadOnlyList<string> ImageIds { get; }
+    /// <summary>Caption texts, indexed by caption index.</summary>
+    public IReadOnlyList<string> Captions { get; }
+    /// <summary>Token ids (<c>[CLS] ... [SEP]</c>) of each caption.</summary>
+    public IReadOnlyList<int[]> Tokens { get; }
+    /// <summary>The image index of each caption.</summary>
+    public IReadOnlyList<int> ImageOf { get; }
+
+    /// <summary>
+    /// Reads the images of <paramref name="splits"/> (all when empty) from a dataset and tokenizes their captions.
+    /// Every image must have features in the store: a missing one is an error naming it (or, with
+    /// <paramref name="skipMissing"/>, the image is left out).
+    /// </summary>
+    public static PretrainingCorpus Load(string datasetPath, IReadOnlyCollection<string> splits, FeatureStore store, WordPieceTokenizer tokenizer, int maxTokens, bool skipMissing = false)
+    {
+        var imageIds = new List<string>();
+        var captions = new List<string>();
+        var tokens = new List<int[]>();
+        var imageOf = new List<int>();
+        var missing = new List<string>();
+        foreach (var image in DatasetReader.Read(datasetPath))
+        {
+            if (splits.Count > 0 && !splits.Contains(image.Split)) continue;
+            if (!store.Contains(image.Id))
+            {
+                missing.Add(image.Id);
+                continue;
+            }
+            var index = imageIds.Count;
+            imageIds.Add(image.Id);
+            foreach (var caption in image.Captions)
+            {
+                captions.Add(caption);
+                tokens.Add(tokenizer.Encode(caption, maxTokens));
+                imageOf.Add(index);
+            }
+        }
+        if (missing.Count > 0 && !skipMissing)
+            throw new InterBertException($"{datasetPath}: {missing.Count} images have no features in {store.Folder} (first: {missing[0]}); run 'interbert features' on this dataset first");
+        var splitNames = splits.Count == 0 ? "any split" : $"split {string.Join("/", splits)}";
+        if (captions.Count == 0) throw new InterBertException($"{datasetPath}: no images with features in {splitNames}");
+        return new PretrainingCorpus(imageIds, captions, tokens, imageOf);
+    }
+}

@@ -1,0 +1,22 @@
+namespace InterBert.Pretraining;
+
+/// <summary>The three tasks' settings (paper's defaults) and their loss weights.</summary>
+public sealed record PretrainingTaskOptions
+{
+    /// <summary>How segments are masked.</summary>
+    public SegmentMaskingMode SegmentMasking { get; init; } = SegmentMaskingMode.Paper;
+    /// <summary>Use the reference code's region masking (10% anchors, IoU ≥ 0.4) instead of the paper's.</summary>
+    public bool ReferenceRegionMasking { get; init; }
+    /// <summary>Fraction of pairs given a wrong caption.</summary>
+    public double NegativeRate { get; init; } = 0.5;
+    /// <summary>Fraction of the wrong captions drawn from the TF-IDF hard-negative pool.</summary>
+    public double HardNegativeRate { get; init; } = 0.2;
+    /// <summary>Loss weight of masked segment modeling.</summary>
+    public double SegmentWeight { get; init; } = 1;
+    /// <summary>Loss weight of masked region modeling.</summary>
+    public double RegionWeight { get; init; } = 1;
+    /// <summary>Loss weight of image-text matching.</summary>
+    public double MatchingWeight { get; init; } = 1;
+    /// <summary>Most regions per image.</summary>
+    public int MaxRegions { get; init; } = 36;
+}

@@ -1,0 +1,66 @@
+using System.Text.Json;
+using InterBert.Modeling;
+using InterBert.Weights;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace InterBert.Training;
+
+/// <summary>
+/// Checkpoints of a run in <c>RUN/checkpoints/step-N/</c>: <c>model.safetensors</c>, <c>optimizer.bin</c>,
+/// <c>rng.bin</c> (the torch generator state) and <c>trainer.json</c>. A checkpoint is written into a temporary
+/// folder and renamed when complete, so a crash never leaves a half checkpoint; the last K are kept.
+/// </summary>
+public sealed class CheckpointManager(string runFolder, int keep)
+{
+    /// <summary>The checkpoints folder.</summary>
+    public string Folder { get; } = Path.Combine(runFolder, "checkpoints");
+
+    /// <summary>Writes a checkpoint for <paramref name="state"/>.Step and prunes old ones.</summary>
+    public string Save(InterBertModel model, AdamW optimizer, TrainerState state, IReadOnlyDictionary<string, string> metadata)
+    {
+        Directory.CreateDirectory(Folder);
+        var final = Path.Combine(Folder, $"step-{state.Step}");
+        var temporary = Path.Combine(Folder, $".step-{state.Step}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(temporary);
+        try
+        {
+            ModelCheckpoint.Save(model, Path.Combine(temporary, "model.safetensors"), metadata);
+            optimizer.save_state_dict(Path.Combine(temporary, "optimizer.bin"));
+            using (var rng = get_rng_state()) File.WriteAllBytes(Path.Combine(temporary, "rng.bin"), rng.bytes.ToArray());
+            File.WriteAllText(Path.Combine(temporary, "trainer.json"), JsonSerializer.Serialize(state));
+            if (Directory.Exists(final)) Directory.Delete(final, true);
+            Directory.Move(temporary, final);
+        }
+        finally
+        {
+            if (Directory.Exists(temporary)) Directory.Delete(temporary, true);
+        }
+        foreach (var old in Completed().SkipLast(Math.Max(1, keep))) Directory.Delete(old.Path, true);
+        return final;
+    }
+
+    /// <summary>Complete checkpoints, oldest first.</summary>
+    public List<(int Step, string Path)> Completed()
+    {
+        if (!Directory.Exists(Folder)) return [];
+        return Directory.GetDirectories(Folder, "step-*")
+            .Select(d => (Ok: int.TryParse(Path.GetFileName(d)["step-".Length..], out var s), Step: s, Path: d))
+            .Where(c => c.Ok && File.Exists(Path.Combine(c.Path, "trainer.json")))
+            .OrderBy(c => c.Step).Select(c => (c.Step, c.Path)).ToList();
+    }
+
+    /// <summary>Restores model, optimiser and generator from the newest complete checkpoint; returns its state, or null when there is none.</summary>
+    public TrainerState? RestoreLatest(InterBertModel model, AdamW optimizer)
+    {
+        var latest = Completed().LastOrDefault();
+        if (latest.Path is null) return null;
+        var report = ModelCheckpoint.LoadWeights(model, Path.Combine(latest.Path, "model.safetensors"));
+        if (report.Missing.Count > 0) throw new CheckpointException($"{latest.Path}: checkpoint lacks {report.Missing.Count} weights of the model (first {report.Missing[0]})");
+        optimizer.load_state_dict(Path.Combine(latest.Path, "optimizer.bin"));
+        var rngBytes = File.ReadAllBytes(Path.Combine(latest.Path, "rng.bin"));
+        using (var rng = tensor(rngBytes, dtype: ScalarType.Byte)) set_rng_state(rng);
+        return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(latest.Path, "trainer.json")))
+            ?? throw new CheckpointException($"{latest.Path}: empty trainer.json");
+    }
+}

@@ -1,0 +1,54 @@
+using TorchSharp;
+using TorchSharp.Modules;
+
+namespace InterBert.Training;
+
+/// <summary>
+/// AdamW over four parameter groups: with or without weight decay (none on biases and LayerNorm), crossed with
+/// pretrained or new (pretrained ones take the learning-rate multiplier).
+/// </summary>
+public sealed class ParameterGroups
+{
+    private ParameterGroups(AdamW optimizer, double[] multipliers)
+    {
+        Optimizer = optimizer;
+        Multipliers = multipliers;
+    }
+
+    /// <summary>The optimiser.</summary>
+    public AdamW Optimizer { get; }
+
+    /// <summary>Each group's learning-rate multiplier, in the optimiser's group order.</summary>
+    public IReadOnlyList<double> Multipliers { get; }
+
+    /// <summary>Creates the optimiser for <paramref name="model"/>'s parameters.</summary>
+    public static ParameterGroups Create(torch.nn.Module model, TrainingOptions options, IReadOnlySet<string> pretrainedKeys)
+    {
+        var groups = new List<AdamW.ParamGroup>();
+        var multipliers = new List<double>();
+        foreach (var pretrained in new[] { true, false })
+        {
+            foreach (var decay in new[] { true, false })
+            {
+                var members = model.named_parameters()
+                    .Where(p => pretrainedKeys.Contains(p.name) == pretrained && NoDecay(p.name) != decay)
+                    .Select(p => p.parameter).ToList();
+                if (members.Count == 0) continue;
+                var multiplier = pretrained ? options.PretrainedLearningRateMultiplier : 1.0;
+                groups.Add(new AdamW.ParamGroup(members, options.LearningRate * multiplier, 0.9, 0.999, 1e-8, decay ? options.WeightDecay : 0.0, false, false));
+                multipliers.Add(multiplier);
+            }
+        }
+        return new ParameterGroups(torch.optim.AdamW(groups, options.LearningRate), multipliers.ToArray());
+    }
+
+    /// <summary>Whether a parameter is exempt from weight decay (biases and LayerNorm weights).</summary>
+    public static bool NoDecay(string name) => name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm", StringComparison.Ordinal);
+
+    /// <summary>Sets every group's learning rate to peak x schedule factor x its multiplier.</summary>
+    public void SetLearningRate(double learningRate)
+    {
+        var i = 0;
+        foreach (var group in Optimizer.ParamGroups) group.LearningRate = learningRate * Multipliers[i++];
+    }
+}
