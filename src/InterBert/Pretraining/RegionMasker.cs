@@ -22,12 +22,19 @@ public sealed class RegionMasker
     /// <summary>The reference code's variant.</summary>
     public static RegionMasker Reference => new() { AnchorRate = 0.10, InclusiveThreshold = true };
 
+    /// <summary>The anchor regions among <paramref name="count"/>: a stochastically rounded <see cref="AnchorRate"/> of them.</summary>
+    public List<int> ChooseAnchors(int count, Random random) =>
+        SegmentMasker.SampleWithoutReplacement(count, SegmentMasker.StochasticRound(AnchorRate * count, random), random).ToList();
+
     /// <summary>Which of the first <paramref name="count"/> regions are masked.</summary>
-    public bool[] Mask(ImageRegions regions, int count, Random random)
+    public bool[] Mask(ImageRegions regions, int count, Random random) => Mask(regions, count, ChooseAnchors(count, random));
+
+    /// <summary>Masks the given anchors and every region overlapping one of them above the threshold.</summary>
+    public bool[] Mask(ImageRegions regions, int count, IReadOnlyList<int> anchors)
     {
         var masked = new bool[count];
         var boxes = Enumerable.Range(0, count).Select(r => new RegionBox(regions.Boxes[r * 4], regions.Boxes[r * 4 + 1], regions.Boxes[r * 4 + 2], regions.Boxes[r * 4 + 3])).ToArray();
-        foreach (var anchor in SegmentMasker.SampleWithoutReplacement(count, SegmentMasker.StochasticRound(AnchorRate * count, random), random))
+        foreach (var anchor in anchors)
         {
             masked[anchor] = true;
             for (var r = 0; r < count; r++)

@@ -29,18 +29,13 @@ public sealed class SegmentMasker(WordPieceTokenizer tokenizer, SegmentMaskingMo
     {
         var words = WordStarts(ids);
         var chosen = new bool[ids.Length];
-        switch (mode)
+        if (mode == SegmentMaskingMode.BertTokens)
         {
-            case SegmentMaskingMode.Paper:
-                foreach (var anchor in SampleWithoutReplacement(words.Count, StochasticRound(AnchorRate * words.Count, random), random))
-                    MarkWords(words, ids.Length, anchor, random.Next(MaxExtraWords + 1), chosen);
-                break;
-            case SegmentMaskingMode.ReferenceSpan:
-                if (words.Count > 0) MarkWords(words, ids.Length, random.Next(words.Count), random.Next(MaxExtraWords + 1), chosen);
-                break;
-            case SegmentMaskingMode.BertTokens:
-                for (var i = 1; i < ids.Length - 1; i++) chosen[i] = random.NextDouble() < TokenRate;
-                break;
+            for (var i = 1; i < ids.Length - 1; i++) chosen[i] = random.NextDouble() < TokenRate;
+        }
+        else
+        {
+            foreach (var (anchor, extra) in ChooseSegments(words.Count, random)) MarkWords(words, ids.Length, anchor, extra, chosen);
         }
         var corrupted = (int[])ids.Clone();
         var labels = Enumerable.Repeat(Ignore, ids.Length).ToArray();
@@ -53,6 +48,18 @@ public sealed class SegmentMasker(WordPieceTokenizer tokenizer, SegmentMaskingMo
             else if (r < 0.9) corrupted[i] = RandomToken(random);
         }
         return (corrupted, labels);
+    }
+
+    /// <summary>
+    /// The segments to mask among <paramref name="wordCount"/> words: (anchor word, extra words after it).
+    /// Paper: a stochastically rounded 10% of the words are anchors, each with 0-2 extra words; reference: one span.
+    /// </summary>
+    public List<(int Anchor, int ExtraWords)> ChooseSegments(int wordCount, Random random)
+    {
+        if (wordCount == 0) return [];
+        if (mode == SegmentMaskingMode.ReferenceSpan) return [(random.Next(wordCount), random.Next(MaxExtraWords + 1))];
+        return SampleWithoutReplacement(wordCount, StochasticRound(AnchorRate * wordCount, random), random)
+            .Select(anchor => (anchor, random.Next(MaxExtraWords + 1))).ToList();
     }
 
     /// <summary>The token positions where words start, excluding <c>[CLS]</c> and <c>[SEP]</c>.</summary>

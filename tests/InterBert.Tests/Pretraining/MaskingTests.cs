@@ -1,0 +1,140 @@
+using InterBert.Data;
+using InterBert.Pretraining;
+using InterBert.Text;
+using InterBert.Vision;
+using InterBert.Weights;
+
+namespace InterBert.Tests.Pretraining;
+
+[Collection("coco features")]
+public class MaskingTests(CocoFeatures features)
+{
+    private static readonly Lazy<WordPieceTokenizer> Tokenizer = new(() =>
+        WordPieceTokenizer.Load(new MemoryStream(MiniLmOnnxReader.ReadVocabularyBytes()), "minilm vocab.txt"));
+
+    [Fact]
+    public void SegmentMaskingFollowsThePaperOverRealCaptions()
+    {
+        var tokenizer = Tokenizer.Value;
+        var masker = new SegmentMasker(tokenizer);
+        var random = new Random(1);
+        long words = 0, anchors = 0, masked = 0, asMask = 0, unchanged = 0;
+        var lengths = new long[3];
+        foreach (var caption in SharedData.CocoCaptions())
+        {
+            var ids = tokenizer.Encode(caption, 64);
+            var starts = masker.WordStarts(ids);
+            words += starts.Count;
+            var segments = masker.ChooseSegments(starts.Count, new Random(random.Next()));
+            anchors += segments.Count;
+            foreach (var (_, extra) in segments) lengths[extra]++;
+            Assert.Equal(segments.Count, segments.Select(s => s.Anchor).Distinct().Count());
+
+            var (corrupted, labels) = masker.Mask(ids, new Random(random.Next()));
+            Assert.Equal(SegmentMasker.Ignore, labels[0]); // never [CLS] or [SEP]
+            Assert.Equal(SegmentMasker.Ignore, labels[^1]);
+            for (var i = 1; i < ids.Length - 1; i++)
+            {
+                if (labels[i] == SegmentMasker.Ignore)
+                {
+                    Assert.Equal(ids[i], corrupted[i]);
+                    continue;
+                }
+                Assert.Equal(ids[i], labels[i]);
+                masked++;
+                if (corrupted[i] == tokenizer.MaskId) asMask++;
+                else if (corrupted[i] == ids[i]) unchanged++;
+                // A word is masked whole: a masked continuation's word start is masked too, and so is its next continuation.
+                if (tokenizer.IsContinuation(ids[i])) Assert.NotEqual(SegmentMasker.Ignore, labels[i - 1]);
+                if (i + 1 < ids.Length - 1 && tokenizer.IsContinuation(ids[i + 1])) Assert.NotEqual(SegmentMasker.Ignore, labels[i + 1]);
+            }
+        }
+        var anchorRate = (double)anchors / words;
+        Assert.InRange(anchorRate, 0.09, 0.11);
+        foreach (var count in lengths) Assert.InRange((double)count / anchors, 0.28, 0.39); // segments of 1, 2, 3 words equally often
+        Assert.InRange((double)asMask / masked, 0.77, 0.83);
+        Assert.InRange((double)unchanged / masked, 0.07, 0.13 + 1.0 / tokenizer.VocabularySize);
+        // Segments average 2 words, so about 20% of words are masked (less where segments overlap or hit the end).
+        Assert.InRange((double)masked / words, 0.14, 0.22);
+    }
+
+    [Fact]
+    public void ReferenceAndBertModesMaskAsDocumented()
+    {
+        var tokenizer = Tokenizer.Value;
+        var reference = new SegmentMasker(tokenizer, SegmentMaskingMode.ReferenceSpan);
+        var bert = new SegmentMasker(tokenizer, SegmentMaskingMode.BertTokens);
+        var random = new Random(2);
+        long tokens = 0, bertMasked = 0;
+        foreach (var caption in SharedData.CocoCaptions().Take(500))
+        {
+            var ids = tokenizer.Encode(caption, 64);
+            Assert.Single(reference.ChooseSegments(reference.WordStarts(ids).Count, random));
+            var (_, labels) = bert.Mask(ids, random);
+            tokens += ids.Length - 2;
+            bertMasked += labels.Count(l => l != SegmentMasker.Ignore);
+        }
+        Assert.InRange((double)bertMasked / tokens, 0.13, 0.17);
+    }
+
+    [Fact]
+    public void EveryRegionOverlappingAMaskedAnchorIsMasked()
+    {
+        using var store = FeatureStore.Open(features.StorePath);
+        var masker = new RegionMasker();
+        var random = new Random(3);
+        long regions = 0, anchors = 0, overlapsChecked = 0;
+        for (var round = 0; round < 20; round++)
+        {
+            foreach (var id in store.Ids)
+            {
+                var record = store.Read(id);
+                var count = record.RegionCount;
+                var boxes = Enumerable.Range(0, count).Select(r => new RegionBox(record.Boxes[r * 4], record.Boxes[r * 4 + 1], record.Boxes[r * 4 + 2], record.Boxes[r * 4 + 3])).ToArray();
+                var chosen = masker.ChooseAnchors(count, random);
+                var masked = masker.Mask(record, count, chosen);
+                regions += count;
+                anchors += chosen.Count;
+                for (var r = 0; r < count; r++)
+                {
+                    var overlapsAnchor = chosen.Any(a => boxes[a].IoU(boxes[r]) > 0.4f);
+                    if (overlapsAnchor) overlapsChecked++;
+                    Assert.Equal(chosen.Contains(r) || overlapsAnchor, masked[r]);
+                }
+            }
+        }
+        Assert.InRange((double)anchors / regions, 0.14, 0.16);
+        Assert.True(overlapsChecked > anchors, "the sample has overlapping regions to check");
+    }
+
+    [Fact]
+    public void HardNegativesAreSimilarCaptionsOfOtherImagesBelowTheCeiling()
+    {
+        var images = DatasetReader.Read(SharedData.CocoDataset).ToList();
+        var captions = images.SelectMany(i => i.Captions).ToList();
+        var imageOf = images.SelectMany((image, index) => image.Captions.Select(_ => index)).ToList();
+        using var cache = new TempFolder();
+        var table = CaptionNeighbours.LoadOrBuild(captions, imageOf, cache.Path);
+        var withNeighbours = 0;
+        for (var i = 0; i < captions.Count; i++)
+        {
+            var neighbours = table.Of(i);
+            Assert.True(neighbours.Count <= 30);
+            if (neighbours.Count > 0) withNeighbours++;
+            double previous = 1;
+            foreach (var j in neighbours)
+            {
+                Assert.NotEqual(imageOf[i], imageOf[j]);
+                var similarity = table.Similarity(i, j);
+                Assert.InRange(similarity, 1e-9, 0.5 - 1e-12);
+                Assert.True(similarity <= previous + 1e-12);
+                previous = similarity;
+            }
+        }
+        Assert.True(withNeighbours > captions.Count * 0.9);
+        // The cache gives the same table.
+        Assert.Single(Directory.GetFiles(cache.Path));
+        var cached = CaptionNeighbours.LoadOrBuild(captions, imageOf, cache.Path);
+        Assert.All(Enumerable.Range(0, captions.Count), i => Assert.Equal(table.Of(i), cached.Of(i)));
+    }
+}
