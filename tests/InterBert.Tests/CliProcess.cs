@@ -1,0 +1,35 @@
+using System.Diagnostics;
+
+namespace InterBert.Tests;
+
+/// <summary>Runs the interbert command line (built beside the tests) as a child process.</summary>
+internal static class CliProcess
+{
+    public static string DllPath => Path.Combine(AppContext.BaseDirectory, "InterBert.Cli.dll");
+
+    public static Process Start(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(DllPath);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start dotnet");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Runs to the end and returns the exit code and both outputs.</summary>
+    public static (int ExitCode, string Output, string Error) Run(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(DllPath);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5))) { process.Kill(true); throw new TimeoutException(string.Join(" ", args)); }
+        return (process.ExitCode, output.Result, error.Result);
+    }
+}
