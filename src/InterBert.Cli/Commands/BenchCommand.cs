@@ -13,7 +13,44 @@ public static class BenchCommand
     {
         var bench = new Command("bench", "Measure throughput and latency");
         bench.Subcommands.Add(Features());
+        bench.Subcommands.Add(Train());
+        bench.Subcommands.Add(Memory());
         return bench;
+    }
+
+    private static Command Train()
+    {
+        var preset = new Option<string>("--preset") { Description = "model preset", DefaultValueFactory = _ => "small" };
+        var batch = new Option<int>("--batch-size") { Description = "pairs per step", DefaultValueFactory = _ => 32 };
+        var steps = new Option<int>("--steps") { Description = "measured steps (after 2 warm-up steps)", DefaultValueFactory = _ => 5 };
+        var command = new Command("train", "Pretraining step throughput against this machine's matmul throughput") { preset, batch, steps };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var name = parse.GetValue(preset)!;
+            var config = InterBert.Modeling.InterBertConfig.FromPreset(name);
+            var r = InterBert.Training.TrainingBenchmark.Run(config, parse.GetValue(batch), parse.GetValue(steps));
+            Console.WriteLine($"bench train: preset {name}, batch {parse.GetValue(batch)} (36 tokens + 36 regions per pair), {TorchSharp.torch.get_num_threads()} threads");
+            Console.WriteLine($"  fp32 matmul:      {r.MatmulGflops:F1} GFLOP/s");
+            Console.WriteLine($"  step:             {r.SecondsPerStep:F3} s; {r.SamplesPerSecond:F1} pairs/s; {r.TokensPerSecond:F0} tokens+regions/s");
+            Console.WriteLine($"  model FLOPs:      {r.FlopsPerSample / 1e9:F2} GFLOP per pair (forward + backward); achieved {r.ModelGflops:F1} GFLOP/s = {100 * r.ModelGflops / r.MatmulGflops:F0}% of matmul");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Memory()
+    {
+        var steps = new Option<int>("--steps") { Description = "steps of the tiny run", DefaultValueFactory = _ => 500 };
+        var command = new Command("memory", "Resident memory of a tiny training run after 100 steps and at the end") { steps };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var last = Math.Max(101, parse.GetValue(steps));
+            var readings = InterBert.Training.TrainingBenchmark.Memory(InterBert.Modeling.InterBertConfig.Tiny, 16, [100, (100 + last) / 2, last]);
+            foreach (var (step, mib) in readings) Console.WriteLine($"bench memory: resident after {step,4} steps: {mib:F1} MiB");
+            Console.WriteLine($"bench memory: growth from step 100 to {last}: {100 * (readings[^1].ResidentMiB / readings[0].ResidentMiB - 1):F1}%");
+            return 0;
+        }));
+        return command;
     }
 
     private static Command Features()

@@ -80,7 +80,6 @@ public static class PretrainingRun
             var learningRate = training.LearningRate * LearningRateSchedule.Factor(step, training.Steps, training.WarmupFraction);
             groups.SetLearningRate(learningRate);
             var finite = true;
-            using (new CollectorPause())
             using (var scope = NewDisposeScope())
             {
                 groups.Optimizer.zero_grad();
@@ -172,7 +171,6 @@ public static class PretrainingRun
         using var noGrad = no_grad();
         for (var start = 0; start < count; start += training.BatchSize)
         {
-            using var pause = new CollectorPause();
             using var scope = NewDisposeScope();
             var indices = Enumerable.Range(start, Math.Min(training.BatchSize, count - start)).ToList();
             var losses = PretrainingLosses.Compute(model, builder.Build(indices, random), tasks);
