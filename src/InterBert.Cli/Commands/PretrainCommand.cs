@@ -84,9 +84,9 @@ public static class PretrainCommand
                     throw new InterBertException($"{store.Folder}: {store.Manifest.ClassCount} region classes, but the model predicts v_target_size {model.Config.VTargetSize}");
                 var datasetPath = parse.GetValue(dataset)!;
                 var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-                var train = PretrainingCorpus.Load(datasetPath, parse.GetValue(trainSplit)!, store, tokenizer, maxTokens);
+                var train = CaptionCorpus.Load(datasetPath, parse.GetValue(trainSplit)!, store, tokenizer, maxTokens);
                 var validationSplit = parse.GetValue(valSplit);
-                var validation = validationSplit is null or "none" ? null : PretrainingCorpus.Load(datasetPath, [validationSplit], store, tokenizer, maxTokens);
+                var validation = validationSplit is null or "none" ? null : CaptionCorpus.Load(datasetPath, [validationSplit], store, tokenizer, maxTokens);
                 var batchSize = Math.Max(1, parse.GetValue(batch));
                 var accumulation = Math.Max(1, parse.GetValue(accumulate));
                 var stepCount = parse.GetValue(steps) ?? (parse.GetValue(epochs) is { } e

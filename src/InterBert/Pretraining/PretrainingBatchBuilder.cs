@@ -11,7 +11,7 @@ namespace InterBert.Pretraining;
 /// function of (data, seed, step).
 /// </summary>
 public sealed class PretrainingBatchBuilder(
-    PretrainingCorpus corpus, FeatureStore store, SegmentMasker segmentMasker, RegionMasker regionMasker,
+    CaptionCorpus corpus, FeatureStore store, SegmentMasker segmentMasker, RegionMasker regionMasker,
     CaptionNeighbours? neighbours, PretrainingTaskOptions options, int padId, bool regressFeatures)
 {
     /// <summary>Whether masked regions are scored by feature regression (the store has no class distributions).</summary>

@@ -160,7 +160,7 @@ public static class PretrainingRun
     }
 
     /// <summary>Per-task losses and accuracies on held-out pairs (fixed masks and negatives, no dropout).</summary>
-    public static Dictionary<string, double> Validate(InterBertModel model, PretrainingBatchBuilder builder, PretrainingCorpus corpus, TrainingOptions training, PretrainingTaskOptions tasks)
+    public static Dictionary<string, double> Validate(InterBertModel model, PretrainingBatchBuilder builder, CaptionCorpus corpus, TrainingOptions training, PretrainingTaskOptions tasks)
     {
         model.eval();
         var random = new Random(unchecked(training.Seed + 7_777_777));

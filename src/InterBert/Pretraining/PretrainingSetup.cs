@@ -8,6 +8,6 @@ namespace InterBert.Pretraining;
 /// <summary>Everything a pretraining run needs: the model and its vocabulary, the data, and the recipe.</summary>
 public sealed record PretrainingSetup(
     string RunFolder, InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary,
-    PretrainingCorpus Train, PretrainingCorpus? Validation, FeatureStore Store,
+    CaptionCorpus Train, CaptionCorpus? Validation, FeatureStore Store,
     TrainingOptions Training, PretrainingTaskOptions Tasks, IReadOnlySet<string> PretrainedKeys,
     CaptionNeighbours? HardNegatives, bool Resume);

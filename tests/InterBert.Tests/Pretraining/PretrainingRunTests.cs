@@ -21,8 +21,8 @@ public class PretrainingRunTests(CocoFeatures features, ITestOutputHelper output
         var tokenizer = WordPieceTokenizer.Load(new MemoryStream(vocabulary), "minilm vocab.txt");
         manual_seed(5);
         using var model = new InterBertModel(InterBertConfig.Tiny with { VTargetSize = store.Manifest.ClassCount });
-        var train = PretrainingCorpus.Load(SharedData.CocoDataset, ["train", "test"], store, tokenizer, 36);
-        var validation = PretrainingCorpus.Load(SharedData.CocoDataset, ["val"], store, tokenizer, 36);
+        var train = CaptionCorpus.Load(SharedData.CocoDataset, ["train", "test"], store, tokenizer, 36);
+        var validation = CaptionCorpus.Load(SharedData.CocoDataset, ["val"], store, tokenizer, 36);
         var training = new TrainingOptions { Steps = 500, BatchSize = 32, LearningRate = 1e-3, EvalEvery = 500, CheckpointEvery = 500, EvalPairs = 200, Seed = 3 };
         var tasks = new PretrainingTaskOptions();
         var neighbours = CaptionNeighbours.Build(train.Captions, train.ImageOf);

@@ -1,12 +1,11 @@
-using InterBert.Data;
 using InterBert.Text;
 
-namespace InterBert.Pretraining;
+namespace InterBert.Data;
 
-/// <summary>The captions of a dataset split whose images have stored features, tokenized once.</summary>
-public sealed class PretrainingCorpus
+/// <summary>The captions of dataset splits whose images have stored features, tokenized once (pretraining, retrieval).</summary>
+public sealed class CaptionCorpus
 {
-    private PretrainingCorpus(List<string> imageIds, List<string> captions, List<int[]> tokens, List<int> imageOf)
+    private CaptionCorpus(List<string> imageIds, List<string> captions, List<int[]> tokens, List<int> imageOf)
     {
         ImageIds = imageIds;
         Captions = captions;
@@ -28,7 +27,7 @@ public sealed class PretrainingCorpus
     /// Every image must have features in the store: a missing one is an error naming it (or, with
     /// <paramref name="skipMissing"/>, the image is left out).
     /// </summary>
-    public static PretrainingCorpus Load(string datasetPath, IReadOnlyCollection<string> splits, FeatureStore store, WordPieceTokenizer tokenizer, int maxTokens, bool skipMissing = false)
+    public static CaptionCorpus Load(string datasetPath, IReadOnlyCollection<string> splits, FeatureStore store, WordPieceTokenizer tokenizer, int maxTokens, bool skipMissing = false)
     {
         var imageIds = new List<string>();
         var captions = new List<string>();
@@ -56,6 +55,6 @@ public sealed class PretrainingCorpus
             throw new InterBertException($"{datasetPath}: {missing.Count} images have no features in {store.Folder} (first: {missing[0]}); run 'interbert features' on this dataset first");
         var splitNames = splits.Count == 0 ? "any split" : $"split {string.Join("/", splits)}";
         if (captions.Count == 0) throw new InterBertException($"{datasetPath}: no images with features in {splitNames}");
-        return new PretrainingCorpus(imageIds, captions, tokens, imageOf);
+        return new CaptionCorpus(imageIds, captions, tokens, imageOf);
     }
 }
