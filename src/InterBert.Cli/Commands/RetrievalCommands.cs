@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Text.Json;
+using InterBert.Data;
+using InterBert.Tasks;
+using InterBert.Training;
+using InterBert.Weights;
+using Spectre.Console;
+
+namespace InterBert.Cli.Commands;
+
+/// <summary>The <c>finetune</c> and <c>evaluate</c> verbs.</summary>
+public static class RetrievalCommands
+{
+    private static Option<string> TaskOption() => new("--task") { Description = "retrieval, multiple-choice or text-classification", Required = true };
+
+    /// <summary>Creates <c>finetune</c>.</summary>
+    public static Command Finetune()
+    {
+        var task = TaskOption();
+        var dataset = new Option<string>("--dataset") { Description = "dataset with train (and val) splits", Required = true };
+        var features = new Option<string?>("--features") { Description = "feature store of the dataset's images" };
+        var init = new Option<string>("--init") { Description = "weights to start from (init or pretrain output)", Required = true };
+        var output = new Option<string>("--out") { Description = "run folder: best.safetensors, last.safetensors, metrics.jsonl", Required = true };
+        var epochs = new Option<double>("--epochs") { Description = "passes over the training captions", DefaultValueFactory = _ => 3 };
+        var batch = new Option<int>("--batch-size") { Description = "examples per step (4 scored pairs each)", DefaultValueFactory = _ => 8 };
+        var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 5e-5 };
+        var pretrainedLr = new Option<double>("--pretrained-lr-multiplier") { Description = "learning-rate multiplier of weights loaded from pretrained BERT", DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<int>("--seed") { Description = "seed", DefaultValueFactory = _ => 42 };
+        var trainSplit = new Option<string>("--train-split") { Description = "training split", DefaultValueFactory = _ => "train" };
+        var valSplit = new Option<string>("--val-split") { Description = "validation split ('none' to skip)", DefaultValueFactory = _ => "val" };
+        var mineEvery = new Option<int>("--mine-every") { Description = "steps between hard-negative mining (default: every epoch)" };
+        var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
+        {
+            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery,
+        };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var taskName = parse.GetValue(task)!;
+            if (taskName != "retrieval") throw new InterBertException($"finetune --task {taskName}: not available yet; this version fine-tunes 'retrieval'");
+            using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
+            TorchSharp.torch.manual_seed(parse.GetValue(seed));
+            var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(parse.GetValue(init)!, store);
+            using (model)
+            {
+                var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+                var datasetPath = parse.GetValue(dataset)!;
+                var trainCorpus = CaptionCorpus.Load(datasetPath, [parse.GetValue(trainSplit)!], store, tokenizer, maxTokens);
+                if (trainCorpus.ImageIds.Count < 3) throw new InterBertException($"{datasetPath}: retrieval fine-tuning needs at least 3 training images, found {trainCorpus.ImageIds.Count}");
+                using var train = new PreparedPairs(trainCorpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+                var validationSplit = parse.GetValue(valSplit)!;
+                using var validation = validationSplit == "none" ? null
+                    : new PreparedPairs(CaptionCorpus.Load(datasetPath, [validationSplit], store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+                var batchSize = Math.Max(1, parse.GetValue(batch));
+                var steps = Math.Max(1, (int)Math.Ceiling(parse.GetValue(epochs) * train.CaptionCount / batchSize));
+                var options = new TrainingOptions
+                {
+                    Steps = steps, BatchSize = batchSize, LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr),
+                    Seed = parse.GetValue(seed), LogEvery = 10,
+                };
+                Console.WriteLine($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {steps} steps of {batchSize} examples (4 pairs each); validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}");
+                var result = ProgressDisplay.Run("finetune", (progress, cancel) => RetrievalFineTuning.Run(model, train, validation, options, pretrained,
+                    parse.GetValue(output)!, vocabulary, tokenizer.LowerCase, parse.GetValue(mineEvery),
+                    new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"))), cancel));
+                if (result.BestValidation is { } best) Console.WriteLine($"finetune: best validation mean recall {best.MeanRecall:F1} (text→image R@1/5/10 {best.TextToImage.R1:F1}/{best.TextToImage.R5:F1}/{best.TextToImage.R10:F1})");
+                Console.WriteLine($"finetune: wrote {result.BestWeights} and {result.LastWeights}");
+                return 0;
+            }
+        }));
+        return command;
+    }
+
+    /// <summary>Creates <c>evaluate</c>.</summary>
+    public static Command Evaluate()
+    {
+        var task = TaskOption();
+        var dataset = new Option<string>("--dataset") { Description = "dataset", Required = true };
+        var split = new Option<string>("--split") { Description = "split to evaluate", DefaultValueFactory = _ => "test" };
+        var features = new Option<string?>("--features") { Description = "feature store of the dataset's images" };
+        var weights = new Option<string>("--weights") { Description = "weights to evaluate", Required = true };
+        var zeroShot = new Option<bool>("--zero-shot") { Description = "score with the pretrained matching head instead of the fine-tuned score head" };
+        var metricsOut = new Option<string?>("--metrics-out") { Description = "write the results as JSON" };
+        var maxCaptions = new Option<int?>("--max-captions") { Description = "evaluate only the first N captions (and their images)" };
+        var pairsPerBatch = new Option<int>("--pairs-per-batch") { Description = "pairs scored per forward pass", DefaultValueFactory = _ => 64 };
+        var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive cross-modal scoring)")
+        {
+            task, dataset, split, features, weights, zeroShot, metricsOut, maxCaptions, pairsPerBatch,
+        };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var taskName = parse.GetValue(task)!;
+            if (taskName != "retrieval") throw new InterBertException($"evaluate --task {taskName}: not available yet; this version evaluates 'retrieval'");
+            using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
+            var (model, tokenizer, _, _) = ModelLoading.Load(parse.GetValue(weights)!, store);
+            using (model)
+            {
+                var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+                var corpus = CaptionCorpus.Load(parse.GetValue(dataset)!, [parse.GetValue(split)!], store, tokenizer, maxTokens);
+                using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+                var total = (long)pairs.CaptionCount * pairs.ImageCount;
+                Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {(parse.GetValue(zeroShot) ? "zero-shot (matching head)" : "score head")}");
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var scores = ProgressDisplay.Run("evaluate", (progress, cancel) => RetrievalScorer.ScoreAll(model, pairs, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch),
+                    new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, total, "pairs"))), cancel));
+                var metrics = RetrievalMetrics.FromScores(scores, corpus.ImageOf);
+                var table = new Table().AddColumn("direction").AddColumn("R@1").AddColumn("R@5").AddColumn("R@10");
+                table.AddRow("text → image", $"{metrics.TextToImage.R1:F1}", $"{metrics.TextToImage.R5:F1}", $"{metrics.TextToImage.R10:F1}");
+                table.AddRow("image → text", $"{metrics.ImageToText.R1:F1}", $"{metrics.ImageToText.R5:F1}", $"{metrics.ImageToText.R10:F1}");
+                AnsiConsole.Write(table);
+                Console.WriteLine($"mean recall {metrics.MeanRecall:F1}; {total / watch.Elapsed.TotalSeconds:F0} pairs/s");
+                if (parse.GetValue(metricsOut) is { } path) AtomicFile.WriteAllText(path, JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
+        }));
+        return command;
+    }
+}

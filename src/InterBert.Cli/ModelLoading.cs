@@ -1,0 +1,25 @@
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Text;
+using InterBert.Weights;
+
+namespace InterBert.Cli;
+
+/// <summary>Loads weights with their vocabulary and checks that they fit a feature store.</summary>
+public static class ModelLoading
+{
+    /// <summary>The model, its tokenizer and vocabulary bytes, and the keys it was initialised from pretrained weights.</summary>
+    public static (InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary, HashSet<string> Pretrained) Load(string weightsPath, FeatureStore? store)
+    {
+        var tokenizer = ModelVocabulary.TokenizerFor(weightsPath);
+        var vocabulary = File.ReadAllBytes(tokenizer.Source);
+        var model = ModelCheckpoint.Load(weightsPath);
+        if (store is not null && model.Config.VFeatureSize != store.Manifest.FeatureSize)
+        {
+            model.Dispose();
+            throw new InterBertException($"{weightsPath}: the model takes {model.Config.VFeatureSize}-d region features but {store.Folder} holds {store.Manifest.FeatureSize}-d ones (a checkpoint of another configuration)");
+        }
+        var pretrained = ModelCheckpoint.ReadMetadata(weightsPath).TryGetValue("pretrained_keys", out var keys) ? keys.Split(',').ToHashSet() : [];
+        return (model, tokenizer, vocabulary, pretrained);
+    }
+}

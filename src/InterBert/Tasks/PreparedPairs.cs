@@ -1,0 +1,88 @@
+using InterBert.Data;
+using InterBert.Modeling;
+using static TorchSharp.torch;
+
+namespace InterBert.Tasks;
+
+/// <summary>
+/// A corpus's captions and images as padded tensors, prepared once, from which any set of (caption, image) pairs is
+/// gathered by index: the basis of batched exhaustive scoring and of fine-tuning batches.
+/// </summary>
+public sealed class PreparedPairs : IDisposable
+{
+    private readonly Tensor ids;
+    private readonly Tensor mask;
+    private readonly long[] lengths;
+    private readonly Tensor features;
+    private readonly Tensor locations;
+    private readonly Tensor regionMask;
+    private readonly long[] regionCounts;
+
+    /// <summary>Collates every caption and every image of <paramref name="corpus"/>.</summary>
+    public PreparedPairs(CaptionCorpus corpus, FeatureStore store, int padId, int featureSize, int maxRegions)
+    {
+        Corpus = corpus;
+        var text = Text.WordPieceTokenizer.Collate(corpus.Tokens, padId);
+        ids = text.InputIds.DetachFromDisposeScope();
+        mask = text.AttentionMask.DetachFromDisposeScope();
+        lengths = corpus.Tokens.Select(t => (long)t.Length).ToArray();
+        var images = corpus.ImageIds.Select(store.Read).ToList();
+        var image = RegionCollator.Collate(images, featureSize, maxRegions);
+        features = image.Features.DetachFromDisposeScope();
+        locations = image.Locations.DetachFromDisposeScope();
+        regionMask = image.RegionMask.DetachFromDisposeScope();
+        regionCounts = images.Select(i => (long)Math.Min(i.RegionCount, features.shape[1])).ToArray();
+    }
+
+    /// <summary>The corpus the tensors come from.</summary>
+    public CaptionCorpus Corpus { get; }
+
+    /// <summary>Number of captions.</summary>
+    public int CaptionCount => (int)ids.shape[0];
+
+    /// <summary>Tokens of a caption, [CLS] and [SEP] included.</summary>
+    public int CaptionLength(int caption) => (int)lengths[caption];
+
+    /// <summary>Regions of an image.</summary>
+    public int RegionCount(int image) => (int)regionCounts[image];
+
+    /// <summary>Number of images.</summary>
+    public int ImageCount => (int)features.shape[0];
+
+    /// <summary>The pairs (captions[k], images[k]), padded only as far as the longest caption and image among them.</summary>
+    public (TextBatch Text, ImageBatch Image) Pairs(IReadOnlyList<long> captions, IReadOnlyList<long> images)
+    {
+        var textLength = captions.Max(c => lengths[c]);
+        var regionLength = Math.Max(1, images.Max(i => regionCounts[i]));
+        var c = tensor(captions.ToArray());
+        var i = tensor(images.ToArray());
+        var text = new TextBatch(ids.index_select(0, c).narrow(1, 0, textLength), mask.index_select(0, c).narrow(1, 0, textLength));
+        var image = new ImageBatch(
+            features.index_select(0, i).narrow(1, 0, regionLength),
+            locations.index_select(0, i).narrow(1, 0, regionLength),
+            regionMask.index_select(0, i).narrow(1, 0, regionLength));
+        return (text, image);
+    }
+
+    /// <summary>Text-only batch of some captions.</summary>
+    public TextBatch Captions(IReadOnlyList<long> captions)
+    {
+        var length = captions.Max(c => lengths[c]);
+        var c = tensor(captions.ToArray());
+        return new TextBatch(ids.index_select(0, c).narrow(1, 0, length), mask.index_select(0, c).narrow(1, 0, length));
+    }
+
+    /// <summary>Image-only batch of some images.</summary>
+    public ImageBatch Images(IReadOnlyList<long> images)
+    {
+        var length = Math.Max(1, images.Max(i => regionCounts[i]));
+        var i = tensor(images.ToArray());
+        return new ImageBatch(features.index_select(0, i).narrow(1, 0, length), locations.index_select(0, i).narrow(1, 0, length), regionMask.index_select(0, i).narrow(1, 0, length));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var t in new[] { ids, mask, features, locations, regionMask }) t.Dispose();
+    }
+}

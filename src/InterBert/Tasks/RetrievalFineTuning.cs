@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Training;
+using InterBert.Weights;
+using static TorchSharp.torch;
+
+namespace InterBert.Tasks;
+
+/// <summary>
+/// Fine-tuning for caption-based image retrieval as ViLBERT and InterBERT's reference do it: each caption is scored
+/// 4-way by the score head against (its image, its image with a random caption, a random image, a hard-negative
+/// image) with cross-entropy. Hard negatives are mined with the current model at intervals: the images nearest to
+/// each caption by the unimodal (text-only and image-only) pooled vectors, other than its own. After each epoch the
+/// validation split is evaluated; the best (by mean recall) and the last weights are kept.
+/// </summary>
+public static class RetrievalFineTuning
+{
+    /// <summary>Progress after a step.</summary>
+    public sealed record Progress(int Step, int Steps, double Loss, double LearningRate, string Status);
+
+    /// <summary>What a run did.</summary>
+    public sealed record Result(RetrievalMetrics? BestValidation, string BestWeights, string LastWeights);
+
+    /// <summary>Fine-tunes <paramref name="model"/>; writes <c>best.safetensors</c>, <c>last.safetensors</c> (vocabulary beside) and <c>metrics.jsonl</c> in <paramref name="runFolder"/>.</summary>
+    public static Result Run(
+        InterBertModel model, PreparedPairs train, PreparedPairs? validation, TrainingOptions options, IReadOnlySet<string> pretrainedKeys,
+        string runFolder, byte[] vocabulary, bool lowerCase, int mineEvery = 0, IProgress<Progress>? progress = null, CancellationToken cancel = default)
+    {
+        Directory.CreateDirectory(runFolder);
+        var metrics = new MetricsLog(Path.Combine(runFolder, "metrics.jsonl"));
+        if (File.Exists(metrics.Path)) File.Delete(metrics.Path);
+        var groups = ParameterGroups.Create(model, options, pretrainedKeys);
+        var parameters = model.parameters().ToList();
+        var captions = train.CaptionCount;
+        var stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)captions / options.BatchSize));
+        mineEvery = mineEvery > 0 ? mineEvery : stepsPerEpoch;
+        var order = new EpochCursor(captions, options.Seed);
+        int[][]? hard = null;
+        RetrievalMetrics? best = null;
+        var bestPath = Path.Combine(runFolder, "best.safetensors");
+        var lastPath = Path.Combine(runFolder, "last.safetensors");
+        var watch = Stopwatch.StartNew();
+        double lossSum = 0;
+        var lossCount = 0;
+        for (var step = 0; step < options.Steps; step++)
+        {
+            if (cancel.IsCancellationRequested) break;
+            if (step % mineEvery == 0 && train.ImageCount > 2) hard = MineHardNegatives(model, train, 8);
+            model.train();
+            var learningRate = options.LearningRate * LearningRateSchedule.Factor(step, options.Steps, options.WarmupFraction);
+            groups.SetLearningRate(learningRate);
+            var random = new Random(unchecked(options.Seed * 1_000_003 + step));
+            using (var scope = NewDisposeScope())
+            {
+                var examples = order.Take((long)step * options.BatchSize, options.BatchSize);
+                var (text, image) = FourWayBatch(train, examples, hard, random);
+                var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
+                var loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
+                groups.Optimizer.zero_grad();
+                loss.backward();
+                if (options.ClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.ClipNorm);
+                groups.Optimizer.step();
+                lossSum += loss.item<float>();
+                lossCount++;
+            }
+            var done = step + 1;
+            if (done % options.LogEvery == 0 || done == options.Steps)
+            {
+                metrics.Append(new Dictionary<string, object> { ["step"] = done, ["loss"] = Math.Round(lossSum / lossCount, 6), ["lr"] = learningRate, ["seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 1) });
+                progress?.Report(new Progress(done, options.Steps, lossSum / lossCount, learningRate, "training"));
+                (lossSum, lossCount) = (0, 0);
+            }
+            if (validation is not null && (done % stepsPerEpoch == 0 || done == options.Steps))
+            {
+                progress?.Report(new Progress(done, options.Steps, double.NaN, learningRate, "validating"));
+                var result = RetrievalMetrics.FromScores(RetrievalScorer.ScoreAll(model, validation, zeroShot: false, cancel: cancel), validation.Corpus.ImageOf);
+                metrics.Append(new Dictionary<string, object>
+                {
+                    ["step"] = done, ["split"] = "validation", ["t2i_R@1"] = result.TextToImage.R1, ["t2i_R@5"] = result.TextToImage.R5,
+                    ["t2i_R@10"] = result.TextToImage.R10, ["mean_recall"] = Math.Round(result.MeanRecall, 3),
+                });
+                if (best is null || result.MeanRecall > best.MeanRecall)
+                {
+                    best = result;
+                    Save(model, bestPath, vocabulary, lowerCase, done);
+                }
+            }
+        }
+        Save(model, lastPath, vocabulary, lowerCase, options.Steps);
+        if (best is null) Save(model, bestPath, vocabulary, lowerCase, options.Steps);
+        LossPlot.Write(metrics.ReadAll().Where(r => r["split"] is null).ToList(), [("loss", "4-way loss")], "retrieval fine-tuning", Path.Combine(Directory.CreateDirectory(Path.Combine(runFolder, "plots")).FullName, "finetune-loss.png"));
+        return new Result(best, bestPath, lastPath);
+    }
+
+    /// <summary>For each caption, the images (not its own) closest by unimodal pooled vectors.</summary>
+    public static int[][] MineHardNegatives(InterBertModel model, PreparedPairs pairs, int count)
+    {
+        model.eval();
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var textVectors = new List<Tensor>();
+        for (var start = 0; start < pairs.CaptionCount; start += 256)
+        {
+            var block = Enumerable.Range(start, Math.Min(256, pairs.CaptionCount - start)).Select(i => (long)i).ToList();
+            textVectors.Add(nn.functional.normalize(model.Forward(pairs.Captions(block), null).PooledText!, dim: 1));
+        }
+        var imageVectors = new List<Tensor>();
+        for (var start = 0; start < pairs.ImageCount; start += 256)
+        {
+            var block = Enumerable.Range(start, Math.Min(256, pairs.ImageCount - start)).Select(i => (long)i).ToList();
+            imageVectors.Add(nn.functional.normalize(model.Forward(null, pairs.Images(block)).PooledImage!, dim: 1));
+        }
+        var similarity = matmul(cat(textVectors, 0), cat(imageVectors, 0).t());
+        var imageOf = pairs.Corpus.ImageOf;
+        for (var c = 0; c < pairs.CaptionCount; c++) similarity[c, imageOf[c]] = float.NegativeInfinity;
+        var k = Math.Min(count, pairs.ImageCount - 1);
+        var top = similarity.topk(k, dim: 1).indexes.data<long>().ToArray();
+        return Enumerable.Range(0, pairs.CaptionCount).Select(c => top.Skip(c * k).Take(k).Select(v => (int)v).ToArray()).ToArray();
+    }
+
+    /// <summary>The 4B pairs of B examples: (c, i), (c', i), (c, i'), (c, i'') for each caption c of image i.</summary>
+    public static (TextBatch Text, ImageBatch Image) FourWayBatch(PreparedPairs pairs, IReadOnlyList<int> examples, int[][]? hard, Random random)
+    {
+        var imageOf = pairs.Corpus.ImageOf;
+        var captionIds = new List<long>(examples.Count * 4);
+        var imageIds = new List<long>(examples.Count * 4);
+        foreach (var c in examples)
+        {
+            var i = imageOf[c];
+            int otherCaption;
+            do otherCaption = random.Next(pairs.CaptionCount); while (imageOf[otherCaption] == i);
+            int otherImage;
+            do otherImage = random.Next(pairs.ImageCount); while (otherImage == i);
+            var hardImage = hard is not null && hard[c].Length > 0 ? hard[c][random.Next(hard[c].Length)] : otherImage;
+            captionIds.AddRange([c, otherCaption, c, c]);
+            imageIds.AddRange([i, i, otherImage, hardImage]);
+        }
+        return pairs.Pairs(captionIds, imageIds);
+    }
+
+    private static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step)
+    {
+        var metadata = ModelVocabulary.WriteBeside(path, vocabulary, lowerCase);
+        metadata["finetune_task"] = "retrieval";
+        metadata["finetune_step"] = step.ToString();
+        ModelCheckpoint.Save(model, path, metadata);
+    }
+}
