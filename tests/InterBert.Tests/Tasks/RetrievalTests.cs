@@ -1,0 +1,130 @@
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Tasks;
+using InterBert.Text;
+using InterBert.Weights;
+using static TorchSharp.torch;
+
+namespace InterBert.Tests.Tasks;
+
+[Collection("coco features")]
+public class RetrievalTests(CocoFeatures features)
+{
+    [Fact]
+    public void RecallCountsRanksBothWaysWithDeterministicTies()
+    {
+        // 3 captions: captions 0 and 1 describe image 0, caption 2 image 1; 3 images.
+        var scores = new float[,]
+        {
+            { 5, 1, 0 },  // caption 0: its image ranks first
+            { 2, 2, 9 },  // caption 1: image 2 first, then a tie between 0 and 1; the tie goes to the lower index (0): rank 1
+            { 3, 1, 0 },  // caption 2: its image (1) ranks second
+        };
+        var metrics = RetrievalMetrics.FromScores(scores, [0, 0, 1]);
+        Assert.Equal(100.0 / 3, metrics.TextToImage.R1, 6);
+        Assert.Equal(100.0, metrics.TextToImage.R5, 6);
+        // Image 0: best caption rank 0 (caption 0 scores 5, highest in its column); image 1: caption 2 scores 1, below caption 1's 2: rank 1.
+        Assert.Equal(50.0, metrics.ImageToText.R1, 6);
+        Assert.Equal((100.0 / 3 + 100 + 100 + 50 + 100 + 100) / 6, metrics.MeanRecall, 6);
+    }
+
+    private (InterBertModel Model, PreparedPairs Pairs, FeatureStore Store) Setup(string split, int seed = 1)
+    {
+        var store = FeatureStore.Open(features.StorePath);
+        var tokenizer = WordPieceTokenizer.Load(new MemoryStream(MiniLmOnnxReader.ReadVocabularyBytes()), "vocab");
+        manual_seed(seed);
+        var model = new InterBertModel(InterBertConfig.Tiny);
+        var corpus = CaptionCorpus.Load(SharedData.CocoDataset, [split], store, tokenizer, 36);
+        return (model, new PreparedPairs(corpus, store, tokenizer.PadId, 512, 36), store);
+    }
+
+    [Fact]
+    public void BatchedScoringEqualsOnePairAtATime()
+    {
+        var (model, pairs, store) = Setup("val");
+        using (model) using (pairs) using (store)
+        {
+            model.eval();
+            var batched = RetrievalScorer.ScoreAll(model, pairs, zeroShot: false, pairsPerBatch: 64);
+            using var noGrad = no_grad();
+            var random = new Random(4);
+            for (var k = 0; k < 40; k++)
+            {
+                using var scope = NewDisposeScope();
+                var c = random.Next(pairs.CaptionCount);
+                var i = random.Next(pairs.ImageCount);
+                var (text, image) = pairs.Pairs([c], [i]);
+                var single = RetrievalScorer.PairScores(model, text, image, zeroShot: false).item<float>();
+                Assert.True(Math.Abs(single - batched[c, i]) < 1e-4, $"pair ({c}, {i}): {single} vs {batched[c, i]}");
+            }
+            var zeroShot = RetrievalScorer.ScoreAll(model, pairs, zeroShot: true, pairsPerBatch: 64);
+            Assert.NotEqual(batched[0, 0], zeroShot[0, 0]);
+        }
+    }
+
+    [Fact]
+    public void FourWayBatchesAndMinedNegativesNeverUseTheTrueImageAsANegative()
+    {
+        var (model, pairs, store) = Setup("train");
+        using (model) using (pairs) using (store)
+        {
+            var hard = RetrievalFineTuning.MineHardNegatives(model, pairs, 8);
+            var imageOf = pairs.Corpus.ImageOf;
+            for (var c = 0; c < pairs.CaptionCount; c++)
+            {
+                Assert.Equal(8, hard[c].Length);
+                Assert.DoesNotContain(imageOf[c], hard[c]);
+            }
+            using var scope = NewDisposeScope();
+            var examples = Enumerable.Range(0, 16).ToList();
+            var (text, image) = RetrievalFineTuning.FourWayBatch(pairs, examples, hard, new Random(2));
+            Assert.Equal(64, text.InputIds.shape[0]);
+            Assert.Equal(64, image.Features.shape[0]);
+            // The positive pair is the example's caption with its own image's features.
+            var (positiveText, positiveImage) = pairs.Pairs([0], [imageOf[0]]);
+            Assert.True(text.InputIds[0].narrow(0, 0, positiveText.InputIds.shape[1]).eq(positiveText.InputIds[0]).all().item<bool>());
+            Assert.True(image.Features[0].narrow(0, 0, positiveImage.Features.shape[1]).eq(positiveImage.Features[0]).all().item<bool>());
+            // The three negatives differ from the positive in text or image.
+            for (var k = 1; k < 4; k++)
+            {
+                var sameText = text.InputIds[k].eq(text.InputIds[0]).all().item<bool>();
+                var sameImage = image.Features[k].eq(image.Features[0]).all().item<bool>();
+                Assert.False(sameText && sameImage, $"negative {k} equals the positive");
+            }
+        }
+    }
+
+    [Fact]
+    public void SplitWithoutImagesAndImagesWithoutFeaturesAreClearErrors()
+    {
+        using var store = FeatureStore.Open(features.StorePath);
+        var tokenizer = WordPieceTokenizer.Load(new MemoryStream(MiniLmOnnxReader.ReadVocabularyBytes()), "vocab");
+        var error = Assert.Throws<InterBertException>(() => CaptionCorpus.Load(SharedData.CocoDataset, ["restval"], store, tokenizer, 36));
+        Assert.Contains("no images with features in split restval", error.Message);
+
+        using var folder = new TempFolder();
+        File.Copy(SharedData.Path("data", "coco-sample", "images", "000000000790.jpg"), folder.File("a.jpg"));
+        File.WriteAllText(folder.File("d.jsonl"), "{\"image\": \"a.jpg\", \"caption\": \"a cake\", \"id\": \"not-in-store\"}\n");
+        var missing = Assert.Throws<InterBertException>(() => CaptionCorpus.Load(folder.File("d.jsonl"), [], store, tokenizer, 36));
+        Assert.Contains("have no features", missing.Message);
+        Assert.Contains("not-in-store", missing.Message);
+    }
+
+    [Fact]
+    public void CheckpointOfAnotherConfigurationIsRefusedByEvaluate()
+    {
+        using var folder = new TempFolder();
+        manual_seed(1);
+        using (var model = new InterBertModel(InterBertConfig.Tiny with { VFeatureSize = 2048 }))
+        {
+            var metadata = ModelVocabulary.WriteBeside(folder.File("wide.safetensors"), MiniLmOnnxReader.ReadVocabularyBytes(), true);
+            ModelCheckpoint.Save(model, folder.File("wide.safetensors"), metadata);
+        }
+        var result = CliProcess.Run("evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val",
+            "--features", features.StorePath, "--weights", folder.File("wide.safetensors"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: ", result.Error);
+        Assert.Contains("2048-d", result.Error);
+        Assert.Contains("512-d", result.Error);
+    }
+}
