@@ -8,8 +8,8 @@ namespace InterBert.Cli.Commands;
 
 /// <summary>
 /// The <c>demo</c> verb. For now a smoke run of the model: it builds a preset, runs the three forward modes,
-/// then fits the matching head on a toy task (a pair matches when its caption's first word equals a
-/// class encoded in the image's features), printing the loss and accuracy as they improve.
+/// then trains the matching head for a few steps on a toy task (a pair matches when its caption's second token equals a
+/// class encoded in the image's features), printing the loss and batch accuracy.
 /// </summary>
 public static class DemoCommand
 {

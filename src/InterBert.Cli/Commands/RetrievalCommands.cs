@@ -21,9 +21,9 @@ public static class RetrievalCommands
         var features = new Option<string?>("--features") { Description = "feature store of the dataset's images" };
         var init = new Option<string>("--init") { Description = "weights to start from (init or pretrain output)", Required = true };
         var output = new Option<string>("--out") { Description = "run folder: best.safetensors, last.safetensors, metrics.jsonl", Required = true };
-        var epochs = new Option<double>("--epochs") { Description = "passes over the training captions", DefaultValueFactory = _ => 3 };
+        var epochs = new Option<double>("--epochs") { Description = "passes over the training captions", DefaultValueFactory = _ => 4 };
         var batch = new Option<int>("--batch-size") { Description = "examples per step (4 scored pairs each)", DefaultValueFactory = _ => 8 };
-        var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 5e-5 };
+        var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 2e-4 };
         var pretrainedLr = new Option<double>("--pretrained-lr-multiplier") { Description = "learning-rate multiplier of weights loaded from pretrained BERT", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { Description = "seed", DefaultValueFactory = _ => 42 };
         var trainSplit = new Option<string>("--train-split") { Description = "training split", DefaultValueFactory = _ => "train" };
