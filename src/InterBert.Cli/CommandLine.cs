@@ -25,8 +25,8 @@ public static class CommandLine
         root.Subcommands.Add(FeaturesCommand.Create());
         root.Subcommands.Add(VocabCommand.Create());
         root.Subcommands.Add(PretrainCommand.Create());
-        root.Subcommands.Add(RetrievalCommands.Finetune());
-        root.Subcommands.Add(RetrievalCommands.Evaluate());
+        root.Subcommands.Add(TaskCommands.Finetune());
+        root.Subcommands.Add(TaskCommands.Evaluate());
         root.Subcommands.Add(BenchCommand.Create());
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

@@ -8,8 +8,8 @@ using Spectre.Console;
 
 namespace InterBert.Cli.Commands;
 
-/// <summary>The <c>finetune</c> and <c>evaluate</c> verbs.</summary>
-public static class RetrievalCommands
+/// <summary>The <c>finetune</c> and <c>evaluate</c> verbs (retrieval, text classification).</summary>
+public static class TaskCommands
 {
     private static Option<string> TaskOption() => new("--task") { Description = "retrieval, multiple-choice or text-classification", Required = true };
 
@@ -36,7 +36,8 @@ public static class RetrievalCommands
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var taskName = parse.GetValue(task)!;
-            if (taskName != "retrieval") throw new InterBertException($"finetune --task {taskName}: not available yet; this version fine-tunes 'retrieval'");
+            if (taskName == "text-classification") return FinetuneTextClassification(parse.GetValue(dataset)!, parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed));
+            if (taskName != "retrieval") throw new InterBertException($"finetune --task {taskName}: not available yet; this version fine-tunes 'retrieval' and 'text-classification'");
             using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
             var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(parse.GetValue(init)!, store);
@@ -88,7 +89,8 @@ public static class RetrievalCommands
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var taskName = parse.GetValue(task)!;
-            if (taskName != "retrieval") throw new InterBertException($"evaluate --task {taskName}: not available yet; this version evaluates 'retrieval'");
+            if (taskName == "text-classification") return EvaluateTextClassification(parse.GetValue(dataset)!, parse.GetValue(weights)!, parse.GetValue(metricsOut));
+            if (taskName != "retrieval") throw new InterBertException($"evaluate --task {taskName}: not available yet; this version evaluates 'retrieval' and 'text-classification'");
             using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
             var (model, tokenizer, _, _) = ModelLoading.Load(parse.GetValue(weights)!, store);
             using (model)
@@ -112,5 +114,38 @@ public static class RetrievalCommands
             }
         }));
         return command;
+    }
+
+    private static int FinetuneTextClassification(string dataset, string init, string output, double epochs, int batchSize, double lr, int seed)
+    {
+        TorchSharp.torch.manual_seed(seed);
+        var examples = LabelledTextReader.Read(dataset);
+        var labels = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(init, null);
+        using var classifier = new TextClassifier(model, labels);
+        var maxLength = Math.Min(128, model.Config.MaxPositionEmbeddings);
+        var steps = Math.Max(1, (int)Math.Ceiling(epochs * examples.Count / Math.Max(1, batchSize)));
+        var options = new TrainingOptions { Steps = steps, BatchSize = Math.Max(1, batchSize), LearningRate = lr, Seed = seed };
+        Console.WriteLine($"finetune text-classification: {examples.Count} examples, {labels.Count} labels ({string.Join(", ", labels)}), {steps} steps of {batchSize}; text-only path (no image parameter)");
+        ProgressDisplay.Run("finetune", (progress, cancel) =>
+        {
+            TextClassificationTraining.Run(classifier, tokenizer, examples, dataset, options, pretrained, maxLength,
+                new Progress<(int Step, int Steps, double Loss)>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}"))), cancel);
+            return 0;
+        });
+        classifier.Save(output, vocabulary, tokenizer.LowerCase);
+        Console.WriteLine($"finetune: training accuracy {100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, dataset, maxLength):F1}%; wrote {output}");
+        return 0;
+    }
+
+    private static int EvaluateTextClassification(string dataset, string weightsFolder, string? metricsOut)
+    {
+        using var classifier = TextClassifier.Load(weightsFolder);
+        var tokenizer = ModelVocabulary.TokenizerFor(Path.Combine(weightsFolder, "model.safetensors"));
+        var examples = LabelledTextReader.Read(dataset);
+        var accuracy = 100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, dataset, Math.Min(128, classifier.Model.Config.MaxPositionEmbeddings));
+        Console.WriteLine($"evaluate text-classification: {examples.Count} examples, accuracy {accuracy:F1}%");
+        if (metricsOut is not null) AtomicFile.WriteAllText(metricsOut, JsonSerializer.Serialize(new Dictionary<string, object> { ["accuracy"] = accuracy, ["examples"] = examples.Count }, new JsonSerializerOptions { WriteIndented = true }));
+        return 0;
     }
 }

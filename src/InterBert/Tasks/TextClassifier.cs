@@ -1,0 +1,97 @@
+using System.Text.Json;
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Text;
+using InterBert.Weights;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace InterBert.Tasks;
+
+/// <summary>
+/// Single-modal text classification on InterBERT's text-only path (no image token, no image parameter): the pooled
+/// [CLS] vector through a linear classifier. Saved as the model's weights plus <c>classifier.safetensors</c> and
+/// <c>labels.json</c> beside them.
+/// </summary>
+public sealed class TextClassifier : nn.Module
+{
+    private readonly Linear classifier;
+
+    /// <summary>Creates a classifier over <paramref name="labels"/> on top of <paramref name="model"/>.</summary>
+    public TextClassifier(InterBertModel model, IReadOnlyList<string> labels) : base(nameof(TextClassifier))
+    {
+        Model = model;
+        Labels = labels;
+        classifier = nn.Linear(model.Config.BiHiddenSize, labels.Count);
+        using (no_grad())
+        {
+            classifier.weight!.normal_(0, model.Config.InitializerRange);
+            classifier.bias!.zero_();
+        }
+        register_module("model", model);
+        register_module("classifier", classifier);
+    }
+
+    /// <summary>The encoder.</summary>
+    public InterBertModel Model { get; }
+
+    /// <summary>The labels, by class index.</summary>
+    public IReadOnlyList<string> Labels { get; }
+
+    /// <summary>Class logits [B, labels] from the text-only forward pass.</summary>
+    public Tensor Logits(TextBatch text) => classifier.call(Model.Forward(text, null).PooledText!);
+
+    /// <summary>Token ids of an example: <c>[CLS] a [SEP]</c> or <c>[CLS] a [SEP] b [SEP]</c> with token types.</summary>
+    public static (int[] Ids, int[] Types) Encode(WordPieceTokenizer tokenizer, LabelledText example, int maxLength)
+    {
+        var first = tokenizer.Encode(example.Text, maxLength);
+        if (example.Pair is null) return (first, new int[first.Length]);
+        var second = tokenizer.EncodeWithoutSpecialTokens(example.Pair).Take(Math.Max(0, maxLength - first.Length - 1)).Append(tokenizer.SepId).ToArray();
+        return ([.. first, .. second], [.. new int[first.Length], .. Enumerable.Repeat(1, second.Length)]);
+    }
+
+    /// <summary>Class indices of examples; a label outside the set is an error naming it.</summary>
+    public long[] Targets(IReadOnlyList<LabelledText> examples, string source)
+    {
+        var index = Labels.Select((l, i) => (l, i)).ToDictionary(p => p.l, p => (long)p.i);
+        return examples.Select(e => index.TryGetValue(e.Label, out var i) ? i
+            : throw new InterBertException($"{source}: label '{e.Label}' is not one of the trained labels ({string.Join(", ", Labels)})")).ToArray();
+    }
+
+    /// <summary>Saves the encoder (with its vocabulary), the classifier and the labels into <paramref name="folder"/>.</summary>
+    public void Save(string folder, byte[] vocabulary, bool lowerCase)
+    {
+        Directory.CreateDirectory(folder);
+        var weights = Path.Combine(folder, "model.safetensors");
+        var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, lowerCase);
+        metadata["finetune_task"] = "text-classification";
+        ModelCheckpoint.Save(Model, weights, metadata);
+        AtomicFile.Write(Path.Combine(folder, "classifier.safetensors"), temporary =>
+        {
+            using var stream = File.Create(temporary);
+            Safetensors.SaveStateDict(stream, new Dictionary<string, Tensor> { ["classifier.weight"] = classifier.weight!, ["classifier.bias"] = classifier.bias! });
+        });
+        AtomicFile.WriteAllText(Path.Combine(folder, "labels.json"), JsonSerializer.Serialize(Labels));
+    }
+
+    /// <summary>Loads a classifier saved by <see cref="Save"/>.</summary>
+    public static TextClassifier Load(string folder)
+    {
+        var labelsPath = Path.Combine(folder, "labels.json");
+        if (!File.Exists(labelsPath)) throw new InterBertException($"{folder}: not a text classifier (no labels.json)");
+        var labels = JsonSerializer.Deserialize<List<string>>(File.ReadAllText(labelsPath)) ?? throw new InterBertException($"{labelsPath}: empty");
+        var result = new TextClassifier(ModelCheckpoint.Load(Path.Combine(folder, "model.safetensors")), labels);
+        var head = Safetensors.LoadStateDict(Path.Combine(folder, "classifier.safetensors"));
+        using (no_grad())
+        {
+            result.classifier.weight!.copy_(head["classifier.weight"]);
+            result.classifier.bias!.copy_(head["classifier.bias"]);
+        }
+        return result;
+    }
+
+    /// <inheritdoc/>
+    protected override void RegisterComponents() { }
+}

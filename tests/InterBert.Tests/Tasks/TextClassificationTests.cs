@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Tasks;
+using InterBert.Text;
+using InterBert.Training;
+using InterBert.Weights;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace InterBert.Tests.Tasks;
+
+public class TextClassificationTests(ITestOutputHelper output)
+{
+    /// <summary>A set built from the COCO sample: each caption labelled with the group of its image's largest annotated object.</summary>
+    private static (List<LabelledText> Train, List<LabelledText> Test) CocoMainObjectSet()
+    {
+        string Group(string category) => CocoCategoryGroup(category);
+        var largest = new Dictionary<string, (float Area, string Category)>();
+        foreach (var line in File.ReadLines(SharedData.Path("data", "coco-sample", "objects.jsonl")))
+        {
+            var o = JsonNode.Parse(line)!;
+            var b = o["bbox"]!.AsArray().Select(v => v!.GetValue<float>()).ToArray();
+            var id = o["image_id"]!.ToString();
+            if (!largest.TryGetValue(id, out var best) || b[2] * b[3] > best.Area) largest[id] = (b[2] * b[3], o["category"]!.GetValue<string>());
+        }
+        var train = new List<LabelledText>();
+        var test = new List<LabelledText>();
+        foreach (var image in DatasetReader.Read(SharedData.CocoDataset))
+        {
+            if (!largest.TryGetValue(image.Id, out var main)) continue;
+            foreach (var caption in image.Captions)
+                (image.Split == "test" ? test : train).Add(new LabelledText(caption.Replace('\t', ' ').Replace('\n', ' '), null, Group(main.Category)));
+        }
+        return (train, test);
+    }
+
+    private static string CocoCategoryGroup(string category) => category switch
+    {
+        "person" => "person",
+        "bird" or "cat" or "dog" or "horse" or "sheep" or "cow" or "elephant" or "bear" or "zebra" or "giraffe" => "animal",
+        "bicycle" or "car" or "motorcycle" or "airplane" or "bus" or "train" or "truck" or "boat" => "vehicle",
+        "banana" or "apple" or "sandwich" or "orange" or "broccoli" or "carrot" or "hot dog" or "pizza" or "donut" or "cake" => "food",
+        _ => "other",
+    };
+
+    [Fact]
+    public void TextOnlyPathLearnsToClassifyCaptions()
+    {
+        var (train, test) = CocoMainObjectSet();
+        using var encoder = MiniLmOnnxReader.Read();
+        manual_seed(3);
+        var (model, report) = PretrainedInitializer.Create(InterBertConfig.Small, encoder, "preset small");
+        var tokenizer = WordPieceTokenizer.Load(new MemoryStream(encoder.Vocabulary), "minilm");
+        var labels = train.Select(e => e.Label).Distinct().Order().ToList();
+        using var classifier = new TextClassifier(model, labels);
+        var options = new TrainingOptions { Steps = 60, BatchSize = 16, LearningRate = 1e-4, Seed = 2 };
+        TextClassificationTraining.Run(classifier, tokenizer, train, "train", options, report.Used.ToHashSet(), 64);
+        var accuracy = TextClassificationTraining.Accuracy(classifier, tokenizer, test, "test", 64);
+        var majority = test.GroupBy(e => e.Label).Max(g => g.Count()) / (double)test.Count;
+        output.WriteLine($"{train.Count} train / {test.Count} test captions, labels {string.Join(", ", labels)}; accuracy {accuracy:P1} vs majority {majority:P1}");
+        Assert.True(accuracy > majority + 0.2, $"accuracy {accuracy:P1}, majority {majority:P1}");
+
+        // Saved and loaded, it classifies the same way.
+        using var folder = new TempFolder();
+        classifier.Save(folder.Path, encoder.Vocabulary, true);
+        using var loaded = TextClassifier.Load(folder.Path);
+        Assert.Equal(accuracy, TextClassificationTraining.Accuracy(loaded, tokenizer, test, "test", 64), 9);
+
+        var unknown = Assert.Throws<InterBertException>(() => classifier.Targets([new LabelledText("a dog", null, "mineral")], "eval.tsv"));
+        Assert.Contains("eval.tsv", unknown.Message);
+        Assert.Contains("'mineral'", unknown.Message);
+    }
+
+    [Fact]
+    public void MalformedTsvLinesNameFileAndLine()
+    {
+        using var folder = new TempFolder();
+        var path = folder.File("train.tsv");
+        File.WriteAllText(path, "sentence\tlabel\na dog runs\tanimal\njust one field\n");
+        var error = Assert.Throws<InterBertException>(() => LabelledTextReader.Read(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("line 3", error.Message);
+        File.WriteAllText(path, "sentence\tlabel\na dog\tanimal\ntwo dogs\tand a cat\tanimal\n");
+        var examples = LabelledTextReader.Read(path);
+        Assert.Equal(2, examples.Count);
+        Assert.Equal("and a cat", examples[1].Pair);
+    }
+}
