@@ -36,8 +36,9 @@ public static class TaskCommands
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var taskName = parse.GetValue(task)!;
+            if (taskName == "multiple-choice") return FinetuneMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed));
             if (taskName == "text-classification") return FinetuneTextClassification(parse.GetValue(dataset)!, parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed));
-            if (taskName != "retrieval") throw new InterBertException($"finetune --task {taskName}: not available yet; this version fine-tunes 'retrieval' and 'text-classification'");
+            if (taskName != "retrieval") throw new InterBertException($"finetune --task {taskName}: not available yet; expected retrieval, multiple-choice or text-classification");
             using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
             var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(parse.GetValue(init)!, store);
@@ -89,8 +90,9 @@ public static class TaskCommands
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var taskName = parse.GetValue(task)!;
+            if (taskName == "multiple-choice") return EvaluateMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(weights)!, parse.GetValue(metricsOut));
             if (taskName == "text-classification") return EvaluateTextClassification(parse.GetValue(dataset)!, parse.GetValue(weights)!, parse.GetValue(metricsOut));
-            if (taskName != "retrieval") throw new InterBertException($"evaluate --task {taskName}: not available yet; this version evaluates 'retrieval' and 'text-classification'");
+            if (taskName != "retrieval") throw new InterBertException($"evaluate --task {taskName}: not available yet; expected retrieval, multiple-choice or text-classification");
             using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
             var (model, tokenizer, _, _) = ModelLoading.Load(parse.GetValue(weights)!, store);
             using (model)
@@ -147,5 +149,47 @@ public static class TaskCommands
         Console.WriteLine($"evaluate text-classification: {examples.Count} examples, accuracy {accuracy:F1}%");
         if (metricsOut is not null) AtomicFile.WriteAllText(metricsOut, JsonSerializer.Serialize(new Dictionary<string, object> { ["accuracy"] = accuracy, ["examples"] = examples.Count }, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
+    }
+
+    private static int FinetuneMultipleChoice(string dataset, string? featuresPath, string init, string output, double epochs, int batchSize, double lr, int seed)
+    {
+        using var store = FeatureStore.Open(featuresPath ?? throw new ArgumentException("--features is required for multiple-choice"));
+        TorchSharp.torch.manual_seed(seed);
+        var items = MultipleChoiceReader.Read(dataset);
+        foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{dataset}: image {item.ImageId} has no features in {store.Folder}");
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(init, store);
+        using (model)
+        {
+            var steps = Math.Max(2, (int)Math.Ceiling(2 * epochs * items.Count / Math.Max(1, batchSize)));
+            Console.WriteLine($"finetune multiple-choice: {items.Count} questions, {steps} steps of {batchSize} (Q->A and QA->R in turn)");
+            ProgressDisplay.Run("finetune", (progress, cancel) =>
+            {
+                MultipleChoiceTask.Train(model, items, store, tokenizer, new TrainingOptions { Steps = steps, BatchSize = Math.Max(1, batchSize), LearningRate = lr, Seed = seed }, pretrained,
+                    new Progress<(int Step, int Steps, double Loss)>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}"))), cancel);
+                return 0;
+            });
+            var weights = Path.Combine(output, "last.safetensors");
+            var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, tokenizer.LowerCase);
+            metadata["finetune_task"] = "multiple-choice";
+            ModelCheckpoint.Save(model, weights, metadata);
+            Console.WriteLine($"finetune: wrote {weights}");
+            return 0;
+        }
+    }
+
+    private static int EvaluateMultipleChoice(string dataset, string? featuresPath, string weights, string? metricsOut)
+    {
+        using var store = FeatureStore.Open(featuresPath ?? throw new ArgumentException("--features is required for multiple-choice"));
+        var items = MultipleChoiceReader.Read(dataset);
+        foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{dataset}: image {item.ImageId} has no features in {store.Folder}");
+        var (model, tokenizer, _, _) = ModelLoading.Load(weights, store);
+        using (model)
+        {
+            var accuracy = MultipleChoiceTask.Evaluate(model, items, store, tokenizer);
+            Console.WriteLine($"evaluate multiple-choice: {items.Count} questions; Q->A {accuracy.QuestionToAnswer:F1}%, QA->R {accuracy.AnswerToRationale:F1}%, Q->AR {accuracy.Joint:F1}%");
+            if (metricsOut is not null)
+                AtomicFile.WriteAllText(metricsOut, JsonSerializer.Serialize(new Dictionary<string, object> { ["accuracy"] = accuracy.Joint, ["q_a"] = accuracy.QuestionToAnswer, ["qa_r"] = accuracy.AnswerToRationale, ["questions"] = items.Count }, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
     }
 }

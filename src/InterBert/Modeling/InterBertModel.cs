@@ -66,6 +66,13 @@ public sealed class InterBertModel : nn.Module
 
         if (textHidden is not null && imageHidden is not null)
         {
+            if (text!.RegionLinks is { } links)
+            {
+                // Image position 0 is the global token, so region r sits at r + 1; unlinked tokens gather it and are masked off.
+                var positions = (links.clamp_min(-1) + 1).unsqueeze(-1).expand(-1, -1, imageHidden.shape[2]);
+                var linked = links.ge(0).unsqueeze(-1).to_type(imageHidden.dtype);
+                textHidden = textHidden + imageHidden.gather(1, positions) * linked;
+            }
             var imageLength = imageHidden.shape[1];
             var joint = cat([imageHidden, textHidden], 1);
             var jointMask = cat([imageMask!.to_type(ScalarType.Int64), textMask!.to_type(ScalarType.Int64)], 1);

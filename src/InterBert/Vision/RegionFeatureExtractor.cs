@@ -31,8 +31,9 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
         List<RegionBox> regions;
         if (givenBoxes is { Count: > 0 })
         {
-            regions = givenBoxes.Select(b => b.ClipTo(width, height)).Where(b => b.Area > 0)
-                .OrderByDescending(b => b.Area).Take(MaxRegions - 1).ToList();
+            // Given boxes keep their order, so region r + 1 is the file's r-th box (VCR object references rely on it);
+            // empty boxes keep their place as a zero-area region.
+            regions = givenBoxes.Select(b => b.ClipTo(width, height)).Take(MaxRegions - 1).ToList();
         }
         else
         {
