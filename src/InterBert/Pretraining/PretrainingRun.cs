@@ -60,7 +60,6 @@ public static class PretrainingRun
             : new PretrainingBatchBuilder(setup.Validation, setup.Store, segmentMasker, regionMasker, null, setup.Tasks with { HardNegativeRate = 0 }, setup.Tokenizer.PadId, regress);
 
         var order = new EpochCursor(setup.Train.Captions.Count, training.Seed);
-        var parameters = model.parameters().ToList();
         IReadOnlyDictionary<string, double> validation = new Dictionary<string, double>();
         var watch = Stopwatch.StartNew();
         var samplesSinceLog = 0L;
@@ -104,8 +103,7 @@ public static class PretrainingRun
                 }
                 if (finite)
                 {
-                    if (training.ClipNorm > 0) nn.utils.clip_grad_norm_(parameters, training.ClipNorm);
-                    groups.Optimizer.step();
+                    groups.ClipAndUpdate();
                     state = state with { NonFiniteInARow = 0 };
                     logged++;
                 }

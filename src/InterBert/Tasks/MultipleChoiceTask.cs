@@ -91,7 +91,6 @@ public static class MultipleChoiceTask
         TrainingOptions options, IReadOnlySet<string> pretrainedKeys, IProgress<(int Step, int Steps, double Loss)>? progress = null, CancellationToken cancel = default)
     {
         var groups = ParameterGroups.Create(model, options, pretrainedKeys);
-        var parameters = model.parameters().ToList();
         var order = new EpochCursor(items.Count, options.Seed);
         model.train();
         for (var step = 0; step < options.Steps && !cancel.IsCancellationRequested; step++)
@@ -102,10 +101,7 @@ public static class MultipleChoiceTask
             var (text, image, labels, choices) = Batch(items, indices, store, tokenizer, rationale: step % 2 == 1, model.Config.MaxSeqLength * 2, model.Config.MaxRegionLength);
             var scores = model.Score(model.Forward(text, image)).view(indices.Count, choices);
             var loss = nn.functional.cross_entropy(scores, tensor(labels));
-            groups.Optimizer.zero_grad();
-            loss.backward();
-            if (options.ClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.ClipNorm);
-            groups.Optimizer.step();
+            groups.Step(loss);
             progress?.Report((step + 1, options.Steps, loss.item<float>()));
         }
     }

@@ -31,7 +31,6 @@ public static class RetrievalFineTuning
         var metrics = new MetricsLog(Path.Combine(runFolder, "metrics.jsonl"));
         if (File.Exists(metrics.Path)) File.Delete(metrics.Path);
         var groups = ParameterGroups.Create(model, options, pretrainedKeys);
-        var parameters = model.parameters().ToList();
         var captions = train.CaptionCount;
         var stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)captions / options.BatchSize));
         mineEvery = mineEvery > 0 ? mineEvery : stepsPerEpoch;
@@ -57,10 +56,7 @@ public static class RetrievalFineTuning
                 var (text, image) = FourWayBatch(train, examples, hard, random);
                 var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
                 var loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
-                groups.Optimizer.zero_grad();
-                loss.backward();
-                if (options.ClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.ClipNorm);
-                groups.Optimizer.step();
+                groups.Step(loss);
                 lossSum += loss.item<float>();
                 lossCount++;
             }

@@ -17,7 +17,6 @@ public static class TextClassificationTraining
         var targets = classifier.Targets(examples, source);
         // Pretrained keys are named as in the model; inside the classifier they sit under "model.".
         var groups = ParameterGroups.Create(classifier, options, pretrainedKeys.Select(k => "model." + k).ToHashSet());
-        var parameters = classifier.parameters().ToList();
         var order = new EpochCursor(examples.Count, options.Seed);
         classifier.train();
         for (var step = 0; step < options.Steps && !cancel.IsCancellationRequested; step++)
@@ -26,10 +25,7 @@ public static class TextClassificationTraining
             using var scope = NewDisposeScope();
             var indices = order.Take((long)step * options.BatchSize, options.BatchSize);
             var loss = nn.functional.cross_entropy(classifier.Logits(Batch(encoded, indices, tokenizer.PadId)), tensor(indices.Select(i => targets[i]).ToArray()));
-            groups.Optimizer.zero_grad();
-            loss.backward();
-            if (options.ClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.ClipNorm);
-            groups.Optimizer.step();
+            groups.Step(loss);
             progress?.Report((step + 1, options.Steps, loss.item<float>()));
         }
     }

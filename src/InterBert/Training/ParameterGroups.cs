@@ -9,10 +9,15 @@ namespace InterBert.Training;
 /// </summary>
 public sealed class ParameterGroups
 {
-    private ParameterGroups(AdamW optimizer, double[] multipliers)
+    private readonly List<Parameter> parameters;
+    private readonly double clipNorm;
+
+    private ParameterGroups(AdamW optimizer, double[] multipliers, List<Parameter> parameters, double clipNorm)
     {
         Optimizer = optimizer;
         Multipliers = multipliers;
+        this.parameters = parameters;
+        this.clipNorm = clipNorm;
     }
 
     /// <summary>The optimiser.</summary>
@@ -39,11 +44,26 @@ public sealed class ParameterGroups
                 multipliers.Add(multiplier);
             }
         }
-        return new ParameterGroups(torch.optim.AdamW(groups, options.LearningRate), multipliers.ToArray());
+        return new ParameterGroups(torch.optim.AdamW(groups, options.LearningRate), multipliers.ToArray(), model.parameters().ToList(), options.ClipNorm);
     }
 
     /// <summary>Whether a parameter is exempt from weight decay (biases and LayerNorm weights).</summary>
     public static bool NoDecay(string name) => name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm", StringComparison.Ordinal);
+
+    /// <summary>One optimiser step on <paramref name="loss"/>: clear gradients, backward, clip, update.</summary>
+    public void Step(torch.Tensor loss)
+    {
+        Optimizer.zero_grad();
+        loss.backward();
+        ClipAndUpdate();
+    }
+
+    /// <summary>Clips the accumulated gradients' norm (when clipping is on) and updates the parameters.</summary>
+    public void ClipAndUpdate()
+    {
+        if (clipNorm > 0) torch.nn.utils.clip_grad_norm_(parameters, clipNorm);
+        Optimizer.step();
+    }
 
     /// <summary>Sets every group's learning rate to peak x schedule factor x its multiplier.</summary>
     public void SetLearningRate(double learningRate)

@@ -68,9 +68,7 @@ public static class TrainingBenchmark
             using var scope = NewDisposeScope();
             var batch = SyntheticBatch(config, batchSize, tokens, regions, step);
             var losses = PretrainingLosses.Compute(model, batch, tasks);
-            groups.Optimizer.zero_grad();
-            losses.Total.backward();
-            groups.Optimizer.step();
+            groups.Step(losses.Total);
         }
         var seconds = watch.Elapsed.TotalSeconds / steps;
         // The machine's peak may differ before and after a long run (clock, other load): compare with the better one.
@@ -110,9 +108,7 @@ public static class TrainingBenchmark
             using (NewDisposeScope())
             {
                 var losses = PretrainingLosses.Compute(model, SyntheticBatch(config, batchSize, 24, 12, step), new PretrainingTaskOptions());
-                groups.Optimizer.zero_grad();
-                losses.Total.backward();
-                groups.Optimizer.step();
+                groups.Step(losses.Total);
             }
             if (checkpoints.Contains(step))
             {
