@@ -22,6 +22,7 @@ public static class CommandLine
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ModelCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
+        root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(FeaturesCommand.Create());
         root.Subcommands.Add(VocabCommand.Create());
         root.Subcommands.Add(PretrainCommand.Create());

@@ -1,0 +1,107 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using InterBert.Weights;
+
+namespace InterBert.Synthetic;
+
+/// <summary>
+/// Writes a synthetic scene dataset: <c>images/*.png</c>, a Karpathy-split <c>dataset.json</c> (English captions) and
+/// <c>dataset.zh.json</c> (Chinese captions, same images and splits), each image with its <c>hard_negatives</c>, and
+/// <c>objects.jsonl</c> (one labelled box per object). The same seed and size give the same bytes.
+/// </summary>
+public static class SyntheticDataset
+{
+    /// <summary>Progress: images written of the total.</summary>
+    public sealed record Progress(int Done, int Total);
+
+    /// <summary>Options: number of images, seed, and images in the test and validation splits (the rest train).</summary>
+    public sealed record Options(int Images, int Seed, int TestImages, int ValidationImages);
+
+    /// <summary>The English dataset file name.</summary>
+    public const string DatasetFile = "dataset.json";
+
+    /// <summary>The dataset file of a language.</summary>
+    public static string DatasetFileFor(string language) => language == "en" ? DatasetFile : $"dataset.{language}.json";
+
+    /// <summary>The objects file name.</summary>
+    public const string ObjectsFile = "objects.jsonl";
+
+    /// <summary>Renders and writes the dataset into <paramref name="folder"/>; returns the scenes.</summary>
+    public static List<Scene> Write(string folder, Options options, IProgress<Progress>? progress = null, CancellationToken cancel = default)
+    {
+        if (options.Images < 1) throw new InterBertException($"synth: --images must be at least 1, got {options.Images}");
+        if (options.TestImages < 0 || options.ValidationImages < 0 || options.TestImages + options.ValidationImages > options.Images)
+            throw new InterBertException($"synth: {options.TestImages} test and {options.ValidationImages} validation images do not fit in {options.Images}");
+        var imagesFolder = Directory.CreateDirectory(Path.Combine(folder, "images")).FullName;
+        var languages = new SceneLanguage[] { new EnglishSceneLanguage(), new ChineseSceneLanguage() };
+        var datasets = languages.ToDictionary(l => l.Code, _ => new JsonArray());
+        var objects = new System.Text.StringBuilder();
+        var scenes = new List<Scene>();
+        for (var index = 0; index < options.Images; index++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var split = index < options.TestImages ? "test" : index < options.TestImages + options.ValidationImages ? "val" : "train";
+            var scene = SceneGenerator.Layout(options.Seed, index, split);
+            scenes.Add(scene);
+            var fileName = scene.Id + ".png";
+            var png = SceneRenderer.RenderPng(scene, SceneGenerator.RandomFor(options.Seed, index, 4));
+            var imagePath = Path.Combine(imagesFolder, fileName);
+            if (!File.Exists(imagePath) || !File.ReadAllBytes(imagePath).AsSpan().SequenceEqual(png)) AtomicFile.Write(imagePath, t => File.WriteAllBytes(t, png));
+            var captions = SceneGenerator.Captions(options.Seed, index, scene);
+            var negatives = SceneGenerator.HardNegatives(options.Seed, index, scene, captions);
+            foreach (var language in languages)
+            {
+                datasets[language.Code].Add(new JsonObject
+                {
+                    ["filepath"] = "images", ["filename"] = fileName, ["split"] = split,
+                    ["sentences"] = new JsonArray(captions.Select(c => (JsonNode)new JsonObject { ["raw"] = language.Render(c) }).ToArray()),
+                    ["hard_negatives"] = new JsonArray(negatives.Select(n => (JsonNode)new JsonObject
+                    {
+                        ["raw"] = language.Render(n.Plan), ["true_sentence"] = n.TrueCaption, ["changed"] = n.Changed,
+                    }).ToArray()),
+                });
+            }
+            foreach (var o in scene.Objects)
+            {
+                var line = new JsonObject
+                {
+                    ["image_id"] = scene.Id, ["bbox"] = new JsonArray(o.X1, o.Y1, o.X2 - o.X1, o.Y2 - o.Y1), ["category"] = o.Label,
+                    ["shape"] = o.Shape, ["colour"] = o.Colour, ["size"] = o.Size,
+                };
+                objects.Append(line.ToJsonString(Json)).Append('\n');
+            }
+            progress?.Report(new Progress(index + 1, options.Images));
+        }
+        foreach (var language in languages)
+        {
+            var root = new JsonObject { ["dataset"] = "synthetic-scenes", ["language"] = language.Code, ["seed"] = options.Seed, ["images"] = datasets[language.Code] };
+            AtomicFile.WriteAllText(Path.Combine(folder, DatasetFileFor(language.Code)), root.ToJsonString(Json) + "\n");
+        }
+        AtomicFile.WriteAllText(Path.Combine(folder, ObjectsFile), objects.ToString());
+        return scenes;
+    }
+
+    /// <summary>The hard negatives of each image of a split, by image id (file name without extension).</summary>
+    public static Dictionary<string, List<HardNegativeCaption>> ReadHardNegatives(string datasetPath, string split)
+    {
+        if (!File.Exists(datasetPath)) throw new InterBertException($"{datasetPath}: dataset not found");
+        var result = new Dictionary<string, List<HardNegativeCaption>>();
+        try
+        {
+            foreach (var image in JsonNode.Parse(File.ReadAllText(datasetPath))?["images"]?.AsArray() ?? [])
+            {
+                if (image?["split"]?.GetValue<string>() != split || image["hard_negatives"] is not JsonArray negatives) continue;
+                var id = Path.GetFileNameWithoutExtension(image["filename"]!.GetValue<string>());
+                result[id] = negatives.Select(n => new HardNegativeCaption(n!["raw"]!.GetValue<string>(), n["true_sentence"]!.GetValue<int>(), n["changed"]!.GetValue<string>())).ToList();
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+        {
+            throw new InterBertException($"{datasetPath}: malformed hard negatives ({e.Message.Split('\n')[0]})");
+        }
+        return result;
+    }
+
+    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+}
