@@ -22,6 +22,10 @@ public sealed class CaptionCorpus
     /// <summary>The image index of each caption.</summary>
     public IReadOnlyList<int> ImageOf { get; }
 
+    /// <summary>The same images with only the given captions (in the given order), e.g. one query caption per image.</summary>
+    public CaptionCorpus WithCaptions(IReadOnlyList<int> captionIndices) => new(
+        ImageIds.ToList(), captionIndices.Select(c => Captions[c]).ToList(), captionIndices.Select(c => Tokens[c]).ToList(), captionIndices.Select(c => ImageOf[c]).ToList());
+
     /// <summary>
     /// Reads the images of <paramref name="splits"/> (all when empty) from a dataset and tokenizes their captions.
     /// Every image must have features in the store: a missing one is an error naming it (or, with

@@ -1,0 +1,13 @@
+using System.Text.Json.Serialization;
+using InterBert.Synthetic;
+using InterBert.Tasks;
+
+namespace InterBert.Cli.Demo;
+
+/// <summary>One model's results on the synthetic test split: retrieval, hard negatives, and the top-5 images of a few queries.</summary>
+public sealed record DemoEvaluation(
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("retrieval")] RetrievalMetrics Retrieval,
+    [property: JsonPropertyName("hard_negatives")] HardNegativeResult HardNegatives,
+    [property: JsonPropertyName("top5")] IReadOnlyList<RankedQuery> Top,
+    [property: JsonPropertyName("seconds")] double Seconds);

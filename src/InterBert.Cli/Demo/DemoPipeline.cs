@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using System.Text.Json;
+using InterBert.Cli.Commands;
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Pretraining;
+using InterBert.Synthetic;
+using InterBert.Tasks;
+using InterBert.Text;
+using InterBert.Training;
+using InterBert.Vision;
+using InterBert.Weights;
+
+namespace InterBert.Cli.Demo;
+
+/// <summary>
+/// The end-to-end demonstration: synthetic scenes → region features → initial weights → pretraining (MSM + MRM + ITM)
+/// → zero-shot retrieval → retrieval fine-tuning from the pretrained model and, alongside, from the model that skipped
+/// multimodal pretraining → evaluation of both → a Markdown report with plots. Each stage's results are reused when
+/// its inputs did not change, so an interrupted run continues where it stopped.
+/// </summary>
+public sealed class DemoPipeline(string folder, DemoSettings settings, int threads)
+{
+    private const int StageCount = 10;
+    private readonly StageCache cache = new(Directory.CreateDirectory(folder).FullName);
+    private readonly Stopwatch total = Stopwatch.StartNew();
+    private int stageNumber;
+
+    private string Scenes => Path.Combine(folder, "scenes");
+    private string Dataset => Path.Combine(Scenes, SyntheticDataset.DatasetFileFor(settings.Language));
+    private string Features => Path.Combine(folder, "features");
+    private string InitialWeights => Path.Combine(folder, "init", "model.safetensors");
+    private string PretrainFolder => Path.Combine(folder, "pretrain");
+    private string PretrainedWeights => Path.Combine(PretrainFolder, "model.safetensors");
+    private string EvaluationFolder => Path.Combine(folder, "eval");
+
+    /// <summary>The report's path.</summary>
+    public string ReportPath => Path.Combine(folder, "report.md");
+
+    /// <summary>Runs (or continues) every stage; returns false when interrupted.</summary>
+    public bool Run()
+    {
+        var fingerprint = settings.Fingerprint("scenes");
+        if (!Stage("scenes", $"render {settings.Images} scenes", fingerprint, Scenes, RenderScenes)) return false;
+        fingerprint += "|" + settings.Fingerprint("features");
+        if (!Stage("features", "extract region features (given boxes)", fingerprint, Features, ExtractFeatures)) return false;
+        var initFingerprint = fingerprint + "|" + settings.Fingerprint("init");
+        if (!Stage("init", settings.Language == "en" ? "initial weights from MiniLM" : "character vocabulary and random weights", initFingerprint, Path.GetDirectoryName(InitialWeights)!, Initialise)) return false;
+        var pretrainFingerprint = initFingerprint + "|" + settings.Fingerprint("pretrain");
+        if (!Stage("pretrain", $"pretrain {settings.PretrainSteps} steps (MSM + MRM + ITM)", pretrainFingerprint, PretrainFolder, Pretrain)) return false;
+        var evaluate = settings.Fingerprint("evaluate");
+        if (!Stage("zero-shot", "zero-shot retrieval (matching head)", pretrainFingerprint + "|zero-shot|" + evaluate, null,
+                (p, c) => Evaluate("zero-shot", PretrainedWeights, zeroShot: true, p, c))) return false;
+        var finetune = settings.Fingerprint("finetune");
+        var pretrainedRun = Path.Combine(folder, "finetune-pretrained");
+        var baselineRun = Path.Combine(folder, "finetune-baseline");
+        if (!Stage("finetune-pretrained", $"fine-tune retrieval from the pretrained model ({settings.FinetuneSteps} steps)", pretrainFingerprint + "|" + finetune, pretrainedRun,
+                (p, c) => Finetune(PretrainedWeights, pretrainedRun, p, c))) return false;
+        if (!Stage("evaluate-pretrained", "evaluate the fine-tuned pretrained model", pretrainFingerprint + "|" + finetune + "|" + evaluate, null,
+                (p, c) => Evaluate("finetuned-pretrained", Path.Combine(pretrainedRun, "last.safetensors"), zeroShot: false, p, c))) return false;
+        if (!Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({settings.FinetuneSteps} steps)", initFingerprint + "|" + finetune, baselineRun,
+                (p, c) => Finetune(InitialWeights, baselineRun, p, c))) return false;
+        if (!Stage("evaluate-baseline", "evaluate the fine-tuned baseline", initFingerprint + "|" + finetune + "|" + evaluate, null,
+                (p, c) => Evaluate("finetuned-baseline", Path.Combine(baselineRun, "last.safetensors"), zeroShot: false, p, c))) return false;
+        // The report is cheap: always rewritten, so it shows this run's timings.
+        stageNumber++;
+        Console.WriteLine($"[{stageNumber}/{StageCount}] write the report [{total.Elapsed:mm\\:ss}]");
+        DemoReport.Write(folder, settings, Results(), cache, total.Elapsed);
+        return true;
+    }
+
+    /// <summary>The evaluations written so far, by name.</summary>
+    public Dictionary<string, DemoEvaluation> Results() =>
+        new[] { "zero-shot", "finetuned-baseline", "finetuned-pretrained" }
+            .Select(name => Path.Combine(EvaluationFolder, name + ".json"))
+            .Where(File.Exists)
+            .Select(path => JsonSerializer.Deserialize<DemoEvaluation>(File.ReadAllText(path))!)
+            .ToDictionary(e => e.Model);
+
+    private bool Stage(string name, string title, string fingerprint, string? output, Func<IProgress<ProgressDisplay.Update>, CancellationToken, bool> work)
+    {
+        stageNumber++;
+        var header = $"[{stageNumber}/{StageCount}] {title}";
+        if (cache.IsDone(name, fingerprint))
+        {
+            Console.WriteLine($"{header}: reused [{total.Elapsed:mm\\:ss}]");
+            return true;
+        }
+        Console.WriteLine($"{header} [{total.Elapsed:mm\\:ss}]");
+        if (!cache.Start(name, fingerprint) && output is not null && Directory.Exists(output)) Directory.Delete(output, recursive: true);
+        var watch = Stopwatch.StartNew();
+        var finished = ProgressDisplay.Run(name, work);
+        if (!finished)
+        {
+            Console.WriteLine($"demo: interrupted in stage '{name}'; run the same command again to continue");
+            return false;
+        }
+        cache.Finish(name, fingerprint, watch.Elapsed.TotalSeconds);
+        Console.WriteLine($"  done in {watch.Elapsed.TotalSeconds:F0} s");
+        return true;
+    }
+
+    private bool RenderScenes(IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    {
+        try
+        {
+            SyntheticDataset.Write(Scenes, new SyntheticDataset.Options(settings.Images, settings.Seed, settings.TestImages, settings.ValidationImages),
+                new Progress<SyntheticDataset.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "scenes"))), cancel);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private bool ExtractFeatures(IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    {
+        var images = DatasetReader.Read(Dataset).Select(i => (i.Id, i.Location)).ToList();
+        var boxes = RegionBoxFile.Read(Path.Combine(Scenes, SyntheticDataset.ObjectsFile));
+        using var network = new ResNetFeatureExtractor(threads: threads);
+        var extractor = new RegionFeatureExtractor(network, null, new ImageDecoder()) { MaxRegions = 8 };
+        var result = FeatureExtractionJob.Run(images, extractor, boxes, Features, float16: false, skipBad: false, progress: new Progress<FeatureExtractionJob.Progress>(
+            p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "images"))), cancel: cancel);
+        return !result.Cancelled;
+    }
+
+    private bool Initialise(IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    {
+        TorchSharp.torch.manual_seed(settings.Seed);
+        var config = InterBertConfig.FromPreset(settings.Preset) with { PredictFeature = true, MaxSeqLength = 64 };
+        if (settings.Language == "en")
+        {
+            using var encoder = MiniLmOnnxReader.Read();
+            PretrainedInitializer.CreateAndSave(config, encoder, $"preset {settings.Preset}", InitialWeights);
+            return true;
+        }
+        // No Chinese weights ship: learn a character vocabulary from the training captions; the text path starts random.
+        var texts = DatasetReader.Read(Dataset).Where(i => i.Split == "train").SelectMany(i => i.Captions).ToList();
+        var vocabularyPath = Path.Combine(folder, "init", "characters.vocab.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(vocabularyPath)!);
+        WordPieceVocabularyBuilder.Write(WordPieceVocabularyBuilder.Build(texts, 512), vocabularyPath);
+        var vocabulary = File.ReadAllBytes(vocabularyPath);
+        var tokenizer = WordPieceTokenizer.Load(vocabularyPath);
+        using var model = new InterBertModel(config with { VocabSize = tokenizer.VocabularySize });
+        ModelCheckpoint.Save(model, InitialWeights, ModelVocabulary.WriteBeside(InitialWeights, vocabulary, lowerCase: true));
+        return true;
+    }
+
+    private bool Pretrain(IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    {
+        TorchSharp.torch.manual_seed(settings.Seed);
+        using var store = FeatureStore.Open(Features);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(InitialWeights, store);
+        using (model)
+        {
+            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var train = CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens);
+            var validation = CaptionCorpus.Load(Dataset, ["val"], store, tokenizer, maxTokens);
+            var (segment, region, matching) = settings.LossWeights;
+            var tasks = new PretrainingTaskOptions { SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, MaxRegions = model.Config.MaxRegionLength };
+            var training = new TrainingOptions
+            {
+                Steps = settings.PretrainSteps, BatchSize = settings.PretrainBatch, LearningRate = settings.PretrainLearningRate,
+                PretrainedLearningRateMultiplier = settings.PretrainedLearningRateMultiplier, Seed = settings.Seed,
+                CheckpointEvery = 50, KeepCheckpoints = 1, EvalEvery = Math.Max(1, settings.PretrainSteps / 4), LogEvery = 5,
+            };
+            var neighbours = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, Path.Combine(folder, "cache"));
+            var setup = new PretrainingSetup(PretrainFolder, model, tokenizer, vocabulary, train, validation, store, training, tasks, pretrained, neighbours, Resume: true);
+            var result = PretrainingRun.Run(setup, new Progress<PretrainingRun.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps,
+                $"step {p.Step}: loss {p.Loss:F3} (msm {p.Segment:F3}, mrm {p.Region:F3}, itm {p.Matching:F3})"))), cancel);
+            return !result.Cancelled;
+        }
+    }
+
+    private bool Finetune(string initWeights, string runFolder, IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    {
+        TorchSharp.torch.manual_seed(settings.Seed);
+        using var store = FeatureStore.Open(Features);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(initWeights, store);
+        using (model)
+        {
+            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            using var train = new PreparedPairs(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            var options = new TrainingOptions
+            {
+                Steps = settings.FinetuneSteps, BatchSize = settings.FinetuneBatch, LearningRate = settings.FinetuneLearningRate, Seed = settings.Seed, LogEvery = 5,
+            };
+            RetrievalFineTuning.Run(model, train, null, options, pretrained, runFolder, vocabulary, tokenizer.LowerCase, mineEvery: Math.Max(1, settings.FinetuneSteps / 3),
+                new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel);
+            return !cancel.IsCancellationRequested;
+        }
+    }
+
+    private bool Evaluate(string name, string weights, bool zeroShot, IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    {
+        var watch = Stopwatch.StartNew();
+        using var store = FeatureStore.Open(Features);
+        var (model, tokenizer, _, _) = ModelLoading.Load(weights, store);
+        using (model)
+        {
+            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var corpus = CaptionCorpus.Load(Dataset, ["test"], store, tokenizer, maxTokens);
+            // One query per image, cycling through the five phrasings, so every phrasing is asked about.
+            var captionsOf = Enumerable.Range(0, corpus.Captions.Count).GroupBy(c => corpus.ImageOf[c]).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
+            var queries = corpus.WithCaptions(captionsOf.Select((captions, image) => captions[image % captions.Count]).ToList());
+            using var pairs = new PreparedPairs(queries, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            var count = (long)pairs.CaptionCount * pairs.ImageCount;
+            float[,] scores;
+            try
+            {
+                scores = RetrievalScorer.ScoreAll(model, pairs, zeroShot, progress: new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, count, "pairs"))), cancel: cancel);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+            var retrieval = RetrievalMetrics.FromScores(scores, queries.ImageOf);
+            var negatives = HardNegativeEvaluation.Evaluate(model, corpus, store, tokenizer, SyntheticDataset.ReadHardNegatives(Dataset, "test"), zeroShot);
+            var top = Enumerable.Range(0, Math.Min(settings.ShownQueries, queries.Captions.Count)).Select(q => new RankedQuery(
+                queries.Captions[q], queries.ImageIds[queries.ImageOf[q]],
+                Enumerable.Range(0, pairs.ImageCount).OrderByDescending(i => scores[q, i]).ThenBy(i => i).Take(5).Select(i => queries.ImageIds[i]).ToList())).ToList();
+            var evaluation = new DemoEvaluation(name, retrieval, negatives, top, Math.Round(watch.Elapsed.TotalSeconds, 1));
+            Directory.CreateDirectory(EvaluationFolder);
+            AtomicFile.WriteAllText(Path.Combine(EvaluationFolder, name + ".json"), JsonSerializer.Serialize(evaluation, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            Console.WriteLine($"  {name}: text→image R@1/5/10 {retrieval.TextToImage.R1:F1}/{retrieval.TextToImage.R5:F1}/{retrieval.TextToImage.R10:F1}, " +
+                $"image→text {retrieval.ImageToText.R1:F1}/{retrieval.ImageToText.R5:F1}/{retrieval.ImageToText.R10:F1}; hard negatives below the true caption: attribute {negatives.AttributeBelowTrue:F0}%, relation {negatives.RelationBelowTrue:F0}%");
+            return true;
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text;
+using InterBert.Tasks;
+using InterBert.Weights;
+using SkiaSharp;
+
+namespace InterBert.Cli.Demo;
+
+/// <summary>Writes the demo's Markdown report with its plots: pretraining losses, R@K before and after fine-tuning, and the top-5 images of a few test captions.</summary>
+public static class DemoReport
+{
+    /// <summary>Writes <c>report.md</c> and <c>plots/*.png</c> into <paramref name="folder"/>.</summary>
+    public static void Write(string folder, DemoSettings settings, IReadOnlyDictionary<string, DemoEvaluation> results, StageCache cache, TimeSpan thisRun)
+    {
+        var plots = Directory.CreateDirectory(Path.Combine(folder, "plots")).FullName;
+        var losses = Path.Combine(folder, "pretrain", "plots", "losses.png");
+        if (File.Exists(losses)) File.Copy(losses, Path.Combine(plots, "pretraining-losses.png"), overwrite: true);
+        var rows = new (string Key, string Label)[]
+        {
+            ("zero-shot", "pretrained, zero-shot (matching head)"),
+            ("finetuned-baseline", "fine-tuned without multimodal pretraining"),
+            ("finetuned-pretrained", "fine-tuned after pretraining"),
+        }.Where(r => results.ContainsKey(r.Key)).ToList();
+        WriteRecallPlot(rows.Select(r => (r.Label, results[r.Key].Retrieval)).ToList(), Path.Combine(plots, "recall.png"));
+        if (results.TryGetValue("finetuned-pretrained", out var best))
+            WriteTopImages(best.Top, Path.Combine(folder, "scenes", "images"), settings.Language == "en", Path.Combine(plots, "top5.png"));
+
+        var test = results.Values.FirstOrDefault()?.Retrieval;
+        var text = new StringBuilder();
+        text.AppendLine($"# InterBERT demo report ({(settings.Language == "en" ? "English" : "Chinese")} captions)");
+        text.AppendLine();
+        text.AppendLine($"Synthetic scenes: {settings.Images} images (seed {settings.Seed}), {settings.TestImages} in the test split, {settings.ValidationImages} in validation, the rest for training; 5 captions per image. " +
+            (settings.Language == "en" ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : "A character vocabulary built from the training captions; the text path starts from random weights (no Chinese weights ship)."));
+        text.AppendLine($"Model: preset `{settings.Preset}`; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}); " +
+            $"retrieval fine-tuning {settings.FinetuneSteps} steps of {settings.FinetuneBatch} examples x 4 pairs, for both fine-tuned models.");
+        if (test is not null)
+            text.AppendLine($"Evaluated: {test.Captions} test captions (one per test image, cycling through the phrasings) against all {test.Images} test images, {test.Captions * test.Images:N0} pairs scored by the full cross-modal model; chance R@1 is {100.0 / Math.Max(test.Images, 1):F1}%.");
+        text.AppendLine();
+        text.AppendLine("| model | text→image R@1 | R@5 | R@10 | image→text R@1 | R@5 | R@10 | attribute negatives below truth | relation negatives below truth |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var (key, label) in rows)
+        {
+            var r = results[key];
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {label} | {r.Retrieval.TextToImage.R1:F1} | {r.Retrieval.TextToImage.R5:F1} | {r.Retrieval.TextToImage.R10:F1} | {r.Retrieval.ImageToText.R1:F1} | {r.Retrieval.ImageToText.R5:F1} | {r.Retrieval.ImageToText.R10:F1} | {r.HardNegatives.AttributeBelowTrue:F1}% of {r.HardNegatives.AttributeComparisons} | {r.HardNegatives.RelationBelowTrue:F1}% of {r.HardNegatives.RelationComparisons} |"));
+        }
+        text.AppendLine();
+        text.AppendLine("Hard negatives are captions one change away from a true caption of the test image: one object's colour changed, or the two objects of a spatial relation swapped. " +
+            "A model that reads the caption against the image scores them below the true caption.");
+        text.AppendLine();
+        text.AppendLine("## Pretraining losses");
+        text.AppendLine();
+        text.AppendLine("![pretraining losses](plots/pretraining-losses.png)");
+        text.AppendLine();
+        text.AppendLine("## Recall before and after fine-tuning");
+        text.AppendLine();
+        text.AppendLine("![recall](plots/recall.png)");
+        if (best is not null)
+        {
+            text.AppendLine();
+            text.AppendLine("## Top-5 images for a few test captions (fine-tuned after pretraining; the true image is framed green)");
+            text.AppendLine();
+            for (var q = 0; q < best.Top.Count; q++)
+                text.AppendLine($"{q + 1}. \"{best.Top[q].Caption}\" (true image {best.Top[q].Truth}, rank {RankOf(best.Top[q])})");
+            text.AppendLine();
+            text.AppendLine("![top-5 images](plots/top5.png)");
+        }
+        text.AppendLine();
+        text.AppendLine("## Stages");
+        text.AppendLine();
+        text.AppendLine("| stage | seconds when it ran |");
+        text.AppendLine("|---|---|");
+        foreach (var stage in new[] { "scenes", "features", "init", "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "finetune-baseline", "evaluate-baseline" })
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {stage} | {cache.SecondsOf(stage):F0} |"));
+        text.AppendLine();
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"This run took {thisRun.TotalMinutes:F1} minutes (stages reused from an earlier run take no time)."));
+        AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), text.ToString());
+    }
+
+    private static string RankOf(RankedQuery query)
+    {
+        var index = query.Ranked.ToList().IndexOf(query.Truth);
+        return index < 0 ? "below 5" : (index + 1).ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static void WriteRecallPlot(IReadOnlyList<(string Label, RetrievalMetrics Metrics)> rows, string path)
+    {
+        var plot = new ScottPlot.Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        string[] ks = ["t→i R@1", "t→i R@5", "t→i R@10", "i→t R@1", "i→t R@5", "i→t R@10"];
+        for (var m = 0; m < rows.Count; m++)
+        {
+            var r = rows[m].Metrics;
+            double[] values = [r.TextToImage.R1, r.TextToImage.R5, r.TextToImage.R10, r.ImageToText.R1, r.ImageToText.R5, r.ImageToText.R10];
+            var bars = values.Select((v, k) => new ScottPlot.Bar { Position = k * (rows.Count + 1) + m, Value = v, FillColor = palette.GetColor(m) }).ToList();
+            plot.Add.Bars(bars);
+            plot.Legend.ManualItems.Add(new ScottPlot.LegendItem { LabelText = rows[m].Label, FillColor = palette.GetColor(m) });
+        }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            ks.Select((k, i) => (Position: i * (rows.Count + 1) + (rows.Count - 1) / 2.0, Label: k)).Select(t => new ScottPlot.Tick(t.Position, t.Label)).ToArray());
+        plot.Axes.SetLimitsY(0, 100);
+        plot.YLabel("recall (%)");
+        plot.Title("retrieval on the synthetic test split");
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        AtomicFile.Write(path, temporary =>
+        {
+            plot.SavePng(temporary + ".png", 900, 500);
+            File.Move(temporary + ".png", temporary, overwrite: true);
+        });
+    }
+
+    private static void WriteTopImages(IReadOnlyList<RankedQuery> queries, string imagesFolder, bool drawCaptions, string path)
+    {
+        const int thumb = 128, gap = 8, captionHeight = 24;
+        var width = 5 * thumb + 6 * gap;
+        var height = queries.Count * (thumb + captionHeight + gap) + gap;
+        using var surface = SKSurface.Create(new SKImageInfo(width, height));
+        var canvas = surface.Canvas;
+        canvas.Clear(SKColors.White);
+        using var font = new SKFont(SKTypeface.Default, 14);
+        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+        using var frame = new SKPaint { Color = new SKColor(0, 170, 0), Style = SKPaintStyle.Stroke, StrokeWidth = 5 };
+        for (var q = 0; q < queries.Count; q++)
+        {
+            var top = gap + q * (thumb + captionHeight + gap);
+            // CJK glyphs are not in every default font; Chinese captions are listed in the report's text instead.
+            var label = drawCaptions ? $"{q + 1}. {queries[q].Caption}" : $"{q + 1}.";
+            canvas.DrawText(label, gap, top + 16, SKTextAlign.Left, font, ink);
+            for (var k = 0; k < queries[q].Ranked.Count; k++)
+            {
+                var file = Path.Combine(imagesFolder, queries[q].Ranked[k] + ".png");
+                if (!File.Exists(file)) continue;
+                using var image = SKBitmap.Decode(file);
+                var rect = SKRect.Create(gap + k * (thumb + gap), top + captionHeight, thumb, thumb);
+                canvas.DrawBitmap(image, rect);
+                if (queries[q].Ranked[k] == queries[q].Truth) canvas.DrawRect(rect, frame);
+            }
+        }
+        using var snapshot = surface.Snapshot();
+        using var png = snapshot.Encode(SKEncodedImageFormat.Png, 100);
+        AtomicFile.Write(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
+    }
+}

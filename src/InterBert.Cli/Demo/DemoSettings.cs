@@ -1,0 +1,54 @@
+namespace InterBert.Cli.Demo;
+
+/// <summary>The sizes and recipes of a demo run, chosen so that the whole run fits in about ten minutes on two cores.</summary>
+public sealed record DemoSettings
+{
+    /// <summary>Caption language: <c>en</c> (MiniLM weights and vocabulary) or <c>zh</c> (character vocabulary, random text weights).</summary>
+    public string Language { get; init; } = "en";
+    /// <summary>Model preset (<c>small</c> is the shape MiniLM fills; English needs it).</summary>
+    public string Preset { get; init; } = "small";
+    /// <summary>Scenes rendered.</summary>
+    public int Images { get; init; } = 800;
+    /// <summary>Scenes in the test split (each queried by one caption; exhaustive scoring of TestImages² pairs).</summary>
+    public int TestImages { get; init; } = 100;
+    /// <summary>Seed of scenes, initialisation and training.</summary>
+    public int Seed { get; init; } = 1;
+    /// <summary>Pretraining steps.</summary>
+    public int PretrainSteps { get; init; } = 240;
+    /// <summary>Pairs per pretraining step.</summary>
+    public int PretrainBatch { get; init; } = 32;
+    /// <summary>Peak pretraining learning rate.</summary>
+    public double PretrainLearningRate { get; init; } = 3e-4;
+    /// <summary>Multiplier of the learning rate of weights that came pretrained (MiniLM's).</summary>
+    public double PretrainedLearningRateMultiplier { get; init; } = 0.3;
+    /// <summary>MSM:MRM:ITM loss weights (feature regression's squared error is large, so MRM is scaled down).</summary>
+    public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 0.05, 1);
+    /// <summary>Retrieval fine-tuning steps (each 4 pairs per example).</summary>
+    public int FinetuneSteps { get; init; } = 100;
+    /// <summary>Examples per fine-tuning step.</summary>
+    public int FinetuneBatch { get; init; } = 8;
+    /// <summary>Peak fine-tuning learning rate.</summary>
+    public double FinetuneLearningRate { get; init; } = 1e-4;
+    /// <summary>Scenes in the validation split (held-out pretraining metrics).</summary>
+    public int ValidationImages => Math.Max(2, Images / 20);
+    /// <summary>Test queries shown with their top-5 images in the report.</summary>
+    public int ShownQueries { get; init; } = 4;
+
+    /// <summary>The settings of a language.</summary>
+    public static DemoSettings For(string language) => language switch
+    {
+        "en" => new DemoSettings(),
+        "zh" => new DemoSettings { Language = "zh" },
+        _ => throw new InterBertException($"demo --lang {language}: expected en or zh"),
+    };
+
+    /// <summary>A stable text of every setting, for deciding whether a stage's results can be reused.</summary>
+    public string Fingerprint(string stage) => stage switch
+    {
+        "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}",
+        "features" => "features v1",
+        "init" => $"init v1 lang={Language} preset={Preset} seed={Seed}",
+        "pretrain" => $"pretrain v1 steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} seed={Seed}",
+        _ => $"{stage} v1 steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} seed={Seed} shown={ShownQueries}",
+    };
+}
