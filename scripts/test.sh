@@ -3,6 +3,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
+"$root/scripts/setup-mpi.sh"
 results="$root/artifacts/test-results"
 rm -rf "$results"
 status=0

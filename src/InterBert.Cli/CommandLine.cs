@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using InterBert.Cli.Commands;
+using InterBert.Distributed;
 
 namespace InterBert.Cli;
 
@@ -9,9 +11,9 @@ public static class CommandLine
     /// <summary>Option shared by every verb: the number of CPU threads TorchSharp may use.</summary>
     public static Option<int> ThreadsOption { get; } = new("--threads")
     {
-        Description = "CPU threads for tensor work (default: all cores)",
+        Description = "CPU threads for tensor work (default: all cores, shared among the MPI ranks on this machine)",
         Recursive = true,
-        DefaultValueFactory = _ => Environment.ProcessorCount,
+        DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount / LocalRanks),
     };
 
     /// <summary>Parses <paramref name="args"/> and runs the chosen verb; returns the exit code.</summary>
@@ -30,8 +32,25 @@ public static class CommandLine
         root.Subcommands.Add(TaskCommands.Evaluate());
         root.Subcommands.Add(BenchCommand.Create());
         var parse = root.Parse(args);
-        return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        // Under MPI, the launcher ends every rank when one fails; say why instead of vanishing silently.
+        using var terminated = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ =>
+        {
+            if (ProcessGroup.IsDistributed)
+                Console.Error.WriteLine($"error: rank {ProcessGroup.Current.Rank}: stopped by the MPI launcher (another rank failed or the job was cancelled); continue from the last checkpoint with --resume");
+        });
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        finally
+        {
+            ProcessGroup.Shutdown();
+        }
     }
+
+    /// <summary>MPI ranks on this machine (MPICH's Hydra and Slurm say how many), 1 otherwise.</summary>
+    public static int LocalRanks =>
+        int.TryParse(Environment.GetEnvironmentVariable("MPI_LOCALNRANKS") ?? Environment.GetEnvironmentVariable("SLURM_NTASKS_PER_NODE"), out var n) && n > 0 ? n : 1;
 
     /// <summary>Wraps a verb's body: sets the thread count, prints user errors as one line on stderr with exit code 1.</summary>
     public static Func<ParseResult, int> Guarded(Func<ParseResult, int> body) => parse =>
@@ -43,7 +62,15 @@ public static class CommandLine
         }
         catch (Exception e) when (IsUserError(e))
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            if (!ProcessGroup.IsDistributed)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+            // One rank's error must end the whole job: the other ranks would otherwise wait for it in the next all-reduce.
+            Console.Error.WriteLine($"error: rank {ProcessGroup.Current.Rank}: {e.Message}");
+            Console.Error.Flush();
+            ProcessGroup.Current.Abort(1);
             return 1;
         }
     };

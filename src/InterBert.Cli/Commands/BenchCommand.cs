@@ -16,6 +16,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Train());
         bench.Subcommands.Add(Memory());
         bench.Subcommands.Add(Retrieval());
+        bench.Subcommands.Add(AllReduceBenchmark.Create());
         return bench;
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InterBert.Data;
+using InterBert.Distributed;
 using InterBert.Modeling;
 using InterBert.Pretraining;
 using InterBert.Text;
@@ -35,11 +36,12 @@ public static class PretrainCommand
         var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its last checkpoint, exactly" };
         var segmentMasking = new Option<string>("--segment-masking") { Description = "paper (10% word anchors + 0-2 words), reference (one span) or bert (15% tokens)", DefaultValueFactory = _ => "paper" };
         var referenceRegions = new Option<bool>("--reference-region-masking") { Description = "the reference code's region masking (10% anchors, IoU >= 0.4)" };
+        var hardNegatives = new Option<double>("--hard-negative-rate") { Description = "share of ITM negatives drawn from the captions most similar to the true one (TF-IDF)", DefaultValueFactory = _ => 0.2 };
         var weights = new Option<string>("--loss-weights") { Description = "MSM:MRM:ITM loss weights", DefaultValueFactory = _ => "1:1:1" };
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, weights,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, weights, hardNegatives,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -101,7 +103,7 @@ public static class PretrainCommand
                         "paper" => SegmentMaskingMode.Paper, "reference" => SegmentMaskingMode.ReferenceSpan, "bert" => SegmentMaskingMode.BertTokens,
                         var other => throw new ArgumentException($"--segment-masking '{other}': expected paper, reference or bert"),
                     },
-                    ReferenceRegionMasking = parse.GetValue(referenceRegions),
+                    ReferenceRegionMasking = parse.GetValue(referenceRegions), HardNegativeRate = Math.Clamp(parse.GetValue(hardNegatives), 0, 1),
                     SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
                     MaxRegions = model.Config.MaxRegionLength,
                 };
@@ -111,12 +113,18 @@ public static class PretrainCommand
                     PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = seedValue,
                     CheckpointEvery = Math.Max(1, parse.GetValue(checkpointEvery)), KeepCheckpoints = parse.GetValue(keep), EvalEvery = parse.GetValue(evalEvery),
                 };
-                Console.WriteLine($"pretrain: {train.Captions.Count:N0} captions of {train.ImageIds.Count:N0} images; {stepCount} steps of {batchSize * accumulation} pairs; {model.ParameterCounts()["total"]:N0} parameters");
+                var processes = ProcessGroup.Current;
+                var root = processes.IsRoot;
+                if (root)
+                    Console.WriteLine($"pretrain: {train.Captions.Count:N0} captions of {train.ImageIds.Count:N0} images; {stepCount} steps of {batchSize * accumulation} pairs" +
+                        (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; {model.ParameterCounts()["total"]:N0} parameters");
                 var neighbours = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, CaptionNeighbours.DefaultCacheFolder);
-                var setup = new PretrainingSetup(parse.GetValue(output)!, model, tokenizer, vocabulary, train, validation, store, training, tasks, pretrained, neighbours, parse.GetValue(resume));
+                var setup = new PretrainingSetup(parse.GetValue(output)!, model, tokenizer, vocabulary, train, validation, store, training, tasks, pretrained, neighbours, parse.GetValue(resume), processes);
+                // Only rank 0 reports progress and results; the other ranks work silently.
                 var result = ProgressDisplay.Run("pretrain", (progress, cancel) => PretrainingRun.Run(setup,
-                    new Progress<PretrainingRun.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps,
-                        $"step {p.Step}: loss {p.Loss:F3} (msm {p.Segment:F3}, mrm {p.Region:F3}, itm {p.Matching:F3}) lr {p.LearningRate:E1} {p.SamplesPerSecond:F0} pairs/s"))), cancel));
+                    new Progress<PretrainingRun.Progress>(p => { if (root) progress.Report(new ProgressDisplay.Update(p.Step, p.Steps,
+                        $"step {p.Step}: loss {p.Loss:F3} (msm {p.Segment:F3}, mrm {p.Region:F3}, itm {p.Matching:F3}) lr {p.LearningRate:E1} {p.SamplesPerSecond:F0} pairs/s")); }), cancel));
+                if (!root) return result.Cancelled ? 130 : 0;
                 foreach (var (key, value) in result.Validation) Console.WriteLine($"  {key}: {value:F4}");
                 Console.WriteLine(result.Cancelled
                     ? $"pretrain: interrupted at step {result.Step}; checkpoint written; continue with the same command and --resume"

@@ -24,11 +24,11 @@ public sealed record DemoSettings
     /// <summary>MSM:MRM:ITM loss weights (feature regression's squared error is large, so MRM is scaled down).</summary>
     public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 0.05, 1);
     /// <summary>Retrieval fine-tuning steps (each 4 pairs per example).</summary>
-    public int FinetuneSteps { get; init; } = 100;
+    public int FinetuneSteps { get; init; } = 150;
     /// <summary>Examples per fine-tuning step.</summary>
     public int FinetuneBatch { get; init; } = 8;
     /// <summary>Peak fine-tuning learning rate.</summary>
-    public double FinetuneLearningRate { get; init; } = 1e-4;
+    public double FinetuneLearningRate { get; init; } = 3e-4;
     /// <summary>Scenes in the validation split (held-out pretraining metrics).</summary>
     public int ValidationImages => Math.Max(2, Images / 20);
     /// <summary>Test queries shown with their top-5 images in the report.</summary>
@@ -49,6 +49,7 @@ public sealed record DemoSettings
         "features" => "features v1",
         "init" => $"init v1 lang={Language} preset={Preset} seed={Seed}",
         "pretrain" => $"pretrain v1 steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} seed={Seed}",
-        _ => $"{stage} v1 steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} seed={Seed} shown={ShownQueries}",
+        "evaluate" => $"evaluate v1 shown={ShownQueries}",
+        _ => $"{stage} v1 steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} seed={Seed}",
     };
 }

@@ -17,8 +17,14 @@ public sealed class PretrainingBatchBuilder(
     /// <summary>Whether masked regions are scored by feature regression (the store has no class distributions).</summary>
     public bool RegressFeatures => regressFeatures;
 
-    /// <summary>Builds the batch of the captions <paramref name="captionIndices"/>.</summary>
-    public PretrainingBatch Build(IReadOnlyList<int> captionIndices, Random random)
+    /// <summary>Builds the batch of the captions <paramref name="captionIndices"/>, drawing everything from one random source.</summary>
+    public PretrainingBatch Build(IReadOnlyList<int> captionIndices, Random random) => Build(captionIndices, captionIndices.Select(_ => random).ToList());
+
+    /// <summary>
+    /// Builds the batch of the captions <paramref name="captionIndices"/>; example i draws its negative and masks from
+    /// <paramref name="randoms"/>[i] only, so an example comes out the same whichever process builds it (data parallelism).
+    /// </summary>
+    public PretrainingBatch Build(IReadOnlyList<int> captionIndices, IReadOnlyList<Random> randoms)
     {
         var b = captionIndices.Count;
         var texts = new List<int[]>(b);
@@ -28,6 +34,7 @@ public sealed class PretrainingBatchBuilder(
         for (var i = 0; i < b; i++)
         {
             var caption = captionIndices[i];
+            var random = randoms[i];
             var image = corpus.ImageOf[caption];
             var negative = random.NextDouble() < options.NegativeRate;
             if (negative) caption = WrongCaption(caption, random);
@@ -52,7 +59,7 @@ public sealed class PretrainingBatchBuilder(
         {
             if (matched[i] == 0) continue; // masked region modeling only on matched pairs
             var count = Math.Min(images[i].RegionCount, regions);
-            var masked = regionMasker.Mask(images[i], count, random);
+            var masked = regionMasker.Mask(images[i], count, randoms[i]);
             for (var r = 0; r < count; r++) maskedFlags[i * regions + r] = masked[r];
         }
         var maskedTensor = tensor(maskedFlags, [b, regions]);

@@ -8,7 +8,11 @@ public sealed record PretrainingLosses(Tensor Total, Tensor Segment, Tensor Regi
 {
     /// <summary>Runs the model on a batch and computes MSM (cross-entropy over masked tokens), MRM (KL divergence to the
     /// masked regions' class distributions, or MSE to their features) and ITM (2-way cross-entropy).</summary>
-    public static PretrainingLosses Compute(InterBertModel model, PretrainingBatch batch, PretrainingTaskOptions options)
+    public static PretrainingLosses Compute(InterBertModel model, PretrainingBatch batch, PretrainingTaskOptions options) =>
+        Compute(model, batch, options, LossDenominators.Of(batch));
+
+    /// <summary>The same with each loss a sum divided by <paramref name="denominators"/> (global counts in data-parallel training).</summary>
+    public static PretrainingLosses Compute(InterBertModel model, PretrainingBatch batch, PretrainingTaskOptions options, LossDenominators denominators)
     {
         var output = model.Forward(batch.Text, batch.Image);
         var hidden = output.TextSequence!;
@@ -22,7 +26,7 @@ public sealed record PretrainingLosses(Tensor Total, Tensor Segment, Tensor Regi
         {
             var logits = model.SegmentLogits(hidden.reshape(-1, h).index_select(0, textPositions));
             var targets = labels.index_select(0, textPositions);
-            segment = nn.functional.cross_entropy(logits, targets);
+            segment = nn.functional.cross_entropy(logits, targets, reduction: nn.Reduction.Sum) * (denominators.Ranks / Math.Max(denominators.SegmentTargets, 1));
             using (no_grad()) segmentCorrect = logits.argmax(1).eq(targets).sum().item<long>();
         }
         else
@@ -41,14 +45,14 @@ public sealed record PretrainingLosses(Tensor Total, Tensor Segment, Tensor Regi
             {
                 var target = classes.view(-1, classes.shape[2]).index_select(0, regionPositions);
                 var logProbabilities = nn.functional.log_softmax(model.RegionLogits(selected), -1);
-                // KL(target ‖ prediction), averaged over masked regions.
-                region = nn.functional.kl_div(logProbabilities, target, reduction: nn.Reduction.Sum, log_target: false) / regionPositions.shape[0];
+                // KL(target ‖ prediction), averaged over the masked regions.
+                region = nn.functional.kl_div(logProbabilities, target, reduction: nn.Reduction.Sum, log_target: false) * (denominators.Ranks / Math.Max(denominators.RegionTargets, 1));
             }
             else
             {
                 var features = batch.RegionFeatureTargets!;
                 var target = features.view(-1, features.shape[2]).index_select(0, regionPositions);
-                region = nn.functional.mse_loss(model.RegressFeatures(selected), target);
+                region = nn.functional.mse_loss(model.RegressFeatures(selected), target, reduction: nn.Reduction.Sum) * (denominators.Ranks / (Math.Max(denominators.RegionTargets, 1) * target.shape[1]));
             }
         }
         else
@@ -57,7 +61,7 @@ public sealed record PretrainingLosses(Tensor Total, Tensor Segment, Tensor Regi
         }
 
         var matchLogits = model.MatchingLogits(output);
-        var matching = nn.functional.cross_entropy(matchLogits, batch.MatchLabels);
+        var matching = nn.functional.cross_entropy(matchLogits, batch.MatchLabels, reduction: nn.Reduction.Sum) * (denominators.Ranks / denominators.Pairs);
         long matchingCorrect;
         using (no_grad()) matchingCorrect = matchLogits.argmax(1).eq(batch.MatchLabels).sum().item<long>();
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using InterBert.Data;
+using InterBert.Distributed;
 using InterBert.Modeling;
 using InterBert.Training;
 using InterBert.Weights;
@@ -28,27 +29,36 @@ public static class PretrainingRun
         var training = setup.Training;
         var model = setup.Model;
         var run = setup.RunFolder;
+        var processes = setup.Processes;
+        var root = processes.IsRoot;
+        var ranks = processes.Size;
         Directory.CreateDirectory(run);
         var groups = ParameterGroups.Create(model, training, setup.PretrainedKeys);
+        var parameters = model.parameters().ToList();
         var checkpoints = new CheckpointManager(run, training.KeepCheckpoints);
         var metrics = new MetricsLog(Path.Combine(run, "metrics.jsonl"));
-        var fingerprint = $"seed={training.Seed};batch={training.BatchSize};accumulate={training.GradientAccumulation};steps={training.Steps};lr={training.LearningRate};tasks={setup.Tasks}";
+        var fingerprint = $"seed={training.Seed};batch={training.BatchSize}{(ranks > 1 ? $"x{ranks} ranks" : "")};accumulate={training.GradientAccumulation};steps={training.Steps};lr={training.LearningRate};tasks={setup.Tasks}";
         var state = new TrainerState { Fingerprint = fingerprint };
         if (setup.Resume && checkpoints.Completed().Count > 0)
         {
             state = checkpoints.RestoreLatest(model, groups.Optimizer)!;
             if (state.Fingerprint != fingerprint)
                 throw new InterBertException($"{run}: the run was started with other options ({state.Fingerprint}); resume with the same options or use another --out");
-            metrics.TruncateAfter(state.Step);
+            if (root) metrics.TruncateAfter(state.Step);
         }
         else
         {
             if (checkpoints.Completed().Count > 0)
                 throw new InterBertException($"{run}: already holds checkpoints; pass --resume to continue it, or choose another --out");
-            if (File.Exists(metrics.Path)) File.Delete(metrics.Path);
+            if (root && File.Exists(metrics.Path)) File.Delete(metrics.Path);
         }
-        AtomicFile.WriteAllText(Path.Combine(run, "config.json"), model.Config.ToJson());
-        AtomicFile.WriteAllText(Path.Combine(run, "run.json"), JsonSerializer.Serialize(new { training, tasks = setup.Tasks.ToString(), train_captions = setup.Train.Captions.Count }, new JsonSerializerOptions { WriteIndented = true }));
+        // Every rank starts from rank 0's weights (a resumed run: every rank restored the same checkpoint).
+        DataParallel.BroadcastParameters(processes, parameters);
+        if (root)
+        {
+            AtomicFile.WriteAllText(Path.Combine(run, "config.json"), model.Config.ToJson());
+            AtomicFile.WriteAllText(Path.Combine(run, "run.json"), JsonSerializer.Serialize(new { training, ranks, tasks = setup.Tasks.ToString(), train_captions = setup.Train.Captions.Count }, new JsonSerializerOptions { WriteIndented = true }));
+        }
 
         var regress = setup.Store.Manifest.ClassCount == 0 || setup.Store.Entries.Any(e => !e.HasClasses);
         if (regress && model.Heads.FeatureRegression is null)
@@ -70,7 +80,10 @@ public static class PretrainingRun
         model.train();
         while (state.Step < training.Steps)
         {
-            if (cancel.IsCancellationRequested)
+            // Ranks stop together: a cancellation on any rank (launchers forward Ctrl-C to all) stops every rank at the same step.
+            var stop = new[] { cancel.IsCancellationRequested ? 1.0 : 0.0 };
+            processes.AllReduceSum(stop);
+            if (stop[0] > 0)
             {
                 cancelled = true;
                 break;
@@ -84,23 +97,34 @@ public static class PretrainingRun
                 groups.Optimizer.zero_grad();
                 for (var micro = 0; micro < training.GradientAccumulation && finite; micro++)
                 {
-                    var indices = order.Take((long)(step * training.GradientAccumulation + micro) * training.BatchSize, training.BatchSize);
-                    var random = new Random(unchecked(training.Seed * 1_000_003 + step * 131 + micro));
-                    var batch = builder.Build(indices, random);
-                    var losses = PretrainingLosses.Compute(model, batch, setup.Tasks);
-                    var total = losses.Total.item<float>();
-                    if (!float.IsFinite(total))
+                    // The step's global batch is split into equal shares, one per rank; each example's randomness
+                    // depends only on (seed, step, micro-batch, position in the global batch).
+                    var global = training.BatchSize * ranks;
+                    var first = processes.Rank * training.BatchSize;
+                    var indices = order.Take((long)(step * training.GradientAccumulation + micro) * global, global).Skip(first).Take(training.BatchSize).ToList();
+                    var randoms = indices.Select((_, j) => new Random(ExampleSeed(training.Seed, step, micro, first + j))).ToList();
+                    var batch = builder.Build(indices, randoms);
+                    var local = LossDenominators.Of(batch);
+                    var counts = new[] { local.SegmentTargets, local.RegionTargets, local.Pairs };
+                    processes.AllReduceSum(counts);
+                    var losses = PretrainingLosses.Compute(model, batch, setup.Tasks, new LossDenominators(counts[0], counts[1], counts[2], ranks));
+                    // Each rank's losses are its share of the global means times the rank count: their sum over ranks / ranks is the mean.
+                    var values = new[] { (double)losses.Total.item<float>(), losses.Segment.item<float>(), losses.Region.item<float>(), losses.Matching.item<float>() };
+                    processes.AllReduceSum(values);
+                    for (var k = 0; k < values.Length; k++) values[k] /= ranks;
+                    if (!double.IsFinite(values[0]))
                     {
                         finite = false;
                         break;
                     }
                     (losses.Total / training.GradientAccumulation).backward();
-                    loss += total / training.GradientAccumulation;
-                    segment += losses.Segment.item<float>() / training.GradientAccumulation;
-                    region += losses.Region.item<float>() / training.GradientAccumulation;
-                    matching += losses.Matching.item<float>() / training.GradientAccumulation;
-                    samplesSinceLog += batch.Size;
+                    loss += values[0] / training.GradientAccumulation;
+                    segment += values[1] / training.GradientAccumulation;
+                    region += values[2] / training.GradientAccumulation;
+                    matching += values[3] / training.GradientAccumulation;
+                    samplesSinceLog += batch.Size * ranks;
                 }
+                if (finite) DataParallel.AverageGradients(processes, parameters);
                 if (finite)
                 {
                     groups.ClipAndUpdate();
@@ -127,7 +151,7 @@ public static class PretrainingRun
                 var seconds = (watch.Elapsed - lastLog).TotalSeconds;
                 var perSecond = samplesSinceLog / Math.Max(seconds, 1e-9);
                 var n = Math.Max(logged, 1);
-                metrics.Append(new Dictionary<string, object>
+                if (root) metrics.Append(new Dictionary<string, object>
                 {
                     ["step"] = done, ["loss"] = Round(loss / n), ["msm"] = Round(segment / n), ["mrm"] = Round(region / n), ["itm"] = Round(matching / n),
                     ["lr"] = learningRate, ["skipped_non_finite"] = state.SkippedNonFinite, ["samples_per_second"] = Math.Round(perSecond, 1),
@@ -135,7 +159,7 @@ public static class PretrainingRun
                 progress?.Report(new Progress(done, training.Steps, loss / n, segment / n, region / n, matching / n, learningRate, perSecond));
                 (loss, segment, region, matching, logged, samplesSinceLog, lastLog) = (0, 0, 0, 0, 0, 0, watch.Elapsed);
             }
-            if (validationBuilder is not null && ((training.EvalEvery > 0 && done % training.EvalEvery == 0) || done == training.Steps))
+            if (root && validationBuilder is not null && ((training.EvalEvery > 0 && done % training.EvalEvery == 0) || done == training.Steps))
             {
                 validation = Validate(model, validationBuilder, setup.Validation!, training, setup.Tasks);
                 var row = new Dictionary<string, object> { ["step"] = done, ["split"] = "validation" };
@@ -143,13 +167,14 @@ public static class PretrainingRun
                 metrics.Append(row);
                 model.train();
             }
-            if (done % training.CheckpointEvery == 0 || done == training.Steps)
+            if (root && (done % training.CheckpointEvery == 0 || done == training.Steps))
                 checkpoints.Save(model, groups.Optimizer, state, VocabularyMetadata(setup));
         }
-        if (cancelled && state.Step > (checkpoints.Completed().LastOrDefault().Step))
+        if (root && cancelled && state.Step > (checkpoints.Completed().LastOrDefault().Step))
             checkpoints.Save(model, groups.Optimizer, state, VocabularyMetadata(setup));
-
         var weights = Path.Combine(run, "model.safetensors");
+        if (!root) return new Result(state.Step, state.SkippedNonFinite, cancelled, validation, weights);
+
         var metadata = ModelVocabulary.WriteBeside(weights, setup.Vocabulary, setup.Tokenizer.LowerCase);
         metadata["pretrain_step"] = state.Step.ToString();
         ModelCheckpoint.Save(model, weights, metadata);
@@ -201,6 +226,10 @@ public static class PretrainingRun
         if (validationRows.Count > 0)
             LossPlot.Write(validationRows, [("val_msm_accuracy", "MSM accuracy"), ("val_itm_accuracy", "ITM accuracy")], "held-out accuracy", Path.Combine(plots, "validation.png"));
     }
+
+    /// <summary>The seed of one example's random source: a fixed mix of seed, step, micro-batch and position.</summary>
+    public static int ExampleSeed(int seed, int step, int micro, int position) =>
+        (int)((unchecked((uint)seed * 1_000_003u + (uint)step * 2_654_435_761u + (uint)micro * 40_503u) ^ unchecked((uint)position * 2_246_822_519u)) & int.MaxValue);
 
     private static Dictionary<string, string> VocabularyMetadata(PretrainingSetup setup) => new() { [ModelVocabulary.LowerCaseKey] = setup.Tokenizer.LowerCase ? "true" : "false" };
 

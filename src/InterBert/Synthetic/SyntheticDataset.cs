@@ -37,17 +37,23 @@ public static class SyntheticDataset
         var languages = new SceneLanguage[] { new EnglishSceneLanguage(), new ChineseSceneLanguage() };
         var datasets = languages.ToDictionary(l => l.Code, _ => new JsonArray());
         var objects = new System.Text.StringBuilder();
-        var scenes = new List<Scene>();
+        var scenes = Enumerable.Range(0, options.Images).Select(index => SceneGenerator.Layout(options.Seed, index,
+            index < options.TestImages ? "test" : index < options.TestImages + options.ValidationImages ? "val" : "train")).ToList();
+        // Rendering and PNG encoding dominate; each image has its own random source, so the order of work does not matter.
+        var done = 0;
+        var gate = new object();
+        Parallel.For(0, options.Images, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancel }, index =>
+        {
+            var png = SceneRenderer.RenderPng(scenes[index], SceneGenerator.RandomFor(options.Seed, index, 4));
+            var imagePath = Path.Combine(imagesFolder, scenes[index].Id + ".png");
+            if (!File.Exists(imagePath) || !File.ReadAllBytes(imagePath).AsSpan().SequenceEqual(png)) AtomicFile.Write(imagePath, t => File.WriteAllBytes(t, png));
+            lock (gate) progress?.Report(new Progress(++done, options.Images));
+        });
         for (var index = 0; index < options.Images; index++)
         {
-            cancel.ThrowIfCancellationRequested();
-            var split = index < options.TestImages ? "test" : index < options.TestImages + options.ValidationImages ? "val" : "train";
-            var scene = SceneGenerator.Layout(options.Seed, index, split);
-            scenes.Add(scene);
+            var scene = scenes[index];
             var fileName = scene.Id + ".png";
-            var png = SceneRenderer.RenderPng(scene, SceneGenerator.RandomFor(options.Seed, index, 4));
-            var imagePath = Path.Combine(imagesFolder, fileName);
-            if (!File.Exists(imagePath) || !File.ReadAllBytes(imagePath).AsSpan().SequenceEqual(png)) AtomicFile.Write(imagePath, t => File.WriteAllBytes(t, png));
+            var split = scene.Split;
             var captions = SceneGenerator.Captions(options.Seed, index, scene);
             var negatives = SceneGenerator.HardNegatives(options.Seed, index, scene, captions);
             foreach (var language in languages)
@@ -71,7 +77,6 @@ public static class SyntheticDataset
                 };
                 objects.Append(line.ToJsonString(Json)).Append('\n');
             }
-            progress?.Report(new Progress(index + 1, options.Images));
         }
         foreach (var language in languages)
         {

@@ -11,7 +11,7 @@ namespace InterBert.Tasks;
 /// Fine-tuning for caption-based image retrieval as ViLBERT and InterBERT's reference do it: each caption is scored
 /// 4-way by the score head against (its image, its image with a random caption, a random image, a hard-negative
 /// image) with cross-entropy. Hard negatives are mined with the current model at intervals: the images nearest to
-/// each caption by the unimodal (text-only and image-only) pooled vectors, other than its own. After each epoch the
+/// each caption's own image by the image-only pooled vectors. After each epoch the
 /// validation split is evaluated; the best (by mean recall) and the last weights are kept.
 /// </summary>
 public static class RetrievalFineTuning
@@ -89,30 +89,29 @@ public static class RetrievalFineTuning
         return new Result(best, bestPath, lastPath);
     }
 
-    /// <summary>For each caption, the images (not its own) closest by unimodal pooled vectors.</summary>
+    /// <summary>
+    /// For each caption, the images (not its own) closest to its own image by the image-only pooled vectors: images
+    /// the model currently finds alike. Only images go through the model (a text pass over every caption would cost
+    /// many times more), and the captions of one image share its negatives.
+    /// </summary>
     public static int[][] MineHardNegatives(InterBertModel model, PreparedPairs pairs, int count)
     {
         model.eval();
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var textVectors = new List<Tensor>();
-        for (var start = 0; start < pairs.CaptionCount; start += 256)
-        {
-            var block = Enumerable.Range(start, Math.Min(256, pairs.CaptionCount - start)).Select(i => (long)i).ToList();
-            textVectors.Add(nn.functional.normalize(model.Forward(pairs.Captions(block), null).PooledText!, dim: 1));
-        }
         var imageVectors = new List<Tensor>();
         for (var start = 0; start < pairs.ImageCount; start += 256)
         {
             var block = Enumerable.Range(start, Math.Min(256, pairs.ImageCount - start)).Select(i => (long)i).ToList();
             imageVectors.Add(nn.functional.normalize(model.Forward(null, pairs.Images(block)).PooledImage!, dim: 1));
         }
-        var similarity = matmul(cat(textVectors, 0), cat(imageVectors, 0).t());
-        var imageOf = pairs.Corpus.ImageOf;
-        for (var c = 0; c < pairs.CaptionCount; c++) similarity[c, imageOf[c]] = float.NegativeInfinity;
+        var vectors = cat(imageVectors, 0);
+        var similarity = matmul(vectors, vectors.t());
+        similarity = similarity.masked_fill(eye(pairs.ImageCount, dtype: ScalarType.Bool), float.NegativeInfinity);
         var k = Math.Min(count, pairs.ImageCount - 1);
         var top = similarity.topk(k, dim: 1).indexes.data<long>().ToArray();
-        return Enumerable.Range(0, pairs.CaptionCount).Select(c => top.Skip(c * k).Take(k).Select(v => (int)v).ToArray()).ToArray();
+        var byImage = Enumerable.Range(0, pairs.ImageCount).Select(i => top.AsSpan(i * k, k).ToArray().Select(v => (int)v).ToArray()).ToArray();
+        return pairs.Corpus.ImageOf.Select(i => byImage[i]).ToArray();
     }
 
     /// <summary>The 4B pairs of B examples: (c, i), (c', i), (c, i'), (c, i'') for each caption c of image i.</summary>
