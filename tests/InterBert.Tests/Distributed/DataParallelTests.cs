@@ -51,7 +51,7 @@ public sealed class DataParallelTests(DistributedFixture data, ITestOutputHelper
     }
 
     [Fact]
-    public void ARankThatDiesEndsTheJobWithAClearError()
+    public async Task ARankThatDiesEndsTheJobWithAClearError()
     {
         var output = Path.Combine(data.Root, "dies");
         var args = PretrainArgs(output, 4).ToList();
@@ -72,10 +72,11 @@ public sealed class DataParallelTests(DistributedFixture data, ITestOutputHelper
             rank1!.Kill();
             var watch = Stopwatch.StartNew();
             Assert.True(job.WaitForExit(TimeSpan.FromSeconds(60)), "the job hung after rank 1 died");
-            var text = stdout.Result + stderr.Result;
+            var text = await stdout + await stderr;
             log.WriteLine($"ended {watch.Elapsed.TotalSeconds:F1} s after rank 1 was killed, exit code {job.ExitCode}:\n{text}");
             Assert.NotEqual(0, job.ExitCode);
-            Assert.Contains("rank", text, StringComparison.OrdinalIgnoreCase);
+            // MPICH's launcher names the failed process and ends the others; a rank that fails with an error says so itself.
+            Assert.Matches("BAD TERMINATION|error: rank", text);
         }
         finally
         {

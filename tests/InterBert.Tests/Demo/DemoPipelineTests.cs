@@ -1,0 +1,50 @@
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace InterBert.Tests.Demo;
+
+public sealed class DemoPipelineTests
+{
+    private static string[] Args(string folder, string finetuneSteps) =>
+    [
+        "demo", "--lang", "zh", "--preset", "tiny", "--out", folder, "--images", "30", "--test-images", "6",
+        "--pretrain-steps", "4", "--finetune-steps", finetuneSteps, "--threads", "2",
+    ];
+
+    [Fact]
+    public void ChineseDemoRunsEveryStageWritesTheReportAndReusesFinishedStages()
+    {
+        using var folder = new TempFolder();
+        var (code, output, error) = CliProcess.Run(Args(folder.Path, "3"));
+        Assert.True(code == 0, output + error);
+        Assert.Contains("report →", output);
+        var report = File.ReadAllText(folder.File("report.md"));
+        Assert.Contains("Chinese captions", report);
+        Assert.Contains("fine-tuned after pretraining", report);
+        Assert.Contains("fine-tuned without multimodal pretraining", report);
+        foreach (var plot in new[] { "pretraining-losses.png", "recall.png", "top5.png" })
+            Assert.True(new FileInfo(Path.Combine(folder.Path, "plots", plot)).Length > 1000, plot);
+        // Each evaluation scored every test caption (one per image) against every test image, and its hard negatives.
+        foreach (var name in new[] { "zero-shot", "finetuned-pretrained", "finetuned-baseline" })
+        {
+            var result = JsonNode.Parse(File.ReadAllText(Path.Combine(folder.Path, "eval", name + ".json")))!;
+            Assert.Equal(6, result["retrieval"]!["captions"]!.GetValue<int>());
+            Assert.Equal(6, result["retrieval"]!["images"]!.GetValue<int>());
+            Assert.Equal(6, result["hard_negatives"]!["images"]!.GetValue<int>());
+            Assert.Contains("个", result["top5"]![0]!["caption"]!.GetValue<string>());
+        }
+        // The character vocabulary was learned from the Chinese captions.
+        Assert.Contains("圆", File.ReadAllText(Path.Combine(folder.Path, "init", "characters.vocab.txt")));
+
+        // A second run reuses every stage; changing only the fine-tuning reruns fine-tuning and its evaluations.
+        var again = CliProcess.Run(Args(folder.Path, "3"));
+        Assert.True(again.ExitCode == 0, again.Output + again.Error);
+        Assert.Equal(9, again.Output.Split('\n').Count(l => l.Contains(": reused")));
+        var changed = CliProcess.Run(Args(folder.Path, "2"));
+        Assert.True(changed.ExitCode == 0, changed.Output + changed.Error);
+        var reused = changed.Output.Split('\n').Where(l => l.Contains(": reused")).ToList();
+        Assert.Equal(5, reused.Count); // scenes, features, init, pretrain, zero-shot
+        Assert.Contains(reused, l => l.Contains("pretrain"));
+        Assert.DoesNotContain(reused, l => l.Contains("fine-tune"));
+    }
+}
