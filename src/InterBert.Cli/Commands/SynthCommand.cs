@@ -23,8 +23,23 @@ public static class SynthCommand
             var count = parse.GetValue(images);
             var options = new SyntheticDataset.Options(count, parse.GetValue(seed), parse.GetValue(test) ?? count / 10, parse.GetValue(validation) ?? count / 20);
             var folder = parse.GetValue(output)!;
-            var scenes = ProgressDisplay.Run("synth", (progress, cancel) => SyntheticDataset.Write(folder, options,
-                new Progress<SyntheticDataset.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "scenes"))), cancel));
+            var scenes = ProgressDisplay.Run("synth", (progress, cancel) =>
+            {
+                try
+                {
+                    return SyntheticDataset.Write(folder, options,
+                        new Progress<SyntheticDataset.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "scenes"))), cancel);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null; // images written so far are complete files (atomic); a rerun rewrites only what differs
+                }
+            });
+            if (scenes is null)
+            {
+                Console.WriteLine("synth: interrupted; run the same command again to finish");
+                return 130;
+            }
             Console.WriteLine($"synth: {scenes.Count} scenes ({options.TestImages} test, {options.ValidationImages} val, {scenes.Count - options.TestImages - options.ValidationImages} train), " +
                 $"{scenes.Sum(s => s.Objects.Count)} objects → {Path.Combine(folder, SyntheticDataset.DatasetFile)}, {SyntheticDataset.DatasetFileFor("zh")}, {SyntheticDataset.ObjectsFile}");
             return 0;
