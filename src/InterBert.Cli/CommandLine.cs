@@ -30,6 +30,9 @@ public static class CommandLine
         root.Subcommands.Add(PretrainCommand.Create());
         root.Subcommands.Add(TaskCommands.Finetune());
         root.Subcommands.Add(TaskCommands.Evaluate());
+        root.Subcommands.Add(IndexCommand.Create());
+        root.Subcommands.Add(SearchCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         var parse = root.Parse(args);
         // Under MPI, the launcher ends every rank when one fails; say why instead of vanishing silently.

@@ -55,6 +55,7 @@ public static class DemoCommand
             }
             AnsiConsole.Write(table);
             Console.WriteLine($"demo: report → {Path.GetFullPath(pipeline.ReportPath)}");
+            Console.WriteLine($"demo: search the test scenes in a browser: ./interbert serve --index {pipeline.IndexFolder}");
             return 0;
         }));
         return command;

@@ -21,7 +21,7 @@ namespace InterBert.Cli.Demo;
 /// </summary>
 public sealed class DemoPipeline(string folder, DemoSettings settings, int threads)
 {
-    private const int StageCount = 10;
+    private const int StageCount = 11;
     private readonly StageCache cache = new(Directory.CreateDirectory(folder).FullName);
     private readonly Stopwatch total = Stopwatch.StartNew();
     private int stageNumber;
@@ -33,6 +33,9 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
     private string PretrainFolder => Path.Combine(folder, "pretrain");
     private string PretrainedWeights => Path.Combine(PretrainFolder, "model.safetensors");
     private string EvaluationFolder => Path.Combine(folder, "eval");
+
+    /// <summary>The search index of the test scenes, built with the fine-tuned pretrained model.</summary>
+    public string IndexFolder => Path.Combine(folder, "index");
 
     /// <summary>The report's path.</summary>
     public string ReportPath => Path.Combine(folder, "report.md");
@@ -58,6 +61,8 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
                 (p, c) => Finetune(PretrainedWeights, pretrainedRun, p, c))) return false;
         if (!Stage("evaluate-pretrained", "evaluate the fine-tuned pretrained model", pretrainFingerprint + "|" + finetune + "|" + evaluate, null,
                 (p, c) => Evaluate("finetuned-pretrained", Path.Combine(pretrainedRun, "last.safetensors"), zeroShot: false, p, c))) return false;
+        if (!Stage("index", "index the test scenes for search", pretrainFingerprint + "|" + finetune + "|" + settings.Fingerprint("index"), IndexFolder,
+                (p, c) => BuildIndex(Path.Combine(pretrainedRun, "last.safetensors"), p, c))) return false;
         if (!Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({settings.FinetuneSteps} steps)", initFingerprint + "|" + finetune, baselineRun,
                 (p, c) => Finetune(InitialWeights, baselineRun, p, c))) return false;
         if (!Stage("evaluate-baseline", "evaluate the fine-tuned baseline", initFingerprint + "|" + finetune + "|" + evaluate, null,
@@ -187,8 +192,22 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
                 Steps = settings.FinetuneSteps, BatchSize = settings.FinetuneBatch, LearningRate = settings.FinetuneLearningRate, Seed = settings.Seed, LogEvery = 5,
             };
             RetrievalFineTuning.Run(model, train, null, options, pretrained, runFolder, vocabulary, tokenizer.LowerCase, mineEvery: Math.Max(1, settings.FinetuneSteps / 3),
-                new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel);
+                new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
+                settings.ContrastiveWeight);
             return !cancel.IsCancellationRequested;
+        }
+    }
+
+    private bool BuildIndex(string weights, IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    {
+        using var store = FeatureStore.Open(Features);
+        var (model, _, _, _) = ModelLoading.Load(weights, store);
+        using (model)
+        {
+            var images = IndexCommand.ImagesToIndex(store, Dataset, "test", null);
+            var result = Search.ImageIndex.Build(model, weights, store, images, IndexFolder, null,
+                new Progress<(int Done, int Total)>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "images"))), cancel);
+            return !result.Cancelled;
         }
     }
 

@@ -29,6 +29,8 @@ public sealed record DemoSettings
     public int FinetuneBatch { get; init; } = 8;
     /// <summary>Peak fine-tuning learning rate.</summary>
     public double FinetuneLearningRate { get; init; } = 3e-4;
+    /// <summary>Weight of the image-text contrastive loss in fine-tuning, which makes the fine-tuned models search models.</summary>
+    public double ContrastiveWeight { get; init; } = 1;
     /// <summary>Scenes in the validation split (held-out pretraining metrics).</summary>
     public int ValidationImages => Math.Max(2, Images / 20);
     /// <summary>Test queries shown with their top-5 images in the report.</summary>
@@ -50,6 +52,7 @@ public sealed record DemoSettings
         "init" => $"init v1 lang={Language} preset={Preset} seed={Seed}",
         "pretrain" => $"pretrain v1 steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} seed={Seed}",
         "evaluate" => $"evaluate v1 shown={ShownQueries}",
-        _ => $"{stage} v1 steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} seed={Seed}",
+        "index" => "index v1",
+        _ => $"{stage} v2 steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} seed={Seed}",
     };
 }

@@ -19,6 +19,7 @@ public sealed class InterBertModel : nn.Module
     private readonly PreTrainingHeads cls;
     private readonly Linear vilLogit;
     private readonly Dropout fusionDropout;
+    private readonly Parameter logitScale;
 
     /// <summary>Builds a model with BERT-style random initialisation.</summary>
     public InterBertModel(InterBertConfig config) : base(nameof(InterBertModel))
@@ -41,8 +42,20 @@ public sealed class InterBertModel : nn.Module
         register_module("cls", cls);
         register_module("vil_logit", vilLogit);
         register_module("fusion_dropout", fusionDropout);
+        // CLIP's learnable inverse temperature, started at 1/0.07; used only by the optional contrastive loss.
+        logitScale = nn.Parameter(full(1, InitialLogitScale));
+        register_parameter(LogitScaleKey, logitScale);
         InitializeWeights();
     }
+
+    /// <summary>Checkpoint key of the contrastive loss's learnable log inverse temperature (absent from older files).</summary>
+    public const string LogitScaleKey = "logit_scale";
+
+    /// <summary>ln(1 / 0.07): the log inverse temperature a new model starts with.</summary>
+    public static readonly double InitialLogitScale = Math.Log(1 / 0.07);
+
+    /// <summary>The contrastive loss's log inverse temperature [1].</summary>
+    public Tensor LogitScale => logitScale;
 
     /// <summary>The configuration the model was built from.</summary>
     public InterBertConfig Config { get; }

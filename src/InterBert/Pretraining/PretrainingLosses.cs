@@ -6,8 +6,12 @@ namespace InterBert.Pretraining;
 /// <summary>The three losses of one batch, their weighted sum, and the counts behind accuracies.</summary>
 public sealed record PretrainingLosses(Tensor Total, Tensor Segment, Tensor Region, Tensor Matching, long SegmentTargets, long SegmentCorrect, long MatchingCorrect, long Pairs)
 {
+    /// <summary>The contrastive loss (zero when it is off).</summary>
+    public Tensor Contrastive { get; init; } = zeros(1).sum();
+
     /// <summary>Runs the model on a batch and computes MSM (cross-entropy over masked tokens), MRM (KL divergence to the
-    /// masked regions' class distributions, or MSE to their features) and ITM (2-way cross-entropy).</summary>
+    /// masked regions' class distributions, or MSE to their features), ITM (2-way cross-entropy) and, when the batch
+    /// carries its inputs, the image-text contrastive loss.</summary>
     public static PretrainingLosses Compute(InterBertModel model, PretrainingBatch batch, PretrainingTaskOptions options) =>
         Compute(model, batch, options, LossDenominators.Of(batch));
 
@@ -66,6 +70,13 @@ public sealed record PretrainingLosses(Tensor Total, Tensor Segment, Tensor Regi
         using (no_grad()) matchingCorrect = matchLogits.argmax(1).eq(batch.MatchLabels).sum().item<long>();
 
         var total = segment * options.SegmentWeight + region * options.RegionWeight + matching * options.MatchingWeight;
-        return new PretrainingLosses(total, segment, region, matching, segmentTargets, segmentCorrect, matchingCorrect, batch.Size);
+        var contrastive = zeros(1).sum();
+        if (batch.Contrastive is { } inputs && options.ContrastiveWeight > 0)
+        {
+            // In-batch negatives are each rank's own; the mean over a rank's pairs is weighted by its share of the step.
+            contrastive = Search.ContrastiveLoss.Compute(model, inputs.Text, inputs.Images, inputs.ImageOfText) * (denominators.Ranks * batch.Size / denominators.Pairs);
+            total = total + contrastive * options.ContrastiveWeight;
+        }
+        return new PretrainingLosses(total, segment, region, matching, segmentTargets, segmentCorrect, matchingCorrect, batch.Size) { Contrastive = contrastive };
     }
 }

@@ -74,7 +74,7 @@ public static class PretrainingRun
         var watch = Stopwatch.StartNew();
         var samplesSinceLog = 0L;
         var lastLog = watch.Elapsed;
-        double loss = 0, segment = 0, region = 0, matching = 0;
+        double loss = 0, segment = 0, region = 0, matching = 0, contrastive = 0;
         var logged = 0;
         var cancelled = false;
         model.train();
@@ -109,7 +109,7 @@ public static class PretrainingRun
                     processes.AllReduceSum(counts);
                     var losses = PretrainingLosses.Compute(model, batch, setup.Tasks, new LossDenominators(counts[0], counts[1], counts[2], ranks));
                     // Each rank's losses are its share of the global means times the rank count: their sum over ranks / ranks is the mean.
-                    var values = new[] { (double)losses.Total.item<float>(), losses.Segment.item<float>(), losses.Region.item<float>(), losses.Matching.item<float>() };
+                    var values = new[] { (double)losses.Total.item<float>(), losses.Segment.item<float>(), losses.Region.item<float>(), losses.Matching.item<float>(), losses.Contrastive.item<float>() };
                     processes.AllReduceSum(values);
                     for (var k = 0; k < values.Length; k++) values[k] /= ranks;
                     if (!double.IsFinite(values[0]))
@@ -122,6 +122,7 @@ public static class PretrainingRun
                     segment += values[1] / training.GradientAccumulation;
                     region += values[2] / training.GradientAccumulation;
                     matching += values[3] / training.GradientAccumulation;
+                    contrastive += values[4] / training.GradientAccumulation;
                     samplesSinceLog += batch.Size * ranks;
                 }
                 if (finite) DataParallel.AverageGradients(processes, parameters);
@@ -151,13 +152,15 @@ public static class PretrainingRun
                 var seconds = (watch.Elapsed - lastLog).TotalSeconds;
                 var perSecond = samplesSinceLog / Math.Max(seconds, 1e-9);
                 var n = Math.Max(logged, 1);
-                if (root) metrics.Append(new Dictionary<string, object>
+                var row = new Dictionary<string, object>
                 {
                     ["step"] = done, ["loss"] = Round(loss / n), ["msm"] = Round(segment / n), ["mrm"] = Round(region / n), ["itm"] = Round(matching / n),
                     ["lr"] = learningRate, ["skipped_non_finite"] = state.SkippedNonFinite, ["samples_per_second"] = Math.Round(perSecond, 1),
-                });
+                };
+                if (setup.Tasks.ContrastiveWeight > 0) row["itc"] = Round(contrastive / n);
+                if (root) metrics.Append(row);
                 progress?.Report(new Progress(done, training.Steps, loss / n, segment / n, region / n, matching / n, learningRate, perSecond));
-                (loss, segment, region, matching, logged, samplesSinceLog, lastLog) = (0, 0, 0, 0, 0, 0, watch.Elapsed);
+                (loss, segment, region, matching, contrastive, logged, samplesSinceLog, lastLog) = (0, 0, 0, 0, 0, 0, 0, watch.Elapsed);
             }
             if (root && validationBuilder is not null && ((training.EvalEvery > 0 && done % training.EvalEvery == 0) || done == training.Steps))
             {
@@ -177,6 +180,7 @@ public static class PretrainingRun
 
         var metadata = ModelVocabulary.WriteBeside(weights, setup.Vocabulary, setup.Tokenizer.LowerCase);
         metadata["pretrain_step"] = state.Step.ToString();
+        if (setup.Tasks.ContrastiveWeight > 0) metadata[Search.ImageIndex.ContrastiveMetadataKey] = setup.Tasks.ContrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
         ModelCheckpoint.Save(model, weights, metadata);
         WritePlots(run, metrics);
         return new Result(state.Step, state.SkippedNonFinite, cancelled, validation, weights);
@@ -221,7 +225,7 @@ public static class PretrainingRun
         var rows = metrics.ReadAll();
         var plots = Directory.CreateDirectory(Path.Combine(run, "plots")).FullName;
         var trainingRows = rows.Where(r => r["split"] is null).ToList();
-        LossPlot.Write(trainingRows, [("loss", "total"), ("msm", "masked segment"), ("mrm", "masked region"), ("itm", "image-text matching")], "pretraining losses", Path.Combine(plots, "losses.png"));
+        LossPlot.Write(trainingRows, [("loss", "total"), ("msm", "masked segment"), ("mrm", "masked region"), ("itm", "image-text matching"), ("itc", "image-text contrastive")], "pretraining losses", Path.Combine(plots, "losses.png"));
         var validationRows = rows.Where(r => r["split"] is not null).ToList();
         if (validationRows.Count > 0)
             LossPlot.Write(validationRows, [("val_msm_accuracy", "MSM accuracy"), ("val_itm_accuracy", "ITM accuracy")], "held-out accuracy", Path.Combine(plots, "validation.png"));

@@ -1,6 +1,6 @@
 namespace InterBert.Pretraining;
 
-/// <summary>The three tasks' settings (paper's defaults) and their loss weights.</summary>
+/// <summary>The three tasks' settings (paper's defaults), their loss weights, and the optional contrastive loss's weight.</summary>
 public sealed record PretrainingTaskOptions
 {
     /// <summary>How segments are masked.</summary>
@@ -17,6 +17,8 @@ public sealed record PretrainingTaskOptions
     public double RegionWeight { get; init; } = 1;
     /// <summary>Loss weight of image-text matching.</summary>
     public double MatchingWeight { get; init; } = 1;
+    /// <summary>Loss weight of the image-text contrastive loss on the unimodal vectors (0: off, the paper's configuration).</summary>
+    public double ContrastiveWeight { get; init; }
     /// <summary>Most regions per image.</summary>
     public int MaxRegions { get; init; } = 36;
 }

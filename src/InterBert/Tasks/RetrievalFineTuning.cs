@@ -12,7 +12,8 @@ namespace InterBert.Tasks;
 /// 4-way by the score head against (its image, its image with a random caption, a random image, a hard-negative
 /// image) with cross-entropy. Hard negatives are mined with the current model at intervals: the images nearest to
 /// each caption's own image by the image-only pooled vectors. After each epoch the
-/// validation split is evaluated; the best (by mean recall) and the last weights are kept.
+/// validation split is evaluated; the best (by mean recall) and the last weights are kept. With a contrastive weight,
+/// the image-text contrastive loss over the step's captions and their images is added (search models).
 /// </summary>
 public static class RetrievalFineTuning
 {
@@ -25,7 +26,8 @@ public static class RetrievalFineTuning
     /// <summary>Fine-tunes <paramref name="model"/>; writes <c>best.safetensors</c>, <c>last.safetensors</c> (vocabulary beside) and <c>metrics.jsonl</c> in <paramref name="runFolder"/>.</summary>
     public static Result Run(
         InterBertModel model, PreparedPairs train, PreparedPairs? validation, TrainingOptions options, IReadOnlySet<string> pretrainedKeys,
-        string runFolder, byte[] vocabulary, bool lowerCase, int mineEvery = 0, IProgress<Progress>? progress = null, CancellationToken cancel = default)
+        string runFolder, byte[] vocabulary, bool lowerCase, int mineEvery = 0, IProgress<Progress>? progress = null, CancellationToken cancel = default,
+        double contrastiveWeight = 0)
     {
         Directory.CreateDirectory(runFolder);
         var metrics = new MetricsLog(Path.Combine(runFolder, "metrics.jsonl"));
@@ -56,6 +58,11 @@ public static class RetrievalFineTuning
                 var (text, image) = FourWayBatch(train, examples, hard, random);
                 var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
                 var loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
+                if (contrastiveWeight > 0)
+                {
+                    var contrastive = ContrastiveInputs(train, examples);
+                    loss = loss + Search.ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText) * contrastiveWeight;
+                }
                 groups.Step(loss);
                 lossSum += loss.item<float>();
                 lossCount++;
@@ -79,12 +86,12 @@ public static class RetrievalFineTuning
                 if (best is null || result.MeanRecall > best.MeanRecall)
                 {
                     best = result;
-                    Save(model, bestPath, vocabulary, lowerCase, done);
+                    Save(model, bestPath, vocabulary, lowerCase, done, contrastiveWeight);
                 }
             }
         }
-        Save(model, lastPath, vocabulary, lowerCase, options.Steps);
-        if (best is null) Save(model, bestPath, vocabulary, lowerCase, options.Steps);
+        Save(model, lastPath, vocabulary, lowerCase, options.Steps, contrastiveWeight);
+        if (best is null) Save(model, bestPath, vocabulary, lowerCase, options.Steps, contrastiveWeight);
         LossPlot.Write(metrics.ReadAll().Where(r => r["split"] is null).ToList(), [("loss", "4-way loss")], "retrieval fine-tuning", Path.Combine(Directory.CreateDirectory(Path.Combine(runFolder, "plots")).FullName, "finetune-loss.png"));
         return new Result(best, bestPath, lastPath);
     }
@@ -103,7 +110,7 @@ public static class RetrievalFineTuning
         for (var start = 0; start < pairs.ImageCount; start += 256)
         {
             var block = Enumerable.Range(start, Math.Min(256, pairs.ImageCount - start)).Select(i => (long)i).ToList();
-            imageVectors.Add(nn.functional.normalize(model.Forward(null, pairs.Images(block)).PooledImage!, dim: 1));
+            imageVectors.Add(Search.UnimodalEmbedding.Image(model, pairs.Images(block)));
         }
         var vectors = cat(imageVectors, 0);
         var similarity = matmul(vectors, vectors.t());
@@ -134,11 +141,22 @@ public static class RetrievalFineTuning
         return pairs.Pairs(captionIds, imageIds);
     }
 
-    private static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step)
+    /// <summary>The examples' captions and their distinct images, for the contrastive loss.</summary>
+    public static Search.ContrastiveBatch ContrastiveInputs(PreparedPairs pairs, IReadOnlyList<int> captions)
+    {
+        var images = captions.Select(c => pairs.Corpus.ImageOf[c]).Distinct().ToList();
+        var position = images.Select((image, k) => (image, k)).ToDictionary(p => p.image, p => p.k);
+        return new Search.ContrastiveBatch(
+            pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()),
+            captions.Select(c => position[pairs.Corpus.ImageOf[c]]).ToArray());
+    }
+
+    private static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step, double contrastiveWeight)
     {
         var metadata = ModelVocabulary.WriteBeside(path, vocabulary, lowerCase);
         metadata["finetune_task"] = "retrieval";
         metadata["finetune_step"] = step.ToString();
+        if (contrastiveWeight > 0) metadata[Search.ImageIndex.ContrastiveMetadataKey] = contrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
         ModelCheckpoint.Save(model, path, metadata);
     }
 }

@@ -56,7 +56,8 @@ public sealed class CheckpointManager(string runFolder, int keep)
         var latest = Completed().LastOrDefault();
         if (latest.Path is null) return null;
         var report = ModelCheckpoint.LoadWeights(model, Path.Combine(latest.Path, "model.safetensors"));
-        if (report.Missing.Count > 0) throw new CheckpointException($"{latest.Path}: checkpoint lacks {report.Missing.Count} weights of the model (first {report.Missing[0]})");
+        var missing = report.Missing.Where(k => k != Modeling.InterBertModel.LogitScaleKey).ToList();
+        if (missing.Count > 0) throw new CheckpointException($"{latest.Path}: checkpoint lacks {missing.Count} weights of the model (first {missing[0]})");
         optimizer.load_state_dict(Path.Combine(latest.Path, "optimizer.bin"));
         var rngBytes = File.ReadAllBytes(Path.Combine(latest.Path, "rng.bin"));
         using (var rng = tensor(rngBytes, dtype: ScalarType.Byte)) set_rng_state(rng);

@@ -47,8 +47,9 @@ public sealed class ParameterGroups
         return new ParameterGroups(torch.optim.AdamW(groups, options.LearningRate), multipliers.ToArray(), model.parameters().ToList(), options.ClipNorm);
     }
 
-    /// <summary>Whether a parameter is exempt from weight decay (biases and LayerNorm weights).</summary>
-    public static bool NoDecay(string name) => name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm", StringComparison.Ordinal);
+    /// <summary>Whether a parameter is exempt from weight decay (biases, LayerNorm weights and the contrastive temperature).</summary>
+    public static bool NoDecay(string name) =>
+        name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm", StringComparison.Ordinal) || name == Modeling.InterBertModel.LogitScaleKey;
 
     /// <summary>One optimiser step on <paramref name="loss"/>: clear gradients, backward, clip, update.</summary>
     public void Step(torch.Tensor loss)

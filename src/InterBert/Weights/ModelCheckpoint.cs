@@ -67,10 +67,12 @@ public static class ModelCheckpoint
     {
         var model = new InterBertModel(ReadConfig(path));
         var report = LoadWeights(model, path);
-        if (report.Missing.Count > 0)
+        // Files from before the contrastive loss existed lack its temperature; it keeps its initial value.
+        var missing = report.Missing.Where(k => k != InterBertModel.LogitScaleKey).ToList();
+        if (missing.Count > 0)
         {
             model.Dispose();
-            throw new CheckpointException($"{path}: {report.Missing.Count} weights missing, first '{report.Missing[0]}'");
+            throw new CheckpointException($"{path}: {missing.Count} weights missing, first '{missing[0]}'");
         }
         return model;
     }

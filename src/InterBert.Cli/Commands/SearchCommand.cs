@@ -1,0 +1,50 @@
+using System.CommandLine;
+using System.Diagnostics;
+using InterBert.Search;
+using Spectre.Console;
+
+namespace InterBert.Cli.Commands;
+
+/// <summary>The <c>search</c> verb: two-stage text-to-image search from the command line.</summary>
+public static class SearchCommand
+{
+    /// <summary>Option: which images an index's first stage proposes.</summary>
+    public static Option<SearchMode> ModeOption() => new("--mode") { Description = "first stage: Auto (exact for small collections), Exact or Approximate (HNSW)", DefaultValueFactory = _ => SearchMode.Auto };
+
+    /// <summary>Option: how many first-stage candidates are re-ranked.</summary>
+    public static Option<int> CandidatesOption() => new("--candidates") { Description = "first-stage candidates re-ranked by the cross-modal score", DefaultValueFactory = _ => TwoStageSearcher.DefaultCandidates };
+
+    /// <summary>Creates the verb.</summary>
+    public static Command Create()
+    {
+        var index = new Option<string>("--index") { Description = "index folder (interbert index)", Required = true };
+        var weights = new Option<string?>("--weights") { Description = "the model (default: the one the index records; another model is refused)" };
+        var top = new Option<int>("--top") { Description = "results to print", DefaultValueFactory = _ => 10 };
+        var candidates = CandidatesOption();
+        var mode = ModeOption();
+        var query = new Argument<string[]>("query") { Description = "the query text", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("search", "Search images by text: nearest image vectors, re-ranked by InterBERT's matching score")
+        {
+            index, weights, top, candidates, mode, query,
+        };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var text = string.Join(' ', parse.GetValue(query)!).Trim();
+            if (text.Length == 0) throw new ArgumentException("the query is empty");
+            using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights));
+            var watch = Stopwatch.StartNew();
+            var hits = searcher.Search(text, Math.Clamp(parse.GetValue(top), 1, 1000), Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode));
+            var elapsed = watch.Elapsed;
+            var table = new Table().AddColumn("rank").AddColumn("image").AddColumn("score").AddColumn("first stage (cosine, rank)").AddColumn("file");
+            for (var k = 0; k < hits.Count; k++)
+            {
+                var hit = hits[k];
+                table.AddRow($"{k + 1}", Markup.Escape(hit.Id), $"{hit.Score:F3}", $"{hit.FirstStageSimilarity:F3}  #{hit.FirstStageRank}", Markup.Escape(hit.ImagePath ?? "-"));
+            }
+            AnsiConsole.Write(table);
+            Console.WriteLine($"search: \"{text}\": {hits.Count} of {searcher.Index.Manifest.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms ({searcher.Index.Manifest.Score}, {Math.Max(parse.GetValue(candidates), parse.GetValue(top))} candidates)");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,57 @@
+using System.CommandLine;
+using InterBert.Cli.Serving;
+using InterBert.Search;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace InterBert.Cli.Commands;
+
+/// <summary>The <c>serve</c> verb: the search web service on an index.</summary>
+public static class ServeCommand
+{
+    /// <summary>Creates the verb.</summary>
+    public static Command Create()
+    {
+        var index = new Option<string>("--index") { Description = "index folder (interbert index)", Required = true };
+        var weights = new Option<string?>("--weights") { Description = "the model (default: the one the index records; another model is refused)" };
+        var host = new Option<string>("--host") { Description = "address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "port (0: any free port)", DefaultValueFactory = _ => 8080 };
+        var concurrent = new Option<int>("--max-concurrent") { Description = "searches running at once", DefaultValueFactory = _ => 2 };
+        var queue = new Option<int>("--max-queue") { Description = "searches waiting; more get 429", DefaultValueFactory = _ => 8 };
+        var candidates = SearchCommand.CandidatesOption();
+        var mode = SearchCommand.ModeOption();
+        var command = new Command("serve", "Serve text-to-image search: a web page, GET /api/search?q=...&k=..., /images/{id}, /health")
+        {
+            index, weights, host, port, concurrent, queue, candidates, mode,
+        };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            if (!System.Net.IPAddress.TryParse(parse.GetValue(host), out _)) throw new ArgumentException($"--host {parse.GetValue(host)}: not an IP address");
+            using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights));
+            var options = new SearchServiceOptions
+            {
+                Host = parse.GetValue(host)!, Port = parse.GetValue(port), MaxConcurrentSearches = parse.GetValue(concurrent),
+                MaxQueuedSearches = parse.GetValue(queue), Candidates = Math.Max(1, parse.GetValue(candidates)), Mode = parse.GetValue(mode),
+            };
+            var app = SearchService.Build(searcher, options);
+            try
+            {
+                app.Start();
+            }
+            catch (IOException e)
+            {
+                throw new InterBertException($"cannot listen on {options.Host}:{options.Port} ({e.Message})");
+            }
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            Console.WriteLine($"serve: {searcher.Index.Manifest.Count:N0} images of {searcher.Index.Folder}, model {searcher.WeightsPath}");
+            Console.WriteLine($"serve: listening on {address} (Ctrl-C to stop)");
+            app.WaitForShutdown();
+            Console.WriteLine("serve: stopped");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,46 @@
+using InterBert.Modeling;
+using static TorchSharp.torch;
+
+namespace InterBert.Search;
+
+/// <summary>
+/// The optional image-text contrastive loss (InfoNCE over in-batch negatives, both directions, CLIP's learnable
+/// temperature) on the unimodal pooled vectors: the text-only and image-only forward passes. It aligns the vectors
+/// a search index compares, so that a first stage of nearest neighbours finds the candidates the cross-modal
+/// matching score then re-ranks.
+/// </summary>
+public static class ContrastiveLoss
+{
+    /// <summary>
+    /// The loss of captions <paramref name="text"/> against the distinct images <paramref name="images"/>, caption t
+    /// belonging to image <paramref name="imageOfText"/>[t]. Every image must have at least one caption in the batch.
+    /// </summary>
+    public static Tensor Compute(InterBertModel model, TextBatch text, ImageBatch images, IReadOnlyList<int> imageOfText)
+    {
+        var textVectors = nn.functional.normalize(model.Forward(text, null).PooledText!, dim: 1);
+        var imageVectors = nn.functional.normalize(model.Forward(null, images).PooledImage!, dim: 1);
+        return FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
+    }
+
+    /// <summary>
+    /// The loss from L2-normalised vectors: text→image cross-entropy towards each caption's image, and image→text with
+    /// all of an image's captions as positives (two captions of one image are not each other's negatives).
+    /// </summary>
+    public static Tensor FromVectors(Tensor textVectors, Tensor imageVectors, IReadOnlyList<int> imageOfText, Tensor logitScale)
+    {
+        var imageCount = imageVectors.shape[0];
+        if (imageOfText.Count != textVectors.shape[0] || imageOfText.Any(i => i < 0 || i >= imageCount))
+            throw new ArgumentException("every caption needs the index of its image in the batch");
+        // As in CLIP, the inverse temperature is capped at 100 so the logits cannot run away.
+        var scale = logitScale.clamp_max(Math.Log(100)).exp();
+        var logits = matmul(textVectors, imageVectors.t()) * scale;
+        var targets = tensor(imageOfText.Select(i => (long)i).ToArray());
+        var textToImage = nn.functional.cross_entropy(logits, targets);
+        var owns = new bool[imageCount * imageOfText.Count];
+        for (var t = 0; t < imageOfText.Count; t++) owns[imageOfText[t] * imageOfText.Count + t] = true;
+        var positive = tensor(owns, [imageCount, imageOfText.Count]);
+        var byImage = logits.t();
+        var imageToText = (byImage.logsumexp(1) - byImage.masked_fill(positive.logical_not(), float.NegativeInfinity).logsumexp(1)).mean();
+        return (textToImage + imageToText) / 2;
+    }
+}

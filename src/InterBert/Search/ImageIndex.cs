@@ -1,0 +1,263 @@
+using System.IO.MemoryMappedFiles;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Cloud.Unum.USearch;
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Weights;
+using static TorchSharp.torch;
+
+namespace InterBert.Search;
+
+/// <summary>
+/// An index of image vectors (the image-only pooled output of one model) in a folder: <c>index.json</c> (the model's
+/// SHA-256, the feature store, the search settings), <c>images.jsonl</c> (id and image file of each position),
+/// <c>vectors.f32</c> (normalised float32 vectors, memory-mapped for exact search) and <c>graph.usearch</c> (a USearch
+/// HNSW graph, memory-mapped for approximate search). Searching is thread-safe.
+/// </summary>
+public sealed unsafe class ImageIndex : IDisposable
+{
+    /// <summary>Weights metadata key set by training runs that used the contrastive loss (its weight).</summary>
+    public const string ContrastiveMetadataKey = "contrastive_weight";
+    /// <summary>File name of the description.</summary>
+    public const string ManifestFile = "index.json";
+    private const string ImagesFile = "images.jsonl";
+    private const string VectorsFile = "vectors.f32";
+    private const string GraphFile = "graph.usearch";
+    private const string BuildFile = "build.json";
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    private readonly MemoryMappedFile? vectorFile;
+    private readonly MemoryMappedViewAccessor? vectorView;
+    private readonly byte* vectors;
+    private readonly Lazy<USearchIndex> graph;
+
+    private ImageIndex(string folder, ImageIndexManifest manifest, IReadOnlyList<IndexedImage> images)
+    {
+        Folder = folder;
+        Manifest = manifest;
+        Images = images;
+        var vectorPath = Path.Combine(folder, VectorsFile);
+        var expected = (long)manifest.Count * manifest.Dimension * sizeof(float);
+        if (!File.Exists(vectorPath) || new FileInfo(vectorPath).Length != expected)
+            throw new InterBertException($"{vectorPath}: missing or not {expected} bytes ({manifest.Count} vectors of {manifest.Dimension}); rebuild the index");
+        if (expected > 0)
+        {
+            vectorFile = MemoryMappedFile.CreateFromFile(vectorPath, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            vectorView = vectorFile.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* pointer = null;
+            vectorView.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            vectors = pointer + vectorView.PointerOffset;
+        }
+        graph = new Lazy<USearchIndex>(() =>
+        {
+            var graphPath = Path.Combine(folder, GraphFile);
+            if (!File.Exists(graphPath)) throw new InterBertException($"{graphPath}: missing; rebuild the index");
+            return new USearchIndex(graphPath, view: true);
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The index folder.</summary>
+    public string Folder { get; }
+    /// <summary>The index description.</summary>
+    public ImageIndexManifest Manifest { get; }
+    /// <summary>The indexed images, by position.</summary>
+    public IReadOnlyList<IndexedImage> Images { get; }
+
+    /// <summary>What a build did.</summary>
+    public sealed record BuildResult(int Count, int Resumed, bool Cancelled, TimeSpan Elapsed);
+
+    /// <summary>The SHA-256 (hex) of a weights file: the identity of the model an index belongs to.</summary>
+    public static string Fingerprint(string weightsPath)
+    {
+        if (!File.Exists(weightsPath)) throw new InterBertException($"{weightsPath}: weights file not found");
+        using var stream = File.OpenRead(weightsPath);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>
+    /// Computes the image vectors of <paramref name="images"/> with <paramref name="model"/> (loaded from
+    /// <paramref name="weightsPath"/>) and writes the index to <paramref name="folder"/>. Work goes to
+    /// <c>FOLDER.partial</c> first: an interrupted build continues there when run again with the same inputs, and the
+    /// finished index replaces <paramref name="folder"/> only when complete.
+    /// </summary>
+    public static BuildResult Build(
+        InterBertModel model, string weightsPath, FeatureStore store, IReadOnlyList<IndexedImage> images, string folder,
+        ImageIndexManifest? settings = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancel = default)
+    {
+        if (images.Count == 0) throw new InterBertException($"{folder}: nothing to index (no images)");
+        if (model.Config.VFeatureSize != store.Manifest.FeatureSize)
+            throw new InterBertException($"{weightsPath}: the model takes {model.Config.VFeatureSize}-d region features but {store.Folder} holds {store.Manifest.FeatureSize}-d ones");
+        foreach (var image in images)
+            if (!store.Contains(image.Id)) throw new InterBertException($"{store.Folder}: no features for image {image.Id}; run 'interbert features' on it first");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var metadata = ModelCheckpoint.ReadMetadata(weightsPath);
+        var dimension = model.Config.BiHiddenSize;
+        var manifest = (settings ?? new ImageIndexManifest()) with
+        {
+            Weights = Path.GetFullPath(weightsPath),
+            WeightsSha256 = Fingerprint(weightsPath),
+            Features = Path.GetFullPath(store.Folder),
+            Dimension = dimension,
+            Count = images.Count,
+            Score = metadata.TryGetValue("finetune_task", out var task) && task == "retrieval" ? "score-head" : "matching-head",
+            Contrastive = metadata.ContainsKey(ContrastiveMetadataKey),
+        };
+        var partial = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + ".partial";
+        var build = JsonSerializer.Serialize(new { manifest.WeightsSha256, manifest.Features, Ids = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', images.Select(i => i.Id))))) });
+        var buildPath = Path.Combine(partial, BuildFile);
+        if (!File.Exists(buildPath) || File.ReadAllText(buildPath) != build)
+        {
+            if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+            Directory.CreateDirectory(partial);
+            File.WriteAllText(buildPath, build);
+        }
+
+        var vectorPath = Path.Combine(partial, VectorsFile);
+        var rowBytes = (long)dimension * sizeof(float);
+        int resumed;
+        using (var output = new FileStream(vectorPath, FileMode.OpenOrCreate, FileAccess.Write))
+        {
+            // Only whole vectors count: a torn last one (killed mid-write) is written again.
+            resumed = (int)Math.Min(images.Count, output.Length / rowBytes);
+            output.SetLength(resumed * rowBytes);
+            output.Position = output.Length;
+            model.eval();
+            const int batch = 64;
+            for (var start = resumed; start < images.Count; start += batch)
+            {
+                if (cancel.IsCancellationRequested) return new BuildResult(start, resumed, true, watch.Elapsed);
+                using var scope = NewDisposeScope();
+                var block = images.Skip(start).Take(batch).Select(i => store.Read(i.Id)).ToList();
+                var regions = RegionCollator.Collate(block, store.Manifest.FeatureSize, model.Config.MaxRegionLength);
+                var values = UnimodalEmbedding.Image(model, regions).contiguous().data<float>().ToArray();
+                output.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+                output.Flush();
+                progress?.Report((start + block.Count, images.Count));
+            }
+        }
+
+        using (var hnsw = new USearchIndex(MetricKind.Cos, ScalarKind.Float32, (ulong)dimension, (ulong)manifest.Connectivity, (ulong)manifest.ExpansionAdd, (ulong)manifest.ExpansionSearch))
+        using (var input = File.OpenRead(vectorPath))
+        {
+            var row = new byte[rowBytes];
+            var vector = new float[dimension];
+            for (var k = 0; k < images.Count; k++)
+            {
+                input.ReadExactly(row);
+                Buffer.BlockCopy(row, 0, vector, 0, row.Length);
+                hnsw.Add((ulong)k, vector);
+            }
+            var graphTemporary = Path.Combine(partial, GraphFile + ".tmp");
+            hnsw.Save(graphTemporary);
+            File.Move(graphTemporary, Path.Combine(partial, GraphFile), overwrite: true);
+        }
+        File.WriteAllLines(Path.Combine(partial, ImagesFile), images.Select(i => JsonSerializer.Serialize(i)));
+        File.WriteAllText(Path.Combine(partial, ManifestFile), JsonSerializer.Serialize(manifest, Json));
+        File.Delete(buildPath);
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        Directory.Move(partial, folder);
+        return new BuildResult(images.Count, resumed, false, watch.Elapsed);
+    }
+
+    /// <summary>Opens an index; a missing or corrupt file gives an error naming it.</summary>
+    public static ImageIndex Open(string folder)
+    {
+        var manifestPath = Path.Combine(folder, ManifestFile);
+        if (!File.Exists(manifestPath))
+            throw new InterBertException(Directory.Exists(folder + ".partial")
+                ? $"{folder}: the index was not finished; run the same 'interbert index' command again to complete it"
+                : $"{folder}: not an image index (no {ManifestFile})");
+        ImageIndexManifest manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<ImageIndexManifest>(File.ReadAllText(manifestPath)) ?? throw new JsonException("empty");
+        }
+        catch (JsonException e)
+        {
+            throw new InterBertException($"{manifestPath}: corrupt index description ({e.Message.Split('\n')[0]})");
+        }
+        if (manifest.Format != "interbert-index" || manifest.Dimension <= 0 || manifest.Count <= 0 || manifest.WeightsSha256.Length != 64)
+            throw new InterBertException($"{manifestPath}: not an interbert index description");
+        var imagesPath = Path.Combine(folder, ImagesFile);
+        var images = new List<IndexedImage>(manifest.Count);
+        var line = 0;
+        foreach (var text in File.Exists(imagesPath) ? File.ReadLines(imagesPath) : throw new InterBertException($"{imagesPath}: missing; rebuild the index"))
+        {
+            line++;
+            try
+            {
+                images.Add(JsonSerializer.Deserialize<IndexedImage>(text) ?? throw new JsonException("null"));
+            }
+            catch (JsonException)
+            {
+                throw new InterBertException($"{imagesPath}: line {line}: not an image entry");
+            }
+        }
+        if (images.Count != manifest.Count) throw new InterBertException($"{imagesPath}: {images.Count} images but {manifestPath} says {manifest.Count}; rebuild the index");
+        return new ImageIndex(folder, manifest, images);
+    }
+
+    /// <summary>Refuses a model other than the one the index was built with.</summary>
+    public void CheckModel(string weightsPath, string? fingerprint = null)
+    {
+        fingerprint ??= Fingerprint(weightsPath);
+        if (fingerprint != Manifest.WeightsSha256)
+            throw new InterBertException(
+                $"{Folder}: built with the model {Manifest.Weights} (sha256 {Manifest.WeightsSha256[..12]}), not {weightsPath} (sha256 {fingerprint[..12]}); " +
+                "vectors of different models are not comparable: rebuild the index with 'interbert index --weights' for this model");
+    }
+
+    /// <summary>The stored vector of position <paramref name="position"/>.</summary>
+    public ReadOnlySpan<float> Vector(int position) => new(vectors + (long)position * Manifest.Dimension * sizeof(float), Manifest.Dimension);
+
+    /// <summary>
+    /// The <paramref name="count"/> images nearest to a normalised query vector by cosine similarity, best first (ties
+    /// by position).
+    /// </summary>
+    public IReadOnlyList<(int Position, float Similarity)> Nearest(ReadOnlySpan<float> query, int count, SearchMode mode = SearchMode.Auto)
+    {
+        if (query.Length != Manifest.Dimension) throw new ArgumentException($"the query vector has {query.Length} values, the index {Manifest.Dimension}");
+        count = Math.Clamp(count, 0, Manifest.Count);
+        if (count == 0) return [];
+        var exact = mode == SearchMode.Exact || (mode == SearchMode.Auto && Manifest.Count <= Manifest.ExactBelow);
+        return exact ? NearestExact(query, count) : NearestApproximate(query.ToArray(), count);
+    }
+
+    private List<(int Position, float Similarity)> NearestExact(ReadOnlySpan<float> query, int count)
+    {
+        // A min-heap of the best so far: its root is the weakest kept candidate.
+        var heap = new PriorityQueue<int, (float Similarity, int NegativePosition)>(count + 1);
+        for (var position = 0; position < Manifest.Count; position++)
+        {
+            var similarity = System.Numerics.Tensors.TensorPrimitives.Dot(query, Vector(position));
+            var key = (similarity, -position);
+            if (heap.Count < count) heap.Enqueue(position, key);
+            else if (heap.TryPeek(out _, out var weakest) && key.CompareTo(weakest) > 0) heap.EnqueueDequeue(position, key);
+        }
+        var result = new List<(int, float)>(count);
+        while (heap.TryDequeue(out var position, out var key)) result.Add((position, key.Similarity));
+        result.Reverse();
+        return result;
+    }
+
+    private List<(int Position, float Similarity)> NearestApproximate(float[] query, int count)
+    {
+        var found = graph.Value.Search(query, count, out ulong[] keys, out float[] distances);
+        var result = new List<(int, float)>(found);
+        for (var k = 0; k < found; k++) result.Add(((int)keys[k], 1 - distances[k]));
+        return result.OrderByDescending(r => r.Item2).ThenBy(r => r.Item1).ToList();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (vectorView is not null)
+        {
+            vectorView.SafeMemoryMappedViewHandle.ReleasePointer();
+            vectorView.Dispose();
+        }
+        vectorFile?.Dispose();
+        if (graph.IsValueCreated) graph.Value.Dispose();
+    }
+}

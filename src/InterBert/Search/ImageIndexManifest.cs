@@ -1,0 +1,34 @@
+using System.Text.Json.Serialization;
+
+namespace InterBert.Search;
+
+/// <summary>The description of an image index (<c>index.json</c>): the model it was built with and how it searches.</summary>
+public sealed record ImageIndexManifest
+{
+    /// <summary>Format name.</summary>
+    [JsonPropertyName("format")] public string Format { get; init; } = "interbert-index";
+    /// <summary>Format version.</summary>
+    [JsonPropertyName("version")] public int Version { get; init; } = 1;
+    /// <summary>The weights file the vectors were computed with (absolute path).</summary>
+    [JsonPropertyName("weights")] public string Weights { get; init; } = "";
+    /// <summary>SHA-256 of that file: queries from any other model are refused.</summary>
+    [JsonPropertyName("weights_sha256")] public string WeightsSha256 { get; init; } = "";
+    /// <summary>The feature store of the indexed images (absolute path), read for re-ranking.</summary>
+    [JsonPropertyName("features")] public string Features { get; init; } = "";
+    /// <summary>Vector dimension.</summary>
+    [JsonPropertyName("dimension")] public int Dimension { get; init; }
+    /// <summary>Number of indexed images.</summary>
+    [JsonPropertyName("count")] public int Count { get; init; }
+    /// <summary>"score-head" (a retrieval fine-tuned model) or "matching-head" (pretrained only): the re-ranking score.</summary>
+    [JsonPropertyName("score")] public string Score { get; init; } = "score-head";
+    /// <summary>Whether the model was trained with the contrastive loss (its unimodal vectors are aligned).</summary>
+    [JsonPropertyName("contrastive")] public bool Contrastive { get; init; }
+    /// <summary>HNSW graph degree.</summary>
+    [JsonPropertyName("connectivity")] public int Connectivity { get; init; } = 16;
+    /// <summary>HNSW candidate list size while building.</summary>
+    [JsonPropertyName("expansion_add")] public int ExpansionAdd { get; init; } = 128;
+    /// <summary>HNSW candidate list size while searching.</summary>
+    [JsonPropertyName("expansion_search")] public int ExpansionSearch { get; init; } = 128;
+    /// <summary>Collections of at most this many images are searched exactly unless asked otherwise.</summary>
+    [JsonPropertyName("exact_below")] public int ExactBelow { get; init; } = 20_000;
+}

@@ -1,0 +1,135 @@
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Tasks;
+using InterBert.Text;
+using InterBert.Weights;
+using static TorchSharp.torch;
+
+namespace InterBert.Search;
+
+/// <summary>
+/// Text-to-image search in two stages: the query's text-only pooled vector finds the nearest image vectors in the
+/// index (candidates), which InterBERT's cross-modal score then re-ranks, all candidates in one batched forward pass.
+/// Model calls are serialised, so one searcher may serve many threads.
+/// </summary>
+public sealed class TwoStageSearcher : IDisposable
+{
+    /// <summary>Default number of first-stage candidates re-ranked.</summary>
+    public const int DefaultCandidates = 64;
+    private readonly object modelLock = new();
+    private readonly bool zeroShot;
+
+    private TwoStageSearcher(ImageIndex index, InterBertModel model, WordPieceTokenizer tokenizer, FeatureStore store, string weightsPath)
+    {
+        Index = index;
+        Model = model;
+        Tokenizer = tokenizer;
+        Store = store;
+        WeightsPath = weightsPath;
+        zeroShot = index.Manifest.Score == "matching-head";
+        model.eval();
+    }
+
+    /// <summary>The image index.</summary>
+    public ImageIndex Index { get; }
+    /// <summary>The model (the one the index was built with).</summary>
+    public InterBertModel Model { get; }
+    /// <summary>The model's tokenizer.</summary>
+    public WordPieceTokenizer Tokenizer { get; }
+    /// <summary>The feature store of the indexed images.</summary>
+    public FeatureStore Store { get; }
+    /// <summary>The weights file in use.</summary>
+    public string WeightsPath { get; }
+
+    /// <summary>
+    /// Opens an index with its model: the weights it records, or <paramref name="weightsPath"/>, which must be the
+    /// same model (checked by SHA-256).
+    /// </summary>
+    public static TwoStageSearcher Open(string indexFolder, string? weightsPath = null)
+    {
+        var index = ImageIndex.Open(indexFolder);
+        try
+        {
+            var weights = weightsPath ?? index.Manifest.Weights;
+            index.CheckModel(weights);
+            if (!Directory.Exists(index.Manifest.Features)) throw new InterBertException($"{indexFolder}: its feature store {index.Manifest.Features} is missing");
+            var store = FeatureStore.Open(index.Manifest.Features);
+            var tokenizer = ModelVocabulary.TokenizerFor(weights);
+            var model = ModelCheckpoint.Load(weights);
+            if (model.Config.BiHiddenSize != index.Manifest.Dimension || model.Config.VFeatureSize != store.Manifest.FeatureSize)
+            {
+                model.Dispose();
+                store.Dispose();
+                throw new InterBertException($"{weights}: does not fit the index {indexFolder} ({model.Config.BiHiddenSize}-d vectors, {model.Config.VFeatureSize}-d features)");
+            }
+            return new TwoStageSearcher(index, model, tokenizer, store, weights);
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Token ids of a query ([CLS] ... [SEP], cut at the model's maximum length).</summary>
+    public int[] Tokens(string query) => Tokenizer.Encode(query, Math.Min(Model.Config.MaxSeqLength, Model.Config.MaxPositionEmbeddings));
+
+    /// <summary>The query's normalised text vector.</summary>
+    public float[] QueryVector(int[] tokens)
+    {
+        lock (modelLock)
+        {
+            using var scope = NewDisposeScope();
+            return UnimodalEmbedding.Text(Model, TextOf(tokens, 1)).data<float>().ToArray();
+        }
+    }
+
+    /// <summary>Cross-modal scores of the query against the images at <paramref name="positions"/> of the index.</summary>
+    public float[] Rerank(int[] tokens, IReadOnlyList<int> positions, int pairsPerBatch = DefaultCandidates)
+    {
+        var scores = new float[positions.Count];
+        lock (modelLock)
+        {
+            using var noGrad = no_grad();
+            for (var start = 0; start < positions.Count; start += pairsPerBatch)
+            {
+                using var scope = NewDisposeScope();
+                var block = positions.Skip(start).Take(pairsPerBatch).Select(p => Store.Read(Index.Images[p].Id)).ToList();
+                var image = RegionCollator.Collate(block, Store.Manifest.FeatureSize, Model.Config.MaxRegionLength);
+                RetrievalScorer.PairScores(Model, TextOf(tokens, block.Count), image, zeroShot).data<float>().CopyTo(scores, start);
+            }
+        }
+        return scores;
+    }
+
+    /// <summary>
+    /// The <paramref name="top"/> best images for <paramref name="query"/>: <paramref name="candidates"/> from the
+    /// index, re-ranked by the cross-modal score (ties by first-stage rank).
+    /// </summary>
+    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto)
+    {
+        if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
+        var tokens = Tokens(query);
+        var nearest = Index.Nearest(QueryVector(tokens), Math.Max(candidates, top), mode);
+        var scores = Rerank(tokens, nearest.Select(n => n.Position).ToList());
+        return Enumerable.Range(0, nearest.Count)
+            .OrderByDescending(k => scores[k]).ThenBy(k => k)
+            .Take(top)
+            .Select(k => new SearchHit(Index.Images[nearest[k].Position].Id, scores[k], nearest[k].Similarity, k + 1, Index.Images[nearest[k].Position].ImagePath))
+            .ToList();
+    }
+
+    private static TextBatch TextOf(int[] tokens, int copies)
+    {
+        var ids = tensor(tokens.Select(t => (long)t).ToArray()).unsqueeze(0).expand(copies, -1).contiguous();
+        return new TextBatch(ids, ones_like(ids));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Model.Dispose();
+        Store.Dispose();
+        Index.Dispose();
+    }
+}
