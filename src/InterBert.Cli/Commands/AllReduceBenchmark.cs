@@ -75,12 +75,8 @@ public static class AllReduceBenchmark
     /// <summary>Starts this verb again under <c>mpiexec -n ranks</c> and passes its output through.</summary>
     private static int Relaunch(int ranks)
     {
-        var self = Environment.GetCommandLineArgs();
         var info = new ProcessStartInfo("mpiexec") { UseShellExecute = false };
-        foreach (var a in new[] { "-n", ranks.ToString(), Environment.ProcessPath ?? "dotnet" }) info.ArgumentList.Add(a);
-        // Under `dotnet InterBert.Cli.dll`, the first argument is the dll; keep it.
-        foreach (var a in self) info.ArgumentList.Add(a);
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) != "dotnet") info.ArgumentList.RemoveAt(3);
+        foreach (var a in new[] { "-n", ranks.ToString() }.Concat(SelfProcess.Command()).Concat(Environment.GetCommandLineArgs().Skip(1))) info.ArgumentList.Add(a);
         Console.WriteLine($"bench allreduce: starting {ranks} ranks with mpiexec");
         try
         {

@@ -17,6 +17,8 @@ public static class BenchCommand
         bench.Subcommands.Add(Memory());
         bench.Subcommands.Add(Retrieval());
         bench.Subcommands.Add(AllReduceBenchmark.Create());
+        bench.Subcommands.Add(SearchBenchmarks.Search());
+        bench.Subcommands.Add(SearchBenchmarks.Serve());
         return bench;
     }
 

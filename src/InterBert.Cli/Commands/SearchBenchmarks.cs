@@ -1,0 +1,170 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using InterBert.Cli.Serving;
+using InterBert.Data;
+using InterBert.Search;
+using InterBert.Synthetic;
+using InterBert.Tasks;
+using InterBert.Vision;
+using InterBert.Weights;
+
+namespace InterBert.Cli.Commands;
+
+/// <summary><c>bench search</c> (two-stage search against exhaustive cross-modal scoring) and <c>bench serve</c> (a load test).</summary>
+public static class SearchBenchmarks
+{
+    /// <summary>Creates <c>bench search</c>.</summary>
+    public static Command Search()
+    {
+        var weights = new Option<string>("--weights") { Description = "a search model, e.g. demo-output/en/finetune-pretrained/last.safetensors", Required = true };
+        var language = new Option<string>("--lang") { Description = "caption language of the model: en or zh", DefaultValueFactory = _ => "en" };
+        var work = new Option<string>("--work") { Description = "folder for the scenes, features, index and exhaustive scores (reused by later runs)", DefaultValueFactory = _ => "bench-search" };
+        var images = new Option<int>("--images") { Description = "synthetic scenes to search", DefaultValueFactory = _ => 1000 };
+        var queries = new Option<int>("--queries") { Description = "caption queries (one caption of each of the first scenes)", DefaultValueFactory = _ => 200 };
+        var candidates = new Option<int[]>("--candidates") { Description = "first-stage candidate counts to measure", DefaultValueFactory = _ => [16, 32, 64], AllowMultipleArgumentsPerToken = true };
+        var seed = new Option<int>("--seed") { Description = "scene seed (the demo trains on seed 1, so the default scenes are unseen)", DefaultValueFactory = _ => 7 };
+        var command = new Command("search", "Two-stage search (index + re-ranking) against exhaustive cross-modal scoring: text-to-image R@10 and time per query")
+        {
+            weights, language, work, images, queries, candidates, seed,
+        };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var folder = Directory.CreateDirectory(parse.GetValue(work)!).FullName;
+            var sceneCount = parse.GetValue(images);
+            var queryCount = Math.Min(parse.GetValue(queries), sceneCount);
+            var weightsPath = Path.GetFullPath(parse.GetValue(weights)!);
+            var lang = parse.GetValue(language)!;
+            if (lang is not ("en" or "zh")) throw new ArgumentException($"--lang {lang}: expected en or zh");
+            var threads = parse.GetValue(CommandLine.ThreadsOption);
+            var scenes = Path.Combine(folder, $"scenes-{sceneCount}-seed{parse.GetValue(seed)}");
+            var dataset = Path.Combine(scenes, SyntheticDataset.DatasetFileFor(lang));
+            if (!File.Exists(dataset))
+                ProgressDisplay.Run("scenes", (progress, cancel) => SyntheticDataset.Write(scenes, new SyntheticDataset.Options(sceneCount, parse.GetValue(seed), sceneCount, 0),
+                    new Progress<SyntheticDataset.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "scenes"))), cancel));
+            var features = scenes + "-features";
+            var located = DatasetReader.Read(dataset).Select(i => (i.Id, i.Location)).ToList();
+            using (var network = new ResNetFeatureExtractor(threads: threads))
+            {
+                var extractor = new RegionFeatureExtractor(network, null, new ImageDecoder()) { MaxRegions = 8 };
+                var boxes = RegionBoxFile.Read(Path.Combine(scenes, SyntheticDataset.ObjectsFile));
+                var extracted = ProgressDisplay.Run("features", (progress, cancel) => FeatureExtractionJob.Run(located, extractor, boxes, features, float16: false, skipBad: false,
+                    progress: new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "images"))), cancel: cancel));
+                if (extracted.Cancelled) return 130;
+            }
+
+            using var store = FeatureStore.Open(features);
+            var fingerprint = ImageIndex.Fingerprint(weightsPath);
+            var indexFolder = Path.Combine(folder, $"index-{sceneCount}-seed{parse.GetValue(seed)}-{fingerprint[..12]}");
+            if (!File.Exists(Path.Combine(indexFolder, ImageIndex.ManifestFile)))
+            {
+                var (indexModel, _, _, _) = ModelLoading.Load(weightsPath, store);
+                using (indexModel)
+                {
+                    var built = ProgressDisplay.Run("index", (progress, cancel) => ImageIndex.Build(indexModel, weightsPath, store, IndexCommand.ImagesToIndex(store, dataset, null, null), indexFolder, null,
+                        new Progress<(int Done, int Total)>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "images"))), cancel));
+                    if (built.Cancelled) return 130;
+                }
+            }
+
+            using var searcher = TwoStageSearcher.Open(indexFolder, weightsPath);
+            var maxTokens = Math.Min(searcher.Model.Config.MaxSeqLength, searcher.Model.Config.MaxPositionEmbeddings);
+            var corpus = CaptionCorpus.Load(dataset, [], store, searcher.Tokenizer, maxTokens);
+            var captionsOf = Enumerable.Range(0, corpus.Captions.Count).GroupBy(c => corpus.ImageOf[c]).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
+            var queryCorpus = corpus.WithCaptions(captionsOf.Take(queryCount).Select((captions, image) => captions[image % captions.Count]).ToList());
+            Console.WriteLine($"bench search: {corpus.ImageIds.Count} images, {queryCount} caption queries ({lang}), model {weightsPath} ({searcher.Index.Manifest.Score}), {threads} threads");
+
+            var exhaustive = Exhaustive(searcher, store, queryCorpus, Path.Combine(folder, $"exhaustive-{sceneCount}-seed{parse.GetValue(seed)}-{queryCount}-{fingerprint[..12]}.json"));
+            if (exhaustive is null) return 130;
+            Console.WriteLine($"  exhaustive cross-encoder ({queryCount} x {corpus.ImageIds.Count} pairs): R@10 {exhaustive.RecallAt10:F1}%, {exhaustive.MillisecondsPerQuery:F0} ms per query{(exhaustive.Reused ? " (measured by an earlier run, reused)" : "")}");
+            var position = searcher.Index.Images.Select((image, k) => (image.Id, k)).ToDictionary(p => p.Id, p => p.k);
+            foreach (var k in parse.GetValue(candidates)!.Where(k => k > 0).Distinct().Order())
+            {
+                foreach (var mode in new[] { SearchMode.Exact, SearchMode.Approximate })
+                {
+                    var (recall, firstStage, perQuery) = TwoStage(searcher, queryCorpus, k, mode);
+                    Console.WriteLine($"  two-stage, {k,3} candidates, {(mode == SearchMode.Exact ? "exact" : "HNSW"),5} first stage: R@10 {recall:F1}% ({100 * recall / Math.Max(exhaustive.RecallAt10, 1e-9):F0}% of exhaustive), " +
+                        $"true image among the candidates {firstStage:F1}%, {perQuery:F1} ms per query, {exhaustive.MillisecondsPerQuery / perQuery:F1}x faster");
+                }
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private sealed record ExhaustiveResult(double RecallAt10, double MillisecondsPerQuery, bool Reused);
+
+    /// <summary>Scores every query against every image (the slow reference); cached in <paramref name="cachePath"/>.</summary>
+    private static ExhaustiveResult? Exhaustive(TwoStageSearcher searcher, FeatureStore store, CaptionCorpus queries, string cachePath)
+    {
+        if (File.Exists(cachePath)) return JsonSerializer.Deserialize<ExhaustiveResult>(File.ReadAllText(cachePath))! with { Reused = true };
+        using var pairs = new PreparedPairs(queries, store, searcher.Tokenizer.PadId, searcher.Model.Config.VFeatureSize, searcher.Model.Config.MaxRegionLength);
+        var total = (long)pairs.CaptionCount * pairs.ImageCount;
+        var watch = Stopwatch.StartNew();
+        float[,]? scores = null;
+        ProgressDisplay.Run("exhaustive", (progress, cancel) =>
+        {
+            try
+            {
+                scores = RetrievalScorer.ScoreAll(searcher.Model, pairs, searcher.Index.Manifest.Score == "matching-head",
+                    progress: new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, total, "pairs"))), cancel: cancel);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return 0;
+        });
+        if (scores is null) return null;
+        var metrics = RetrievalMetrics.FromScores(scores, queries.ImageOf);
+        var result = new ExhaustiveResult(metrics.TextToImage.R10, watch.Elapsed.TotalMilliseconds / pairs.CaptionCount, false);
+        AtomicFile.WriteAllText(cachePath, JsonSerializer.Serialize(result));
+        return result;
+    }
+
+    /// <summary>Two-stage R@10, the fraction of queries whose image is among the candidates, and the mean time per query.</summary>
+    private static (double RecallAt10, double CandidateRecall, double MillisecondsPerQuery) TwoStage(TwoStageSearcher searcher, CaptionCorpus queries, int candidates, SearchMode mode)
+    {
+        searcher.Search(queries.Captions[0], 10, candidates, mode); // warm-up
+        int hits = 0, among = 0;
+        var watch = Stopwatch.StartNew();
+        for (var q = 0; q < queries.Captions.Count; q++)
+        {
+            var truth = queries.ImageIds[queries.ImageOf[q]];
+            var found = searcher.Search(queries.Captions[q], 10, candidates, mode);
+            if (found.Any(h => h.Id == truth)) hits++;
+        }
+        var perQuery = watch.Elapsed.TotalMilliseconds / queries.Captions.Count;
+        // Candidate recall is measured apart from the timing (first stage only).
+        for (var q = 0; q < queries.Captions.Count; q++)
+        {
+            var truth = queries.ImageIds[queries.ImageOf[q]];
+            var nearest = searcher.Index.Nearest(searcher.QueryVector(searcher.Tokens(queries.Captions[q])), candidates, mode);
+            if (nearest.Any(n => searcher.Index.Images[n.Position].Id == truth)) among++;
+        }
+        return (100.0 * hits / queries.Captions.Count, 100.0 * among / queries.Captions.Count, perQuery);
+    }
+
+    /// <summary>Creates <c>bench serve</c>.</summary>
+    public static Command Serve()
+    {
+        var index = new Option<string>("--index") { Description = "index folder to serve", Required = true };
+        var seconds = new Option<int>("--seconds") { Description = "length of the load (at most 60)", DefaultValueFactory = _ => 30 };
+        var warmUp = new Option<int>("--warm-up") { Description = "seconds of the same load before memory is first read", DefaultValueFactory = _ => 5 };
+        var clients = new Option<int>("--clients") { Description = "concurrent loopback clients", DefaultValueFactory = _ => 8 };
+        var command = new Command("serve", "Load test of the search service: a 'serve' process under concurrent loopback clients (statuses, p50/p99, memory)")
+        {
+            index, seconds, warmUp, clients,
+        };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var load = TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(seconds), 1, 60));
+            var serveArguments = new List<string> { "--index", parse.GetValue(index)!, "--threads", parse.GetValue(CommandLine.ThreadsOption).ToString() };
+            var r = LoadTest.Run(serveArguments, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(warmUp))), load, Math.Max(1, parse.GetValue(clients)), Console.WriteLine);
+            Console.WriteLine($"bench serve: {r.Requests} requests in {load.TotalSeconds:F0} s ({r.RequestsPerSecond:F1}/s) from {parse.GetValue(clients)} clients; statuses {string.Join(", ", r.ByStatus.Select(s => $"{s.Key}: {s.Value}"))}");
+            Console.WriteLine($"bench serve: 5xx {r.ServerErrors}, no response {r.Failures}; latency of 200s p50 {r.P50Milliseconds:F0} ms, p99 {r.P99Milliseconds:F0} ms");
+            Console.WriteLine($"bench serve: resident memory {r.ResidentAfterWarmUpMiB:F1} MiB after warm-up, {r.ResidentAfterLoadMiB:F1} MiB after the load ({r.ResidentChangePercent:+0.0;-0.0}%)");
+            return 0;
+        }));
+        return command;
+    }
+}
