@@ -4,6 +4,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
 "$root/scripts/setup-mpi.sh"
+"$root/scripts/setup-browser.sh"
 results="$root/artifacts/test-results"
 rm -rf "$results"
 status=0

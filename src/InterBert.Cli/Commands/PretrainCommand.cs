@@ -38,10 +38,11 @@ public static class PretrainCommand
         var referenceRegions = new Option<bool>("--reference-region-masking") { Description = "the reference code's region masking (10% anchors, IoU >= 0.4)" };
         var hardNegatives = new Option<double>("--hard-negative-rate") { Description = "share of ITM negatives drawn from the captions most similar to the true one (TF-IDF)", DefaultValueFactory = _ => 0.2 };
         var weights = new Option<string>("--loss-weights") { Description = "MSM:MRM:ITM loss weights", DefaultValueFactory = _ => "1:1:1" };
+        var contrastive = new Option<double>("--contrastive-weight") { Description = "weight of the image-text contrastive loss that aligns text and image vectors for search (0: off, the paper's setting)" };
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, weights, hardNegatives,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, weights, hardNegatives, contrastive,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -105,6 +106,7 @@ public static class PretrainCommand
                     },
                     ReferenceRegionMasking = parse.GetValue(referenceRegions), HardNegativeRate = Math.Clamp(parse.GetValue(hardNegatives), 0, 1),
                     SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
+                    ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)),
                     MaxRegions = model.Config.MaxRegionLength,
                 };
                 var training = new TrainingOptions

@@ -29,9 +29,10 @@ public static class TaskCommands
         var trainSplit = new Option<string>("--train-split") { Description = "training split", DefaultValueFactory = _ => "train" };
         var valSplit = new Option<string>("--val-split") { Description = "validation split ('none' to skip)", DefaultValueFactory = _ => "val" };
         var mineEvery = new Option<int>("--mine-every") { Description = "steps between hard-negative mining (default: every epoch)" };
+        var contrastive = new Option<double>("--contrastive-weight") { Description = "retrieval: weight of the image-text contrastive loss, for models that serve two-stage search (0: off)" };
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
-            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery,
+            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -62,7 +63,8 @@ public static class TaskCommands
                 Console.WriteLine($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {steps} steps of {batchSize} examples (4 pairs each); validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}");
                 var result = ProgressDisplay.Run("finetune", (progress, cancel) => RetrievalFineTuning.Run(model, train, validation, options, pretrained,
                     parse.GetValue(output)!, vocabulary, tokenizer.LowerCase, parse.GetValue(mineEvery),
-                    new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"))), cancel));
+                    new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"))), cancel,
+                    Math.Max(0, parse.GetValue(contrastive))));
                 if (result.BestValidation is { } best) Console.WriteLine($"finetune: best validation mean recall {best.MeanRecall:F1} (text→image R@1/5/10 {best.TextToImage.R1:F1}/{best.TextToImage.R5:F1}/{best.TextToImage.R10:F1})");
                 Console.WriteLine($"finetune: wrote {result.BestWeights} and {result.LastWeights}");
                 return 0;

@@ -83,7 +83,7 @@ public sealed unsafe class ImageIndex : IDisposable
     /// </summary>
     public static BuildResult Build(
         InterBertModel model, string weightsPath, FeatureStore store, IReadOnlyList<IndexedImage> images, string folder,
-        ImageIndexManifest? settings = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancel = default)
+        ImageIndexManifest? settings = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancel = default, int imagesPerBatch = 64)
     {
         if (images.Count == 0) throw new InterBertException($"{folder}: nothing to index (no images)");
         if (model.Config.VFeatureSize != store.Manifest.FeatureSize)
@@ -123,7 +123,7 @@ public sealed unsafe class ImageIndex : IDisposable
             output.SetLength(resumed * rowBytes);
             output.Position = output.Length;
             model.eval();
-            const int batch = 64;
+            var batch = Math.Max(1, imagesPerBatch);
             for (var start = resumed; start < images.Count; start += batch)
             {
                 if (cancel.IsCancellationRequested) return new BuildResult(start, resumed, true, watch.Elapsed);

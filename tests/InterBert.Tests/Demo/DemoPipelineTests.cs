@@ -33,13 +33,16 @@ public sealed class DemoPipelineTests
             Assert.Equal(6, result["hard_negatives"]!["images"]!.GetValue<int>());
             Assert.Contains("个", result["top5"]![0]!["caption"]!.GetValue<string>());
         }
+        // The search index of the test scenes was built with the fine-tuned pretrained model, and the serve command printed.
+        Assert.Contains("index.json", string.Join(",", Directory.GetFiles(Path.Combine(folder.Path, "index")).Select(Path.GetFileName)));
+        Assert.Contains("./interbert serve --index", output);
         // The character vocabulary was learned from the Chinese captions.
         Assert.Contains("圆", File.ReadAllText(Path.Combine(folder.Path, "init", "characters.vocab.txt")));
 
         // A second run reuses every stage; changing only the fine-tuning reruns fine-tuning and its evaluations.
         var again = CliProcess.Run(Args(folder.Path, "3"));
         Assert.True(again.ExitCode == 0, again.Output + again.Error);
-        Assert.Equal(9, again.Output.Split('\n').Count(l => l.Contains(": reused")));
+        Assert.Equal(10, again.Output.Split('\n').Count(l => l.Contains(": reused")));
         var changed = CliProcess.Run(Args(folder.Path, "2"));
         Assert.True(changed.ExitCode == 0, changed.Output + changed.Error);
         var reused = changed.Output.Split('\n').Where(l => l.Contains(": reused")).ToList();

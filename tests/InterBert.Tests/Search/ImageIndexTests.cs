@@ -1,0 +1,119 @@
+using InterBert.Data;
+using InterBert.Search;
+using InterBert.Tasks;
+using InterBert.Weights;
+using static TorchSharp.torch;
+
+namespace InterBert.Tests.Search;
+
+[Collection("Search")]
+public sealed class ImageIndexTests(SearchFixture fixture)
+{
+    [Fact]
+    public void StoredVectorsAreTheModelsImageVectorsAndBothSearchesRankByCosine()
+    {
+        using var searcher = TwoStageSearcher.Open(fixture.IndexFolder);
+        var index = searcher.Index;
+        Assert.Equal(24, index.Manifest.Count);
+        Assert.True(index.Manifest.Contrastive);
+        Assert.Equal("score-head", index.Manifest.Score);
+        // Recompute each indexed image's vector one at a time (no batch padding) and compare with the stored one.
+        using (var scope = NewDisposeScope())
+        {
+            for (var p = 0; p < index.Manifest.Count; p += 5)
+            {
+                var regions = RegionCollator.Collate([searcher.Store.Read(index.Images[p].Id)], searcher.Store.Manifest.FeatureSize, searcher.Model.Config.MaxRegionLength);
+                var expected = UnimodalEmbedding.Image(searcher.Model, regions).data<float>().ToArray();
+                var stored = index.Vector(p).ToArray();
+                Assert.Equal(expected.Length, stored.Length);
+                for (var d = 0; d < expected.Length; d++) Assert.Equal(expected[d], stored[d], 4);
+            }
+        }
+        var query = searcher.QueryVector(searcher.Tokens("一个蓝色的正方形"));
+        var bruteForce = Enumerable.Range(0, index.Manifest.Count)
+            .Select(p => (Position: p, Cosine: index.Vector(p).ToArray().Zip(query, (a, b) => (double)a * b).Sum()))
+            .OrderByDescending(x => x.Cosine).ThenBy(x => x.Position).ToList();
+        var exact = index.Nearest(query, 10, SearchMode.Exact);
+        Assert.Equal(bruteForce.Take(10).Select(x => x.Position), exact.Select(x => x.Position));
+        Assert.Equal(bruteForce[0].Cosine, exact[0].Similarity, 4);
+        var approximate = index.Nearest(query, 10, SearchMode.Approximate);
+        Assert.Equal(exact.Select(x => x.Position).Order(), approximate.Select(x => x.Position).Order());
+        Assert.Equal(exact[0].Similarity, approximate[0].Similarity, 3);
+    }
+
+    [Fact]
+    public void WithEveryImageAsACandidateTwoStageRanksExactlyAsExhaustiveScoring()
+    {
+        using var searcher = TwoStageSearcher.Open(fixture.IndexFolder);
+        var maxTokens = Math.Min(searcher.Model.Config.MaxSeqLength, searcher.Model.Config.MaxPositionEmbeddings);
+        var corpus = CaptionCorpus.Load(fixture.Dataset, ["test"], searcher.Store, searcher.Tokenizer, maxTokens);
+        var query = corpus.WithCaptions([7]);
+        var hits = searcher.Search(query.Captions[0], top: 24, candidates: 24);
+        Assert.Equal(24, hits.Count);
+        Assert.Equal(24, hits.Select(h => h.Id).Distinct().Count());
+        // Independent reference: the evaluation's batched scorer over (the query x every test image).
+        using var pairs = new PreparedPairs(query, searcher.Store, searcher.Tokenizer.PadId, searcher.Model.Config.VFeatureSize, searcher.Model.Config.MaxRegionLength);
+        var scores = RetrievalScorer.ScoreAll(searcher.Model, pairs, zeroShot: false);
+        var reference = Enumerable.Range(0, pairs.ImageCount).ToDictionary(i => query.ImageIds[i], i => scores[0, i]);
+        foreach (var hit in hits) Assert.Equal(reference[hit.Id], hit.Score, 3);
+        for (var k = 1; k < hits.Count; k++) Assert.True(hits[k - 1].Score >= hits[k].Score);
+    }
+
+    [Fact]
+    public void AnIndexRefusesAnotherModel()
+    {
+        var error = Assert.Throws<InterBertException>(() => TwoStageSearcher.Open(fixture.IndexFolder, fixture.OtherWeights));
+        Assert.Contains("built with the model", error.Message);
+        Assert.Contains(fixture.OtherWeights, error.Message);
+        var (code, output, stderr) = CliProcess.Run("search", "--index", fixture.IndexFolder, "--weights", fixture.OtherWeights, "红色");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: ", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Empty(output.Trim());
+    }
+
+    [Fact]
+    public void AnInterruptedBuildContinuesAndEndsEqualToAnUninterruptedOne()
+    {
+        using var folder = new TempFolder();
+        using var store = FeatureStore.Open(fixture.Features);
+        using var model = ModelCheckpoint.Load(fixture.SearchWeights);
+        var images = store.Ids.Order(StringComparer.Ordinal).Take(20).Select(id => new IndexedImage(id, null)).ToList();
+        var full = ImageIndex.Build(model, fixture.SearchWeights, store, images, folder.File("full"), imagesPerBatch: 5);
+        Assert.False(full.Cancelled);
+
+        using var cancel = new CancellationTokenSource();
+        var target = folder.File("resumed");
+        var first = ImageIndex.Build(model, fixture.SearchWeights, store, images, target, null, new SynchronousProgress(_ => cancel.Cancel()), cancel.Token, imagesPerBatch: 5);
+        Assert.True(first.Cancelled);
+        Assert.Contains("not finished", Assert.Throws<InterBertException>(() => ImageIndex.Open(target)).Message);
+        var second = ImageIndex.Build(model, fixture.SearchWeights, store, images, target, imagesPerBatch: 5);
+        Assert.False(second.Cancelled);
+        Assert.Equal(5, second.Resumed);
+        Assert.False(Directory.Exists(target + ".partial"));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(folder.File("full"), "vectors.f32")), File.ReadAllBytes(Path.Combine(target, "vectors.f32")));
+        using var index = ImageIndex.Open(target);
+        Assert.Equal(20, index.Manifest.Count);
+    }
+
+    [Fact]
+    public void BadIndexFilesGiveErrorsNamingThem()
+    {
+        using var folder = new TempFolder();
+        Assert.Contains("not an image index", Assert.Throws<InterBertException>(() => ImageIndex.Open(folder.Path)).Message);
+        var copy = folder.File("copy");
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(fixture.IndexFolder)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        var vectors = Path.Combine(copy, "vectors.f32");
+        File.WriteAllBytes(vectors, File.ReadAllBytes(vectors)[..100]);
+        var error = Assert.Throws<InterBertException>(() => ImageIndex.Open(copy)).Message;
+        Assert.Contains(vectors, error);
+        File.WriteAllText(Path.Combine(copy, ImageIndex.ManifestFile), "{ not json");
+        Assert.Contains("corrupt index description", Assert.Throws<InterBertException>(() => ImageIndex.Open(copy)).Message);
+    }
+
+    private sealed class SynchronousProgress(Action<(int Done, int Total)> report) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value) => report(value);
+    }
+}

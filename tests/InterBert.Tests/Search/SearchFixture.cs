@@ -1,0 +1,67 @@
+using System.Diagnostics;
+
+namespace InterBert.Tests.Search;
+
+/// <summary>
+/// A tiny Chinese demo run (synthetic scenes, a contrastive fine-tuned tiny model and its index of the test scenes),
+/// made once for the search tests, and a <c>serve</c> process on that index started on first use.
+/// </summary>
+public sealed class SearchFixture : IDisposable
+{
+    private readonly TempFolder folder = new();
+    private readonly Lazy<(Process Process, string Address)> server;
+
+    public SearchFixture()
+    {
+        var (code, output, error) = CliProcess.Run(
+            "demo", "--lang", "zh", "--preset", "tiny", "--out", folder.Path, "--images", "60", "--test-images", "24",
+            "--pretrain-steps", "4", "--finetune-steps", "12", "--threads", "2");
+        if (code != 0) throw new InvalidOperationException($"the demo for the search tests failed: {output}{error}");
+        server = new Lazy<(Process, string)>(StartServer);
+    }
+
+    public string Folder => folder.Path;
+    public string IndexFolder => Path.Combine(folder.Path, "index");
+    public string SearchWeights => Path.Combine(folder.Path, "finetune-pretrained", "last.safetensors");
+    public string OtherWeights => Path.Combine(folder.Path, "finetune-baseline", "last.safetensors");
+    public string Features => Path.Combine(folder.Path, "features");
+    public string Dataset => Path.Combine(folder.Path, "scenes", "dataset.zh.json");
+
+    /// <summary>The base address of the shared server, e.g. http://127.0.0.1:41234.</summary>
+    public string ServerAddress => server.Value.Address;
+
+    /// <summary>Whether the shared server process is still running.</summary>
+    public bool ServerRunning => server.IsValueCreated && !server.Value.Process.HasExited;
+
+    private (Process, string) StartServer()
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { CliProcess.DllPath, "serve", "--index", IndexFolder, "--port", "0", "--threads", "2" }) info.ArgumentList.Add(a);
+        var process = Process.Start(info)!;
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (DateTime.UtcNow < deadline && process.StandardOutput.ReadLine() is { } line)
+        {
+            var at = line.IndexOf("listening on ", StringComparison.Ordinal);
+            if (at < 0) continue;
+            _ = Task.Run(() => { while (process.StandardOutput.ReadLine() is not null) { } });
+            return (process, line[(at + "listening on ".Length)..].Split(' ')[0]);
+        }
+        process.Kill(true);
+        throw new InvalidOperationException("serve did not start");
+    }
+
+    public void Dispose()
+    {
+        if (server.IsValueCreated && !server.Value.Process.HasExited)
+        {
+            server.Value.Process.Kill(true);
+            server.Value.Process.WaitForExit(10_000);
+        }
+        folder.Dispose();
+    }
+}
+
+[CollectionDefinition("Search")]
+public sealed class SearchCollection : ICollectionFixture<SearchFixture>;
