@@ -163,7 +163,10 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
             var train = CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens);
             var validation = CaptionCorpus.Load(Dataset, ["val"], store, tokenizer, maxTokens);
             var (segment, region, matching) = settings.LossWeights;
-            var tasks = new PretrainingTaskOptions { SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, MaxRegions = model.Config.MaxRegionLength };
+            var tasks = new PretrainingTaskOptions
+            {
+                SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, ContrastiveWeight = settings.ContrastiveWeight, MaxRegions = model.Config.MaxRegionLength,
+            };
             var training = new TrainingOptions
             {
                 Steps = settings.PretrainSteps, BatchSize = settings.PretrainBatch, LearningRate = settings.PretrainLearningRate,

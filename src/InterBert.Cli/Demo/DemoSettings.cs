@@ -14,7 +14,7 @@ public sealed record DemoSettings
     /// <summary>Seed of scenes, initialisation and training.</summary>
     public int Seed { get; init; } = 1;
     /// <summary>Pretraining steps.</summary>
-    public int PretrainSteps { get; init; } = 240;
+    public int PretrainSteps { get; init; } = 160;
     /// <summary>Pairs per pretraining step.</summary>
     public int PretrainBatch { get; init; } = 32;
     /// <summary>Peak pretraining learning rate.</summary>
@@ -24,12 +24,15 @@ public sealed record DemoSettings
     /// <summary>MSM:MRM:ITM loss weights (feature regression's squared error is large, so MRM is scaled down).</summary>
     public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 0.05, 1);
     /// <summary>Retrieval fine-tuning steps (each 4 pairs per example).</summary>
-    public int FinetuneSteps { get; init; } = 150;
+    public int FinetuneSteps { get; init; } = 100;
     /// <summary>Examples per fine-tuning step.</summary>
     public int FinetuneBatch { get; init; } = 8;
     /// <summary>Peak fine-tuning learning rate.</summary>
     public double FinetuneLearningRate { get; init; } = 3e-4;
-    /// <summary>Weight of the image-text contrastive loss in fine-tuning, which makes the fine-tuned models search models.</summary>
+    /// <summary>
+    /// Weight of the image-text contrastive loss in pretraining and fine-tuning, which makes the models search models
+    /// (and, on these scenes, keeps the image path from collapsing to the count shortcut).
+    /// </summary>
     public double ContrastiveWeight { get; init; } = 1;
     /// <summary>Scenes in the validation split (held-out pretraining metrics).</summary>
     public int ValidationImages => Math.Max(2, Images / 20);
@@ -50,7 +53,7 @@ public sealed record DemoSettings
         "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}",
         "features" => "features v1",
         "init" => $"init v1 lang={Language} preset={Preset} seed={Seed}",
-        "pretrain" => $"pretrain v1 steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} seed={Seed}",
+        "pretrain" => $"pretrain v2 steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}",
         "evaluate" => $"evaluate v1 shown={ShownQueries}",
         "index" => "index v1",
         _ => $"{stage} v2 steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} seed={Seed}",
