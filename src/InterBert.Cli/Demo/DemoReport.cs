@@ -31,8 +31,9 @@ public static class DemoReport
         text.AppendLine();
         text.AppendLine($"Synthetic scenes: {settings.Images} images (seed {settings.Seed}), {settings.TestImages} in the test split, {settings.ValidationImages} in validation, the rest for training; 5 captions per image. " +
             (settings.Language == "en" ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : "A character vocabulary built from the training captions; the text path starts from random weights (no Chinese weights ship)."));
-        text.AppendLine($"Model: preset `{settings.Preset}`; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}); " +
-            $"retrieval fine-tuning {settings.FinetuneSteps} steps of {settings.FinetuneBatch} examples x 4 pairs, for both fine-tuned models.");
+        text.AppendLine($"Model: preset `{settings.Preset}`; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}" +
+            (settings.ContrastiveWeight > 0 ? $", plus the image-text contrastive loss with weight {settings.ContrastiveWeight}" : "") + "); " +
+            $"retrieval fine-tuning {settings.FinetuneSteps} steps of {settings.FinetuneBatch} examples x 4 pairs" + (settings.ContrastiveWeight > 0 ? " plus the contrastive loss" : "") + ", for both fine-tuned models.");
         if (test is not null)
             text.AppendLine($"Evaluated: {test.Captions} test captions (one per test image, cycling through the phrasings) against all {test.Images} test images, {test.Captions * test.Images:N0} pairs scored by the full cross-modal model; chance R@1 is {100.0 / Math.Max(test.Images, 1):F1}%.");
         text.AppendLine();
@@ -48,6 +49,15 @@ public static class DemoReport
         text.AppendLine("Hard negatives are captions one change away from a true caption of the test image: one object's colour changed, or the two objects of a spatial relation swapped. " +
             "A model that reads the caption against the image scores them below the true caption.");
         text.AppendLine();
+        if (best is not null)
+        {
+            var negatives = best.HardNegatives;
+            var comparisons = negatives.AttributeComparisons + negatives.RelationComparisons;
+            var below = (negatives.AttributeBelowTrue * negatives.AttributeComparisons + negatives.RelationBelowTrue * negatives.RelationComparisons) / Math.Max(comparisons, 1);
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"Fine-tuned after pretraining, all {comparisons} hard negatives together score below the true caption {below:F1}% of the time."));
+            text.AppendLine();
+        }
         text.AppendLine("## Pretraining losses");
         text.AppendLine();
         text.AppendLine("![pretraining losses](plots/pretraining-losses.png)");
@@ -66,11 +76,17 @@ public static class DemoReport
             text.AppendLine("![top-5 images](plots/top5.png)");
         }
         text.AppendLine();
+        text.AppendLine("## Search");
+        text.AppendLine();
+        text.AppendLine("The test scenes are indexed (`index/`) with the model fine-tuned after pretraining. Search them in a browser:");
+        text.AppendLine();
+        text.AppendLine($"    ./interbert serve --index {Path.Combine(folder, "index")}");
+        text.AppendLine();
         text.AppendLine("## Stages");
         text.AppendLine();
         text.AppendLine("| stage | seconds when it ran |");
         text.AppendLine("|---|---|");
-        foreach (var stage in new[] { "scenes", "features", "init", "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "finetune-baseline", "evaluate-baseline" })
+        foreach (var stage in new[] { "scenes", "features", "init", "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "index", "finetune-baseline", "evaluate-baseline" })
             text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {stage} | {cache.SecondsOf(stage):F0} |"));
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"This run took {thisRun.TotalMinutes:F1} minutes (stages reused from an earlier run take no time)."));

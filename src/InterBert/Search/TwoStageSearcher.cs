@@ -10,13 +10,13 @@ namespace InterBert.Search;
 /// <summary>
 /// Text-to-image search in two stages: the query's text-only pooled vector finds the nearest image vectors in the
 /// index (candidates), which InterBERT's cross-modal score then re-ranks, all candidates in one batched forward pass.
-/// Model calls are serialised, so one searcher may serve many threads.
+/// Model calls run one at a time on a dedicated thread, so one searcher may serve many threads.
 /// </summary>
 public sealed class TwoStageSearcher : IDisposable
 {
     /// <summary>Default number of first-stage candidates re-ranked.</summary>
     public const int DefaultCandidates = 64;
-    private readonly object modelLock = new();
+    private readonly ModelThread modelThread = new("interbert-search-model");
     private readonly bool zeroShot;
 
     private TwoStageSearcher(ImageIndex index, InterBertModel model, WordPieceTokenizer tokenizer, FeatureStore store, string weightsPath)
@@ -75,22 +75,18 @@ public sealed class TwoStageSearcher : IDisposable
     public int[] Tokens(string query) => Tokenizer.Encode(query, Math.Min(Model.Config.MaxSeqLength, Model.Config.MaxPositionEmbeddings));
 
     /// <summary>The query's normalised text vector.</summary>
-    public float[] QueryVector(int[] tokens)
+    public float[] QueryVector(int[] tokens) => modelThread.Run(() =>
     {
-        lock (modelLock)
-        {
-            using var scope = NewDisposeScope();
-            return UnimodalEmbedding.Text(Model, TextOf(tokens, 1)).data<float>().ToArray();
-        }
-    }
+        using var scope = NewDisposeScope();
+        return UnimodalEmbedding.Text(Model, TextOf(tokens, 1)).data<float>().ToArray();
+    });
 
     /// <summary>Cross-modal scores of the query against the images at <paramref name="positions"/> of the index.</summary>
-    public float[] Rerank(int[] tokens, IReadOnlyList<int> positions, int pairsPerBatch = DefaultCandidates)
+    public float[] Rerank(int[] tokens, IReadOnlyList<int> positions, int pairsPerBatch = DefaultCandidates) => modelThread.Run(() =>
     {
         var scores = new float[positions.Count];
-        lock (modelLock)
+        using (no_grad())
         {
-            using var noGrad = no_grad();
             for (var start = 0; start < positions.Count; start += pairsPerBatch)
             {
                 using var scope = NewDisposeScope();
@@ -100,13 +96,20 @@ public sealed class TwoStageSearcher : IDisposable
             }
         }
         return scores;
-    }
+    });
 
     /// <summary>
     /// The <paramref name="top"/> best images for <paramref name="query"/>: <paramref name="candidates"/> from the
     /// index, re-ranked by the cross-modal score (ties by first-stage rank).
     /// </summary>
-    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto)
+    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto) =>
+        modelThread.Run(() => SearchOnModelThread(query, top, candidates, mode));
+
+    /// <summary>The same as <see cref="Search"/>, without holding the calling thread while the model works.</summary>
+    public Task<IReadOnlyList<SearchHit>> SearchAsync(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto) =>
+        modelThread.RunAsync(() => SearchOnModelThread(query, top, candidates, mode));
+
+    private IReadOnlyList<SearchHit> SearchOnModelThread(string query, int top, int candidates, SearchMode mode)
     {
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
         var tokens = Tokens(query);
@@ -128,6 +131,7 @@ public sealed class TwoStageSearcher : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        modelThread.Dispose();
         Model.Dispose();
         Store.Dispose();
         Index.Dispose();

@@ -1,0 +1,53 @@
+using System.Collections.Concurrent;
+
+namespace InterBert.Search;
+
+/// <summary>
+/// One dedicated thread that runs every model call of a searcher, in order. Calls from many request threads would
+/// each start libtorch's intra-op thread team and allocator arenas of their own, so resident memory would grow with
+/// every new thread-pool thread; one thread keeps them to one set.
+/// </summary>
+public sealed class ModelThread : IDisposable
+{
+    private readonly BlockingCollection<Action> work = new();
+    private readonly Thread thread;
+
+    /// <summary>Starts the thread.</summary>
+    public ModelThread(string name)
+    {
+        thread = new Thread(() =>
+        {
+            foreach (var item in work.GetConsumingEnumerable()) item();
+        }) { IsBackground = true, Name = name };
+        thread.Start();
+    }
+
+    /// <summary>Runs <paramref name="call"/> on the thread; the task ends with its result or its exception.</summary>
+    public Task<T> RunAsync<T>(Func<T> call)
+    {
+        var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        work.Add(() =>
+        {
+            try
+            {
+                result.SetResult(call());
+            }
+            catch (Exception e)
+            {
+                result.SetException(e);
+            }
+        });
+        return result.Task;
+    }
+
+    /// <summary>Runs <paramref name="call"/> on the thread and waits for it.</summary>
+    public T Run<T>(Func<T> call) => Thread.CurrentThread == thread ? call() : RunAsync(call).GetAwaiter().GetResult();
+
+    /// <summary>Lets queued calls finish, then ends the thread.</summary>
+    public void Dispose()
+    {
+        work.CompleteAdding();
+        thread.Join();
+        work.Dispose();
+    }
+}
