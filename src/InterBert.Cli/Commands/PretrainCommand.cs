@@ -38,11 +38,12 @@ public static class PretrainCommand
         var referenceRegions = new Option<bool>("--reference-region-masking") { Description = "the reference code's region masking (10% anchors, IoU >= 0.4)" };
         var hardNegatives = new Option<double>("--hard-negative-rate") { Description = "share of ITM negatives drawn from the captions most similar to the true one (TF-IDF)", DefaultValueFactory = _ => 0.2 };
         var weights = new Option<string>("--loss-weights") { Description = "MSM:MRM:ITM loss weights", DefaultValueFactory = _ => "1:1:1" };
+        var ownNegatives = new Option<double>("--own-negative-rate") { Description = "share of ITM negatives taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var contrastive = new Option<double>("--contrastive-weight") { Description = "weight of the image-text contrastive loss that aligns text and image vectors for search (0: off, the paper's setting)" };
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, weights, hardNegatives, contrastive,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, weights, hardNegatives, contrastive, ownNegatives,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -88,6 +89,12 @@ public static class PretrainCommand
                 var datasetPath = parse.GetValue(dataset)!;
                 var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
                 var train = CaptionCorpus.Load(datasetPath, parse.GetValue(trainSplit)!, store, tokenizer, maxTokens);
+                if (parse.GetValue(ownNegatives) > 0)
+                {
+                    var falseCaptions = Synthetic.SyntheticDataset.HardNegativeTexts(datasetPath, parse.GetValue(trainSplit)!);
+                    if (falseCaptions.Count == 0) throw new InterBertException($"{datasetPath}: --own-negative-rate needs \"hard_negatives\" on the training images, and there are none");
+                    train = train.WithImageNegatives(falseCaptions, tokenizer, maxTokens);
+                }
                 var validationSplit = parse.GetValue(valSplit);
                 var validation = validationSplit is null or "none" ? null : CaptionCorpus.Load(datasetPath, [validationSplit], store, tokenizer, maxTokens);
                 var batchSize = Math.Max(1, parse.GetValue(batch));
@@ -106,7 +113,7 @@ public static class PretrainCommand
                     },
                     ReferenceRegionMasking = parse.GetValue(referenceRegions), HardNegativeRate = Math.Clamp(parse.GetValue(hardNegatives), 0, 1),
                     SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
-                    ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)),
+                    ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1),
                     MaxRegions = model.Config.MaxRegionLength,
                 };
                 var training = new TrainingOptions

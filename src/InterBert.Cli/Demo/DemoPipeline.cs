@@ -160,12 +160,13 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
         using (model)
         {
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-            var train = CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens);
+            var train = CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens)
+                .WithImageNegatives(SyntheticDataset.HardNegativeTexts(Dataset, ["train"]), tokenizer, maxTokens);
             var validation = CaptionCorpus.Load(Dataset, ["val"], store, tokenizer, maxTokens);
             var (segment, region, matching) = settings.LossWeights;
             var tasks = new PretrainingTaskOptions
             {
-                SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, ContrastiveWeight = settings.ContrastiveWeight, MaxRegions = model.Config.MaxRegionLength,
+                SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, ContrastiveWeight = settings.ContrastiveWeight, OwnNegativeRate = settings.OwnNegativeRate, MaxRegions = model.Config.MaxRegionLength,
             };
             var training = new TrainingOptions
             {

@@ -5,12 +5,13 @@ namespace InterBert.Data;
 /// <summary>The captions of dataset splits whose images have stored features, tokenized once (pretraining, retrieval).</summary>
 public sealed class CaptionCorpus
 {
-    private CaptionCorpus(List<string> imageIds, List<string> captions, List<int[]> tokens, List<int> imageOf)
+    private CaptionCorpus(List<string> imageIds, List<string> captions, List<int[]> tokens, List<int> imageOf, IReadOnlyList<IReadOnlyList<int[]>>? imageNegatives = null)
     {
         ImageIds = imageIds;
         Captions = captions;
         Tokens = tokens;
         ImageOf = imageOf;
+        ImageNegatives = imageNegatives ?? imageIds.Select(_ => (IReadOnlyList<int[]>)[]).ToList();
     }
 
     /// <summary>Image ids, indexed by image index.</summary>
@@ -21,10 +22,17 @@ public sealed class CaptionCorpus
     public IReadOnlyList<int[]> Tokens { get; }
     /// <summary>The image index of each caption.</summary>
     public IReadOnlyList<int> ImageOf { get; }
+    /// <summary>Token ids of captions known to be false for each image (a dataset's hard negatives), by image index; usually empty.</summary>
+    public IReadOnlyList<IReadOnlyList<int[]>> ImageNegatives { get; }
+
+    /// <summary>The same corpus with the given false captions of its images (by image id), tokenized.</summary>
+    public CaptionCorpus WithImageNegatives(IReadOnlyDictionary<string, IReadOnlyList<string>> negatives, WordPieceTokenizer tokenizer, int maxTokens) => new(
+        ImageIds.ToList(), Captions.ToList(), Tokens.ToList(), ImageOf.ToList(),
+        ImageIds.Select(id => negatives.TryGetValue(id, out var texts) ? (IReadOnlyList<int[]>)texts.Select(t => tokenizer.Encode(t, maxTokens)).ToList() : []).ToList());
 
     /// <summary>The same images with only the given captions (in the given order), e.g. one query caption per image.</summary>
     public CaptionCorpus WithCaptions(IReadOnlyList<int> captionIndices) => new(
-        ImageIds.ToList(), captionIndices.Select(c => Captions[c]).ToList(), captionIndices.Select(c => Tokens[c]).ToList(), captionIndices.Select(c => ImageOf[c]).ToList());
+        ImageIds.ToList(), captionIndices.Select(c => Captions[c]).ToList(), captionIndices.Select(c => Tokens[c]).ToList(), captionIndices.Select(c => ImageOf[c]).ToList(), ImageNegatives);
 
     /// <summary>
     /// Reads the images of <paramref name="splits"/> (all when empty) from a dataset and tokenizes their captions.

@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 namespace InterBert.Pretraining;
 
 /// <summary>
-/// Builds pretraining batches: for each caption, with probability <c>NegativeRate</c> a wrong caption (hard from the
+/// Builds pretraining batches: for each caption, with probability <c>NegativeRate</c> a wrong caption (one of the
+/// image's own known-false captions with probability <c>OwnNegativeRate</c> when it has any; else hard from the
 /// TF-IDF pool with probability <c>HardNegativeRate</c>, else random, never one of the same image); segment masking on
 /// every caption; region masking on matched pairs only. All randomness comes from the given generator, so a batch is a
 /// function of (data, seed, step).
@@ -37,9 +38,17 @@ public sealed class PretrainingBatchBuilder(
             var random = randoms[i];
             var image = corpus.ImageOf[caption];
             var negative = random.NextDouble() < options.NegativeRate;
-            if (negative) caption = WrongCaption(caption, random);
+            var tokens = corpus.Tokens[caption];
+            if (negative)
+            {
+                var own = corpus.ImageNegatives[image];
+                // The image's own false captions (one colour or relation changed) teach what a near miss looks like.
+                tokens = options.OwnNegativeRate > 0 && own.Count > 0 && random.NextDouble() < options.OwnNegativeRate
+                    ? own[random.Next(own.Count)]
+                    : corpus.Tokens[WrongCaption(caption, random)];
+            }
             matched[i] = negative ? 0 : 1;
-            var (ids, segmentLabels) = segmentMasker.Mask(corpus.Tokens[caption], random);
+            var (ids, segmentLabels) = segmentMasker.Mask(tokens, random);
             texts.Add(ids);
             labels.Add(segmentLabels);
             images.Add(store.Read(corpus.ImageIds[image]));

@@ -11,6 +11,8 @@ public sealed record PretrainingTaskOptions
     public double NegativeRate { get; init; } = 0.5;
     /// <summary>Fraction of the wrong captions drawn from the TF-IDF hard-negative pool.</summary>
     public double HardNegativeRate { get; init; } = 0.2;
+    /// <summary>Fraction of the wrong captions taken from the image's own known-false captions (a dataset's hard negatives), when it has any.</summary>
+    public double OwnNegativeRate { get; init; }
     /// <summary>Loss weight of masked segment modeling.</summary>
     public double SegmentWeight { get; init; } = 1;
     /// <summary>Loss weight of masked region modeling.</summary>

@@ -108,5 +108,10 @@ public static class SyntheticDataset
         return result;
     }
 
+    /// <summary>The hard-negative caption texts of the images of <paramref name="splits"/>, by image id (for training with them).</summary>
+    public static Dictionary<string, IReadOnlyList<string>> HardNegativeTexts(string datasetPath, IEnumerable<string> splits) =>
+        splits.SelectMany(split => ReadHardNegatives(datasetPath, split))
+            .ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value.Select(n => n.Raw).ToList());
+
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -137,8 +137,8 @@ public class InterBertModelTests
         var withoutGradient = new List<string>();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            // The score head serves retrieval and multiple choice, not pretraining.
-            if (name.StartsWith("vil_logit.")) continue;
+            // The score head serves retrieval and multiple choice, and the temperature the optional contrastive loss.
+            if (name.StartsWith("vil_logit.") || name == InterBertModel.LogitScaleKey) continue;
             var grad = parameter.grad;
             if (grad is null || grad.abs().sum().item<float>() == 0f) withoutGradient.Add(name);
         }
