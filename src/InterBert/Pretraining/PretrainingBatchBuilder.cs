@@ -86,11 +86,10 @@ public sealed class PretrainingBatchBuilder(
     /// <summary>Each example's own caption, unmasked, and the distinct images of the examples, unmasked.</summary>
     private Search.ContrastiveBatch ContrastiveInputs(IReadOnlyList<int> captionIndices)
     {
-        var imageIndices = captionIndices.Select(c => corpus.ImageOf[c]).Distinct().ToList();
-        var position = imageIndices.Select((image, k) => (image, k)).ToDictionary(p => p.image, p => p.k);
+        var (imageIndices, imageOfText) = Search.ContrastiveBatch.Layout(captionIndices.Select(c => corpus.ImageOf[c]));
         var text = Text.WordPieceTokenizer.Collate(captionIndices.Select(c => corpus.Tokens[c]).ToList(), padId);
         var images = RegionCollator.Collate(imageIndices.Select(i => store.Read(corpus.ImageIds[i])).ToList(), store.Manifest.FeatureSize, options.MaxRegions);
-        return new Search.ContrastiveBatch(text, images, captionIndices.Select(c => position[corpus.ImageOf[c]]).ToArray());
+        return new Search.ContrastiveBatch(text, images, imageOfText);
     }
 
     private int WrongCaption(int caption, Random random)

@@ -3,4 +3,26 @@ using InterBert.Modeling;
 namespace InterBert.Search;
 
 /// <summary>Clean (unmasked) captions, the distinct images they belong to, and caption t's image index <c>ImageOfText[t]</c>.</summary>
-public sealed record ContrastiveBatch(TextBatch Text, ImageBatch Images, int[] ImageOfText);
+public sealed record ContrastiveBatch(TextBatch Text, ImageBatch Images, int[] ImageOfText)
+{
+    /// <summary>
+    /// The distinct images of some captions (in first-seen order) and, for each caption, its image's position in that
+    /// list: the layout <see cref="ContrastiveLoss"/> expects.
+    /// </summary>
+    public static (List<int> Images, int[] ImageOfText) Layout(IEnumerable<int> imageOfCaption)
+    {
+        var images = new List<int>();
+        var position = new Dictionary<int, int>();
+        var imageOfText = new List<int>();
+        foreach (var image in imageOfCaption)
+        {
+            if (!position.TryGetValue(image, out var p))
+            {
+                position[image] = p = images.Count;
+                images.Add(image);
+            }
+            imageOfText.Add(p);
+        }
+        return (images, imageOfText.ToArray());
+    }
+}

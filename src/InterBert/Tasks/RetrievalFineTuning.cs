@@ -144,11 +144,8 @@ public static class RetrievalFineTuning
     /// <summary>The examples' captions and their distinct images, for the contrastive loss.</summary>
     public static Search.ContrastiveBatch ContrastiveInputs(PreparedPairs pairs, IReadOnlyList<int> captions)
     {
-        var images = captions.Select(c => pairs.Corpus.ImageOf[c]).Distinct().ToList();
-        var position = images.Select((image, k) => (image, k)).ToDictionary(p => p.image, p => p.k);
-        return new Search.ContrastiveBatch(
-            pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()),
-            captions.Select(c => position[pairs.Corpus.ImageOf[c]]).ToArray());
+        var (images, imageOfText) = Search.ContrastiveBatch.Layout(captions.Select(c => pairs.Corpus.ImageOf[c]));
+        return new Search.ContrastiveBatch(pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()), imageOfText);
     }
 
     private static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step, double contrastiveWeight)
