@@ -89,12 +89,7 @@ public static class PretrainCommand
                 var datasetPath = parse.GetValue(dataset)!;
                 var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
                 var train = CaptionCorpus.Load(datasetPath, parse.GetValue(trainSplit)!, store, tokenizer, maxTokens);
-                if (parse.GetValue(ownNegatives) > 0)
-                {
-                    var falseCaptions = Synthetic.SyntheticDataset.HardNegativeTexts(datasetPath, parse.GetValue(trainSplit)!);
-                    if (falseCaptions.Count == 0) throw new InterBertException($"{datasetPath}: --own-negative-rate needs \"hard_negatives\" on the training images, and there are none");
-                    train = train.WithImageNegatives(falseCaptions, tokenizer, maxTokens);
-                }
+                if (parse.GetValue(ownNegatives) > 0) train = Synthetic.SyntheticDataset.WithOwnNegatives(train, datasetPath, parse.GetValue(trainSplit)!, tokenizer, maxTokens, "--own-negative-rate");
                 var validationSplit = parse.GetValue(valSplit);
                 var validation = validationSplit is null or "none" ? null : CaptionCorpus.Load(datasetPath, [validationSplit], store, tokenizer, maxTokens);
                 var batchSize = Math.Max(1, parse.GetValue(batch));

@@ -30,9 +30,10 @@ public static class TaskCommands
         var valSplit = new Option<string>("--val-split") { Description = "validation split ('none' to skip)", DefaultValueFactory = _ => "val" };
         var mineEvery = new Option<int>("--mine-every") { Description = "steps between hard-negative mining (default: every epoch)" };
         var contrastive = new Option<double>("--contrastive-weight") { Description = "retrieval: weight of the image-text contrastive loss, for models that serve two-stage search (0: off)" };
+        var ownNegatives = new Option<double>("--own-negative-rate") { Description = "retrieval: share of wrong-caption pairs taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
-            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive,
+            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -48,6 +49,8 @@ public static class TaskCommands
                 var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
                 var datasetPath = parse.GetValue(dataset)!;
                 var trainCorpus = CaptionCorpus.Load(datasetPath, [parse.GetValue(trainSplit)!], store, tokenizer, maxTokens);
+                var ownNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1);
+                if (ownNegativeRate > 0) trainCorpus = Synthetic.SyntheticDataset.WithOwnNegatives(trainCorpus, datasetPath, [parse.GetValue(trainSplit)!], tokenizer, maxTokens, "--own-negative-rate");
                 if (trainCorpus.ImageIds.Count < 3) throw new InterBertException($"{datasetPath}: retrieval fine-tuning needs at least 3 training images, found {trainCorpus.ImageIds.Count}");
                 using var train = new PreparedPairs(trainCorpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
                 var validationSplit = parse.GetValue(valSplit)!;
@@ -64,7 +67,7 @@ public static class TaskCommands
                 var result = ProgressDisplay.Run("finetune", (progress, cancel) => RetrievalFineTuning.Run(model, train, validation, options, pretrained,
                     parse.GetValue(output)!, vocabulary, tokenizer.LowerCase, parse.GetValue(mineEvery),
                     new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"))), cancel,
-                    Math.Max(0, parse.GetValue(contrastive))));
+                    Math.Max(0, parse.GetValue(contrastive)), ownNegativeRate));
                 if (result.BestValidation is { } best) Console.WriteLine($"finetune: best validation mean recall {best.MeanRecall:F1} (text→image R@1/5/10 {best.TextToImage.R1:F1}/{best.TextToImage.R5:F1}/{best.TextToImage.R10:F1})");
                 Console.WriteLine($"finetune: wrote {result.BestWeights} and {result.LastWeights}");
                 return 0;
@@ -83,7 +86,7 @@ public static class TaskCommands
         var weights = new Option<string>("--weights") { Description = "weights to evaluate", Required = true };
         var zeroShot = new Option<bool>("--zero-shot") { Description = "score with the pretrained matching head instead of the fine-tuned score head" };
         var metricsOut = new Option<string?>("--metrics-out") { Description = "write the results as JSON" };
-        var maxCaptions = new Option<int?>("--max-captions") { Description = "evaluate only the first N captions (and their images)" };
+        var maxCaptions = new Option<int?>("--max-captions") { Description = "rank only the first N captions (and their images); hard negatives are all scored" };
         var pairsPerBatch = new Option<int>("--pairs-per-batch") { Description = "pairs scored per forward pass", DefaultValueFactory = _ => 64 };
         var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive cross-modal scoring)")
         {
@@ -100,7 +103,10 @@ public static class TaskCommands
             using (model)
             {
                 var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-                var corpus = CaptionCorpus.Load(parse.GetValue(dataset)!, [parse.GetValue(split)!], store, tokenizer, maxTokens);
+                var datasetPath = parse.GetValue(dataset)!;
+                var splitName = parse.GetValue(split)!;
+                var wholeSplit = CaptionCorpus.Load(datasetPath, [splitName], store, tokenizer, maxTokens);
+                var corpus = parse.GetValue(maxCaptions) is { } limit ? wholeSplit.FirstCaptions(limit) : wholeSplit;
                 using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
                 var total = (long)pairs.CaptionCount * pairs.ImageCount;
                 Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {(parse.GetValue(zeroShot) ? "zero-shot (matching head)" : "score head")}");
@@ -113,7 +119,17 @@ public static class TaskCommands
                 table.AddRow("image → text", $"{metrics.ImageToText.R1:F1}", $"{metrics.ImageToText.R5:F1}", $"{metrics.ImageToText.R10:F1}");
                 AnsiConsole.Write(table);
                 Console.WriteLine($"mean recall {metrics.MeanRecall:F1}; {total / watch.Elapsed.TotalSeconds:F0} pairs/s");
-                if (parse.GetValue(metricsOut) is { } path) AtomicFile.WriteAllText(path, JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
+                var json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
+                // A dataset that lists hard negatives (captions one change away from the truth) is also asked about them,
+                // over the whole split: two pairs per negative cost little next to the ranking.
+                var hardNegatives = Synthetic.SyntheticDataset.ReadHardNegatives(datasetPath, splitName);
+                if (hardNegatives.Count > 0)
+                {
+                    var result = Synthetic.HardNegativeEvaluation.Evaluate(model, wholeSplit, store, tokenizer, hardNegatives, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch));
+                    Console.WriteLine($"hard negatives below the true caption: attribute {result.AttributeBelowTrue:F1}% of {result.AttributeComparisons}, relation {result.RelationBelowTrue:F1}% of {result.RelationComparisons}; all of an image's below: {result.ImagesAllBelowTrue:F1}% of {result.Images} images");
+                    json["hard_negatives"] = JsonSerializer.SerializeToNode(result);
+                }
+                if (parse.GetValue(metricsOut) is { } path) AtomicFile.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
         }));

@@ -160,8 +160,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
         using (model)
         {
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-            var train = CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens)
-                .WithImageNegatives(SyntheticDataset.HardNegativeTexts(Dataset, ["train"]), tokenizer, maxTokens);
+            var train = SyntheticDataset.WithOwnNegatives(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), Dataset, ["train"], tokenizer, maxTokens, "demo");
             var validation = CaptionCorpus.Load(Dataset, ["val"], store, tokenizer, maxTokens);
             var (segment, region, matching) = settings.LossWeights;
             var tasks = new PretrainingTaskOptions
@@ -190,14 +189,15 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
         using (model)
         {
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-            using var train = new PreparedPairs(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            var corpus = SyntheticDataset.WithOwnNegatives(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), Dataset, ["train"], tokenizer, maxTokens, "demo");
+            using var train = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             var options = new TrainingOptions
             {
                 Steps = settings.FinetuneSteps, BatchSize = settings.FinetuneBatch, LearningRate = settings.FinetuneLearningRate, Seed = settings.Seed, LogEvery = 5,
             };
             RetrievalFineTuning.Run(model, train, null, options, pretrained, runFolder, vocabulary, tokenizer.LowerCase, mineEvery: Math.Max(1, settings.FinetuneSteps / 3),
                 new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
-                settings.ContrastiveWeight);
+                settings.ContrastiveWeight, settings.FinetuneOwnNegativeRate);
             return !cancel.IsCancellationRequested;
         }
     }

@@ -36,6 +36,8 @@ public sealed record DemoSettings
     public double ContrastiveWeight { get; init; } = 1;
     /// <summary>Share of pretraining's ITM negatives that are the training scene's own hard negatives (a colour or a relation changed).</summary>
     public double OwnNegativeRate { get; init; } = 0.5;
+    /// <summary>Share of fine-tuning's wrong-caption pairs that are the training scene's own hard negatives.</summary>
+    public double FinetuneOwnNegativeRate { get; init; } = 0.5;
     /// <summary>Scenes in the validation split (held-out pretraining metrics).</summary>
     public int ValidationImages => Math.Max(2, Images / 20);
     /// <summary>Test queries shown with their top-5 images in the report.</summary>
@@ -54,10 +56,10 @@ public sealed record DemoSettings
     {
         "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}",
         "features" => "features v1",
-        "init" => $"init v1 lang={Language} preset={Preset} seed={Seed}",
+        "init" => $"init v2 lang={Language} preset={Preset} seed={Seed}",
         "pretrain" => $"pretrain v2 steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate} seed={Seed}",
         "evaluate" => $"evaluate v1 shown={ShownQueries}",
         "index" => "index v1",
-        _ => $"{stage} v2 steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} seed={Seed}",
+        _ => $"{stage} v3 steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate} seed={Seed}",
     };
 }

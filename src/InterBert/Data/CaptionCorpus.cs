@@ -34,6 +34,16 @@ public sealed class CaptionCorpus
     public CaptionCorpus WithCaptions(IReadOnlyList<int> captionIndices) => new(
         ImageIds.ToList(), captionIndices.Select(c => Captions[c]).ToList(), captionIndices.Select(c => Tokens[c]).ToList(), captionIndices.Select(c => ImageOf[c]).ToList(), ImageNegatives);
 
+    /// <summary>The first <paramref name="count"/> captions and only the images they belong to (a quick evaluation).</summary>
+    public CaptionCorpus FirstCaptions(int count)
+    {
+        var kept = Enumerable.Range(0, Math.Clamp(count, 1, Captions.Count)).ToList();
+        var images = kept.Select(c => ImageOf[c]).Distinct().ToList();
+        var newIndex = images.Select((image, index) => (image, index)).ToDictionary(p => p.image, p => p.index);
+        return new CaptionCorpus(images.Select(i => ImageIds[i]).ToList(), kept.Select(c => Captions[c]).ToList(), kept.Select(c => Tokens[c]).ToList(),
+            kept.Select(c => newIndex[ImageOf[c]]).ToList(), images.Select(i => ImageNegatives[i]).ToList());
+    }
+
     /// <summary>
     /// Reads the images of <paramref name="splits"/> (all when empty) from a dataset and tokenizes their captions.
     /// Every image must have features in the store: a missing one is an error naming it (or, with

@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 namespace InterBert.Modeling;
 
 /// <summary>
-/// Region embeddings: LayerNorm(Linear(feature) + Linear(location)), dropout (keys <c>v_embeddings.*</c>).
+/// Region embeddings: LayerNorm(Linear(feature) + Linear(location)), dropout (keys <c>v_embeddings.*</c>); with
+/// <see cref="InterBertConfig.VLocationLayerNorm"/>, (LayerNorm(Linear(feature)) + location_LayerNorm(Linear(location))) / 2.
 /// Prepends a global image token whose feature is the mean of the real regions and whose location is the whole image.
 /// </summary>
 public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
@@ -13,6 +14,7 @@ public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
     private readonly Linear imageEmbeddings;
     private readonly Linear imageLocationEmbeddings;
     private readonly LayerNorm layerNorm;
+    private readonly LayerNorm? locationLayerNorm;
     private readonly Dropout dropout;
     private readonly int featureSize;
 
@@ -28,16 +30,24 @@ public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
         register_module("image_location_embeddings", imageLocationEmbeddings);
         register_module("LayerNorm", layerNorm);
         register_module("dropout", dropout);
+        if (config.VLocationLayerNorm)
+        {
+            locationLayerNorm = nn.LayerNorm(config.VHiddenSize, config.LayerNormEps);
+            register_module("location_LayerNorm", locationLayerNorm);
+        }
     }
 
     /// <summary>Embeds features [B, R, F] and locations [B, R, 5] of regions with mask [B, R]; returns [B, R + 1, H].</summary>
-    public override Tensor forward(Tensor features, Tensor locations, Tensor regionMask)
+    public override Tensor forward(Tensor regionFeatures, Tensor regionLocations, Tensor regionMask)
     {
-        if (features.shape[^1] != featureSize)
-            throw new ArgumentException($"region features have {features.shape[^1]} dimensions but the model expects v_feature_size {featureSize}");
-        var (withGlobalFeatures, withGlobalLocations) = PrependGlobalToken(features, locations, regionMask);
-        var embedded = imageEmbeddings.call(withGlobalFeatures) + imageLocationEmbeddings.call(withGlobalLocations);
-        return dropout.call(layerNorm.call(embedded));
+        if (regionFeatures.shape[^1] != featureSize)
+            throw new ArgumentException($"region features have {regionFeatures.shape[^1]} dimensions but the model expects v_feature_size {featureSize}");
+        var (withGlobalFeatures, withGlobalLocations) = PrependGlobalToken(regionFeatures, regionLocations, regionMask);
+        var features = imageEmbeddings.call(withGlobalFeatures);
+        var locations = imageLocationEmbeddings.call(withGlobalLocations);
+        // Normalised apart, the box carries as much weight as the appearance, however large the features are.
+        var embedded = locationLayerNorm is null ? layerNorm.call(features + locations) : (layerNorm.call(features) + locationLayerNorm.call(locations)) / 2;
+        return dropout.call(embedded);
     }
 
     /// <summary>Adds the global token (mean of real region features, whole-image location) in front of the regions.</summary>

@@ -55,6 +55,12 @@ public sealed record InterBertConfig
     [JsonPropertyName("v_hidden_dropout_prob")] public double VHiddenDropoutProb { get; init; } = 0.2;
     /// <summary>Standard deviation of the normal initialisation of the image path.</summary>
     [JsonPropertyName("v_initializer_range")] public double VInitializerRange { get; init; } = 0.02;
+    /// <summary>
+    /// Whether region features and locations are layer-normalised apart and averaged, as LXMERT does, instead of the
+    /// paper's LayerNorm of their sum. Region features (norms near 100 for ResNet) otherwise drown the 5-d box, and a
+    /// model cannot learn where things are; on for the tiny and small presets, off (the paper's) for base.
+    /// </summary>
+    [JsonPropertyName("v_location_layer_norm")] public bool VLocationLayerNorm { get; init; }
     /// <summary>Size of the pooled text and image vectors (Linear(hidden → 1024) + ReLU in the paper).</summary>
     [JsonPropertyName("bi_hidden_size")] public int BiHiddenSize { get; init; } = 1024;
     /// <summary>How pooled text and image vectors combine: "mul" (the paper's) or "sum".</summary>
@@ -77,7 +83,7 @@ public sealed record InterBertConfig
     {
         HiddenSize = 32, NumAttentionHeads = 4, IntermediateSize = 64, NumHiddenLayers = 2, TNumHiddenLayers = 1,
         VHiddenSize = 32, VNumAttentionHeads = 2, VIntermediateSize = 64, VNumHiddenLayers = 1,
-        MaxPositionEmbeddings = 128, VFeatureSize = 512, VTargetSize = 80, BiHiddenSize = 64,
+        MaxPositionEmbeddings = 128, VFeatureSize = 512, VTargetSize = 80, BiHiddenSize = 64, VLocationLayerNorm = true,
     };
 
     /// <summary>The shape that MiniLM (all-MiniLM-L6-v2) fills: hidden 384, 12 heads, FFN 1536, 3 + 3 + 3 layers, 512-d ResNet-18 region features.</summary>
@@ -85,7 +91,7 @@ public sealed record InterBertConfig
     {
         HiddenSize = 384, NumAttentionHeads = 12, IntermediateSize = 1536, NumHiddenLayers = 3, TNumHiddenLayers = 3,
         VHiddenSize = 384, VNumAttentionHeads = 6, VIntermediateSize = 1536, VNumHiddenLayers = 3,
-        VFeatureSize = 512, VTargetSize = 80, BiHiddenSize = 1024,
+        VFeatureSize = 512, VTargetSize = 80, BiHiddenSize = 1024, VLocationLayerNorm = true,
     };
 
     /// <summary>The paper's model: 768 / 12 heads / 3072, 6 + 6 + 6 layers, image stream 8 heads and dropout 0.2, 2,048-d features, 1,601 classes.</summary>

@@ -57,6 +57,9 @@ public sealed class InterBertModel : nn.Module
     /// <summary>The contrastive loss's log inverse temperature [1].</summary>
     public Tensor LogitScale => logitScale;
 
+    /// <summary>The region embeddings (appearance and box of each region).</summary>
+    public ImageEmbeddings RegionEmbeddings => vEmbeddings;
+
     /// <summary>The configuration the model was built from.</summary>
     public InterBertConfig Config { get; }
 

@@ -1,6 +1,8 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using InterBert.Data;
+using InterBert.Text;
 using InterBert.Weights;
 
 namespace InterBert.Synthetic;
@@ -112,6 +114,17 @@ public static class SyntheticDataset
     public static Dictionary<string, IReadOnlyList<string>> HardNegativeTexts(string datasetPath, IEnumerable<string> splits) =>
         splits.SelectMany(split => ReadHardNegatives(datasetPath, split))
             .ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value.Select(n => n.Raw).ToList());
+
+    /// <summary>
+    /// <paramref name="corpus"/> with the <c>hard_negatives</c> of its images in <paramref name="datasetPath"/> as their
+    /// known-false captions (for training with own negatives); an error when the splits have none.
+    /// </summary>
+    public static CaptionCorpus WithOwnNegatives(CaptionCorpus corpus, string datasetPath, IEnumerable<string> splits, WordPieceTokenizer tokenizer, int maxTokens, string option)
+    {
+        var falseCaptions = HardNegativeTexts(datasetPath, splits);
+        if (falseCaptions.Count == 0) throw new InterBertException($"{datasetPath}: {option} needs \"hard_negatives\" on the training images, and there are none");
+        return corpus.WithImageNegatives(falseCaptions, tokenizer, maxTokens);
+    }
 
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -17,15 +17,20 @@ public sealed class PreparedPairs : IDisposable
     private readonly Tensor locations;
     private readonly Tensor regionMask;
     private readonly long[] regionCounts;
+    private readonly long[][] ownNegativeRows;
 
     /// <summary>Collates every caption and every image of <paramref name="corpus"/>.</summary>
     public PreparedPairs(CaptionCorpus corpus, FeatureStore store, int padId, int featureSize, int maxRegions)
     {
         Corpus = corpus;
-        var text = Text.WordPieceTokenizer.Collate(corpus.Tokens, padId);
+        // The images' known-false captions (if any) are rows after the real captions, so pairs gather them like any caption.
+        var tokens = corpus.Tokens.Concat(corpus.ImageNegatives.SelectMany(n => n)).ToList();
+        var text = Text.WordPieceTokenizer.Collate(tokens, padId);
         ids = text.InputIds.DetachFromDisposeScope();
         mask = text.AttentionMask.DetachFromDisposeScope();
-        lengths = corpus.Tokens.Select(t => (long)t.Length).ToArray();
+        lengths = tokens.Select(t => (long)t.Length).ToArray();
+        var next = (long)corpus.Tokens.Count;
+        ownNegativeRows = corpus.ImageNegatives.Select(n => Enumerable.Range(0, n.Count).Select(_ => next++).ToArray()).ToArray();
         var images = corpus.ImageIds.Select(store.Read).ToList();
         var image = RegionCollator.Collate(images, featureSize, maxRegions);
         features = image.Features.DetachFromDisposeScope();
@@ -38,7 +43,10 @@ public sealed class PreparedPairs : IDisposable
     public CaptionCorpus Corpus { get; }
 
     /// <summary>Number of captions.</summary>
-    public int CaptionCount => (int)ids.shape[0];
+    public int CaptionCount => Corpus.Captions.Count;
+
+    /// <summary>Caption rows (for <see cref="Pairs"/>) of the known-false captions of an image: the dataset's hard negatives, usually none.</summary>
+    public IReadOnlyList<long> OwnNegatives(int image) => ownNegativeRows[image];
 
     /// <summary>Tokens of a caption, [CLS] and [SEP] included.</summary>
     public int CaptionLength(int caption) => (int)lengths[caption];

@@ -27,7 +27,7 @@ public static class RetrievalFineTuning
     public static Result Run(
         InterBertModel model, PreparedPairs train, PreparedPairs? validation, TrainingOptions options, IReadOnlySet<string> pretrainedKeys,
         string runFolder, byte[] vocabulary, bool lowerCase, int mineEvery = 0, IProgress<Progress>? progress = null, CancellationToken cancel = default,
-        double contrastiveWeight = 0)
+        double contrastiveWeight = 0, double ownNegativeRate = 0)
     {
         Directory.CreateDirectory(runFolder);
         var metrics = new MetricsLog(Path.Combine(runFolder, "metrics.jsonl"));
@@ -55,7 +55,7 @@ public static class RetrievalFineTuning
             using (var scope = NewDisposeScope())
             {
                 var examples = order.Take((long)step * options.BatchSize, options.BatchSize);
-                var (text, image) = FourWayBatch(train, examples, hard, random);
+                var (text, image) = FourWayBatch(train, examples, hard, random, ownNegativeRate);
                 var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
                 var loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
                 if (contrastiveWeight > 0)
@@ -121,8 +121,12 @@ public static class RetrievalFineTuning
         return pairs.Corpus.ImageOf.Select(i => byImage[i]).ToArray();
     }
 
-    /// <summary>The 4B pairs of B examples: (c, i), (c', i), (c, i'), (c, i'') for each caption c of image i.</summary>
-    public static (TextBatch Text, ImageBatch Image) FourWayBatch(PreparedPairs pairs, IReadOnlyList<int> examples, int[][]? hard, Random random)
+    /// <summary>
+    /// The 4B pairs of B examples: (c, i), (c', i), (c, i'), (c, i'') for each caption c of image i. With
+    /// <paramref name="ownNegativeRate"/>, c' is one of image i's own known-false captions (one colour or relation
+    /// changed) with that probability when it has any, so the score head must read the caption against the image.
+    /// </summary>
+    public static (TextBatch Text, ImageBatch Image) FourWayBatch(PreparedPairs pairs, IReadOnlyList<int> examples, int[][]? hard, Random random, double ownNegativeRate = 0)
     {
         var imageOf = pairs.Corpus.ImageOf;
         var captionIds = new List<long>(examples.Count * 4);
@@ -130,8 +134,11 @@ public static class RetrievalFineTuning
         foreach (var c in examples)
         {
             var i = imageOf[c];
-            int otherCaption;
-            do otherCaption = random.Next(pairs.CaptionCount); while (imageOf[otherCaption] == i);
+            long otherCaption;
+            var own = pairs.OwnNegatives(i);
+            if (ownNegativeRate > 0 && own.Count > 0 && random.NextDouble() < ownNegativeRate) otherCaption = own[random.Next(own.Count)];
+            else
+                do otherCaption = random.Next(pairs.CaptionCount); while (imageOf[(int)otherCaption] == i);
             int otherImage;
             do otherImage = random.Next(pairs.ImageCount); while (otherImage == i);
             var hardImage = hard is not null && hard[c].Length > 0 ? hard[c][random.Next(hard[c].Length)] : otherImage;

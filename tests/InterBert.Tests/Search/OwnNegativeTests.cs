@@ -1,6 +1,8 @@
 using InterBert.Data;
 using InterBert.Pretraining;
 using InterBert.Synthetic;
+using InterBert.Tasks;
+using System.Text.Json.Nodes;
 using InterBert.Weights;
 using static TorchSharp.torch;
 
@@ -36,5 +38,64 @@ public sealed class OwnNegativeTests(SearchFixture fixture)
             Assert.Contains(negatives, n => n.SequenceEqual(original));
             Assert.DoesNotContain(corpus.Tokens.Where((_, c) => corpus.ImageOf[c] == corpus.ImageOf[captions[row]]), t => t.SequenceEqual(original));
         }
+    }
+
+    [Fact]
+    public void FineTuningWithOwnNegativesPairsEachImageWithItsKnownFalseCaptions()
+    {
+        var tokenizer = ModelVocabulary.TokenizerFor(fixture.SearchWeights);
+        using var store = FeatureStore.Open(fixture.Features);
+        var corpus = SyntheticDataset.WithOwnNegatives(CaptionCorpus.Load(fixture.Dataset, ["train"], store, tokenizer, 64), fixture.Dataset, ["train"], tokenizer, 64, "test");
+        using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, 512, 8);
+        Assert.Equal(corpus.Captions.Count, pairs.CaptionCount);
+        var examples = Enumerable.Range(0, 24).ToList();
+        foreach (var rate in new[] { 0.0, 1.0 })
+        {
+            using var scope = NewDisposeScope();
+            var (text, image) = RetrievalFineTuning.FourWayBatch(pairs, examples, null, new Random(3), rate);
+            for (var k = 0; k < examples.Count; k++)
+            {
+                var own = corpus.ImageOf[examples[k]];
+                var row = 4 * k + 1; // (c', i): the wrong caption with the example's own image
+                var length = (int)text.AttentionMask[row].sum().item<long>();
+                var tokens = text.InputIds[row].narrow(0, 0, length).data<long>().Select(t => (int)t).ToArray();
+                var (_, ownImage) = pairs.Pairs([examples[k]], [own]);
+                Assert.True(image.Features[row].narrow(0, 0, ownImage.Features.shape[1]).eq(ownImage.Features[0]).all().item<bool>());
+                var isOwnNegative = corpus.ImageNegatives[own].Any(n => n.SequenceEqual(tokens));
+                var captionOf = Enumerable.Range(0, corpus.Captions.Count).Where(c => corpus.Tokens[c].SequenceEqual(tokens)).Select(c => corpus.ImageOf[c]).ToList();
+                if (rate == 1)
+                {
+                    Assert.True(isOwnNegative, $"example {k}: the wrong caption is not one of image {own}'s hard negatives");
+                }
+                else
+                {
+                    Assert.False(isOwnNegative);
+                    Assert.NotEmpty(captionOf);
+                    Assert.DoesNotContain(own, captionOf);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void EvaluateScoresEveryHardNegativeOfTheSplitAndRanksOnlyTheFirstCaptions()
+    {
+        var metricsPath = Path.Combine(fixture.Folder, "evaluate-test.json");
+        var (code, output, error) = CliProcess.Run("evaluate", "--task", "retrieval", "--dataset", fixture.Dataset, "--features", fixture.Features,
+            "--weights", fixture.SearchWeights, "--max-captions", "7", "--metrics-out", metricsPath);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("7 captions x 2 images", output);
+        // Expected counts from the rendered objects: every test scene has one colour negative, scenes of 2+ objects a relation one.
+        var objectsPerScene = File.ReadLines(Path.Combine(fixture.Folder, "scenes", SyntheticDataset.ObjectsFile))
+            .Select(l => JsonNode.Parse(l)!["image_id"]!.GetValue<string>()).GroupBy(id => id).ToDictionary(g => g.Key, g => g.Count());
+        var testScenes = JsonNode.Parse(File.ReadAllText(fixture.Dataset))!["images"]!.AsArray()
+            .Where(i => i!["split"]!.GetValue<string>() == "test").Select(i => Path.GetFileNameWithoutExtension(i!["filename"]!.GetValue<string>())).ToList();
+        var relations = testScenes.Count(id => objectsPerScene[id] >= 2);
+        Assert.Contains($"of {testScenes.Count}, relation", output);
+        Assert.Contains($"% of {relations};", output);
+        var metrics = JsonNode.Parse(File.ReadAllText(metricsPath))!;
+        Assert.Equal(7, metrics["captions"]!.GetValue<int>());
+        Assert.Equal(testScenes.Count, metrics["hard_negatives"]!["attribute_comparisons"]!.GetValue<int>());
+        Assert.Equal(relations, metrics["hard_negatives"]!["relation_comparisons"]!.GetValue<int>());
     }
 }
