@@ -32,8 +32,10 @@ public static class DemoReport
         text.AppendLine($"Synthetic scenes: {settings.Images} images (seed {settings.Seed}), {settings.TestImages} in the test split, {settings.ValidationImages} in validation, the rest for training; 5 captions per image. " +
             (settings.Language == "en" ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : "A character vocabulary built from the training captions; the text path starts from random weights (no Chinese weights ship)."));
         text.AppendLine($"Model: preset `{settings.Preset}`; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}" +
-            (settings.ContrastiveWeight > 0 ? $", plus the image-text contrastive loss with weight {settings.ContrastiveWeight}" : "") + "); " +
-            $"retrieval fine-tuning {settings.FinetuneSteps} steps of {settings.FinetuneBatch} examples x 4 pairs" + (settings.ContrastiveWeight > 0 ? " plus the contrastive loss" : "") + ", for both fine-tuned models.");
+            (settings.ContrastiveWeight > 0 ? $", plus the image-text contrastive loss with weight {settings.ContrastiveWeight}" : "") +
+            (settings.OwnNegativeRate > 0 ? $"; {settings.OwnNegativeRate * 100:F0}% of ITM's wrong captions are the scene's own hard negatives" : "") + "); " +
+            $"retrieval fine-tuning {settings.FinetuneSteps} steps of {settings.FinetuneBatch} examples x 4 pairs" + (settings.ContrastiveWeight > 0 ? " plus the contrastive loss" : "") +
+            (settings.FinetuneOwnNegativeRate > 0 ? $" ({settings.FinetuneOwnNegativeRate * 100:F0}% of the wrong captions the scene's own hard negatives)" : "") + ", for both fine-tuned models.");
         if (test is not null)
             text.AppendLine($"Evaluated: {test.Captions} test captions (one per test image, cycling through the phrasings) against all {test.Images} test images, {test.Captions * test.Images:N0} pairs scored by the full cross-modal model; chance R@1 is {100.0 / Math.Max(test.Images, 1):F1}%.");
         text.AppendLine();
