@@ -20,7 +20,7 @@ public static class DemoCommand
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model" };
         var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
-        var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (about 13 minutes on 2 cores)")
+        var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (13-15 minutes on 2 cores)")
         {
             language, output, images, test, pretrainSteps, finetuneSteps, preset,
         };

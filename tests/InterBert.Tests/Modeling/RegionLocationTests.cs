@@ -14,7 +14,7 @@ public class RegionLocationTests
         return new InterBertModel(TestInputs.TinyNoDropout with { VLocationLayerNorm = locationLayerNorm });
     }
 
-    private static ImageBatch OneRegion(Tensor features, float[] boxes)
+    private static ImageBatch OneRegionEach(Tensor features, float[] boxes)
     {
         var count = boxes.Length / 4;
         var locations = new float[count * 5];
@@ -31,7 +31,7 @@ public class RegionLocationTests
     {
         using var scope = NewDisposeScope();
         var feature = randn(1, 512, generator: new Generator(5)) * FeatureScale;
-        var image = OneRegion(cat([feature, feature]), [0.05f, 0.4f, 0.25f, 0.6f, 0.75f, 0.4f, 0.95f, 0.6f]);
+        var image = OneRegionEach(cat([feature, feature]), [0.05f, 0.4f, 0.25f, 0.6f, 0.75f, 0.4f, 0.95f, 0.6f]);
         float Cosine(bool locationLayerNorm)
         {
             using var model = NewModel(locationLayerNorm);
@@ -41,9 +41,11 @@ public class RegionLocationTests
             return nn.functional.cosine_similarity(embedded[0].unsqueeze(0), embedded[1].unsqueeze(0)).item<float>();
         }
         // The paper's LayerNorm of the sum: the box is lost in the feature (nearly identical embeddings).
-        Assert.True(Cosine(false) > 0.999f, $"paper's formula: cosine {Cosine(false)}");
+        var paper = Cosine(false);
+        Assert.True(paper > 0.999f, $"paper's formula: cosine {paper}");
         // Normalised apart, a left and a right copy of one object are clearly different tokens.
-        Assert.True(Cosine(true) < 0.9f, $"separate normalisation: cosine {Cosine(true)}");
+        var separate = Cosine(true);
+        Assert.True(separate < 0.9f, $"separate normalisation: cosine {separate}");
     }
 
     [Fact]
@@ -66,7 +68,7 @@ public class RegionLocationTests
                 new[] { x, y, x + 0.2f, y + 0.2f }.CopyTo(boxes, 4 * b);
                 left[b] = isLeft ? 0 : 1;
             }
-            var image = OneRegion(randn(size, 512) * FeatureScale, boxes);
+            var image = OneRegionEach(randn(size, 512) * FeatureScale, boxes);
             // Pairs (image b, "left") and (image b, "right"), interleaved.
             var ids = tensor(Enumerable.Range(0, size).SelectMany(_ => new long[] { 1, 5, 2, 1, 6, 2 }).ToArray(), [2 * size, 3]);
             var doubled = new ImageBatch(image.Features.repeat_interleave(2, 0), image.Locations.repeat_interleave(2, 0), image.RegionMask.repeat_interleave(2, 0));
