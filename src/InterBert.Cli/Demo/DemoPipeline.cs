@@ -160,7 +160,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
         using (model)
         {
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-            var train = SyntheticDataset.WithOwnNegatives(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), Dataset, ["train"], tokenizer, maxTokens, "demo");
+            var train = TrainingCaptions(store, tokenizer, maxTokens);
             var validation = CaptionCorpus.Load(Dataset, ["val"], store, tokenizer, maxTokens);
             var (segment, region, matching) = settings.LossWeights;
             var tasks = new PretrainingTaskOptions
@@ -189,8 +189,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
         using (model)
         {
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-            var corpus = SyntheticDataset.WithOwnNegatives(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), Dataset, ["train"], tokenizer, maxTokens, "demo");
-            using var train = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            using var train = new PreparedPairs(TrainingCaptions(store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             var options = new TrainingOptions
             {
                 Steps = settings.FinetuneSteps, BatchSize = settings.FinetuneBatch, LearningRate = settings.FinetuneLearningRate, Seed = settings.Seed, LogEvery = 5,
@@ -214,6 +213,10 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
             return !result.Cancelled;
         }
     }
+
+    /// <summary>The training scenes' captions, each scene with its own hard negatives (pretraining and fine-tuning use them).</summary>
+    private CaptionCorpus TrainingCaptions(FeatureStore store, WordPieceTokenizer tokenizer, int maxTokens) =>
+        SyntheticDataset.WithOwnNegatives(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), Dataset, ["train"], tokenizer, maxTokens, "demo");
 
     private bool Evaluate(string name, string weights, bool zeroShot, IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
     {

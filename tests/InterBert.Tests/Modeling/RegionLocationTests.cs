@@ -54,7 +54,7 @@ public class RegionLocationTests
         // One region with random large features on the left or right half; the text is one word, "left" (5) or
         // "right" (6). Trained to score the true word above the other, the model must read the box.
         using var model = NewModel(locationLayerNorm: true);
-        var optimizer = optim.AdamW(model.parameters(), lr: 1e-3);
+        using var optimizer = optim.AdamW(model.parameters(), lr: 1e-3);
         var random = new Random(7);
         (TextBatch Text, ImageBatch Image, Tensor Target) Batch(int size)
         {
