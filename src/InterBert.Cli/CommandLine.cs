@@ -16,6 +16,16 @@ public static class CommandLine
         DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount / LocalRanks),
     };
 
+    /// <summary>A verb's <c>--precision</c> option: fp32 (default) or bf16 mixed precision.</summary>
+    public static Option<string> PrecisionOption() => new("--precision")
+    {
+        Description = "arithmetic of the model's matrix products: fp32, or bf16 (mixed precision: bf16 products, fp32 weights, LayerNorm, softmax and losses)",
+        DefaultValueFactory = _ => "fp32",
+    };
+
+    /// <summary>The value of a <see cref="PrecisionOption"/>.</summary>
+    public static Modeling.Precision Precision(ParseResult parse, Option<string> option) => Modeling.PrecisionNames.Parse(parse.GetValue(option)!);
+
     /// <summary>Parses <paramref name="args"/> and runs the chosen verb; returns the exit code.</summary>
     public static int Run(string[] args)
     {

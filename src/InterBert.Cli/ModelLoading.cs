@@ -9,11 +9,12 @@ namespace InterBert.Cli;
 public static class ModelLoading
 {
     /// <summary>The model, its tokenizer and vocabulary bytes, and the keys it was initialised from pretrained weights.</summary>
-    public static (InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary, HashSet<string> Pretrained) Load(string weightsPath, FeatureStore? store)
+    public static (InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary, HashSet<string> Pretrained) Load(string weightsPath, FeatureStore? store, Precision precision = Precision.Fp32)
     {
         var tokenizer = ModelVocabulary.TokenizerFor(weightsPath);
         var vocabulary = File.ReadAllBytes(tokenizer.Source);
         var model = ModelCheckpoint.Load(weightsPath);
+        model.Precision = precision;
         if (store is not null && model.Config.VFeatureSize != store.Manifest.FeatureSize)
         {
             model.Dispose();

@@ -1,1 +1,2 @@
+InterBert.Modeling.NativeAllocator.KeepTensorMemory();
 return InterBert.Cli.CommandLine.Run(args);

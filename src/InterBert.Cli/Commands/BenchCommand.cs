@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using InterBert.Data;
+using InterBert.Modeling;
 using InterBert.Vision;
 
 namespace InterBert.Cli.Commands;
@@ -66,20 +67,37 @@ public static class BenchCommand
         var preset = new Option<string>("--preset") { Description = "model preset", DefaultValueFactory = _ => "small" };
         var batch = new Option<int>("--batch-size") { Description = "pairs per step", DefaultValueFactory = _ => 32 };
         var steps = new Option<int>("--steps") { Description = "measured steps (after 2 warm-up steps)", DefaultValueFactory = _ => 5 };
-        var command = new Command("train", "Pretraining step throughput against this machine's matmul throughput") { preset, batch, steps };
+        var command = new Command("train", "Pretraining step throughput in fp32 and bf16 against this machine's matmul throughput") { preset, batch, steps, PrecisionsOption() };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var name = parse.GetValue(preset)!;
             var config = InterBert.Modeling.InterBertConfig.FromPreset(name);
-            var r = InterBert.Training.TrainingBenchmark.Run(config, parse.GetValue(batch), parse.GetValue(steps));
             Console.WriteLine($"bench train: preset {name}, batch {parse.GetValue(batch)} (36 tokens + 36 regions per pair), {TorchSharp.torch.get_num_threads()} threads");
-            Console.WriteLine($"  fp32 matmul:      {r.MatmulGflops:F1} GFLOP/s");
-            Console.WriteLine($"  step:             {r.SecondsPerStep:F3} s; {r.SamplesPerSecond:F1} pairs/s; {r.TokensPerSecond:F0} tokens+regions/s");
-            Console.WriteLine($"  model FLOPs:      {r.FlopsPerSample / 1e9:F2} GFLOP per pair (forward + backward); achieved {r.ModelGflops:F1} GFLOP/s = {100 * r.ModelGflops / r.MatmulGflops:F0}% of matmul");
+            var baseline = 0.0;
+            foreach (var precision in Precisions(parse))
+            {
+                var r = InterBert.Training.TrainingBenchmark.Run(config, parse.GetValue(batch), parse.GetValue(steps), precision: precision);
+                var p = precision.Name();
+                if (baseline == 0) baseline = r.SamplesPerSecond;
+                Console.WriteLine($"  {p} matmul:      {r.MatmulGflops:F1} GFLOP/s");
+                Console.WriteLine($"  {p} step:        {r.SecondsPerStep:F3} s; {r.SamplesPerSecond:F1} pairs/s ({r.SamplesPerSecond / baseline:F2}x); {r.TokensPerSecond:F0} tokens+regions/s");
+                Console.WriteLine($"  {p} model FLOPs: {r.FlopsPerSample / 1e9:F2} GFLOP per pair (forward + backward); achieved {r.ModelGflops:F1} GFLOP/s = {100 * r.ModelGflops / r.MatmulGflops:F0}% of {p} matmul");
+            }
             return 0;
         }));
         return command;
     }
+
+    /// <summary>The precisions a benchmark measures side by side (default both, fp32 first).</summary>
+    internal static Option<string[]> PrecisionsOption() => precisionsOption;
+
+    private static readonly Option<string[]> precisionsOption = new("--precision")
+    {
+        Description = "precisions to measure side by side (fp32, bf16)", DefaultValueFactory = _ => ["fp32", "bf16"], AllowMultipleArgumentsPerToken = true,
+    };
+
+    /// <summary>The parsed precisions of <see cref="PrecisionsOption"/>.</summary>
+    internal static IReadOnlyList<Precision> Precisions(ParseResult parse) => parse.GetValue(precisionsOption)!.Select(p => PrecisionNames.Parse(p)).Distinct().ToList();
 
     private static Command Memory()
     {

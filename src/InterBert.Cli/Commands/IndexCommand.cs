@@ -20,16 +20,17 @@ public static class IndexCommand
         var images = new Option<string?>("--images") { Description = "a folder of the image files, named by id, instead of --dataset" };
         var exactBelow = new Option<int>("--exact-below") { Description = "search collections up to this size exactly, larger ones by the HNSW graph", DefaultValueFactory = _ => 20_000 };
         var connectivity = new Option<int>("--connectivity") { Description = "HNSW graph degree", DefaultValueFactory = _ => 16 };
+        var precision = CommandLine.PrecisionOption();
         var command = new Command("index", "Build an approximate-nearest-neighbour index (USearch HNSW) of image vectors for 'search' and 'serve'")
         {
-            weights, features, output, dataset, split, images, exactBelow, connectivity,
+            weights, features, output, dataset, split, images, exactBelow, connectivity, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             using var store = FeatureStore.Open(parse.GetValue(features)!);
             var list = ImagesToIndex(store, parse.GetValue(dataset), parse.GetValue(split), parse.GetValue(images));
             var weightsPath = parse.GetValue(weights)!;
-            var (model, _, _, _) = ModelLoading.Load(weightsPath, store);
+            var (model, _, _, _) = ModelLoading.Load(weightsPath, store, CommandLine.Precision(parse, precision));
             using (model)
             {
                 var metadata = ModelCheckpoint.ReadMetadata(weightsPath);

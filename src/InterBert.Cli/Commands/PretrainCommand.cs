@@ -39,17 +39,19 @@ public static class PretrainCommand
         var hardNegatives = new Option<double>("--hard-negative-rate") { Description = "share of ITM negatives drawn from the captions most similar to the true one (TF-IDF)", DefaultValueFactory = _ => 0.2 };
         var weights = new Option<string>("--loss-weights") { Description = "MSM:MRM:ITM loss weights", DefaultValueFactory = _ => "1:1:1" };
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "share of ITM negatives taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
+        var precision = CommandLine.PrecisionOption();
         var contrastive = new Option<double>("--contrastive-weight") { Description = "weight of the image-text contrastive loss that aligns text and image vectors for search (0: off, the paper's setting)" };
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, weights, hardNegatives, contrastive, ownNegatives,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, weights, hardNegatives, contrastive, ownNegatives, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var initPath = parse.GetValue(init);
             var presetName = parse.GetValue(preset);
             if ((initPath is null) == (presetName is null)) throw new ArgumentException("give --init WEIGHTS or --preset NAME");
+            var precisionValue = CommandLine.Precision(parse, precision);
             var seedValue = parse.GetValue(seed);
             TorchSharp.torch.manual_seed(seedValue);
             using var store = FeatureStore.Open(parse.GetValue(features)!);
@@ -80,6 +82,7 @@ public static class PretrainCommand
                 };
                 model = new InterBertModel(config);
             }
+            model.Precision = precisionValue;
             using (model)
             {
                 if (model.Config.VFeatureSize != store.Manifest.FeatureSize)
@@ -121,7 +124,7 @@ public static class PretrainCommand
                 var root = processes.IsRoot;
                 if (root)
                     Console.WriteLine($"pretrain: {train.Captions.Count:N0} captions of {train.ImageIds.Count:N0} images; {stepCount} steps of {batchSize * accumulation} pairs" +
-                        (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; {model.ParameterCounts()["total"]:N0} parameters");
+                        (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; {model.ParameterCounts()["total"]:N0} parameters; {precisionValue.Name()}");
                 var neighbours = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, CaptionNeighbours.DefaultCacheFolder);
                 var setup = new PretrainingSetup(parse.GetValue(output)!, model, tokenizer, vocabulary, train, validation, store, training, tasks, pretrained, neighbours, parse.GetValue(resume), processes);
                 // Only rank 0 reports progress and results; the other ranks work silently.

@@ -21,17 +21,18 @@ public static class SearchCommand
         var weights = new Option<string?>("--weights") { Description = "the model (default: the one the index records; another model is refused)" };
         var top = new Option<int>("--top") { Description = "results to print", DefaultValueFactory = _ => 10 };
         var candidates = CandidatesOption();
+        var precision = CommandLine.PrecisionOption();
         var mode = ModeOption();
         var query = new Argument<string[]>("query") { Description = "the query text", Arity = ArgumentArity.OneOrMore };
         var command = new Command("search", "Search images by text: nearest image vectors, re-ranked by InterBERT's matching score")
         {
-            index, weights, top, candidates, mode, query,
+            index, weights, top, candidates, mode, precision, query,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var text = string.Join(' ', parse.GetValue(query)!).Trim();
             if (text.Length == 0) throw new ArgumentException("the query is empty");
-            using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights));
+            using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights), CommandLine.Precision(parse, precision));
             var watch = Stopwatch.StartNew();
             var hits = searcher.Search(text, Math.Clamp(parse.GetValue(top), 1, 1000), Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode));
             var elapsed = watch.Elapsed;

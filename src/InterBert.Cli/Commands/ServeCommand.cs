@@ -1,3 +1,4 @@
+using InterBert.Modeling;
 using System.CommandLine;
 using InterBert.Cli.Serving;
 using InterBert.Search;
@@ -22,15 +23,16 @@ public static class ServeCommand
         var concurrent = new Option<int>("--max-concurrent") { Description = "searches running at once", DefaultValueFactory = _ => 2 };
         var queue = new Option<int>("--max-queue") { Description = "searches waiting; more get 429", DefaultValueFactory = _ => 8 };
         var candidates = SearchCommand.CandidatesOption();
+        var precision = CommandLine.PrecisionOption();
         var mode = SearchCommand.ModeOption();
         var command = new Command("serve", "Serve text-to-image search: a web page, GET /api/search?q=...&k=..., /images/{id}, /health")
         {
-            index, weights, host, port, concurrent, queue, candidates, mode,
+            index, weights, host, port, concurrent, queue, candidates, mode, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             if (!System.Net.IPAddress.TryParse(parse.GetValue(host), out _)) throw new ArgumentException($"--host {parse.GetValue(host)}: not an IP address");
-            using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights));
+            using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights), CommandLine.Precision(parse, precision));
             var options = new SearchServiceOptions
             {
                 Host = parse.GetValue(host)!, Port = parse.GetValue(port), MaxConcurrentSearches = parse.GetValue(concurrent),
@@ -46,7 +48,7 @@ public static class ServeCommand
                 throw new InterBertException($"cannot listen on {options.Host}:{options.Port} ({e.Message})");
             }
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            Console.WriteLine($"serve: {searcher.Index.Manifest.Count:N0} images of {searcher.Index.Folder}, model {searcher.WeightsPath}");
+            Console.WriteLine($"serve: {searcher.Index.Manifest.Count:N0} images of {searcher.Index.Folder}, model {searcher.WeightsPath} ({searcher.Model.Precision.Name()})");
             Console.WriteLine($"serve: listening on {address} (Ctrl-C to stop)");
             app.WaitForShutdown();
             Console.WriteLine("serve: stopped");

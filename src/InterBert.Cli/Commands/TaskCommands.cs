@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using InterBert.Data;
+using InterBert.Modeling;
 using InterBert.Tasks;
 using InterBert.Training;
 using InterBert.Weights;
@@ -31,19 +32,21 @@ public static class TaskCommands
         var mineEvery = new Option<int>("--mine-every") { Description = "steps between hard-negative mining (default: every epoch)" };
         var contrastive = new Option<double>("--contrastive-weight") { Description = "retrieval: weight of the image-text contrastive loss, for models that serve two-stage search (0: off)" };
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "retrieval: share of wrong-caption pairs taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
+        var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
-            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives,
+            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var taskName = parse.GetValue(task)!;
-            if (taskName == "multiple-choice") return FinetuneMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed));
-            if (taskName == "text-classification") return FinetuneTextClassification(parse.GetValue(dataset)!, parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed));
+            var precision = CommandLine.Precision(parse, precisionOption);
+            if (taskName == "multiple-choice") return FinetuneMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed), precision);
+            if (taskName == "text-classification") return FinetuneTextClassification(parse.GetValue(dataset)!, parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed), precision);
             if (taskName != "retrieval") throw new InterBertException($"finetune --task {taskName}: not available yet; expected retrieval, multiple-choice or text-classification");
             using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
-            var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(parse.GetValue(init)!, store);
+            var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(parse.GetValue(init)!, store, precision);
             using (model)
             {
                 var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
@@ -63,7 +66,7 @@ public static class TaskCommands
                     Steps = steps, BatchSize = batchSize, LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr),
                     Seed = parse.GetValue(seed), LogEvery = 10,
                 };
-                Console.WriteLine($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {steps} steps of {batchSize} examples (4 pairs each); validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}");
+                Console.WriteLine($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {steps} steps of {batchSize} examples (4 pairs each); validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {precision.Name()}");
                 var result = ProgressDisplay.Run("finetune", (progress, cancel) => RetrievalFineTuning.Run(model, train, validation, options, pretrained,
                     parse.GetValue(output)!, vocabulary, tokenizer.LowerCase, parse.GetValue(mineEvery),
                     new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"))), cancel,
@@ -88,18 +91,20 @@ public static class TaskCommands
         var metricsOut = new Option<string?>("--metrics-out") { Description = "write the results as JSON" };
         var maxCaptions = new Option<int?>("--max-captions") { Description = "rank only the first N captions (and their images); hard negatives are all scored" };
         var pairsPerBatch = new Option<int>("--pairs-per-batch") { Description = "pairs scored per forward pass", DefaultValueFactory = _ => 64 };
+        var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive cross-modal scoring)")
         {
-            task, dataset, split, features, weights, zeroShot, metricsOut, maxCaptions, pairsPerBatch,
+            task, dataset, split, features, weights, zeroShot, metricsOut, maxCaptions, pairsPerBatch, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var taskName = parse.GetValue(task)!;
-            if (taskName == "multiple-choice") return EvaluateMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(weights)!, parse.GetValue(metricsOut));
-            if (taskName == "text-classification") return EvaluateTextClassification(parse.GetValue(dataset)!, parse.GetValue(weights)!, parse.GetValue(metricsOut));
+            var precision = CommandLine.Precision(parse, precisionOption);
+            if (taskName == "multiple-choice") return EvaluateMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(weights)!, parse.GetValue(metricsOut), precision);
+            if (taskName == "text-classification") return EvaluateTextClassification(parse.GetValue(dataset)!, parse.GetValue(weights)!, parse.GetValue(metricsOut), precision);
             if (taskName != "retrieval") throw new InterBertException($"evaluate --task {taskName}: not available yet; expected retrieval, multiple-choice or text-classification");
             using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
-            var (model, tokenizer, _, _) = ModelLoading.Load(parse.GetValue(weights)!, store);
+            var (model, tokenizer, _, _) = ModelLoading.Load(parse.GetValue(weights)!, store, precision);
             using (model)
             {
                 var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
@@ -109,7 +114,7 @@ public static class TaskCommands
                 var corpus = parse.GetValue(maxCaptions) is { } limit ? wholeSplit.FirstCaptions(limit) : wholeSplit;
                 using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
                 var total = (long)pairs.CaptionCount * pairs.ImageCount;
-                Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {(parse.GetValue(zeroShot) ? "zero-shot (matching head)" : "score head")}");
+                Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {(parse.GetValue(zeroShot) ? "zero-shot (matching head)" : "score head")}; {precision.Name()}");
                 var watch = System.Diagnostics.Stopwatch.StartNew();
                 var scores = ProgressDisplay.Run("evaluate", (progress, cancel) => RetrievalScorer.ScoreAll(model, pairs, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch),
                     new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, total, "pairs"))), cancel));
@@ -120,6 +125,7 @@ public static class TaskCommands
                 AnsiConsole.Write(table);
                 Console.WriteLine($"mean recall {metrics.MeanRecall:F1}; {total / watch.Elapsed.TotalSeconds:F0} pairs/s");
                 var json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
+                json["precision"] = precision.Name();
                 // A dataset that lists hard negatives (captions one change away from the truth) is also asked about them,
                 // over the whole split: two pairs per negative cost little next to the ranking.
                 var hardNegatives = Synthetic.SyntheticDataset.ReadHardNegatives(datasetPath, splitName);
@@ -136,12 +142,12 @@ public static class TaskCommands
         return command;
     }
 
-    private static int FinetuneTextClassification(string dataset, string init, string output, double epochs, int batchSize, double lr, int seed)
+    private static int FinetuneTextClassification(string dataset, string init, string output, double epochs, int batchSize, double lr, int seed, Precision precision)
     {
         TorchSharp.torch.manual_seed(seed);
         var examples = LabelledTextReader.Read(dataset);
         var labels = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(init, null);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(init, null, precision);
         using var classifier = new TextClassifier(model, labels);
         var maxLength = Math.Min(128, model.Config.MaxPositionEmbeddings);
         var steps = Math.Max(1, (int)Math.Ceiling(epochs * examples.Count / Math.Max(1, batchSize)));
@@ -158,24 +164,25 @@ public static class TaskCommands
         return 0;
     }
 
-    private static int EvaluateTextClassification(string dataset, string weightsFolder, string? metricsOut)
+    private static int EvaluateTextClassification(string dataset, string weightsFolder, string? metricsOut, Precision precision)
     {
         using var classifier = TextClassifier.Load(weightsFolder);
+        classifier.Model.Precision = precision;
         var tokenizer = ModelVocabulary.TokenizerFor(Path.Combine(weightsFolder, "model.safetensors"));
         var examples = LabelledTextReader.Read(dataset);
         var accuracy = 100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, dataset, Math.Min(128, classifier.Model.Config.MaxPositionEmbeddings));
         Console.WriteLine($"evaluate text-classification: {examples.Count} examples, accuracy {accuracy:F1}%");
-        if (metricsOut is not null) AtomicFile.WriteAllText(metricsOut, JsonSerializer.Serialize(new Dictionary<string, object> { ["accuracy"] = accuracy, ["examples"] = examples.Count }, new JsonSerializerOptions { WriteIndented = true }));
+        if (metricsOut is not null) AtomicFile.WriteAllText(metricsOut, JsonSerializer.Serialize(new Dictionary<string, object> { ["accuracy"] = accuracy, ["examples"] = examples.Count, ["precision"] = precision.Name() }, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
     }
 
-    private static int FinetuneMultipleChoice(string dataset, string? featuresPath, string init, string output, double epochs, int batchSize, double lr, int seed)
+    private static int FinetuneMultipleChoice(string dataset, string? featuresPath, string init, string output, double epochs, int batchSize, double lr, int seed, Precision precision)
     {
         using var store = FeatureStore.Open(featuresPath ?? throw new ArgumentException("--features is required for multiple-choice"));
         TorchSharp.torch.manual_seed(seed);
         var items = MultipleChoiceReader.Read(dataset);
         foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{dataset}: image {item.ImageId} has no features in {store.Folder}");
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(init, store);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(init, store, precision);
         using (model)
         {
             var steps = Math.Max(2, (int)Math.Ceiling(2 * epochs * items.Count / Math.Max(1, batchSize)));
@@ -189,24 +196,25 @@ public static class TaskCommands
             var weights = Path.Combine(output, "last.safetensors");
             var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, tokenizer.LowerCase);
             metadata["finetune_task"] = "multiple-choice";
+            metadata[PrecisionNames.MetadataKey] = precision.Name();
             ModelCheckpoint.Save(model, weights, metadata);
             Console.WriteLine($"finetune: wrote {weights}");
             return 0;
         }
     }
 
-    private static int EvaluateMultipleChoice(string dataset, string? featuresPath, string weights, string? metricsOut)
+    private static int EvaluateMultipleChoice(string dataset, string? featuresPath, string weights, string? metricsOut, Precision precision)
     {
         using var store = FeatureStore.Open(featuresPath ?? throw new ArgumentException("--features is required for multiple-choice"));
         var items = MultipleChoiceReader.Read(dataset);
         foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{dataset}: image {item.ImageId} has no features in {store.Folder}");
-        var (model, tokenizer, _, _) = ModelLoading.Load(weights, store);
+        var (model, tokenizer, _, _) = ModelLoading.Load(weights, store, precision);
         using (model)
         {
             var accuracy = MultipleChoiceTask.Evaluate(model, items, store, tokenizer);
             Console.WriteLine($"evaluate multiple-choice: {items.Count} questions; Q->A {accuracy.QuestionToAnswer:F1}%, QA->R {accuracy.AnswerToRationale:F1}%, Q->AR {accuracy.Joint:F1}%");
             if (metricsOut is not null)
-                AtomicFile.WriteAllText(metricsOut, JsonSerializer.Serialize(new Dictionary<string, object> { ["accuracy"] = accuracy.Joint, ["q_a"] = accuracy.QuestionToAnswer, ["qa_r"] = accuracy.AnswerToRationale, ["questions"] = items.Count }, new JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteAllText(metricsOut, JsonSerializer.Serialize(new Dictionary<string, object> { ["accuracy"] = accuracy.Joint, ["q_a"] = accuracy.QuestionToAnswer, ["qa_r"] = accuracy.AnswerToRationale, ["questions"] = items.Count, ["precision"] = precision.Name() }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
     }

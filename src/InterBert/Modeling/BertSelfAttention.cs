@@ -33,10 +33,34 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     {
         var batch = hidden.shape[0];
         var length = hidden.shape[1];
-        Tensor Split(Linear projection) => projection.call(hidden).view(batch, length, heads, headSize).transpose(1, 2);
-        var context = nn.functional.scaled_dot_product_attention(
-            Split(query), Split(key), Split(value), additiveMask, training ? dropout : 0.0, false);
+        Tensor Split(Tensor projected) => projected.view(batch, length, heads, headSize).transpose(1, 2);
+        Tensor context;
+        if (AutocastScope.IsActive)
+        {
+            // One product for query, key and value: the input is cast to bf16 once and the matrix is three times wider.
+            var fused = nn.functional.linear(hidden, cat([query.weight!, key.weight!, value.weight!]), cat([query.bias!, key.bias!, value.bias!]));
+            var parts = fused.chunk(3, -1);
+            context = MixedPrecisionAttention(Split(parts[0]), Split(parts[1]), Split(parts[2]), additiveMask);
+        }
+        else
+        {
+            context = nn.functional.scaled_dot_product_attention(
+                Split(query.call(hidden)), Split(key.call(hidden)), Split(value.call(hidden)), additiveMask, training ? dropout : 0.0, false);
+        }
         return context.transpose(1, 2).reshape(batch, length, heads * headSize);
+    }
+
+    /// <summary>
+    /// Attention under bf16 autocast, written out: scores and the weighted sum are bf16 matrix products, the
+    /// softmax and the dropout of the probabilities are fp32 (the dropout mask from <see cref="AutocastDropout"/>'s fast generator). Measured here, libtorch's fused CPU kernels are
+    /// slower in bf16 than these two products (the flash kernel's backward, and the math fallback it takes with dropout).
+    /// </summary>
+    private Tensor MixedPrecisionAttention(Tensor q, Tensor k, Tensor v, Tensor additiveMask)
+    {
+        var scores = matmul(q * (1.0 / Math.Sqrt(headSize)), k.transpose(-1, -2));
+        var probabilities = softmax(scores.to_type(ScalarType.Float32) + additiveMask, -1);
+        if (training && dropout > 0) probabilities = AutocastDropout.Apply(probabilities, dropout);
+        return matmul(probabilities, v);
     }
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>

@@ -9,14 +9,14 @@ public sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
 {
     private readonly Linear dense;
     private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly AutocastDropout dropout;
 
     /// <summary>Creates the block projecting <paramref name="inputSize"/> back to the hidden size.</summary>
     public BertSelfOutput(BertLayerShape shape, int inputSize) : base(nameof(BertSelfOutput))
     {
         dense = nn.Linear(inputSize, shape.HiddenSize);
         layerNorm = nn.LayerNorm(shape.HiddenSize, shape.LayerNormEps);
-        dropout = nn.Dropout(shape.HiddenDropoutProb);
+        dropout = new AutocastDropout(shape.HiddenDropoutProb);
         register_module("dense", dense);
         register_module("LayerNorm", layerNorm);
         register_module("dropout", dropout);

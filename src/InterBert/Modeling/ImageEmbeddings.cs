@@ -15,7 +15,7 @@ public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
     private readonly Linear imageLocationEmbeddings;
     private readonly LayerNorm layerNorm;
     private readonly LayerNorm? locationLayerNorm;
-    private readonly Dropout dropout;
+    private readonly AutocastDropout dropout;
     private readonly int featureSize;
 
     /// <summary>Creates the image embeddings of a configuration.</summary>
@@ -25,7 +25,7 @@ public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
         imageEmbeddings = nn.Linear(config.VFeatureSize, config.VHiddenSize);
         imageLocationEmbeddings = nn.Linear(InterBertConfig.LocationSize, config.VHiddenSize);
         layerNorm = nn.LayerNorm(config.VHiddenSize, config.LayerNormEps);
-        dropout = nn.Dropout(config.VHiddenDropoutProb);
+        dropout = new AutocastDropout(config.VHiddenDropoutProb);
         register_module("image_embeddings", imageEmbeddings);
         register_module("image_location_embeddings", imageLocationEmbeddings);
         register_module("LayerNorm", layerNorm);
@@ -43,8 +43,9 @@ public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
         if (regionFeatures.shape[^1] != featureSize)
             throw new ArgumentException($"region features have {regionFeatures.shape[^1]} dimensions but the model expects v_feature_size {featureSize}");
         var (withGlobalFeatures, withGlobalLocations) = PrependGlobalToken(regionFeatures, regionLocations, regionMask);
-        var features = imageEmbeddings.call(withGlobalFeatures);
-        var locations = imageLocationEmbeddings.call(withGlobalLocations);
+        // Under bf16 autocast the projections come out in bf16; LayerNorm and everything after it stay fp32.
+        var features = AutocastScope.Widen(imageEmbeddings.call(withGlobalFeatures));
+        var locations = AutocastScope.Widen(imageLocationEmbeddings.call(withGlobalLocations));
         // Normalised apart, the box carries as much weight as the appearance, however large the features are.
         var embedded = locationLayerNorm is null ? layerNorm.call(features + locations) : (layerNorm.call(features) + locationLayerNorm.call(locations)) / 2;
         return dropout.call(embedded);

@@ -18,7 +18,7 @@ public sealed class InterBertModel : nn.Module
     private readonly Pooler vPooler;
     private readonly PreTrainingHeads cls;
     private readonly Linear vilLogit;
-    private readonly Dropout fusionDropout;
+    private readonly AutocastDropout fusionDropout;
     private readonly Parameter logitScale;
 
     /// <summary>Builds a model with BERT-style random initialisation.</summary>
@@ -33,7 +33,7 @@ public sealed class InterBertModel : nn.Module
         vPooler = new Pooler(config.VHiddenSize, config.BiHiddenSize);
         cls = new PreTrainingHeads(config);
         vilLogit = nn.Linear(config.BiHiddenSize, 1);
-        fusionDropout = nn.Dropout(config.HiddenDropoutProb);
+        fusionDropout = new AutocastDropout(config.HiddenDropoutProb);
         register_module("embeddings", embeddings);
         register_module("v_embeddings", vEmbeddings);
         register_module("encoder", encoder);
@@ -67,6 +67,16 @@ public sealed class InterBertModel : nn.Module
     public PreTrainingHeads Heads => cls;
 
     /// <summary>
+    /// The arithmetic of forward passes and heads: with <see cref="Precision.Bf16"/> each runs inside an
+    /// <see cref="AutocastScope"/> (bf16 matrix products, fp32 LayerNorm and outputs); parameters stay fp32 either way.
+    /// Training loops may open one scope around a whole step so that weights are cast once per step.
+    /// </summary>
+    public Precision Precision { get; set; } = Precision.Fp32;
+
+    /// <summary>Begins an autocast region of this model's precision on the calling thread (nothing for fp32).</summary>
+    public IDisposable? Autocast() => Precision == Precision.Bf16 ? AutocastScope.Enter(Precision.Bf16) : null;
+
+    /// <summary>
     /// Runs the model. With both inputs: joint single-stream interaction, then the two streams.
     /// With text only: no image token and no image parameter is touched (single-modal tasks, text embeddings).
     /// With image only: the image path alone (image embeddings).
@@ -74,6 +84,7 @@ public sealed class InterBertModel : nn.Module
     public InterBertOutput Forward(TextBatch? text, ImageBatch? image)
     {
         if (text is null && image is null) throw new ArgumentException("a forward pass needs text, an image, or both");
+        using var autocast = Autocast();
         var textHidden = text is null ? null : embeddings.call(text.InputIds, text.TokenTypeIds);
         var imageHidden = image is null ? null : vEmbeddings.call(image.Features, image.Locations, image.RegionMask);
         var textMask = text?.AttentionMask;
@@ -123,21 +134,28 @@ public sealed class InterBertModel : nn.Module
     }
 
     /// <summary>Image-text matching logits [B, 2] (index 1 = matched).</summary>
-    public Tensor MatchingLogits(InterBertOutput output) => cls.Matching.call(Fuse(output));
+    public Tensor MatchingLogits(InterBertOutput output) => InPrecision(() => cls.Matching.call(Fuse(output)));
 
     /// <summary>The score head [B] used by retrieval and multiple choice.</summary>
-    public Tensor Score(InterBertOutput output) => vilLogit.call(Fuse(output)).squeeze(-1);
+    public Tensor Score(InterBertOutput output) => InPrecision(() => vilLogit.call(Fuse(output)).squeeze(-1));
 
     /// <summary>Vocabulary logits for text hidden states (masked segment modeling).</summary>
-    public Tensor SegmentLogits(Tensor textHidden) => cls.Segment.call(textHidden, embeddings.WordEmbeddingWeight);
+    public Tensor SegmentLogits(Tensor textHidden) => InPrecision(() => cls.Segment.call(textHidden, embeddings.WordEmbeddingWeight));
 
     /// <summary>Region class logits for image hidden states (masked region modeling).</summary>
-    public Tensor RegionLogits(Tensor imageHidden) => cls.Region.call(imageHidden);
+    public Tensor RegionLogits(Tensor imageHidden) => InPrecision(() => cls.Region.call(imageHidden));
 
     /// <summary>Regressed region features, or throws when the model has no regression head (<c>predict_feature</c> false).</summary>
     public Tensor RegressFeatures(Tensor imageHidden) =>
-        (cls.FeatureRegression ?? throw new InvalidOperationException("the model has no feature-regression head: set predict_feature in its configuration"))
-        .call(imageHidden);
+        InPrecision(() => (cls.FeatureRegression ?? throw new InvalidOperationException("the model has no feature-regression head: set predict_feature in its configuration"))
+        .call(imageHidden));
+
+    /// <summary>Runs a head in the model's precision; its output is fp32 whatever the precision (losses and scores are computed in fp32).</summary>
+    private Tensor InPrecision(Func<Tensor> head)
+    {
+        using var autocast = Autocast();
+        return AutocastScope.Widen(head());
+    }
 
     /// <summary>Which part of the model a parameter belongs to: "text", "image" or "heads".</summary>
     public static string PartOf(string parameterName) => parameterName switch

@@ -17,7 +17,7 @@ public sealed class Pooler : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor sequence) => nn.functional.relu(dense.call(sequence.select(1, 0)));
+    public override Tensor forward(Tensor sequence) => AutocastScope.Widen(nn.functional.relu(dense.call(sequence.select(1, 0))));
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>
     protected override void RegisterComponents() { }

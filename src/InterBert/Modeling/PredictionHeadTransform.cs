@@ -20,7 +20,7 @@ public sealed class PredictionHeadTransform : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor hidden) => layerNorm.call(nn.functional.gelu(dense.call(hidden)));
+    public override Tensor forward(Tensor hidden) => layerNorm.call(AutocastScope.Widen(nn.functional.gelu(dense.call(hidden))));
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>
     protected override void RegisterComponents() { }

@@ -11,7 +11,7 @@ public sealed class TextEmbeddings : nn.Module<Tensor, Tensor?, Tensor>
     private readonly Embedding positionEmbeddings;
     private readonly Embedding tokenTypeEmbeddings;
     private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly AutocastDropout dropout;
 
     /// <summary>Creates the text embeddings of a configuration.</summary>
     public TextEmbeddings(InterBertConfig config) : base(nameof(TextEmbeddings))
@@ -20,7 +20,7 @@ public sealed class TextEmbeddings : nn.Module<Tensor, Tensor?, Tensor>
         positionEmbeddings = nn.Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
         tokenTypeEmbeddings = nn.Embedding(config.TypeVocabSize, config.HiddenSize);
         layerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        dropout = nn.Dropout(config.HiddenDropoutProb);
+        dropout = new AutocastDropout(config.HiddenDropoutProb);
         register_module("word_embeddings", wordEmbeddings);
         register_module("position_embeddings", positionEmbeddings);
         register_module("token_type_embeddings", tokenTypeEmbeddings);

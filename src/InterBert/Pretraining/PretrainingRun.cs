@@ -57,7 +57,7 @@ public static class PretrainingRun
         if (root)
         {
             AtomicFile.WriteAllText(Path.Combine(run, "config.json"), model.Config.ToJson());
-            AtomicFile.WriteAllText(Path.Combine(run, "run.json"), JsonSerializer.Serialize(new { training, ranks, tasks = setup.Tasks.ToString(), train_captions = setup.Train.Captions.Count }, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(Path.Combine(run, "run.json"), JsonSerializer.Serialize(new { training, ranks, tasks = setup.Tasks.ToString(), train_captions = setup.Train.Captions.Count, precision = model.Precision.Name() }, new JsonSerializerOptions { WriteIndented = true }));
         }
 
         var regress = setup.Store.Manifest.ClassCount == 0 || setup.Store.Entries.Any(e => !e.HasClasses);
@@ -107,7 +107,9 @@ public static class PretrainingRun
                     var local = LossDenominators.Of(batch);
                     var counts = new[] { local.SegmentTargets, local.RegionTargets, local.Pairs };
                     processes.AllReduceSum(counts);
-                    var losses = PretrainingLosses.Compute(model, batch, setup.Tasks, new LossDenominators(counts[0], counts[1], counts[2], ranks));
+                    PretrainingLosses losses;
+                    // One autocast region per micro-batch: bf16 weights are cast once for its forward passes and heads; backward runs outside it.
+                    using (model.Autocast()) losses = PretrainingLosses.Compute(model, batch, setup.Tasks, new LossDenominators(counts[0], counts[1], counts[2], ranks));
                     // Each rank's losses are its share of the global means times the rank count: their sum over ranks / ranks is the mean.
                     var values = new[] { (double)losses.Total.item<float>(), losses.Segment.item<float>(), losses.Region.item<float>(), losses.Matching.item<float>(), losses.Contrastive.item<float>() };
                     processes.AllReduceSum(values);
@@ -156,6 +158,7 @@ public static class PretrainingRun
                 {
                     ["step"] = done, ["loss"] = Round(loss / n), ["msm"] = Round(segment / n), ["mrm"] = Round(region / n), ["itm"] = Round(matching / n),
                     ["lr"] = learningRate, ["skipped_non_finite"] = state.SkippedNonFinite, ["samples_per_second"] = Math.Round(perSecond, 1),
+                    ["precision"] = model.Precision.Name(),
                 };
                 if (setup.Tasks.ContrastiveWeight > 0) row["itc"] = Round(contrastive / n);
                 if (root) metrics.Append(row);
@@ -180,6 +183,7 @@ public static class PretrainingRun
 
         var metadata = ModelVocabulary.WriteBeside(weights, setup.Vocabulary, setup.Tokenizer.LowerCase);
         metadata["pretrain_step"] = state.Step.ToString();
+        metadata[PrecisionNames.MetadataKey] = model.Precision.Name();
         if (setup.Tasks.ContrastiveWeight > 0) metadata[Search.ImageIndex.ContrastiveMetadataKey] = setup.Tasks.ContrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
         ModelCheckpoint.Save(model, weights, metadata);
         WritePlots(run, metrics);
@@ -196,6 +200,7 @@ public static class PretrainingRun
         long targets = 0, segmentCorrect = 0, matchingCorrect = 0, pairs = 0;
         var batches = 0;
         using var noGrad = no_grad();
+        using var autocast = model.Autocast();
         for (var start = 0; start < count; start += training.BatchSize)
         {
             using var scope = NewDisposeScope();
@@ -235,7 +240,10 @@ public static class PretrainingRun
     public static int ExampleSeed(int seed, int step, int micro, int position) =>
         (int)((unchecked((uint)seed * 1_000_003u + (uint)step * 2_654_435_761u + (uint)micro * 40_503u) ^ unchecked((uint)position * 2_246_822_519u)) & int.MaxValue);
 
-    private static Dictionary<string, string> VocabularyMetadata(PretrainingSetup setup) => new() { [ModelVocabulary.LowerCaseKey] = setup.Tokenizer.LowerCase ? "true" : "false" };
+    private static Dictionary<string, string> VocabularyMetadata(PretrainingSetup setup) => new()
+    {
+        [ModelVocabulary.LowerCaseKey] = setup.Tokenizer.LowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = setup.Model.Precision.Name(),
+    };
 
     private static double Round(double value) => Math.Round(value, 6);
 }

@@ -102,9 +102,10 @@ public sealed unsafe class ImageIndex : IDisposable
             Count = images.Count,
             Score = metadata.TryGetValue("finetune_task", out var task) && task == "retrieval" ? "score-head" : "matching-head",
             Contrastive = metadata.ContainsKey(ContrastiveMetadataKey),
+            Precision = model.Precision.Name(),
         };
         var partial = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + ".partial";
-        var build = JsonSerializer.Serialize(new { manifest.WeightsSha256, manifest.Features, Ids = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', images.Select(i => i.Id))))) });
+        var build = JsonSerializer.Serialize(new { manifest.WeightsSha256, manifest.Features, manifest.Precision, Ids = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', images.Select(i => i.Id))))) });
         var buildPath = Path.Combine(partial, BuildFile);
         if (!File.Exists(buildPath) || File.ReadAllText(buildPath) != build)
         {
@@ -123,6 +124,7 @@ public sealed unsafe class ImageIndex : IDisposable
             output.SetLength(resumed * rowBytes);
             output.Position = output.Length;
             model.eval();
+            using var autocast = model.Autocast();
             var batch = Math.Max(1, imagesPerBatch);
             for (var start = resumed; start < images.Count; start += batch)
             {

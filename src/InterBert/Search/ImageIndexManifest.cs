@@ -21,6 +21,8 @@ public sealed record ImageIndexManifest
     [JsonPropertyName("count")] public int Count { get; init; }
     /// <summary>"score-head" (a retrieval fine-tuned model) or "matching-head" (pretrained only): the re-ranking score.</summary>
     [JsonPropertyName("score")] public string Score { get; init; } = "score-head";
+    /// <summary>The arithmetic the vectors were computed in: "fp32" or "bf16" (absent in older indexes: fp32).</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
     /// <summary>Whether the model was trained with the contrastive loss (its unimodal vectors are aligned).</summary>
     [JsonPropertyName("contrastive")] public bool Contrastive { get; init; }
     /// <summary>HNSW graph degree.</summary>

@@ -12,11 +12,12 @@ public sealed class ModelThread : IDisposable
     private readonly BlockingCollection<Action> work = new();
     private readonly Thread thread;
 
-    /// <summary>Starts the thread.</summary>
-    public ModelThread(string name)
+    /// <summary>Starts the thread; <paramref name="threadScope"/>, when given, is entered on it first and ended when it stops (an autocast region whose bf16 weights then live as long as the thread).</summary>
+    public ModelThread(string name, Func<IDisposable?>? threadScope = null)
     {
         thread = new Thread(() =>
         {
+            using var scope = threadScope?.Invoke();
             foreach (var item in work.GetConsumingEnumerable()) item();
         }) { IsBackground = true, Name = name };
         thread.Start();

@@ -16,7 +16,7 @@ public sealed class TwoStageSearcher : IDisposable
 {
     /// <summary>Default number of first-stage candidates re-ranked.</summary>
     public const int DefaultCandidates = 64;
-    private readonly ModelThread modelThread = new("interbert-search-model");
+    private readonly ModelThread modelThread;
     private readonly bool zeroShot;
 
     private TwoStageSearcher(ImageIndex index, InterBertModel model, WordPieceTokenizer tokenizer, FeatureStore store, string weightsPath)
@@ -28,6 +28,8 @@ public sealed class TwoStageSearcher : IDisposable
         WeightsPath = weightsPath;
         zeroShot = index.Manifest.Score == "matching-head";
         model.eval();
+        // In bf16 the model thread holds one autocast region for its lifetime: the weights are cast once, not per query.
+        modelThread = new ModelThread("interbert-search-model", model.Autocast);
     }
 
     /// <summary>The image index.</summary>
@@ -43,9 +45,9 @@ public sealed class TwoStageSearcher : IDisposable
 
     /// <summary>
     /// Opens an index with its model: the weights it records, or <paramref name="weightsPath"/>, which must be the
-    /// same model (checked by SHA-256).
+    /// same model (checked by SHA-256); queries and re-ranking run in <paramref name="precision"/>.
     /// </summary>
-    public static TwoStageSearcher Open(string indexFolder, string? weightsPath = null)
+    public static TwoStageSearcher Open(string indexFolder, string? weightsPath = null, Precision precision = Precision.Fp32)
     {
         var index = ImageIndex.Open(indexFolder);
         try
@@ -56,6 +58,7 @@ public sealed class TwoStageSearcher : IDisposable
             var store = FeatureStore.Open(index.Manifest.Features);
             var tokenizer = ModelVocabulary.TokenizerFor(weights);
             var model = ModelCheckpoint.Load(weights);
+            model.Precision = precision;
             if (model.Config.BiHiddenSize != index.Manifest.Dimension || model.Config.VFeatureSize != store.Manifest.FeatureSize)
             {
                 model.Dispose();

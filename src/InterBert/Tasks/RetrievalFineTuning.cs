@@ -56,12 +56,16 @@ public static class RetrievalFineTuning
             {
                 var examples = order.Take((long)step * options.BatchSize, options.BatchSize);
                 var (text, image) = FourWayBatch(train, examples, hard, random, ownNegativeRate);
-                var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
-                var loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
-                if (contrastiveWeight > 0)
+                Tensor loss;
+                using (model.Autocast())
                 {
-                    var contrastive = ContrastiveInputs(train, examples);
-                    loss = loss + Search.ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText) * contrastiveWeight;
+                    var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
+                    loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
+                    if (contrastiveWeight > 0)
+                    {
+                        var contrastive = ContrastiveInputs(train, examples);
+                        loss = loss + Search.ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText) * contrastiveWeight;
+                    }
                 }
                 groups.Step(loss);
                 lossSum += loss.item<float>();
@@ -70,7 +74,7 @@ public static class RetrievalFineTuning
             var done = step + 1;
             if (done % options.LogEvery == 0 || done == options.Steps)
             {
-                metrics.Append(new Dictionary<string, object> { ["step"] = done, ["loss"] = Math.Round(lossSum / lossCount, 6), ["lr"] = learningRate, ["seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 1) });
+                metrics.Append(new Dictionary<string, object> { ["step"] = done, ["loss"] = Math.Round(lossSum / lossCount, 6), ["lr"] = learningRate, ["seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 1), ["precision"] = model.Precision.Name() });
                 progress?.Report(new Progress(done, options.Steps, lossSum / lossCount, learningRate, "training"));
                 (lossSum, lossCount) = (0, 0);
             }
@@ -105,6 +109,7 @@ public static class RetrievalFineTuning
     {
         model.eval();
         using var noGrad = no_grad();
+        using var autocast = model.Autocast();
         using var scope = NewDisposeScope();
         var imageVectors = new List<Tensor>();
         for (var start = 0; start < pairs.ImageCount; start += 256)
@@ -160,6 +165,7 @@ public static class RetrievalFineTuning
         var metadata = ModelVocabulary.WriteBeside(path, vocabulary, lowerCase);
         metadata["finetune_task"] = "retrieval";
         metadata["finetune_step"] = step.ToString();
+        metadata[PrecisionNames.MetadataKey] = model.Precision.Name();
         if (contrastiveWeight > 0) metadata[Search.ImageIndex.ContrastiveMetadataKey] = contrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
         ModelCheckpoint.Save(model, path, metadata);
     }

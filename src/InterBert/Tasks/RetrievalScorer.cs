@@ -36,6 +36,8 @@ public static class RetrievalScorer
                         all.Add((c, i));
         long done = 0;
         using var noGrad = no_grad();
+        // One region for the whole scoring: in bf16 the weights are cast once, not once per batch.
+        using var autocast = model.Autocast();
         for (var start = 0; start < all.Count; start += pairsPerBatch)
         {
             cancel.ThrowIfCancellationRequested();
@@ -55,6 +57,7 @@ public static class RetrievalScorer
     {
         model.eval();
         using var noGrad = no_grad();
+        using var autocast = model.Autocast();
         var watch = System.Diagnostics.Stopwatch.StartNew();
         for (var k = 0; k < count; k++)
         {

@@ -67,6 +67,7 @@ public sealed class TextClassifier : nn.Module
         var weights = Path.Combine(folder, "model.safetensors");
         var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, lowerCase);
         metadata["finetune_task"] = "text-classification";
+        metadata[PrecisionNames.MetadataKey] = Model.Precision.Name();
         ModelCheckpoint.Save(Model, weights, metadata);
         AtomicFile.Write(Path.Combine(folder, "classifier.safetensors"), temporary =>
         {

@@ -16,12 +16,13 @@ public static class TrainingBenchmark
     /// <summary>What one measurement found.</summary>
     public sealed record Result(double MatmulGflops, double SamplesPerSecond, double TokensPerSecond, double ModelGflops, double SecondsPerStep, double FlopsPerSample);
 
-    /// <summary>fp32 GEMM throughput (GFLOP/s): the best of <paramref name="trials"/> timings on square matrices of size <paramref name="n"/>.</summary>
-    public static double MatmulGflops(int n = 1536, int repeats = 8, int trials = 3)
+    /// <summary>GEMM throughput (GFLOP/s) in <paramref name="precision"/>: the best of <paramref name="trials"/> timings on square matrices of size <paramref name="n"/>.</summary>
+    public static double MatmulGflops(int n = 1536, int repeats = 8, int trials = 3, Precision precision = Precision.Fp32)
     {
         using var scope = NewDisposeScope();
-        var a = randn(n, n);
-        var b = randn(n, n);
+        var type = precision == Precision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        var a = randn(n, n).to_type(type);
+        var b = randn(n, n).to_type(type);
         matmul(a, b).Dispose();
         var best = 0.0;
         for (var trial = 0; trial < trials; trial++)
@@ -53,26 +54,27 @@ public static class TrainingBenchmark
     }
 
     /// <summary>Runs <paramref name="steps"/> measured training steps (after warm-up) of a configuration.</summary>
-    public static Result Run(InterBertConfig config, int batchSize, int steps = 5, int warmup = 2, int tokens = 36, int regions = 36)
+    public static Result Run(InterBertConfig config, int batchSize, int steps = 5, int warmup = 2, int tokens = 36, int regions = 36, Precision precision = Precision.Fp32)
     {
         manual_seed(1);
-        using var model = new InterBertModel(config);
+        using var model = new InterBertModel(config) { Precision = precision };
         model.train();
         var groups = ParameterGroups.Create(model, new TrainingOptions(), new HashSet<string>());
         var tasks = new PretrainingTaskOptions();
-        var matmulGflops = MatmulGflops();
+        var matmulGflops = MatmulGflops(precision: precision);
         var watch = new Stopwatch();
         for (var step = 0; step < warmup + steps; step++)
         {
             if (step == warmup) watch.Start();
             using var scope = NewDisposeScope();
             var batch = SyntheticBatch(config, batchSize, tokens, regions, step);
-            var losses = PretrainingLosses.Compute(model, batch, tasks);
+            PretrainingLosses losses;
+            using (model.Autocast()) losses = PretrainingLosses.Compute(model, batch, tasks);
             groups.Step(losses.Total);
         }
         var seconds = watch.Elapsed.TotalSeconds / steps;
         // The machine's peak may differ before and after a long run (clock, other load): compare with the better one.
-        matmulGflops = Math.Max(matmulGflops, MatmulGflops());
+        matmulGflops = Math.Max(matmulGflops, MatmulGflops(precision: precision));
         var flopsPerSample = 3 * ForwardFlopsPerSample(config, tokens, regions);
         return new Result(matmulGflops, batchSize / seconds, batchSize * (tokens + regions) / seconds, flopsPerSample * batchSize / seconds / 1e9, seconds, flopsPerSample);
     }

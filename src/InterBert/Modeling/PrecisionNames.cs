@@ -1,0 +1,19 @@
+namespace InterBert.Modeling;
+
+/// <summary>The names <see cref="Precision"/> goes by on the command line, in run.json, metrics and weights metadata.</summary>
+public static class PrecisionNames
+{
+    /// <summary>Metadata key of the precision a weights file was trained in.</summary>
+    public const string MetadataKey = "precision";
+
+    /// <summary>"fp32" or "bf16".</summary>
+    public static string Name(this Precision precision) => precision == Precision.Bf16 ? "bf16" : "fp32";
+
+    /// <summary>Parses "fp32" or "bf16" (case-insensitive); throws an <see cref="ArgumentException"/> naming <paramref name="option"/> otherwise.</summary>
+    public static Precision Parse(string text, string option = "--precision") => text.Trim().ToLowerInvariant() switch
+    {
+        "fp32" or "float32" => Precision.Fp32,
+        "bf16" or "bfloat16" => Precision.Bf16,
+        _ => throw new ArgumentException($"{option} '{text}': expected fp32 or bf16"),
+    };
+}
