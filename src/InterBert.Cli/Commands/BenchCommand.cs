@@ -26,21 +26,28 @@ public static class BenchCommand
     private static Command Retrieval()
     {
         var presets = new Option<string[]>("--preset") { Description = "presets to measure", DefaultValueFactory = _ => ["small", "base"], AllowMultipleArgumentsPerToken = true };
-        var command = new Command("retrieval", "Cross-modal pair scoring: batched versus one pair per forward pass (the reference evaluation's way)") { presets };
+        var precisions = PrecisionsOption();
+        var command = new Command("retrieval", "Cross-modal pair scoring in fp32 and bf16: batched versus one pair per forward pass (the reference evaluation's way)") { presets, precisions };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             foreach (var name in parse.GetValue(presets)!)
             {
-                var config = InterBert.Modeling.InterBertConfig.FromPreset(name);
+                var config = InterBertConfig.FromPreset(name);
                 TorchSharp.torch.manual_seed(1);
-                using var model = new InterBert.Modeling.InterBertModel(config);
+                using var model = new InterBertModel(config);
                 model.eval();
                 var small = name != "base";
-                var batched = PairsPerSecond(model, 64, small ? 8 : 4);
-                var single = PairsPerSecond(model, 1, small ? 48 : 16);
-                var flickr = 1000.0 * 5000;
-                Console.WriteLine($"bench retrieval: preset {name} (16 tokens, 10 regions per pair): batched (64 pairs per forward) {batched:F1} pairs/s; one pair at a time {single:F1} pairs/s; {batched / single:F1}x");
-                Console.WriteLine($"  Flickr30K test (1,000 images x 5,000 captions = 5,000,000 pairs) on this machine: {flickr / batched / 3600:F1} h batched, {flickr / single / 3600:F1} h one pair at a time");
+                var fp32Batched = 0.0;
+                foreach (var precision in Precisions(parse))
+                {
+                    model.Precision = precision;
+                    var batched = PairsPerSecond(model, 64, small ? 8 : 4);
+                    var single = PairsPerSecond(model, 1, small ? 48 : 16);
+                    if (precision == Precision.Fp32) fp32Batched = batched;
+                    var flickr = 1000.0 * 5000;
+                    Console.WriteLine($"bench retrieval: preset {name}, {precision.Name()} (16 tokens, 10 regions per pair): batched (64 pairs per forward) {batched:F1} pairs/s{(precision != Precision.Fp32 && fp32Batched > 0 ? $" ({batched / fp32Batched:F2}x fp32)" : "")}; one pair at a time {single:F1} pairs/s; {batched / single:F1}x");
+                    Console.WriteLine($"  Flickr30K test (1,000 images x 5,000 captions = 5,000,000 pairs) on this machine: {flickr / batched / 3600:F1} h batched, {flickr / single / 3600:F1} h one pair at a time");
+                }
             }
             return 0;
         }));
@@ -48,9 +55,10 @@ public static class BenchCommand
     }
 
     /// <summary>Pairs scored per second with <paramref name="pairsPerForward"/> pairs per forward pass (after one warm-up pass).</summary>
-    private static double PairsPerSecond(InterBert.Modeling.InterBertModel model, int pairsPerForward, int forwards)
+    private static double PairsPerSecond(InterBertModel model, int pairsPerForward, int forwards)
     {
         using var noGrad = TorchSharp.torch.no_grad();
+        using var autocast = model.Autocast();
         var watch = new Stopwatch();
         for (var k = 0; k <= forwards; k++)
         {

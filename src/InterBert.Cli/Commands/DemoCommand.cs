@@ -20,9 +20,10 @@ public static class DemoCommand
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model" };
         var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
+        var precision = new Option<string?>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 (default, mixed precision) or fp32" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (13-15 minutes on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -38,6 +39,7 @@ public static class DemoCommand
                 TestImages = parse.GetValue(test) ?? settings.TestImages,
                 PretrainSteps = parse.GetValue(pretrainSteps) ?? settings.PretrainSteps,
                 FinetuneSteps = parse.GetValue(finetuneSteps) ?? settings.FinetuneSteps,
+                Precision = parse.GetValue(precision) is { } name ? InterBert.Modeling.PrecisionNames.Parse(name) : settings.Precision,
             };
             if (settings.TestImages < 5 || settings.TestImages + settings.ValidationImages + 3 > settings.Images)
                 throw new ArgumentException($"demo: {settings.TestImages} test images need at least {settings.TestImages + settings.ValidationImages + 3} scenes (and at least 5 test images)");

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using InterBert.Cli.Serving;
 using InterBert.Data;
+using InterBert.Modeling;
 using InterBert.Search;
 using InterBert.Synthetic;
 using InterBert.Tasks;
@@ -24,9 +25,10 @@ public static class SearchBenchmarks
         var queries = new Option<int>("--queries") { Description = "caption queries (one caption of each of the first scenes)", DefaultValueFactory = _ => 200 };
         var candidates = new Option<int[]>("--candidates") { Description = "first-stage candidate counts to measure", DefaultValueFactory = _ => [16, 32, 64], AllowMultipleArgumentsPerToken = true };
         var seed = new Option<int>("--seed") { Description = "scene seed (the demo trains on seed 1, so the default scenes are unseen)", DefaultValueFactory = _ => 7 };
-        var command = new Command("search", "Two-stage search (index + re-ranking) against exhaustive cross-modal scoring: text-to-image R@10 and time per query")
+        var precisions = BenchCommand.PrecisionsOption();
+        var command = new Command("search", "Two-stage search (index + re-ranking) against exhaustive cross-modal scoring: text-to-image R@10 and time per query, in fp32 and bf16")
         {
-            weights, language, work, images, queries, candidates, seed,
+            weights, language, work, images, queries, candidates, seed, precisions,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -67,6 +69,7 @@ public static class SearchBenchmarks
                 }
             }
 
+            var precisionList = BenchCommand.Precisions(parse);
             using var searcher = TwoStageSearcher.Open(indexFolder, weightsPath);
             var maxTokens = Math.Min(searcher.Model.Config.MaxSeqLength, searcher.Model.Config.MaxPositionEmbeddings);
             var corpus = CaptionCorpus.Load(dataset, [], store, searcher.Tokenizer, maxTokens);
@@ -76,15 +79,23 @@ public static class SearchBenchmarks
 
             var exhaustive = Exhaustive(searcher, store, queryCorpus, Path.Combine(folder, $"exhaustive-{sceneCount}-seed{parse.GetValue(seed)}-{queryCount}-{fingerprint[..12]}.json"));
             if (exhaustive is null) return 130;
-            Console.WriteLine($"  exhaustive cross-encoder ({queryCount} x {corpus.ImageIds.Count} pairs): R@10 {exhaustive.RecallAt10:F1}%, {exhaustive.MillisecondsPerQuery:F0} ms per query{(exhaustive.Reused ? " (measured by an earlier run, reused)" : "")}");
-            var position = searcher.Index.Images.Select((image, k) => (image.Id, k)).ToDictionary(p => p.Id, p => p.k);
-            foreach (var k in parse.GetValue(candidates)!.Where(k => k > 0).Distinct().Order())
+            Console.WriteLine($"  fp32 exhaustive cross-encoder ({queryCount} x {corpus.ImageIds.Count} pairs): R@10 {exhaustive.RecallAt10:F1}%, {exhaustive.MillisecondsPerQuery:F0} ms per query{(exhaustive.Reused ? " (measured by an earlier run, reused)" : "")}");
+            // The index (fp32 vectors) serves both precisions; only the query vector and the re-ranking change.
+            var fp32PerQuery = new Dictionary<(int, SearchMode), double>();
+            foreach (var precision in precisionList)
             {
-                foreach (var mode in new[] { SearchMode.Exact, SearchMode.Approximate })
+                using var timed = precision == Precision.Fp32 ? null : TwoStageSearcher.Open(indexFolder, weightsPath, precision);
+                var current = timed ?? searcher;
+                foreach (var k in parse.GetValue(candidates)!.Where(k => k > 0).Distinct().Order())
                 {
-                    var (recall, firstStage, perQuery) = TwoStage(searcher, queryCorpus, k, mode);
-                    Console.WriteLine($"  two-stage, {k,3} candidates, {(mode == SearchMode.Exact ? "exact" : "HNSW"),5} first stage: R@10 {recall:F1}% ({100 * recall / Math.Max(exhaustive.RecallAt10, 1e-9):F0}% of exhaustive), " +
-                        $"true image among the candidates {firstStage:F1}%, {perQuery:F1} ms per query, {exhaustive.MillisecondsPerQuery / perQuery:F1}x faster");
+                    foreach (var mode in new[] { SearchMode.Exact, SearchMode.Approximate })
+                    {
+                        var (recall, firstStage, perQuery) = TwoStage(current, queryCorpus, k, mode);
+                        if (precision == Precision.Fp32) fp32PerQuery[(k, mode)] = perQuery;
+                        var versusFp32 = precision != Precision.Fp32 && fp32PerQuery.TryGetValue((k, mode), out var baseline) ? $", {baseline / perQuery:F2}x fp32's speed" : "";
+                        Console.WriteLine($"  {precision.Name()} two-stage, {k,3} candidates, {(mode == SearchMode.Exact ? "exact" : "HNSW"),5} first stage: R@10 {recall:F1}% ({100 * recall / Math.Max(exhaustive.RecallAt10, 1e-9):F0}% of exhaustive), " +
+                            $"true image among the candidates {firstStage:F1}%, {perQuery:F1} ms per query, {exhaustive.MillisecondsPerQuery / perQuery:F1}x faster than exhaustive fp32{versusFp32}");
+                    }
                 }
             }
             return 0;

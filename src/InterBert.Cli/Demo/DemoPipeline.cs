@@ -156,7 +156,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
     {
         TorchSharp.torch.manual_seed(settings.Seed);
         using var store = FeatureStore.Open(Features);
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(InitialWeights, store);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(InitialWeights, store, settings.Precision);
         using (model)
         {
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
@@ -185,7 +185,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
     {
         TorchSharp.torch.manual_seed(settings.Seed);
         using var store = FeatureStore.Open(Features);
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(initWeights, store);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(initWeights, store, settings.Precision);
         using (model)
         {
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
@@ -204,7 +204,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
     private bool BuildIndex(string weights, IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
     {
         using var store = FeatureStore.Open(Features);
-        var (model, _, _, _) = ModelLoading.Load(weights, store);
+        var (model, _, _, _) = ModelLoading.Load(weights, store, settings.Precision);
         using (model)
         {
             var images = IndexCommand.ImagesToIndex(store, Dataset, "test", null);
@@ -222,7 +222,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
     {
         var watch = Stopwatch.StartNew();
         using var store = FeatureStore.Open(Features);
-        var (model, tokenizer, _, _) = ModelLoading.Load(weights, store);
+        var (model, tokenizer, _, _) = ModelLoading.Load(weights, store, settings.Precision);
         using (model)
         {
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using InterBert.Modeling;
 using InterBert.Tasks;
 using InterBert.Weights;
 using SkiaSharp;
@@ -35,7 +36,8 @@ public static class DemoReport
             (settings.ContrastiveWeight > 0 ? $", plus the image-text contrastive loss with weight {settings.ContrastiveWeight}" : "") +
             (settings.OwnNegativeRate > 0 ? $"; {settings.OwnNegativeRate * 100:F0}% of ITM's wrong captions are the scene's own hard negatives" : "") + "); " +
             $"retrieval fine-tuning {settings.FinetuneSteps} steps of {settings.FinetuneBatch} examples x 4 pairs" + (settings.ContrastiveWeight > 0 ? " plus the contrastive loss" : "") +
-            (settings.FinetuneOwnNegativeRate > 0 ? $" ({settings.FinetuneOwnNegativeRate * 100:F0}% of the wrong captions the scene's own hard negatives)" : "") + ", for both fine-tuned models.");
+            (settings.FinetuneOwnNegativeRate > 0 ? $" ({settings.FinetuneOwnNegativeRate * 100:F0}% of the wrong captions the scene's own hard negatives)" : "") + ", for both fine-tuned models; " +
+            (settings.Precision == Precision.Bf16 ? "training, evaluation and indexing in bf16 mixed precision (`--precision bf16`)." : "everything in fp32."));
         if (test is not null)
             text.AppendLine($"Evaluated: {test.Captions} test captions (one per test image, cycling through the phrasings) against all {test.Images} test images, {test.Captions * test.Images:N0} pairs scored by the full cross-modal model; chance R@1 is {100.0 / Math.Max(test.Images, 1):F1}%.");
         text.AppendLine();
