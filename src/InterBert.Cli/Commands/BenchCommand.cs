@@ -16,6 +16,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Features());
         bench.Subcommands.Add(Train());
         bench.Subcommands.Add(Memory());
+        bench.Subcommands.Add(Attention());
         bench.Subcommands.Add(Retrieval());
         bench.Subcommands.Add(AllReduceBenchmark.Create());
         bench.Subcommands.Add(SearchBenchmarks.Search());
@@ -106,6 +107,47 @@ public static class BenchCommand
 
     /// <summary>The parsed precisions of <see cref="PrecisionsOption"/>.</summary>
     internal static IReadOnlyList<Precision> Precisions(ParseResult parse) => parse.GetValue(precisionsOption)!.Select(p => PrecisionNames.Parse(p)).Distinct().ToList();
+
+    private static Command Attention()
+    {
+        var preset = new Option<string>("--preset") { Description = "model preset whose attention shape to measure", DefaultValueFactory = _ => "small" };
+        var length = new Option<int>("--length") { Description = "sequence length (the joint [image ; text] sequence of bench train is 73)", DefaultValueFactory = _ => 73 };
+        var command = new Command("attention", "Attention kernels, forward + backward: libtorch's scaled_dot_product_attention in fp32 and bf16 against the written-out bf16 attention") { preset, length };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var config = InterBertConfig.FromPreset(parse.GetValue(preset)!);
+            int batch = 32, heads = config.NumAttentionHeads, size = config.HiddenSize / heads, positions = parse.GetValue(length);
+            Console.WriteLine($"bench attention: preset {parse.GetValue(preset)}, batch {batch}, {heads} heads of {size}, length {positions}, {TorchSharp.torch.get_num_threads()} threads; milliseconds per call, forward + backward");
+            foreach (var dropout in new[] { 0.0, config.AttentionProbsDropoutProb })
+            {
+                var fused32 = AttentionMilliseconds(batch, heads, positions, size, TorchSharp.torch.ScalarType.Float32, dropout, writtenOut: false);
+                var fused16 = AttentionMilliseconds(batch, heads, positions, size, TorchSharp.torch.ScalarType.BFloat16, dropout, writtenOut: false);
+                var written16 = AttentionMilliseconds(batch, heads, positions, size, TorchSharp.torch.ScalarType.BFloat16, dropout, writtenOut: true);
+                Console.WriteLine($"  dropout {dropout}: scaled_dot_product_attention fp32 {fused32:F1} ms, bf16 {fused16:F1} ms; written out bf16 {written16:F1} ms");
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Mean forward + backward time of one attention call (after two warm-up calls).</summary>
+    private static double AttentionMilliseconds(int batch, int heads, int length, int size, TorchSharp.torch.ScalarType type, double dropout, bool writtenOut, int calls = 10)
+    {
+        var watch = new Stopwatch();
+        for (var call = 0; call < calls + 2; call++)
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var inputs = Enumerable.Range(0, 3).Select(_ => TorchSharp.torch.randn(batch, heads, length, size).to_type(type).requires_grad_(true)).ToArray();
+            var mask = TorchSharp.torch.zeros(batch, 1, 1, length);
+            if (call == 2) watch.Start();
+            using var autocast = type == TorchSharp.torch.ScalarType.BFloat16 ? AutocastScope.Enter(Precision.Bf16) : null;
+            var output = writtenOut
+                ? BertSelfAttention.WrittenOutAttention(inputs[0], inputs[1], inputs[2], mask, dropout)
+                : TorchSharp.torch.nn.functional.scaled_dot_product_attention(inputs[0], inputs[1], inputs[2], mask.to_type(type), dropout, false);
+            output.to_type(TorchSharp.torch.ScalarType.Float32).sum().backward();
+        }
+        return watch.Elapsed.TotalMilliseconds / calls;
+    }
 
     private static Command Memory()
     {

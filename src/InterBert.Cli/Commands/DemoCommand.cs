@@ -20,14 +20,14 @@ public static class DemoCommand
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model" };
         var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
-        var precision = new Option<string?>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 (default, mixed precision) or fp32" };
+        var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoSettings.Bf16PretrainSteps} pretraining and {DemoSettings.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoSettings.Fp32PretrainSteps} and {DemoSettings.Fp32FinetuneSteps}, in about the same time)" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (13-15 minutes on 2 cores)")
         {
             language, output, images, test, pretrainSteps, finetuneSteps, preset, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
-            var settings = DemoSettings.For(parse.GetValue(language)!);
+            var settings = DemoSettings.For(parse.GetValue(language)!, parse.GetValue(precision) is { } precisionName ? InterBert.Modeling.PrecisionNames.Parse(precisionName) : InterBert.Modeling.Precision.Bf16);
             if (parse.GetValue(preset) is { } presetName)
             {
                 if (settings.Language == "en" && presetName != "small") throw new ArgumentException("demo --lang en uses MiniLM's weights, which fill the small preset only");
@@ -39,7 +39,6 @@ public static class DemoCommand
                 TestImages = parse.GetValue(test) ?? settings.TestImages,
                 PretrainSteps = parse.GetValue(pretrainSteps) ?? settings.PretrainSteps,
                 FinetuneSteps = parse.GetValue(finetuneSteps) ?? settings.FinetuneSteps,
-                Precision = parse.GetValue(precision) is { } name ? InterBert.Modeling.PrecisionNames.Parse(name) : settings.Precision,
             };
             if (settings.TestImages < 5 || settings.TestImages + settings.ValidationImages + 3 > settings.Images)
                 throw new ArgumentException($"demo: {settings.TestImages} test images need at least {settings.TestImages + settings.ValidationImages + 3} scenes (and at least 5 test images)");

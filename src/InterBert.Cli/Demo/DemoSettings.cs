@@ -18,7 +18,7 @@ public sealed record DemoSettings
     /// <summary>Seed of scenes, initialisation and training.</summary>
     public int Seed { get; init; } = 1;
     /// <summary>Pretraining steps.</summary>
-    public int PretrainSteps { get; init; } = 160;
+    public int PretrainSteps { get; init; } = Bf16PretrainSteps;
     /// <summary>Pairs per pretraining step.</summary>
     public int PretrainBatch { get; init; } = 32;
     /// <summary>Peak pretraining learning rate.</summary>
@@ -28,7 +28,13 @@ public sealed record DemoSettings
     /// <summary>MSM:MRM:ITM loss weights (feature regression's squared error is large, so MRM is scaled down).</summary>
     public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 0.05, 1);
     /// <summary>Retrieval fine-tuning steps (each 4 pairs per example).</summary>
-    public int FinetuneSteps { get; init; } = 100;
+    public int FinetuneSteps { get; init; } = Bf16FinetuneSteps;
+
+    /// <summary>Pretraining and fine-tuning steps that fit the time in bf16 (the default).</summary>
+    public const int Bf16PretrainSteps = 800, Bf16FinetuneSteps = 400;
+
+    /// <summary>Pretraining and fine-tuning steps that fit the time in fp32 (<c>--precision fp32</c>).</summary>
+    public const int Fp32PretrainSteps = 160, Fp32FinetuneSteps = 100;
     /// <summary>Examples per fine-tuning step.</summary>
     public int FinetuneBatch { get; init; } = 8;
     /// <summary>Peak fine-tuning learning rate.</summary>
@@ -47,13 +53,17 @@ public sealed record DemoSettings
     /// <summary>Test queries shown with their top-5 images in the report.</summary>
     public int ShownQueries { get; init; } = 4;
 
-    /// <summary>The settings of a language.</summary>
-    public static DemoSettings For(string language) => language switch
+    /// <summary>The settings of a language and precision: bf16 spends the time it saves on more steps.</summary>
+    public static DemoSettings For(string language, Precision precision = Precision.Bf16)
     {
-        "en" => new DemoSettings(),
-        "zh" => new DemoSettings { Language = "zh" },
-        _ => throw new InterBertException($"demo --lang {language}: expected en or zh"),
-    };
+        var settings = language switch
+        {
+            "en" => new DemoSettings(),
+            "zh" => new DemoSettings { Language = "zh" },
+            _ => throw new InterBertException($"demo --lang {language}: expected en or zh"),
+        };
+        return precision == Precision.Bf16 ? settings : settings with { Precision = precision, PretrainSteps = Fp32PretrainSteps, FinetuneSteps = Fp32FinetuneSteps };
+    }
 
     /// <summary>A stable text of every setting, for deciding whether a stage's results can be reused.</summary>
     public string Fingerprint(string stage) => stage switch

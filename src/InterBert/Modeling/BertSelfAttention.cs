@@ -40,7 +40,7 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
             // One product for query, key and value: the input is cast to bf16 once and the matrix is three times wider.
             var fused = nn.functional.linear(hidden, cat([query.weight!, key.weight!, value.weight!]), cat([query.bias!, key.bias!, value.bias!]));
             var parts = fused.chunk(3, -1);
-            context = MixedPrecisionAttention(Split(parts[0]), Split(parts[1]), Split(parts[2]), additiveMask);
+            context = WrittenOutAttention(Split(parts[0]), Split(parts[1]), Split(parts[2]), additiveMask, training ? dropout : 0.0);
         }
         else
         {
@@ -51,16 +51,18 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>
-    /// Attention under bf16 autocast, written out: scores and the weighted sum are bf16 matrix products, the
-    /// softmax and the dropout of the probabilities are fp32 (the dropout mask from <see cref="AutocastDropout"/>'s fast generator). Measured here, libtorch's fused CPU kernels are
-    /// slower in bf16 than these two products (the flash kernel's backward, and the math fallback it takes with dropout).
+    /// Attention of q, k, v [B, heads, L, d] written out, as used under bf16 autocast: scores and the weighted sum are
+    /// (bf16) matrix products, the softmax and the dropout of the probabilities fp32 (the mask from
+    /// <see cref="AutocastDropout"/>'s fast generator). Measured by <c>bench attention</c>, libtorch's fused CPU
+    /// kernel is slower in bf16 than these two products (its flash backward, and the math fallback it takes with dropout).
     /// </summary>
-    private Tensor MixedPrecisionAttention(Tensor q, Tensor k, Tensor v, Tensor additiveMask)
+    public static Tensor WrittenOutAttention(Tensor q, Tensor k, Tensor v, Tensor additiveMask, double dropout)
     {
-        var scores = matmul(q * (1.0 / Math.Sqrt(headSize)), k.transpose(-1, -2));
+        var scores = matmul(q * (1.0 / Math.Sqrt(q.shape[^1])), k.transpose(-1, -2));
         var probabilities = softmax(scores.to_type(ScalarType.Float32) + additiveMask, -1);
-        if (training && dropout > 0) probabilities = AutocastDropout.Apply(probabilities, dropout);
-        return matmul(probabilities, v);
+        if (dropout > 0) probabilities = AutocastDropout.Apply(probabilities, dropout);
+        // Explicit, so the product is bf16 with bf16 values even outside an autocast region (mixed types would abort).
+        return matmul(probabilities.to_type(v.dtype), v);
     }
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>

@@ -134,10 +134,10 @@ public sealed class InterBertModel : nn.Module
     }
 
     /// <summary>Image-text matching logits [B, 2] (index 1 = matched).</summary>
-    public Tensor MatchingLogits(InterBertOutput output) => InPrecision(() => cls.Matching.call(Fuse(output)));
+    public Tensor MatchingLogits(InterBertOutput output) => InFp32(() => cls.Matching.call(Fuse(output)));
 
     /// <summary>The score head [B] used by retrieval and multiple choice.</summary>
-    public Tensor Score(InterBertOutput output) => InPrecision(() => vilLogit.call(Fuse(output)).squeeze(-1));
+    public Tensor Score(InterBertOutput output) => InFp32(() => vilLogit.call(Fuse(output)).squeeze(-1));
 
     /// <summary>Vocabulary logits for text hidden states (masked segment modeling).</summary>
     public Tensor SegmentLogits(Tensor textHidden) => InPrecision(() => cls.Segment.call(textHidden, embeddings.WordEmbeddingWeight));
@@ -149,6 +149,13 @@ public sealed class InterBertModel : nn.Module
     public Tensor RegressFeatures(Tensor imageHidden) =>
         InPrecision(() => (cls.FeatureRegression ?? throw new InvalidOperationException("the model has no feature-regression head: set predict_feature in its configuration"))
         .call(imageHidden));
+
+    /// <summary>Runs a one- or two-output head on the fused vector in fp32 in every precision (its cost is nil; its margins are the scores).</summary>
+    private static Tensor InFp32(Func<Tensor> head)
+    {
+        using var fp32 = AutocastScope.IsActive ? AutocastScope.Enter(Precision.Fp32) : null;
+        return head();
+    }
 
     /// <summary>Runs a head in the model's precision; its output is fp32 whatever the precision (losses and scores are computed in fp32).</summary>
     private Tensor InPrecision(Func<Tensor> head)

@@ -17,7 +17,13 @@ public sealed class Pooler : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor sequence) => AutocastScope.Widen(nn.functional.relu(dense.call(sequence.select(1, 0))));
+    public override Tensor forward(Tensor sequence)
+    {
+        // fp32 even under bf16 autocast: one vector per sequence costs nothing, and the contrastive loss, matching and
+        // search compare these vectors by margins that bf16's rounding of the output would blur.
+        using var fp32 = AutocastScope.IsActive ? AutocastScope.Enter(Precision.Fp32) : null;
+        return nn.functional.relu(dense.call(sequence.select(1, 0)));
+    }
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>
     protected override void RegisterComponents() { }

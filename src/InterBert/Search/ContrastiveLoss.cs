@@ -31,6 +31,9 @@ public static class ContrastiveLoss
         var imageCount = imageVectors.shape[0];
         if (imageOfText.Count != textVectors.shape[0] || imageOfText.Any(i => i < 0 || i >= imageCount))
             throw new ArgumentException("every caption needs the index of its image in the batch");
+        // The similarities are a loss computation: fp32 even inside a bf16 region, whose 8-bit mantissa would round
+        // cosines to steps of 0.004, as large as the margins the loss learns from once multiplied by the temperature.
+        using var fp32 = AutocastScope.Enter(Precision.Fp32);
         // As in CLIP, the inverse temperature is capped at 100 so the logits cannot run away.
         var scale = logitScale.clamp_max(Math.Log(100)).exp();
         var logits = matmul(textVectors, imageVectors.t()) * scale;

@@ -118,6 +118,7 @@ public static class RetrievalFineTuning
             imageVectors.Add(Search.UnimodalEmbedding.Image(model, pairs.Images(block)));
         }
         var vectors = cat(imageVectors, 0);
+        using var fp32 = AutocastScope.Enter(Precision.Fp32); // neighbours by fp32 cosines, not bf16-rounded ones
         var similarity = matmul(vectors, vectors.t());
         similarity = similarity.masked_fill(eye(pairs.ImageCount, dtype: ScalarType.Bool), float.NegativeInfinity);
         var k = Math.Min(count, pairs.ImageCount - 1);

@@ -1,4 +1,5 @@
 using InterBert.Data;
+using InterBert.Modeling;
 using InterBert.Search;
 using InterBert.Tasks;
 using InterBert.Weights;
@@ -57,6 +58,31 @@ public sealed class ImageIndexTests(SearchFixture fixture)
         var reference = Enumerable.Range(0, pairs.ImageCount).ToDictionary(i => query.ImageIds[i], i => scores[0, i]);
         foreach (var hit in hits) Assert.Equal(reference[hit.Id], hit.Score, 3);
         for (var k = 1; k < hits.Count; k++) Assert.True(hits[k - 1].Score >= hits[k].Score);
+    }
+
+    [Fact]
+    public void Bf16SearchScoresFollowFp32s()
+    {
+        using var exact = TwoStageSearcher.Open(fixture.IndexFolder);
+        using var mixed = TwoStageSearcher.Open(fixture.IndexFolder, precision: Precision.Bf16);
+        Assert.Equal(Precision.Bf16, mixed.Model.Precision);
+        var maxTokens = Math.Min(exact.Model.Config.MaxSeqLength, exact.Model.Config.MaxPositionEmbeddings);
+        var corpus = CaptionCorpus.Load(fixture.Dataset, ["test"], exact.Store, exact.Tokenizer, maxTokens);
+        foreach (var caption in new[] { 3, 7, 11 })
+        {
+            var query = corpus.Captions[caption];
+            var reference = exact.Search(query, top: 24, candidates: 24).ToDictionary(h => h.Id, h => h.Score);
+            // Twice: the second query reuses the bf16 weights the model thread's autocast region cached.
+            for (var repeat = 0; repeat < 2; repeat++)
+            {
+                var hits = mixed.Search(query, top: 24, candidates: 24);
+                Assert.Equal(reference.Keys.Order(), hits.Select(h => h.Id).Order());
+                var scale = reference.Values.Max(Math.Abs);
+                var differences = hits.Select(h => Math.Abs(h.Score - reference[h.Id])).ToList();
+                Assert.True(differences.Max() < 0.05 * scale, $"bf16 scores differ by up to {differences.Max()} at scale {scale}");
+                Assert.True(differences.Max() > 0, "bf16 scores equal fp32's exactly: the re-ranking did not run in bf16");
+            }
+        }
     }
 
     [Fact]

@@ -15,7 +15,7 @@ public sealed class SearchFixture : IDisposable
     {
         var (code, output, error) = CliProcess.Run(
             "demo", "--lang", "zh", "--preset", "tiny", "--out", folder.Path, "--images", "60", "--test-images", "24",
-            "--pretrain-steps", "4", "--finetune-steps", "12", "--threads", "2");
+            "--pretrain-steps", "4", "--finetune-steps", "12", "--threads", "2", "--precision", "fp32");
         if (code != 0) throw new InvalidOperationException($"the demo for the search tests failed: {output}{error}");
         server = new Lazy<(Process, string)>(StartServer);
     }
