@@ -65,7 +65,7 @@ class InterBertShaped(nn.Module):
         super().__init__()
         h = p["h"]
         self.p = p
-        self.word, self.position, self.type = nn.Embedding(VOCAB, h), nn.Embedding(512, h), nn.Embedding(2, h)
+        self.word, self.position, self.token_type = nn.Embedding(VOCAB, h), nn.Embedding(512, h), nn.Embedding(2, h)
         self.text_ln = LayerNorm32(h, eps=1e-12)
         self.feature, self.location = nn.Linear(p["feat"], h), nn.Linear(5, h)
         self.image_ln, self.location_ln = LayerNorm32(h, eps=1e-12), LayerNorm32(h, eps=1e-12)
@@ -78,7 +78,7 @@ class InterBertShaped(nn.Module):
 
     def forward(self, ids, features, locations, labels, masked, classes, matched):
         b, t = ids.shape
-        text = self.word(ids) + self.position(torch.arange(t)) + self.type.weight[0]
+        text = self.word(ids) + self.position(torch.arange(t)) + self.token_type.weight[0]
         text = F.dropout(self.text_ln(text), 0.1, self.training)
         features = torch.cat([features.mean(1, keepdim=True), features], 1)
         locations = torch.cat([torch.tensor([0, 0, 1, 1, 1.0]).expand(b, 1, 5), locations], 1)

@@ -21,7 +21,7 @@ public static class DemoCommand
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model" };
         var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
         var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoSettings.Bf16PretrainSteps} pretraining and {DemoSettings.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoSettings.Fp32PretrainSteps} and {DemoSettings.Fp32FinetuneSteps}, in about the same time)" };
-        var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (13-15 minutes on 2 cores)")
+        var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10-12 minutes on 2 cores)")
         {
             language, output, images, test, pretrainSteps, finetuneSteps, preset, precision,
         };

@@ -2,7 +2,7 @@ using InterBert.Modeling;
 
 namespace InterBert.Cli.Demo;
 
-/// <summary>The sizes and recipes of a demo run, chosen so that the whole run fits in under fifteen minutes on two cores (12.6 measured in English, 14.5 in Chinese).</summary>
+/// <summary>The sizes and recipes of a demo run, chosen so that the whole run fits in under fifteen minutes on two cores (in bf16 9.4 measured in English, 11.7 in Chinese).</summary>
 public sealed record DemoSettings
 {
     /// <summary>Caption language: <c>en</c> (MiniLM weights and vocabulary) or <c>zh</c> (character vocabulary, random text weights).</summary>
