@@ -22,7 +22,7 @@ for seed in "${seeds[@]}"; do
       --init "$run-pretrain/model.safetensors" --out "$run-finetune" --epochs 0.2424 --batch-size 8 --lr 3e-4 --seed 1 \
       --val-split none --mine-every 33 --contrastive-weight 1 --own-negative-rate 0.5 --precision "$precision" > "$run-finetune.log" 2>&1
     result=$("$root/interbert" evaluate --task retrieval --dataset "$demo/scenes/dataset.json" --split test --features "$demo/features" \
-      --weights "$run-finetune/last.safetensors" --precision bf16 2>&1 | grep -E 'text → image|mean recall' | tr -s ' │' ' ' | tr '\n' ' ')
+      --weights "$run-finetune/last.safetensors" --precision bf16 2>&1 | grep -E 'text → image|mean recall' | sed 's/│/ /g' | tr -s ' ' | tr '\n' ' ')
     echo "seed $seed, trained in $precision: $result"
   done
 done
