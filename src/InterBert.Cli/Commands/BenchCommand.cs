@@ -80,16 +80,18 @@ public static class BenchCommand
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var name = parse.GetValue(preset)!;
-            var config = InterBert.Modeling.InterBertConfig.FromPreset(name);
+            var config = InterBertConfig.FromPreset(name);
+            var precisions = Precisions(parse);
             Console.WriteLine($"bench train: preset {name}, batch {parse.GetValue(batch)} (36 tokens + 36 regions per pair), {TorchSharp.torch.get_num_threads()} threads");
-            var baseline = 0.0;
-            foreach (var precision in Precisions(parse))
+            var fp32PairsPerSecond = 0.0;
+            foreach (var precision in precisions)
             {
                 var r = InterBert.Training.TrainingBenchmark.Run(config, parse.GetValue(batch), parse.GetValue(steps), precision: precision);
                 var p = precision.Name();
-                if (baseline == 0) baseline = r.SamplesPerSecond;
+                if (precision == Precision.Fp32) fp32PairsPerSecond = r.SamplesPerSecond;
+                var versusFp32 = precision != Precision.Fp32 && fp32PairsPerSecond > 0 ? $" ({r.SamplesPerSecond / fp32PairsPerSecond:F2}x fp32)" : "";
                 Console.WriteLine($"  {p} matmul:      {r.MatmulGflops:F1} GFLOP/s");
-                Console.WriteLine($"  {p} step:        {r.SecondsPerStep:F3} s; {r.SamplesPerSecond:F1} pairs/s ({r.SamplesPerSecond / baseline:F2}x); {r.TokensPerSecond:F0} tokens+regions/s");
+                Console.WriteLine($"  {p} step:        {r.SecondsPerStep:F3} s; {r.SamplesPerSecond:F1} pairs/s{versusFp32}; {r.TokensPerSecond:F0} tokens+regions/s");
                 Console.WriteLine($"  {p} model FLOPs: {r.FlopsPerSample / 1e9:F2} GFLOP per pair (forward + backward); achieved {r.ModelGflops:F1} GFLOP/s = {100 * r.ModelGflops / r.MatmulGflops:F0}% of {p} matmul");
             }
             return 0;
@@ -117,6 +119,7 @@ public static class BenchCommand
         {
             var config = InterBertConfig.FromPreset(parse.GetValue(preset)!);
             int batch = 32, heads = config.NumAttentionHeads, size = config.HiddenSize / heads, positions = parse.GetValue(length);
+            if (positions < 1) throw new ArgumentException($"--length {positions}: must be at least 1");
             Console.WriteLine($"bench attention: preset {parse.GetValue(preset)}, batch {batch}, {heads} heads of {size}, length {positions}, {TorchSharp.torch.get_num_threads()} threads; milliseconds per call, forward + backward");
             foreach (var dropout in new[] { 0.0, config.AttentionProbsDropoutProb })
             {

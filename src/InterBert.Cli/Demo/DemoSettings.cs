@@ -5,6 +5,12 @@ namespace InterBert.Cli.Demo;
 /// <summary>The sizes and recipes of a demo run, chosen so that the whole run fits in under fifteen minutes on two cores (in bf16 9.4 measured in English, 11.7 in Chinese).</summary>
 public sealed record DemoSettings
 {
+    /// <summary>Pretraining and fine-tuning steps that fit the time in bf16 (the default).</summary>
+    public const int Bf16PretrainSteps = 800, Bf16FinetuneSteps = 400;
+
+    /// <summary>Pretraining and fine-tuning steps that fit the time in fp32 (<c>--precision fp32</c>).</summary>
+    public const int Fp32PretrainSteps = 160, Fp32FinetuneSteps = 100;
+
     /// <summary>Caption language: <c>en</c> (MiniLM weights and vocabulary) or <c>zh</c> (character vocabulary, random text weights).</summary>
     public string Language { get; init; } = "en";
     /// <summary>Model preset (<c>small</c> is the shape MiniLM fills; English needs it).</summary>
@@ -30,11 +36,6 @@ public sealed record DemoSettings
     /// <summary>Retrieval fine-tuning steps (each 4 pairs per example).</summary>
     public int FinetuneSteps { get; init; } = Bf16FinetuneSteps;
 
-    /// <summary>Pretraining and fine-tuning steps that fit the time in bf16 (the default).</summary>
-    public const int Bf16PretrainSteps = 800, Bf16FinetuneSteps = 400;
-
-    /// <summary>Pretraining and fine-tuning steps that fit the time in fp32 (<c>--precision fp32</c>).</summary>
-    public const int Fp32PretrainSteps = 160, Fp32FinetuneSteps = 100;
     /// <summary>Examples per fine-tuning step.</summary>
     public int FinetuneBatch { get; init; } = 8;
     /// <summary>Peak fine-tuning learning rate.</summary>

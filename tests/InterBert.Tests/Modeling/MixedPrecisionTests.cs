@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InterBert.Tests.Modeling;
 
 /// <summary>bf16 mixed precision: libtorch's autocast regions, fp32 outputs and parameters, the fast dropout, and that bf16 training learns as fp32 does.</summary>
-public class MixedPrecisionTests
+public class MixedPrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public void AutocastRegionRunsLinearLayersInBf16AndRestoresTheThreadState()
@@ -125,6 +125,7 @@ public class MixedPrecisionTests
         {
             var a = fp32.Skip(start).Take(20).Average();
             var b = bf16.Skip(start).Take(20).Average();
+            output.WriteLine($"steps {start + 1}-{start + 20}: fp32 {a:F4}, bf16 {b:F4} ({100 * (b / a - 1):+0.00;-0.00}%)");
             Assert.True(Math.Abs(a - b) <= 0.03 * a, $"steps {start + 1}-{start + 20}: fp32 {a:F4}, bf16 {b:F4}");
         }
         Assert.True(fp32.TakeLast(10).Average() < 0.75 * fp32.Take(10).Average(), $"fp32 did not learn: {fp32.Take(10).Average():F3} → {fp32.TakeLast(10).Average():F3}");
