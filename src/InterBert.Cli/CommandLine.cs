@@ -44,6 +44,7 @@ public static class CommandLine
         root.Subcommands.Add(SearchCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(BenchmarkCommand.Create());
         var parse = root.Parse(args);
         // Under MPI, the launcher ends every rank when one fails; say why instead of vanishing silently.
         using var terminated = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ =>

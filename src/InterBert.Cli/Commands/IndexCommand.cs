@@ -1,4 +1,5 @@
 using System.CommandLine;
+using InterBert.Workflows;
 using InterBert.Data;
 using InterBert.Search;
 using InterBert.Vision;

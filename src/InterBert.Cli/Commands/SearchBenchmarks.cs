@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using InterBert.Workflows;
 using InterBert.Cli.Serving;
 using InterBert.Data;
 using InterBert.Modeling;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using InterBert.Workflows;
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Tasks;
@@ -91,10 +92,15 @@ public static class TaskCommands
         var metricsOut = new Option<string?>("--metrics-out") { Description = "write the results as JSON" };
         var maxCaptions = new Option<int?>("--max-captions") { Description = "rank only the first N captions (and their images); hard negatives are all scored" };
         var pairsPerBatch = new Option<int>("--pairs-per-batch") { Description = "pairs scored per forward pass", DefaultValueFactory = _ => 64 };
-        var precisionOption = CommandLine.PrecisionOption();
-        var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive cross-modal scoring)")
+        var candidates = new Option<string>("--candidates")
         {
-            task, dataset, split, features, weights, zeroShot, metricsOut, maxCaptions, pairsPerBatch, precisionOption,
+            Description = "retrieval: 'all' scores every pair with the cross-modal model; K ranks all by the unimodal vectors and re-scores each caption's K nearest images (and each image's nearest K x captions/images captions)",
+            DefaultValueFactory = _ => "all",
+        };
+        var precisionOption = CommandLine.PrecisionOption();
+        var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive or two-stage cross-modal scoring)")
+        {
+            task, dataset, split, features, weights, zeroShot, metricsOut, maxCaptions, pairsPerBatch, candidates, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -103,6 +109,7 @@ public static class TaskCommands
             if (taskName == "multiple-choice") return EvaluateMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(weights)!, parse.GetValue(metricsOut), precision);
             if (taskName == "text-classification") return EvaluateTextClassification(parse.GetValue(dataset)!, parse.GetValue(weights)!, parse.GetValue(metricsOut), precision);
             if (taskName != "retrieval") throw new InterBertException($"evaluate --task {taskName}: not available yet; expected retrieval, multiple-choice or text-classification");
+            var candidateCount = ParseCandidates(parse.GetValue(candidates)!);
             using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
             var (model, tokenizer, _, _) = ModelLoading.Load(parse.GetValue(weights)!, store, precision);
             using (model)
@@ -114,17 +121,38 @@ public static class TaskCommands
                 var corpus = parse.GetValue(maxCaptions) is { } limit ? wholeSplit.FirstCaptions(limit) : wholeSplit;
                 using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
                 var total = (long)pairs.CaptionCount * pairs.ImageCount;
-                Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {(parse.GetValue(zeroShot) ? "zero-shot (matching head)" : "score head")}; {precision.Name()}");
+                var head = parse.GetValue(zeroShot) ? "zero-shot (matching head)" : "score head";
                 var watch = System.Diagnostics.Stopwatch.StartNew();
-                var scores = ProgressDisplay.Run("evaluate", (progress, cancel) => RetrievalScorer.ScoreAll(model, pairs, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch),
-                    new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, total, "pairs"))), cancel));
-                var metrics = RetrievalMetrics.FromScores(scores, corpus.ImageOf);
+                RetrievalMetrics metrics;
+                long scored;
+                var candidatesJson = new System.Text.Json.Nodes.JsonObject();
+                if (candidateCount is { } k)
+                {
+                    Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images, two-stage: unimodal ranking, then the {head} re-scores each caption's {Math.Min(k, pairs.ImageCount)} nearest images; {precision.Name()}");
+                    var result = ProgressDisplay.Run("evaluate", (progress, cancel) => TwoStageRetrievalEvaluation.Evaluate(model, pairs, k, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch),
+                        new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, p.Stage))), cancel));
+                    metrics = result.Metrics;
+                    scored = result.PairsScored;
+                    candidatesJson["candidates"] = result.ImageCandidates;
+                    candidatesJson["caption_candidates"] = result.CaptionCandidates;
+                    Console.WriteLine($"re-scored {scored:N0} of {total:N0} pairs: {result.ImageCandidates} images per caption, {result.CaptionCandidates} captions per image");
+                }
+                else
+                {
+                    Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {head}; {precision.Name()}");
+                    var scores = ProgressDisplay.Run("evaluate", (progress, cancel) => RetrievalScorer.ScoreAll(model, pairs, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch),
+                        new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, total, "pairs"))), cancel));
+                    metrics = RetrievalMetrics.FromScores(scores, corpus.ImageOf);
+                    scored = total;
+                    candidatesJson["candidates"] = "all";
+                }
                 var table = new Table().AddColumn("direction").AddColumn("R@1").AddColumn("R@5").AddColumn("R@10");
                 table.AddRow("text → image", $"{metrics.TextToImage.R1:F1}", $"{metrics.TextToImage.R5:F1}", $"{metrics.TextToImage.R10:F1}");
                 table.AddRow("image → text", $"{metrics.ImageToText.R1:F1}", $"{metrics.ImageToText.R5:F1}", $"{metrics.ImageToText.R10:F1}");
                 AnsiConsole.Write(table);
-                Console.WriteLine($"mean recall {metrics.MeanRecall:F1}; {total / watch.Elapsed.TotalSeconds:F0} pairs/s");
+                Console.WriteLine($"mean recall {metrics.MeanRecall:F1}; {watch.Elapsed.TotalSeconds:F1} s ({scored / watch.Elapsed.TotalSeconds:F0} cross-modal pairs/s)");
                 var json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
+                foreach (var (key, value) in candidatesJson.ToList()) { candidatesJson.Remove(key); json[key] = value; }
                 json["precision"] = precision.Name();
                 // A dataset that lists hard negatives (captions one change away from the truth) is also asked about them,
                 // over the whole split: two pairs per negative cost little next to the ranking.
@@ -140,6 +168,14 @@ public static class TaskCommands
             }
         }));
         return command;
+    }
+
+    /// <summary>Reads <c>--candidates</c>: null for 'all' (exhaustive), else a positive count.</summary>
+    public static int? ParseCandidates(string text)
+    {
+        if (text.Equals("all", StringComparison.OrdinalIgnoreCase)) return null;
+        if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var k) && k > 0) return k;
+        throw new ArgumentException($"--candidates {text}: expected 'all' or a positive number of images");
     }
 
     private static int FinetuneTextClassification(string dataset, string init, string output, double epochs, int batchSize, double lr, int seed, Precision precision)

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using InterBert.Synthetic;
 using InterBert.Tasks;
+using InterBert.Workflows;
 
 namespace InterBert.Cli.Demo;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using InterBert.Workflows;
 using InterBert.Cli.Commands;
 using InterBert.Data;
 using InterBert.Modeling;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using InterBert.Workflows;
 using InterBert.Modeling;
 using InterBert.Tasks;
 using InterBert.Weights;

@@ -10,11 +10,18 @@ namespace InterBert.Data;
 /// </summary>
 public static class DatasetReader
 {
-    /// <summary>Reads a dataset, choosing the format from the file: <c>.jsonl</c> lines, a MUGE <c>*_texts.jsonl</c>, or JSON (Karpathy or COCO captions).</summary>
+    /// <summary>
+    /// Reads a dataset, choosing the format from the path: a Flickr8k / Flickr30k folder or caption file
+    /// (<see cref="FlickrTokenReader"/>), <c>.jsonl</c> lines, a MUGE <c>*_texts.jsonl</c>, or JSON (Karpathy or COCO captions).
+    /// </summary>
     public static IEnumerable<CaptionedImage> Read(string path, DatasetReadOptions? options = null, string? imagesFolder = null)
     {
         options ??= new DatasetReadOptions();
+        if (Directory.Exists(path))
+            return FlickrTokenReader.Read(FlickrTokenReader.CaptionFileIn(path)
+                ?? throw new InterBertException($"{path}: a folder, but without a Flickr caption file ({string.Join(", ", FlickrTokenReader.CaptionFileNames)}); give a dataset file"), options);
         if (!File.Exists(path)) throw new InterBertException($"{path}: dataset file not found");
+        if (FlickrTokenReader.IsCaptionFile(path)) return FlickrTokenReader.Read(path, options);
         var name = Path.GetFileName(path);
         if (name.EndsWith("_texts.jsonl", StringComparison.Ordinal)) return ReadMuge(path, options);
         if (name.EndsWith(".jsonl", StringComparison.Ordinal)) return ReadJsonl(path, imagesFolder ?? Path.GetDirectoryName(Path.GetFullPath(path))!, options);

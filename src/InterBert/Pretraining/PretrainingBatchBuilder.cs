@@ -67,6 +67,7 @@ public sealed class PretrainingBatchBuilder(
         for (var i = 0; i < b; i++)
         {
             if (matched[i] == 0) continue; // masked region modeling only on matched pairs
+            if (!regressFeatures && images[i].Classes is null) continue; // no class distribution to predict
             var count = Math.Min(images[i].RegionCount, regions);
             var masked = regionMasker.Mask(images[i], count, randoms[i]);
             for (var r = 0; r < count; r++) maskedFlags[i * regions + r] = masked[r];

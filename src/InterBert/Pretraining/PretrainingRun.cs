@@ -60,9 +60,13 @@ public static class PretrainingRun
             AtomicFile.WriteAllText(Path.Combine(run, "run.json"), JsonSerializer.Serialize(new { training, ranks, tasks = setup.Tasks.ToString(), train_captions = setup.Train.Captions.Count, precision = model.Precision.Name() }, new JsonSerializerOptions { WriteIndented = true }));
         }
 
-        var regress = setup.Store.Manifest.ClassCount == 0 || setup.Store.Entries.Any(e => !e.HasClasses);
+        // MRM predicts the detector's class distributions (KL, as the paper) when the store has them. A model with a
+        // regression head regresses features instead when some images lack them (given boxes carry no classes); a model
+        // without one leaves the regions of those few images unmasked (a detector that found nothing in a photo).
+        var withClasses = setup.Store.Manifest.ClassCount == 0 ? 0 : setup.Store.Entries.Count(e => e.HasClasses);
+        var regress = withClasses == 0 || (withClasses < setup.Store.Count && model.Heads.FeatureRegression is not null);
         if (regress && model.Heads.FeatureRegression is null)
-            throw new InterBertException($"{setup.Store.Folder}: the store has images without class distributions, so masked region modeling regresses features, but the model has no regression head (set predict_feature in its configuration, or use a store with class distributions)");
+            throw new InterBertException($"{setup.Store.Folder}: the store has no class distributions, so masked region modeling regresses features, but the model has no regression head (set predict_feature in its configuration, or use a store with class distributions)");
         var segmentMasker = new SegmentMasker(setup.Tokenizer, setup.Tasks.SegmentMasking);
         var regionMasker = setup.Tasks.ReferenceRegionMasking ? RegionMasker.Reference : new RegionMasker();
         var builder = new PretrainingBatchBuilder(setup.Train, setup.Store, segmentMasker, regionMasker, setup.HardNegatives, setup.Tasks, setup.Tokenizer.PadId, regress);

@@ -92,8 +92,10 @@ public static class SyntheticDataset
     /// <summary>The hard negatives of each image of a split, by image id (file name without extension).</summary>
     public static Dictionary<string, List<HardNegativeCaption>> ReadHardNegatives(string datasetPath, string split)
     {
-        if (!File.Exists(datasetPath)) throw new InterBertException($"{datasetPath}: dataset not found");
         var result = new Dictionary<string, List<HardNegativeCaption>>();
+        // Only Karpathy-style JSON carries them; a folder or a caption file (Flickr's distributions) has none.
+        if (Directory.Exists(datasetPath) || !datasetPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return result;
+        if (!File.Exists(datasetPath)) throw new InterBertException($"{datasetPath}: dataset not found");
         try
         {
             foreach (var image in JsonNode.Parse(File.ReadAllText(datasetPath))?["images"]?.AsArray() ?? [])

@@ -28,6 +28,58 @@ public class RetrievalTests(CocoFeatures features)
         Assert.Equal((100.0 / 3 + 100 + 100 + 50 + 100 + 100) / 6, metrics.MeanRecall, 6);
     }
 
+    [Fact]
+    public void TwoStageRanksCandidatesByScoreBeforeTheRestBySimilarity()
+    {
+        // Caption 0 (image 0) re-scored images 1 and 2 only: they rank first (2, then 1), its own image third although
+        // its cross-modal score (9) is the highest. Caption 1 (image 1) re-scored 0 and 1: image 2's score of 100 is not a candidate's.
+        var scores = new float[,] { { 9, 1, 2 }, { 3, 4, 100 } };
+        var similarity = new float[,] { { 0.9f, 0.1f, 0.5f }, { 0.2f, 0.3f, 0.1f } };
+        var textCandidates = new bool[,] { { false, true, true }, { true, true, false } };
+        // Image 0 re-scored caption 1 only, so caption 1 ranks above its own caption 0; image 1 re-scored both (4 > 1).
+        var imageCandidates = new bool[,] { { false, true, false }, { true, true, false } };
+        var metrics = RetrievalMetrics.FromTwoStage(scores, similarity, textCandidates, imageCandidates, [0, 1]);
+        Assert.Equal(50.0, metrics.TextToImage.R1, 6);
+        Assert.Equal(100.0, metrics.TextToImage.R5, 6);
+        Assert.Equal(50.0, metrics.ImageToText.R1, 6);
+        // Exhaustive ranking of the same scores puts each image's own caption first (9 > 3, 4 > 1).
+        Assert.Equal(100.0, RetrievalMetrics.FromScores(scores, [0, 1]).ImageToText.R1, 6);
+    }
+
+    [Fact]
+    public void TwoStageWithEveryImageACandidateRanksAsExhaustiveScoring()
+    {
+        var (model, pairs, store) = Setup("test");
+        using (model) using (pairs) using (store)
+        {
+            var exhaustive = RetrievalMetrics.FromScores(RetrievalScorer.ScoreAll(model, pairs, zeroShot: false), pairs.Corpus.ImageOf);
+            var all = TwoStageRetrievalEvaluation.Evaluate(model, pairs, pairs.ImageCount, zeroShot: false);
+            Assert.Equal((long)pairs.CaptionCount * pairs.ImageCount, all.PairsScored);
+            Assert.Equal(pairs.CaptionCount, all.CaptionCandidates);
+            Assert.Equal(exhaustive, all.Metrics);
+            // Fewer candidates score fewer pairs: each caption's 10 nearest images and each image's 50 nearest of its 5x captions.
+            var ten = TwoStageRetrievalEvaluation.Evaluate(model, pairs, 10, zeroShot: false);
+            Assert.Equal(10, ten.ImageCandidates);
+            Assert.Equal((int)Math.Ceiling(10.0 * pairs.CaptionCount / pairs.ImageCount), ten.CaptionCandidates);
+            Assert.True(ten.PairsScored < all.PairsScored / 3, $"{ten.PairsScored} of {all.PairsScored}");
+            Assert.Equal(TextToImageRecallAt10(model, pairs), ten.Metrics.TextToImage.R10, 6);
+        }
+    }
+
+    /// <summary>R@10 text→image of the unimodal vectors alone: with K = 10, two-stage R@10 is exactly this (re-scoring only reorders the 10).</summary>
+    private static double TextToImageRecallAt10(InterBertModel model, PreparedPairs pairs)
+    {
+        var similarity = TwoStageRetrievalEvaluation.Similarity(model, pairs);
+        var hits = 0;
+        for (var c = 0; c < pairs.CaptionCount; c++)
+        {
+            var truth = pairs.Corpus.ImageOf[c];
+            var above = Enumerable.Range(0, pairs.ImageCount).Count(i => similarity[c, i] > similarity[c, truth] || (similarity[c, i] == similarity[c, truth] && i < truth));
+            if (above < 10) hits++;
+        }
+        return 100.0 * hits / pairs.CaptionCount;
+    }
+
     private (InterBertModel Model, PreparedPairs Pairs, FeatureStore Store) Setup(string split, int seed = 1)
     {
         var store = FeatureStore.Open(features.StorePath);

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace InterBert.Cli.Demo;
+namespace InterBert.Workflows;
 
 /// <summary>A test caption, the id of its image, and the ids of the images ranked first for it.</summary>
 public sealed record RankedQuery(

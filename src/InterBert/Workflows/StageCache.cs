@@ -1,7 +1,7 @@
 using System.Text.Json;
 using InterBert.Weights;
 
-namespace InterBert.Cli.Demo;
+namespace InterBert.Workflows;
 
 /// <summary>
 /// Remembers, in <c>stages.json</c>, the fingerprint of the inputs each stage last started and finished with: a stage
@@ -13,7 +13,7 @@ public sealed class StageCache
     private readonly string path;
     private readonly Dictionary<string, string> entries;
 
-    /// <summary>Opens (or starts) the cache of a demo folder.</summary>
+    /// <summary>Opens (or starts) the cache of a workflow folder (the demo, a benchmark recipe).</summary>
     public StageCache(string folder)
     {
         path = Path.Combine(folder, "stages.json");

@@ -3,7 +3,7 @@ using InterBert.Modeling;
 using InterBert.Text;
 using InterBert.Weights;
 
-namespace InterBert.Cli;
+namespace InterBert.Workflows;
 
 /// <summary>Loads weights with their vocabulary and checks that they fit a feature store.</summary>
 public static class ModelLoading

@@ -1,0 +1,59 @@
+using System.CommandLine;
+using InterBert.Workflows;
+using Spectre.Console;
+
+namespace InterBert.Cli.Commands;
+
+/// <summary>
+/// The <c>benchmark</c> verb: recipes on standard datasets, end to end, with a report beside published results
+/// (<c>benchmark flickr8k</c>). Throughput measurements are <c>bench</c>.
+/// </summary>
+public static class BenchmarkCommand
+{
+    /// <summary>Creates the verb.</summary>
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "the Flickr8k folder as distributed: Flickr8k.token.txt, Flickr_8k.{train,dev,test}Images.txt, Flicker8k_Dataset/ (and flickr8kzhc.caption.txt for --lang zh)", Required = true };
+        var language = new Option<string>("--lang") { Description = "captions: en (Flickr8k, MiniLM weights) or zh (Flickr8K-CN, learned vocabulary)", DefaultValueFactory = _ => "en" };
+        var output = new Option<string>("--out") { Description = "working folder: features/ (shared by both languages) and LANG/ with the runs and report.md; rerunning reuses finished stages", DefaultValueFactory = _ => "flickr8k-output" };
+        var quick = new Option<bool>("--quick") { Description = $"fewer steps ({Flickr8kRecipeOptions.QuickPretrainSteps} pretraining, {Flickr8kRecipeOptions.QuickFinetuneSteps} fine-tuning instead of {Flickr8kRecipeOptions.FullPretrainSteps} and {Flickr8kRecipeOptions.FullFinetuneSteps}); the same stages and test protocol" };
+        var detector = new Option<string?>("--detector") { Description = "YOLOX ONNX model (yolox_nano.onnx) for the region boxes; needed until the features are extracted" };
+        var candidates = new Option<int?>("--candidates") { Description = "test photos re-scored by the cross-modal model per caption (two-stage evaluation)" };
+        var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps (overrides the recipe's)" };
+        var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model (overrides the recipe's)" };
+        var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
+        var flickr = new Command("flickr8k", "Flickr8k (English) or Flickr8K-CN (Chinese) end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
+        {
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, precisionOption,
+        };
+        flickr.SetAction(CommandLine.Guarded(parse =>
+        {
+            var options = Flickr8kRecipeOptions.For(parse.GetValue(data)!, parse.GetValue(output)!, parse.GetValue(language)!, parse.GetValue(quick));
+            options = options with
+            {
+                DetectorPath = parse.GetValue(detector),
+                Precision = CommandLine.Precision(parse, precisionOption),
+                Threads = parse.GetValue(CommandLine.ThreadsOption),
+                Candidates = parse.GetValue(candidates) is { } k ? (k > 0 ? k : throw new ArgumentException($"--candidates {k}: expected a positive number of photos")) : options.Candidates,
+                PretrainSteps = parse.GetValue(pretrainSteps) is { } p ? (p > 0 ? p : throw new ArgumentException($"--pretrain-steps {p}: expected a positive number")) : options.PretrainSteps,
+                FinetuneSteps = parse.GetValue(finetuneSteps) is { } f ? (f > 0 ? f : throw new ArgumentException($"--finetune-steps {f}: expected a positive number")) : options.FinetuneSteps,
+            };
+            var recipe = new Flickr8kRecipe(options, new ConsoleWorkflowHost());
+            Console.WriteLine($"benchmark flickr8k: {(options.Language == "en" ? "English" : "Chinese")} captions{(options.Quick ? ", quick recipe" : "")}, working folder {Path.GetFullPath(Path.Combine(options.OutputFolder, options.Language))}");
+            if (!recipe.Run()) return 130;
+            var table = new Table().AddColumn("model").AddColumn("t→i R@1").AddColumn("R@5").AddColumn("R@10").AddColumn("i→t R@1").AddColumn("R@5").AddColumn("R@10");
+            var results = recipe.Results();
+            foreach (var (key, label) in new[] { ("zero-shot", "pretrained, zero-shot"), ("finetuned-baseline", "fine-tuned, no pretraining"), ("finetuned-pretrained", "fine-tuned after pretraining") })
+            {
+                if (!results.TryGetValue(key, out var r)) continue;
+                var m = r.Retrieval;
+                table.AddRow(label, $"{m.TextToImage.R1:F1}", $"{m.TextToImage.R5:F1}", $"{m.TextToImage.R10:F1}", $"{m.ImageToText.R1:F1}", $"{m.ImageToText.R5:F1}", $"{m.ImageToText.R10:F1}");
+            }
+            AnsiConsole.Write(table);
+            Console.WriteLine($"benchmark flickr8k: report → {Path.GetFullPath(recipe.ReportPath)}");
+            Console.WriteLine($"benchmark flickr8k: search the test photos in a browser: ./interbert serve --index {recipe.IndexFolder}");
+            return 0;
+        }));
+        return new Command("benchmark", "Recipes on standard datasets with a report beside published results (throughput is 'bench')") { flickr };
+    }
+}

@@ -1,0 +1,134 @@
+using InterBert.Modeling;
+using static TorchSharp.torch;
+
+namespace InterBert.Tasks;
+
+/// <summary>
+/// Retrieval evaluation in two stages (ALBEF's and BLIP's protocol): every caption is compared with every image by
+/// the unimodal vectors (one text pass per caption, one image pass per image), and only each caption's
+/// <c>K</c> nearest images, and each image's nearest captions, are re-scored by the cross-modal model. Each image
+/// gets the same share of the captions as each caption gets of the images (<c>K × captions / images</c>, rounded up),
+/// so with <c>K</c> equal to the number of images every pair is re-scored and the ranks are the exhaustive ones.
+/// </summary>
+public static class TwoStageRetrievalEvaluation
+{
+    /// <summary>Progress: the stage ("vectors" or "pairs") and how far it is.</summary>
+    public sealed record Progress(string Stage, long Done, long Total);
+
+    /// <summary>The metrics, the candidates each way and the cross-modal pairs scored.</summary>
+    public sealed record Result(RetrievalMetrics Metrics, int ImageCandidates, int CaptionCandidates, long PairsScored)
+    {
+        internal float[,] Scores { get; init; } = new float[0, 0];
+        internal float[,] Similarity { get; init; } = new float[0, 0];
+        internal bool[,] TextCandidates { get; init; } = new bool[0, 0];
+
+        /// <summary>The first <paramref name="count"/> images (indices) of a caption's ranking: re-scored candidates by score, then the rest by similarity.</summary>
+        public IReadOnlyList<int> RankedImages(int caption, int count) => Enumerable.Range(0, Scores.GetLength(1))
+            .OrderByDescending(i => TextCandidates[caption, i])
+            .ThenByDescending(i => TextCandidates[caption, i] ? Scores[caption, i] : Similarity[caption, i])
+            .ThenBy(i => i).Take(count).ToList();
+    }
+
+    /// <summary>Evaluates with <paramref name="candidates"/> images re-scored per caption.</summary>
+    public static Result Evaluate(InterBertModel model, PreparedPairs pairs, int candidates, bool zeroShot, int pairsPerBatch = 64,
+        IProgress<Progress>? progress = null, CancellationToken cancel = default)
+    {
+        if (candidates < 1) throw new InterBertException($"--candidates {candidates}: give a positive number of images, or 'all'");
+        var captions = pairs.CaptionCount;
+        var images = pairs.ImageCount;
+        var imageCandidates = Math.Min(candidates, images);
+        var captionCandidates = (int)Math.Min(captions, ((long)imageCandidates * captions + images - 1) / images);
+        model.eval();
+        var similarity = Similarity(model, pairs, progress, cancel);
+
+        var textCandidates = new bool[captions, images];
+        var imageCandidatesOf = new bool[captions, images];
+        var toScore = new HashSet<long>();
+        using (var scope = NewDisposeScope())
+        {
+            var matrix = tensor(Flatten(similarity), [captions, images]);
+            var byCaption = matrix.topk(imageCandidates, dim: 1).indexes.data<long>().ToArray();
+            for (var c = 0; c < captions; c++)
+                for (var k = 0; k < imageCandidates; k++)
+                {
+                    var i = (int)byCaption[c * imageCandidates + k];
+                    textCandidates[c, i] = true;
+                    toScore.Add((long)c * images + i);
+                }
+            var byImage = matrix.t().topk(captionCandidates, dim: 1).indexes.data<long>().ToArray();
+            for (var i = 0; i < images; i++)
+                for (var k = 0; k < captionCandidates; k++)
+                {
+                    var c = (int)byImage[i * captionCandidates + k];
+                    imageCandidatesOf[c, i] = true;
+                    toScore.Add((long)c * images + i);
+                }
+        }
+
+        // Pairs in order of caption length, then region count: little padding in any batch.
+        var ordered = toScore.Select(p => (Caption: (int)(p / images), Image: (int)(p % images)))
+            .OrderBy(p => pairs.CaptionLength(p.Caption)).ThenBy(p => pairs.RegionCount(p.Image)).ThenBy(p => p.Caption).ThenBy(p => p.Image).ToList();
+        var scores = new float[captions, images];
+        using (no_grad())
+        using (model.Autocast())
+        {
+            for (var start = 0; start < ordered.Count; start += pairsPerBatch)
+            {
+                cancel.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var block = ordered.GetRange(start, Math.Min(pairsPerBatch, ordered.Count - start));
+                var (text, image) = pairs.Pairs(block.Select(p => (long)p.Caption).ToList(), block.Select(p => (long)p.Image).ToList());
+                var values = RetrievalScorer.PairScores(model, text, image, zeroShot).to(ScalarType.Float32).data<float>().ToArray();
+                for (var k = 0; k < block.Count; k++) scores[block[k].Caption, block[k].Image] = values[k];
+                progress?.Report(new Progress("pairs", start + block.Count, ordered.Count));
+            }
+        }
+        var metrics = RetrievalMetrics.FromTwoStage(scores, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
+        return new Result(metrics, imageCandidates, captionCandidates, ordered.Count) { Scores = scores, Similarity = similarity, TextCandidates = textCandidates };
+    }
+
+    /// <summary>Cosine similarity [captions, images] of the unimodal (pooled, normalised) vectors, in fp32.</summary>
+    public static float[,] Similarity(InterBertModel model, PreparedPairs pairs, IProgress<Progress>? progress = null, CancellationToken cancel = default)
+    {
+        const int block = 128;
+        model.eval();
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var total = (long)pairs.CaptionCount + pairs.ImageCount;
+        var done = 0L;
+        // Captions by length, so a block pads little; the vectors go back to caption order below.
+        var captionOrder = Enumerable.Range(0, pairs.CaptionCount).OrderBy(pairs.CaptionLength).ThenBy(c => c).ToArray();
+        var textVectors = new List<Tensor>();
+        var imageVectors = new List<Tensor>();
+        using (model.Autocast())
+        {
+            for (var start = 0; start < captionOrder.Length; start += block)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var rows = captionOrder.Skip(start).Take(block).Select(c => (long)c).ToList();
+                textVectors.Add(Search.UnimodalEmbedding.Text(model, pairs.Captions(rows)).to(ScalarType.Float32));
+                progress?.Report(new Progress("vectors", done += rows.Count, total));
+            }
+            for (var start = 0; start < pairs.ImageCount; start += block)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var rows = Enumerable.Range(start, Math.Min(block, pairs.ImageCount - start)).Select(i => (long)i).ToList();
+                imageVectors.Add(Search.UnimodalEmbedding.Image(model, pairs.Images(rows)).to(ScalarType.Float32));
+                progress?.Report(new Progress("vectors", done += rows.Count, total));
+            }
+        }
+        var sortedText = cat(textVectors, 0);
+        var text = zeros_like(sortedText).index_copy(0, tensor(captionOrder.Select(c => (long)c).ToArray()), sortedText);
+        var values = matmul(text, cat(imageVectors, 0).t()).data<float>().ToArray();
+        var result = new float[pairs.CaptionCount, pairs.ImageCount];
+        Buffer.BlockCopy(values, 0, result, 0, values.Length * sizeof(float));
+        return result;
+    }
+
+    private static float[] Flatten(float[,] matrix)
+    {
+        var flat = new float[matrix.Length];
+        Buffer.BlockCopy(matrix, 0, flat, 0, flat.Length * sizeof(float));
+        return flat;
+    }
+}

@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Text.Json;
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Pretraining;
+using InterBert.Search;
+using InterBert.Tasks;
+using InterBert.Text;
+using InterBert.Training;
+using InterBert.Vision;
+using InterBert.Weights;
+
+namespace InterBert.Workflows;
+
+/// <summary>
+/// InterBERT on real photographs, Flickr8k's standard split, in English or Chinese (Flickr8K-CN): region features with
+/// the YOLOX detector → initial weights → pretraining on the training photos (MSM + MRM + ITM + contrastive) →
+/// zero-shot evaluation → retrieval fine-tuning from the pretrained model and, with the same steps, from the initial
+/// weights → two-stage evaluation of both on the 1,000 test photos x 5,000 captions → a search index of the test
+/// photos → <c>report.md</c>. Each stage is reused when its inputs did not change; an interrupted run continues
+/// (pretraining from its last checkpoint, the other stages from their start).
+/// </summary>
+public sealed class Flickr8kRecipe
+{
+    private const int StageCount = 10;
+    private static readonly string[] ModelNames = ["zero-shot", "finetuned-baseline", "finetuned-pretrained"];
+    private readonly Flickr8kRecipeOptions options;
+    private readonly WorkflowHost host;
+    private readonly string folder;
+    private readonly StageCache cache;
+    private readonly Stopwatch total = Stopwatch.StartNew();
+    private int stageNumber;
+
+    /// <summary>Prepares a run; checks that the dataset is there.</summary>
+    public Flickr8kRecipe(Flickr8kRecipeOptions options, WorkflowHost? host = null)
+    {
+        this.options = options;
+        this.host = host ?? new WorkflowHost();
+        Dataset = options.Language == "zh" ? Path.Combine(options.DataFolder, "flickr8kzhc.caption.txt") : options.DataFolder;
+        if (!Directory.Exists(options.DataFolder)) throw new InterBertException($"{options.DataFolder}: Flickr8k folder not found");
+        if (options.Language == "zh" && !File.Exists(Dataset)) throw new InterBertException($"{Dataset}: Flickr8K-CN's caption file not found (--lang zh reads it from the Flickr8k folder)");
+        if (options.Language == "en" && FlickrTokenReader.CaptionFileIn(options.DataFolder) is null)
+            throw new InterBertException($"{options.DataFolder}: no Flickr8k.token.txt (lay the dataset out as distributed: captions, split files, Flicker8k_Dataset/)");
+        folder = Directory.CreateDirectory(Path.Combine(options.OutputFolder, options.Language)).FullName;
+        cache = new StageCache(folder);
+    }
+
+    /// <summary>The dataset path the verbs read: the Flickr8k folder (English) or Flickr8K-CN's caption file in it.</summary>
+    public string Dataset { get; }
+
+    /// <summary>The region features of all photos (shared by both languages).</summary>
+    public string Features => Path.Combine(options.OutputFolder, "features");
+
+    /// <summary>The search index of the test photos, built with the model fine-tuned after pretraining.</summary>
+    public string IndexFolder => Path.Combine(folder, "index");
+
+    /// <summary>The report's path.</summary>
+    public string ReportPath => Path.Combine(folder, "report.md");
+
+    private string InitialWeights => Path.Combine(folder, "init", "model.safetensors");
+    private string PretrainFolder => Path.Combine(folder, "pretrain");
+    private string PretrainedWeights => Path.Combine(PretrainFolder, "model.safetensors");
+    private string EvaluationFolder => Path.Combine(folder, "eval");
+    private string FinetunedWeights(string run) => Path.Combine(folder, run, "last.safetensors");
+
+    /// <summary>Runs (or continues) every stage; returns false when cancelled.</summary>
+    public bool Run(CancellationToken cancel = default)
+    {
+        var features = options.Fingerprint("features");
+        if (!Stage("features", "region features of the 8,000 photos (ResNet-18, YOLOX boxes)", features, null, ExtractFeatures, cancel)) return false;
+        var init = features + "|" + options.Fingerprint("init");
+        if (!Stage("init", options.Language == "en" ? "initial weights from MiniLM" : "vocabulary from the training captions, random text weights", init, Path.GetDirectoryName(InitialWeights)!, Initialise, cancel)) return false;
+        var pretrain = init + "|" + options.Fingerprint("pretrain");
+        if (!Stage("pretrain", $"pretrain {options.PretrainSteps} steps of {options.PretrainBatch} pairs (MSM + MRM + ITM + contrastive)", pretrain, PretrainFolder, Pretrain, cancel)) return false;
+        var evaluate = options.Fingerprint("evaluate");
+        if (!Stage("zero-shot", "zero-shot retrieval on test (matching head)", pretrain + "|" + evaluate, null,
+                (p, c) => Evaluate("zero-shot", PretrainedWeights, zeroShot: true, p, c), cancel)) return false;
+        var finetune = options.Fingerprint("finetune");
+        if (!Stage("finetune-pretrained", $"fine-tune retrieval from the pretrained model ({options.FinetuneSteps} steps)", pretrain + "|" + finetune, Path.Combine(folder, "finetune-pretrained"),
+                (p, c) => Finetune(PretrainedWeights, "finetune-pretrained", p, c), cancel)) return false;
+        if (!Stage("evaluate-pretrained", "evaluate it on test", pretrain + "|" + finetune + "|" + evaluate, null,
+                (p, c) => Evaluate("finetuned-pretrained", FinetunedWeights("finetune-pretrained"), zeroShot: false, p, c), cancel)) return false;
+        if (!Stage("index", "index the test photos for search", pretrain + "|" + finetune + "|" + options.Fingerprint("index"), IndexFolder,
+                (p, c) => BuildIndex(FinetunedWeights("finetune-pretrained"), p, c), cancel)) return false;
+        if (!Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({options.FinetuneSteps} steps)", init + "|" + finetune, Path.Combine(folder, "finetune-baseline"),
+                (p, c) => Finetune(InitialWeights, "finetune-baseline", p, c), cancel)) return false;
+        if (!Stage("evaluate-baseline", "evaluate it on test", init + "|" + finetune + "|" + evaluate, null,
+                (p, c) => Evaluate("finetuned-baseline", FinetunedWeights("finetune-baseline"), zeroShot: false, p, c), cancel)) return false;
+        stageNumber++;
+        host.Log($"[{stageNumber}/{StageCount}] write the report [{total.Elapsed:hh\\:mm\\:ss}]");
+        Flickr8kReport.Write(folder, options, Results(), cache, Dataset, total.Elapsed);
+        return true;
+    }
+
+    /// <summary>The evaluations written so far, by model name (zero-shot, finetuned-baseline, finetuned-pretrained).</summary>
+    public Dictionary<string, Flickr8kEvaluation> Results() =>
+        ModelNames.Select(name => Path.Combine(EvaluationFolder, name + ".json")).Where(File.Exists)
+            .Select(path => JsonSerializer.Deserialize<Flickr8kEvaluation>(File.ReadAllText(path))!)
+            .ToDictionary(e => e.Model);
+
+    /// <summary>Seconds each stage took when it last ran to the end.</summary>
+    public IReadOnlyDictionary<string, double> StageSeconds() => Flickr8kReport.Stages.ToDictionary(s => s, cache.SecondsOf);
+
+    private bool Stage(string name, string title, string fingerprint, string? output, Func<IProgress<WorkflowProgress>, CancellationToken, bool> work, CancellationToken cancel)
+    {
+        stageNumber++;
+        var header = $"[{stageNumber}/{StageCount}] {title}";
+        if (cache.IsDone(name, fingerprint))
+        {
+            host.Log($"{header}: reused [{total.Elapsed:hh\\:mm\\:ss}]");
+            return true;
+        }
+        host.Log($"{header} [{total.Elapsed:hh\\:mm\\:ss}]");
+        if (!cache.Start(name, fingerprint) && output is not null && Directory.Exists(output)) Directory.Delete(output, recursive: true);
+        var watch = Stopwatch.StartNew();
+        bool finished;
+        try
+        {
+            finished = host.RunStage(name, work, cancel);
+        }
+        catch (OperationCanceledException)
+        {
+            finished = false;
+        }
+        if (!finished)
+        {
+            host.Log($"flickr8k: interrupted in stage '{name}'; run the same command again to continue");
+            return false;
+        }
+        cache.Finish(name, fingerprint, watch.Elapsed.TotalSeconds);
+        host.Log($"  done in {watch.Elapsed.TotalSeconds:F0} s");
+        return true;
+    }
+
+    private bool ExtractFeatures(IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    {
+        // Every photo of the three splits, whichever language: both recipes share the store.
+        var images = DatasetReader.Read(options.DataFolder).Where(i => i.Split != "other").Select(i => (i.Id, i.Location)).DistinctBy(i => i.Id).ToList();
+        if (File.Exists(Path.Combine(Features, FeatureStore.ManifestFile)))
+        {
+            using var existing = FeatureStore.Open(Features);
+            if (images.All(i => existing.Contains(i.Id))) return true;
+        }
+        var detector = options.DetectorPath ?? throw new InterBertException("the features stage needs the YOLOX detector (--detector yolox_nano.onnx)");
+        using var network = new ResNetFeatureExtractor(threads: options.Threads);
+        using var yolox = new YoloxDetector(detector, options.Threads);
+        var extractor = new RegionFeatureExtractor(network, yolox, new ImageDecoder()) { MaxRegions = options.MaxRegions };
+        var result = FeatureExtractionJob.Run(images, extractor, null, Features, float16: false, skipBad: false, progress: new Progress<FeatureExtractionJob.Progress>(
+            p => progress.Report(new WorkflowProgress(p.Done, p.Total, "photos"))), cancel: cancel);
+        return !result.Cancelled;
+    }
+
+    private bool Initialise(IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    {
+        TorchSharp.torch.manual_seed(options.Seed);
+        var config = InterBertConfig.FromPreset(options.Preset) with { MaxSeqLength = options.MaxTokens };
+        if (options.Language == "en")
+        {
+            using var encoder = MiniLmOnnxReader.Read();
+            PretrainedInitializer.CreateAndSave(config, encoder, $"preset {options.Preset}", InitialWeights);
+            return true;
+        }
+        // No Chinese weights ship: a vocabulary learned from the training captions (characters first, then frequent
+        // pairs); the text path starts from random weights.
+        var texts = DatasetReader.Read(Dataset).Where(i => i.Split == "train").SelectMany(i => i.Captions).ToList();
+        var vocabularyPath = Path.Combine(folder, "init", "vocab.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(vocabularyPath)!);
+        WordPieceVocabularyBuilder.Write(WordPieceVocabularyBuilder.Build(texts, options.ChineseVocabularySize), vocabularyPath);
+        var tokenizer = WordPieceTokenizer.Load(vocabularyPath);
+        using var model = new InterBertModel(config with { VocabSize = tokenizer.VocabularySize });
+        ModelCheckpoint.Save(model, InitialWeights, ModelVocabulary.WriteBeside(InitialWeights, File.ReadAllBytes(vocabularyPath), lowerCase: true));
+        return true;
+    }
+
+    private int TokenLimit(InterBertModel model) => Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+
+    private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    {
+        TorchSharp.torch.manual_seed(options.Seed);
+        using var store = FeatureStore.Open(Features);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(InitialWeights, store, options.Precision);
+        using (model)
+        {
+            var train = CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, TokenLimit(model));
+            var validation = CaptionCorpus.Load(Dataset, ["val"], store, tokenizer, TokenLimit(model)).FirstCaptions(500);
+            var (segment, region, matching) = options.LossWeights;
+            var tasks = new PretrainingTaskOptions
+            {
+                SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, ContrastiveWeight = options.ContrastiveWeight, MaxRegions = model.Config.MaxRegionLength,
+            };
+            var training = new TrainingOptions
+            {
+                Steps = options.PretrainSteps, BatchSize = options.PretrainBatch, LearningRate = options.PretrainLearningRate,
+                PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed,
+                CheckpointEvery = 100, KeepCheckpoints = 1, EvalEvery = Math.Max(1, options.PretrainSteps / 4), LogEvery = 10,
+            };
+            var neighbours = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, Path.Combine(folder, "cache"));
+            var setup = new PretrainingSetup(PretrainFolder, model, tokenizer, vocabulary, train, validation, store, training, tasks, pretrained, neighbours, Resume: true);
+            var result = PretrainingRun.Run(setup, new Progress<PretrainingRun.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps,
+                $"step {p.Step}: loss {p.Loss:F3} (msm {p.Segment:F3}, mrm {p.Region:F3}, itm {p.Matching:F3})"))), cancel);
+            return !result.Cancelled;
+        }
+    }
+
+    private bool Finetune(string initWeights, string run, IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    {
+        TorchSharp.torch.manual_seed(options.Seed);
+        using var store = FeatureStore.Open(Features);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(initWeights, store, options.Precision);
+        using (model)
+        {
+            using var train = new PreparedPairs(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, TokenLimit(model)), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            var training = new TrainingOptions
+            {
+                Steps = options.FinetuneSteps, BatchSize = options.FinetuneBatch, LearningRate = options.FinetuneLearningRate,
+                PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed, LogEvery = 10,
+            };
+            RetrievalFineTuning.Run(model, train, null, training, pretrained, Path.Combine(folder, run), vocabulary, tokenizer.LowerCase, mineEvery: Math.Max(1, options.FinetuneSteps / 4),
+                new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
+                options.ContrastiveWeight, 0);
+            return !cancel.IsCancellationRequested;
+        }
+    }
+
+    private bool Evaluate(string name, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    {
+        var watch = Stopwatch.StartNew();
+        using var store = FeatureStore.Open(Features);
+        var (model, tokenizer, _, _) = ModelLoading.Load(weights, store, options.Precision);
+        using (model)
+        {
+            var corpus = CaptionCorpus.Load(Dataset, ["test"], store, tokenizer, TokenLimit(model));
+            using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            var result = TwoStageRetrievalEvaluation.Evaluate(model, pairs, options.Candidates, zeroShot, progress: new Progress<TwoStageRetrievalEvaluation.Progress>(
+                p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), cancel: cancel);
+            // A few captions spread over the test split, each with its five first photos.
+            var shown = Enumerable.Range(0, options.ShownQueries).Select(q => q * corpus.Captions.Count / Math.Max(options.ShownQueries, 1)).ToList();
+            var top = shown.Select(c => new RankedQuery(corpus.Captions[c], corpus.ImageIds[corpus.ImageOf[c]],
+                result.RankedImages(c, 5).Select(i => corpus.ImageIds[i]).ToList())).ToList();
+            var evaluation = new Flickr8kEvaluation(name, result.Metrics, result.ImageCandidates, result.CaptionCandidates, result.PairsScored, top, Math.Round(watch.Elapsed.TotalSeconds, 1));
+            Directory.CreateDirectory(EvaluationFolder);
+            AtomicFile.WriteAllText(Path.Combine(EvaluationFolder, name + ".json"), JsonSerializer.Serialize(evaluation, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            var r = result.Metrics;
+            host.Log($"  {name}: text→image R@1/5/10 {r.TextToImage.R1:F1}/{r.TextToImage.R5:F1}/{r.TextToImage.R10:F1}, image→text {r.ImageToText.R1:F1}/{r.ImageToText.R5:F1}/{r.ImageToText.R10:F1} ({r.Captions} captions x {r.Images} photos, K = {result.ImageCandidates})");
+            return true;
+        }
+    }
+
+    private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    {
+        using var store = FeatureStore.Open(Features);
+        var (model, _, _, _) = ModelLoading.Load(weights, store, options.Precision);
+        using (model)
+        {
+            var images = DatasetReader.Read(Dataset).Where(i => i.Split == "test")
+                .Select(i => new IndexedImage(i.Id, Path.GetFullPath(i.Location.Path))).ToList();
+            var result = ImageIndex.Build(model, weights, store, images, IndexFolder, null,
+                new Progress<(int Done, int Total)>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "photos"))), cancel);
+            return !result.Cancelled;
+        }
+    }
+}

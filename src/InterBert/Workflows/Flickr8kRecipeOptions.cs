@@ -1,0 +1,84 @@
+using System.Globalization;
+using InterBert.Modeling;
+
+namespace InterBert.Workflows;
+
+/// <summary>
+/// The settings of the Flickr8k recipe (<see cref="Flickr8kRecipe"/>): where the data is, the caption language, and
+/// the sizes of every stage. <see cref="For"/> gives the measured full and quick recipes; any field can be changed.
+/// </summary>
+public sealed record Flickr8kRecipeOptions
+{
+    /// <summary>Full recipe: pretraining and fine-tuning steps (sized to run within 3 hours on 2 cores in bf16).</summary>
+    public const int FullPretrainSteps = 2400, FullFinetuneSteps = 2000;
+
+    /// <summary>Quick recipe (<c>--quick</c>): the same stages and test protocol with fewer steps (within 40 minutes).</summary>
+    public const int QuickPretrainSteps = 400, QuickFinetuneSteps = 400;
+
+    /// <summary>The Flickr8k folder: <c>Flickr8k.token.txt</c>, the split files, <c>Flicker8k_Dataset/</c> (and <c>flickr8kzhc.caption.txt</c> for Chinese).</summary>
+    public required string DataFolder { get; init; }
+    /// <summary>Caption language: <c>en</c> (Flickr8k's captions, MiniLM weights) or <c>zh</c> (Flickr8K-CN's captions).</summary>
+    public string Language { get; init; } = "en";
+    /// <summary>Working folder: <c>features/</c> (shared by both languages) and one folder per language.</summary>
+    public required string OutputFolder { get; init; }
+    /// <summary>Whether this is the quick variant (reported, and part of the stages' fingerprints through the step counts).</summary>
+    public bool Quick { get; init; }
+    /// <summary>YOLOX ONNX detector for the region boxes (and the class distributions that masked region modeling predicts).</summary>
+    public string? DetectorPath { get; init; }
+    /// <summary>Most regions per photo, the whole photo included.</summary>
+    public int MaxRegions { get; init; } = 36;
+    /// <summary>Arithmetic of training, evaluation and indexing.</summary>
+    public Precision Precision { get; init; } = Precision.Bf16;
+    /// <summary>CPU threads for ONNX Runtime (feature extraction).</summary>
+    public int Threads { get; init; }
+    /// <summary>Seed of initialisation and training.</summary>
+    public int Seed { get; init; } = 1;
+    /// <summary>Model preset (<c>small</c>: MiniLM's shape).</summary>
+    public string Preset { get; init; } = "small";
+    /// <summary>Longest caption in tokens, [CLS] and [SEP] included.</summary>
+    public int MaxTokens { get; init; } = 48;
+    /// <summary>Entries of the vocabulary learned from the Chinese training captions (characters and frequent pairs).</summary>
+    public int ChineseVocabularySize { get; init; } = 4000;
+    /// <summary>Pretraining steps.</summary>
+    public int PretrainSteps { get; init; } = FullPretrainSteps;
+    /// <summary>Image-caption pairs per pretraining step.</summary>
+    public int PretrainBatch { get; init; } = 32;
+    /// <summary>Peak pretraining learning rate.</summary>
+    public double PretrainLearningRate { get; init; } = 2e-4;
+    /// <summary>Multiplier of the learning rate of weights that came pretrained (MiniLM's).</summary>
+    public double PretrainedLearningRateMultiplier { get; init; } = 0.3;
+    /// <summary>MSM:MRM:ITM loss weights (MRM: KL divergence to the detector's class distributions).</summary>
+    public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 1, 1);
+    /// <summary>Weight of the image-text contrastive loss in pretraining and fine-tuning (the first stage of search and evaluation).</summary>
+    public double ContrastiveWeight { get; init; } = 1;
+    /// <summary>Retrieval fine-tuning steps.</summary>
+    public int FinetuneSteps { get; init; } = FullFinetuneSteps;
+    /// <summary>Examples per fine-tuning step (4 scored pairs each, and the contrastive loss over the batch).</summary>
+    public int FinetuneBatch { get; init; } = 16;
+    /// <summary>Peak fine-tuning learning rate.</summary>
+    public double FinetuneLearningRate { get; init; } = 1e-4;
+    /// <summary>Images re-scored by the cross-modal model per test caption (two-stage evaluation).</summary>
+    public int Candidates { get; init; } = 16;
+    /// <summary>Test captions shown with their top-5 photos in the report.</summary>
+    public int ShownQueries { get; init; } = 4;
+
+    /// <summary>The full or quick recipe of a language.</summary>
+    public static Flickr8kRecipeOptions For(string dataFolder, string outputFolder, string language, bool quick)
+    {
+        if (language is not ("en" or "zh")) throw new InterBertException($"--lang {language}: expected en or zh");
+        var options = new Flickr8kRecipeOptions { DataFolder = dataFolder, OutputFolder = outputFolder, Language = language, Quick = quick };
+        return quick ? options with { PretrainSteps = QuickPretrainSteps, FinetuneSteps = QuickFinetuneSteps } : options;
+    }
+
+    /// <summary>A stable text of the settings a stage depends on, for deciding whether its results can be reused.</summary>
+    public string Fingerprint(string stage) => FormattableString.Invariant(stage switch
+    {
+        "features" => (FormattableString)$"features v1 max-regions={MaxRegions}",
+        "init" => (FormattableString)$"init v1 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "zh" ? ChineseVocabularySize : 0)} seed={Seed}",
+        "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}",
+        "finetune" => (FormattableString)$"finetune v1 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}",
+        "evaluate" => (FormattableString)$"evaluate v1 precision={Precision.Name()} candidates={Candidates} shown={ShownQueries}",
+        "index" => (FormattableString)$"index v1 precision={Precision.Name()}",
+        _ => throw new ArgumentException($"unknown stage {stage}"),
+    });
+}

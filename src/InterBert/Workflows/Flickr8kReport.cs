@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text;
+using InterBert.Modeling;
+using InterBert.Tasks;
+using InterBert.Weights;
+using SkiaSharp;
+
+namespace InterBert.Workflows;
+
+/// <summary>Writes the Flickr8k recipe's <c>report.md</c>: the R@K table beside published results, loss curves, top-5 photos of a few test captions, stage times, the serve command.</summary>
+public static class Flickr8kReport
+{
+    /// <summary>The recipe's stages, in order.</summary>
+    public static IReadOnlyList<string> Stages { get; } = ["features", "init", "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "index", "finetune-baseline", "evaluate-baseline"];
+
+    /// <summary>Published results on the same 1,000 test photos x 5,000 English captions: text→image and image→text R@1/5/10 (null: not published).</summary>
+    public static IReadOnlyList<(string Name, double[] TextToImage, double[]? ImageToText)> EnglishAnchors { get; } =
+    [
+        ("Karpathy & Fei-Fei 2015 (BRNN, CNN region features)", [11.8, 32.1, 44.7], [16.5, 40.6, 54.2]),
+        ("DeViSE (Frome et al. 2013), as reported by Karpathy & Fei-Fei", [5.9, 20.1, 29.6], null),
+    ];
+
+    /// <summary>Writes <c>report.md</c> and <c>plots/*.png</c> into <paramref name="folder"/>.</summary>
+    public static void Write(string folder, Flickr8kRecipeOptions options, IReadOnlyDictionary<string, Flickr8kEvaluation> results, StageCache cache, string dataset, TimeSpan thisRun)
+    {
+        var plots = Directory.CreateDirectory(Path.Combine(folder, "plots")).FullName;
+        foreach (var (source, target) in new[] { ("pretrain/plots/losses.png", "pretraining-losses.png"), ("finetune-pretrained/plots/finetune-loss.png", "finetune-pretrained-loss.png"), ("finetune-baseline/plots/finetune-loss.png", "finetune-baseline-loss.png") })
+            if (File.Exists(Path.Combine(folder, source))) File.Copy(Path.Combine(folder, source), Path.Combine(plots, target), overwrite: true);
+        var photos = Directory.Exists(Path.Combine(options.DataFolder, "Flicker8k_Dataset")) ? Path.Combine(options.DataFolder, "Flicker8k_Dataset") : options.DataFolder;
+        results.TryGetValue("finetuned-pretrained", out var best);
+        if (best is not null) WriteTopImages(best.Top, photos, options.Language == "en", Path.Combine(plots, "top5.png"));
+
+        var english = options.Language == "en";
+        var text = new StringBuilder();
+        var line = (string s) => text.AppendLine(s);
+        line($"# InterBERT on Flickr8k{(english ? "" : "-CN")} ({(english ? "English" : "Chinese")} captions{(options.Quick ? ", quick recipe" : "")})");
+        line("");
+        line(Invariant($"Photos: Flickr8k's 8,000 photos in the standard split, 6,000 for training, 1,000 for validation (`val`, the distribution's dev file), 1,000 for test; {(english ? "Flickr8k's five English captions each" : "Flickr8K-CN's five Chinese captions each, written by native speakers")}. ") +
+            Invariant($"Regions: the whole photo and up to {options.MaxRegions - 1} YOLOX boxes, ResNet-18 features by RoI align; the detector's class distributions are the masked-region-modeling targets (KL). ") +
+            (english ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : Invariant($"A vocabulary of {options.ChineseVocabularySize:N0} entries learned from the training captions; the text path starts from random weights (no Chinese weights ship)."))); 
+        line(Invariant($"Model: preset `{options.Preset}`. Pretraining: {options.PretrainSteps:N0} steps of {options.PretrainBatch} pairs on the training photos, MSM + MRM + ITM (weights {options.LossWeights.Segment}:{options.LossWeights.Region}:{options.LossWeights.Matching}) plus the image-text contrastive loss (weight {options.ContrastiveWeight}). ") +
+            Invariant($"Fine-tuning, for both fine-tuned models: {options.FinetuneSteps:N0} steps of {options.FinetuneBatch} examples (4-way ranking loss with mined hard negatives, plus the contrastive loss), learning rate {options.FinetuneLearningRate}. ") +
+            $"Arithmetic: {options.Precision.Name()}.");
+        if (results.Values.FirstOrDefault() is { } any)
+            line(Invariant($"Test protocol: all {any.Retrieval.Captions:N0} test captions against all {any.Retrieval.Images:N0} test photos, two-stage (ALBEF's): every pair ranked by the unimodal vectors, then each caption's {any.Candidates} nearest photos and each photo's {any.CaptionCandidates} nearest captions re-scored by the cross-modal model ({any.PairsScored:N0} pairs). Chance R@1 is 0.1%."));
+        line("");
+        line("| model | text→image R@1 | R@5 | R@10 | image→text R@1 | R@5 | R@10 |");
+        line("|---|---|---|---|---|---|---|");
+        foreach (var (key, label) in new[] { ("zero-shot", "InterBERT pretrained, zero-shot (matching head)"), ("finetuned-baseline", "InterBERT fine-tuned without multimodal pretraining"), ("finetuned-pretrained", "InterBERT fine-tuned after pretraining") })
+        {
+            if (!results.TryGetValue(key, out var r)) continue;
+            line(Invariant($"| {label} | {r.Retrieval.TextToImage.R1:F1} | {r.Retrieval.TextToImage.R5:F1} | {r.Retrieval.TextToImage.R10:F1} | {r.Retrieval.ImageToText.R1:F1} | {r.Retrieval.ImageToText.R5:F1} | {r.Retrieval.ImageToText.R10:F1} |"));
+        }
+        if (english)
+            foreach (var (name, t2i, i2t) in EnglishAnchors)
+                line(Invariant($"| {name} | {t2i[0]:F1} | {t2i[1]:F1} | {t2i[2]:F1} | {(i2t is null ? "–" : i2t[0].ToString("F1", CultureInfo.InvariantCulture))} | {(i2t is null ? "–" : i2t[1].ToString("F1", CultureInfo.InvariantCulture))} | {(i2t is null ? "–" : i2t[2].ToString("F1", CultureInfo.InvariantCulture))} |"));
+        else
+            line("| (no published text-to-image retrieval results on Flickr8K-CN's human-written captions are known to us) | | | | | | |");
+        line("");
+        line("## Losses");
+        line("");
+        line("![pretraining losses](plots/pretraining-losses.png)");
+        line("");
+        line("![fine-tuning after pretraining](plots/finetune-pretrained-loss.png) ![fine-tuning without pretraining](plots/finetune-baseline-loss.png)");
+        if (best is not null)
+        {
+            line("");
+            line("## Top-5 photos for a few test captions (fine-tuned after pretraining; the true photo is framed green)");
+            line("");
+            for (var q = 0; q < best.Top.Count; q++)
+                line($"{q + 1}. \"{best.Top[q].Caption}\" (true photo {best.Top[q].Truth}, rank {RankOf(best.Top[q])})");
+            line("");
+            line("![top-5 photos](plots/top5.png)");
+        }
+        line("");
+        line("## Search");
+        line("");
+        line("The test photos are indexed (`index/`) with the model fine-tuned after pretraining. Search them in a browser:");
+        line("");
+        line($"    ./interbert serve --index {Path.Combine(folder, "index")}");
+        line("");
+        line("## Stages");
+        line("");
+        line("| stage | minutes when it ran |");
+        line("|---|---|");
+        foreach (var stage in Stages) line(Invariant($"| {stage} | {cache.SecondsOf(stage) / 60:F1} |"));
+        line("");
+        line(Invariant($"All stages: {Stages.Sum(cache.SecondsOf) / 60:F1} minutes; this run {thisRun.TotalMinutes:F1} minutes (stages reused from an earlier run take no time). Dataset read from `{dataset}`."));
+        AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), text.ToString());
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private static string RankOf(RankedQuery query)
+    {
+        var index = query.Ranked.ToList().IndexOf(query.Truth);
+        return index < 0 ? "below 5" : (index + 1).ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static void WriteTopImages(IReadOnlyList<RankedQuery> queries, string photos, bool drawCaptions, string path)
+    {
+        const int thumb = 160, gap = 8, captionHeight = 24;
+        var width = 5 * thumb + 6 * gap;
+        var height = queries.Count * (thumb + captionHeight + gap) + gap;
+        using var surface = SKSurface.Create(new SKImageInfo(width, height));
+        var canvas = surface.Canvas;
+        canvas.Clear(SKColors.White);
+        using var font = new SKFont(SKTypeface.Default, 14);
+        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+        using var frame = new SKPaint { Color = new SKColor(0, 170, 0), Style = SKPaintStyle.Stroke, StrokeWidth = 6 };
+        for (var q = 0; q < queries.Count; q++)
+        {
+            var top = gap + q * (thumb + captionHeight + gap);
+            // CJK glyphs are not in every default font; Chinese captions are listed in the report's text instead.
+            var label = drawCaptions ? $"{q + 1}. {queries[q].Caption}" : $"{q + 1}.";
+            canvas.DrawText(label.Length > 110 ? label[..110] + "..." : label, gap, top + 16, SKTextAlign.Left, font, ink);
+            for (var k = 0; k < queries[q].Ranked.Count; k++)
+            {
+                var file = Path.Combine(photos, queries[q].Ranked[k] + ".jpg");
+                if (!File.Exists(file)) continue;
+                using var image = SKBitmap.Decode(file);
+                if (image is null) continue;
+                var rect = SKRect.Create(gap + k * (thumb + gap), top + captionHeight, thumb, thumb);
+                canvas.DrawBitmap(image, rect);
+                if (queries[q].Ranked[k] == queries[q].Truth) canvas.DrawRect(rect, frame);
+            }
+        }
+        using var snapshot = surface.Snapshot();
+        using var png = snapshot.Encode(SKEncodedImageFormat.Png, 100);
+        AtomicFile.Write(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
+    }
+}
