@@ -97,10 +97,11 @@ public static class TaskCommands
             Description = "retrieval: 'all' scores every pair with the cross-modal model; K ranks all by the unimodal vectors and re-scores each caption's K nearest images (and each image's nearest K x captions/images captions)",
             DefaultValueFactory = _ => "all",
         };
+        var addSimilarity = new Option<bool>("--add-similarity") { Description = "two-stage: rank re-scored pairs by the cross-modal score plus the unimodal cosine on the contrastive logit scale (BLIP-2's re-ranking) instead of the score alone" };
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive or two-stage cross-modal scoring)")
         {
-            task, dataset, split, features, weights, zeroShot, metricsOut, maxCaptions, pairsPerBatch, candidates, precisionOption,
+            task, dataset, split, features, weights, zeroShot, metricsOut, maxCaptions, pairsPerBatch, candidates, addSimilarity, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -130,15 +131,22 @@ public static class TaskCommands
                 {
                     Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images, two-stage: unimodal ranking, then the {head} re-scores each caption's {Math.Min(k, pairs.ImageCount)} nearest images; {precision.Name()}");
                     var result = ProgressDisplay.Run("evaluate", (progress, cancel) => TwoStageRetrievalEvaluation.Evaluate(model, pairs, k, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch),
-                        new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, p.Stage))), cancel));
+                        new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, p.Stage))), cancel, parse.GetValue(addSimilarity)));
                     metrics = result.Metrics;
                     scored = result.PairsScored;
                     candidatesJson["candidates"] = result.ImageCandidates;
                     candidatesJson["caption_candidates"] = result.CaptionCandidates;
+                    candidatesJson["rerank"] = parse.GetValue(addSimilarity) ? "score+similarity" : "score";
                     Console.WriteLine($"re-scored {scored:N0} of {total:N0} pairs: {result.ImageCandidates} images per caption, {result.CaptionCandidates} captions per image");
+                    foreach (var (label, other) in new[] { ("unimodal first stage alone", result.Unimodal!), ("re-ranked by the score alone", result.ScoreOnly!), ("re-ranked by score + similarity", result.ScorePlusSimilarity!) })
+                        Console.WriteLine($"  {label}: text→image R@1/5/10 {other.TextToImage.R1:F1}/{other.TextToImage.R5:F1}/{other.TextToImage.R10:F1}, image→text {other.ImageToText.R1:F1}/{other.ImageToText.R5:F1}/{other.ImageToText.R10:F1}");
+                    candidatesJson["unimodal"] = JsonSerializer.SerializeToNode(result.Unimodal);
+                    candidatesJson["score_only"] = JsonSerializer.SerializeToNode(result.ScoreOnly);
+                    candidatesJson["score_plus_similarity"] = JsonSerializer.SerializeToNode(result.ScorePlusSimilarity);
                 }
                 else
                 {
+                    if (parse.GetValue(addSimilarity)) throw new ArgumentException("--add-similarity belongs to the two-stage evaluation; give --candidates K");
                     Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {head}; {precision.Name()}");
                     var scores = ProgressDisplay.Run("evaluate", (progress, cancel) => RetrievalScorer.ScoreAll(model, pairs, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch),
                         new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, total, "pairs"))), cancel));

@@ -9,15 +9,28 @@ namespace InterBert.Tasks;
 /// <c>K</c> nearest images, and each image's nearest captions, are re-scored by the cross-modal model. Each image
 /// gets the same share of the captions as each caption gets of the images (<c>K × captions / images</c>, rounded up),
 /// so with <c>K</c> equal to the number of images every pair is re-scored and the ranks are the exhaustive ones.
+/// With <c>addSimilarity</c>, a re-scored pair's score is the cross-modal score plus the unimodal cosine on the
+/// contrastive loss's logit scale (BLIP-2's re-ranking adds the two the same way), so the first stage's evidence is
+/// kept rather than replaced.
 /// </summary>
 public static class TwoStageRetrievalEvaluation
 {
     /// <summary>Progress: the stage ("vectors" or "pairs") and how far it is.</summary>
     public sealed record Progress(string Stage, long Done, long Total);
 
-    /// <summary>The metrics, the candidates each way and the cross-modal pairs scored.</summary>
+    /// <summary>
+    /// The metrics (re-ranked as asked), the candidates each way and the cross-modal pairs scored; from the same pass,
+    /// the metrics of the other re-ranking and of the unimodal first stage alone, which show what each stage adds.
+    /// </summary>
     public sealed record Result(RetrievalMetrics Metrics, int ImageCandidates, int CaptionCandidates, long PairsScored)
     {
+        /// <summary>Re-scored pairs ranked by the cross-modal score alone (ALBEF).</summary>
+        public RetrievalMetrics? ScoreOnly { get; init; }
+        /// <summary>Re-scored pairs ranked by the cross-modal score plus the scaled cosine (BLIP-2).</summary>
+        public RetrievalMetrics? ScorePlusSimilarity { get; init; }
+        /// <summary>Every pair ranked by the unimodal cosine alone (the first stage, no re-scoring).</summary>
+        public RetrievalMetrics? Unimodal { get; init; }
+
         internal float[,] Scores { get; init; } = new float[0, 0];
         internal float[,] Similarity { get; init; } = new float[0, 0];
         internal bool[,] TextCandidates { get; init; } = new bool[0, 0];
@@ -31,7 +44,7 @@ public static class TwoStageRetrievalEvaluation
 
     /// <summary>Evaluates with <paramref name="candidates"/> images re-scored per caption.</summary>
     public static Result Evaluate(InterBertModel model, PreparedPairs pairs, int candidates, bool zeroShot, int pairsPerBatch = 64,
-        IProgress<Progress>? progress = null, CancellationToken cancel = default)
+        IProgress<Progress>? progress = null, CancellationToken cancel = default, bool addSimilarity = false)
     {
         if (candidates < 1) throw new InterBertException($"--candidates {candidates}: give a positive number of images, or 'all'");
         var captions = pairs.CaptionCount;
@@ -83,8 +96,16 @@ public static class TwoStageRetrievalEvaluation
                 progress?.Report(new Progress("pairs", start + block.Count, ordered.Count));
             }
         }
-        var metrics = RetrievalMetrics.FromTwoStage(scores, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
-        return new Result(metrics, imageCandidates, captionCandidates, ordered.Count) { Scores = scores, Similarity = similarity, TextCandidates = textCandidates };
+        var scoreOnly = RetrievalMetrics.FromTwoStage(scores, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
+        var scale = SimilarityScale(model);
+        var fused = new float[captions, images];
+        foreach (var (c, i) in ordered) fused[c, i] = scores[c, i] + scale * similarity[c, i];
+        var withSimilarity = RetrievalMetrics.FromTwoStage(fused, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
+        return new Result(addSimilarity ? withSimilarity : scoreOnly, imageCandidates, captionCandidates, ordered.Count)
+        {
+            ScoreOnly = scoreOnly, ScorePlusSimilarity = withSimilarity, Unimodal = RetrievalMetrics.FromScores(similarity, pairs.Corpus.ImageOf),
+            Scores = addSimilarity ? fused : scores, Similarity = similarity, TextCandidates = textCandidates,
+        };
     }
 
     /// <summary>Cosine similarity [captions, images] of the unimodal (pooled, normalised) vectors, in fp32.</summary>
@@ -123,6 +144,14 @@ public static class TwoStageRetrievalEvaluation
         var result = new float[pairs.CaptionCount, pairs.ImageCount];
         Buffer.BlockCopy(values, 0, result, 0, values.Length * sizeof(float));
         return result;
+    }
+
+    /// <summary>The contrastive loss's inverse temperature (capped at 100 as in training): cosines on the scale of logits.</summary>
+    public static float SimilarityScale(InterBertModel model)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        return model.LogitScale.clamp_max(Math.Log(100)).exp().to(ScalarType.Float32).item<float>();
     }
 
     private static float[] Flatten(float[,] matrix)

@@ -11,4 +11,14 @@ public sealed record Flickr8kEvaluation(
     [property: JsonPropertyName("caption_candidates")] int CaptionCandidates,
     [property: JsonPropertyName("pairs_scored")] long PairsScored,
     [property: JsonPropertyName("top5")] IReadOnlyList<RankedQuery> Top,
-    [property: JsonPropertyName("seconds")] double Seconds);
+    [property: JsonPropertyName("seconds")] double Seconds)
+{
+    /// <summary>How re-scored pairs were ranked: <c>score</c> or <c>score+similarity</c>.</summary>
+    [JsonPropertyName("rerank")] public string Rerank { get; init; } = "score";
+    /// <summary>The same pass ranked by the unimodal cosine alone (the first stage).</summary>
+    [JsonPropertyName("unimodal")] public RetrievalMetrics? Unimodal { get; init; }
+    /// <summary>The same pass re-ranked by the cross-modal score alone.</summary>
+    [JsonPropertyName("score_only")] public RetrievalMetrics? ScoreOnly { get; init; }
+    /// <summary>The same pass re-ranked by the score plus the scaled cosine.</summary>
+    [JsonPropertyName("score_plus_similarity")] public RetrievalMetrics? ScorePlusSimilarity { get; init; }
+}

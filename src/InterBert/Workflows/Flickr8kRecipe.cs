@@ -232,12 +232,15 @@ public sealed class Flickr8kRecipe
             var corpus = CaptionCorpus.Load(Dataset, ["test"], store, tokenizer, TokenLimit(model));
             using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             var result = TwoStageRetrievalEvaluation.Evaluate(model, pairs, options.Candidates, zeroShot, progress: new Progress<TwoStageRetrievalEvaluation.Progress>(
-                p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), cancel: cancel);
+                p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), cancel: cancel, addSimilarity: options.AddSimilarity);
             // A few captions spread over the test split, each with its five first photos.
             var shown = Enumerable.Range(0, options.ShownQueries).Select(q => q * corpus.Captions.Count / Math.Max(options.ShownQueries, 1)).ToList();
             var top = shown.Select(c => new RankedQuery(corpus.Captions[c], corpus.ImageIds[corpus.ImageOf[c]],
                 result.RankedImages(c, 5).Select(i => corpus.ImageIds[i]).ToList())).ToList();
-            var evaluation = new Flickr8kEvaluation(name, result.Metrics, result.ImageCandidates, result.CaptionCandidates, result.PairsScored, top, Math.Round(watch.Elapsed.TotalSeconds, 1));
+            var evaluation = new Flickr8kEvaluation(name, result.Metrics, result.ImageCandidates, result.CaptionCandidates, result.PairsScored, top, Math.Round(watch.Elapsed.TotalSeconds, 1))
+            {
+                Rerank = options.AddSimilarity ? "score+similarity" : "score", Unimodal = result.Unimodal, ScoreOnly = result.ScoreOnly, ScorePlusSimilarity = result.ScorePlusSimilarity,
+            };
             Directory.CreateDirectory(EvaluationFolder);
             AtomicFile.WriteAllText(Path.Combine(EvaluationFolder, name + ".json"), JsonSerializer.Serialize(evaluation, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
             var r = result.Metrics;

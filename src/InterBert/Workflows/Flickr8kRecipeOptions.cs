@@ -10,7 +10,7 @@ namespace InterBert.Workflows;
 public sealed record Flickr8kRecipeOptions
 {
     /// <summary>Full recipe: pretraining and fine-tuning steps (sized to run within 3 hours on 2 cores in bf16).</summary>
-    public const int FullPretrainSteps = 2400, FullFinetuneSteps = 2000;
+    public const int FullPretrainSteps = 3600, FullFinetuneSteps = 1000;
 
     /// <summary>Quick recipe (<c>--quick</c>): the same stages and test protocol with fewer steps (within 40 minutes).</summary>
     public const int QuickPretrainSteps = 400, QuickFinetuneSteps = 400;
@@ -54,11 +54,13 @@ public sealed record Flickr8kRecipeOptions
     /// <summary>Retrieval fine-tuning steps.</summary>
     public int FinetuneSteps { get; init; } = FullFinetuneSteps;
     /// <summary>Examples per fine-tuning step (4 scored pairs each, and the contrastive loss over the batch).</summary>
-    public int FinetuneBatch { get; init; } = 16;
+    public int FinetuneBatch { get; init; } = 32;
     /// <summary>Peak fine-tuning learning rate.</summary>
-    public double FinetuneLearningRate { get; init; } = 1e-4;
+    public double FinetuneLearningRate { get; init; } = 2e-4;
     /// <summary>Images re-scored by the cross-modal model per test caption (two-stage evaluation).</summary>
     public int Candidates { get; init; } = 16;
+    /// <summary>Rank re-scored pairs by the cross-modal score plus the scaled unimodal cosine (BLIP-2's re-ranking) rather than the score alone.</summary>
+    public bool AddSimilarity { get; init; } = true;
     /// <summary>Test captions shown with their top-5 photos in the report.</summary>
     public int ShownQueries { get; init; } = 4;
 
@@ -77,7 +79,7 @@ public sealed record Flickr8kRecipeOptions
         "init" => (FormattableString)$"init v1 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "zh" ? ChineseVocabularySize : 0)} seed={Seed}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}",
         "finetune" => (FormattableString)$"finetune v1 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}",
-        "evaluate" => (FormattableString)$"evaluate v1 precision={Precision.Name()} candidates={Candidates} shown={ShownQueries}",
+        "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",
         "index" => (FormattableString)$"index v1 precision={Precision.Name()}",
         _ => throw new ArgumentException($"unknown stage {stage}"),
     });
