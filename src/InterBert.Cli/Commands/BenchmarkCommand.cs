@@ -21,10 +21,11 @@ public static class BenchmarkCommand
         var candidates = new Option<int?>("--candidates") { Description = "test photos re-scored by the cross-modal model per caption (two-stage evaluation)" };
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps (overrides the recipe's)" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model (overrides the recipe's)" };
+        var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English) or Flickr8K-CN (Chinese) end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -38,6 +39,11 @@ public static class BenchmarkCommand
                 PretrainSteps = parse.GetValue(pretrainSteps) is { } p ? (p > 0 ? p : throw new ArgumentException($"--pretrain-steps {p}: expected a positive number")) : options.PretrainSteps,
                 FinetuneSteps = parse.GetValue(finetuneSteps) is { } f ? (f > 0 ? f : throw new ArgumentException($"--finetune-steps {f}: expected a positive number")) : options.FinetuneSteps,
             };
+            if (parse.GetValue(preset) is { } presetName)
+            {
+                if (options.Language == "en" && presetName != "small") throw new ArgumentException("benchmark flickr8k --lang en uses MiniLM's weights, which fill the small preset only");
+                options = options with { Preset = presetName };
+            }
             var recipe = new Flickr8kRecipe(options, new ConsoleWorkflowHost());
             Console.WriteLine($"benchmark flickr8k: {(options.Language == "en" ? "English" : "Chinese")} captions{(options.Quick ? ", quick recipe" : "")}, working folder {Path.GetFullPath(Path.Combine(options.OutputFolder, options.Language))}");
             if (!recipe.Run()) return 130;

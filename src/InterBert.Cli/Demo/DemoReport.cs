@@ -4,7 +4,6 @@ using InterBert.Workflows;
 using InterBert.Modeling;
 using InterBert.Tasks;
 using InterBert.Weights;
-using SkiaSharp;
 
 namespace InterBert.Cli.Demo;
 
@@ -25,7 +24,7 @@ public static class DemoReport
         }.Where(r => results.ContainsKey(r.Key)).ToList();
         WriteRecallPlot(rows.Select(r => (r.Label, results[r.Key].Retrieval)).ToList(), Path.Combine(plots, "recall.png"));
         if (results.TryGetValue("finetuned-pretrained", out var best))
-            WriteTopImages(best.Top, Path.Combine(folder, "scenes", "images"), settings.Language == "en", Path.Combine(plots, "top5.png"));
+            RankedQueryPlot.Write(best.Top, id => Path.Combine(folder, "scenes", "images", id + ".png"), settings.Language == "en", 128, Path.Combine(plots, "top5.png"));
 
         var test = results.Values.FirstOrDefault()?.Retrieval;
         var text = new StringBuilder();
@@ -78,7 +77,7 @@ public static class DemoReport
             text.AppendLine("## Top-5 images for a few test captions (fine-tuned after pretraining; the true image is framed green)");
             text.AppendLine();
             for (var q = 0; q < best.Top.Count; q++)
-                text.AppendLine($"{q + 1}. \"{best.Top[q].Caption}\" (true image {best.Top[q].Truth}, rank {RankOf(best.Top[q])})");
+                text.AppendLine($"{q + 1}. \"{best.Top[q].Caption}\" (true image {best.Top[q].Truth}, rank {best.Top[q].TruthRank()})");
             text.AppendLine();
             text.AppendLine("![top-5 images](plots/top5.png)");
         }
@@ -100,11 +99,6 @@ public static class DemoReport
         AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), text.ToString());
     }
 
-    private static string RankOf(RankedQuery query)
-    {
-        var index = query.Ranked.ToList().IndexOf(query.Truth);
-        return index < 0 ? "below 5" : (index + 1).ToString(CultureInfo.InvariantCulture);
-    }
 
     private static void WriteRecallPlot(IReadOnlyList<(string Label, RetrievalMetrics Metrics)> rows, string path)
     {
@@ -130,37 +124,5 @@ public static class DemoReport
             plot.SavePng(temporary + ".png", 900, 500);
             File.Move(temporary + ".png", temporary, overwrite: true);
         });
-    }
-
-    private static void WriteTopImages(IReadOnlyList<RankedQuery> queries, string imagesFolder, bool drawCaptions, string path)
-    {
-        const int thumb = 128, gap = 8, captionHeight = 24;
-        var width = 5 * thumb + 6 * gap;
-        var height = queries.Count * (thumb + captionHeight + gap) + gap;
-        using var surface = SKSurface.Create(new SKImageInfo(width, height));
-        var canvas = surface.Canvas;
-        canvas.Clear(SKColors.White);
-        using var font = new SKFont(SKTypeface.Default, 14);
-        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        using var frame = new SKPaint { Color = new SKColor(0, 170, 0), Style = SKPaintStyle.Stroke, StrokeWidth = 5 };
-        for (var q = 0; q < queries.Count; q++)
-        {
-            var top = gap + q * (thumb + captionHeight + gap);
-            // CJK glyphs are not in every default font; Chinese captions are listed in the report's text instead.
-            var label = drawCaptions ? $"{q + 1}. {queries[q].Caption}" : $"{q + 1}.";
-            canvas.DrawText(label, gap, top + 16, SKTextAlign.Left, font, ink);
-            for (var k = 0; k < queries[q].Ranked.Count; k++)
-            {
-                var file = Path.Combine(imagesFolder, queries[q].Ranked[k] + ".png");
-                if (!File.Exists(file)) continue;
-                using var image = SKBitmap.Decode(file);
-                var rect = SKRect.Create(gap + k * (thumb + gap), top + captionHeight, thumb, thumb);
-                canvas.DrawBitmap(image, rect);
-                if (queries[q].Ranked[k] == queries[q].Truth) canvas.DrawRect(rect, frame);
-            }
-        }
-        using var snapshot = surface.Snapshot();
-        using var png = snapshot.Encode(SKEncodedImageFormat.Png, 100);
-        AtomicFile.Write(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
     }
 }

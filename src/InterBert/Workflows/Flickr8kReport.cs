@@ -3,7 +3,6 @@ using System.Text;
 using InterBert.Modeling;
 using InterBert.Tasks;
 using InterBert.Weights;
-using SkiaSharp;
 
 namespace InterBert.Workflows;
 
@@ -28,7 +27,7 @@ public static class Flickr8kReport
             if (File.Exists(Path.Combine(folder, source))) File.Copy(Path.Combine(folder, source), Path.Combine(plots, target), overwrite: true);
         var photos = Directory.Exists(Path.Combine(options.DataFolder, "Flicker8k_Dataset")) ? Path.Combine(options.DataFolder, "Flicker8k_Dataset") : options.DataFolder;
         results.TryGetValue("finetuned-pretrained", out var best);
-        if (best is not null) WriteTopImages(best.Top, photos, options.Language == "en", Path.Combine(plots, "top5.png"));
+        if (best is not null) RankedQueryPlot.Write(best.Top, id => Path.Combine(photos, id + ".jpg"), options.Language == "en", 160, Path.Combine(plots, "top5.png"));
 
         var english = options.Language == "en";
         var text = new StringBuilder();
@@ -78,7 +77,7 @@ public static class Flickr8kReport
             line("## Top-5 photos for a few test captions (fine-tuned after pretraining; the true photo is framed green)");
             line("");
             for (var q = 0; q < best.Top.Count; q++)
-                line($"{q + 1}. \"{best.Top[q].Caption}\" (true photo {best.Top[q].Truth}, rank {RankOf(best.Top[q])})");
+                line($"{q + 1}. \"{best.Top[q].Caption}\" (true photo {best.Top[q].Truth}, rank {best.Top[q].TruthRank()})");
             line("");
             line("![top-5 photos](plots/top5.png)");
         }
@@ -101,42 +100,4 @@ public static class Flickr8kReport
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
-    private static string RankOf(RankedQuery query)
-    {
-        var index = query.Ranked.ToList().IndexOf(query.Truth);
-        return index < 0 ? "below 5" : (index + 1).ToString(CultureInfo.InvariantCulture);
-    }
-
-    private static void WriteTopImages(IReadOnlyList<RankedQuery> queries, string photos, bool drawCaptions, string path)
-    {
-        const int thumb = 160, gap = 8, captionHeight = 24;
-        var width = 5 * thumb + 6 * gap;
-        var height = queries.Count * (thumb + captionHeight + gap) + gap;
-        using var surface = SKSurface.Create(new SKImageInfo(width, height));
-        var canvas = surface.Canvas;
-        canvas.Clear(SKColors.White);
-        using var font = new SKFont(SKTypeface.Default, 14);
-        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        using var frame = new SKPaint { Color = new SKColor(0, 170, 0), Style = SKPaintStyle.Stroke, StrokeWidth = 6 };
-        for (var q = 0; q < queries.Count; q++)
-        {
-            var top = gap + q * (thumb + captionHeight + gap);
-            // CJK glyphs are not in every default font; Chinese captions are listed in the report's text instead.
-            var label = drawCaptions ? $"{q + 1}. {queries[q].Caption}" : $"{q + 1}.";
-            canvas.DrawText(label.Length > 110 ? label[..110] + "..." : label, gap, top + 16, SKTextAlign.Left, font, ink);
-            for (var k = 0; k < queries[q].Ranked.Count; k++)
-            {
-                var file = Path.Combine(photos, queries[q].Ranked[k] + ".jpg");
-                if (!File.Exists(file)) continue;
-                using var image = SKBitmap.Decode(file);
-                if (image is null) continue;
-                var rect = SKRect.Create(gap + k * (thumb + gap), top + captionHeight, thumb, thumb);
-                canvas.DrawBitmap(image, rect);
-                if (queries[q].Ranked[k] == queries[q].Truth) canvas.DrawRect(rect, frame);
-            }
-        }
-        using var snapshot = surface.Snapshot();
-        using var png = snapshot.Encode(SKEncodedImageFormat.Png, 100);
-        AtomicFile.Write(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
-    }
 }

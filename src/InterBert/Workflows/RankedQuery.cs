@@ -6,4 +6,12 @@ namespace InterBert.Workflows;
 public sealed record RankedQuery(
     [property: JsonPropertyName("caption")] string Caption,
     [property: JsonPropertyName("truth")] string Truth,
-    [property: JsonPropertyName("ranked")] IReadOnlyList<string> Ranked);
+    [property: JsonPropertyName("ranked")] IReadOnlyList<string> Ranked)
+{
+    /// <summary>The true image's place among the ranked ones, 1-based ("below 5" when it is not among them).</summary>
+    public string TruthRank()
+    {
+        var index = Ranked.ToList().IndexOf(Truth);
+        return index < 0 ? $"below {Ranked.Count}" : (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,82 @@
+using System.Text.Json.Nodes;
+
+namespace InterBert.Tests.Workflows;
+
+public sealed class Flickr8kRecipeTests
+{
+    /// <summary>A Flickr8k folder of 10 COCO photos (6 train, 2 dev, 2 test), two English and two Chinese captions each.</summary>
+    private static void WriteMiniature(string folder)
+    {
+        var photos = Directory.CreateDirectory(Path.Combine(folder, "Flicker8k_Dataset")).FullName;
+        var sample = Directory.GetFiles(SharedData.Path("data", "coco-sample", "images"), "*.jpg").Order(StringComparer.Ordinal).Take(10).ToList();
+        string[] english = ["a dog runs on the grass", "two children play in a park", "a man rides a bike", "a girl in a pink dress", "a cat sleeps on a sofa"];
+        string[] chinese = ["一只狗在草地上奔跑。", "两个孩子在公园里玩。", "一个男人骑自行车。", "一个穿粉色裙子的女孩。", "一只猫在沙发上睡觉。"];
+        var tokens = new List<string>();
+        var zh = new List<string>();
+        for (var k = 0; k < sample.Count; k++)
+        {
+            var name = $"{1000 + k}_photo.jpg";
+            File.Copy(sample[k], Path.Combine(photos, name));
+            for (var n = 0; n < 2; n++)
+            {
+                tokens.Add($"{name}#{n}\t{english[(k + n) % english.Length]} number {k}");
+                zh.Add($"{name}#zhc#{n} {chinese[(k + n) % chinese.Length]}第{k}张");
+            }
+        }
+        File.WriteAllLines(Path.Combine(folder, "Flickr8k.token.txt"), tokens);
+        File.WriteAllLines(Path.Combine(folder, "flickr8kzhc.caption.txt"), zh);
+        File.WriteAllLines(Path.Combine(folder, "Flickr_8k.trainImages.txt"), Enumerable.Range(0, 6).Select(k => $"{1000 + k}_photo.jpg"));
+        File.WriteAllLines(Path.Combine(folder, "Flickr_8k.devImages.txt"), Enumerable.Range(6, 2).Select(k => $"{1000 + k}_photo.jpg"));
+        File.WriteAllLines(Path.Combine(folder, "Flickr_8k.testImages.txt"), Enumerable.Range(8, 2).Select(k => $"{1000 + k}_photo.jpg"));
+    }
+
+    private static string[] Args(string data, string output, string finetuneSteps) =>
+    [
+        "benchmark", "flickr8k", "--data", data, "--lang", "zh", "--preset", "tiny", "--out", output,
+        "--detector", SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"), "--pretrain-steps", "3", "--finetune-steps", finetuneSteps,
+    ];
+
+    [Fact]
+    public void ChineseRecipeRunsEveryStageOnTheTestSplitAndReusesWhatDidNotChange()
+    {
+        using var folder = new TempFolder();
+        var data = Directory.CreateDirectory(folder.File("flickr8k")).FullName;
+        WriteMiniature(data);
+        var output = folder.File("out");
+        var (code, stdout, stderr) = CliProcess.Run(Args(data, output, "3"));
+        Assert.True(code == 0, stdout + stderr);
+        // The features of the 10 photos of the three splits are shared by both languages; the runs are under zh/.
+        Assert.True(File.Exists(Path.Combine(output, "features", "store.json")));
+        var report = File.ReadAllText(Path.Combine(output, "zh", "report.md"));
+        Assert.Contains("Flickr8K-CN's five Chinese captions", report);
+        Assert.Contains("fine-tuned after pretraining", report);
+        foreach (var name in new[] { "zero-shot", "finetuned-pretrained", "finetuned-baseline" })
+        {
+            // Two-stage on the test split: its 2 photos x 4 Chinese captions, every pair re-scored (K is capped at the photos).
+            var result = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "zh", "eval", name + ".json")))!;
+            Assert.Equal(4, result["retrieval"]!["captions"]!.GetValue<int>());
+            Assert.Equal(2, result["retrieval"]!["images"]!.GetValue<int>());
+            Assert.Equal(2, result["candidates"]!.GetValue<int>());
+            Assert.Equal(8, result["pairs_scored"]!.GetValue<long>());
+            Assert.Contains("第", result["top5"]![0]!["caption"]!.GetValue<string>());
+        }
+        Assert.True(File.Exists(Path.Combine(output, "zh", "index", "index.json")));
+        Assert.Contains("./interbert serve --index", stdout);
+
+        // Other fine-tuning steps: features, initial weights, pretraining and the zero-shot evaluation are reused.
+        var (again, rerun, rerunError) = CliProcess.Run(Args(data, output, "4"));
+        Assert.True(again == 0, rerun + rerunError);
+        foreach (var reused in new[] { "region features", "vocabulary from the training captions", "pretrain 3 steps", "zero-shot retrieval" })
+            Assert.Contains(rerun.Split('\n'), line => line.Contains(reused) && line.Contains(": reused"));
+        Assert.Contains(rerun.Split('\n'), line => line.Contains("fine-tune retrieval from the pretrained model (4 steps)") && !line.Contains("reused"));
+    }
+
+    [Fact]
+    public void AMissingDatasetIsAOneLineError()
+    {
+        using var folder = new TempFolder();
+        var (code, _, stderr) = CliProcess.Run(["benchmark", "flickr8k", "--data", folder.File("nowhere"), "--out", folder.File("out")]);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: {folder.File("nowhere")}: Flickr8k folder not found", stderr.Trim());
+    }
+}
