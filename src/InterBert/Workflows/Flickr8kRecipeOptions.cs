@@ -78,7 +78,7 @@ public sealed record Flickr8kRecipeOptions
         "features" => (FormattableString)$"features v1 max-regions={MaxRegions}",
         "init" => (FormattableString)$"init v1 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "zh" ? ChineseVocabularySize : 0)} seed={Seed}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}",
-        "finetune" => (FormattableString)$"finetune v1 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}",
+        "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",
         "index" => (FormattableString)$"index v1 precision={Precision.Name()}",
         _ => throw new ArgumentException($"unknown stage {stage}"),

@@ -88,6 +88,12 @@ public static class Flickr8kReport
         line("");
         line($"    ./interbert serve --index {Path.Combine(folder, "index")}");
         line("");
+        // A picture of the page answering a query, when scripts/screenshot-search.sh has taken one.
+        if (File.Exists(Path.Combine(plots, "search.png")))
+            line("![the search page answering a query](plots/search.png)");
+        else
+            line($"A picture of the page answering a query: `scripts/screenshot-search.sh {Path.Combine(folder, "index")} \"a dog runs through the snow\" {Path.Combine(plots, "search.png")}`, then run the recipe again to add it here.");
+        line("");
         line("## Stages");
         line("");
         line("| stage | minutes when it ran |");
