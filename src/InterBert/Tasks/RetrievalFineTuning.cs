@@ -115,7 +115,9 @@ public static class RetrievalFineTuning
         for (var start = 0; start < pairs.ImageCount; start += 256)
         {
             var block = Enumerable.Range(start, Math.Min(256, pairs.ImageCount - start)).Select(i => (long)i).ToList();
-            imageVectors.Add(Search.UnimodalEmbedding.Image(model, pairs.Images(block)));
+            // One scope per block: only the vectors outlive it, not every layer's activations of every block.
+            using var blockScope = NewDisposeScope();
+            imageVectors.Add(Search.UnimodalEmbedding.Image(model, pairs.Images(block)).MoveToOuterDisposeScope());
         }
         var vectors = cat(imageVectors, 0);
         using var fp32 = AutocastScope.Enter(Precision.Fp32); // neighbours by fp32 cosines, not bf16-rounded ones

@@ -127,14 +127,17 @@ public static class TwoStageRetrievalEvaluation
             {
                 cancel.ThrowIfCancellationRequested();
                 var rows = captionOrder.Skip(start).Take(block).Select(c => (long)c).ToList();
-                textVectors.Add(Search.UnimodalEmbedding.Text(model, pairs.Captions(rows)).to(ScalarType.Float32));
+                // One scope per block: only the vectors outlive it, not every layer's activations of every block.
+                using var blockScope = NewDisposeScope();
+                textVectors.Add(Search.UnimodalEmbedding.Text(model, pairs.Captions(rows)).to(ScalarType.Float32).MoveToOuterDisposeScope());
                 progress?.Report(new Progress("vectors", done += rows.Count, total));
             }
             for (var start = 0; start < pairs.ImageCount; start += block)
             {
                 cancel.ThrowIfCancellationRequested();
                 var rows = Enumerable.Range(start, Math.Min(block, pairs.ImageCount - start)).Select(i => (long)i).ToList();
-                imageVectors.Add(Search.UnimodalEmbedding.Image(model, pairs.Images(rows)).to(ScalarType.Float32));
+                using var blockScope = NewDisposeScope();
+                imageVectors.Add(Search.UnimodalEmbedding.Image(model, pairs.Images(rows)).to(ScalarType.Float32).MoveToOuterDisposeScope());
                 progress?.Report(new Progress("vectors", done += rows.Count, total));
             }
         }
