@@ -38,8 +38,8 @@ public sealed class RegionTargetTests
         {
             using var scope = NewDisposeScope();
             var batch = builder.Build(Enumerable.Range(0, corpus.Captions.Count).ToList(), new Random(round));
-            var masked = batch.RegionMasked.to_type(ScalarType.Int32).sum(1).data<int>().ToArray();
-            for (var i = 0; i < masked.Length; i++) maskedByPhoto[corpus.ImageOf[i]] += masked[i];
+            var masked = batch.RegionMasked.to_type(ScalarType.Int64).sum(1).data<long>().ToArray();
+            for (var i = 0; i < masked.Length; i++) maskedByPhoto[corpus.ImageOf[i]] += (int)masked[i];
         }
         Assert.All(maskedByPhoto.Take(3), count => Assert.True(count > 0));
         Assert.All(maskedByPhoto.Skip(3), count => Assert.Equal(0, count));
