@@ -126,7 +126,7 @@ public static class TaskCommands
                 var watch = System.Diagnostics.Stopwatch.StartNew();
                 RetrievalMetrics metrics;
                 long scored;
-                var candidatesJson = new System.Text.Json.Nodes.JsonObject();
+                System.Text.Json.Nodes.JsonObject json;
                 if (candidateCount is { } k)
                 {
                     Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images, two-stage: unimodal ranking, then the {head} re-scores each caption's {Math.Min(k, pairs.ImageCount)} nearest images; {precision.Name()}");
@@ -134,15 +134,16 @@ public static class TaskCommands
                         new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, p.Stage))), cancel, parse.GetValue(addSimilarity)));
                     metrics = result.Metrics;
                     scored = result.PairsScored;
-                    candidatesJson["candidates"] = result.ImageCandidates;
-                    candidatesJson["caption_candidates"] = result.CaptionCandidates;
-                    candidatesJson["rerank"] = parse.GetValue(addSimilarity) ? "score+similarity" : "score";
+                    json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
+                    json["candidates"] = result.ImageCandidates;
+                    json["caption_candidates"] = result.CaptionCandidates;
+                    json["rerank"] = parse.GetValue(addSimilarity) ? "score+similarity" : "score";
                     Console.WriteLine($"re-scored {scored:N0} of {total:N0} pairs: {result.ImageCandidates} images per caption, {result.CaptionCandidates} captions per image");
                     foreach (var (label, other) in new[] { ("unimodal first stage alone", result.Unimodal!), ("re-ranked by the score alone", result.ScoreOnly!), ("re-ranked by score + similarity", result.ScorePlusSimilarity!) })
                         Console.WriteLine($"  {label}: text→image R@1/5/10 {other.TextToImage.R1:F1}/{other.TextToImage.R5:F1}/{other.TextToImage.R10:F1}, image→text {other.ImageToText.R1:F1}/{other.ImageToText.R5:F1}/{other.ImageToText.R10:F1}");
-                    candidatesJson["unimodal"] = JsonSerializer.SerializeToNode(result.Unimodal);
-                    candidatesJson["score_only"] = JsonSerializer.SerializeToNode(result.ScoreOnly);
-                    candidatesJson["score_plus_similarity"] = JsonSerializer.SerializeToNode(result.ScorePlusSimilarity);
+                    json["unimodal"] = JsonSerializer.SerializeToNode(result.Unimodal);
+                    json["score_only"] = JsonSerializer.SerializeToNode(result.ScoreOnly);
+                    json["score_plus_similarity"] = JsonSerializer.SerializeToNode(result.ScorePlusSimilarity);
                 }
                 else
                 {
@@ -152,15 +153,14 @@ public static class TaskCommands
                         new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, total, "pairs"))), cancel));
                     metrics = RetrievalMetrics.FromScores(scores, corpus.ImageOf);
                     scored = total;
-                    candidatesJson["candidates"] = "all";
+                    json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
+                    json["candidates"] = "all";
                 }
                 var table = new Table().AddColumn("direction").AddColumn("R@1").AddColumn("R@5").AddColumn("R@10");
                 table.AddRow("text → image", $"{metrics.TextToImage.R1:F1}", $"{metrics.TextToImage.R5:F1}", $"{metrics.TextToImage.R10:F1}");
                 table.AddRow("image → text", $"{metrics.ImageToText.R1:F1}", $"{metrics.ImageToText.R5:F1}", $"{metrics.ImageToText.R10:F1}");
                 AnsiConsole.Write(table);
                 Console.WriteLine($"mean recall {metrics.MeanRecall:F1}; {watch.Elapsed.TotalSeconds:F1} s ({scored / watch.Elapsed.TotalSeconds:F0} cross-modal pairs/s)");
-                var json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
-                foreach (var (key, value) in candidatesJson.ToList()) { candidatesJson.Remove(key); json[key] = value; }
                 json["precision"] = precision.Name();
                 // A dataset that lists hard negatives (captions one change away from the truth) is also asked about them,
                 // over the whole split: two pairs per negative cost little next to the ranking.

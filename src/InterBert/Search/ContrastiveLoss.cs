@@ -22,6 +22,9 @@ public static class ContrastiveLoss
         return FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
     }
 
+    /// <summary>The inverse temperature from the learned log-scale, capped at 100 as in CLIP so the logits cannot run away.</summary>
+    public static Tensor Scale(Tensor logitScale) => logitScale.clamp_max(Math.Log(100)).exp();
+
     /// <summary>
     /// The loss from L2-normalised vectors: text→image cross-entropy towards each caption's image, and image→text with
     /// all of an image's captions as positives (two captions of one image are not each other's negatives).
@@ -34,8 +37,7 @@ public static class ContrastiveLoss
         // The similarities are a loss computation: fp32 even inside a bf16 region, whose 8-bit mantissa would round
         // cosines to steps of 0.004, as large as the margins the loss learns from once multiplied by the temperature.
         using var fp32 = AutocastScope.Enter(Precision.Fp32);
-        // As in CLIP, the inverse temperature is capped at 100 so the logits cannot run away.
-        var scale = logitScale.clamp_max(Math.Log(100)).exp();
+        var scale = Scale(logitScale);
         var logits = matmul(textVectors, imageVectors.t()) * scale;
         var targets = tensor(imageOfText.Select(i => (long)i).ToArray());
         var textToImage = nn.functional.cross_entropy(logits, targets);

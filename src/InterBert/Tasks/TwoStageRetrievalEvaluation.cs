@@ -154,7 +154,7 @@ public static class TwoStageRetrievalEvaluation
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        return model.LogitScale.clamp_max(Math.Log(100)).exp().to(ScalarType.Float32).item<float>();
+        return Search.ContrastiveLoss.Scale(model.LogitScale).to(ScalarType.Float32).item<float>();
     }
 
     private static float[] Flatten(float[,] matrix)

@@ -98,9 +98,6 @@ public sealed class Flickr8kRecipe
             .Select(path => JsonSerializer.Deserialize<Flickr8kEvaluation>(File.ReadAllText(path))!)
             .ToDictionary(e => e.Model);
 
-    /// <summary>Seconds each stage took when it last ran to the end.</summary>
-    public IReadOnlyDictionary<string, double> StageSeconds() => Flickr8kReport.Stages.ToDictionary(s => s, cache.SecondsOf);
-
     private bool Stage(string name, string title, string fingerprint, string? output, Func<IProgress<WorkflowProgress>, CancellationToken, bool> work, CancellationToken cancel)
     {
         stageNumber++;
@@ -209,7 +206,7 @@ public sealed class Flickr8kRecipe
         var (model, tokenizer, vocabulary, _) = ModelLoading.Load(initWeights, store, options.Precision);
         // Both fine-tunings give MiniLM's weights the same lower learning rate: the keys come from the initial weights,
         // whose metadata lists them (a pretraining run's weights do not carry the list on).
-        var pretrained = ModelCheckpoint.ReadMetadata(InitialWeights).TryGetValue("pretrained_keys", out var keys) ? keys.Split(',').ToHashSet() : [];
+        var pretrained = ModelLoading.PretrainedKeys(InitialWeights);
         using (model)
         {
             using var train = new PreparedPairs(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, TokenLimit(model)), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
