@@ -22,10 +22,15 @@ public static class BenchmarkCommand
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps (overrides the recipe's)" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model (overrides the recipe's)" };
         var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
+        var textInit = new Option<string>("--text-init")
+        {
+            Description = "zh only: minilm (MiniLM's layers, the learned Chinese vocabulary transplanted) or random (the whole text path random)", DefaultValueFactory = _ => "minilm",
+        };
+        textInit.AcceptOnlyFromAmong("minilm", "random");
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English) or Flickr8K-CN (Chinese) end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -39,9 +44,13 @@ public static class BenchmarkCommand
                 PretrainSteps = parse.GetValue(pretrainSteps) is { } p ? (p > 0 ? p : throw new ArgumentException($"--pretrain-steps {p}: expected a positive number")) : options.PretrainSteps,
                 FinetuneSteps = parse.GetValue(finetuneSteps) is { } f ? (f > 0 ? f : throw new ArgumentException($"--finetune-steps {f}: expected a positive number")) : options.FinetuneSteps,
             };
+            var fromMiniLm = parse.GetValue(textInit) == "minilm";
+            if (options.Language == "en" && !fromMiniLm) throw new ArgumentException("--text-init random: English always starts from MiniLM's weights and vocabulary");
+            options = options with { ChineseLayersFromMiniLm = fromMiniLm };
             if (parse.GetValue(preset) is { } presetName)
             {
-                if (options.Language == "en" && presetName != "small") throw new ArgumentException("benchmark flickr8k --lang en uses MiniLM's weights, which fill the small preset only");
+                if (fromMiniLm && presetName != "small")
+                    throw new ArgumentException($"--preset {presetName}: MiniLM's layers fill the small preset only{(options.Language == "zh" ? "; add --text-init random for another preset" : "")}");
                 options = options with { Preset = presetName };
             }
             var recipe = new Flickr8kRecipe(options, new ConsoleWorkflowHost());

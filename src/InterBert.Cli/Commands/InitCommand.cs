@@ -15,8 +15,13 @@ public static partial class InitCommand
         var preset = new Option<string?>("--preset") { Description = "configuration preset deciding the stack split (default: small for minilm, base otherwise)" };
         var config = new Option<string?>("--config") { Description = "configuration JSON instead of a preset" };
         var output = new Option<string>("--out") { Description = "weights file to write (.safetensors); the vocabulary is written beside it", Required = true };
+        var vocab = new Option<string?>("--vocab")
+        {
+            Description = "a different vocabulary (e.g. Chinese characters from 'vocab'): the encoder's layers are kept, tokens in both vocabularies keep their embeddings, the rest start random",
+        };
+        var cased = new Option<bool>("--cased") { Description = "with --vocab: the vocabulary is cased (default: lower-case, as 'vocab' builds it)" };
         var seed = new Option<int>("--seed") { Description = "seed for the randomly initialised image path and heads", DefaultValueFactory = _ => 42 };
-        var command = new Command("init", "Create a model whose text path starts from pretrained BERT weights") { from, preset, config, output, seed };
+        var command = new Command("init", "Create a model whose text path starts from pretrained BERT weights") { from, preset, config, output, vocab, cased, seed };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var source = parse.GetValue(from)!;
@@ -32,7 +37,9 @@ public static partial class InitCommand
 
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
             Console.WriteLine($"init: reading {(isMiniLm ? "the embedded MiniLM" : source)}...");
-            using var encoder = isMiniLm ? MiniLmOnnxReader.Read() : BertCheckpointReader.Read(source);
+            using var pretrained = isMiniLm ? MiniLmOnnxReader.Read() : BertCheckpointReader.Read(source);
+            using var transplanted = parse.GetValue(vocab) is { } vocabularyPath ? Transplant(pretrained, vocabularyPath, !parse.GetValue(cased)) : null;
+            var encoder = transplanted ?? pretrained;
             var report = PretrainedInitializer.CreateAndSave(configuration, encoder, configName, outputPath);
             Console.WriteLine($"init: {encoder.Source}: {encoder.LayerCount} layers into {configName} ({configuration.NumHiddenLayers} single-stream + {configuration.TNumHiddenLayers} text-stream)");
             PrintGrouped("used", report.Used);
@@ -43,6 +50,14 @@ public static partial class InitCommand
             return 0;
         }));
         return command;
+    }
+
+    private static PretrainedTextEncoder Transplant(PretrainedTextEncoder encoder, string vocabularyPath, bool lowerCase)
+    {
+        if (!File.Exists(vocabularyPath)) throw new InterBertException($"{vocabularyPath}: vocabulary file not found");
+        var result = VocabularyTransplant.Apply(encoder, File.ReadAllBytes(vocabularyPath), lowerCase, vocabularyPath);
+        Console.WriteLine($"init: {vocabularyPath}: {result.SharedTokens} of {result.SharedTokens + result.NewTokens} tokens keep the encoder's embeddings, {result.NewTokens} start random");
+        return result.Encoder;
     }
 
     /// <summary>Prints keys grouped by their pattern with layer numbers folded, e.g. <c>encoder.layer.{0-5}.output.dense.weight</c>.</summary>

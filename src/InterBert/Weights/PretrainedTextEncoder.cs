@@ -7,7 +7,8 @@ namespace InterBert.Weights;
 /// its tensors under Hugging Face BERT names, its vocabulary file's bytes and casing.
 /// </summary>
 public sealed class PretrainedTextEncoder(
-    string source, IReadOnlyDictionary<string, Tensor> state, byte[] vocabulary, bool lowerCase, int? attentionHeads) : IDisposable
+    string source, IReadOnlyDictionary<string, Tensor> state, byte[] vocabulary, bool lowerCase, int? attentionHeads,
+    IReadOnlyCollection<string>? freshKeys = null) : IDisposable
 {
     /// <summary>Where the weights came from, for messages.</summary>
     public string Source { get; } = source;
@@ -19,6 +20,9 @@ public sealed class PretrainedTextEncoder(
     public bool LowerCase { get; } = lowerCase;
     /// <summary>Attention heads, when the source says (weights alone cannot tell).</summary>
     public int? AttentionHeads { get; } = attentionHeads;
+
+    /// <summary>Model keys whose values are mostly not pretrained (a transplanted vocabulary's embeddings): not listed as pretrained.</summary>
+    public IReadOnlyCollection<string> FreshKeys { get; } = freshKeys ?? [];
 
     /// <summary>The tensor of a BERT key, with or without the <c>bert.</c> prefix.</summary>
     public Tensor? Find(string key) =>

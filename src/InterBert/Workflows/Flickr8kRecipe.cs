@@ -69,7 +69,8 @@ public sealed class Flickr8kRecipe
         var features = options.Fingerprint("features");
         if (!Stage("features", "region features of the 8,000 photos (ResNet-18, YOLOX boxes)", features, null, ExtractFeatures, cancel)) return false;
         var init = features + "|" + options.Fingerprint("init");
-        if (!Stage("init", options.Language == "en" ? "initial weights from MiniLM" : "vocabulary from the training captions, random text weights", init, Path.GetDirectoryName(InitialWeights)!, Initialise, cancel)) return false;
+        if (!Stage("init", options.Language == "en" ? "initial weights from MiniLM"
+            : options.ChineseLayersFromMiniLm ? "vocabulary from the training captions, MiniLM's layers" : "vocabulary from the training captions, random text weights", init, Path.GetDirectoryName(InitialWeights)!, Initialise, cancel)) return false;
         var pretrain = init + "|" + options.Fingerprint("pretrain");
         if (!Stage("pretrain", $"pretrain {options.PretrainSteps} steps of {options.PretrainBatch} pairs (MSM + MRM + ITM + contrastive)", pretrain, PretrainFolder, Pretrain, cancel)) return false;
         var evaluate = options.Fingerprint("evaluate");
@@ -158,14 +159,24 @@ public sealed class Flickr8kRecipe
             return true;
         }
         // No Chinese weights ship: a vocabulary learned from the training captions (characters first, then frequent
-        // pairs); the text path starts from random weights.
+        // pairs). The text path starts from MiniLM's layers with that vocabulary transplanted, or from random weights.
         var texts = DatasetReader.Read(Dataset).Where(i => i.Split == "train").SelectMany(i => i.Captions).ToList();
         var vocabularyPath = Path.Combine(folder, "init", "vocab.txt");
         Directory.CreateDirectory(Path.GetDirectoryName(vocabularyPath)!);
         WordPieceVocabularyBuilder.Write(WordPieceVocabularyBuilder.Build(texts, options.ChineseVocabularySize), vocabularyPath);
+        var vocabulary = File.ReadAllBytes(vocabularyPath);
+        if (options.ChineseLayersFromMiniLm)
+        {
+            using var english = MiniLmOnnxReader.Read();
+            var transplant = VocabularyTransplant.Apply(english, vocabulary, lowerCase: true, vocabularyPath);
+            using var encoder = transplant.Encoder;
+            PretrainedInitializer.CreateAndSave(config, encoder, $"preset {options.Preset}", InitialWeights);
+            progress.Report(new WorkflowProgress(1, 1, $"{transplant.SharedTokens} of {transplant.SharedTokens + transplant.NewTokens} tokens kept MiniLM's embeddings"));
+            return true;
+        }
         var tokenizer = WordPieceTokenizer.Load(vocabularyPath);
         using var model = new InterBertModel(config with { VocabSize = tokenizer.VocabularySize });
-        ModelCheckpoint.Save(model, InitialWeights, ModelVocabulary.WriteBeside(InitialWeights, File.ReadAllBytes(vocabularyPath), lowerCase: true));
+        ModelCheckpoint.Save(model, InitialWeights, ModelVocabulary.WriteBeside(InitialWeights, vocabulary, lowerCase: true));
         return true;
     }
 

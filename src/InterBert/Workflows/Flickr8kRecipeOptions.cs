@@ -39,6 +39,11 @@ public sealed record Flickr8kRecipeOptions
     public int MaxTokens { get; init; } = 48;
     /// <summary>Entries of the vocabulary learned from the Chinese training captions (characters and frequent pairs).</summary>
     public int ChineseVocabularySize { get; init; } = 4000;
+    /// <summary>
+    /// Chinese: start the transformer layers from MiniLM's, with the learned vocabulary transplanted (characters that
+    /// MiniLM's vocabulary has keep their rows, the rest start random), rather than the whole text path from random weights.
+    /// </summary>
+    public bool ChineseLayersFromMiniLm { get; init; } = true;
     /// <summary>Pretraining steps.</summary>
     public int PretrainSteps { get; init; } = FullPretrainSteps;
     /// <summary>Image-caption pairs per pretraining step.</summary>
@@ -76,7 +81,7 @@ public sealed record Flickr8kRecipeOptions
     public string Fingerprint(string stage) => FormattableString.Invariant(stage switch
     {
         "features" => (FormattableString)$"features v1 max-regions={MaxRegions}",
-        "init" => (FormattableString)$"init v1 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "zh" ? ChineseVocabularySize : 0)} seed={Seed}",
+        "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "zh" ? ChineseVocabularySize : 0)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}",
         "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",

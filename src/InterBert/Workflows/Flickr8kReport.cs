@@ -36,7 +36,10 @@ public static class Flickr8kReport
         line("");
         line(Invariant($"Photos: Flickr8k's 8,000 photos in the standard split, 6,000 for training, 1,000 for validation (`val`, the distribution's dev file), 1,000 for test; {(english ? "Flickr8k's five English captions each" : "Flickr8K-CN's five Chinese captions each, written by native speakers")}. ") +
             Invariant($"Regions: the whole photo and up to {options.MaxRegions - 1} YOLOX boxes, ResNet-18 features by RoI align; the detector's class distributions are the masked-region-modeling targets (KL). ") +
-            (english ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : Invariant($"A vocabulary learned from the training captions ({VocabularySize(folder):N0} entries, at most {options.ChineseVocabularySize:N0}: BERT's tokenization splits Chinese into characters); the text path starts from random weights (no Chinese weights ship).")));
+            (english ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : Invariant($"A vocabulary learned from the training captions ({VocabularySize(folder):N0} entries, at most {options.ChineseVocabularySize:N0}: BERT's tokenization splits Chinese into characters).") +
+                (options.ChineseLayersFromMiniLm
+                    ? " No Chinese weights ship: the transformer layers start from MiniLM's (`init --from minilm --vocab`), characters that MiniLM's vocabulary has keep its embeddings, the others start random."
+                    : " The text path starts from random weights (no Chinese weights ship).")));
         line(Invariant($"Model: preset `{options.Preset}`. Pretraining: {options.PretrainSteps:N0} steps of {options.PretrainBatch} pairs on the training photos, MSM + MRM + ITM (weights {options.LossWeights.Segment}:{options.LossWeights.Region}:{options.LossWeights.Matching}) plus the image-text contrastive loss (weight {options.ContrastiveWeight}). ") +
             Invariant($"Fine-tuning, for both fine-tuned models: {options.FinetuneSteps:N0} steps of {options.FinetuneBatch} examples (4-way ranking loss with mined hard negatives, plus the contrastive loss), learning rate {options.FinetuneLearningRate}. ") +
             $"Arithmetic: {options.Precision.Name()}.");

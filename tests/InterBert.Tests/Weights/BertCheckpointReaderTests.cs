@@ -111,6 +111,48 @@ public class BertCheckpointReaderTests
     }
 
     [Fact]
+    public void TransplantedVocabularyKeepsTheLayersAndTheRowsOfSharedTokens()
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        var config = TestInputs.TinyNoDropout;
+        var bert = BertState(64, config.HiddenSize, config.IntermediateSize, layers: 3, seed: 5);
+        WriteVocabulary(folder.Path, 64);
+        using var encoder = new PretrainedTextEncoder("test encoder", bert, File.ReadAllBytes(folder.File("vocab.txt")), lowerCase: true, attentionHeads: null);
+        // Special tokens in another order, two shared tokens, two characters the encoder never saw.
+        string[] tokens = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]", "新", "tok20", "字", "tok10"];
+        File.WriteAllLines(folder.File("zh.txt"), tokens);
+
+        var transplant = VocabularyTransplant.Apply(encoder, File.ReadAllBytes(folder.File("zh.txt")), lowerCase: true, folder.File("zh.txt"));
+        Assert.Equal((7, 2), (transplant.SharedTokens, transplant.NewTokens));
+        var output = folder.File("out/model.safetensors");
+        manual_seed(3);
+        using (var transplanted = transplant.Encoder) PretrainedInitializer.CreateAndSave(config, transplanted, "tiny", output);
+
+        using var loaded = ModelCheckpoint.Load(output);
+        var words = loaded.state_dict()["embeddings.word_embeddings.weight"];
+        Assert.Equal([tokens.Length, config.HiddenSize], words.shape);
+        var old = bert["bert.embeddings.word_embeddings.weight"];
+        foreach (var (newId, oldId) in new[] { (0, 2), (1, 3), (2, 0), (3, 4), (4, 1), (6, 20), (8, 10) })
+            Assert.True(words[newId].eq(old[oldId]).all().item<bool>(), $"row {newId} ({tokens[newId]}) is not the encoder's row {oldId}");
+        foreach (var fresh in new[] { 5, 7 })
+        {
+            Assert.False(old.eq(words[fresh]).all(1).any().item<bool>(), $"{tokens[fresh]} copied an encoder row");
+            // Drawn at the scale of the encoder's rows (randn here: spread about 1), not BERT's 0.02.
+            var spread = words[fresh].std().item<float>();
+            Assert.InRange(spread, 0.4, 2.5);
+        }
+        AssertTextPathEquals(loaded, bert.Where(p => !p.Key.Contains("word_embeddings")).ToDictionary());
+        Assert.True(bert["bert.encoder.layer.0.attention.self.query.weight"].isfinite().all().item<bool>(), "the encoder's own tensors were disposed with the transplant");
+
+        var keys = ModelCheckpoint.ReadMetadata(output)["pretrained_keys"].Split(',');
+        Assert.Contains("encoder.layer.0.attention.self.query.weight", keys);
+        Assert.DoesNotContain("embeddings.word_embeddings.weight", keys);
+        Assert.Equal(tokens.Length, ModelVocabulary.TokenizerFor(output).VocabularySize);
+        Assert.Equal(0, ModelVocabulary.TokenizerFor(output).ClsId);
+    }
+
+    [Fact]
     public void HiddenSizeThatDoesNotFitThePresetIsAClearError()
     {
         using var folder = new TempFolder();

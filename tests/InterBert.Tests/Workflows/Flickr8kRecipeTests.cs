@@ -32,7 +32,7 @@ public sealed class Flickr8kRecipeTests
 
     private static string[] Args(string data, string output, string finetuneSteps) =>
     [
-        "benchmark", "flickr8k", "--data", data, "--lang", "zh", "--preset", "tiny", "--out", output,
+        "benchmark", "flickr8k", "--data", data, "--lang", "zh", "--preset", "tiny", "--text-init", "random", "--out", output,
         "--detector", SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"), "--pretrain-steps", "3", "--finetune-steps", finetuneSteps,
     ];
 
@@ -69,6 +69,18 @@ public sealed class Flickr8kRecipeTests
         foreach (var reused in new[] { "region features", "vocabulary from the training captions", "pretrain 3 steps", "zero-shot retrieval" })
             Assert.Contains(rerun.Split('\n'), line => line.Contains(reused) && line.Contains(": reused"));
         Assert.Contains(rerun.Split('\n'), line => line.Contains("fine-tune retrieval from the pretrained model (4 steps)") && !line.Contains("reused"));
+    }
+
+    [Fact]
+    public void MiniLmLayersInAnotherPresetAreAOneLineError()
+    {
+        using var folder = new TempFolder();
+        var data = Directory.CreateDirectory(folder.File("flickr8k")).FullName;
+        WriteMiniature(data);
+        var (code, _, stderr) = CliProcess.Run(["benchmark", "flickr8k", "--data", data, "--lang", "zh", "--preset", "tiny", "--out", folder.File("out")]);
+        Assert.Equal(1, code);
+        Assert.Equal("error: --preset tiny: MiniLM's layers fill the small preset only; add --text-init random for another preset", stderr.Trim());
+        Assert.False(Directory.Exists(folder.File("out")));
     }
 
     [Fact]
