@@ -66,7 +66,7 @@ public static class PretrainCommand
                 tokenizer = ModelVocabulary.TokenizerFor(initPath);
                 vocabulary = File.ReadAllBytes(tokenizer.Source);
                 model = ModelCheckpoint.Load(initPath);
-                if (ModelCheckpoint.ReadMetadata(initPath).TryGetValue("pretrained_keys", out var keys)) pretrained = keys.Split(',').ToHashSet();
+                pretrained = PretrainedKeys.Read(initPath);
             }
             else
             {

@@ -42,8 +42,8 @@ public static class TaskCommands
         {
             var taskName = parse.GetValue(task)!;
             var precision = CommandLine.Precision(parse, precisionOption);
-            if (taskName == "multiple-choice") return FinetuneMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed), precision);
-            if (taskName == "text-classification") return FinetuneTextClassification(parse.GetValue(dataset)!, parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed), precision);
+            if (taskName == "multiple-choice") return FinetuneMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(pretrainedLr), parse.GetValue(seed), precision);
+            if (taskName == "text-classification") return FinetuneTextClassification(parse.GetValue(dataset)!, parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(pretrainedLr), parse.GetValue(seed), precision);
             if (taskName != "retrieval") throw new InterBertException($"finetune --task {taskName}: not available yet; expected retrieval, multiple-choice or text-classification");
             using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
@@ -186,7 +186,7 @@ public static class TaskCommands
         throw new ArgumentException($"--candidates {text}: expected 'all' or a positive number of images");
     }
 
-    private static int FinetuneTextClassification(string dataset, string init, string output, double epochs, int batchSize, double lr, int seed, Precision precision)
+    private static int FinetuneTextClassification(string dataset, string init, string output, double epochs, int batchSize, double lr, double pretrainedLr, int seed, Precision precision)
     {
         TorchSharp.torch.manual_seed(seed);
         var examples = LabelledTextReader.Read(dataset);
@@ -195,7 +195,7 @@ public static class TaskCommands
         using var classifier = new TextClassifier(model, labels);
         var maxLength = Math.Min(128, model.Config.MaxPositionEmbeddings);
         var steps = Math.Max(1, (int)Math.Ceiling(epochs * examples.Count / Math.Max(1, batchSize)));
-        var options = new TrainingOptions { Steps = steps, BatchSize = Math.Max(1, batchSize), LearningRate = lr, Seed = seed };
+        var options = new TrainingOptions { Steps = steps, BatchSize = Math.Max(1, batchSize), LearningRate = lr, PretrainedLearningRateMultiplier = pretrainedLr, Seed = seed };
         Console.WriteLine($"finetune text-classification: {examples.Count} examples, {labels.Count} labels ({string.Join(", ", labels)}), {steps} steps of {batchSize}; text-only path (no image parameter)");
         ProgressDisplay.Run("finetune", (progress, cancel) =>
         {
@@ -203,7 +203,7 @@ public static class TaskCommands
                 new Progress<(int Step, int Steps, double Loss)>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}"))), cancel);
             return 0;
         });
-        classifier.Save(output, vocabulary, tokenizer.LowerCase);
+        classifier.Save(output, vocabulary, tokenizer.LowerCase, pretrained);
         Console.WriteLine($"finetune: training accuracy {100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, dataset, maxLength):F1}%; wrote {output}");
         return 0;
     }
@@ -220,7 +220,7 @@ public static class TaskCommands
         return 0;
     }
 
-    private static int FinetuneMultipleChoice(string dataset, string? featuresPath, string init, string output, double epochs, int batchSize, double lr, int seed, Precision precision)
+    private static int FinetuneMultipleChoice(string dataset, string? featuresPath, string init, string output, double epochs, int batchSize, double lr, double pretrainedLr, int seed, Precision precision)
     {
         using var store = FeatureStore.Open(featuresPath ?? throw new ArgumentException("--features is required for multiple-choice"));
         TorchSharp.torch.manual_seed(seed);
@@ -233,7 +233,8 @@ public static class TaskCommands
             Console.WriteLine($"finetune multiple-choice: {items.Count} questions, {steps} steps of {batchSize} (Q->A and QA->R in turn)");
             ProgressDisplay.Run("finetune", (progress, cancel) =>
             {
-                MultipleChoiceTask.Train(model, items, store, tokenizer, new TrainingOptions { Steps = steps, BatchSize = Math.Max(1, batchSize), LearningRate = lr, Seed = seed }, pretrained,
+                MultipleChoiceTask.Train(model, items, store, tokenizer, new TrainingOptions { Steps = steps, BatchSize = Math.Max(1, batchSize), LearningRate = lr, PretrainedLearningRateMultiplier = pretrainedLr, Seed = seed },
+                    pretrained,
                     new Progress<(int Step, int Steps, double Loss)>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}"))), cancel);
                 return 0;
             });
@@ -241,6 +242,7 @@ public static class TaskCommands
             var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, tokenizer.LowerCase);
             metadata["finetune_task"] = "multiple-choice";
             metadata[PrecisionNames.MetadataKey] = precision.Name();
+            PretrainedKeys.Record(metadata, pretrained);
             ModelCheckpoint.Save(model, weights, metadata);
             Console.WriteLine($"finetune: wrote {weights}");
             return 0;

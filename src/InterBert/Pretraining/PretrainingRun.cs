@@ -189,6 +189,7 @@ public static class PretrainingRun
         metadata["pretrain_step"] = state.Step.ToString();
         metadata[PrecisionNames.MetadataKey] = model.Precision.Name();
         if (setup.Tasks.ContrastiveWeight > 0) metadata[Search.ImageIndex.ContrastiveMetadataKey] = setup.Tasks.ContrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        PretrainedKeys.Record(metadata, setup.PretrainedKeys);
         ModelCheckpoint.Save(model, weights, metadata);
         WritePlots(run, metrics);
         return new Result(state.Step, state.SkippedNonFinite, cancelled, validation, weights);
@@ -244,10 +245,15 @@ public static class PretrainingRun
     public static int ExampleSeed(int seed, int step, int micro, int position) =>
         (int)((unchecked((uint)seed * 1_000_003u + (uint)step * 2_654_435_761u + (uint)micro * 40_503u) ^ unchecked((uint)position * 2_246_822_519u)) & int.MaxValue);
 
-    private static Dictionary<string, string> VocabularyMetadata(PretrainingSetup setup) => new()
+    private static Dictionary<string, string> VocabularyMetadata(PretrainingSetup setup)
     {
-        [ModelVocabulary.LowerCaseKey] = setup.Tokenizer.LowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = setup.Model.Precision.Name(),
-    };
+        var metadata = new Dictionary<string, string>
+        {
+            [ModelVocabulary.LowerCaseKey] = setup.Tokenizer.LowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = setup.Model.Precision.Name(),
+        };
+        PretrainedKeys.Record(metadata, setup.PretrainedKeys);
+        return metadata;
+    }
 
     private static double Round(double value) => Math.Round(value, 6);
 }

@@ -90,12 +90,12 @@ public static class RetrievalFineTuning
                 if (best is null || result.MeanRecall > best.MeanRecall)
                 {
                     best = result;
-                    Save(model, bestPath, vocabulary, lowerCase, done, contrastiveWeight);
+                    Save(model, bestPath, vocabulary, lowerCase, done, contrastiveWeight, pretrainedKeys);
                 }
             }
         }
-        Save(model, lastPath, vocabulary, lowerCase, options.Steps, contrastiveWeight);
-        if (best is null) Save(model, bestPath, vocabulary, lowerCase, options.Steps, contrastiveWeight);
+        Save(model, lastPath, vocabulary, lowerCase, options.Steps, contrastiveWeight, pretrainedKeys);
+        if (best is null) Save(model, bestPath, vocabulary, lowerCase, options.Steps, contrastiveWeight, pretrainedKeys);
         LossPlot.Write(metrics.ReadAll().Where(r => r["split"] is null).ToList(), [("loss", "4-way loss")], "retrieval fine-tuning", Path.Combine(Directory.CreateDirectory(Path.Combine(runFolder, "plots")).FullName, "finetune-loss.png"));
         return new Result(best, bestPath, lastPath);
     }
@@ -163,13 +163,14 @@ public static class RetrievalFineTuning
         return new Search.ContrastiveBatch(pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()), imageOfText);
     }
 
-    private static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step, double contrastiveWeight)
+    private static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step, double contrastiveWeight, IReadOnlySet<string> pretrainedKeys)
     {
         var metadata = ModelVocabulary.WriteBeside(path, vocabulary, lowerCase);
         metadata["finetune_task"] = "retrieval";
         metadata["finetune_step"] = step.ToString();
         metadata[PrecisionNames.MetadataKey] = model.Precision.Name();
         if (contrastiveWeight > 0) metadata[Search.ImageIndex.ContrastiveMetadataKey] = contrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        PretrainedKeys.Record(metadata, pretrainedKeys);
         ModelCheckpoint.Save(model, path, metadata);
     }
 }

@@ -60,14 +60,18 @@ public sealed class TextClassifier : nn.Module
             : throw new InterBertException($"{source}: label '{e.Label}' is not one of the trained labels ({string.Join(", ", Labels)})")).ToArray();
     }
 
-    /// <summary>Saves the encoder (with its vocabulary), the classifier and the labels into <paramref name="folder"/>.</summary>
-    public void Save(string folder, byte[] vocabulary, bool lowerCase)
+    /// <summary>
+    /// Saves the encoder (with its vocabulary and the list of keys that came pretrained), the classifier and the labels
+    /// into <paramref name="folder"/>.
+    /// </summary>
+    public void Save(string folder, byte[] vocabulary, bool lowerCase, IEnumerable<string>? pretrainedKeys = null)
     {
         Directory.CreateDirectory(folder);
         var weights = Path.Combine(folder, "model.safetensors");
         var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, lowerCase);
         metadata["finetune_task"] = "text-classification";
         metadata[PrecisionNames.MetadataKey] = Model.Precision.Name();
+        PretrainedKeys.Record(metadata, pretrainedKeys ?? []);
         ModelCheckpoint.Save(Model, weights, metadata);
         AtomicFile.Write(Path.Combine(folder, "classifier.safetensors"), temporary =>
         {

@@ -61,7 +61,7 @@ public static class PretrainedInitializer
             metadata["init_source"] = encoder.Source;
             metadata["init_layers"] = encoder.LayerCount.ToString();
             // Parameters loaded from pretrained weights can take a lower learning rate in fine-tuning.
-            metadata["pretrained_keys"] = string.Join(",", report.Used.Except(encoder.FreshKeys));
+            PretrainedKeys.Record(metadata, report.Used.Except(encoder.FreshKeys));
             ModelCheckpoint.Save(model, outputPath, metadata);
         }
         return report;

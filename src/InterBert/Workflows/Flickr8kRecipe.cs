@@ -214,10 +214,8 @@ public sealed class Flickr8kRecipe
     {
         TorchSharp.torch.manual_seed(options.Seed);
         using var store = FeatureStore.Open(Features);
-        var (model, tokenizer, vocabulary, _) = ModelLoading.Load(initWeights, store, options.Precision);
-        // Both fine-tunings give MiniLM's weights the same lower learning rate: the keys come from the initial weights,
-        // whose metadata lists them (a pretraining run's weights do not carry the list on).
-        var pretrained = ModelLoading.PretrainedKeys(InitialWeights);
+        // Both fine-tunings give MiniLM's weights the same lower learning rate: pretraining carries init's list on.
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(initWeights, store, options.Precision);
         using (model)
         {
             using var train = new PreparedPairs(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, TokenLimit(model)), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);

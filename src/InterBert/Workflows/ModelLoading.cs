@@ -20,10 +20,6 @@ public static class ModelLoading
             model.Dispose();
             throw new InterBertException($"{weightsPath}: the model takes {model.Config.VFeatureSize}-d region features but {store.Folder} holds {store.Manifest.FeatureSize}-d ones (a checkpoint of another configuration)");
         }
-        return (model, tokenizer, vocabulary, PretrainedKeys(weightsPath));
+        return (model, tokenizer, vocabulary, Weights.PretrainedKeys.Read(weightsPath));
     }
-
-    /// <summary>The keys a weights file lists as initialised from pretrained weights (<c>init</c> writes them; empty when absent).</summary>
-    public static HashSet<string> PretrainedKeys(string weightsPath) =>
-        ModelCheckpoint.ReadMetadata(weightsPath).TryGetValue("pretrained_keys", out var keys) ? keys.Split(',').ToHashSet() : [];
 }
