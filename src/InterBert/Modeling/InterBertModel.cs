@@ -51,6 +51,12 @@ public sealed class InterBertModel : nn.Module
     /// <summary>Checkpoint key of the contrastive loss's learnable log inverse temperature (absent from older files).</summary>
     public const string LogitScaleKey = "logit_scale";
 
+    /// <summary>
+    /// The matching head's class for "the caption belongs to the image": 0, as in the reference implementation and
+    /// BERT's next-sentence head, so that weights trained by either score the right way round.
+    /// </summary>
+    public const int MatchedIndex = 0;
+
     /// <summary>ln(1 / 0.07): the log inverse temperature a new model starts with.</summary>
     public static readonly double InitialLogitScale = Math.Log(1 / 0.07);
 
@@ -133,7 +139,7 @@ public sealed class InterBertModel : nn.Module
         return fusionDropout.call(fused);
     }
 
-    /// <summary>Image-text matching logits [B, 2] (index 1 = matched).</summary>
+    /// <summary>Image-text matching logits [B, 2]: index <see cref="MatchedIndex"/> (0) = matched, 1 = not matched.</summary>
     public Tensor MatchingLogits(InterBertOutput output) => InFp32(() => cls.Matching.call(Fuse(output)));
 
     /// <summary>The score head [B] used by retrieval and multiple choice.</summary>
@@ -203,6 +209,11 @@ public sealed class InterBertModel : nn.Module
                     break;
             }
         }
+        // Versions whose matching head had "matched" at index 1 drew the same rows the other way round: turning
+        // them keeps every seed's run identical to theirs (the loss is symmetric in the class order).
+        var matching = cls.Matching.weight!;
+        using var turned = matching.flip(0);
+        matching.copy_(turned);
     }
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>

@@ -29,7 +29,7 @@ public sealed class PreTrainingHeads : nn.Module
 
     /// <summary>Masked segment modeling head.</summary>
     public SegmentPredictionHead Segment { get; }
-    /// <summary>Image-text matching head: 2 logits (0 = not matched, 1 = matched) from the fused pooled vector.</summary>
+    /// <summary>Image-text matching head: 2 logits (0 = matched, 1 = not matched) from the fused pooled vector.</summary>
     public Linear Matching { get; }
     /// <summary>Masked region modeling head: class logits.</summary>
     public RegionPredictionHead Region { get; }

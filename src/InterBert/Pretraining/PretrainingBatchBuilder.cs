@@ -31,7 +31,7 @@ public sealed class PretrainingBatchBuilder(
         var texts = new List<int[]>(b);
         var labels = new List<int[]>(b);
         var images = new List<ImageRegions>(b);
-        var matched = new long[b];
+        var matched = new bool[b];
         for (var i = 0; i < b; i++)
         {
             var caption = captionIndices[i];
@@ -47,7 +47,7 @@ public sealed class PretrainingBatchBuilder(
                     ? own[random.Next(own.Count)]
                     : corpus.Tokens[WrongCaption(caption, random)];
             }
-            matched[i] = negative ? 0 : 1;
+            matched[i] = !negative;
             var (ids, segmentLabels) = segmentMasker.Mask(tokens, random);
             texts.Add(ids);
             labels.Add(segmentLabels);
@@ -66,7 +66,7 @@ public sealed class PretrainingBatchBuilder(
         var maskedFlags = new bool[b * regions];
         for (var i = 0; i < b; i++)
         {
-            if (matched[i] == 0) continue; // masked region modeling only on matched pairs
+            if (!matched[i]) continue; // masked region modeling only on matched pairs
             if (!regressFeatures && images[i].Classes is null) continue; // no class distribution to predict
             var count = Math.Min(images[i].RegionCount, regions);
             var masked = regionMasker.Mask(images[i], count, randoms[i]);
@@ -80,7 +80,8 @@ public sealed class PretrainingBatchBuilder(
         var maskedFeatures = imageBatch.Features * keep;
         return new PretrainingBatch(
             text, tensor(labelArray, [b, length]),
-            imageBatch with { Features = maskedFeatures }, maskedTensor, classTargets, featureTargets, tensor(matched),
+            imageBatch with { Features = maskedFeatures }, maskedTensor, classTargets, featureTargets,
+            tensor(matched.Select(m => m ? (long)InterBertModel.MatchedIndex : 1 - InterBertModel.MatchedIndex).ToArray()),
             options.ContrastiveWeight > 0 ? ContrastiveInputs(captionIndices) : null);
     }
 

@@ -16,7 +16,7 @@ public static class RetrievalScorer
         var output = model.Forward(text, image);
         if (!zeroShot) return model.Score(output);
         var logits = model.MatchingLogits(output);
-        return logits.select(1, 1) - logits.select(1, 0);
+        return logits.select(1, InterBertModel.MatchedIndex) - logits.select(1, 1 - InterBertModel.MatchedIndex);
     }
 
     /// <summary>Scores [captions, images] for all pairs; <paramref name="progress"/> receives pairs done.</summary>

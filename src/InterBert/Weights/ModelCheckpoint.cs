@@ -15,6 +15,12 @@ public static class ModelCheckpoint
     /// <summary>Metadata key holding the configuration JSON.</summary>
     public const string ConfigKey = "interbert_config";
 
+    /// <summary>
+    /// Metadata key recording the matching head's "matched" class (<see cref="InterBertModel.MatchedIndex"/>); files of
+    /// this project that lack it are older, with "matched" at 1, and their head is put in today's order on loading.
+    /// </summary>
+    public const string MatchedIndexKey = "itm_matched_index";
+
     /// <summary>File keys the model derives from other weights, skipped without being reported as unexpected.</summary>
     private static readonly HashSet<string> DerivedKeys =
     [
@@ -27,8 +33,8 @@ public static class ModelCheckpoint
     /// <summary>Saves the model's weights and configuration atomically, with optional extra metadata.</summary>
     public static void Save(InterBertModel model, string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var meta = new Dictionary<string, string> { ["format"] = "pt", [ConfigKey] = model.Config.ToJson() };
-        if (metadata is not null) foreach (var (k, v) in metadata) meta[k] = v;
+        var meta = new Dictionary<string, string> { ["format"] = "pt", [ConfigKey] = model.Config.ToJson(), [MatchedIndexKey] = InterBertModel.MatchedIndex.ToString() };
+        if (metadata is not null) foreach (var (k, v) in metadata) if (k != MatchedIndexKey) meta[k] = v;
         var state = model.state_dict();
         var plain = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.plain");
         Directory.CreateDirectory(Path.GetDirectoryName(plain)!);
@@ -83,7 +89,7 @@ public static class ModelCheckpoint
     /// </summary>
     public static LoadReport LoadWeights(InterBertModel model, string path)
     {
-        SafetensorsHeader.Read(path);
+        var header = SafetensorsHeader.Read(path);
         Dictionary<string, Tensor> state;
         try
         {
@@ -95,6 +101,8 @@ public static class ModelCheckpoint
         }
         try
         {
+            // Files written before the matching head followed the reference's order have "matched" at index 1.
+            if (header.Metadata.ContainsKey(ConfigKey) && !header.Metadata.ContainsKey(MatchedIndexKey)) SwapMatchingClasses(state);
             return LoadState(model, state, path);
         }
         finally
@@ -137,6 +145,17 @@ public static class ModelCheckpoint
         }
         var missing = targets.Keys.Except(used).ToList();
         return new LoadReport(used, missing, unexpected, ignored);
+    }
+
+    private static void SwapMatchingClasses(Dictionary<string, Tensor> state)
+    {
+        foreach (var key in new[] { "cls.bi_seq_relationship.weight", "cls.bi_seq_relationship.bias" })
+        {
+            if (!state.TryGetValue(key, out var value) || value.shape[0] != 2) continue;
+            using var order = tensor(new long[] { 1, 0 });
+            state[key] = value.index_select(0, order);
+            value.Dispose();
+        }
     }
 
     /// <summary>Maps a Hugging Face BERT key to this model's key (drops <c>bert.</c>, renames TF-style LayerNorm names).</summary>

@@ -35,6 +35,43 @@ public class ModelCheckpointTests
     }
 
     [Fact]
+    public void MatchingHeadFollowsTheReferenceOrderAndOlderFilesAreTurnedRound()
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        manual_seed(22);
+        using var model = new InterBertModel(TestInputs.TinyNoDropout);
+        model.eval();
+        var text = TestInputs.Text(model.Config, [4, 6], 6, seed: 9);
+        var image = TestInputs.Image(model.Config, [3, 5], 5, seed: 9);
+        var logits = model.MatchingLogits(model.Forward(text, image));
+        // Zero-shot scores are the margin of class 0 ("matched", the reference's and BERT's next-sentence order).
+        var scores = InterBert.Tasks.RetrievalScorer.PairScores(model, text, image, zeroShot: true);
+        Assert.True(scores.eq(logits.select(1, 0) - logits.select(1, 1)).all().item<bool>());
+
+        var path = folder.File("today.safetensors");
+        ModelCheckpoint.Save(model, path);
+        Assert.Equal("0", ModelCheckpoint.ReadMetadata(path)[ModelCheckpoint.MatchedIndexKey]);
+
+        // An older version's file: the same model with "matched" at index 1 and no convention in its metadata.
+        var state = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
+        foreach (var key in new[] { "cls.bi_seq_relationship.weight", "cls.bi_seq_relationship.bias" }) state[key] = state[key].flip(0);
+        var plain = folder.File("old.plain");
+        using (var stream = File.Create(plain)) Safetensors.SaveStateDict(stream, state);
+        var old = folder.File("old.safetensors");
+        SafetensorsHeader.CopyWithMetadata(plain, old, new Dictionary<string, string> { ["format"] = "pt", [ModelCheckpoint.ConfigKey] = model.Config.ToJson() });
+        using var loaded = ModelCheckpoint.Load(old);
+        loaded.eval();
+        Assert.True(loaded.MatchingLogits(loaded.Forward(text, image)).eq(logits).all().item<bool>(), "an older file's matching head was not turned round");
+        // Saved again, it carries today's convention and loads unchanged.
+        var resaved = folder.File("resaved.safetensors");
+        ModelCheckpoint.Save(loaded, resaved, ModelCheckpoint.ReadMetadata(old));
+        using var again = ModelCheckpoint.Load(resaved);
+        again.eval();
+        Assert.True(again.MatchingLogits(again.Forward(text, image)).eq(logits).all().item<bool>());
+    }
+
+    [Fact]
     public void SavedFileIsPlainSafetensorsWithConfigInMetadata()
     {
         using var folder = new TempFolder();
