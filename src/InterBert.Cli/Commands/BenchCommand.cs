@@ -64,9 +64,9 @@ public static class BenchCommand
         for (var k = 0; k <= forwards; k++)
         {
             using var scope = TorchSharp.torch.NewDisposeScope();
-            var batch = InterBert.Training.TrainingBenchmark.SyntheticBatch(model.Config, pairsPerForward, 16, 10, k);
+            var batch = InterBert.Pretraining.TrainingBenchmark.SyntheticBatch(model.Config, pairsPerForward, 16, 10, k);
             if (k == 1) watch.Start();
-            InterBert.Tasks.RetrievalScorer.PairScores(model, batch.Text, batch.Image, zeroShot: false).data<float>();
+            model.PairScores(batch.Text, batch.Image, zeroShot: false).data<float>();
         }
         return pairsPerForward * forwards / watch.Elapsed.TotalSeconds;
     }
@@ -86,7 +86,7 @@ public static class BenchCommand
             var fp32PairsPerSecond = 0.0;
             foreach (var precision in precisions)
             {
-                var r = InterBert.Training.TrainingBenchmark.Run(config, parse.GetValue(batch), parse.GetValue(steps), precision: precision);
+                var r = InterBert.Pretraining.TrainingBenchmark.Run(config, parse.GetValue(batch), parse.GetValue(steps), precision: precision);
                 var p = precision.Name();
                 if (precision == Precision.Fp32) fp32PairsPerSecond = r.SamplesPerSecond;
                 var versusFp32 = precision != Precision.Fp32 && fp32PairsPerSecond > 0 ? $" ({r.SamplesPerSecond / fp32PairsPerSecond:F2}x fp32)" : "";
@@ -159,7 +159,7 @@ public static class BenchCommand
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var last = Math.Max(101, parse.GetValue(steps));
-            var readings = InterBert.Training.TrainingBenchmark.Memory(InterBert.Modeling.InterBertConfig.Tiny, 16, [100, (100 + last) / 2, last]);
+            var readings = InterBert.Pretraining.TrainingBenchmark.Memory(InterBert.Modeling.InterBertConfig.Tiny, 16, [100, (100 + last) / 2, last]);
             foreach (var (step, mib) in readings) Console.WriteLine($"bench memory: resident after {step,4} steps: {mib:F1} MiB");
             Console.WriteLine($"bench memory: growth from step 100 to {last}: {100 * (readings[^1].ResidentMiB / readings[0].ResidentMiB - 1):F1}%");
             return 0;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using InterBert.Workflows;
 using InterBert.Data;
+using InterBert.Modeling;
 using InterBert.Search;
 using InterBert.Vision;
 using InterBert.Weights;
@@ -35,7 +36,7 @@ public static class IndexCommand
             using (model)
             {
                 var metadata = ModelCheckpoint.ReadMetadata(weightsPath);
-                if (!metadata.ContainsKey(ImageIndex.ContrastiveMetadataKey))
+                if (!metadata.ContainsKey(ContrastiveLoss.WeightMetadataKey))
                     Console.WriteLine($"index: note: {weightsPath} was not trained with the contrastive loss; its text and image vectors may not be aligned, so first-stage candidates can miss (fine-tune with --contrastive-weight)");
                 var settings = new ImageIndexManifest { ExactBelow = parse.GetValue(exactBelow), Connectivity = Math.Max(2, parse.GetValue(connectivity)) };
                 var folder = parse.GetValue(output)!;

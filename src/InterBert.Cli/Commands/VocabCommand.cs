@@ -1,4 +1,5 @@
 using System.CommandLine;
+using InterBert.Data;
 using InterBert.Text;
 
 namespace InterBert.Cli.Commands;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using InterBert.Weights;
 
 namespace InterBert.Data;
 

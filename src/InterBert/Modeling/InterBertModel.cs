@@ -145,6 +145,18 @@ public sealed class InterBertModel : nn.Module
     /// <summary>The score head [B] used by retrieval and multiple choice.</summary>
     public Tensor Score(InterBertOutput output) => InFp32(() => vilLogit.call(Fuse(output)).squeeze(-1));
 
+    /// <summary>
+    /// The score of each text-image pair of a forward pass: the score head (fine-tuned models), or, zero-shot, the
+    /// matching head's margin (matched minus not matched).
+    /// </summary>
+    public Tensor PairScores(TextBatch text, ImageBatch image, bool zeroShot)
+    {
+        var output = Forward(text, image);
+        if (!zeroShot) return Score(output);
+        var logits = MatchingLogits(output);
+        return logits.select(1, MatchedIndex) - logits.select(1, 1 - MatchedIndex);
+    }
+
     /// <summary>Vocabulary logits for text hidden states (masked segment modeling).</summary>
     public Tensor SegmentLogits(Tensor textHidden) => InPrecision(() => cls.Segment.call(textHidden, embeddings.WordEmbeddingWeight));
 

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using InterBert.Text;
-using InterBert.Weights;
 
 namespace InterBert.Pretraining;
 

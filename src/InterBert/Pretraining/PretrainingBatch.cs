@@ -11,7 +11,7 @@ namespace InterBert.Pretraining;
 /// </summary>
 public sealed record PretrainingBatch(
     TextBatch Text, Tensor SegmentLabels, ImageBatch Image, Tensor RegionMasked, Tensor? RegionClassTargets, Tensor? RegionFeatureTargets, Tensor MatchLabels,
-    Search.ContrastiveBatch? Contrastive = null)
+    ContrastiveBatch? Contrastive = null)
 {
     /// <summary>Number of pairs.</summary>
     public long Size => MatchLabels.shape[0];

@@ -86,12 +86,12 @@ public sealed class PretrainingBatchBuilder(
     }
 
     /// <summary>Each example's own caption, unmasked, and the distinct images of the examples, unmasked.</summary>
-    private Search.ContrastiveBatch ContrastiveInputs(IReadOnlyList<int> captionIndices)
+    private ContrastiveBatch ContrastiveInputs(IReadOnlyList<int> captionIndices)
     {
-        var (imageIndices, imageOfText) = Search.ContrastiveBatch.Layout(captionIndices.Select(c => corpus.ImageOf[c]));
+        var (imageIndices, imageOfText) = ContrastiveBatch.Layout(captionIndices.Select(c => corpus.ImageOf[c]));
         var text = Text.WordPieceTokenizer.Collate(captionIndices.Select(c => corpus.Tokens[c]).ToList(), padId);
         var images = RegionCollator.Collate(imageIndices.Select(i => store.Read(corpus.ImageIds[i])).ToList(), store.Manifest.FeatureSize, options.MaxRegions);
-        return new Search.ContrastiveBatch(text, images, imageOfText);
+        return new ContrastiveBatch(text, images, imageOfText);
     }
 
     private int WrongCaption(int caption, Random random)

@@ -74,7 +74,7 @@ public sealed record PretrainingLosses(Tensor Total, Tensor Segment, Tensor Regi
         if (batch.Contrastive is { } inputs && options.ContrastiveWeight > 0)
         {
             // In-batch negatives are each rank's own; the mean over a rank's pairs is weighted by its share of the step.
-            contrastive = Search.ContrastiveLoss.Compute(model, inputs.Text, inputs.Images, inputs.ImageOfText) * (denominators.Ranks * batch.Size / denominators.Pairs);
+            contrastive = ContrastiveLoss.Compute(model, inputs.Text, inputs.Images, inputs.ImageOfText) * (denominators.Ranks * batch.Size / denominators.Pairs);
             total = total + contrastive * options.ContrastiveWeight;
         }
         return new PretrainingLosses(total, segment, region, matching, segmentTargets, segmentCorrect, matchingCorrect, batch.Size) { Contrastive = contrastive };

@@ -188,7 +188,7 @@ public static class PretrainingRun
         var metadata = ModelVocabulary.WriteBeside(weights, setup.Vocabulary, setup.Tokenizer.LowerCase);
         metadata["pretrain_step"] = state.Step.ToString();
         metadata[PrecisionNames.MetadataKey] = model.Precision.Name();
-        if (setup.Tasks.ContrastiveWeight > 0) metadata[Search.ImageIndex.ContrastiveMetadataKey] = setup.Tasks.ContrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (setup.Tasks.ContrastiveWeight > 0) metadata[ContrastiveLoss.WeightMetadataKey] = setup.Tasks.ContrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
         PretrainedKeys.Record(metadata, setup.PretrainedKeys);
         ModelCheckpoint.Save(model, weights, metadata);
         WritePlots(run, metrics);

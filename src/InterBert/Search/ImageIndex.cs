@@ -17,8 +17,6 @@ namespace InterBert.Search;
 /// </summary>
 public sealed unsafe class ImageIndex : IDisposable
 {
-    /// <summary>Weights metadata key set by training runs that used the contrastive loss (its weight).</summary>
-    public const string ContrastiveMetadataKey = "contrastive_weight";
     /// <summary>File name of the description.</summary>
     public const string ManifestFile = "index.json";
     private const string ImagesFile = "images.jsonl";
@@ -101,7 +99,7 @@ public sealed unsafe class ImageIndex : IDisposable
             Dimension = dimension,
             Count = images.Count,
             Score = metadata.TryGetValue("finetune_task", out var task) && task == "retrieval" ? "score-head" : "matching-head",
-            Contrastive = metadata.ContainsKey(ContrastiveMetadataKey),
+            Contrastive = metadata.ContainsKey(ContrastiveLoss.WeightMetadataKey),
             Precision = model.Precision.Name(),
         };
         var partial = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + ".partial";

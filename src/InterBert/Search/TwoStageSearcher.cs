@@ -1,6 +1,5 @@
 using InterBert.Data;
 using InterBert.Modeling;
-using InterBert.Tasks;
 using InterBert.Text;
 using InterBert.Weights;
 using static TorchSharp.torch;
@@ -95,7 +94,7 @@ public sealed class TwoStageSearcher : IDisposable
                 using var scope = NewDisposeScope();
                 var block = positions.Skip(start).Take(pairsPerBatch).Select(p => Store.Read(Index.Images[p].Id)).ToList();
                 var image = RegionCollator.Collate(block, Store.Manifest.FeatureSize, Model.Config.MaxRegionLength);
-                RetrievalScorer.PairScores(Model, TextOf(tokens, block.Count), image, zeroShot).data<float>().CopyTo(scores, start);
+                Model.PairScores(TextOf(tokens, block.Count), image, zeroShot).data<float>().CopyTo(scores, start);
             }
         }
         return scores;

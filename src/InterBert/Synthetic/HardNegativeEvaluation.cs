@@ -1,6 +1,5 @@
 using InterBert.Data;
 using InterBert.Modeling;
-using InterBert.Tasks;
 using InterBert.Text;
 using static TorchSharp.torch;
 
@@ -43,7 +42,7 @@ public static class HardNegativeEvaluation
                 var block = pairs.GetRange(start, Math.Min(pairsPerBatch, pairs.Count - start));
                 var text = WordPieceTokenizer.Collate(block.Select(p => tokenizer.Encode(p.Text, maxTokens)).ToList(), tokenizer.PadId);
                 var image = RegionCollator.Collate(block.Select(p => store.Read(p.Image)).ToList(), model.Config.VFeatureSize, model.Config.MaxRegionLength);
-                var values = RetrievalScorer.PairScores(model, text, image, zeroShot).data<float>().ToArray();
+                var values = model.PairScores(text, image, zeroShot).data<float>().ToArray();
                 values.CopyTo(scores, start);
             }
         }

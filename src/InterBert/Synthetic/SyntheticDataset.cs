@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using InterBert.Data;
 using InterBert.Text;
-using InterBert.Weights;
 
 namespace InterBert.Synthetic;
 

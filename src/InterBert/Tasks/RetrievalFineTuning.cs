@@ -64,7 +64,7 @@ public static class RetrievalFineTuning
                     if (contrastiveWeight > 0)
                     {
                         var contrastive = ContrastiveInputs(train, examples);
-                        loss = loss + Search.ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText) * contrastiveWeight;
+                        loss = loss + ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText) * contrastiveWeight;
                     }
                 }
                 groups.Step(loss);
@@ -117,7 +117,7 @@ public static class RetrievalFineTuning
             var block = Enumerable.Range(start, Math.Min(256, pairs.ImageCount - start)).Select(i => (long)i).ToList();
             // One scope per block: only the vectors outlive it, not every layer's activations of every block.
             using var blockScope = NewDisposeScope();
-            imageVectors.Add(Search.UnimodalEmbedding.Image(model, pairs.Images(block)).MoveToOuterDisposeScope());
+            imageVectors.Add(UnimodalEmbedding.Image(model, pairs.Images(block)).MoveToOuterDisposeScope());
         }
         var vectors = cat(imageVectors, 0);
         using var fp32 = AutocastScope.Enter(Precision.Fp32); // neighbours by fp32 cosines, not bf16-rounded ones
@@ -157,10 +157,10 @@ public static class RetrievalFineTuning
     }
 
     /// <summary>The examples' captions and their distinct images, for the contrastive loss.</summary>
-    public static Search.ContrastiveBatch ContrastiveInputs(PreparedPairs pairs, IReadOnlyList<int> captions)
+    public static ContrastiveBatch ContrastiveInputs(PreparedPairs pairs, IReadOnlyList<int> captions)
     {
-        var (images, imageOfText) = Search.ContrastiveBatch.Layout(captions.Select(c => pairs.Corpus.ImageOf[c]));
-        return new Search.ContrastiveBatch(pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()), imageOfText);
+        var (images, imageOfText) = ContrastiveBatch.Layout(captions.Select(c => pairs.Corpus.ImageOf[c]));
+        return new ContrastiveBatch(pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()), imageOfText);
     }
 
     private static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step, double contrastiveWeight, IReadOnlySet<string> pretrainedKeys)
@@ -169,7 +169,7 @@ public static class RetrievalFineTuning
         metadata["finetune_task"] = "retrieval";
         metadata["finetune_step"] = step.ToString();
         metadata[PrecisionNames.MetadataKey] = model.Precision.Name();
-        if (contrastiveWeight > 0) metadata[Search.ImageIndex.ContrastiveMetadataKey] = contrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (contrastiveWeight > 0) metadata[ContrastiveLoss.WeightMetadataKey] = contrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
         PretrainedKeys.Record(metadata, pretrainedKeys);
         ModelCheckpoint.Save(model, path, metadata);
     }

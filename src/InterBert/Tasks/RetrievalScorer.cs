@@ -10,15 +10,6 @@ namespace InterBert.Tasks;
 /// </summary>
 public static class RetrievalScorer
 {
-    /// <summary>The score of each pair of a forward pass.</summary>
-    public static Tensor PairScores(InterBertModel model, TextBatch text, ImageBatch image, bool zeroShot)
-    {
-        var output = model.Forward(text, image);
-        if (!zeroShot) return model.Score(output);
-        var logits = model.MatchingLogits(output);
-        return logits.select(1, InterBertModel.MatchedIndex) - logits.select(1, 1 - InterBertModel.MatchedIndex);
-    }
-
     /// <summary>Scores [captions, images] for all pairs; <paramref name="progress"/> receives pairs done.</summary>
     public static float[,] ScoreAll(InterBertModel model, PreparedPairs pairs, bool zeroShot, int pairsPerBatch = 64, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
@@ -44,7 +35,7 @@ public static class RetrievalScorer
             using var scope = NewDisposeScope();
             var block = all.GetRange(start, Math.Min(pairsPerBatch, all.Count - start));
             var (text, image) = pairs.Pairs(block.Select(p => p.Caption).ToList(), block.Select(p => p.Image).ToList());
-            var values = PairScores(model, text, image, zeroShot).data<float>().ToArray();
+            var values = model.PairScores(text, image, zeroShot).data<float>().ToArray();
             for (var k = 0; k < block.Count; k++) scores[block[k].Caption, block[k].Image] = values[k];
             done += block.Count;
             progress?.Report(done);
@@ -63,7 +54,7 @@ public static class RetrievalScorer
         {
             using var scope = NewDisposeScope();
             var (text, image) = pairs.Pairs([k % pairs.CaptionCount], [k % pairs.ImageCount]);
-            PairScores(model, text, image, zeroShot: false).data<float>();
+            model.PairScores(text, image, zeroShot: false).data<float>();
         }
         return count / watch.Elapsed.TotalSeconds;
     }

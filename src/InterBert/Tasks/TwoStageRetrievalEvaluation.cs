@@ -91,7 +91,7 @@ public static class TwoStageRetrievalEvaluation
                 using var scope = NewDisposeScope();
                 var block = ordered.GetRange(start, Math.Min(pairsPerBatch, ordered.Count - start));
                 var (text, image) = pairs.Pairs(block.Select(p => (long)p.Caption).ToList(), block.Select(p => (long)p.Image).ToList());
-                var values = RetrievalScorer.PairScores(model, text, image, zeroShot).to(ScalarType.Float32).data<float>().ToArray();
+                var values = model.PairScores(text, image, zeroShot).to(ScalarType.Float32).data<float>().ToArray();
                 for (var k = 0; k < block.Count; k++) scores[block[k].Caption, block[k].Image] = values[k];
                 progress?.Report(new Progress("pairs", start + block.Count, ordered.Count));
             }
@@ -129,7 +129,7 @@ public static class TwoStageRetrievalEvaluation
                 var rows = captionOrder.Skip(start).Take(block).Select(c => (long)c).ToList();
                 // One scope per block: only the vectors outlive it, not every layer's activations of every block.
                 using var blockScope = NewDisposeScope();
-                textVectors.Add(Search.UnimodalEmbedding.Text(model, pairs.Captions(rows)).to(ScalarType.Float32).MoveToOuterDisposeScope());
+                textVectors.Add(UnimodalEmbedding.Text(model, pairs.Captions(rows)).to(ScalarType.Float32).MoveToOuterDisposeScope());
                 progress?.Report(new Progress("vectors", done += rows.Count, total));
             }
             for (var start = 0; start < pairs.ImageCount; start += block)
@@ -137,7 +137,7 @@ public static class TwoStageRetrievalEvaluation
                 cancel.ThrowIfCancellationRequested();
                 var rows = Enumerable.Range(start, Math.Min(block, pairs.ImageCount - start)).Select(i => (long)i).ToList();
                 using var blockScope = NewDisposeScope();
-                imageVectors.Add(Search.UnimodalEmbedding.Image(model, pairs.Images(rows)).to(ScalarType.Float32).MoveToOuterDisposeScope());
+                imageVectors.Add(UnimodalEmbedding.Image(model, pairs.Images(rows)).to(ScalarType.Float32).MoveToOuterDisposeScope());
                 progress?.Report(new Progress("vectors", done += rows.Count, total));
             }
         }
@@ -154,7 +154,7 @@ public static class TwoStageRetrievalEvaluation
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        return Search.ContrastiveLoss.Scale(model.LogitScale).to(ScalarType.Float32).item<float>();
+        return ContrastiveLoss.Scale(model.LogitScale).to(ScalarType.Float32).item<float>();
     }
 
     private static float[] Flatten(float[,] matrix)

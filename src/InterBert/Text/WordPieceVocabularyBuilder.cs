@@ -63,7 +63,7 @@ public static class WordPieceVocabularyBuilder
 
     /// <summary>Writes a vocabulary in BERT's format (one token per line).</summary>
     public static void Write(IReadOnlyList<string> vocabulary, string path) =>
-        Weights.AtomicFile.Write(path, temporary => File.WriteAllText(temporary, string.Join("\n", vocabulary) + "\n", new UTF8Encoding(false)));
+        AtomicFile.Write(path, temporary => File.WriteAllText(temporary, string.Join("\n", vocabulary) + "\n", new UTF8Encoding(false)));
 
     private static List<string> Split(string word)
     {

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using InterBert.Weights;
 
 namespace InterBert.Training;
 

@@ -1,4 +1,3 @@
-using InterBert.Weights;
 using SkiaSharp;
 
 namespace InterBert.Workflows;

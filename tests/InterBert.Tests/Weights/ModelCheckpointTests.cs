@@ -46,7 +46,7 @@ public class ModelCheckpointTests
         var image = TestInputs.Image(model.Config, [3, 5], 5, seed: 9);
         var logits = model.MatchingLogits(model.Forward(text, image));
         // Zero-shot scores are the margin of class 0 ("matched", the reference's and BERT's next-sentence order).
-        var scores = InterBert.Tasks.RetrievalScorer.PairScores(model, text, image, zeroShot: true);
+        var scores = model.PairScores(text, image, zeroShot: true);
         Assert.True(scores.eq(logits.select(1, 0) - logits.select(1, 1)).all().item<bool>());
 
         var path = folder.File("today.safetensors");

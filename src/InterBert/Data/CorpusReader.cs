@@ -1,6 +1,5 @@
-using InterBert.Data;
 
-namespace InterBert.Text;
+namespace InterBert.Data;
 
 /// <summary>Reads the texts of a corpus file: a dataset (its captions), a TSV (its last column), or plain text (one text per line).</summary>
 public static class CorpusReader

@@ -1,4 +1,4 @@
-namespace InterBert.Weights;
+namespace InterBert;
 
 /// <summary>Writes files atomically: to a temporary name in the same folder, then renamed over the target.</summary>
 public static class AtomicFile

@@ -1,7 +1,6 @@
-using InterBert.Modeling;
 using static TorchSharp.torch;
 
-namespace InterBert.Search;
+namespace InterBert.Modeling;
 
 /// <summary>
 /// The unimodal vectors a search index holds and queries with: the pooled output of the text-only forward pass

@@ -1,7 +1,6 @@
-using InterBert.Modeling;
 using static TorchSharp.torch;
 
-namespace InterBert.Search;
+namespace InterBert.Modeling;
 
 /// <summary>
 /// The optional image-text contrastive loss (InfoNCE over in-batch negatives, both directions, CLIP's learnable
@@ -11,6 +10,9 @@ namespace InterBert.Search;
 /// </summary>
 public static class ContrastiveLoss
 {
+    /// <summary>Weights-file metadata key: the contrastive loss weight a model was trained with (its unimodal vectors serve search).</summary>
+    public const string WeightMetadataKey = "contrastive_weight";
+
     /// <summary>
     /// The loss of captions <paramref name="text"/> against the distinct images <paramref name="images"/>, caption t
     /// belonging to image <paramref name="imageOfText"/>[t]. Every image must have at least one caption in the batch.
