@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Serves a search index, asks the search page one query in headless Chromium, and saves what the page shows.
-# Usage: scripts/screenshot-search.sh INDEX "QUERY" OUT.png [PORT]
+# Usage: scripts/screenshot-search.sh INDEX "QUERY" OUT.png [PORT [SERVE OPTIONS...]]
 # (the Flickr8k report's plots/search.png: scripts/screenshot-search.sh flickr8k-output/en/index "a dog runs through the snow" flickr8k-output/en/plots/search.png)
 set -euo pipefail
 if [[ $# -lt 3 ]]; then
-  echo "usage: scripts/screenshot-search.sh INDEX \"QUERY\" OUT.png [PORT]" >&2
+  echo "usage: scripts/screenshot-search.sh INDEX \"QUERY\" OUT.png [PORT [SERVE OPTIONS...]]" >&2
   exit 2
 fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,7 +13,7 @@ index=$1 query=$2 out=$3 port=${4:-8093}
 browser=$(command -v chromium || command -v chromium-browser || true)
 [[ -n "$browser" ]] || { echo "screenshot-search: chromium not found" >&2; exit 1; }
 log=$(mktemp)
-"$root/interbert" serve --index "$index" --port "$port" >"$log" 2>&1 &
+"$root/interbert" serve --index "$index" --port "$port" "${@:5}" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 120); do

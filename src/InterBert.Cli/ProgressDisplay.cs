@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using InterBert.Training;
 using Spectre.Console;
 
 namespace InterBert.Cli;
@@ -34,7 +35,7 @@ public static class ProgressDisplay
                     .Start(context =>
                     {
                         var task = context.AddTask(Markup.Escape(title), maxValue: 1);
-                        return work(new SynchronousProgress(u =>
+                        return work(new SynchronousProgress<Update>(u =>
                         {
                             task.MaxValue = Math.Max(u.Total, 1e-9);
                             task.Value = u.Done;
@@ -44,7 +45,7 @@ public static class ProgressDisplay
             }
             var watch = Stopwatch.StartNew();
             var last = TimeSpan.Zero;
-            return work(new SynchronousProgress(u =>
+            return work(new SynchronousProgress<Update>(u =>
             {
                 if (watch.Elapsed - last < TimeSpan.FromSeconds(5) && u.Done < u.Total) return;
                 last = watch.Elapsed;
@@ -55,11 +56,5 @@ public static class ProgressDisplay
         {
             Console.CancelKeyPress -= onCancel;
         }
-    }
-
-    /// <summary>Reports on the calling thread (System.Progress would post to the thread pool and reorder updates).</summary>
-    private sealed class SynchronousProgress(Action<Update> report) : IProgress<Update>
-    {
-        public void Report(Update value) => report(value);
     }
 }

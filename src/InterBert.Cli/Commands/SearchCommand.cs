@@ -14,6 +14,12 @@ public static class SearchCommand
     /// <summary>Option: how many first-stage candidates are re-ranked.</summary>
     public static Option<int> CandidatesOption() => new("--candidates") { Description = "first-stage candidates re-ranked by the cross-modal score", DefaultValueFactory = _ => TwoStageSearcher.DefaultCandidates };
 
+    /// <summary>Option: re-rank by the cross-modal score plus the scaled first-stage cosine.</summary>
+    public static Option<bool> AddSimilarityOption() => new("--add-similarity")
+    {
+        Description = "re-rank by the cross-modal score plus the first-stage cosine on the contrastive logit scale (BLIP-2's re-ranking) instead of the score alone",
+    };
+
     /// <summary>Creates the verb.</summary>
     public static Command Create()
     {
@@ -23,10 +29,11 @@ public static class SearchCommand
         var candidates = CandidatesOption();
         var precision = CommandLine.PrecisionOption();
         var mode = ModeOption();
+        var addSimilarity = AddSimilarityOption();
         var query = new Argument<string[]>("query") { Description = "the query text", Arity = ArgumentArity.OneOrMore };
         var command = new Command("search", "Search images by text: nearest image vectors, re-ranked by InterBERT's matching score")
         {
-            index, weights, top, candidates, mode, precision, query,
+            index, weights, top, candidates, mode, addSimilarity, precision, query,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -34,7 +41,7 @@ public static class SearchCommand
             if (text.Length == 0) throw new ArgumentException("the query is empty");
             using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights), CommandLine.Precision(parse, precision));
             var watch = Stopwatch.StartNew();
-            var hits = searcher.Search(text, Math.Clamp(parse.GetValue(top), 1, 1000), Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode));
+            var hits = searcher.Search(text, Math.Clamp(parse.GetValue(top), 1, 1000), Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), parse.GetValue(addSimilarity));
             var elapsed = watch.Elapsed;
             var table = new Table().AddColumn("rank").AddColumn("image").AddColumn("score").AddColumn("first stage (cosine, rank)").AddColumn("file");
             for (var k = 0; k < hits.Count; k++)
@@ -43,7 +50,7 @@ public static class SearchCommand
                 table.AddRow($"{k + 1}", Markup.Escape(hit.Id), $"{hit.Score:F3}", $"{hit.FirstStageSimilarity:F3}  #{hit.FirstStageRank}", Markup.Escape(hit.ImagePath ?? "-"));
             }
             AnsiConsole.Write(table);
-            Console.WriteLine($"search: \"{text}\": {hits.Count} of {searcher.Index.Manifest.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms ({searcher.Index.Manifest.Score}, {Math.Max(parse.GetValue(candidates), parse.GetValue(top))} candidates)");
+            Console.WriteLine($"search: \"{text}\": {hits.Count} of {searcher.Index.Manifest.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms ({searcher.Index.Manifest.Score}{(parse.GetValue(addSimilarity) ? $" + {searcher.SimilarityScale:F1} x cosine" : "")}, {Math.Max(parse.GetValue(candidates), parse.GetValue(top))} candidates)");
             return 0;
         }));
         return command;

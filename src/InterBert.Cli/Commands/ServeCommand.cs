@@ -25,9 +25,10 @@ public static class ServeCommand
         var candidates = SearchCommand.CandidatesOption();
         var precision = CommandLine.PrecisionOption();
         var mode = SearchCommand.ModeOption();
+        var addSimilarity = SearchCommand.AddSimilarityOption();
         var command = new Command("serve", "Serve text-to-image search: a web page, GET /api/search?q=...&k=..., /images/{id}, /health")
         {
-            index, weights, host, port, concurrent, queue, candidates, mode, precision,
+            index, weights, host, port, concurrent, queue, candidates, mode, addSimilarity, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -37,6 +38,7 @@ public static class ServeCommand
             {
                 Host = parse.GetValue(host)!, Port = parse.GetValue(port), MaxConcurrentSearches = parse.GetValue(concurrent),
                 MaxQueuedSearches = parse.GetValue(queue), Candidates = Math.Max(1, parse.GetValue(candidates)), Mode = parse.GetValue(mode),
+                AddSimilarity = parse.GetValue(addSimilarity),
             };
             var app = SearchService.Build(searcher, options);
             try

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using InterBert.Workflows;
 using InterBert.Data;
+using InterBert.Distributed;
 using InterBert.Modeling;
 using InterBert.Tasks;
 using InterBert.Training;
@@ -33,17 +34,37 @@ public static class TaskCommands
         var mineEvery = new Option<int>("--mine-every") { Description = "steps between hard-negative mining (default: every epoch)" };
         var contrastive = new Option<double>("--contrastive-weight") { Description = "retrieval: weight of the image-text contrastive loss, for models that serve two-stage search (0: off)" };
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "retrieval: share of wrong-caption pairs taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
+        var stepsOption = new Option<int?>("--steps") { Description = "optimiser steps (instead of --epochs)" };
+        var accumulate = new Option<int>("--accumulate") { Description = "micro-batches per step", DefaultValueFactory = _ => 1 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints (and one at the end)", DefaultValueFactory = _ => 500 };
+        var keep = new Option<int>("--keep-checkpoints") { Description = "checkpoints kept", DefaultValueFactory = _ => 2 };
+        var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its last checkpoint, exactly" };
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
-            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, precisionOption,
+            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives,
+            stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var taskName = parse.GetValue(task)!;
             var precision = CommandLine.Precision(parse, precisionOption);
-            if (taskName == "multiple-choice") return FinetuneMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(pretrainedLr), parse.GetValue(seed), precision);
-            if (taskName == "text-classification") return FinetuneTextClassification(parse.GetValue(dataset)!, parse.GetValue(init)!, parse.GetValue(output)!, parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(pretrainedLr), parse.GetValue(seed), precision);
+            var processes = ProcessGroup.Current;
+            var batchSize = Math.Max(1, parse.GetValue(batch));
+            var accumulation = Math.Max(1, parse.GetValue(accumulate));
+            // --epochs counts examples: a step takes batch x accumulation x ranks of them.
+            int StepsFor(double examples) => parse.GetValue(stepsOption) is { } fixedSteps
+                ? (fixedSteps > 0 ? fixedSteps : throw new ArgumentException($"--steps {fixedSteps}: expected a positive number"))
+                : Math.Max(1, (int)Math.Ceiling(parse.GetValue(epochs) * examples / (batchSize * accumulation * processes.Size)));
+            TrainingOptions Options(int steps) => new()
+            {
+                Steps = steps, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = parse.GetValue(lr),
+                PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed), LogEvery = 10,
+                CheckpointEvery = Math.Max(1, parse.GetValue(checkpointEvery)), KeepCheckpoints = Math.Max(1, parse.GetValue(keep)),
+            };
+            var run = new FinetuneRun(parse.GetValue(dataset)!, parse.GetValue(init)!, parse.GetValue(output)!, precision, parse.GetValue(resume), processes);
+            if (taskName == "multiple-choice") return FinetuneMultipleChoice(run, parse.GetValue(features), StepsFor, Options);
+            if (taskName == "text-classification") return FinetuneTextClassification(run, StepsFor, Options);
             if (taskName != "retrieval") throw new InterBertException($"finetune --task {taskName}: not available yet; expected retrieval, multiple-choice or text-classification");
             using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
@@ -60,18 +81,24 @@ public static class TaskCommands
                 var validationSplit = parse.GetValue(valSplit)!;
                 using var validation = validationSplit == "none" ? null
                     : new PreparedPairs(CaptionCorpus.Load(datasetPath, [validationSplit], store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
-                var batchSize = Math.Max(1, parse.GetValue(batch));
-                var steps = Math.Max(1, (int)Math.Ceiling(parse.GetValue(epochs) * train.CaptionCount / batchSize));
-                var options = new TrainingOptions
-                {
-                    Steps = steps, BatchSize = batchSize, LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr),
-                    Seed = parse.GetValue(seed), LogEvery = 10,
-                };
-                Console.WriteLine($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {steps} steps of {batchSize} examples (4 pairs each); validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {precision.Name()}");
+                var steps = StepsFor(train.CaptionCount);
+                var options = Options(steps);
+                if (processes.IsRoot)
+                    Console.WriteLine($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {steps} steps of {batchSize * accumulation} examples (4 pairs each)" +
+                        (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {precision.Name()}");
                 var result = ProgressDisplay.Run("finetune", (progress, cancel) => RetrievalFineTuning.Run(model, train, validation, options, pretrained,
                     parse.GetValue(output)!, vocabulary, tokenizer.LowerCase, parse.GetValue(mineEvery),
-                    new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"))), cancel,
-                    Math.Max(0, parse.GetValue(contrastive)), ownNegativeRate));
+                    new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
+                    {
+                        if (processes.IsRoot) progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"));
+                    }), cancel,
+                    Math.Max(0, parse.GetValue(contrastive)), ownNegativeRate, parse.GetValue(resume), processes));
+                if (!processes.IsRoot) return result.Cancelled ? 130 : 0;
+                if (result.Cancelled)
+                {
+                    Console.WriteLine($"finetune: interrupted at step {result.Step}; checkpoint written; continue with the same command and --resume");
+                    return 130;
+                }
                 if (result.BestValidation is { } best) Console.WriteLine($"finetune: best validation mean recall {best.MeanRecall:F1} (text→image R@1/5/10 {best.TextToImage.R1:F1}/{best.TextToImage.R5:F1}/{best.TextToImage.R10:F1})");
                 Console.WriteLine($"finetune: wrote {result.BestWeights} and {result.LastWeights}");
                 return 0;
@@ -186,26 +213,34 @@ public static class TaskCommands
         throw new ArgumentException($"--candidates {text}: expected 'all' or a positive number of images");
     }
 
-    private static int FinetuneTextClassification(string dataset, string init, string output, double epochs, int batchSize, double lr, double pretrainedLr, int seed, Precision precision)
+    /// <summary>What every fine-tuning verb shares: data, initial weights, output folder, precision, resume and processes.</summary>
+    private sealed record FinetuneRun(string Dataset, string Init, string Output, Precision Precision, bool Resume, ProcessGroup Processes);
+
+    private static int FinetuneTextClassification(FinetuneRun run, Func<double, int> stepsFor, Func<int, TrainingOptions> optionsFor)
     {
-        TorchSharp.torch.manual_seed(seed);
-        var examples = LabelledTextReader.Read(dataset);
+        var examples = LabelledTextReader.Read(run.Dataset);
         var labels = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(init, null, precision);
+        var options = optionsFor(stepsFor(examples.Count));
+        TorchSharp.torch.manual_seed(options.Seed);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(run.Init, null, run.Precision);
         using var classifier = new TextClassifier(model, labels);
         var maxLength = Math.Min(128, model.Config.MaxPositionEmbeddings);
-        var steps = Math.Max(1, (int)Math.Ceiling(epochs * examples.Count / Math.Max(1, batchSize)));
-        var options = new TrainingOptions { Steps = steps, BatchSize = Math.Max(1, batchSize), LearningRate = lr, PretrainedLearningRateMultiplier = pretrainedLr, Seed = seed };
-        Console.WriteLine($"finetune text-classification: {examples.Count} examples, {labels.Count} labels ({string.Join(", ", labels)}), {steps} steps of {batchSize}; text-only path (no image parameter)");
-        ProgressDisplay.Run("finetune", (progress, cancel) =>
-        {
-            TextClassificationTraining.Run(classifier, tokenizer, examples, dataset, options, pretrained, maxLength,
-                new Progress<(int Step, int Steps, double Loss)>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}"))), cancel);
-            return 0;
-        });
-        classifier.Save(output, vocabulary, tokenizer.LowerCase, pretrained);
-        Console.WriteLine($"finetune: training accuracy {100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, dataset, maxLength):F1}%; wrote {output}");
+        if (run.Processes.IsRoot)
+            Console.WriteLine($"finetune text-classification: {examples.Count} examples, {labels.Count} labels ({string.Join(", ", labels)}), {options.Steps} steps of {options.BatchSize * options.GradientAccumulation}; text-only path (no image parameter)");
+        var result = ProgressDisplay.Run("finetune", (progress, cancel) => TextClassificationTraining.Run(classifier, tokenizer, examples, run.Dataset, options, pretrained, maxLength, run.Output,
+            new SynchronousProgress<(int Step, int Steps, double Loss)>(p => { if (run.Processes.IsRoot) progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}")); }),
+            cancel, run.Resume, run.Processes));
+        if (!run.Processes.IsRoot) return result.Cancelled ? 130 : 0;
+        if (result.Cancelled) return Interrupted(result.Step);
+        classifier.Save(run.Output, vocabulary, tokenizer.LowerCase, pretrained);
+        Console.WriteLine($"finetune: training accuracy {100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, run.Dataset, maxLength):F1}%; wrote {run.Output}");
         return 0;
+    }
+
+    private static int Interrupted(int step)
+    {
+        Console.WriteLine($"finetune: interrupted at step {step}; checkpoint written; continue with the same command and --resume");
+        return 130;
     }
 
     private static int EvaluateTextClassification(string dataset, string weightsFolder, string? metricsOut, Precision precision)
@@ -220,28 +255,27 @@ public static class TaskCommands
         return 0;
     }
 
-    private static int FinetuneMultipleChoice(string dataset, string? featuresPath, string init, string output, double epochs, int batchSize, double lr, double pretrainedLr, int seed, Precision precision)
+    private static int FinetuneMultipleChoice(FinetuneRun run, string? featuresPath, Func<double, int> stepsFor, Func<int, TrainingOptions> optionsFor)
     {
         using var store = FeatureStore.Open(featuresPath ?? throw new ArgumentException("--features is required for multiple-choice"));
-        TorchSharp.torch.manual_seed(seed);
-        var items = MultipleChoiceReader.Read(dataset);
-        foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{dataset}: image {item.ImageId} has no features in {store.Folder}");
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(init, store, precision);
+        var items = MultipleChoiceReader.Read(run.Dataset);
+        foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{run.Dataset}: image {item.ImageId} has no features in {store.Folder}");
+        // Each question gives two steps' worth of examples: Q→A and QA→R in turn.
+        var options = optionsFor(stepsFor(2.0 * items.Count) is var steps && steps > 1 ? steps : 2);
+        TorchSharp.torch.manual_seed(options.Seed);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(run.Init, store, run.Precision);
         using (model)
         {
-            var steps = Math.Max(2, (int)Math.Ceiling(2 * epochs * items.Count / Math.Max(1, batchSize)));
-            Console.WriteLine($"finetune multiple-choice: {items.Count} questions, {steps} steps of {batchSize} (Q->A and QA->R in turn)");
-            ProgressDisplay.Run("finetune", (progress, cancel) =>
-            {
-                MultipleChoiceTask.Train(model, items, store, tokenizer, new TrainingOptions { Steps = steps, BatchSize = Math.Max(1, batchSize), LearningRate = lr, PretrainedLearningRateMultiplier = pretrainedLr, Seed = seed },
-                    pretrained,
-                    new Progress<(int Step, int Steps, double Loss)>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}"))), cancel);
-                return 0;
-            });
-            var weights = Path.Combine(output, "last.safetensors");
+            if (run.Processes.IsRoot) Console.WriteLine($"finetune multiple-choice: {items.Count} questions, {options.Steps} steps of {options.BatchSize * options.GradientAccumulation} (Q->A and QA->R in turn)");
+            var result = ProgressDisplay.Run("finetune", (progress, cancel) => MultipleChoiceTask.Train(model, items, store, tokenizer, options, pretrained, run.Output,
+                new SynchronousProgress<(int Step, int Steps, double Loss)>(p => { if (run.Processes.IsRoot) progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}")); }),
+                cancel, run.Resume, run.Processes));
+            if (!run.Processes.IsRoot) return result.Cancelled ? 130 : 0;
+            if (result.Cancelled) return Interrupted(result.Step);
+            var weights = Path.Combine(run.Output, "last.safetensors");
             var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, tokenizer.LowerCase);
             metadata["finetune_task"] = "multiple-choice";
-            metadata[PrecisionNames.MetadataKey] = precision.Name();
+            metadata[PrecisionNames.MetadataKey] = run.Precision.Name();
             PretrainedKeys.Record(metadata, pretrained);
             ModelCheckpoint.Save(model, weights, metadata);
             Console.WriteLine($"finetune: wrote {weights}");

@@ -82,7 +82,7 @@ public static class SearchService
             if (query.TryGetValue("k", out var kText) && (!int.TryParse(kText, out k) || k < 1 || k > options.MaxResults))
                 return Error(400, $"'k' must be a whole number from 1 to {options.MaxResults}");
             var watch = Stopwatch.StartNew();
-            var hits = await searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode);
+            var hits = await searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity);
             return Results.Json(new SearchResponse(text, Math.Round(watch.Elapsed.TotalMilliseconds, 1), hits.Select(h => new SearchResult(
                 h.Id, Math.Round(h.Score, 4), Math.Round(h.FirstStageSimilarity, 4), h.ImagePath is null ? null : $"/images/{Uri.EscapeDataString(h.Id)}")).ToList()));
         }).RequireRateLimiting(SearchPolicy);

@@ -21,4 +21,6 @@ public sealed record SearchServiceOptions
     public int Candidates { get; init; } = TwoStageSearcher.DefaultCandidates;
     /// <summary>How the first stage searches.</summary>
     public SearchMode Mode { get; init; } = SearchMode.Auto;
+    /// <summary>Re-rank by the cross-modal score plus the scaled first-stage cosine (BLIP-2's re-ranking).</summary>
+    public bool AddSimilarity { get; init; }
 }

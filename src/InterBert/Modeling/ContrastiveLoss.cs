@@ -27,6 +27,14 @@ public static class ContrastiveLoss
     /// <summary>The inverse temperature from the learned log-scale, capped at 100 as in CLIP so the logits cannot run away.</summary>
     public static Tensor Scale(Tensor logitScale) => logitScale.clamp_max(Math.Log(100)).exp();
 
+    /// <summary>A model's inverse temperature (capped at 100 as in training) as a number: cosines times it are on the scale of logits.</summary>
+    public static float SimilarityScale(InterBertModel model)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        return Scale(model.LogitScale).to(ScalarType.Float32).item<float>();
+    }
+
     /// <summary>
     /// The loss from L2-normalised vectors: text→image cross-entropy towards each caption's image, and image→text with
     /// all of an image's captions as positives (two captions of one image are not each other's negatives).

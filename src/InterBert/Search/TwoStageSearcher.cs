@@ -27,6 +27,7 @@ public sealed class TwoStageSearcher : IDisposable
         WeightsPath = weightsPath;
         zeroShot = index.Manifest.Score == "matching-head";
         model.eval();
+        SimilarityScale = ContrastiveLoss.SimilarityScale(model);
         // In bf16 the model thread holds one autocast region for its lifetime: the weights are cast once, not per query.
         modelThread = new ModelThread("interbert-search-model", model.Autocast);
     }
@@ -41,6 +42,8 @@ public sealed class TwoStageSearcher : IDisposable
     public FeatureStore Store { get; }
     /// <summary>The weights file in use.</summary>
     public string WeightsPath { get; }
+    /// <summary>The model's contrastive inverse temperature: first-stage cosines times this are on the scale of logits.</summary>
+    public float SimilarityScale { get; }
 
     /// <summary>
     /// Opens an index with its model: the weights it records, or <paramref name="weightsPath"/>, which must be the
@@ -102,21 +105,24 @@ public sealed class TwoStageSearcher : IDisposable
 
     /// <summary>
     /// The <paramref name="top"/> best images for <paramref name="query"/>: <paramref name="candidates"/> from the
-    /// index, re-ranked by the cross-modal score (ties by first-stage rank).
+    /// index, re-ranked by the cross-modal score (ties by first-stage rank); with <paramref name="addSimilarity"/>, by
+    /// the score plus the first-stage cosine times <see cref="SimilarityScale"/> (BLIP-2's re-ranking, the hit's score).
     /// </summary>
-    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto) =>
-        modelThread.Run(() => SearchOnModelThread(query, top, candidates, mode));
+    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, bool addSimilarity = false) =>
+        modelThread.Run(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity));
 
     /// <summary>The same as <see cref="Search"/>, without holding the calling thread while the model works.</summary>
-    public Task<IReadOnlyList<SearchHit>> SearchAsync(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto) =>
-        modelThread.RunAsync(() => SearchOnModelThread(query, top, candidates, mode));
+    public Task<IReadOnlyList<SearchHit>> SearchAsync(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, bool addSimilarity = false) =>
+        modelThread.RunAsync(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity));
 
-    private IReadOnlyList<SearchHit> SearchOnModelThread(string query, int top, int candidates, SearchMode mode)
+    private IReadOnlyList<SearchHit> SearchOnModelThread(string query, int top, int candidates, SearchMode mode, bool addSimilarity)
     {
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
         var tokens = Tokens(query);
         var nearest = Index.Nearest(QueryVector(tokens), Math.Max(candidates, top), mode);
         var scores = Rerank(tokens, nearest.Select(n => n.Position).ToList());
+        if (addSimilarity)
+            for (var k = 0; k < scores.Length; k++) scores[k] += SimilarityScale * (float)nearest[k].Similarity;
         return Enumerable.Range(0, nearest.Count)
             .OrderByDescending(k => scores[k]).ThenBy(k => k)
             .Take(top)

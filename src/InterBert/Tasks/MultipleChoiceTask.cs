@@ -86,24 +86,20 @@ public static class MultipleChoiceTask
             RegionCollator.Collate(images, store.Manifest.FeatureSize, maxRegions), labels.ToArray(), choices);
     }
 
-    /// <summary>Fine-tunes on Q→A and QA→R batches in turn.</summary>
-    public static void Train(InterBertModel model, IReadOnlyList<MultipleChoiceItem> items, FeatureStore store, WordPieceTokenizer tokenizer,
-        TrainingOptions options, IReadOnlySet<string> pretrainedKeys, IProgress<(int Step, int Steps, double Loss)>? progress = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Fine-tunes on Q→A and QA→R batches in turn through the one <see cref="Trainer"/> (checkpoints and
+    /// <c>metrics.jsonl</c> in <paramref name="runFolder"/>; <paramref name="resume"/> continues that run exactly).
+    /// </summary>
+    public static Trainer.Result Train(InterBertModel model, IReadOnlyList<MultipleChoiceItem> items, FeatureStore store, WordPieceTokenizer tokenizer,
+        TrainingOptions options, IReadOnlySet<string> pretrainedKeys, string runFolder, IProgress<(int Step, int Steps, double Loss)>? progress = null,
+        CancellationToken cancel = default, bool resume = false, Distributed.ProcessGroup? group = null)
     {
-        var groups = ParameterGroups.Create(model, options, pretrainedKeys);
-        var order = new EpochCursor(items.Count, options.Seed);
-        model.train();
-        for (var step = 0; step < options.Steps && !cancel.IsCancellationRequested; step++)
+        var objective = new MultipleChoiceObjective(model, items, store, tokenizer, options, pretrainedKeys);
+        var run = new TrainingRun(runFolder, model, model, options, pretrainedKeys, resume, group)
         {
-            groups.SetLearningRate(options.LearningRate * LearningRateSchedule.Factor(step, options.Steps, options.WarmupFraction));
-            using var scope = NewDisposeScope();
-            var indices = order.Take((long)step * options.BatchSize, options.BatchSize);
-            var (text, image, labels, choices) = Batch(items, indices, store, tokenizer, rationale: step % 2 == 1, model.Config.MaxSeqLength * 2, model.Config.MaxRegionLength);
-            var scores = model.Score(model.Forward(text, image)).view(indices.Count, choices);
-            var loss = nn.functional.cross_entropy(scores, tensor(labels));
-            groups.Step(loss);
-            progress?.Report((step + 1, options.Steps, loss.item<float>()));
-        }
+            Description = new Dictionary<string, object> { ["task"] = "multiple-choice", ["questions"] = items.Count },
+        };
+        return Trainer.Run(run, objective, progress is null ? null : new SynchronousProgress<Trainer.Progress>(p => progress.Report((p.Step, p.Steps, p.Values[0]))), cancel);
     }
 
     /// <summary>Q→A, QA→R and Q→AR accuracy in percent.</summary>

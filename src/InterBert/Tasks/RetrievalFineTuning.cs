@@ -13,91 +13,48 @@ namespace InterBert.Tasks;
 /// image) with cross-entropy. Hard negatives are mined with the current model at intervals: the images nearest to
 /// each caption's own image by the image-only pooled vectors. After each epoch the
 /// validation split is evaluated; the best (by mean recall) and the last weights are kept. With a contrastive weight,
-/// the image-text contrastive loss over the step's captions and their images is added (search models).
+/// the image-text contrastive loss over the step's captions and their images is added (search models). The loop is
+/// the shared <see cref="Trainer"/>'s (<see cref="RetrievalObjective"/>): accumulation, exact resume and MPI included.
 /// </summary>
 public static class RetrievalFineTuning
 {
     /// <summary>Progress after a step.</summary>
     public sealed record Progress(int Step, int Steps, double Loss, double LearningRate, string Status);
 
-    /// <summary>What a run did.</summary>
-    public sealed record Result(RetrievalMetrics? BestValidation, string BestWeights, string LastWeights);
+    /// <summary>What a run did: the best validation, where the weights are, the steps done and whether it was cancelled (then only its checkpoint is written).</summary>
+    public sealed record Result(RetrievalMetrics? BestValidation, string BestWeights, string LastWeights, int Step = 0, bool Cancelled = false);
 
-    /// <summary>Fine-tunes <paramref name="model"/>; writes <c>best.safetensors</c>, <c>last.safetensors</c> (vocabulary beside) and <c>metrics.jsonl</c> in <paramref name="runFolder"/>.</summary>
+    /// <summary>
+    /// Fine-tunes <paramref name="model"/> through the one <see cref="Trainer"/>; writes <c>best.safetensors</c>,
+    /// <c>last.safetensors</c> (vocabulary beside), <c>metrics.jsonl</c> and checkpoints in <paramref name="runFolder"/>.
+    /// With <paramref name="resume"/>, continues the folder's run from its last checkpoint, exactly.
+    /// </summary>
     public static Result Run(
         InterBertModel model, PreparedPairs train, PreparedPairs? validation, TrainingOptions options, IReadOnlySet<string> pretrainedKeys,
         string runFolder, byte[] vocabulary, bool lowerCase, int mineEvery = 0, IProgress<Progress>? progress = null, CancellationToken cancel = default,
-        double contrastiveWeight = 0, double ownNegativeRate = 0)
+        double contrastiveWeight = 0, double ownNegativeRate = 0, bool resume = false, Distributed.ProcessGroup? group = null)
     {
         Directory.CreateDirectory(runFolder);
-        var metrics = new MetricsLog(Path.Combine(runFolder, "metrics.jsonl"));
-        if (File.Exists(metrics.Path)) File.Delete(metrics.Path);
-        var groups = ParameterGroups.Create(model, options, pretrainedKeys);
-        var captions = train.CaptionCount;
-        var stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)captions / options.BatchSize));
-        mineEvery = mineEvery > 0 ? mineEvery : stepsPerEpoch;
-        var order = new EpochCursor(captions, options.Seed);
-        int[][]? hard = null;
-        RetrievalMetrics? best = null;
         var bestPath = Path.Combine(runFolder, "best.safetensors");
         var lastPath = Path.Combine(runFolder, "last.safetensors");
-        var watch = Stopwatch.StartNew();
-        double lossSum = 0;
-        var lossCount = 0;
-        for (var step = 0; step < options.Steps; step++)
+        var (step, learningRate) = (0, 0.0);
+        var objective = new RetrievalObjective(model, train, validation, options, pretrainedKeys, bestPath, vocabulary, lowerCase, mineEvery, contrastiveWeight, ownNegativeRate,
+            status => progress?.Report(new Progress(step, options.Steps, double.NaN, learningRate, status)), cancel);
+        var run = new TrainingRun(runFolder, model, model, options, pretrainedKeys, resume, group)
         {
-            if (cancel.IsCancellationRequested) break;
-            if (step % mineEvery == 0 && train.ImageCount > 2) hard = MineHardNegatives(model, train, 8);
-            model.train();
-            var learningRate = options.LearningRate * LearningRateSchedule.Factor(step, options.Steps, options.WarmupFraction);
-            groups.SetLearningRate(learningRate);
-            var random = new Random(unchecked(options.Seed * 1_000_003 + step));
-            using (var scope = NewDisposeScope())
-            {
-                var examples = order.Take((long)step * options.BatchSize, options.BatchSize);
-                var (text, image) = FourWayBatch(train, examples, hard, random, ownNegativeRate);
-                Tensor loss;
-                using (model.Autocast())
-                {
-                    var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
-                    loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
-                    if (contrastiveWeight > 0)
-                    {
-                        var contrastive = ContrastiveInputs(train, examples);
-                        loss = loss + ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText) * contrastiveWeight;
-                    }
-                }
-                groups.Step(loss);
-                lossSum += loss.item<float>();
-                lossCount++;
-            }
-            var done = step + 1;
-            if (done % options.LogEvery == 0 || done == options.Steps)
-            {
-                metrics.Append(new Dictionary<string, object> { ["step"] = done, ["loss"] = Math.Round(lossSum / lossCount, 6), ["lr"] = learningRate, ["seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 1), ["precision"] = model.Precision.Name() });
-                progress?.Report(new Progress(done, options.Steps, lossSum / lossCount, learningRate, "training"));
-                (lossSum, lossCount) = (0, 0);
-            }
-            if (validation is not null && (done % stepsPerEpoch == 0 || done == options.Steps))
-            {
-                progress?.Report(new Progress(done, options.Steps, double.NaN, learningRate, "validating"));
-                var result = RetrievalMetrics.FromScores(RetrievalScorer.ScoreAll(model, validation, zeroShot: false, cancel: cancel), validation.Corpus.ImageOf);
-                metrics.Append(new Dictionary<string, object>
-                {
-                    ["step"] = done, ["split"] = "validation", ["t2i_R@1"] = result.TextToImage.R1, ["t2i_R@5"] = result.TextToImage.R5,
-                    ["t2i_R@10"] = result.TextToImage.R10, ["mean_recall"] = Math.Round(result.MeanRecall, 3),
-                });
-                if (best is null || result.MeanRecall > best.MeanRecall)
-                {
-                    best = result;
-                    Save(model, bestPath, vocabulary, lowerCase, done, contrastiveWeight, pretrainedKeys);
-                }
-            }
-        }
-        Save(model, lastPath, vocabulary, lowerCase, options.Steps, contrastiveWeight, pretrainedKeys);
-        if (best is null) Save(model, bestPath, vocabulary, lowerCase, options.Steps, contrastiveWeight, pretrainedKeys);
+            Description = new Dictionary<string, object> { ["task"] = "retrieval", ["train_captions"] = train.CaptionCount, ["train_images"] = train.ImageCount },
+        };
+        var result = Trainer.Run(run, objective, progress is null ? null : new SynchronousProgress<Trainer.Progress>(p =>
+        {
+            (step, learningRate) = (p.Step, p.LearningRate);
+            progress.Report(new Progress(p.Step, p.Steps, p.Values[0], p.LearningRate, "training"));
+        }), cancel);
+        if (group is { IsRoot: false } || result.Cancelled) return new Result(objective.Best, bestPath, lastPath, result.Step, result.Cancelled);
+        Save(model, lastPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
+        if (objective.Best is null) Save(model, bestPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
+        var metrics = new MetricsLog(Path.Combine(runFolder, "metrics.jsonl"));
         LossPlot.Write(metrics.ReadAll().Where(r => r["split"] is null).ToList(), [("loss", "4-way loss")], "retrieval fine-tuning", Path.Combine(Directory.CreateDirectory(Path.Combine(runFolder, "plots")).FullName, "finetune-loss.png"));
-        return new Result(best, bestPath, lastPath);
+        return new Result(objective.Best, bestPath, lastPath, result.Step);
     }
 
     /// <summary>
@@ -136,6 +93,13 @@ public static class RetrievalFineTuning
     /// </summary>
     public static (TextBatch Text, ImageBatch Image) FourWayBatch(PreparedPairs pairs, IReadOnlyList<int> examples, int[][]? hard, Random random, double ownNegativeRate = 0)
     {
+        var (captionIds, imageIds) = FourWayIds(pairs, examples, hard, random, ownNegativeRate);
+        return pairs.Pairs(captionIds, imageIds);
+    }
+
+    /// <summary>The caption and image indices of <see cref="FourWayBatch"/>'s 4B pairs, four consecutive pairs per example.</summary>
+    public static (List<long> Captions, List<long> Images) FourWayIds(PreparedPairs pairs, IReadOnlyList<int> examples, int[][]? hard, Random random, double ownNegativeRate = 0)
+    {
         var imageOf = pairs.Corpus.ImageOf;
         var captionIds = new List<long>(examples.Count * 4);
         var imageIds = new List<long>(examples.Count * 4);
@@ -153,7 +117,7 @@ public static class RetrievalFineTuning
             captionIds.AddRange([c, otherCaption, c, c]);
             imageIds.AddRange([i, i, otherImage, hardImage]);
         }
-        return pairs.Pairs(captionIds, imageIds);
+        return (captionIds, imageIds);
     }
 
     /// <summary>The examples' captions and their distinct images, for the contrastive loss.</summary>
@@ -163,7 +127,8 @@ public static class RetrievalFineTuning
         return new ContrastiveBatch(pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()), imageOfText);
     }
 
-    private static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step, double contrastiveWeight, IReadOnlySet<string> pretrainedKeys)
+    /// <summary>Saves fine-tuned weights with their vocabulary, task, step, precision, contrastive weight and pretrained keys.</summary>
+    internal static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step, double contrastiveWeight, IReadOnlySet<string> pretrainedKeys)
     {
         var metadata = ModelVocabulary.WriteBeside(path, vocabulary, lowerCase);
         metadata["finetune_task"] = "retrieval";

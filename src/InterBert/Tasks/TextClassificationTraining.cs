@@ -9,25 +9,24 @@ namespace InterBert.Tasks;
 /// <summary>Fine-tunes and evaluates a <see cref="TextClassifier"/> (cross-entropy, AdamW with the shared recipe).</summary>
 public static class TextClassificationTraining
 {
-    /// <summary>Fine-tunes on <paramref name="examples"/>; <paramref name="progress"/> receives (step, steps, loss).</summary>
-    public static void Run(TextClassifier classifier, WordPieceTokenizer tokenizer, IReadOnlyList<LabelledText> examples, string source,
-        TrainingOptions options, IReadOnlySet<string> pretrainedKeys, int maxLength, IProgress<(int Step, int Steps, double Loss)>? progress = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Fine-tunes on <paramref name="examples"/> through the one <see cref="Trainer"/> (checkpoints and
+    /// <c>metrics.jsonl</c> in <paramref name="runFolder"/>; <paramref name="resume"/> continues that run exactly);
+    /// <paramref name="progress"/> receives (step, steps, loss).
+    /// </summary>
+    public static Trainer.Result Run(TextClassifier classifier, WordPieceTokenizer tokenizer, IReadOnlyList<LabelledText> examples, string source,
+        TrainingOptions options, IReadOnlySet<string> pretrainedKeys, int maxLength, string runFolder, IProgress<(int Step, int Steps, double Loss)>? progress = null,
+        CancellationToken cancel = default, bool resume = false, Distributed.ProcessGroup? group = null)
     {
         var encoded = examples.Select(e => TextClassifier.Encode(tokenizer, e, maxLength)).ToList();
         var targets = classifier.Targets(examples, source);
+        var objective = new TextClassificationObjective(classifier, encoded, targets, tokenizer.PadId, options, pretrainedKeys, tokenizer.LowerCase);
         // Pretrained keys are named as in the model; inside the classifier they sit under "model.".
-        var groups = ParameterGroups.Create(classifier, options, pretrainedKeys.Select(k => "model." + k).ToHashSet());
-        var order = new EpochCursor(examples.Count, options.Seed);
-        classifier.train();
-        for (var step = 0; step < options.Steps && !cancel.IsCancellationRequested; step++)
+        var run = new TrainingRun(runFolder, classifier, classifier.Model, options, pretrainedKeys.Select(k => "model." + k).ToHashSet(), resume, group)
         {
-            groups.SetLearningRate(options.LearningRate * LearningRateSchedule.Factor(step, options.Steps, options.WarmupFraction));
-            using var scope = NewDisposeScope();
-            var indices = order.Take((long)step * options.BatchSize, options.BatchSize);
-            var loss = nn.functional.cross_entropy(classifier.Logits(Batch(encoded, indices, tokenizer.PadId)), tensor(indices.Select(i => targets[i]).ToArray()));
-            groups.Step(loss);
-            progress?.Report((step + 1, options.Steps, loss.item<float>()));
-        }
+            Description = new Dictionary<string, object> { ["task"] = "text-classification", ["examples"] = examples.Count, ["labels"] = classifier.Labels },
+        };
+        return Trainer.Run(run, objective, progress is null ? null : new SynchronousProgress<Trainer.Progress>(p => progress.Report((p.Step, p.Steps, p.Values[0]))), cancel);
     }
 
     /// <summary>Accuracy (0-1) on labelled examples.</summary>
@@ -48,7 +47,8 @@ public static class TextClassificationTraining
         return (double)correct / examples.Count;
     }
 
-    private static TextBatch Batch(IReadOnlyList<(int[] Ids, int[] Types)> encoded, IReadOnlyList<int> indices, int padId)
+    /// <summary>A text batch of encoded examples (ids padded, token types beside).</summary>
+    internal static TextBatch Batch(IReadOnlyList<(int[] Ids, int[] Types)> encoded, IReadOnlyList<int> indices, int padId)
     {
         var batch = WordPieceTokenizer.Collate(indices.Select(i => encoded[i].Ids).ToList(), padId);
         var types = WordPieceTokenizer.Collate(indices.Select(i => encoded[i].Types).ToList(), 0).InputIds;

@@ -73,11 +73,7 @@ public sealed class TextClassifier : nn.Module
         metadata[PrecisionNames.MetadataKey] = Model.Precision.Name();
         PretrainedKeys.Record(metadata, pretrainedKeys ?? []);
         ModelCheckpoint.Save(Model, weights, metadata);
-        AtomicFile.Write(Path.Combine(folder, "classifier.safetensors"), temporary =>
-        {
-            using var stream = File.Create(temporary);
-            Safetensors.SaveStateDict(stream, new Dictionary<string, Tensor> { ["classifier.weight"] = classifier.weight!, ["classifier.bias"] = classifier.bias! });
-        });
+        SaveHead(Path.Combine(folder, "classifier.safetensors"));
         AtomicFile.WriteAllText(Path.Combine(folder, "labels.json"), JsonSerializer.Serialize(Labels));
     }
 
@@ -88,13 +84,36 @@ public sealed class TextClassifier : nn.Module
         if (!File.Exists(labelsPath)) throw new InterBertException($"{folder}: not a text classifier (no labels.json)");
         var labels = JsonSerializer.Deserialize<List<string>>(File.ReadAllText(labelsPath)) ?? throw new InterBertException($"{labelsPath}: empty");
         var result = new TextClassifier(ModelCheckpoint.Load(Path.Combine(folder, "model.safetensors")), labels);
-        var head = Safetensors.LoadStateDict(Path.Combine(folder, "classifier.safetensors"));
-        using (no_grad())
-        {
-            result.classifier.weight!.copy_(head["classifier.weight"]);
-            result.classifier.bias!.copy_(head["classifier.bias"]);
-        }
+        result.LoadHead(Path.Combine(folder, "classifier.safetensors"));
         return result;
+    }
+
+    /// <summary>Writes the linear classifier's weights (atomically) to a safetensors file.</summary>
+    public void SaveHead(string path) => AtomicFile.Write(path, temporary =>
+    {
+        using var stream = File.Create(temporary);
+        Safetensors.SaveStateDict(stream, new Dictionary<string, Tensor> { ["classifier.weight"] = classifier.weight!, ["classifier.bias"] = classifier.bias! });
+    });
+
+    /// <summary>Reads the linear classifier's weights written by <see cref="SaveHead"/>.</summary>
+    public void LoadHead(string path)
+    {
+        if (!File.Exists(path)) throw new CheckpointException($"{path}: classifier weights not found");
+        var head = Safetensors.LoadStateDict(path);
+        try
+        {
+            if (!head.TryGetValue("classifier.weight", out var weight) || !head.TryGetValue("classifier.bias", out var bias) || !weight.shape.SequenceEqual(classifier.weight!.shape))
+                throw new CheckpointException($"{path}: not the weights of a {Labels.Count}-label classifier");
+            using (no_grad())
+            {
+                classifier.weight!.copy_(weight);
+                classifier.bias!.copy_(bias);
+            }
+        }
+        finally
+        {
+            foreach (var tensor in head.Values) tensor.Dispose();
+        }
     }
 
     /// <inheritdoc/>

@@ -97,7 +97,7 @@ public static class TwoStageRetrievalEvaluation
             }
         }
         var scoreOnly = RetrievalMetrics.FromTwoStage(scores, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
-        var scale = SimilarityScale(model);
+        var scale = ContrastiveLoss.SimilarityScale(model);
         var fused = new float[captions, images];
         foreach (var (c, i) in ordered) fused[c, i] = scores[c, i] + scale * similarity[c, i];
         var withSimilarity = RetrievalMetrics.FromTwoStage(fused, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
@@ -147,14 +147,6 @@ public static class TwoStageRetrievalEvaluation
         var result = new float[pairs.CaptionCount, pairs.ImageCount];
         Buffer.BlockCopy(values, 0, result, 0, values.Length * sizeof(float));
         return result;
-    }
-
-    /// <summary>The contrastive loss's inverse temperature (capped at 100 as in training): cosines on the scale of logits.</summary>
-    public static float SimilarityScale(InterBertModel model)
-    {
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        return ContrastiveLoss.Scale(model.LogitScale).to(ScalarType.Float32).item<float>();
     }
 
     private static float[] Flatten(float[,] matrix)

@@ -16,8 +16,8 @@ public sealed class CheckpointManager(string runFolder, int keep)
     /// <summary>The checkpoints folder.</summary>
     public string Folder { get; } = Path.Combine(runFolder, "checkpoints");
 
-    /// <summary>Writes a checkpoint for <paramref name="state"/>.Step and prunes old ones.</summary>
-    public string Save(InterBertModel model, AdamW optimizer, TrainerState state, IReadOnlyDictionary<string, string> metadata)
+    /// <summary>Writes a checkpoint for <paramref name="state"/>.Step, with the objective's metadata and state, and prunes old ones.</summary>
+    public string Save(InterBertModel model, AdamW optimizer, TrainerState state, ITrainingObjective objective)
     {
         Directory.CreateDirectory(Folder);
         var final = Path.Combine(Folder, $"step-{state.Step}");
@@ -25,7 +25,8 @@ public sealed class CheckpointManager(string runFolder, int keep)
         Directory.CreateDirectory(temporary);
         try
         {
-            ModelCheckpoint.Save(model, Path.Combine(temporary, "model.safetensors"), metadata);
+            ModelCheckpoint.Save(model, Path.Combine(temporary, "model.safetensors"), objective.CheckpointMetadata());
+            objective.SaveState(temporary);
             optimizer.save_state_dict(Path.Combine(temporary, "optimizer.bin"));
             using (var rng = get_rng_state()) File.WriteAllBytes(Path.Combine(temporary, "rng.bin"), rng.bytes.ToArray());
             File.WriteAllText(Path.Combine(temporary, "trainer.json"), JsonSerializer.Serialize(state));
@@ -50,8 +51,8 @@ public sealed class CheckpointManager(string runFolder, int keep)
             .OrderBy(c => c.Step).Select(c => (c.Step, c.Path)).ToList();
     }
 
-    /// <summary>Restores model, optimiser and generator from the newest complete checkpoint; returns its state, or null when there is none.</summary>
-    public TrainerState? RestoreLatest(InterBertModel model, AdamW optimizer)
+    /// <summary>Restores model, optimiser, generator and the objective's state from the newest complete checkpoint; returns its state, or null when there is none.</summary>
+    public TrainerState? RestoreLatest(InterBertModel model, AdamW optimizer, ITrainingObjective objective)
     {
         var latest = Completed().LastOrDefault();
         if (latest.Path is null) return null;
@@ -59,6 +60,7 @@ public sealed class CheckpointManager(string runFolder, int keep)
         var missing = report.Missing.Where(k => k != Modeling.InterBertModel.LogitScaleKey).ToList();
         if (missing.Count > 0) throw new CheckpointException($"{latest.Path}: checkpoint lacks {missing.Count} weights of the model (first {missing[0]})");
         optimizer.load_state_dict(Path.Combine(latest.Path, "optimizer.bin"));
+        objective.RestoreState(latest.Path);
         var rngBytes = File.ReadAllBytes(Path.Combine(latest.Path, "rng.bin"));
         using (var rng = tensor(rngBytes, dtype: ScalarType.Byte)) set_rng_state(rng);
         return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(latest.Path, "trainer.json")))

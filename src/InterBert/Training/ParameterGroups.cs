@@ -7,7 +7,7 @@ namespace InterBert.Training;
 /// AdamW over four parameter groups: with or without weight decay (none on biases and LayerNorm), crossed with
 /// pretrained or new (pretrained ones take the learning-rate multiplier).
 /// </summary>
-public sealed class ParameterGroups
+public sealed class ParameterGroups : IDisposable
 {
     private readonly List<Parameter> parameters;
     private readonly double clipNorm;
@@ -65,6 +65,9 @@ public sealed class ParameterGroups
         if (clipNorm > 0) torch.nn.utils.clip_grad_norm_(parameters, clipNorm);
         Optimizer.step();
     }
+
+    /// <summary>Releases the optimiser and its moment estimates.</summary>
+    public void Dispose() => Optimizer.Dispose();
 
     /// <summary>Sets every group's learning rate to peak x schedule factor x its multiplier.</summary>
     public void SetLearningRate(double learningRate)

@@ -86,9 +86,10 @@ public static class Flickr8kReport
         line("");
         line("## Search");
         line("");
-        line("The test photos are indexed (`index/`) with the model fine-tuned after pretraining. Search them in a browser:");
+        line("The test photos are indexed (`index/`) with the model fine-tuned after pretraining. Search them in a browser" +
+            (options.AddSimilarity ? " (re-ranked as the evaluation re-ranks, by score + scaled cosine):" : ":"));
         line("");
-        line($"    ./interbert serve --index {Path.Combine(folder, "index")}");
+        line($"    ./interbert serve --index {Path.Combine(folder, "index")}{(options.AddSimilarity ? " --add-similarity" : "")}");
         line("");
         // A picture of the page answering a query, when scripts/screenshot-search.sh has taken one.
         if (File.Exists(Path.Combine(plots, "search.png")))

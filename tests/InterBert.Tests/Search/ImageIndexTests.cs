@@ -58,6 +58,13 @@ public sealed class ImageIndexTests(SearchFixture fixture)
         var reference = Enumerable.Range(0, pairs.ImageCount).ToDictionary(i => query.ImageIds[i], i => scores[0, i]);
         foreach (var hit in hits) Assert.Equal(reference[hit.Id], hit.Score, 3);
         for (var k = 1; k < hits.Count; k++) Assert.True(hits[k - 1].Score >= hits[k].Score);
+
+        // BLIP-2's re-ranking: the same scores plus the first-stage cosine times the contrastive inverse temperature.
+        var scale = Math.Min(100, Math.Exp(searcher.Model.LogitScale.item<float>()));
+        var blended = searcher.Search(query.Captions[0], top: 24, candidates: 24, addSimilarity: true);
+        Assert.Equal(hits.Select(h => h.Id).Order(), blended.Select(h => h.Id).Order());
+        foreach (var hit in blended) Assert.Equal(reference[hit.Id] + scale * hit.FirstStageSimilarity, hit.Score, 3);
+        for (var k = 1; k < blended.Count; k++) Assert.True(blended[k - 1].Score >= blended[k].Score);
     }
 
     [Fact]
@@ -110,7 +117,7 @@ public sealed class ImageIndexTests(SearchFixture fixture)
 
         using var cancel = new CancellationTokenSource();
         var target = folder.File("resumed");
-        var first = ImageIndex.Build(model, fixture.SearchWeights, store, images, target, null, new SynchronousProgress(_ => cancel.Cancel()), cancel.Token, imagesPerBatch: 5);
+        var first = ImageIndex.Build(model, fixture.SearchWeights, store, images, target, null, new InterBert.Training.SynchronousProgress<(int Done, int Total)>(_ => cancel.Cancel()), cancel.Token, imagesPerBatch: 5);
         Assert.True(first.Cancelled);
         Assert.Contains("not finished", Assert.Throws<InterBertException>(() => ImageIndex.Open(target)).Message);
         var second = ImageIndex.Build(model, fixture.SearchWeights, store, images, target, imagesPerBatch: 5);
@@ -136,10 +143,5 @@ public sealed class ImageIndexTests(SearchFixture fixture)
         Assert.Contains(vectors, error);
         File.WriteAllText(Path.Combine(copy, ImageIndex.ManifestFile), "{ not json");
         Assert.Contains("corrupt index description", Assert.Throws<InterBertException>(() => ImageIndex.Open(copy)).Message);
-    }
-
-    private sealed class SynchronousProgress(Action<(int Done, int Total)> report) : IProgress<(int Done, int Total)>
-    {
-        public void Report((int Done, int Total) value) => report(value);
     }
 }

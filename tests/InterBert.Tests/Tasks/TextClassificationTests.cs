@@ -55,14 +55,14 @@ public class TextClassificationTests(ITestOutputHelper output)
         var labels = train.Select(e => e.Label).Distinct().Order().ToList();
         using var classifier = new TextClassifier(model, labels);
         var options = new TrainingOptions { Steps = 60, BatchSize = 16, LearningRate = 1e-4, Seed = 2 };
-        TextClassificationTraining.Run(classifier, tokenizer, train, "train", options, report.Used.ToHashSet(), 64);
+        using var folder = new TempFolder();
+        TextClassificationTraining.Run(classifier, tokenizer, train, "train", options, report.Used.ToHashSet(), 64, folder.File("run"));
         var accuracy = TextClassificationTraining.Accuracy(classifier, tokenizer, test, "test", 64);
         var majority = test.GroupBy(e => e.Label).Max(g => g.Count()) / (double)test.Count;
         output.WriteLine($"{train.Count} train / {test.Count} test captions, labels {string.Join(", ", labels)}; accuracy {accuracy:P1} vs majority {majority:P1}");
         Assert.True(accuracy > majority + 0.2, $"accuracy {accuracy:P1}, majority {majority:P1}");
 
         // Saved and loaded, it classifies the same way.
-        using var folder = new TempFolder();
         classifier.Save(folder.Path, encoder.Vocabulary, true);
         using var loaded = TextClassifier.Load(folder.Path);
         Assert.Equal(accuracy, TextClassificationTraining.Accuracy(loaded, tokenizer, test, "test", 64), 9);

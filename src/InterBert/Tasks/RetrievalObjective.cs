@@ -1,0 +1,114 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using InterBert.Data;
+using InterBert.Distributed;
+using InterBert.Modeling;
+using InterBert.Training;
+using InterBert.Weights;
+using static TorchSharp.torch;
+
+namespace InterBert.Tasks;
+
+/// <summary>
+/// Retrieval fine-tuning as a <see cref="ITrainingObjective"/> (see <see cref="RetrievalFineTuning"/>): the 4-way
+/// ranking loss over mined hard negatives, plus the contrastive loss when weighted. Its own state, checkpointed for an
+/// exact resume: the hard negatives last mined and the best validation so far.
+/// </summary>
+internal sealed class RetrievalObjective(
+    InterBertModel model, PreparedPairs train, PreparedPairs? validation, TrainingOptions options, IReadOnlySet<string> pretrainedKeys,
+    string bestPath, byte[] vocabulary, bool lowerCase, int mineEvery, double contrastiveWeight, double ownNegativeRate,
+    Action<string>? status, CancellationToken cancel) : ITrainingObjective
+{
+    private const string StateFile = "retrieval.json";
+    private readonly EpochCursor order = new(train.CaptionCount, options.Seed);
+    private readonly int stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)train.CaptionCount / options.BatchSize));
+    private int[][]? hard;
+
+    /// <summary>The best validation so far (by mean recall).</summary>
+    public RetrievalMetrics? Best { get; private set; }
+
+    /// <inheritdoc/>
+    public string Fingerprint => FormattableString.Invariant($"retrieval mine-every={MineEvery} contrastive={contrastiveWeight} own-negatives={ownNegativeRate}");
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ValueNames { get; } = ["loss"];
+
+    private int MineEvery => mineEvery > 0 ? mineEvery : stepsPerEpoch;
+
+    /// <inheritdoc/>
+    public void BeforeStep(int step)
+    {
+        if (step % MineEvery != 0 || train.ImageCount <= 2) return;
+        status?.Invoke("mining hard negatives");
+        hard = RetrievalFineTuning.MineHardNegatives(model, train, 8);
+    }
+
+    /// <inheritdoc/>
+    public ObjectiveLoss Loss(int step, int micro, ProcessGroup processes)
+    {
+        var global = options.BatchSize * processes.Size;
+        var everyRank = order.Take((long)(step * options.GradientAccumulation + micro) * global, global);
+        // The wrong captions and images are drawn for the whole global batch from one source per (step, micro-batch),
+        // and each rank takes its share: the ranks together train on exactly the pairs one process would.
+        var random = new Random(unchecked(options.Seed * 1_000_003 + step) ^ (micro * 7_919));
+        var (captionIds, imageIds) = RetrievalFineTuning.FourWayIds(train, everyRank, hard, random, ownNegativeRate);
+        var first = processes.Rank * options.BatchSize;
+        var examples = everyRank.Skip(first).Take(options.BatchSize).ToList();
+        var (text, image) = train.Pairs(captionIds.GetRange(4 * first, 4 * examples.Count), imageIds.GetRange(4 * first, 4 * examples.Count));
+        Tensor loss;
+        using (model.Autocast())
+        {
+            var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
+            loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
+            if (contrastiveWeight > 0)
+            {
+                var contrastive = RetrievalFineTuning.ContrastiveInputs(train, examples);
+                loss = loss + ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText) * contrastiveWeight;
+            }
+        }
+        return new ObjectiveLoss(loss, [loss.item<float>()], examples.Count);
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, double>? Validate(int step, bool last)
+    {
+        if (validation is null || !(last || step % stepsPerEpoch == 0)) return null;
+        status?.Invoke("validating");
+        var result = RetrievalMetrics.FromScores(RetrievalScorer.ScoreAll(model, validation, zeroShot: false, cancel: cancel), validation.Corpus.ImageOf);
+        if (Best is null || result.MeanRecall > Best.MeanRecall)
+        {
+            Best = result;
+            RetrievalFineTuning.Save(model, bestPath, vocabulary, lowerCase, step, contrastiveWeight, pretrainedKeys);
+        }
+        return new Dictionary<string, double>
+        {
+            ["t2i_R@1"] = result.TextToImage.R1, ["t2i_R@5"] = result.TextToImage.R5, ["t2i_R@10"] = result.TextToImage.R10, ["mean_recall"] = result.MeanRecall,
+        };
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, string> CheckpointMetadata()
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            [ModelVocabulary.LowerCaseKey] = lowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = model.Precision.Name(),
+        };
+        PretrainedKeys.Record(metadata, pretrainedKeys);
+        return metadata;
+    }
+
+    /// <inheritdoc/>
+    public void SaveState(string checkpointFolder) =>
+        File.WriteAllText(Path.Combine(checkpointFolder, StateFile), JsonSerializer.Serialize(new SavedState(hard, Best)));
+
+    /// <inheritdoc/>
+    public void RestoreState(string checkpointFolder)
+    {
+        var path = Path.Combine(checkpointFolder, StateFile);
+        if (!File.Exists(path)) throw new CheckpointException($"{checkpointFolder}: no {StateFile}: not a retrieval fine-tuning checkpoint");
+        var saved = JsonSerializer.Deserialize<SavedState>(File.ReadAllText(path)) ?? throw new CheckpointException($"{path}: empty");
+        (hard, Best) = (saved.Hard, saved.Best);
+    }
+
+    private sealed record SavedState([property: JsonPropertyName("hard_negatives")] int[][]? Hard, [property: JsonPropertyName("best")] RetrievalMetrics? Best);
+}

@@ -1,0 +1,78 @@
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Training;
+using InterBert.Weights;
+using TorchSharp.PyBridge;
+
+namespace InterBert.Tests.Tasks;
+
+/// <summary>
+/// Fine-tuning shares pretraining's trainer: a retrieval run killed after a checkpoint (taken after a validation and
+/// between two minings of hard negatives) resumes to the same parameters, best weights and metrics.
+/// </summary>
+[Collection("coco features")]
+public class FinetuneResumeTests(CocoFeatures features)
+{
+    /// <summary>Dropout-free tiny weights for the COCO store.</summary>
+    private string WriteInit(TempFolder folder)
+    {
+        using var store = FeatureStore.Open(features.StorePath);
+        var config = TestInputs.TinyNoDropout with { VFeatureSize = store.Manifest.FeatureSize, PredictFeature = true };
+        TorchSharp.torch.manual_seed(13);
+        using var model = new InterBertModel(config);
+        var path = folder.File("init.safetensors");
+        ModelCheckpoint.Save(model, path, ModelVocabulary.WriteBeside(path, MiniLmOnnxReader.ReadVocabularyBytes(), lowerCase: true));
+        return path;
+    }
+
+    private string[] Arguments(string init, string run) =>
+    [
+        "finetune", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--features", features.StorePath, "--init", init, "--out", run,
+        "--steps", "160", "--batch-size", "8", "--checkpoint-every", "30", "--mine-every", "25", "--val-split", "val",
+        "--contrastive-weight", "0.5", "--seed", "3", "--lr", "1e-3", "--threads", "2",
+    ];
+
+    [Fact]
+    public void RetrievalRunKilledAfterItsCheckpointResumesToBitIdenticalParameters()
+    {
+        using var folder = new TempFolder();
+        var init = WriteInit(folder);
+        var whole = folder.File("whole");
+        var killed = folder.File("killed");
+        var reference = CliProcess.Run(Arguments(init, whole));
+        Assert.True(reference.ExitCode == 0, reference.Error);
+
+        using (var process = CliProcess.Start(Arguments(init, killed)))
+        {
+            var checkpoint = Path.Combine(killed, "checkpoints", "step-60", "trainer.json");
+            var deadline = DateTime.UtcNow.AddMinutes(3);
+            while (!File.Exists(checkpoint) && !process.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(5);
+            process.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
+            process.WaitForExit();
+        }
+        Assert.True(Directory.Exists(Path.Combine(killed, "checkpoints", "step-60")));
+        Assert.False(File.Exists(Path.Combine(killed, "last.safetensors")), "the run finished before it could be killed");
+
+        var resumed = CliProcess.Run([.. Arguments(init, killed), "--resume"]);
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        foreach (var file in new[] { "last.safetensors", "best.safetensors" })
+        {
+            var expected = Safetensors.LoadStateDict(Path.Combine(whole, file));
+            var actual = Safetensors.LoadStateDict(Path.Combine(killed, file));
+            Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+            foreach (var (key, tensor) in expected)
+                Assert.True(tensor.bytes.SequenceEqual(actual[key].bytes), $"{file}: {key} differs after resume");
+        }
+        static List<string> After60(string run) => new MetricsLog(Path.Combine(run, "metrics.jsonl")).ReadAll()
+            .Where(r => r["step"]!.GetValue<int>() > 60)
+            .Select(r => { r.Remove("samples_per_second"); return r.ToJsonString(); }).ToList();
+        var expectedMetrics = After60(whole);
+        Assert.Contains(expectedMetrics, line => line.Contains("\"split\":\"validation\""));
+        Assert.Equal(expectedMetrics, After60(killed));
+
+        // Without --resume an existing run is not overwritten.
+        var again = CliProcess.Run(Arguments(init, killed));
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("--resume", again.Error);
+    }
+}
