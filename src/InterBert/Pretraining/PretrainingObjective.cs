@@ -1,6 +1,5 @@
 using InterBert.Data;
 using InterBert.Distributed;
-using InterBert.Modeling;
 using InterBert.Training;
 using InterBert.Weights;
 
@@ -55,9 +54,8 @@ public sealed class PretrainingObjective : ITrainingObjective
         var ranks = processes.Size;
         // The step's global batch is split into equal shares, one per rank; each example's randomness depends only on
         // (seed, step, micro-batch, position in the global batch).
-        var global = training.BatchSize * ranks;
-        var first = processes.Rank * training.BatchSize;
-        var indices = order.Take((long)(step * training.GradientAccumulation + micro) * global, global).Skip(first).Take(training.BatchSize).ToList();
+        var first = StepBatch.FirstOfRank(training, processes);
+        var indices = StepBatch.Share(order, step, micro, training, processes);
         var randoms = indices.Select((_, j) => new Random(PretrainingRun.ExampleSeed(training.Seed, step, micro, first + j))).ToList();
         var batch = builder.Build(indices, randoms);
         var local = LossDenominators.Of(batch);
@@ -79,15 +77,7 @@ public sealed class PretrainingObjective : ITrainingObjective
     }
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata()
-    {
-        var metadata = new Dictionary<string, string>
-        {
-            [ModelVocabulary.LowerCaseKey] = setup.Tokenizer.LowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = setup.Model.Precision.Name(),
-        };
-        PretrainedKeys.Record(metadata, setup.PretrainedKeys);
-        return metadata;
-    }
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => StepBatch.CheckpointMetadata(setup.Tokenizer.LowerCase, setup.Model.Precision, setup.PretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) { }

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
 using InterBert.Data;
-using InterBert.Distributed;
 using InterBert.Modeling;
 using InterBert.Training;
 using InterBert.Weights;

@@ -3,7 +3,6 @@ using InterBert.Distributed;
 using InterBert.Modeling;
 using InterBert.Text;
 using InterBert.Training;
-using InterBert.Weights;
 using static TorchSharp.torch;
 
 namespace InterBert.Tasks;
@@ -27,9 +26,7 @@ internal sealed class MultipleChoiceObjective(
     /// <inheritdoc/>
     public ObjectiveLoss Loss(int step, int micro, ProcessGroup processes)
     {
-        var global = options.BatchSize * processes.Size;
-        var indices = order.Take((long)(step * options.GradientAccumulation + micro) * global, global)
-            .Skip(processes.Rank * options.BatchSize).Take(options.BatchSize).ToList();
+        var indices = StepBatch.Share(order, step, micro, options, processes);
         var (text, image, labels, choices) = MultipleChoiceTask.Batch(items, indices, store, tokenizer, rationale: step % 2 == 1, model.Config.MaxSeqLength * 2, model.Config.MaxRegionLength);
         Tensor loss;
         using (model.Autocast()) loss = nn.functional.cross_entropy(model.Score(model.Forward(text, image)).view(indices.Count, choices), tensor(labels));
@@ -40,15 +37,7 @@ internal sealed class MultipleChoiceObjective(
     public IReadOnlyDictionary<string, double>? Validate(int step, bool last) => null;
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata()
-    {
-        var metadata = new Dictionary<string, string>
-        {
-            [ModelVocabulary.LowerCaseKey] = tokenizer.LowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = model.Precision.Name(),
-        };
-        PretrainedKeys.Record(metadata, pretrainedKeys);
-        return metadata;
-    }
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => StepBatch.CheckpointMetadata(tokenizer.LowerCase, model.Precision, pretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) { }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Training;

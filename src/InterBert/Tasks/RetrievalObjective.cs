@@ -46,13 +46,12 @@ internal sealed class RetrievalObjective(
     /// <inheritdoc/>
     public ObjectiveLoss Loss(int step, int micro, ProcessGroup processes)
     {
-        var global = options.BatchSize * processes.Size;
-        var everyRank = order.Take((long)(step * options.GradientAccumulation + micro) * global, global);
+        var everyRank = StepBatch.Global(order, step, micro, options, processes);
         // The wrong captions and images are drawn for the whole global batch from one source per (step, micro-batch),
         // and each rank takes its share: the ranks together train on exactly the pairs one process would.
         var random = new Random(unchecked(options.Seed * 1_000_003 + step) ^ (micro * 7_919));
         var (captionIds, imageIds) = RetrievalFineTuning.FourWayIds(train, everyRank, hard, random, ownNegativeRate);
-        var first = processes.Rank * options.BatchSize;
+        var first = StepBatch.FirstOfRank(options, processes);
         var examples = everyRank.Skip(first).Take(options.BatchSize).ToList();
         var (text, image) = train.Pairs(captionIds.GetRange(4 * first, 4 * examples.Count), imageIds.GetRange(4 * first, 4 * examples.Count));
         Tensor loss;
@@ -87,15 +86,7 @@ internal sealed class RetrievalObjective(
     }
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata()
-    {
-        var metadata = new Dictionary<string, string>
-        {
-            [ModelVocabulary.LowerCaseKey] = lowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = model.Precision.Name(),
-        };
-        PretrainedKeys.Record(metadata, pretrainedKeys);
-        return metadata;
-    }
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => StepBatch.CheckpointMetadata(lowerCase, model.Precision, pretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) =>

@@ -1,6 +1,5 @@
 using InterBert.Data;
 using InterBert.Distributed;
-using InterBert.Modeling;
 using InterBert.Text;
 using InterBert.Training;
 using InterBert.Weights;
@@ -28,9 +27,7 @@ internal sealed class TextClassificationObjective(
     /// <inheritdoc/>
     public ObjectiveLoss Loss(int step, int micro, ProcessGroup processes)
     {
-        var global = options.BatchSize * processes.Size;
-        var indices = order.Take((long)(step * options.GradientAccumulation + micro) * global, global)
-            .Skip(processes.Rank * options.BatchSize).Take(options.BatchSize).ToList();
+        var indices = StepBatch.Share(order, step, micro, options, processes);
         Tensor loss;
         using (classifier.Model.Autocast())
             loss = nn.functional.cross_entropy(classifier.Logits(TextClassificationTraining.Batch(encoded, indices, padId)), tensor(indices.Select(i => targets[i]).ToArray()));
@@ -41,15 +38,7 @@ internal sealed class TextClassificationObjective(
     public IReadOnlyDictionary<string, double>? Validate(int step, bool last) => null;
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata()
-    {
-        var metadata = new Dictionary<string, string>
-        {
-            [ModelVocabulary.LowerCaseKey] = lowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = classifier.Model.Precision.Name(),
-        };
-        PretrainedKeys.Record(metadata, pretrainedKeys);
-        return metadata;
-    }
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => StepBatch.CheckpointMetadata(lowerCase, classifier.Model.Precision, pretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) => classifier.SaveHead(Path.Combine(checkpointFolder, HeadFile));

@@ -1,4 +1,3 @@
-using System.Globalization;
 using InterBert.Modeling;
 
 namespace InterBert.Workflows;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using InterBert.Modeling;
-using InterBert.Weights;
 
 namespace InterBert.Workflows;
 
