@@ -20,6 +20,16 @@ internal static class CliProcess
         return process;
     }
 
+    /// <summary>Starts a run and kills it (SIGKILL, no chance to clean up) as soon as <paramref name="file"/> exists, or after 3 minutes.</summary>
+    public static void KillOnceWritten(string[] args, string file)
+    {
+        using var process = Start(args);
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (!File.Exists(file) && !process.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(5);
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+    }
+
     /// <summary>Runs to the end and returns the exit code and both outputs.</summary>
     public static (int ExitCode, string Output, string Error) Run(params string[] args)
     {

@@ -198,7 +198,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
             };
             // Resumed: a stage interrupted with the same inputs continues from its last checkpoint.
             var result = RetrievalFineTuning.Run(model, train, null, options, pretrained, runFolder, vocabulary, tokenizer.LowerCase, mineEvery: Math.Max(1, settings.FinetuneSteps / 3),
-                new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
+                new SynchronousProgress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
                 settings.ContrastiveWeight, settings.FinetuneOwnNegativeRate, resume: true);
             return !result.Cancelled;
         }

@@ -77,7 +77,7 @@ public sealed class PretrainingObjective : ITrainingObjective
     }
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata() => StepBatch.CheckpointMetadata(setup.Tokenizer.LowerCase, setup.Model.Precision, setup.PretrainedKeys);
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => CheckpointManager.Metadata(setup.Tokenizer.LowerCase, setup.Model.Precision, setup.PretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) { }

@@ -37,7 +37,7 @@ internal sealed class MultipleChoiceObjective(
     public IReadOnlyDictionary<string, double>? Validate(int step, bool last) => null;
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata() => StepBatch.CheckpointMetadata(tokenizer.LowerCase, model.Precision, pretrainedKeys);
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => CheckpointManager.Metadata(tokenizer.LowerCase, model.Precision, pretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) { }

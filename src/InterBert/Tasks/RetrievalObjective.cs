@@ -86,7 +86,7 @@ internal sealed class RetrievalObjective(
     }
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata() => StepBatch.CheckpointMetadata(lowerCase, model.Precision, pretrainedKeys);
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => CheckpointManager.Metadata(lowerCase, model.Precision, pretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) =>

@@ -38,7 +38,7 @@ internal sealed class TextClassificationObjective(
     public IReadOnlyDictionary<string, double>? Validate(int step, bool last) => null;
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata() => StepBatch.CheckpointMetadata(lowerCase, classifier.Model.Precision, pretrainedKeys);
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => CheckpointManager.Metadata(lowerCase, classifier.Model.Precision, pretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) => classifier.SaveHead(Path.Combine(checkpointFolder, HeadFile));

@@ -16,6 +16,17 @@ public sealed class CheckpointManager(string runFolder, int keep)
     /// <summary>The checkpoints folder.</summary>
     public string Folder { get; } = Path.Combine(runFolder, "checkpoints");
 
+    /// <summary>The metadata of a checkpoint's weights: the vocabulary's casing, the precision and the pretrained keys.</summary>
+    public static Dictionary<string, string> Metadata(bool lowerCase, Precision precision, IEnumerable<string> pretrainedKeys)
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            [ModelVocabulary.LowerCaseKey] = lowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = precision.Name(),
+        };
+        PretrainedKeys.Record(metadata, pretrainedKeys);
+        return metadata;
+    }
+
     /// <summary>Writes a checkpoint for <paramref name="state"/>.Step, with the objective's metadata and state, and prunes old ones.</summary>
     public string Save(InterBertModel model, AdamW optimizer, TrainerState state, ITrainingObjective objective)
     {

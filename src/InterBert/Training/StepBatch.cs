@@ -1,7 +1,5 @@
 using InterBert.Data;
 using InterBert.Distributed;
-using InterBert.Modeling;
-using InterBert.Weights;
 
 namespace InterBert.Training;
 
@@ -25,15 +23,4 @@ public static class StepBatch
     /// <summary>This rank's share of a step's micro-batch.</summary>
     public static List<int> Share(EpochCursor order, int step, int micro, TrainingOptions options, ProcessGroup processes) =>
         Global(order, step, micro, options, processes).Skip(FirstOfRank(options, processes)).Take(options.BatchSize).ToList();
-
-    /// <summary>The metadata of a checkpoint's weights: the vocabulary's casing, the precision and the pretrained keys.</summary>
-    public static Dictionary<string, string> CheckpointMetadata(bool lowerCase, Precision precision, IEnumerable<string> pretrainedKeys)
-    {
-        var metadata = new Dictionary<string, string>
-        {
-            [ModelVocabulary.LowerCaseKey] = lowerCase ? "true" : "false", [PrecisionNames.MetadataKey] = precision.Name(),
-        };
-        PretrainedKeys.Record(metadata, pretrainedKeys);
-        return metadata;
-    }
 }

@@ -227,7 +227,7 @@ public sealed class Flickr8kRecipe
             };
             // Resumed: a stage interrupted with the same inputs continues from its last checkpoint.
             var result = RetrievalFineTuning.Run(model, train, null, training, pretrained, Path.Combine(folder, run), vocabulary, tokenizer.LowerCase, mineEvery: Math.Max(1, options.FinetuneSteps / 4),
-                new Progress<RetrievalFineTuning.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
+                new SynchronousProgress<RetrievalFineTuning.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
                 options.ContrastiveWeight, 0, resume: true);
             return !result.Cancelled;
         }

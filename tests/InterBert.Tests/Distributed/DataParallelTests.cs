@@ -23,26 +23,7 @@ public sealed class DataParallelTests(DistributedFixture data, ITestOutputHelper
     [Fact]
     public void TwoRanksWithBatchBEqualOneRankWithBatch2B()
     {
-        var single = Path.Combine(data.Root, "single-8");
-        var control = Path.Combine(data.Root, "single-4");
-        var parallel = Path.Combine(data.Root, "mpi-2x4");
-        var a = DistributedFixture.Run("dotnet", Dotnet(PretrainArgs(single, 8)), TimeSpan.FromMinutes(3));
-        Assert.True(a.ExitCode == 0, a.Output);
-        var b = DistributedFixture.Run("mpiexec", new[] { "-n", "2", "dotnet" }.Concat(Dotnet(PretrainArgs(parallel, 4))), TimeSpan.FromMinutes(3));
-        log.WriteLine(b.Output);
-        Assert.True(b.ExitCode == 0, b.Output);
-        Assert.Contains("per rank x 2 ranks (MPI)", b.Output);
-        var c = DistributedFixture.Run("dotnet", Dotnet(PretrainArgs(control, 4)), TimeSpan.FromMinutes(3));
-        Assert.True(c.ExitCode == 0, c.Output);
-
-        using var initial = ModelCheckpoint.Load(data.Weights);
-        using var one = ModelCheckpoint.Load(Path.Combine(single, "model.safetensors"));
-        using var two = ModelCheckpoint.Load(Path.Combine(parallel, "model.safetensors"));
-        using var half = ModelCheckpoint.Load(Path.Combine(control, "model.safetensors"));
-        var equivalence = MaxDifference(one, two);
-        var trained = MaxDifference(one, initial);
-        var smallerBatch = MaxDifference(one, half);
-        log.WriteLine($"max |1 rank x 8 - 2 ranks x 4| = {equivalence:E2}; training moved parameters by up to {trained:E2}; 1 rank x 4 differs by {smallerBatch:E2}");
+        var (parallel, equivalence, trained, smallerBatch) = TrainThreeWays("pretrain", PretrainArgs, "model.safetensors", null);
         Assert.True(equivalence <= 1e-5, $"parameters differ by {equivalence}");
         Assert.True(trained > 1e-3, "training did not change the parameters");
         Assert.True(smallerBatch > 1e-3, "one rank's half batch gives the same result: the test could not tell");
@@ -58,29 +39,9 @@ public sealed class DataParallelTests(DistributedFixture data, ITestOutputHelper
             "finetune", "--task", "retrieval", "--dataset", data.Dataset, "--features", data.Features, "--init", data.Weights, "--out", output,
             "--steps", "12", "--batch-size", batch.ToString(), "--mine-every", "5", "--lr", "5e-4", "--val-split", "none", "--seed", "3", "--threads", "1",
         ];
-        var single = Path.Combine(data.Root, "finetune-single-8");
-        var control = Path.Combine(data.Root, "finetune-single-4");
-        var parallel = Path.Combine(data.Root, "finetune-mpi-2x4");
-        var a = DistributedFixture.Run("dotnet", Dotnet(Args(single, 8)), TimeSpan.FromMinutes(3));
-        Assert.True(a.ExitCode == 0, a.Output);
-        var b = DistributedFixture.Run("mpiexec", new[] { "-n", "2", "dotnet" }.Concat(Dotnet(Args(parallel, 4))), TimeSpan.FromMinutes(3));
-        log.WriteLine(b.Output);
-        Assert.True(b.ExitCode == 0, b.Output);
-        Assert.Contains("per rank x 2 ranks (MPI)", b.Output);
-        var c = DistributedFixture.Run("dotnet", Dotnet(Args(control, 4)), TimeSpan.FromMinutes(3));
-        Assert.True(c.ExitCode == 0, c.Output);
-
-        using var initial = ModelCheckpoint.Load(data.Weights);
-        using var one = ModelCheckpoint.Load(Path.Combine(single, "last.safetensors"));
-        using var two = ModelCheckpoint.Load(Path.Combine(parallel, "last.safetensors"));
-        using var half = ModelCheckpoint.Load(Path.Combine(control, "last.safetensors"));
         // The score head's bias cannot change a 4-way softmax, so its gradient is rounding noise, which Adam scales
         // to full-size steps: it is left out of the comparison.
-        const string unidentifiable = "vil_logit.bias";
-        var equivalence = MaxDifference(one, two, unidentifiable);
-        var trained = MaxDifference(one, initial, unidentifiable);
-        var smallerBatch = MaxDifference(one, half, unidentifiable);
-        log.WriteLine($"fine-tuning: max |1 rank x 8 - 2 ranks x 4| = {equivalence:E2}; moved by up to {trained:E2}; 1 rank x 4 differs by {smallerBatch:E2}");
+        var (_, equivalence, trained, smallerBatch) = TrainThreeWays("finetune", Args, "last.safetensors", "vil_logit.bias");
         Assert.True(equivalence <= 1e-5, $"parameters differ by {equivalence}");
         Assert.True(trained > 1e-3, "training did not change the parameters");
         Assert.True(smallerBatch > 1e-3, "one rank's half batch gives the same result: the test could not tell");
@@ -167,6 +128,34 @@ public sealed class DataParallelTests(DistributedFixture data, ITestOutputHelper
         var values = new[] { 1.5f, 2f };
         group.AllReduceSum(values.AsSpan());
         Assert.Equal([1.5f, 2f], values);
+    }
+
+    /// <summary>
+    /// Trains 1 rank x 8, 2 ranks x 4 (mpiexec) and 1 rank x 4 with <paramref name="args"/>(output, batch); returns the
+    /// 2-rank run's folder and the largest parameter differences: 1x8 against 2x4, against the initial weights and
+    /// against 1x4 (<paramref name="except"/> left out).
+    /// </summary>
+    private (string Parallel, double Equivalence, double Trained, double SmallerBatch) TrainThreeWays(string name, Func<string, int, string[]> args, string weightsFile, string? except)
+    {
+        var single = Path.Combine(data.Root, $"{name}-single-8");
+        var control = Path.Combine(data.Root, $"{name}-single-4");
+        var parallel = Path.Combine(data.Root, $"{name}-mpi-2x4");
+        var a = DistributedFixture.Run("dotnet", Dotnet(args(single, 8)), TimeSpan.FromMinutes(3));
+        Assert.True(a.ExitCode == 0, a.Output);
+        var b = DistributedFixture.Run("mpiexec", new[] { "-n", "2", "dotnet" }.Concat(Dotnet(args(parallel, 4))), TimeSpan.FromMinutes(3));
+        log.WriteLine(b.Output);
+        Assert.True(b.ExitCode == 0, b.Output);
+        Assert.Contains("per rank x 2 ranks (MPI)", b.Output);
+        var c = DistributedFixture.Run("dotnet", Dotnet(args(control, 4)), TimeSpan.FromMinutes(3));
+        Assert.True(c.ExitCode == 0, c.Output);
+
+        using var initial = ModelCheckpoint.Load(data.Weights);
+        using var one = ModelCheckpoint.Load(Path.Combine(single, weightsFile));
+        using var two = ModelCheckpoint.Load(Path.Combine(parallel, weightsFile));
+        using var half = ModelCheckpoint.Load(Path.Combine(control, weightsFile));
+        var result = (parallel, MaxDifference(one, two, except), MaxDifference(one, initial, except), MaxDifference(one, half, except));
+        log.WriteLine($"{name}: max |1 rank x 8 - 2 ranks x 4| = {result.Item2:E2}; training moved parameters by up to {result.Item3:E2}; 1 rank x 4 differs by {result.Item4:E2}");
+        return result;
     }
 
     private static double MaxDifference(InterBertModel a, InterBertModel b, string? except = null)

@@ -23,14 +23,7 @@ public class ExactResumeTests(CocoFeatures features)
         var reference = CliProcess.Run(Arguments(whole));
         Assert.True(reference.ExitCode == 0, reference.Error);
 
-        using (var process = CliProcess.Start(Arguments(killed)))
-        {
-            var checkpoint = Path.Combine(killed, "checkpoints", "step-30", "trainer.json");
-            var deadline = DateTime.UtcNow.AddMinutes(3);
-            while (!File.Exists(checkpoint) && !process.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(5);
-            process.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
-            process.WaitForExit();
-        }
+        CliProcess.KillOnceWritten(Arguments(killed), Path.Combine(killed, "checkpoints", "step-30", "trainer.json"));
         Assert.True(Directory.Exists(Path.Combine(killed, "checkpoints", "step-30")));
         Assert.False(Directory.Exists(Path.Combine(killed, "checkpoints", "step-60")), "the run finished before it could be killed");
 

@@ -42,14 +42,7 @@ public class FinetuneResumeTests(CocoFeatures features)
         var reference = CliProcess.Run(Arguments(init, whole));
         Assert.True(reference.ExitCode == 0, reference.Error);
 
-        using (var process = CliProcess.Start(Arguments(init, killed)))
-        {
-            var checkpoint = Path.Combine(killed, "checkpoints", "step-60", "trainer.json");
-            var deadline = DateTime.UtcNow.AddMinutes(3);
-            while (!File.Exists(checkpoint) && !process.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(5);
-            process.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
-            process.WaitForExit();
-        }
+        CliProcess.KillOnceWritten(Arguments(init, killed), Path.Combine(killed, "checkpoints", "step-60", "trainer.json"));
         Assert.True(Directory.Exists(Path.Combine(killed, "checkpoints", "step-60")));
         Assert.False(File.Exists(Path.Combine(killed, "last.safetensors")), "the run finished before it could be killed");
 
