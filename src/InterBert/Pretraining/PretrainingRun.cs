@@ -1,4 +1,3 @@
-using System.Text.Json;
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Training;
@@ -94,6 +93,4 @@ public static class PretrainingRun
     /// <summary>The seed of one example's random source: a fixed mix of seed, step, micro-batch and position.</summary>
     public static int ExampleSeed(int seed, int step, int micro, int position) =>
         (int)((unchecked((uint)seed * 1_000_003u + (uint)step * 2_654_435_761u + (uint)micro * 40_503u) ^ unchecked((uint)position * 2_246_822_519u)) & int.MaxValue);
-
-    private static double Round(double value) => Math.Round(value, 6);
 }
