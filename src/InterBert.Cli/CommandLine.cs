@@ -26,8 +26,23 @@ public static class CommandLine
     /// <summary>The value of a <see cref="PrecisionOption"/>.</summary>
     public static Modeling.Precision Precision(ParseResult parse, Option<string> option) => Modeling.PrecisionNames.Parse(parse.GetValue(option)!);
 
-    /// <summary>Parses <paramref name="args"/> and runs the chosen verb; returns the exit code.</summary>
-    public static int Run(string[] args)
+    /// <summary>A verb's <c>--whole-image-region</c> option (masked region modeling's treatment of region 0); null keeps the verb's default.</summary>
+    public static Option<string?> WholeImageRegionOption() => new("--whole-image-region")
+    {
+        Description = "masked region modeling: 'masked' hides and predicts the whole-image region whenever a region inside it is masked (default); 'visible' shows it unless it overlaps an anchor",
+    };
+
+    /// <summary>The value of a <see cref="WholeImageRegionOption"/>, or null when not given.</summary>
+    public static Pretraining.WholeImageRegionMasking? WholeImageRegion(ParseResult parse, Option<string?> option) => parse.GetValue(option) switch
+    {
+        null => null,
+        "masked" => Pretraining.WholeImageRegionMasking.Masked,
+        "visible" => Pretraining.WholeImageRegionMasking.Visible,
+        var other => throw new ArgumentException($"--whole-image-region {other}: expected masked or visible"),
+    };
+
+    /// <summary>Parses <paramref name="args"/> and runs the chosen verb (of the tool's and <paramref name="moreVerbs"/>); returns the exit code.</summary>
+    public static int Run(string[] args, params Command[] moreVerbs)
     {
         var root = new RootCommand("InterBERT for .NET: vision-and-language pretraining, fine-tuning, evaluation and text-to-image search.");
         root.Options.Add(ThreadsOption);
@@ -43,8 +58,8 @@ public static class CommandLine
         root.Subcommands.Add(IndexCommand.Create());
         root.Subcommands.Add(SearchCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
-        root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(BenchmarkCommand.Create());
+        foreach (var verb in moreVerbs) root.Subcommands.Add(verb);
         var parse = root.Parse(args);
         // Under MPI, the launcher ends every rank when one fails; say why instead of vanishing silently.
         using var terminated = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ =>

@@ -7,10 +7,15 @@ internal static class CliProcess
 {
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "InterBert.Cli.dll");
 
+    /// <summary>The command line with the benchmarks' <c>bench</c> verb (benchmarks/InterBert.Benchmarks).</summary>
+    public static string BenchmarksDllPath => Path.Combine(AppContext.BaseDirectory, "InterBert.Benchmarks.dll");
+
+    private static string DllFor(IReadOnlyList<string> args) => args.Count > 0 && args[0] == "bench" ? BenchmarksDllPath : DllPath;
+
     public static Process Start(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(DllPath);
+        info.ArgumentList.Add(DllFor(args));
         foreach (var a in args) info.ArgumentList.Add(a);
         var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start dotnet");
         process.OutputDataReceived += (_, _) => { };
@@ -34,7 +39,7 @@ internal static class CliProcess
     public static (int ExitCode, string Output, string Error) Run(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(DllPath);
+        info.ArgumentList.Add(DllFor(args));
         foreach (var a in args) info.ArgumentList.Add(a);
         using var process = Process.Start(info)!;
         var output = process.StandardOutput.ReadToEndAsync();

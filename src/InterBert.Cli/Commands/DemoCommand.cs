@@ -1,5 +1,5 @@
 using System.CommandLine;
-using InterBert.Cli.Demo;
+using InterBert.Workflows;
 using Spectre.Console;
 
 namespace InterBert.Cli.Commands;
@@ -20,14 +20,15 @@ public static class DemoCommand
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model" };
         var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
-        var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoSettings.Bf16PretrainSteps} pretraining and {DemoSettings.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoSettings.Fp32PretrainSteps} and {DemoSettings.Fp32FinetuneSteps}, in about the same time)" };
+        var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps}, in about the same time)" };
+        var wholeImage = CommandLine.WholeImageRegionOption();
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10-12 minutes on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
-            var settings = DemoSettings.For(parse.GetValue(language)!, parse.GetValue(precision) is { } precisionName ? InterBert.Modeling.PrecisionNames.Parse(precisionName) : InterBert.Modeling.Precision.Bf16);
+            var settings = DemoRecipeOptions.For(parse.GetValue(language)!, parse.GetValue(precision) is { } precisionName ? InterBert.Modeling.PrecisionNames.Parse(precisionName) : InterBert.Modeling.Precision.Bf16);
             if (parse.GetValue(preset) is { } presetName)
             {
                 if (settings.Language == "en" && presetName != "small") throw new ArgumentException("demo --lang en uses MiniLM's weights, which fill the small preset only");
@@ -39,12 +40,13 @@ public static class DemoCommand
                 TestImages = parse.GetValue(test) ?? settings.TestImages,
                 PretrainSteps = parse.GetValue(pretrainSteps) ?? settings.PretrainSteps,
                 FinetuneSteps = parse.GetValue(finetuneSteps) ?? settings.FinetuneSteps,
+                WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? settings.WholeImageRegion,
             };
             if (settings.TestImages < 5 || settings.TestImages + settings.ValidationImages + 3 > settings.Images)
                 throw new ArgumentException($"demo: {settings.TestImages} test images need at least {settings.TestImages + settings.ValidationImages + 3} scenes (and at least 5 test images)");
             var folder = parse.GetValue(output) ?? Path.Combine("demo-output", settings.Language);
             Console.WriteLine($"demo: {(settings.Language == "en" ? "English" : "Chinese")} captions, working folder {Path.GetFullPath(folder)}");
-            var pipeline = new DemoPipeline(folder, settings, parse.GetValue(CommandLine.ThreadsOption));
+            var pipeline = new DemoRecipe(folder, settings with { Threads = Math.Max(1, parse.GetValue(CommandLine.ThreadsOption)) }, new ConsoleWorkflowHost());
             if (!pipeline.Run()) return 130;
             var results = pipeline.Results();
             var table = new Table().AddColumn("model").AddColumn("t→i R@1").AddColumn("R@5").AddColumn("R@10").AddColumn("i→t R@1").AddColumn("attribute neg. below").AddColumn("relation neg. below");

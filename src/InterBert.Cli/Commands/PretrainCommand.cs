@@ -1,11 +1,6 @@
 using System.CommandLine;
-using InterBert.Data;
-using InterBert.Distributed;
-using InterBert.Modeling;
 using InterBert.Pretraining;
-using InterBert.Text;
-using InterBert.Training;
-using InterBert.Weights;
+using InterBert.Workflows;
 
 namespace InterBert.Cli.Commands;
 
@@ -35,6 +30,7 @@ public static class PretrainCommand
         var valSplit = new Option<string?>("--val-split") { Description = "held-out split for validation ('none' to skip)", DefaultValueFactory = _ => "val" };
         var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its last checkpoint, exactly" };
         var segmentMasking = new Option<string>("--segment-masking") { Description = "paper (10% word anchors + 0-2 words), reference (one span) or bert (15% tokens)", DefaultValueFactory = _ => "paper" };
+        var wholeImage = CommandLine.WholeImageRegionOption();
         var referenceRegions = new Option<bool>("--reference-region-masking") { Description = "the reference code's region masking (10% anchors, IoU >= 0.4)" };
         var hardNegatives = new Option<double>("--hard-negative-rate") { Description = "share of ITM negatives drawn from the captions most similar to the true one (TF-IDF)", DefaultValueFactory = _ => 0.2 };
         var weights = new Option<string>("--loss-weights") { Description = "MSM:MRM:ITM loss weights", DefaultValueFactory = _ => "1:1:1" };
@@ -44,100 +40,36 @@ public static class PretrainCommand
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, weights, hardNegatives, contrastive, ownNegatives, precision,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
-            var initPath = parse.GetValue(init);
-            var presetName = parse.GetValue(preset);
-            if ((initPath is null) == (presetName is null)) throw new ArgumentException("give --init WEIGHTS or --preset NAME");
-            var precisionValue = CommandLine.Precision(parse, precision);
-            var seedValue = parse.GetValue(seed);
-            TorchSharp.torch.manual_seed(seedValue);
-            using var store = FeatureStore.Open(parse.GetValue(features)!);
-            var hasClasses = store.Manifest.ClassCount > 0 && store.Entries.All(e => e.HasClasses);
-
-            WordPieceTokenizer tokenizer;
-            byte[] vocabulary;
-            InterBertModel model;
-            HashSet<string> pretrained = [];
-            if (initPath is not null)
+            var lossWeights = parse.GetValue(weights)!.Split(':').Select(w => double.TryParse(w, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v
+                : throw new ArgumentException($"--loss-weights {parse.GetValue(weights)}: expected three numbers, MSM:MRM:ITM")).ToArray();
+            if (lossWeights.Length != 3) throw new ArgumentException("--loss-weights takes three numbers, MSM:MRM:ITM");
+            var tasks = new PretrainingTaskOptions
             {
-                tokenizer = ModelVocabulary.TokenizerFor(initPath);
-                vocabulary = File.ReadAllBytes(tokenizer.Source);
-                model = ModelCheckpoint.Load(initPath);
-                pretrained = PretrainedKeys.Read(initPath);
-            }
-            else
+                SegmentMasking = parse.GetValue(segmentMasking) switch
+                {
+                    "paper" => SegmentMaskingMode.Paper, "reference" => SegmentMaskingMode.ReferenceSpan, "bert" => SegmentMaskingMode.BertTokens,
+                    var other => throw new ArgumentException($"--segment-masking '{other}': expected paper, reference or bert"),
+                },
+                ReferenceRegionMasking = parse.GetValue(referenceRegions), WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? new PretrainingTaskOptions().WholeImageRegion,
+                HardNegativeRate = Math.Clamp(parse.GetValue(hardNegatives), 0, 1),
+                SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
+                ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1),
+            };
+            var options = new PretrainingJobOptions
             {
-                vocabulary = parse.GetValue(vocab) is { } vocabPath
-                    ? File.Exists(vocabPath) ? File.ReadAllBytes(vocabPath) : throw new InterBertException($"{vocabPath}: vocabulary file not found")
-                    : MiniLmOnnxReader.ReadVocabularyBytes();
-                tokenizer = WordPieceTokenizer.Load(new MemoryStream(vocabulary), parse.GetValue(vocab) ?? "BERT-uncased vocabulary");
-                var config = InterBertConfig.FromPreset(presetName!) with
-                {
-                    VocabSize = tokenizer.VocabularySize, VFeatureSize = store.Manifest.FeatureSize,
-                    VTargetSize = hasClasses ? store.Manifest.ClassCount : InterBertConfig.FromPreset(presetName!).VTargetSize,
-                    PredictFeature = !hasClasses,
-                };
-                model = new InterBertModel(config);
-            }
-            model.Precision = precisionValue;
-            using (model)
-            {
-                if (model.Config.VFeatureSize != store.Manifest.FeatureSize)
-                    throw new InterBertException($"{store.Folder}: {store.Manifest.FeatureSize}-d region features, but the model expects v_feature_size {model.Config.VFeatureSize}");
-                if (hasClasses && model.Config.VTargetSize != store.Manifest.ClassCount)
-                    throw new InterBertException($"{store.Folder}: {store.Manifest.ClassCount} region classes, but the model predicts v_target_size {model.Config.VTargetSize}");
-                var datasetPath = parse.GetValue(dataset)!;
-                var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-                var train = CaptionCorpus.Load(datasetPath, parse.GetValue(trainSplit)!, store, tokenizer, maxTokens);
-                if (parse.GetValue(ownNegatives) > 0) train = Synthetic.SyntheticDataset.WithOwnNegatives(train, datasetPath, parse.GetValue(trainSplit)!, tokenizer, maxTokens, "--own-negative-rate");
-                var validationSplit = parse.GetValue(valSplit);
-                var validation = validationSplit is null or "none" ? null : CaptionCorpus.Load(datasetPath, [validationSplit], store, tokenizer, maxTokens);
-                var batchSize = Math.Max(1, parse.GetValue(batch));
-                var accumulation = Math.Max(1, parse.GetValue(accumulate));
-                var stepCount = parse.GetValue(steps) ?? (parse.GetValue(epochs) is { } e
-                    ? (int)Math.Ceiling(e * train.Captions.Count / (batchSize * accumulation))
-                    : throw new ArgumentException("give --steps N or --epochs N"));
-                var lossWeights = parse.GetValue(weights)!.Split(':').Select(double.Parse).ToArray();
-                if (lossWeights.Length != 3) throw new ArgumentException("--loss-weights takes three numbers, MSM:MRM:ITM");
-                var tasks = new PretrainingTaskOptions
-                {
-                    SegmentMasking = parse.GetValue(segmentMasking) switch
-                    {
-                        "paper" => SegmentMaskingMode.Paper, "reference" => SegmentMaskingMode.ReferenceSpan, "bert" => SegmentMaskingMode.BertTokens,
-                        var other => throw new ArgumentException($"--segment-masking '{other}': expected paper, reference or bert"),
-                    },
-                    ReferenceRegionMasking = parse.GetValue(referenceRegions), HardNegativeRate = Math.Clamp(parse.GetValue(hardNegatives), 0, 1),
-                    SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
-                    ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1),
-                    MaxRegions = model.Config.MaxRegionLength,
-                };
-                var training = new TrainingOptions
-                {
-                    Steps = stepCount, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = parse.GetValue(lr),
-                    PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = seedValue,
-                    CheckpointEvery = Math.Max(1, parse.GetValue(checkpointEvery)), KeepCheckpoints = parse.GetValue(keep), EvalEvery = parse.GetValue(evalEvery),
-                };
-                var processes = ProcessGroup.Current;
-                var root = processes.IsRoot;
-                if (root)
-                    Console.WriteLine($"pretrain: {train.Captions.Count:N0} captions of {train.ImageIds.Count:N0} images; {stepCount} steps of {batchSize * accumulation} pairs" +
-                        (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; {model.ParameterCounts()["total"]:N0} parameters; {precisionValue.Name()}");
-                var neighbours = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, CaptionNeighbours.DefaultCacheFolder);
-                var setup = new PretrainingSetup(parse.GetValue(output)!, model, tokenizer, vocabulary, train, validation, store, training, tasks, pretrained, neighbours, parse.GetValue(resume), processes);
-                // Only rank 0 reports progress and results; the other ranks work silently.
-                var result = ProgressDisplay.Run("pretrain", (progress, cancel) => PretrainingRun.Run(setup,
-                    new Progress<PretrainingRun.Progress>(p => { if (root) progress.Report(new ProgressDisplay.Update(p.Step, p.Steps,
-                        $"step {p.Step}: loss {p.Loss:F3} (msm {p.Segment:F3}, mrm {p.Region:F3}, itm {p.Matching:F3}) lr {p.LearningRate:E1} {p.SamplesPerSecond:F0} pairs/s")); }), cancel));
-                if (!root) return result.Cancelled ? 130 : 0;
-                foreach (var (key, value) in result.Validation) Console.WriteLine($"  {key}: {value:F4}");
-                Console.WriteLine(result.Cancelled
-                    ? $"pretrain: interrupted at step {result.Step}; checkpoint written; continue with the same command and --resume"
-                    : $"pretrain: {result.Step} steps ({result.SkippedNonFinite} skipped as non-finite) → {result.WeightsPath}");
-                return result.Cancelled ? 130 : 0;
-            }
+                Dataset = parse.GetValue(dataset)!, Features = parse.GetValue(features)!, Output = parse.GetValue(output)!,
+                Init = parse.GetValue(init), Preset = parse.GetValue(preset), Vocabulary = parse.GetValue(vocab),
+                Steps = parse.GetValue(steps), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), Accumulate = parse.GetValue(accumulate),
+                LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
+                CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), EvalEvery = parse.GetValue(evalEvery),
+                TrainSplits = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit), Resume = parse.GetValue(resume),
+                Tasks = tasks, Precision = CommandLine.Precision(parse, precision),
+            };
+            return PretrainingJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;
         }));
         return command;
     }

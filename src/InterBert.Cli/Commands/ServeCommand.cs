@@ -1,11 +1,7 @@
 using InterBert.Modeling;
 using System.CommandLine;
-using InterBert.Cli.Serving;
 using InterBert.Search;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
+using InterBert.Server;
 using Microsoft.Extensions.Hosting;
 
 namespace InterBert.Cli.Commands;
@@ -41,15 +37,7 @@ public static class ServeCommand
                 AddSimilarity = parse.GetValue(addSimilarity),
             };
             var app = SearchService.Build(searcher, options);
-            try
-            {
-                app.Start();
-            }
-            catch (IOException e)
-            {
-                throw new InterBertException($"cannot listen on {options.Host}:{options.Port} ({e.Message})");
-            }
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var address = SearchService.Start(app, options);
             Console.WriteLine($"serve: {searcher.Index.Manifest.Count:N0} images of {searcher.Index.Folder}, model {searcher.WeightsPath} ({searcher.Model.Precision.Name()})");
             Console.WriteLine($"serve: listening on {address} (Ctrl-C to stop)");
             app.WaitForShutdown();

@@ -1,12 +1,5 @@
 using System.CommandLine;
-using System.Text.Json;
 using InterBert.Workflows;
-using InterBert.Data;
-using InterBert.Distributed;
-using InterBert.Modeling;
-using InterBert.Tasks;
-using InterBert.Training;
-using InterBert.Weights;
 using Spectre.Console;
 
 namespace InterBert.Cli.Commands;
@@ -47,62 +40,17 @@ public static class TaskCommands
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
-            var taskName = parse.GetValue(task)!;
-            var precision = CommandLine.Precision(parse, precisionOption);
-            var processes = ProcessGroup.Current;
-            var batchSize = Math.Max(1, parse.GetValue(batch));
-            var accumulation = Math.Max(1, parse.GetValue(accumulate));
-            // --epochs counts examples: a step takes batch x accumulation x ranks of them.
-            int StepsFor(double examples) => parse.GetValue(stepsOption) is { } fixedSteps
-                ? (fixedSteps > 0 ? fixedSteps : throw new ArgumentException($"--steps {fixedSteps}: expected a positive number"))
-                : Math.Max(1, (int)Math.Ceiling(parse.GetValue(epochs) * examples / (batchSize * accumulation * processes.Size)));
-            TrainingOptions Options(int steps) => new()
+            var options = new FineTuningJobOptions
             {
-                Steps = steps, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = parse.GetValue(lr),
-                PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed), LogEvery = 10,
-                CheckpointEvery = Math.Max(1, parse.GetValue(checkpointEvery)), KeepCheckpoints = Math.Max(1, parse.GetValue(keep)),
+                Task = parse.GetValue(task)!, Dataset = parse.GetValue(dataset)!, Features = parse.GetValue(features), Init = parse.GetValue(init)!, Output = parse.GetValue(output)!,
+                Epochs = parse.GetValue(epochs), Steps = parse.GetValue(stepsOption), BatchSize = parse.GetValue(batch), Accumulate = parse.GetValue(accumulate),
+                LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
+                TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
+                ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives),
+                CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                Precision = CommandLine.Precision(parse, precisionOption),
             };
-            var run = new FinetuneRun(parse.GetValue(dataset)!, parse.GetValue(init)!, parse.GetValue(output)!, precision, parse.GetValue(resume), processes);
-            if (taskName == "multiple-choice") return FinetuneMultipleChoice(run, parse.GetValue(features), StepsFor, Options);
-            if (taskName == "text-classification") return FinetuneTextClassification(run, StepsFor, Options);
-            if (taskName != "retrieval") throw new InterBertException($"finetune --task {taskName}: not available yet; expected retrieval, multiple-choice or text-classification");
-            using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
-            TorchSharp.torch.manual_seed(parse.GetValue(seed));
-            var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(parse.GetValue(init)!, store, precision);
-            using (model)
-            {
-                var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-                var datasetPath = parse.GetValue(dataset)!;
-                var trainCorpus = CaptionCorpus.Load(datasetPath, [parse.GetValue(trainSplit)!], store, tokenizer, maxTokens);
-                var ownNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1);
-                if (ownNegativeRate > 0) trainCorpus = Synthetic.SyntheticDataset.WithOwnNegatives(trainCorpus, datasetPath, [parse.GetValue(trainSplit)!], tokenizer, maxTokens, "--own-negative-rate");
-                if (trainCorpus.ImageIds.Count < 3) throw new InterBertException($"{datasetPath}: retrieval fine-tuning needs at least 3 training images, found {trainCorpus.ImageIds.Count}");
-                using var train = new PreparedPairs(trainCorpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
-                var validationSplit = parse.GetValue(valSplit)!;
-                using var validation = validationSplit == "none" ? null
-                    : new PreparedPairs(CaptionCorpus.Load(datasetPath, [validationSplit], store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
-                var steps = StepsFor(train.CaptionCount);
-                var options = Options(steps);
-                if (processes.IsRoot)
-                    Console.WriteLine($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {steps} steps of {batchSize * accumulation} examples (4 pairs each)" +
-                        (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {precision.Name()}");
-                var result = ProgressDisplay.Run("finetune", (progress, cancel) => RetrievalFineTuning.Run(model, train, validation, options, pretrained,
-                    parse.GetValue(output)!, vocabulary, tokenizer.LowerCase, parse.GetValue(mineEvery),
-                    new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
-                    {
-                        if (processes.IsRoot) progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"));
-                    }), cancel,
-                    Math.Max(0, parse.GetValue(contrastive)), ownNegativeRate, parse.GetValue(resume), processes));
-                if (!processes.IsRoot) return result.Cancelled ? 130 : 0;
-                if (result.Cancelled)
-                {
-                    Console.WriteLine($"finetune: interrupted at step {result.Step}; checkpoint written; continue with the same command and --resume");
-                    return 130;
-                }
-                if (result.BestValidation is { } best) Console.WriteLine($"finetune: best validation mean recall {best.MeanRecall:F1} (text→image R@1/5/10 {best.TextToImage.R1:F1}/{best.TextToImage.R5:F1}/{best.TextToImage.R10:F1})");
-                Console.WriteLine($"finetune: wrote {result.BestWeights} and {result.LastWeights}");
-                return 0;
-            }
+            return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;
         }));
         return command;
     }
@@ -132,75 +80,20 @@ public static class TaskCommands
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
-            var taskName = parse.GetValue(task)!;
-            var precision = CommandLine.Precision(parse, precisionOption);
-            if (taskName == "multiple-choice") return EvaluateMultipleChoice(parse.GetValue(dataset)!, parse.GetValue(features), parse.GetValue(weights)!, parse.GetValue(metricsOut), precision);
-            if (taskName == "text-classification") return EvaluateTextClassification(parse.GetValue(dataset)!, parse.GetValue(weights)!, parse.GetValue(metricsOut), precision);
-            if (taskName != "retrieval") throw new InterBertException($"evaluate --task {taskName}: not available yet; expected retrieval, multiple-choice or text-classification");
-            var candidateCount = ParseCandidates(parse.GetValue(candidates)!);
-            using var store = FeatureStore.Open(parse.GetValue(features) ?? throw new ArgumentException("--features is required for retrieval"));
-            var (model, tokenizer, _, _) = ModelLoading.Load(parse.GetValue(weights)!, store, precision);
-            using (model)
+            var options = new EvaluationJobOptions
             {
-                var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
-                var datasetPath = parse.GetValue(dataset)!;
-                var splitName = parse.GetValue(split)!;
-                var wholeSplit = CaptionCorpus.Load(datasetPath, [splitName], store, tokenizer, maxTokens);
-                var corpus = parse.GetValue(maxCaptions) is { } limit ? wholeSplit.FirstCaptions(limit) : wholeSplit;
-                using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
-                var total = (long)pairs.CaptionCount * pairs.ImageCount;
-                var head = parse.GetValue(zeroShot) ? "zero-shot (matching head)" : "score head";
-                var watch = System.Diagnostics.Stopwatch.StartNew();
-                RetrievalMetrics metrics;
-                long scored;
-                System.Text.Json.Nodes.JsonObject json;
-                if (candidateCount is { } k)
-                {
-                    Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images, two-stage: unimodal ranking, then the {head} re-scores each caption's {Math.Min(k, pairs.ImageCount)} nearest images; {precision.Name()}");
-                    var result = ProgressDisplay.Run("evaluate", (progress, cancel) => TwoStageRetrievalEvaluation.Evaluate(model, pairs, k, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch),
-                        new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, p.Stage))), cancel, parse.GetValue(addSimilarity)));
-                    metrics = result.Metrics;
-                    scored = result.PairsScored;
-                    json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
-                    json["candidates"] = result.ImageCandidates;
-                    json["caption_candidates"] = result.CaptionCandidates;
-                    json["rerank"] = parse.GetValue(addSimilarity) ? "score+similarity" : "score";
-                    Console.WriteLine($"re-scored {scored:N0} of {total:N0} pairs: {result.ImageCandidates} images per caption, {result.CaptionCandidates} captions per image");
-                    foreach (var (label, other) in new[] { ("unimodal first stage alone", result.Unimodal!), ("re-ranked by the score alone", result.ScoreOnly!), ("re-ranked by score + similarity", result.ScorePlusSimilarity!) })
-                        Console.WriteLine($"  {label}: text→image R@1/5/10 {other.TextToImage.R1:F1}/{other.TextToImage.R5:F1}/{other.TextToImage.R10:F1}, image→text {other.ImageToText.R1:F1}/{other.ImageToText.R5:F1}/{other.ImageToText.R10:F1}");
-                    json["unimodal"] = JsonSerializer.SerializeToNode(result.Unimodal);
-                    json["score_only"] = JsonSerializer.SerializeToNode(result.ScoreOnly);
-                    json["score_plus_similarity"] = JsonSerializer.SerializeToNode(result.ScorePlusSimilarity);
-                }
-                else
-                {
-                    if (parse.GetValue(addSimilarity)) throw new ArgumentException("--add-similarity belongs to the two-stage evaluation; give --candidates K");
-                    Console.WriteLine($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {head}; {precision.Name()}");
-                    var scores = ProgressDisplay.Run("evaluate", (progress, cancel) => RetrievalScorer.ScoreAll(model, pairs, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch),
-                        new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, total, "pairs"))), cancel));
-                    metrics = RetrievalMetrics.FromScores(scores, corpus.ImageOf);
-                    scored = total;
-                    json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
-                    json["candidates"] = "all";
-                }
+                Task = parse.GetValue(task)!, Dataset = parse.GetValue(dataset)!, Split = parse.GetValue(split)!, Features = parse.GetValue(features), Weights = parse.GetValue(weights)!,
+                ZeroShot = parse.GetValue(zeroShot), MetricsOut = parse.GetValue(metricsOut), MaxCaptions = parse.GetValue(maxCaptions), PairsPerBatch = parse.GetValue(pairsPerBatch),
+                Candidates = ParseCandidates(parse.GetValue(candidates)!), AddSimilarity = parse.GetValue(addSimilarity), Precision = CommandLine.Precision(parse, precisionOption),
+            };
+            if (EvaluationJob.Run(options, new ConsoleWorkflowHost()).Retrieval is { } metrics)
+            {
                 var table = new Table().AddColumn("direction").AddColumn("R@1").AddColumn("R@5").AddColumn("R@10");
                 table.AddRow("text → image", $"{metrics.TextToImage.R1:F1}", $"{metrics.TextToImage.R5:F1}", $"{metrics.TextToImage.R10:F1}");
                 table.AddRow("image → text", $"{metrics.ImageToText.R1:F1}", $"{metrics.ImageToText.R5:F1}", $"{metrics.ImageToText.R10:F1}");
                 AnsiConsole.Write(table);
-                Console.WriteLine($"mean recall {metrics.MeanRecall:F1}; {watch.Elapsed.TotalSeconds:F1} s ({scored / watch.Elapsed.TotalSeconds:F0} cross-modal pairs/s)");
-                json["precision"] = precision.Name();
-                // A dataset that lists hard negatives (captions one change away from the truth) is also asked about them,
-                // over the whole split: two pairs per negative cost little next to the ranking.
-                var hardNegatives = Synthetic.SyntheticDataset.ReadHardNegatives(datasetPath, splitName);
-                if (hardNegatives.Count > 0)
-                {
-                    var result = Synthetic.HardNegativeEvaluation.Evaluate(model, wholeSplit, store, tokenizer, hardNegatives, parse.GetValue(zeroShot), parse.GetValue(pairsPerBatch));
-                    Console.WriteLine($"hard negatives below the true caption: attribute {result.AttributeBelowTrue:F1}% of {result.AttributeComparisons}, relation {result.RelationBelowTrue:F1}% of {result.RelationComparisons}; all of an image's below: {result.ImagesAllBelowTrue:F1}% of {result.Images} images");
-                    json["hard_negatives"] = JsonSerializer.SerializeToNode(result);
-                }
-                if (parse.GetValue(metricsOut) is { } path) AtomicFile.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                return 0;
             }
+            return 0;
         }));
         return command;
     }
@@ -211,91 +104,5 @@ public static class TaskCommands
         if (text.Equals("all", StringComparison.OrdinalIgnoreCase)) return null;
         if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var k) && k > 0) return k;
         throw new ArgumentException($"--candidates {text}: expected 'all' or a positive number of images");
-    }
-
-    /// <summary>What every fine-tuning verb shares: data, initial weights, output folder, precision, resume and processes.</summary>
-    private sealed record FinetuneRun(string Dataset, string Init, string Output, Precision Precision, bool Resume, ProcessGroup Processes);
-
-    private static int FinetuneTextClassification(FinetuneRun run, Func<double, int> stepsFor, Func<int, TrainingOptions> optionsFor)
-    {
-        var examples = LabelledTextReader.Read(run.Dataset);
-        var labels = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
-        var options = optionsFor(stepsFor(examples.Count));
-        TorchSharp.torch.manual_seed(options.Seed);
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(run.Init, null, run.Precision);
-        using var classifier = new TextClassifier(model, labels);
-        var maxLength = Math.Min(128, model.Config.MaxPositionEmbeddings);
-        if (run.Processes.IsRoot)
-            Console.WriteLine($"finetune text-classification: {examples.Count} examples, {labels.Count} labels ({string.Join(", ", labels)}), {options.Steps} steps of {options.BatchSize * options.GradientAccumulation}; text-only path (no image parameter)");
-        var result = ProgressDisplay.Run("finetune", (progress, cancel) => TextClassificationTraining.Run(classifier, tokenizer, examples, run.Dataset, options, pretrained, maxLength, run.Output,
-            new SynchronousProgress<(int Step, int Steps, double Loss)>(p => { if (run.Processes.IsRoot) progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}")); }),
-            cancel, run.Resume, run.Processes));
-        if (!run.Processes.IsRoot) return result.Cancelled ? 130 : 0;
-        if (result.Cancelled) return Interrupted(result.Step);
-        classifier.Save(run.Output, vocabulary, tokenizer.LowerCase, pretrained);
-        Console.WriteLine($"finetune: training accuracy {100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, run.Dataset, maxLength):F1}%; wrote {run.Output}");
-        return 0;
-    }
-
-    private static int Interrupted(int step)
-    {
-        Console.WriteLine($"finetune: interrupted at step {step}; checkpoint written; continue with the same command and --resume");
-        return 130;
-    }
-
-    private static int EvaluateTextClassification(string dataset, string weightsFolder, string? metricsOut, Precision precision)
-    {
-        using var classifier = TextClassifier.Load(weightsFolder);
-        classifier.Model.Precision = precision;
-        var tokenizer = ModelVocabulary.TokenizerFor(Path.Combine(weightsFolder, "model.safetensors"));
-        var examples = LabelledTextReader.Read(dataset);
-        var accuracy = 100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, dataset, Math.Min(128, classifier.Model.Config.MaxPositionEmbeddings));
-        Console.WriteLine($"evaluate text-classification: {examples.Count} examples, accuracy {accuracy:F1}%");
-        if (metricsOut is not null) AtomicFile.WriteAllText(metricsOut, JsonSerializer.Serialize(new Dictionary<string, object> { ["accuracy"] = accuracy, ["examples"] = examples.Count, ["precision"] = precision.Name() }, new JsonSerializerOptions { WriteIndented = true }));
-        return 0;
-    }
-
-    private static int FinetuneMultipleChoice(FinetuneRun run, string? featuresPath, Func<double, int> stepsFor, Func<int, TrainingOptions> optionsFor)
-    {
-        using var store = FeatureStore.Open(featuresPath ?? throw new ArgumentException("--features is required for multiple-choice"));
-        var items = MultipleChoiceReader.Read(run.Dataset);
-        foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{run.Dataset}: image {item.ImageId} has no features in {store.Folder}");
-        // Each question gives two steps' worth of examples: Q→A and QA→R in turn.
-        var options = optionsFor(stepsFor(2.0 * items.Count) is var steps && steps > 1 ? steps : 2);
-        TorchSharp.torch.manual_seed(options.Seed);
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(run.Init, store, run.Precision);
-        using (model)
-        {
-            if (run.Processes.IsRoot) Console.WriteLine($"finetune multiple-choice: {items.Count} questions, {options.Steps} steps of {options.BatchSize * options.GradientAccumulation} (Q->A and QA->R in turn)");
-            var result = ProgressDisplay.Run("finetune", (progress, cancel) => MultipleChoiceTask.Train(model, items, store, tokenizer, options, pretrained, run.Output,
-                new SynchronousProgress<(int Step, int Steps, double Loss)>(p => { if (run.Processes.IsRoot) progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, $"loss {p.Loss:F3}")); }),
-                cancel, run.Resume, run.Processes));
-            if (!run.Processes.IsRoot) return result.Cancelled ? 130 : 0;
-            if (result.Cancelled) return Interrupted(result.Step);
-            var weights = Path.Combine(run.Output, "last.safetensors");
-            var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, tokenizer.LowerCase);
-            metadata["finetune_task"] = "multiple-choice";
-            metadata[PrecisionNames.MetadataKey] = run.Precision.Name();
-            PretrainedKeys.Record(metadata, pretrained);
-            ModelCheckpoint.Save(model, weights, metadata);
-            Console.WriteLine($"finetune: wrote {weights}");
-            return 0;
-        }
-    }
-
-    private static int EvaluateMultipleChoice(string dataset, string? featuresPath, string weights, string? metricsOut, Precision precision)
-    {
-        using var store = FeatureStore.Open(featuresPath ?? throw new ArgumentException("--features is required for multiple-choice"));
-        var items = MultipleChoiceReader.Read(dataset);
-        foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{dataset}: image {item.ImageId} has no features in {store.Folder}");
-        var (model, tokenizer, _, _) = ModelLoading.Load(weights, store, precision);
-        using (model)
-        {
-            var accuracy = MultipleChoiceTask.Evaluate(model, items, store, tokenizer);
-            Console.WriteLine($"evaluate multiple-choice: {items.Count} questions; Q->A {accuracy.QuestionToAnswer:F1}%, QA->R {accuracy.AnswerToRationale:F1}%, Q->AR {accuracy.Joint:F1}%");
-            if (metricsOut is not null)
-                AtomicFile.WriteAllText(metricsOut, JsonSerializer.Serialize(new Dictionary<string, object> { ["accuracy"] = accuracy.Joint, ["q_a"] = accuracy.QuestionToAnswer, ["qa_r"] = accuracy.AnswerToRationale, ["questions"] = items.Count, ["precision"] = precision.Name() }, new JsonSerializerOptions { WriteIndented = true }));
-            return 0;
-        }
     }
 }

@@ -14,6 +14,10 @@ public sealed record FeatureStoreManifest
     [JsonPropertyName("feature_size")] public int FeatureSize { get; init; }
     /// <summary>Classes in the region class distributions (0: none stored).</summary>
     [JsonPropertyName("class_count")] public int ClassCount { get; init; }
+    /// <summary>The classes' names by index, when they are not the 80 COCO categories (given boxes with categories of their own).</summary>
+    [JsonPropertyName("class_names")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? ClassNames { get; init; }
     /// <summary>"float16" or "float32": how features are stored.</summary>
     [JsonPropertyName("dtype")] public string DType { get; init; } = "float32";
     /// <summary>What produced the features.</summary>

@@ -30,7 +30,7 @@ public sealed class PretrainingObjective : ITrainingObjective
         if (regress && model.Heads.FeatureRegression is null)
             throw new InterBertException($"{setup.Store.Folder}: the store has no class distributions, so masked region modeling regresses features, but the model has no regression head (set predict_feature in its configuration, or use a store with class distributions)");
         var segmentMasker = new SegmentMasker(setup.Tokenizer, setup.Tasks.SegmentMasking);
-        var regionMasker = setup.Tasks.ReferenceRegionMasking ? RegionMasker.Reference : new RegionMasker();
+        var regionMasker = (setup.Tasks.ReferenceRegionMasking ? RegionMasker.Reference : new RegionMasker()) with { WholeImageRegion = setup.Tasks.WholeImageRegion };
         builder = new PretrainingBatchBuilder(setup.Train, setup.Store, segmentMasker, regionMasker, setup.HardNegatives, setup.Tasks, setup.Tokenizer.PadId, regress);
         validationBuilder = setup.Validation is null ? null
             : new PretrainingBatchBuilder(setup.Validation, setup.Store, segmentMasker, regionMasker, null, setup.Tasks with { HardNegativeRate = 0 }, setup.Tokenizer.PadId, regress);

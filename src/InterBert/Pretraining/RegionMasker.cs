@@ -8,7 +8,7 @@ namespace InterBert.Pretraining;
 /// and of every region overlapping it by more than the IoU threshold are zeroed, since an overlapping region would
 /// give the answer away. Paper: 15% anchors, IoU &gt; 0.4; reference code: 10%, IoU ≥ 0.4.
 /// </summary>
-public sealed class RegionMasker
+public sealed record RegionMasker
 {
     /// <summary>Fraction of regions that become anchors.</summary>
     public double AnchorRate { get; init; } = 0.15;
@@ -18,6 +18,9 @@ public sealed class RegionMasker
 
     /// <summary>Whether an IoU equal to the threshold also masks (the reference code's ≥).</summary>
     public bool InclusiveThreshold { get; init; }
+
+    /// <summary>What happens to region 0 when it is the whole image and a region inside it is masked.</summary>
+    public WholeImageRegionMasking WholeImageRegion { get; init; }
 
     /// <summary>The reference code's variant.</summary>
     public static RegionMasker Reference => new() { AnchorRate = 0.10, InclusiveThreshold = true };
@@ -43,6 +46,11 @@ public sealed class RegionMasker
                 if (iou > IouThreshold || (InclusiveThreshold && iou >= IouThreshold)) masked[r] = true;
             }
         }
+        if (WholeImageRegion == WholeImageRegionMasking.Masked && anchors.Count > 0 && count > 0 && CoversWholeImage(regions)) masked[0] = true;
         return masked;
     }
+
+    /// <summary>Whether region 0 is the whole image (feature extraction puts it first; stores read from other tools may not).</summary>
+    private static bool CoversWholeImage(ImageRegions regions) =>
+        regions.Boxes[0] <= 0.5f && regions.Boxes[1] <= 0.5f && regions.Boxes[2] >= regions.Width - 0.5f && regions.Boxes[3] >= regions.Height - 0.5f;
 }

@@ -22,9 +22,12 @@ public static class FeatureExtractionJob
         IReadOnlyDictionary<string, List<RegionBox>>? boxes, string storeFolder, bool float16, bool skipBad,
         int shardSize = 256, IProgress<Progress>? progress = null, CancellationToken cancel = default)
     {
+        // Given boxes with categories of their own set the classes; otherwise they are the detector's 80 COCO ones.
+        var classNames = boxes is null ? null : RegionBoxFile.ClassNames(boxes);
         var manifest = new FeatureStoreManifest
         {
-            FeatureSize = ResNetFeatureExtractor.FeatureSize, ClassCount = RegionFeatureExtractor.ClassCount,
+            FeatureSize = ResNetFeatureExtractor.FeatureSize, ClassCount = classNames?.Count ?? RegionFeatureExtractor.ClassCount,
+            ClassNames = classNames is null || ReferenceEquals(classNames, CocoCategories.Names) ? null : classNames,
             DType = float16 ? "float16" : "float32", Extractor = extractor.Description,
         };
         using var writer = new FeatureStoreWriter(storeFolder, manifest, shardSize);

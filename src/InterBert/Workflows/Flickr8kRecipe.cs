@@ -27,9 +27,7 @@ public sealed class Flickr8kRecipe
     private readonly Flickr8kRecipeOptions options;
     private readonly WorkflowHost host;
     private readonly string folder;
-    private readonly StageCache cache;
-    private readonly Stopwatch total = Stopwatch.StartNew();
-    private int stageNumber;
+    private readonly StagedRun stages;
 
     /// <summary>Prepares a run; checks that the dataset is there.</summary>
     public Flickr8kRecipe(Flickr8kRecipeOptions options, WorkflowHost? host = null)
@@ -42,7 +40,7 @@ public sealed class Flickr8kRecipe
         if (options.Language == "en" && FlickrTokenReader.CaptionFileIn(options.DataFolder) is null)
             throw new InterBertException($"{options.DataFolder}: no Flickr8k.token.txt (lay the dataset out as distributed: captions, split files, Flicker8k_Dataset/)");
         folder = Directory.CreateDirectory(Path.Combine(options.OutputFolder, options.Language)).FullName;
-        cache = new StageCache(folder);
+        stages = new StagedRun(folder, "flickr8k", StageCount, this.host);
     }
 
     /// <summary>The dataset path the verbs read: the Flickr8k folder (English) or Flickr8K-CN's caption file in it.</summary>
@@ -87,9 +85,8 @@ public sealed class Flickr8kRecipe
                 (p, c) => Finetune(InitialWeights, "finetune-baseline", p, c), cancel)) return false;
         if (!Stage("evaluate-baseline", "evaluate it on test", init + "|" + finetune + "|" + evaluate, null,
                 (p, c) => Evaluate("finetuned-baseline", FinetunedWeights("finetune-baseline"), zeroShot: false, p, c), cancel)) return false;
-        stageNumber++;
-        host.Log($"[{stageNumber}/{StageCount}] write the report [{total.Elapsed:hh\\:mm\\:ss}]");
-        Flickr8kReport.Write(folder, options, Results(), cache, Dataset, total.Elapsed);
+        stages.Last("write the report");
+        Flickr8kReport.Write(folder, options, Results(), stages.Cache, Dataset, stages.Elapsed);
         return true;
     }
 
@@ -99,36 +96,8 @@ public sealed class Flickr8kRecipe
             .Select(path => JsonSerializer.Deserialize<Flickr8kEvaluation>(File.ReadAllText(path))!)
             .ToDictionary(e => e.Model);
 
-    private bool Stage(string name, string title, string fingerprint, string? output, Func<IProgress<WorkflowProgress>, CancellationToken, bool> work, CancellationToken cancel)
-    {
-        stageNumber++;
-        var header = $"[{stageNumber}/{StageCount}] {title}";
-        if (cache.IsDone(name, fingerprint))
-        {
-            host.Log($"{header}: reused [{total.Elapsed:hh\\:mm\\:ss}]");
-            return true;
-        }
-        host.Log($"{header} [{total.Elapsed:hh\\:mm\\:ss}]");
-        if (!cache.Start(name, fingerprint) && output is not null && Directory.Exists(output)) Directory.Delete(output, recursive: true);
-        var watch = Stopwatch.StartNew();
-        bool finished;
-        try
-        {
-            finished = host.RunStage(name, work, cancel);
-        }
-        catch (OperationCanceledException)
-        {
-            finished = false;
-        }
-        if (!finished)
-        {
-            host.Log($"flickr8k: interrupted in stage '{name}'; run the same command again to continue");
-            return false;
-        }
-        cache.Finish(name, fingerprint, watch.Elapsed.TotalSeconds);
-        host.Log($"  done in {watch.Elapsed.TotalSeconds:F0} s");
-        return true;
-    }
+    private bool Stage(string name, string title, string fingerprint, string? output, Func<IProgress<WorkflowProgress>, CancellationToken, bool> work, CancellationToken cancel) =>
+        stages.Stage(name, title, fingerprint, output, work, cancel);
 
     private bool ExtractFeatures(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {

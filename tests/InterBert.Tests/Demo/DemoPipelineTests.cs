@@ -36,6 +36,17 @@ public sealed class DemoPipelineTests
         // The search index of the test scenes was built with the fine-tuned pretrained model, and the serve command printed.
         Assert.Contains("index.json", string.Join(",", Directory.GetFiles(Path.Combine(folder.Path, "index")).Select(Path.GetFileName)));
         Assert.Contains("./interbert serve --index", output);
+        // Masked region modeling is the paper's KL task: the scenes' objects give 40 shape-colour-size classes, which the
+        // store records and the model predicts (no feature-regression head).
+        var store = JsonNode.Parse(File.ReadAllText(Path.Combine(folder.Path, "features", "store.json")))!;
+        Assert.Equal(40, store["class_count"]!.GetValue<int>());
+        Assert.Contains("large red circle", store["class_names"]!.AsArray().Select(n => n!.GetValue<string>()));
+        using (var model = InterBert.Weights.ModelCheckpoint.Load(Path.Combine(folder.Path, "init", "model.safetensors")))
+        {
+            Assert.Equal(40, model.Config.VTargetSize);
+            Assert.False(model.Config.PredictFeature);
+        }
+        Assert.Contains("KL task", report);
         // The character vocabulary was learned from the Chinese captions.
         Assert.Contains("圆", File.ReadAllText(Path.Combine(folder.Path, "init", "characters.vocab.txt")));
 

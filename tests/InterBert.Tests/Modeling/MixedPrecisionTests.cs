@@ -1,3 +1,4 @@
+using InterBert.Benchmarks;
 using InterBert.Modeling;
 using InterBert.Pretraining;
 using InterBert.Training;

@@ -78,10 +78,44 @@ public class MaskingTests(CocoFeatures features)
     }
 
     [Fact]
+    public void TheWholeImageRegionIsMaskedWithAnyRegionInsideItByDefault()
+    {
+        // Region 0 is the whole image; regions 1 and 2 are small objects in it (IoU with the image 0.04, far below 0.4).
+        var regions = new ImageRegions("x", 100, 100, 3, [0, 0, 100, 100, 10, 10, 30, 30, 60, 60, 80, 80], new float[15], new float[3 * 4], null);
+        var visible = new RegionMasker { WholeImageRegion = WholeImageRegionMasking.Visible };
+        Assert.Equal([false, true, false], visible.Mask(regions, 3, [1])); // the masked object's content stays visible in region 0
+        var byDefault = new RegionMasker { WholeImageRegion = new PretrainingTaskOptions().WholeImageRegion };
+        Assert.Equal([true, true, false], byDefault.Mask(regions, 3, [1]));
+        Assert.Equal([false, false, false], byDefault.Mask(regions, 3, []));
+        // A store whose region 0 is not the whole image (features from another tool) keeps it as any other region.
+        var noWholeImage = regions with { Boxes = [0, 0, 50, 50, 10, 10, 30, 30, 60, 60, 80, 80] };
+        Assert.Equal([false, false, true], byDefault.Mask(noWholeImage, 3, [2]));
+    }
+
+    [Fact]
+    public void PretrainingBatchesHideTheWholeImageWheneverARegionIsMasked()
+    {
+        using var store = FeatureStore.Open(features.StorePath);
+        var tokenizer = Tokenizer.Value;
+        var corpus = CaptionCorpus.Load(SharedData.CocoDataset, ["train", "test"], store, tokenizer, 40);
+        var options = new PretrainingTaskOptions { NegativeRate = 0, WholeImageRegion = WholeImageRegionMasking.Masked };
+        var builder = new PretrainingBatchBuilder(corpus, store, new SegmentMasker(tokenizer), new RegionMasker { WholeImageRegion = options.WholeImageRegion }, null, options, tokenizer.PadId, regressFeatures: false);
+        var batch = builder.Build(Enumerable.Range(0, Math.Min(32, corpus.Captions.Count)).ToList(), new Random(4));
+        var masked = batch.RegionMasked.to_type(TorchSharp.torch.ScalarType.Bool);
+        var anyMasked = masked.any(1).data<bool>().ToArray();
+        var wholeImageMasked = masked[TorchSharp.torch.TensorIndex.Colon, 0].data<bool>().ToArray();
+        Assert.Equal(anyMasked, wholeImageMasked);
+        Assert.Contains(true, anyMasked);
+        // What the model is shown of region 0 on those pairs is zeros.
+        var shown = batch.Image.Features[TorchSharp.torch.TensorIndex.Colon, 0].abs().sum(1).data<float>().ToArray();
+        for (var i = 0; i < anyMasked.Length; i++) if (anyMasked[i]) Assert.Equal(0f, shown[i]);
+    }
+
+    [Fact]
     public void EveryRegionOverlappingAMaskedAnchorIsMasked()
     {
         using var store = FeatureStore.Open(features.StorePath);
-        var masker = new RegionMasker();
+        var masker = new RegionMasker { WholeImageRegion = WholeImageRegionMasking.Visible };
         var random = new Random(3);
         long regions = 0, anchors = 0, overlapsChecked = 0;
         for (var round = 0; round < 20; round++)

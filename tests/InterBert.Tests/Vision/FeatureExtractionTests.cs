@@ -158,4 +158,29 @@ public class FeatureExtractionTests
         Assert.True(top.Red > 200 && top.Blue < 80, $"top pixel {top}");
         Assert.True(bottom.Blue > 200 && bottom.Red < 80, $"bottom pixel {bottom}");
     }
+
+    [Fact]
+    public void BoxesWithCategoriesOfTheirOwnGetClassesOfTheirOwn()
+    {
+        using var folder = new TempFolder();
+        var path = folder.File("objects.jsonl");
+        File.WriteAllLines(path,
+        [
+            """{"image_id": "a", "bbox": [0, 0, 10, 10], "category": "small red circle"}""",
+            """{"image_id": "a", "bbox": [5, 5, 10, 10], "category": "dog"}""",
+            """{"image_id": "b", "bbox": [1, 1, 4, 4], "category": "large blue star"}""",
+            """{"image_id": "b", "bbox": [2, 2, 4, 4]}""",
+        ]);
+        var boxes = RegionBoxFile.Read(path);
+        // Not all COCO names: the file's own categories, in ordinal order, each box one-hot over them.
+        Assert.Equal(["dog", "large blue star", "small red circle"], RegionBoxFile.ClassNames(boxes));
+        Assert.Equal([0f, 0f, 1f], boxes["a"][0].ClassDistribution!);
+        Assert.Equal([1f, 0f, 0f], boxes["a"][1].ClassDistribution!);
+        Assert.Equal([0f, 1f, 0f], boxes["b"][0].ClassDistribution!);
+        Assert.Null(boxes["b"][1].ClassDistribution);
+        // COCO's names keep the 80 COCO classes.
+        var coco = RegionBoxFile.Read(SharedData.Path("data", "coco-sample", "objects.jsonl"));
+        Assert.Same(CocoCategories.Names, RegionBoxFile.ClassNames(coco));
+        Assert.All(coco.Values.SelectMany(b => b), b => Assert.Equal(80, b.ClassDistribution!.Length));
+    }
 }

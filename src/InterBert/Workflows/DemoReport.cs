@@ -1,17 +1,23 @@
 using System.Globalization;
 using System.Text;
-using InterBert.Workflows;
 using InterBert.Modeling;
+using InterBert.Pretraining;
 using InterBert.Tasks;
 using InterBert.Weights;
 
-namespace InterBert.Cli.Demo;
+namespace InterBert.Workflows;
 
 /// <summary>Writes the demo's Markdown report with its plots: pretraining losses, R@K before and after fine-tuning, and the top-5 images of a few test captions.</summary>
 public static class DemoReport
 {
+    private static int ClassCount(string folder)
+    {
+        using var store = Data.FeatureStore.Open(Path.Combine(folder, "features"));
+        return store.Manifest.ClassCount;
+    }
+
     /// <summary>Writes <c>report.md</c> and <c>plots/*.png</c> into <paramref name="folder"/>.</summary>
-    public static void Write(string folder, DemoSettings settings, IReadOnlyDictionary<string, DemoEvaluation> results, StageCache cache, TimeSpan thisRun)
+    public static void Write(string folder, DemoRecipeOptions settings, IReadOnlyDictionary<string, DemoEvaluation> results, StageCache cache, TimeSpan thisRun)
     {
         var plots = Directory.CreateDirectory(Path.Combine(folder, "plots")).FullName;
         var losses = Path.Combine(folder, "pretrain", "plots", "losses.png");
@@ -34,11 +40,14 @@ public static class DemoReport
             (settings.Language == "en" ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : "A character vocabulary built from the training captions; the text path starts from random weights (no Chinese weights ship)."));
         text.AppendLine($"Model: preset `{settings.Preset}`; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}" +
             (settings.ContrastiveWeight > 0 ? $", plus the image-text contrastive loss with weight {settings.ContrastiveWeight}" : "") +
-            (settings.OwnNegativeRate > 0 ? $"; {settings.OwnNegativeRate * 100:F0}% of ITM's wrong captions are the scene's own hard negatives" : "") + "); " +
+            (settings.OwnNegativeRate > 0 ? $"; {settings.OwnNegativeRate * 100:F0}% of ITM's wrong captions are the scene's own hard negatives" : "") + "). " +
+            $"Masked region modeling is the paper's KL task: each masked region's target is the class distribution of its object, one of {ClassCount(folder)} shape-colour-size classes read from the scenes' objects file (the whole image's is their mix); " +
+            (settings.WholeImageRegion == WholeImageRegionMasking.Masked ? "the whole-image region is masked, and predicted, whenever a region inside it is, so the masked content does not leak through it. "
+                : "the whole-image region stays visible unless it overlaps an anchor (`--whole-image-region visible`). ") +
             $"retrieval fine-tuning {settings.FinetuneSteps} steps of {settings.FinetuneBatch} examples x 4 pairs" + (settings.ContrastiveWeight > 0 ? " plus the contrastive loss" : "") +
             (settings.FinetuneOwnNegativeRate > 0 ? $" ({settings.FinetuneOwnNegativeRate * 100:F0}% of the wrong captions the scene's own hard negatives)" : "") + ", for both fine-tuned models; " +
             (settings.Precision == Precision.Bf16
-                ? $"training, evaluation and indexing in bf16 mixed precision, which leaves time for {DemoSettings.Bf16PretrainSteps} pretraining and {DemoSettings.Bf16FinetuneSteps} fine-tuning steps by default where fp32 (`--precision fp32`) fits {DemoSettings.Fp32PretrainSteps} and {DemoSettings.Fp32FinetuneSteps} (the README compares the two recipes' results)."
+                ? $"training, evaluation and indexing in bf16 mixed precision, which leaves time for {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps by default where fp32 (`--precision fp32`) fits {DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps} (the README compares the two recipes' results)."
                 : "everything in fp32 (`--precision fp32`)."));
         if (test is not null)
             text.AppendLine($"Evaluated: {test.Captions} test captions (one per test image, cycling through the phrasings) against all {test.Images} test images, {test.Captions * test.Images:N0} pairs scored by the full cross-modal model; chance R@1 is {100.0 / Math.Max(test.Images, 1):F1}%.");

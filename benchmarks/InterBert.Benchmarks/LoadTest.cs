@@ -1,7 +1,8 @@
 using System.Diagnostics;
+using InterBert.Cli;
 using System.Net;
 
-namespace InterBert.Cli.Serving;
+namespace InterBert.Benchmarks;
 
 /// <summary>
 /// A bounded load test of the search service: starts <c>serve</c> on an index in a child process (so its memory is

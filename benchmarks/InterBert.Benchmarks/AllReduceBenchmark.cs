@@ -1,12 +1,13 @@
 using System.CommandLine;
 using System.Diagnostics;
+using InterBert.Cli;
 using InterBert.Distributed;
 using InterBert.Modeling;
 using InterBert.Pretraining;
 using InterBert.Training;
 using static TorchSharp.torch;
 
-namespace InterBert.Cli.Commands;
+namespace InterBert.Benchmarks;
 
 /// <summary>
 /// <c>bench allreduce</c>: the cost of averaging a preset's gradients across MPI ranks, next to the time of a training

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using InterBert.Workflows;
-using InterBert.Cli.Commands;
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Pretraining;
@@ -12,7 +10,7 @@ using InterBert.Training;
 using InterBert.Vision;
 using InterBert.Weights;
 
-namespace InterBert.Cli.Demo;
+namespace InterBert.Workflows;
 
 /// <summary>
 /// The end-to-end demonstration: synthetic scenes → region features → initial weights → pretraining (MSM + MRM + ITM)
@@ -20,12 +18,21 @@ namespace InterBert.Cli.Demo;
 /// multimodal pretraining → evaluation of both → a Markdown report with plots. Each stage's results are reused when
 /// its inputs did not change, so an interrupted run continues where it stopped.
 /// </summary>
-public sealed class DemoPipeline(string folder, DemoSettings settings, int threads)
+public sealed class DemoRecipe
 {
-    private const int StageCount = 11;
-    private readonly StageCache cache = new(Directory.CreateDirectory(folder).FullName);
-    private readonly Stopwatch total = Stopwatch.StartNew();
-    private int stageNumber;
+    private readonly string folder;
+    private readonly DemoRecipeOptions settings;
+    private readonly WorkflowHost host;
+    private readonly StagedRun stages;
+
+    /// <summary>Prepares a run in <paramref name="folder"/>.</summary>
+    public DemoRecipe(string folder, DemoRecipeOptions settings, WorkflowHost? host = null)
+    {
+        this.folder = folder;
+        this.settings = settings;
+        this.host = host ?? new WorkflowHost();
+        stages = new StagedRun(folder, "demo", 11, this.host, @"mm\:ss");
+    }
 
     private string Scenes => Path.Combine(folder, "scenes");
     private string Dataset => Path.Combine(Scenes, SyntheticDataset.DatasetFileFor(settings.Language));
@@ -42,8 +49,10 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
     public string ReportPath => Path.Combine(folder, "report.md");
 
     /// <summary>Runs (or continues) every stage; returns false when interrupted.</summary>
-    public bool Run()
+    public bool Run(CancellationToken cancel = default)
     {
+        bool Stage(string name, string title, string fingerprint, string? output, Func<IProgress<WorkflowProgress>, CancellationToken, bool> work) =>
+            stages.Stage(name, title, fingerprint, output, work, cancel);
         var fingerprint = settings.Fingerprint("scenes");
         if (!Stage("scenes", $"render {settings.Images} scenes", fingerprint, Scenes, RenderScenes)) return false;
         fingerprint += "|" + settings.Fingerprint("features");
@@ -69,9 +78,8 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
         if (!Stage("evaluate-baseline", "evaluate the fine-tuned baseline", initFingerprint + "|" + finetune + "|" + evaluate, null,
                 (p, c) => Evaluate("finetuned-baseline", Path.Combine(baselineRun, "last.safetensors"), zeroShot: false, p, c))) return false;
         // The report is cheap: always rewritten, so it shows this run's timings.
-        stageNumber++;
-        Console.WriteLine($"[{stageNumber}/{StageCount}] write the report [{total.Elapsed:mm\\:ss}]");
-        DemoReport.Write(folder, settings, Results(), cache, total.Elapsed);
+        stages.Last("write the report");
+        DemoReport.Write(folder, settings, Results(), stages.Cache, stages.Elapsed);
         return true;
     }
 
@@ -83,35 +91,12 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
             .Select(path => JsonSerializer.Deserialize<DemoEvaluation>(File.ReadAllText(path))!)
             .ToDictionary(e => e.Model);
 
-    private bool Stage(string name, string title, string fingerprint, string? output, Func<IProgress<ProgressDisplay.Update>, CancellationToken, bool> work)
-    {
-        stageNumber++;
-        var header = $"[{stageNumber}/{StageCount}] {title}";
-        if (cache.IsDone(name, fingerprint))
-        {
-            Console.WriteLine($"{header}: reused [{total.Elapsed:mm\\:ss}]");
-            return true;
-        }
-        Console.WriteLine($"{header} [{total.Elapsed:mm\\:ss}]");
-        if (!cache.Start(name, fingerprint) && output is not null && Directory.Exists(output)) Directory.Delete(output, recursive: true);
-        var watch = Stopwatch.StartNew();
-        var finished = ProgressDisplay.Run(name, work);
-        if (!finished)
-        {
-            Console.WriteLine($"demo: interrupted in stage '{name}'; run the same command again to continue");
-            return false;
-        }
-        cache.Finish(name, fingerprint, watch.Elapsed.TotalSeconds);
-        Console.WriteLine($"  done in {watch.Elapsed.TotalSeconds:F0} s");
-        return true;
-    }
-
-    private bool RenderScenes(IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    private bool RenderScenes(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         try
         {
             SyntheticDataset.Write(Scenes, new SyntheticDataset.Options(settings.Images, settings.Seed, settings.TestImages, settings.ValidationImages),
-                new Progress<SyntheticDataset.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "scenes"))), cancel);
+                new Progress<SyntheticDataset.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "scenes"))), cancel);
             return true;
         }
         catch (OperationCanceledException)
@@ -120,21 +105,24 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
         }
     }
 
-    private bool ExtractFeatures(IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    private bool ExtractFeatures(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         var images = DatasetReader.Read(Dataset).Select(i => (i.Id, i.Location)).ToList();
         var boxes = RegionBoxFile.Read(Path.Combine(Scenes, SyntheticDataset.ObjectsFile));
-        using var network = new ResNetFeatureExtractor(threads: threads);
+        using var network = new ResNetFeatureExtractor(threads: settings.Threads);
         var extractor = new RegionFeatureExtractor(network, null, new ImageDecoder()) { MaxRegions = 8 };
         var result = FeatureExtractionJob.Run(images, extractor, boxes, Features, float16: false, skipBad: false, progress: new Progress<FeatureExtractionJob.Progress>(
-            p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "images"))), cancel: cancel);
+            p => progress.Report(new WorkflowProgress(p.Done, p.Total, "images"))), cancel: cancel);
         return !result.Cancelled;
     }
 
-    private bool Initialise(IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    private bool Initialise(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         TorchSharp.torch.manual_seed(settings.Seed);
-        var config = InterBertConfig.FromPreset(settings.Preset) with { PredictFeature = true, MaxSeqLength = 64 };
+        // Masked region modeling predicts each region's class (its shape, colour and size, from the scene's objects file), as the paper's KL task.
+        int classes;
+        using (var store = FeatureStore.Open(Features)) classes = store.Manifest.ClassCount;
+        var config = InterBertConfig.FromPreset(settings.Preset) with { VTargetSize = classes, MaxSeqLength = 64 };
         if (settings.Language == "en")
         {
             using var encoder = MiniLmOnnxReader.Read();
@@ -153,7 +141,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
         return true;
     }
 
-    private bool Pretrain(IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         TorchSharp.torch.manual_seed(settings.Seed);
         using var store = FeatureStore.Open(Features);
@@ -167,6 +155,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
             var tasks = new PretrainingTaskOptions
             {
                 SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, ContrastiveWeight = settings.ContrastiveWeight, OwnNegativeRate = settings.OwnNegativeRate, MaxRegions = model.Config.MaxRegionLength,
+                WholeImageRegion = settings.WholeImageRegion,
             };
             var training = new TrainingOptions
             {
@@ -176,13 +165,13 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
             };
             var neighbours = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, Path.Combine(folder, "cache"));
             var setup = new PretrainingSetup(PretrainFolder, model, tokenizer, vocabulary, train, validation, store, training, tasks, pretrained, neighbours, Resume: true);
-            var result = PretrainingRun.Run(setup, new Progress<PretrainingRun.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps,
+            var result = PretrainingRun.Run(setup, new Progress<PretrainingRun.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps,
                 $"step {p.Step}: loss {p.Loss:F3} (msm {p.Segment:F3}, mrm {p.Region:F3}, itm {p.Matching:F3})"))), cancel);
             return !result.Cancelled;
         }
     }
 
-    private bool Finetune(string initWeights, string runFolder, IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    private bool Finetune(string initWeights, string runFolder, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         TorchSharp.torch.manual_seed(settings.Seed);
         using var store = FeatureStore.Open(Features);
@@ -198,21 +187,21 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
             };
             // Resumed: a stage interrupted with the same inputs continues from its last checkpoint.
             var result = RetrievalFineTuning.Run(model, train, null, options, pretrained, runFolder, vocabulary, tokenizer.LowerCase, mineEvery: Math.Max(1, settings.FinetuneSteps / 3),
-                new SynchronousProgress<RetrievalFineTuning.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
+                new SynchronousProgress<RetrievalFineTuning.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
                 settings.ContrastiveWeight, settings.FinetuneOwnNegativeRate, resume: true);
             return !result.Cancelled;
         }
     }
 
-    private bool BuildIndex(string weights, IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         using var store = FeatureStore.Open(Features);
         var (model, _, _, _) = ModelLoading.Load(weights, store, settings.Precision);
         using (model)
         {
-            var images = IndexCommand.ImagesToIndex(store, Dataset, "test", null);
+            var images = IndexJob.ImagesToIndex(store, Dataset, "test", null);
             var result = Search.ImageIndex.Build(model, weights, store, images, IndexFolder, null,
-                new Progress<(int Done, int Total)>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "images"))), cancel);
+                new Progress<(int Done, int Total)>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "images"))), cancel);
             return !result.Cancelled;
         }
     }
@@ -221,7 +210,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
     private CaptionCorpus TrainingCaptions(FeatureStore store, WordPieceTokenizer tokenizer, int maxTokens) =>
         SyntheticDataset.WithOwnNegatives(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), Dataset, ["train"], tokenizer, maxTokens, "demo");
 
-    private bool Evaluate(string name, string weights, bool zeroShot, IProgress<ProgressDisplay.Update> progress, CancellationToken cancel)
+    private bool Evaluate(string name, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         var watch = Stopwatch.StartNew();
         using var store = FeatureStore.Open(Features);
@@ -238,7 +227,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
             float[,] scores;
             try
             {
-                scores = RetrievalScorer.ScoreAll(model, pairs, zeroShot, progress: new Progress<long>(done => progress.Report(new ProgressDisplay.Update(done, count, "pairs"))), cancel: cancel);
+                scores = RetrievalScorer.ScoreAll(model, pairs, zeroShot, progress: new Progress<long>(done => progress.Report(new WorkflowProgress(done, count, "pairs"))), cancel: cancel);
             }
             catch (OperationCanceledException)
             {
@@ -252,7 +241,7 @@ public sealed class DemoPipeline(string folder, DemoSettings settings, int threa
             var evaluation = new DemoEvaluation(name, retrieval, negatives, top, Math.Round(watch.Elapsed.TotalSeconds, 1));
             Directory.CreateDirectory(EvaluationFolder);
             AtomicFile.WriteAllText(Path.Combine(EvaluationFolder, name + ".json"), JsonSerializer.Serialize(evaluation, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
-            Console.WriteLine($"  {name}: text→image R@1/5/10 {retrieval.TextToImage.R1:F1}/{retrieval.TextToImage.R5:F1}/{retrieval.TextToImage.R10:F1}, " +
+            host.Log($"  {name}: text→image R@1/5/10 {retrieval.TextToImage.R1:F1}/{retrieval.TextToImage.R5:F1}/{retrieval.TextToImage.R10:F1}, " +
                 $"image→text {retrieval.ImageToText.R1:F1}/{retrieval.ImageToText.R5:F1}/{retrieval.ImageToText.R10:F1}; hard negatives below the true caption: attribute {negatives.AttributeBelowTrue:F0}%, relation {negatives.RelationBelowTrue:F0}%");
             return true;
         }

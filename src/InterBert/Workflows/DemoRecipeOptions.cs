@@ -1,9 +1,10 @@
 using InterBert.Modeling;
+using InterBert.Pretraining;
 
-namespace InterBert.Cli.Demo;
+namespace InterBert.Workflows;
 
 /// <summary>The sizes and recipes of a demo run, chosen so that the whole run fits in under fifteen minutes on two cores (in bf16 9.4 measured in English, 11.7 in Chinese).</summary>
-public sealed record DemoSettings
+public sealed record DemoRecipeOptions
 {
     /// <summary>Pretraining and fine-tuning steps that fit the time in bf16 (the default).</summary>
     public const int Bf16PretrainSteps = 800, Bf16FinetuneSteps = 400;
@@ -31,8 +32,10 @@ public sealed record DemoSettings
     public double PretrainLearningRate { get; init; } = 3e-4;
     /// <summary>Multiplier of the learning rate of weights that came pretrained (MiniLM's).</summary>
     public double PretrainedLearningRateMultiplier { get; init; } = 0.3;
-    /// <summary>MSM:MRM:ITM loss weights (feature regression's squared error is large, so MRM is scaled down).</summary>
-    public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 0.05, 1);
+    /// <summary>MSM:MRM:ITM loss weights (the paper's equal weights: MRM is the KL divergence to each region's shape-colour-size class).</summary>
+    public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 1, 1);
+    /// <summary>What masked region modeling does with the whole-image region when a region inside it is masked.</summary>
+    public WholeImageRegionMasking WholeImageRegion { get; init; } = WholeImageRegionMasking.Masked;
     /// <summary>Retrieval fine-tuning steps (each 4 pairs per example).</summary>
     public int FinetuneSteps { get; init; } = Bf16FinetuneSteps;
 
@@ -51,16 +54,18 @@ public sealed record DemoSettings
     public double FinetuneOwnNegativeRate { get; init; } = 0.5;
     /// <summary>Scenes in the validation split (held-out pretraining metrics).</summary>
     public int ValidationImages => Math.Max(2, Images / 20);
+    /// <summary>CPU threads of the feature extractor (not part of any fingerprint: results do not depend on it).</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Test queries shown with their top-5 images in the report.</summary>
     public int ShownQueries { get; init; } = 4;
 
     /// <summary>The settings of a language and precision: bf16 spends the time it saves on more steps.</summary>
-    public static DemoSettings For(string language, Precision precision = Precision.Bf16)
+    public static DemoRecipeOptions For(string language, Precision precision = Precision.Bf16)
     {
         var settings = language switch
         {
-            "en" => new DemoSettings(),
-            "zh" => new DemoSettings { Language = "zh" },
+            "en" => new DemoRecipeOptions(),
+            "zh" => new DemoRecipeOptions { Language = "zh" },
             _ => throw new InterBertException($"demo --lang {language}: expected en or zh"),
         };
         return precision == Precision.Bf16 ? settings : settings with { Precision = precision, PretrainSteps = Fp32PretrainSteps, FinetuneSteps = Fp32FinetuneSteps };
@@ -70,9 +75,9 @@ public sealed record DemoSettings
     public string Fingerprint(string stage) => stage switch
     {
         "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}",
-        "features" => "features v1",
-        "init" => $"init v2 lang={Language} preset={Preset} seed={Seed}",
-        "pretrain" => $"pretrain v2 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate} seed={Seed}",
+        "features" => "features v2 classes",
+        "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}",
+        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate} seed={Seed}",
         "evaluate" => $"evaluate v1 shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v1" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         _ => $"{stage} v3 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate} seed={Seed}",

@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using InterBert.Modeling;
+using InterBert.Pretraining;
 using InterBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InterBert.Pretraining;
+namespace InterBert.Benchmarks;
 
 /// <summary>
 /// Measures this process's fp32 matrix-multiply throughput and the pretraining step throughput of a model

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using InterBert.Workflows;
-using InterBert.Cli.Serving;
+using InterBert.Cli;
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Search;
@@ -11,7 +11,7 @@ using InterBert.Tasks;
 using InterBert.Vision;
 using InterBert.Weights;
 
-namespace InterBert.Cli.Commands;
+namespace InterBert.Benchmarks;
 
 /// <summary><c>bench search</c> (two-stage search against exhaustive cross-modal scoring) and <c>bench serve</c> (a load test).</summary>
 public static class SearchBenchmarks
@@ -64,7 +64,7 @@ public static class SearchBenchmarks
                 var (indexModel, _, _, _) = ModelLoading.Load(weightsPath, store);
                 using (indexModel)
                 {
-                    var built = ProgressDisplay.Run("index", (progress, cancel) => ImageIndex.Build(indexModel, weightsPath, store, IndexCommand.ImagesToIndex(store, dataset, null, null), indexFolder, null,
+                    var built = ProgressDisplay.Run("index", (progress, cancel) => ImageIndex.Build(indexModel, weightsPath, store, IndexJob.ImagesToIndex(store, dataset, null, null), indexFolder, null,
                         new Progress<(int Done, int Total)>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, "images"))), cancel));
                     if (built.Cancelled) return 130;
                 }

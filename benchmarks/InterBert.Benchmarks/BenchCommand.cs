@@ -1,10 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
+using InterBert.Cli;
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Vision;
 
-namespace InterBert.Cli.Commands;
+namespace InterBert.Benchmarks;
 
 /// <summary>The <c>bench</c> verb: measurements that print figures (never pass/fail).</summary>
 public static class BenchCommand
@@ -64,7 +65,7 @@ public static class BenchCommand
         for (var k = 0; k <= forwards; k++)
         {
             using var scope = TorchSharp.torch.NewDisposeScope();
-            var batch = InterBert.Pretraining.TrainingBenchmark.SyntheticBatch(model.Config, pairsPerForward, 16, 10, k);
+            var batch = TrainingBenchmark.SyntheticBatch(model.Config, pairsPerForward, 16, 10, k);
             if (k == 1) watch.Start();
             model.PairScores(batch.Text, batch.Image, zeroShot: false).data<float>();
         }
@@ -86,7 +87,7 @@ public static class BenchCommand
             var fp32PairsPerSecond = 0.0;
             foreach (var precision in precisions)
             {
-                var r = InterBert.Pretraining.TrainingBenchmark.Run(config, parse.GetValue(batch), parse.GetValue(steps), precision: precision);
+                var r = TrainingBenchmark.Run(config, parse.GetValue(batch), parse.GetValue(steps), precision: precision);
                 var p = precision.Name();
                 if (precision == Precision.Fp32) fp32PairsPerSecond = r.SamplesPerSecond;
                 var versusFp32 = precision != Precision.Fp32 && fp32PairsPerSecond > 0 ? $" ({r.SamplesPerSecond / fp32PairsPerSecond:F2}x fp32)" : "";
@@ -159,7 +160,7 @@ public static class BenchCommand
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var last = Math.Max(101, parse.GetValue(steps));
-            var readings = InterBert.Pretraining.TrainingBenchmark.Memory(InterBert.Modeling.InterBertConfig.Tiny, 16, [100, (100 + last) / 2, last]);
+            var readings = TrainingBenchmark.Memory(InterBert.Modeling.InterBertConfig.Tiny, 16, [100, (100 + last) / 2, last]);
             foreach (var (step, mib) in readings) Console.WriteLine($"bench memory: resident after {step,4} steps: {mib:F1} MiB");
             Console.WriteLine($"bench memory: growth from step 100 to {last}: {100 * (readings[^1].ResidentMiB / readings[0].ResidentMiB - 1):F1}%");
             return 0;

@@ -1,9 +1,8 @@
 using System.Text.Json.Serialization;
 using InterBert.Synthetic;
 using InterBert.Tasks;
-using InterBert.Workflows;
 
-namespace InterBert.Cli.Demo;
+namespace InterBert.Workflows;
 
 /// <summary>One model's results on the synthetic test split: retrieval, hard negatives, and the top-5 images of a few queries.</summary>
 public sealed record DemoEvaluation(

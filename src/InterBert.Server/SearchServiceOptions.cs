@@ -1,6 +1,6 @@
 using InterBert.Search;
 
-namespace InterBert.Cli.Serving;
+namespace InterBert.Server;
 
 /// <summary>Where the search service listens and its limits.</summary>
 public sealed record SearchServiceOptions

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace InterBert.Cli.Serving;
+namespace InterBert.Server;
 
 /// <summary>
 /// Parses a raw query string strictly: a malformed percent escape or bytes that are not UTF-8 are an error, where

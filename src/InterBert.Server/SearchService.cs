@@ -11,9 +11,10 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace InterBert.Cli.Serving;
+namespace InterBert.Server;
 
 /// <summary>
 /// The search web service (ASP.NET Core minimal API): <c>GET /api/search?q=&amp;k=</c>, <c>GET /images/{id}</c> (only
@@ -24,6 +25,20 @@ public static class SearchService
 {
     /// <summary>Name of the concurrency-limiting policy on the search endpoint.</summary>
     private const string SearchPolicy = "search";
+
+    /// <summary>Starts <paramref name="app"/> and returns the address it listens on; a port in use is a one-line error.</summary>
+    public static string Start(WebApplication app, SearchServiceOptions options)
+    {
+        try
+        {
+            app.Start();
+        }
+        catch (IOException e)
+        {
+            throw new InterBertException($"cannot listen on {options.Host}:{options.Port} ({e.Message})");
+        }
+        return app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+    }
 
     /// <summary>Builds the application (not started) serving <paramref name="searcher"/>.</summary>
     public static WebApplication Build(TwoStageSearcher searcher, SearchServiceOptions options)

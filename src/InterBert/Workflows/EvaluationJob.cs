@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Tasks;
+using InterBert.Weights;
+
+namespace InterBert.Workflows;
+
+/// <summary>
+/// The <c>evaluate</c> job for every task: retrieval R@1/5/10 both ways (every pair scored, or two-stage), with the
+/// dataset's hard negatives when it lists them; multiple-choice and text-classification accuracy. Logs what it measured,
+/// writes the results as JSON when asked, and returns them.
+/// </summary>
+public static class EvaluationJob
+{
+    /// <summary>What was measured: the JSON written to <see cref="EvaluationJobOptions.MetricsOut"/>, and retrieval's metrics.</summary>
+    public sealed record Result(JsonObject Json, RetrievalMetrics? Retrieval, bool Cancelled = false);
+
+    /// <summary>Runs the job.</summary>
+    public static Result Run(EvaluationJobOptions options, WorkflowHost host, CancellationToken cancel = default)
+    {
+        var result = options.Task switch
+        {
+            "retrieval" => Retrieval(options, host, cancel),
+            "multiple-choice" => MultipleChoice(options, host),
+            "text-classification" => TextClassification(options, host),
+            _ => throw new InterBertException($"evaluate --task {options.Task}: not available yet; expected retrieval, multiple-choice or text-classification"),
+        };
+        result.Json["precision"] = options.Precision.Name();
+        if (options.MetricsOut is { } path && !result.Cancelled) AtomicFile.WriteAllText(path, result.Json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return result;
+    }
+
+    private static Result Retrieval(EvaluationJobOptions options, WorkflowHost host, CancellationToken cancel)
+    {
+        using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
+        var (model, tokenizer, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
+        using (model)
+        {
+            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var wholeSplit = CaptionCorpus.Load(options.Dataset, [options.Split], store, tokenizer, maxTokens);
+            var corpus = options.MaxCaptions is { } limit ? wholeSplit.FirstCaptions(limit) : wholeSplit;
+            using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            var total = (long)pairs.CaptionCount * pairs.ImageCount;
+            var head = options.ZeroShot ? "zero-shot (matching head)" : "score head";
+            var watch = Stopwatch.StartNew();
+            RetrievalMetrics metrics;
+            long scored;
+            JsonObject json;
+            if (options.Candidates is { } k)
+            {
+                host.Log($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images, two-stage: unimodal ranking, then the {head} re-scores each caption's {Math.Min(k, pairs.ImageCount)} nearest images; {options.Precision.Name()}");
+                var result = host.RunStage("evaluate", (progress, stop) => TwoStageRetrievalEvaluation.Evaluate(model, pairs, k, options.ZeroShot, options.PairsPerBatch,
+                    new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), stop, options.AddSimilarity), cancel);
+                metrics = result.Metrics;
+                scored = result.PairsScored;
+                json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
+                json["candidates"] = result.ImageCandidates;
+                json["caption_candidates"] = result.CaptionCandidates;
+                json["rerank"] = options.AddSimilarity ? "score+similarity" : "score";
+                host.Log($"re-scored {scored:N0} of {total:N0} pairs: {result.ImageCandidates} images per caption, {result.CaptionCandidates} captions per image");
+                foreach (var (label, other) in new[] { ("unimodal first stage alone", result.Unimodal!), ("re-ranked by the score alone", result.ScoreOnly!), ("re-ranked by score + similarity", result.ScorePlusSimilarity!) })
+                    host.Log($"  {label}: text→image R@1/5/10 {other.TextToImage.R1:F1}/{other.TextToImage.R5:F1}/{other.TextToImage.R10:F1}, image→text {other.ImageToText.R1:F1}/{other.ImageToText.R5:F1}/{other.ImageToText.R10:F1}");
+                json["unimodal"] = JsonSerializer.SerializeToNode(result.Unimodal);
+                json["score_only"] = JsonSerializer.SerializeToNode(result.ScoreOnly);
+                json["score_plus_similarity"] = JsonSerializer.SerializeToNode(result.ScorePlusSimilarity);
+            }
+            else
+            {
+                if (options.AddSimilarity) throw new ArgumentException("--add-similarity belongs to the two-stage evaluation; give --candidates K");
+                host.Log($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {head}; {options.Precision.Name()}");
+                var scores = host.RunStage("evaluate", (progress, stop) => RetrievalScorer.ScoreAll(model, pairs, options.ZeroShot, options.PairsPerBatch,
+                    new Progress<long>(done => progress.Report(new WorkflowProgress(done, total, "pairs"))), stop), cancel);
+                metrics = RetrievalMetrics.FromScores(scores, corpus.ImageOf);
+                scored = total;
+                json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
+                json["candidates"] = "all";
+            }
+            host.Log($"mean recall {metrics.MeanRecall:F1}; {watch.Elapsed.TotalSeconds:F1} s ({scored / watch.Elapsed.TotalSeconds:F0} cross-modal pairs/s)");
+            // A dataset that lists hard negatives (captions one change away from the truth) is also asked about them,
+            // over the whole split: two pairs per negative cost little next to the ranking.
+            var hardNegatives = Synthetic.SyntheticDataset.ReadHardNegatives(options.Dataset, options.Split);
+            if (hardNegatives.Count > 0)
+            {
+                var result = Synthetic.HardNegativeEvaluation.Evaluate(model, wholeSplit, store, tokenizer, hardNegatives, options.ZeroShot, options.PairsPerBatch);
+                host.Log($"hard negatives below the true caption: attribute {result.AttributeBelowTrue:F1}% of {result.AttributeComparisons}, relation {result.RelationBelowTrue:F1}% of {result.RelationComparisons}; all of an image's below: {result.ImagesAllBelowTrue:F1}% of {result.Images} images");
+                json["hard_negatives"] = JsonSerializer.SerializeToNode(result);
+            }
+            return new Result(json, metrics);
+        }
+    }
+
+    private static Result TextClassification(EvaluationJobOptions options, WorkflowHost host)
+    {
+        using var classifier = TextClassifier.Load(options.Weights);
+        classifier.Model.Precision = options.Precision;
+        var tokenizer = ModelVocabulary.TokenizerFor(Path.Combine(options.Weights, "model.safetensors"));
+        var examples = LabelledTextReader.Read(options.Dataset);
+        var accuracy = 100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, options.Dataset, Math.Min(128, classifier.Model.Config.MaxPositionEmbeddings));
+        host.Log($"evaluate text-classification: {examples.Count} examples, accuracy {accuracy:F1}%");
+        return new Result(new JsonObject { ["accuracy"] = accuracy, ["examples"] = examples.Count }, null);
+    }
+
+    private static Result MultipleChoice(EvaluationJobOptions options, WorkflowHost host)
+    {
+        using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for multiple-choice"));
+        var items = MultipleChoiceReader.Read(options.Dataset);
+        foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{options.Dataset}: image {item.ImageId} has no features in {store.Folder}");
+        var (model, tokenizer, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
+        using (model)
+        {
+            var accuracy = MultipleChoiceTask.Evaluate(model, items, store, tokenizer);
+            host.Log($"evaluate multiple-choice: {items.Count} questions; Q->A {accuracy.QuestionToAnswer:F1}%, QA->R {accuracy.AnswerToRationale:F1}%, Q->AR {accuracy.Joint:F1}%");
+            return new Result(new JsonObject { ["accuracy"] = accuracy.Joint, ["q_a"] = accuracy.QuestionToAnswer, ["qa_r"] = accuracy.AnswerToRationale, ["questions"] = items.Count }, null);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using InterBert.Modeling;
+
+namespace InterBert.Workflows;
+
+/// <summary>What <see cref="EvaluationJob"/> measures: the task, the data and split, the weights and how retrieval is scored.</summary>
+public sealed record EvaluationJobOptions
+{
+    /// <summary>retrieval, multiple-choice or text-classification.</summary>
+    public required string Task { get; init; }
+    /// <summary>Dataset.</summary>
+    public required string Dataset { get; init; }
+    /// <summary>Weights to evaluate (a text classifier's folder for text classification).</summary>
+    public required string Weights { get; init; }
+    /// <summary>Split to evaluate (retrieval).</summary>
+    public string Split { get; init; } = "test";
+    /// <summary>Feature store of the dataset's images.</summary>
+    public string? Features { get; init; }
+    /// <summary>Score with the pretrained matching head instead of the fine-tuned score head.</summary>
+    public bool ZeroShot { get; init; }
+    /// <summary>Where to write the results as JSON.</summary>
+    public string? MetricsOut { get; init; }
+    /// <summary>Rank only the first N captions (and their images).</summary>
+    public int? MaxCaptions { get; init; }
+    /// <summary>Pairs scored per forward pass.</summary>
+    public int PairsPerBatch { get; init; } = 64;
+    /// <summary>Two-stage retrieval: images re-scored per caption; null scores every pair.</summary>
+    public int? Candidates { get; init; }
+    /// <summary>Two-stage: rank by score plus the scaled unimodal cosine.</summary>
+    public bool AddSimilarity { get; init; }
+    /// <summary>Arithmetic of the matrix products.</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
+}

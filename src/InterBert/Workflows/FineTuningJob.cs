@@ -1,0 +1,126 @@
+using InterBert.Data;
+using InterBert.Distributed;
+using InterBert.Modeling;
+using InterBert.Tasks;
+using InterBert.Training;
+using InterBert.Weights;
+
+namespace InterBert.Workflows;
+
+/// <summary>
+/// The <c>finetune</c> job for every task: loads the weights and the task's data, lays out the schedule (epochs count
+/// examples: a step takes batch x accumulation x ranks of them) and runs the task's objective on the one trainer.
+/// Returns whether it was interrupted (a checkpoint is then written); only the root rank logs.
+/// </summary>
+public static class FineTuningJob
+{
+    /// <summary>Runs the job.</summary>
+    public static Trainer.Result Run(FineTuningJobOptions options, WorkflowHost host, CancellationToken cancel = default, ProcessGroup? processes = null)
+    {
+        processes ??= ProcessGroup.Current;
+        var outcome = options.Task switch
+        {
+            "retrieval" => Retrieval(options, host, cancel, processes),
+            "multiple-choice" => MultipleChoice(options, host, cancel, processes),
+            "text-classification" => TextClassification(options, host, cancel, processes),
+            _ => throw new InterBertException($"finetune --task {options.Task}: not available yet; expected retrieval, multiple-choice or text-classification"),
+        };
+        if (outcome.Cancelled && processes.IsRoot) host.Log($"finetune: interrupted at step {outcome.Step}; checkpoint written; continue with the same command and --resume");
+        return outcome;
+    }
+
+    private static int StepsFor(FineTuningJobOptions options, double examples, ProcessGroup processes) => options.Steps is { } steps
+        ? (steps > 0 ? steps : throw new ArgumentException($"--steps {steps}: expected a positive number"))
+        : Math.Max(1, (int)Math.Ceiling(options.Epochs * examples / (Math.Max(1, options.BatchSize) * Math.Max(1, options.Accumulate) * processes.Size)));
+
+    private static TrainingOptions Training(FineTuningJobOptions options, int steps) => new()
+    {
+        Steps = steps, BatchSize = Math.Max(1, options.BatchSize), GradientAccumulation = Math.Max(1, options.Accumulate), LearningRate = options.LearningRate,
+        PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed, LogEvery = 10,
+        CheckpointEvery = Math.Max(1, options.CheckpointEvery), KeepCheckpoints = Math.Max(1, options.KeepCheckpoints),
+    };
+
+    private static Trainer.Result Retrieval(FineTuningJobOptions options, WorkflowHost host, CancellationToken cancel, ProcessGroup processes)
+    {
+        using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
+        TorchSharp.torch.manual_seed(options.Seed);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(options.Init, store, options.Precision);
+        using (model)
+        {
+            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var trainCorpus = CaptionCorpus.Load(options.Dataset, [options.TrainSplit], store, tokenizer, maxTokens);
+            var ownNegativeRate = Math.Clamp(options.OwnNegativeRate, 0, 1);
+            if (ownNegativeRate > 0) trainCorpus = Synthetic.SyntheticDataset.WithOwnNegatives(trainCorpus, options.Dataset, [options.TrainSplit], tokenizer, maxTokens, "--own-negative-rate");
+            if (trainCorpus.ImageIds.Count < 3) throw new InterBertException($"{options.Dataset}: retrieval fine-tuning needs at least 3 training images, found {trainCorpus.ImageIds.Count}");
+            using var train = new PreparedPairs(trainCorpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            using var validation = options.ValidationSplit == "none" ? null
+                : new PreparedPairs(CaptionCorpus.Load(options.Dataset, [options.ValidationSplit], store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            var training = Training(options, StepsFor(options, train.CaptionCount, processes));
+            var root = processes.IsRoot;
+            if (root)
+                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples (4 pairs each)" +
+                    (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
+            var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(model, train, validation, training, pretrained,
+                options.Output, vocabulary, tokenizer.LowerCase, options.MineEvery,
+                new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
+                {
+                    if (root) progress.Report(new WorkflowProgress(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"));
+                }), stop, Math.Max(0, options.ContrastiveWeight), ownNegativeRate, options.Resume, processes), cancel);
+            if (root && !result.Cancelled)
+            {
+                if (result.BestValidation is { } best) host.Log($"finetune: best validation mean recall {best.MeanRecall:F1} (text→image R@1/5/10 {best.TextToImage.R1:F1}/{best.TextToImage.R5:F1}/{best.TextToImage.R10:F1})");
+                host.Log($"finetune: wrote {result.BestWeights} and {result.LastWeights}");
+            }
+            return new Trainer.Result(result.Step, 0, result.Cancelled, new Dictionary<string, double>());
+        }
+    }
+
+    private static Trainer.Result TextClassification(FineTuningJobOptions options, WorkflowHost host, CancellationToken cancel, ProcessGroup processes)
+    {
+        var examples = LabelledTextReader.Read(options.Dataset);
+        var labels = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
+        var training = Training(options, StepsFor(options, examples.Count, processes));
+        TorchSharp.torch.manual_seed(training.Seed);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(options.Init, null, options.Precision);
+        using var classifier = new TextClassifier(model, labels);
+        var maxLength = Math.Min(128, model.Config.MaxPositionEmbeddings);
+        var root = processes.IsRoot;
+        if (root)
+            host.Log($"finetune text-classification: {examples.Count} examples, {labels.Count} labels ({string.Join(", ", labels)}), {training.Steps} steps of {training.BatchSize * training.GradientAccumulation}; text-only path (no image parameter)");
+        var result = host.RunStage("finetune", (progress, stop) => TextClassificationTraining.Run(classifier, tokenizer, examples, options.Dataset, training, pretrained, maxLength, options.Output,
+            new SynchronousProgress<(int Step, int Steps, double Loss)>(p => { if (root) progress.Report(new WorkflowProgress(p.Step, p.Steps, $"loss {p.Loss:F3}")); }),
+            stop, options.Resume, processes), cancel);
+        if (!root || result.Cancelled) return result;
+        classifier.Save(options.Output, vocabulary, tokenizer.LowerCase, pretrained);
+        host.Log($"finetune: training accuracy {100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, options.Dataset, maxLength):F1}%; wrote {options.Output}");
+        return result;
+    }
+
+    private static Trainer.Result MultipleChoice(FineTuningJobOptions options, WorkflowHost host, CancellationToken cancel, ProcessGroup processes)
+    {
+        using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for multiple-choice"));
+        var items = MultipleChoiceReader.Read(options.Dataset);
+        foreach (var item in items) if (!store.Contains(item.ImageId)) throw new InterBertException($"{options.Dataset}: image {item.ImageId} has no features in {store.Folder}");
+        // Each question gives two steps' worth of examples: Q→A and QA→R in turn.
+        var training = Training(options, StepsFor(options, 2.0 * items.Count, processes) is var steps && steps > 1 ? steps : 2);
+        TorchSharp.torch.manual_seed(training.Seed);
+        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(options.Init, store, options.Precision);
+        using (model)
+        {
+            var root = processes.IsRoot;
+            if (root) host.Log($"finetune multiple-choice: {items.Count} questions, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} (Q->A and QA->R in turn)");
+            var result = host.RunStage("finetune", (progress, stop) => MultipleChoiceTask.Train(model, items, store, tokenizer, training, pretrained, options.Output,
+                new SynchronousProgress<(int Step, int Steps, double Loss)>(p => { if (root) progress.Report(new WorkflowProgress(p.Step, p.Steps, $"loss {p.Loss:F3}")); }),
+                stop, options.Resume, processes), cancel);
+            if (!root || result.Cancelled) return result;
+            var weights = Path.Combine(options.Output, "last.safetensors");
+            var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, tokenizer.LowerCase);
+            metadata["finetune_task"] = "multiple-choice";
+            metadata[PrecisionNames.MetadataKey] = options.Precision.Name();
+            PretrainedKeys.Record(metadata, pretrained);
+            ModelCheckpoint.Save(model, weights, metadata);
+            host.Log($"finetune: wrote {weights}");
+            return result;
+        }
+    }
+}

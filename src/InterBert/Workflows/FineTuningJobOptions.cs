@@ -1,0 +1,50 @@
+using InterBert.Modeling;
+
+namespace InterBert.Workflows;
+
+/// <summary>What <see cref="FineTuningJob"/> trains: the task, its data, the starting weights, the run folder and the schedule.</summary>
+public sealed record FineTuningJobOptions
+{
+    /// <summary>retrieval, multiple-choice or text-classification.</summary>
+    public required string Task { get; init; }
+    /// <summary>Dataset with the training (and validation) split.</summary>
+    public required string Dataset { get; init; }
+    /// <summary>Weights to start from (init or pretrain output).</summary>
+    public required string Init { get; init; }
+    /// <summary>Run folder.</summary>
+    public required string Output { get; init; }
+    /// <summary>Feature store of the dataset's images (retrieval and multiple choice).</summary>
+    public string? Features { get; init; }
+    /// <summary>Passes over the training examples, when <see cref="Steps"/> is null.</summary>
+    public double Epochs { get; init; } = 4;
+    /// <summary>Optimiser steps (instead of <see cref="Epochs"/>).</summary>
+    public int? Steps { get; init; }
+    /// <summary>Examples per micro-batch.</summary>
+    public int BatchSize { get; init; } = 8;
+    /// <summary>Micro-batches per step.</summary>
+    public int Accumulate { get; init; } = 1;
+    /// <summary>Peak learning rate.</summary>
+    public double LearningRate { get; init; } = 2e-4;
+    /// <summary>Learning-rate multiplier of the weights that came pretrained.</summary>
+    public double PretrainedLearningRateMultiplier { get; init; } = 1;
+    /// <summary>Seed.</summary>
+    public int Seed { get; init; } = 42;
+    /// <summary>Training split (retrieval).</summary>
+    public string TrainSplit { get; init; } = "train";
+    /// <summary>Validation split (retrieval); "none" to skip.</summary>
+    public string ValidationSplit { get; init; } = "val";
+    /// <summary>Steps between hard-negative mining (retrieval; 0: every epoch).</summary>
+    public int MineEvery { get; init; }
+    /// <summary>Weight of the image-text contrastive loss (retrieval; 0: off).</summary>
+    public double ContrastiveWeight { get; init; }
+    /// <summary>Share of wrong-caption pairs taken from the image's own hard negatives (retrieval).</summary>
+    public double OwnNegativeRate { get; init; }
+    /// <summary>Steps between checkpoints.</summary>
+    public int CheckpointEvery { get; init; } = 500;
+    /// <summary>Checkpoints kept.</summary>
+    public int KeepCheckpoints { get; init; } = 2;
+    /// <summary>Continue the run in <see cref="Output"/> from its last checkpoint.</summary>
+    public bool Resume { get; init; }
+    /// <summary>Arithmetic of the matrix products.</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
+}

@@ -1,0 +1,64 @@
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Search;
+using InterBert.Vision;
+using InterBert.Weights;
+
+namespace InterBert.Workflows;
+
+/// <summary>The <c>index</c> job: the image vectors of a model in an approximate-nearest-neighbour index for two-stage search.</summary>
+public static class IndexJob
+{
+    /// <summary>Builds (or continues) the index; logs what it wrote.</summary>
+    public static ImageIndex.BuildResult Run(IndexJobOptions options, WorkflowHost host, CancellationToken cancel = default)
+    {
+        using var store = FeatureStore.Open(options.Features);
+        var images = ImagesToIndex(store, options.Dataset, options.Split, options.ImagesFolder);
+        var (model, _, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
+        using (model)
+        {
+            if (!ModelCheckpoint.ReadMetadata(options.Weights).ContainsKey(ContrastiveLoss.WeightMetadataKey))
+                host.Log($"index: note: {options.Weights} was not trained with the contrastive loss; its text and image vectors may not be aligned, so first-stage candidates can miss (fine-tune with --contrastive-weight)");
+            var settings = new ImageIndexManifest { ExactBelow = options.ExactBelow, Connectivity = Math.Max(2, options.Connectivity) };
+            var result = host.RunStage("index", (progress, stop) => ImageIndex.Build(model, options.Weights, store, images, options.Output, settings,
+                new Progress<(int Done, int Total)>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "images"))), stop), cancel);
+            if (result.Cancelled)
+            {
+                host.Log($"index: interrupted after {result.Count} images; run the same command again to continue");
+                return result;
+            }
+            host.Log($"index: {result.Count} images ({model.Config.BiHiddenSize}-d vectors{(result.Resumed > 0 ? $", {result.Resumed} from an earlier run" : "")}) in {result.Elapsed.TotalSeconds:F1} s → {options.Output}");
+            host.Log($"search it: ./interbert search --index {options.Output} \"a query\"    serve it: ./interbert serve --index {options.Output}");
+            return result;
+        }
+    }
+
+    /// <summary>The images to index with their files: a dataset's (one split or all), a folder's, or the whole store's.</summary>
+    public static List<IndexedImage> ImagesToIndex(FeatureStore store, string? datasetPath, string? split, string? imagesFolder)
+    {
+        if (datasetPath is not null && imagesFolder is not null) throw new ArgumentException("give --dataset or --images, not both");
+        if (split is not null && datasetPath is null) throw new ArgumentException("--split needs --dataset");
+        List<(string Id, ImageLocation Location)>? located = null;
+        string source;
+        if (datasetPath is not null)
+        {
+            located = DatasetReader.Read(datasetPath).Where(i => split is null || i.Split == split).Select(i => (i.Id, i.Location)).DistinctBy(i => i.Id).ToList();
+            source = split is null ? datasetPath : $"{datasetPath} (split {split})";
+        }
+        else if (imagesFolder is not null)
+        {
+            located = FeatureExtractionJob.ImagesInFolder(imagesFolder).Where(i => store.Contains(i.Id)).ToList();
+            source = imagesFolder;
+        }
+        else
+        {
+            return store.Ids.Order(StringComparer.Ordinal).Select(id => new IndexedImage(id, null)).ToList();
+        }
+        var missing = located.Where(i => !store.Contains(i.Id)).ToList();
+        if (missing.Count > 0)
+            throw new InterBertException($"{source}: {missing.Count} images have no features in {store.Folder} (first: {missing[0].Id}); run 'interbert features' on them first");
+        if (located.Count == 0) throw new InterBertException($"{source}: no images to index");
+        // Images inside a base64 TSV (MUGE) have no file of their own to serve.
+        return located.Select(i => new IndexedImage(i.Id, i.Location.Base64LineOffset < 0 ? Path.GetFullPath(i.Location.Path) : null)).ToList();
+    }
+}

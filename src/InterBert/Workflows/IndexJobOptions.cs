@@ -1,0 +1,26 @@
+using InterBert.Modeling;
+
+namespace InterBert.Workflows;
+
+/// <summary>What <see cref="IndexJob"/> indexes: the search model, the feature store, which images (a dataset's, a folder's or the store's) and the index's settings.</summary>
+public sealed record IndexJobOptions
+{
+    /// <summary>The search model's weights.</summary>
+    public required string Weights { get; init; }
+    /// <summary>Feature store of the images.</summary>
+    public required string Features { get; init; }
+    /// <summary>Index folder (replaced when complete).</summary>
+    public required string Output { get; init; }
+    /// <summary>Dataset naming the images and their files (null: every image of the store, without files).</summary>
+    public string? Dataset { get; init; }
+    /// <summary>Index only this split of <see cref="Dataset"/>.</summary>
+    public string? Split { get; init; }
+    /// <summary>A folder of the image files, named by id, instead of <see cref="Dataset"/>.</summary>
+    public string? ImagesFolder { get; init; }
+    /// <summary>Collections up to this size are searched exactly, larger ones by the HNSW graph.</summary>
+    public int ExactBelow { get; init; } = 20_000;
+    /// <summary>HNSW graph degree.</summary>
+    public int Connectivity { get; init; } = 16;
+    /// <summary>Arithmetic of the matrix products.</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
+}
