@@ -67,6 +67,7 @@ public static class FeaturesCommand
             Console.WriteLine($"store: {store.Folder}");
             Console.WriteLine($"images: {store.Count:N0} in {store.ShardCount} shards");
             Console.WriteLine($"features: {m.FeatureSize}-d {m.DType}; class distributions: {(m.ClassCount > 0 ? $"{m.ClassCount} classes, on {entries.Count(e => e.HasClasses):N0} images" : "none")}");
+            if (m.ClassNames is { } names) Console.WriteLine($"classes: {string.Join(", ", names.Take(8))}{(names.Count > 8 ? $", ... ({names.Count} in all)" : "")}");
             if (entries.Count > 0)
                 Console.WriteLine($"regions per image: min {entries.Min(e => e.Regions)}, mean {entries.Average(e => e.Regions):F1}, max {entries.Max(e => e.Regions)}");
             Console.WriteLine($"extractor: {m.Extractor}");

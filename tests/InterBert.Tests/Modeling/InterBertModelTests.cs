@@ -202,4 +202,19 @@ public class InterBertModelTests
         var difference = (expected - actual).abs().max().item<float>();
         Assert.True(difference <= tolerance, $"max difference {difference} exceeds {tolerance}");
     }
+
+    [Fact]
+    public void TheBackboneHoldsEveryKeyButTheHeadsUnderTheSameNames()
+    {
+        using var backbone = new InterBertBackbone(InterBertConfig.Tiny);
+        using var model = new InterBertModel(InterBertConfig.Tiny);
+        var backboneKeys = backbone.state_dict().Keys.ToList();
+        var modelKeys = model.state_dict().Keys.ToList();
+        Assert.Contains("embeddings.word_embeddings.weight", backboneKeys);
+        Assert.Contains("t_pooler.dense.weight", backboneKeys);
+        Assert.DoesNotContain(backboneKeys, k => k.StartsWith("cls.", StringComparison.Ordinal) || k.StartsWith("vil_logit.", StringComparison.Ordinal) || k == InterBertModel.LogitScaleKey);
+        // The model is the backbone plus its heads: the same keys first, in the same order, then the heads'.
+        Assert.Equal(backboneKeys, modelKeys.Take(backboneKeys.Count));
+        Assert.All(modelKeys.Skip(backboneKeys.Count), k => Assert.True(k.StartsWith("cls.", StringComparison.Ordinal) || k.StartsWith("vil_logit.", StringComparison.Ordinal) || k == InterBertModel.LogitScaleKey, k));
+    }
 }

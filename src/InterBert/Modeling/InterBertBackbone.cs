@@ -1,0 +1,161 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace InterBert.Modeling;
+
+/// <summary>
+/// InterBERT's backbone, as modeling_bert's BertModel: text and image embeddings, the single-stream interaction module
+/// over [image ; text], the two-stream extraction module and the poolers. The task heads live in
+/// <see cref="InterBertModel"/>, which extends it under the same checkpoint keys (BERT's for the text path, the
+/// reference code's for the rest), so a BERT checkpoint loads without renaming.
+/// </summary>
+public class InterBertBackbone : nn.Module
+{
+    private readonly TextEmbeddings embeddings;
+    private readonly ImageEmbeddings vEmbeddings;
+    private readonly InterBertEncoder encoder;
+    private readonly Pooler tPooler;
+    private readonly Pooler vPooler;
+
+    /// <summary>Builds a backbone alone, with BERT-style random initialisation.</summary>
+    public InterBertBackbone(InterBertConfig config) : this(config, nameof(InterBertBackbone), initialize: true)
+    {
+    }
+
+    /// <summary>Builds and registers the backbone's modules; a model with heads initialises once, after adding them.</summary>
+    protected InterBertBackbone(InterBertConfig config, string name, bool initialize) : base(name)
+    {
+        config.Validate();
+        Config = config;
+        embeddings = new TextEmbeddings(config);
+        vEmbeddings = new ImageEmbeddings(config);
+        encoder = new InterBertEncoder(config);
+        tPooler = new Pooler(config.HiddenSize, config.BiHiddenSize);
+        vPooler = new Pooler(config.VHiddenSize, config.BiHiddenSize);
+        register_module("embeddings", embeddings);
+        register_module("v_embeddings", vEmbeddings);
+        register_module("encoder", encoder);
+        register_module("t_pooler", tPooler);
+        register_module("v_pooler", vPooler);
+        if (initialize) InitializeWeights();
+    }
+
+    /// <summary>The region embeddings (appearance and box of each region).</summary>
+    public ImageEmbeddings RegionEmbeddings => vEmbeddings;
+
+    /// <summary>The configuration the model was built from.</summary>
+    public InterBertConfig Config { get; }
+
+    /// <summary>The word embedding table (the masked segment head's output weights are tied to it).</summary>
+    protected Tensor WordEmbeddingWeight => embeddings.WordEmbeddingWeight;
+
+    /// <summary>
+    /// The arithmetic of forward passes and heads: with <see cref="Precision.Bf16"/> each runs inside an
+    /// <see cref="AutocastScope"/> (bf16 matrix products, fp32 LayerNorm and outputs); parameters stay fp32 either way.
+    /// Training loops may open one scope around a whole step so that weights are cast once per step.
+    /// </summary>
+    public Precision Precision { get; set; } = Precision.Fp32;
+
+    /// <summary>Begins an autocast region of this model's precision on the calling thread (nothing for fp32).</summary>
+    public IDisposable? Autocast() => Precision == Precision.Bf16 ? AutocastScope.Enter(Precision.Bf16) : null;
+
+    /// <summary>
+    /// Runs the model. With both inputs: joint single-stream interaction, then the two streams.
+    /// With text only: no image token and no image parameter is touched (single-modal tasks, text embeddings).
+    /// With image only: the image path alone (image embeddings).
+    /// </summary>
+    public InterBertOutput Forward(TextBatch? text, ImageBatch? image)
+    {
+        if (text is null && image is null) throw new ArgumentException("a forward pass needs text, an image, or both");
+        using var autocast = Autocast();
+        var textHidden = text is null ? null : embeddings.call(text.InputIds, text.TokenTypeIds);
+        var imageHidden = image is null ? null : vEmbeddings.call(image.Features, image.Locations, image.RegionMask);
+        var textMask = text?.AttentionMask;
+        var imageMask = image is null ? null : ImageEmbeddings.MaskWithGlobalToken(image.RegionMask);
+        var dtype = (textHidden ?? imageHidden)!.dtype;
+
+        if (textHidden is not null && imageHidden is not null)
+        {
+            if (text!.RegionLinks is { } links)
+            {
+                // Image position 0 is the global token, so region r sits at r + 1; unlinked tokens gather it and are masked off.
+                var positions = (links.clamp_min(-1) + 1).unsqueeze(-1).expand(-1, -1, imageHidden.shape[2]);
+                var linked = links.ge(0).unsqueeze(-1).to_type(imageHidden.dtype);
+                textHidden = textHidden + imageHidden.gather(1, positions) * linked;
+            }
+            var imageLength = imageHidden.shape[1];
+            var joint = cat([imageHidden, textHidden], 1);
+            var jointMask = cat([imageMask!.to_type(ScalarType.Int64), textMask!.to_type(ScalarType.Int64)], 1);
+            joint = encoder.Interact(joint, InterBertEncoder.AdditiveMask(jointMask, dtype));
+            imageHidden = joint.narrow(1, 0, imageLength);
+            textHidden = joint.narrow(1, imageLength, joint.shape[1] - imageLength);
+        }
+        else if (textHidden is not null)
+        {
+            textHidden = encoder.Interact(textHidden, InterBertEncoder.AdditiveMask(textMask!, dtype));
+        }
+        else
+        {
+            imageHidden = encoder.Interact(imageHidden!, InterBertEncoder.AdditiveMask(imageMask!, dtype));
+        }
+
+        if (textHidden is not null) textHidden = encoder.ExtractText(textHidden, InterBertEncoder.AdditiveMask(textMask!, dtype));
+        if (imageHidden is not null) imageHidden = encoder.ExtractImage(imageHidden, InterBertEncoder.AdditiveMask(imageMask!, dtype));
+        return new InterBertOutput(
+            textHidden, imageHidden,
+            textHidden is null ? null : tPooler.call(textHidden),
+            imageHidden is null ? null : vPooler.call(imageHidden));
+    }
+
+    /// <summary>Runs a head in the model's precision; its output is fp32 whatever the precision (losses and scores are computed in fp32).</summary>
+    protected Tensor InPrecision(Func<Tensor> head)
+    {
+        using var autocast = Autocast();
+        return AutocastScope.Widen(head());
+    }
+
+    /// <summary>Which part of the model a parameter belongs to: "text", "image" or "heads".</summary>
+    public static string PartOf(string parameterName) => parameterName switch
+    {
+        _ when parameterName.StartsWith("embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.layer.", StringComparison.Ordinal) => "text",
+        _ when parameterName.StartsWith("v_embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.v_layer.", StringComparison.Ordinal) => "image",
+        _ => "heads",
+    };
+
+    /// <summary>Parameter counts per part (text path, image path, heads) and in total.</summary>
+    public IReadOnlyDictionary<string, long> ParameterCounts()
+    {
+        var counts = new Dictionary<string, long> { ["text"] = 0, ["image"] = 0, ["heads"] = 0 };
+        foreach (var (name, parameter) in named_parameters()) counts[PartOf(name)] += parameter.numel();
+        counts["total"] = counts["text"] + counts["image"] + counts["heads"];
+        return counts;
+    }
+
+    /// <summary>BERT's initialisation: normal(0, initializer_range) weights, zero biases, LayerNorm 1 and 0.</summary>
+    protected void InitializeWeights()
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, module) in named_modules())
+        {
+            var std = PartOf(name + ".") == "image" ? Config.VInitializerRange : Config.InitializerRange;
+            switch (module)
+            {
+                case Linear linear:
+                    linear.weight!.normal_(0, std);
+                    linear.bias?.zero_();
+                    break;
+                case Embedding embedding:
+                    embedding.weight!.normal_(0, std);
+                    break;
+                case LayerNorm layerNorm:
+                    layerNorm.weight!.fill_(1.0);
+                    layerNorm.bias!.zero_();
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>
+    protected override void RegisterComponents() { }
+}
