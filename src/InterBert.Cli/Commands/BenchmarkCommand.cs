@@ -27,10 +27,11 @@ public static class BenchmarkCommand
             Description = "zh only: minilm (MiniLM's layers, the learned Chinese vocabulary transplanted) or random (the whole text path random)", DefaultValueFactory = _ => "minilm",
         };
         textInit.AcceptOnlyFromAmong("minilm", "random");
+        var wholeImage = CommandLine.WholeImageRegionOption();
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English) or Flickr8K-CN (Chinese) end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -46,7 +47,7 @@ public static class BenchmarkCommand
             };
             var fromMiniLm = parse.GetValue(textInit) == "minilm";
             if (options.Language == "en" && !fromMiniLm) throw new ArgumentException("--text-init random: English always starts from MiniLM's weights and vocabulary");
-            options = options with { ChineseLayersFromMiniLm = fromMiniLm };
+            options = options with { ChineseLayersFromMiniLm = fromMiniLm, WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? options.WholeImageRegion };
             if (parse.GetValue(preset) is { } presetName)
             {
                 if (fromMiniLm && presetName != "small")

@@ -1,7 +1,6 @@
 using InterBert.Data;
 using InterBert.Distributed;
 using InterBert.Training;
-using InterBert.Weights;
 
 namespace InterBert.Pretraining;
 

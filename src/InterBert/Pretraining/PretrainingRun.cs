@@ -2,7 +2,6 @@ using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Training;
 using InterBert.Weights;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InterBert.Pretraining;

@@ -1,4 +1,3 @@
-using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Training;
 using InterBert.Weights;

@@ -1,8 +1,6 @@
 using InterBert.Data;
 using InterBert.Distributed;
-using InterBert.Text;
 using InterBert.Training;
-using InterBert.Weights;
 using static TorchSharp.torch;
 
 namespace InterBert.Tasks;

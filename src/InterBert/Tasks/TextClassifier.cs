@@ -3,7 +3,6 @@ using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Text;
 using InterBert.Weights;
-using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;

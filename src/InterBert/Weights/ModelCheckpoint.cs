@@ -1,5 +1,4 @@
 using InterBert.Modeling;
-using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 

@@ -3,7 +3,6 @@ using System.Text;
 using InterBert.Modeling;
 using InterBert.Pretraining;
 using InterBert.Tasks;
-using InterBert.Weights;
 
 namespace InterBert.Workflows;
 

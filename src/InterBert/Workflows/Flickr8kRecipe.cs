@@ -164,6 +164,7 @@ public sealed class Flickr8kRecipe
             var tasks = new PretrainingTaskOptions
             {
                 SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, ContrastiveWeight = options.ContrastiveWeight, MaxRegions = model.Config.MaxRegionLength,
+                WholeImageRegion = options.WholeImageRegion,
             };
             var training = new TrainingOptions
             {

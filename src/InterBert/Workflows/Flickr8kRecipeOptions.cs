@@ -55,6 +55,8 @@ public sealed record Flickr8kRecipeOptions
     public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 1, 1);
     /// <summary>Weight of the image-text contrastive loss in pretraining and fine-tuning (the first stage of search and evaluation).</summary>
     public double ContrastiveWeight { get; init; } = 1;
+    /// <summary>What masked region modeling does with the whole-image region when a region inside it is masked.</summary>
+    public Pretraining.WholeImageRegionMasking WholeImageRegion { get; init; } = new Pretraining.PretrainingTaskOptions().WholeImageRegion;
     /// <summary>Retrieval fine-tuning steps.</summary>
     public int FinetuneSteps { get; init; } = FullFinetuneSteps;
     /// <summary>Examples per fine-tuning step (4 scored pairs each, and the contrastive loss over the batch).</summary>
@@ -81,7 +83,7 @@ public sealed record Flickr8kRecipeOptions
     {
         "features" => (FormattableString)$"features v1 max-regions={MaxRegions}",
         "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "zh" ? ChineseVocabularySize : 0)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}",
-        "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}",
+        "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}",
         "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",
         "index" => (FormattableString)$"index v1 precision={Precision.Name()}",
