@@ -39,7 +39,7 @@ public static class PretrainingRun
         if (setup.Tasks.ContrastiveWeight > 0) metadata[ContrastiveLoss.WeightMetadataKey] = setup.Tasks.ContrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
         PretrainedKeys.Record(metadata, setup.PretrainedKeys);
         ModelCheckpoint.Save(model, weights, metadata);
-        WritePlots(run, new MetricsLog(Path.Combine(run, "metrics.jsonl")));
+        WriteValidationPlot(run, new MetricsLog(Path.Combine(run, "metrics.jsonl")));
         return new Result(result.Step, result.SkippedNonFinite, result.Cancelled, result.Validation, weights);
     }
 
@@ -77,14 +77,11 @@ public static class PretrainingRun
         };
     }
 
-    /// <summary>Loss curves (training and validation) as PNG files in <c>RUN/plots/</c>.</summary>
-    public static void WritePlots(string run, MetricsLog metrics)
+    /// <summary>Held-out MSM and ITM accuracy as <c>RUN/plots/validation.png</c> (the trainer draws the loss curves).</summary>
+    public static void WriteValidationPlot(string run, MetricsLog metrics)
     {
-        var rows = metrics.ReadAll();
         var plots = Directory.CreateDirectory(Path.Combine(run, "plots")).FullName;
-        var trainingRows = rows.Where(r => r["split"] is null).ToList();
-        LossPlot.Write(trainingRows, [("loss", "total"), ("msm", "masked segment"), ("mrm", "masked region"), ("itm", "image-text matching"), ("itc", "image-text contrastive")], "pretraining losses", Path.Combine(plots, "losses.png"));
-        var validationRows = rows.Where(r => r["split"] is not null).ToList();
+        var validationRows = metrics.ReadAll().Where(r => r["split"] is not null).ToList();
         if (validationRows.Count > 0)
             LossPlot.Write(validationRows, [("val_msm_accuracy", "MSM accuracy"), ("val_itm_accuracy", "ITM accuracy")], "held-out accuracy", Path.Combine(plots, "validation.png"));
     }

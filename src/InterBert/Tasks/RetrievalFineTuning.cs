@@ -50,8 +50,6 @@ public static class RetrievalFineTuning
         if (group is { IsRoot: false } || result.Cancelled) return new Result(objective.Best, bestPath, lastPath, result.Step, result.Cancelled);
         Save(model, lastPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
         if (objective.Best is null) Save(model, bestPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
-        var metrics = new MetricsLog(Path.Combine(runFolder, "metrics.jsonl"));
-        LossPlot.Write(metrics.ReadAll().Where(r => r["split"] is null).ToList(), [("loss", "4-way loss")], "retrieval fine-tuning", Path.Combine(Directory.CreateDirectory(Path.Combine(runFolder, "plots")).FullName, "finetune-loss.png"));
         return new Result(objective.Best, bestPath, lastPath, result.Step);
     }
 

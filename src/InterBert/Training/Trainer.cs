@@ -154,6 +154,10 @@ public static class Trainer
         }
         if (root && cancelled && state.Step > checkpoints.Completed().LastOrDefault().Step)
             checkpoints.Save(model, groups.Optimizer, state, objective);
+        // Every task's loss curves, from the whole metrics log (a resumed run's earlier steps included).
+        if (root && !cancelled)
+            LossPlot.Write(metrics.ReadAll().Where(r => r["split"] is null).ToList(), names.Select(n => (n, n)).ToList(), "training losses",
+                Path.Combine(Directory.CreateDirectory(Path.Combine(run.Folder, "plots")).FullName, "losses.png"));
         return new Result(state.Step, state.SkippedNonFinite, cancelled, validation);
     }
 

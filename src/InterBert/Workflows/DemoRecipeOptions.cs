@@ -35,7 +35,7 @@ public sealed record DemoRecipeOptions
     /// <summary>MSM:MRM:ITM loss weights (the paper's equal weights: MRM is the KL divergence to each region's shape-colour-size class).</summary>
     public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 1, 1);
     /// <summary>What masked region modeling does with the whole-image region when a region inside it is masked.</summary>
-    public WholeImageRegionMasking WholeImageRegion { get; init; } = WholeImageRegionMasking.Masked;
+    public WholeImageRegionMasking WholeImageRegion { get; init; } = new PretrainingTaskOptions().WholeImageRegion;
     /// <summary>Retrieval fine-tuning steps (each 4 pairs per example).</summary>
     public int FinetuneSteps { get; init; } = Bf16FinetuneSteps;
 

@@ -21,7 +21,7 @@ public static class Flickr8kReport
     public static void Write(string folder, Flickr8kRecipeOptions options, IReadOnlyDictionary<string, Flickr8kEvaluation> results, StageCache cache, string dataset, TimeSpan thisRun)
     {
         var plots = Directory.CreateDirectory(Path.Combine(folder, "plots")).FullName;
-        foreach (var (source, target) in new[] { ("pretrain/plots/losses.png", "pretraining-losses.png"), ("finetune-pretrained/plots/finetune-loss.png", "finetune-pretrained-loss.png"), ("finetune-baseline/plots/finetune-loss.png", "finetune-baseline-loss.png") })
+        foreach (var (source, target) in new[] { ("pretrain/plots/losses.png", "pretraining-losses.png"), ("finetune-pretrained/plots/losses.png", "finetune-pretrained-loss.png"), ("finetune-baseline/plots/losses.png", "finetune-baseline-loss.png") })
             if (File.Exists(Path.Combine(folder, source))) File.Copy(Path.Combine(folder, source), Path.Combine(plots, target), overwrite: true);
         var photos = Directory.Exists(Path.Combine(options.DataFolder, "Flicker8k_Dataset")) ? Path.Combine(options.DataFolder, "Flicker8k_Dataset") : options.DataFolder;
         results.TryGetValue("finetuned-pretrained", out var best);

@@ -57,6 +57,8 @@ public class TextClassificationTests(ITestOutputHelper output)
         var options = new TrainingOptions { Steps = 60, BatchSize = 16, LearningRate = 1e-4, Seed = 2 };
         using var folder = new TempFolder();
         TextClassificationTraining.Run(classifier, tokenizer, train, "train", options, report.Used.ToHashSet(), 64, folder.File("run"));
+        // The one trainer logs and plots every task's losses.
+        Assert.True(new FileInfo(Path.Combine(folder.File("run"), "plots", "losses.png")).Length > 1000);
         var accuracy = TextClassificationTraining.Accuracy(classifier, tokenizer, test, "test", 64);
         var majority = test.GroupBy(e => e.Label).Max(g => g.Count()) / (double)test.Count;
         output.WriteLine($"{train.Count} train / {test.Count} test captions, labels {string.Join(", ", labels)}; accuracy {accuracy:P1} vs majority {majority:P1}");
