@@ -14,7 +14,7 @@ for seed in "${seeds[@]}"; do
     run="$work/$precision-seed$seed"
     rm -rf "$run-pretrain" "$run-finetune"
     "$root/interbert" pretrain --dataset "$demo/scenes/dataset.json" --features "$demo/features" --init "$demo/init/model.safetensors" \
-      --out "$run-pretrain" --steps 160 --batch-size 32 --lr 3e-4 --pretrained-lr-multiplier 0.3 --loss-weights 1:0.05:1 \
+      --out "$run-pretrain" --steps 160 --batch-size 32 --lr 3e-4 --pretrained-lr-multiplier 0.3 --loss-weights 1:1:1 \
       --contrastive-weight 1 --own-negative-rate 0.5 --seed "$seed" --checkpoint-every 50 --keep-checkpoints 1 --eval-every 40 \
       --precision "$precision" > "$run-pretrain.log" 2>&1
     # 0.2424 epochs of the 3,300 training captions in steps of 8: the demo's 100 steps.

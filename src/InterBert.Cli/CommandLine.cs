@@ -9,12 +9,28 @@ namespace InterBert.Cli;
 public static class CommandLine
 {
     /// <summary>Option shared by every verb: the number of CPU threads TorchSharp may use.</summary>
-    public static Option<int> ThreadsOption { get; } = new("--threads")
+    public static Option<int> ThreadsOption { get; } = new Option<int>("--threads")
     {
         Description = "CPU threads for tensor work (default: all cores, shared among the MPI ranks on this machine)",
         Recursive = true,
         DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount / LocalRanks),
-    };
+    }.AtLeast(1);
+
+    /// <summary>Exit code of a usage error: an unknown verb or option, a missing or malformed value.</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Refuses, at parse time and naming the option, a value below <paramref name="minimum"/>.</summary>
+    public static Option<int> AtLeast(this Option<int> option, int minimum)
+    {
+        option.Validators.Add(result =>
+        {
+            // A default is in range; a value that is not a number is the parser's own error.
+            if (result.Tokens.Count == 0) return;
+            if (!int.TryParse(result.Tokens[^1].Value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value)) return;
+            if (value < minimum) result.AddError($"{option.Name} {value}: expected at least {minimum}");
+        });
+        return option;
+    }
 
     /// <summary>A verb's <c>--precision</c> option: fp32 (default) or bf16 mixed precision.</summary>
     public static Option<string> PrecisionOption() => new("--precision")
@@ -61,6 +77,14 @@ public static class CommandLine
         root.Subcommands.Add(BenchmarkCommand.Create());
         foreach (var verb in moreVerbs) root.Subcommands.Add(verb);
         var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // One line naming what is wrong, and where the options are described: never the whole help text.
+            var first = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+            var message = string.Join(", ", first.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Replace("?,", "?", StringComparison.Ordinal).TrimEnd('.');
+            Console.Error.WriteLine($"error: {message} (see: interbert {VerbPath(parse.CommandResult)}--help)");
+            return UsageError;
+        }
         // Under MPI, the launcher ends every rank when one fails; say why instead of vanishing silently.
         using var terminated = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ =>
         {
@@ -77,11 +101,22 @@ public static class CommandLine
         }
     }
 
+    /// <summary>The verbs leading to a parsed command, each followed by a space ("" for the root).</summary>
+    private static string VerbPath(System.CommandLine.Parsing.CommandResult result)
+    {
+        var names = new List<string>();
+        for (var current = result; current.Parent is System.CommandLine.Parsing.CommandResult parent; current = parent) names.Insert(0, current.Command.Name + " ");
+        return string.Concat(names);
+    }
+
     /// <summary>MPI ranks on this machine (MPICH's Hydra and Slurm say how many), 1 otherwise.</summary>
     public static int LocalRanks =>
         int.TryParse(Environment.GetEnvironmentVariable("MPI_LOCALNRANKS") ?? Environment.GetEnvironmentVariable("SLURM_NTASKS_PER_NODE"), out var n) && n > 0 ? n : 1;
 
-    /// <summary>Wraps a verb's body: sets the thread count, prints user errors as one line on stderr with exit code 1.</summary>
+    /// <summary>
+    /// Wraps a verb's body: sets the thread count, prints user errors as one line on stderr, with exit code 2 for a
+    /// usage error found by the verb (<see cref="ArgumentException"/>) and 1 for bad input or data.
+    /// </summary>
     public static Func<ParseResult, int> Guarded(Func<ParseResult, int> body) => parse =>
     {
         try
@@ -91,16 +126,17 @@ public static class CommandLine
         }
         catch (Exception e) when (IsUserError(e))
         {
+            var code = e is ArgumentException ? UsageError : 1;
             if (!ProcessGroup.IsDistributed)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
+                return code;
             }
             // One rank's error must end the whole job: the other ranks would otherwise wait for it in the next all-reduce.
             Console.Error.WriteLine($"error: rank {ProcessGroup.Current.Rank}: {e.Message}");
             Console.Error.Flush();
-            ProcessGroup.Current.Abort(1);
-            return 1;
+            ProcessGroup.Current.Abort(code);
+            return code;
         }
     };
 

@@ -16,7 +16,7 @@ public static class FeaturesCommand
         var output = new Option<string>("--out") { Description = "feature store folder (created, or extended: stored images are skipped)", Required = true };
         var boxes = new Option<string?>("--boxes") { Description = "labelled boxes: objects.jsonl lines or COCO instances JSON" };
         var detector = new Option<string?>("--detector") { Description = "YOLOX ONNX model for images without given boxes" };
-        var maxRegions = new Option<int>("--max-regions") { Description = "most regions per image, the whole image included", DefaultValueFactory = _ => 36 };
+        var maxRegions = new Option<int>("--max-regions") { Description = "most regions per image, the whole image included", DefaultValueFactory = _ => 36 }.AtLeast(1);
         var fp16 = new Option<bool>("--fp16") { Description = "store features as float16 (half the disk)" };
         var skipBad = new Option<bool>("--skip-bad") { Description = "skip and count bad images or entries instead of stopping" };
         var shardSize = new Option<int>("--shard-size") { Description = "images per shard", DefaultValueFactory = _ => 256 };
@@ -31,10 +31,12 @@ public static class FeaturesCommand
             if (sources != 1) throw new ArgumentException("give exactly one of --dataset, --images or --from-tsv");
             if (parse.GetValue(tsv) is { } tsvPath)
             {
+                var skippedLines = parse.GetValue(skipBad) ? new DatasetReport() : null;
                 var imported = ProgressDisplay.Run("import", (progress, cancel) =>
                     BottomUpTsvReader.Import(tsvPath, store, parse.GetValue(fp16), parse.GetValue(shardSize),
-                        new Progress<int>(n => progress.Report(new ProgressDisplay.Update(n, n, "images"))), cancel));
-                Console.WriteLine($"features: imported {imported} images into {store}");
+                        new Progress<int>(n => progress.Report(new ProgressDisplay.Update(n, n, "images"))), cancel, skippedLines));
+                Console.WriteLine($"features: imported {imported} images into {store}" + (skippedLines is { Skipped: > 0 } ? $"; skipped {skippedLines.Skipped} bad lines" : ""));
+                foreach (var reason in skippedLines?.Reasons ?? []) Console.WriteLine($"  skipped: {reason}");
                 return 0;
             }
             var report = new DatasetReport();

@@ -15,8 +15,8 @@ public static class IndexCommand
         var dataset = new Option<string?>("--dataset") { Description = "dataset naming the images and their files (default: every image of the store, without files)" };
         var split = new Option<string?>("--split") { Description = "index only this split of --dataset" };
         var images = new Option<string?>("--images") { Description = "a folder of the image files, named by id, instead of --dataset" };
-        var exactBelow = new Option<int>("--exact-below") { Description = "search collections up to this size exactly, larger ones by the HNSW graph", DefaultValueFactory = _ => 20_000 };
-        var connectivity = new Option<int>("--connectivity") { Description = "HNSW graph degree", DefaultValueFactory = _ => 16 };
+        var exactBelow = new Option<int>("--exact-below") { Description = "search collections up to this size exactly, larger ones by the HNSW graph", DefaultValueFactory = _ => 20_000 }.AtLeast(0);
+        var connectivity = new Option<int>("--connectivity") { Description = "HNSW graph degree", DefaultValueFactory = _ => 16 }.AtLeast(2);
         var precision = CommandLine.PrecisionOption();
         var command = new Command("index", "Build an approximate-nearest-neighbour index (USearch HNSW) of image vectors for 'search' and 'serve'")
         {

@@ -18,13 +18,13 @@ public static class PretrainCommand
         var output = new Option<string>("--out") { Description = "run folder (checkpoints, metrics.jsonl, plots, model.safetensors)", Required = true };
         var steps = new Option<int?>("--steps") { Description = "optimiser steps" };
         var epochs = new Option<double?>("--epochs") { Description = "passes over the training captions (instead of --steps)" };
-        var batch = new Option<int>("--batch-size") { Description = "pairs per micro-batch", DefaultValueFactory = _ => 32 };
-        var accumulate = new Option<int>("--accumulate") { Description = "micro-batches per step", DefaultValueFactory = _ => 1 };
+        var batch = new Option<int>("--batch-size") { Description = "pairs per micro-batch", DefaultValueFactory = _ => 32 }.AtLeast(1);
+        var accumulate = new Option<int>("--accumulate") { Description = "micro-batches per step", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var lr = new Option<double>("--lr") { Description = "peak learning rate (10% warmup, then linear decay)", DefaultValueFactory = _ => 1e-4 };
         var pretrainedLr = new Option<double>("--pretrained-lr-multiplier") { Description = "learning-rate multiplier of weights loaded from --init", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { Description = "seed of initialisation, order, masks and dropout", DefaultValueFactory = _ => 42 };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints", DefaultValueFactory = _ => 500 };
-        var keep = new Option<int>("--keep-checkpoints") { Description = "checkpoints kept", DefaultValueFactory = _ => 3 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints", DefaultValueFactory = _ => 500 }.AtLeast(1);
+        var keep = new Option<int>("--keep-checkpoints") { Description = "checkpoints kept", DefaultValueFactory = _ => 3 }.AtLeast(1);
         var evalEvery = new Option<int>("--eval-every") { Description = "steps between validations on held-out pairs", DefaultValueFactory = _ => 500 };
         var trainSplit = new Option<string[]>("--train-split") { Description = "splits to train on", DefaultValueFactory = _ => ["train"], AllowMultipleArgumentsPerToken = true };
         var valSplit = new Option<string?>("--val-split") { Description = "held-out split for validation ('none' to skip)", DefaultValueFactory = _ => "val" };

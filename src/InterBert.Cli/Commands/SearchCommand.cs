@@ -12,7 +12,7 @@ public static class SearchCommand
     public static Option<SearchMode> ModeOption() => new("--mode") { Description = "first stage: Auto (exact for small collections), Exact or Approximate (HNSW)", DefaultValueFactory = _ => SearchMode.Auto };
 
     /// <summary>Option: how many first-stage candidates are re-ranked.</summary>
-    public static Option<int> CandidatesOption() => new("--candidates") { Description = "first-stage candidates re-ranked by the cross-modal score", DefaultValueFactory = _ => TwoStageSearcher.DefaultCandidates };
+    public static Option<int> CandidatesOption() => new Option<int>("--candidates") { Description = "first-stage candidates re-ranked by the cross-modal score", DefaultValueFactory = _ => TwoStageSearcher.DefaultCandidates }.AtLeast(1);
 
     /// <summary>Option: re-rank by the cross-modal score plus the scaled first-stage cosine.</summary>
     public static Option<bool> AddSimilarityOption() => new("--add-similarity")
@@ -25,7 +25,7 @@ public static class SearchCommand
     {
         var index = new Option<string>("--index") { Description = "index folder (interbert index)", Required = true };
         var weights = new Option<string?>("--weights") { Description = "the model (default: the one the index records; another model is refused)" };
-        var top = new Option<int>("--top") { Description = "results to print", DefaultValueFactory = _ => 10 };
+        var top = new Option<int>("--top") { Description = "results to print", DefaultValueFactory = _ => 10 }.AtLeast(1);
         var candidates = CandidatesOption();
         var precision = CommandLine.PrecisionOption();
         var mode = ModeOption();

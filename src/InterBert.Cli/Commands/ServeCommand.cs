@@ -16,8 +16,8 @@ public static class ServeCommand
         var weights = new Option<string?>("--weights") { Description = "the model (default: the one the index records; another model is refused)" };
         var host = new Option<string>("--host") { Description = "address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "port (0: any free port)", DefaultValueFactory = _ => 8080 };
-        var concurrent = new Option<int>("--max-concurrent") { Description = "searches running at once", DefaultValueFactory = _ => 2 };
-        var queue = new Option<int>("--max-queue") { Description = "searches waiting; more get 429", DefaultValueFactory = _ => 8 };
+        var concurrent = new Option<int>("--max-concurrent") { Description = "searches running at once", DefaultValueFactory = _ => 2 }.AtLeast(1);
+        var queue = new Option<int>("--max-queue") { Description = "searches waiting; more get 429", DefaultValueFactory = _ => 8 }.AtLeast(0);
         var candidates = SearchCommand.CandidatesOption();
         var precision = CommandLine.PrecisionOption();
         var mode = SearchCommand.ModeOption();

@@ -18,7 +18,7 @@ public static class TaskCommands
         var init = new Option<string>("--init") { Description = "weights to start from (init or pretrain output)", Required = true };
         var output = new Option<string>("--out") { Description = "run folder: best.safetensors, last.safetensors, metrics.jsonl", Required = true };
         var epochs = new Option<double>("--epochs") { Description = "passes over the training captions", DefaultValueFactory = _ => 4 };
-        var batch = new Option<int>("--batch-size") { Description = "examples per step (4 scored pairs each)", DefaultValueFactory = _ => 8 };
+        var batch = new Option<int>("--batch-size") { Description = "examples per step (4 scored pairs each)", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 2e-4 };
         var pretrainedLr = new Option<double>("--pretrained-lr-multiplier") { Description = "learning-rate multiplier of weights loaded from pretrained BERT", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { Description = "seed", DefaultValueFactory = _ => 42 };
@@ -28,9 +28,9 @@ public static class TaskCommands
         var contrastive = new Option<double>("--contrastive-weight") { Description = "retrieval: weight of the image-text contrastive loss, for models that serve two-stage search (0: off)" };
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "retrieval: share of wrong-caption pairs taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var stepsOption = new Option<int?>("--steps") { Description = "optimiser steps (instead of --epochs)" };
-        var accumulate = new Option<int>("--accumulate") { Description = "micro-batches per step", DefaultValueFactory = _ => 1 };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints (and one at the end)", DefaultValueFactory = _ => 500 };
-        var keep = new Option<int>("--keep-checkpoints") { Description = "checkpoints kept", DefaultValueFactory = _ => 2 };
+        var accumulate = new Option<int>("--accumulate") { Description = "micro-batches per step", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints (and one at the end)", DefaultValueFactory = _ => 500 }.AtLeast(1);
+        var keep = new Option<int>("--keep-checkpoints") { Description = "checkpoints kept", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its last checkpoint, exactly" };
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")

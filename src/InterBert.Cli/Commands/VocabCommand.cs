@@ -14,11 +14,13 @@ public static class VocabCommand
         var size = new Option<int>("--size") { Description = "vocabulary size, special tokens included", DefaultValueFactory = _ => 8000 };
         var output = new Option<string>("--out") { Description = "vocab.txt to write", Required = true };
         var cased = new Option<bool>("--cased") { Description = "keep case and accents (default: uncased, as BERT-base-uncased)" };
-        var build = new Command("build", "Learn a WordPiece vocabulary (BERT vocab.txt format) from a corpus") { corpus, size, output, cased };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "skip (and count) bad entries instead of stopping at the first" };
+        var build = new Command("build", "Learn a WordPiece vocabulary (BERT vocab.txt format) from a corpus") { corpus, size, output, cased, skipBad };
         build.SetAction(CommandLine.Guarded(parse =>
         {
             var files = parse.GetValue(corpus)!;
-            var texts = files.SelectMany(CorpusReader.Read).ToList();
+            var report = new DatasetReport();
+            var texts = files.SelectMany(f => CorpusReader.Read(f, new DatasetReadOptions { SkipBad = parse.GetValue(skipBad), Report = report })).ToList();
             if (texts.Count == 0) throw new InterBertException($"{string.Join(", ", files)}: no text found");
             var vocabulary = WordPieceVocabularyBuilder.Build(texts, parse.GetValue(size), !parse.GetValue(cased));
             WordPieceVocabularyBuilder.Write(vocabulary, parse.GetValue(output)!);
@@ -30,7 +32,9 @@ public static class VocabCommand
                 tokens += ids.Count;
                 unknown += ids.Count(i => i == tokenizer.UnknownId);
             }
-            Console.WriteLine($"vocab: {vocabulary.Count} entries from {texts.Count:N0} texts → {parse.GetValue(output)}; the corpus tokenizes into {tokens:N0} tokens, {100.0 * unknown / Math.Max(tokens, 1):F2}% [UNK]");
+            Console.WriteLine($"vocab: {vocabulary.Count} entries from {texts.Count:N0} texts → {parse.GetValue(output)}; the corpus tokenizes into {tokens:N0} tokens, {100.0 * unknown / Math.Max(tokens, 1):F2}% [UNK]" +
+                (report.Skipped > 0 ? $"; skipped {report.Skipped} bad entries" : ""));
+            foreach (var reason in report.Reasons) Console.WriteLine($"  skipped: {reason}");
             return 0;
         }));
         var vocab = new Command("vocab", "Vocabulary tools") { build };

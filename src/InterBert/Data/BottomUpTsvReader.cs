@@ -8,8 +8,11 @@ namespace InterBert.Data;
 /// </summary>
 public static class BottomUpTsvReader
 {
-    /// <summary>Reads the records of a TSV file; errors name the file and line.</summary>
-    public static IEnumerable<ImageRegions> Read(string path)
+    /// <summary>
+    /// Reads the records of a TSV file; a bad line is a one-line error naming the file and line, or, given
+    /// <paramref name="skipped"/>, is skipped and counted there.
+    /// </summary>
+    public static IEnumerable<ImageRegions> Read(string path, DatasetReport? skipped = null)
     {
         if (!File.Exists(path)) throw new InterBertException($"{path}: TSV file not found");
         var lineNumber = 0;
@@ -17,44 +20,61 @@ public static class BottomUpTsvReader
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            var where = $"{path}: line {lineNumber}";
-            var f = line.Split('\t');
-            string id; int width, height, count; string boxesField, featuresField;
+            ImageRegions record;
             try
             {
-                if (f.Length == 6) (id, width, height, count, boxesField, featuresField) = (f[0], int.Parse(f[1]), int.Parse(f[2]), int.Parse(f[3]), f[4], f[5]);
-                else if (f.Length == 10) (id, height, width, count, boxesField, featuresField) = (f[0], int.Parse(f[1]), int.Parse(f[2]), int.Parse(f[7]), f[8], f[9]);
-                else throw new InterBertException($"{where}: {f.Length} fields; expected 6 (image_id, image_w, image_h, num_boxes, boxes, features) or LXMERT's 10");
+                record = Parse(line, $"{path}: line {lineNumber}");
             }
-            catch (FormatException)
+            catch (InterBertException e) when (skipped is not null)
             {
-                throw new InterBertException($"{where}: width, height or num_boxes is not an integer");
+                skipped.Skip(e.Message);
+                continue;
             }
-            if (count <= 0 || width <= 0 || height <= 0) throw new InterBertException($"{where}: num_boxes, width and height must be positive");
-            var boxes = Floats(boxesField, where, "boxes");
-            var features = Floats(featuresField, where, "features");
-            if (boxes.Length != count * 4) throw new InterBertException($"{where}: {boxes.Length} box values for {count} boxes (expected {count * 4})");
-            if (features.Length % count != 0) throw new InterBertException($"{where}: {features.Length} feature values do not divide into {count} boxes");
-            var locations = new float[count * 5];
-            for (var r = 0; r < count; r++)
-            {
-                float x1 = boxes[r * 4], y1 = boxes[r * 4 + 1], x2 = boxes[r * 4 + 2], y2 = boxes[r * 4 + 3];
-                locations[r * 5] = x1 / width; locations[r * 5 + 1] = y1 / height;
-                locations[r * 5 + 2] = x2 / width; locations[r * 5 + 3] = y2 / height;
-                locations[r * 5 + 4] = Math.Max(0, x2 - x1) * Math.Max(0, y2 - y1) / ((float)width * height);
-            }
-            yield return new ImageRegions(id, width, height, count, boxes, locations, features, null);
+            yield return record;
         }
     }
 
-    /// <summary>Imports a TSV file into a feature store (stored ids are skipped); returns the number of images imported.</summary>
-    public static int Import(string path, string storeFolder, bool float16, int shardSize, IProgress<int>? progress = null, CancellationToken cancel = default)
+    private static ImageRegions Parse(string line, string where)
+    {
+        var f = line.Split('\t');
+        string id; int width, height, count; string boxesField, featuresField;
+        try
+        {
+            if (f.Length == 6) (id, width, height, count, boxesField, featuresField) = (f[0], int.Parse(f[1]), int.Parse(f[2]), int.Parse(f[3]), f[4], f[5]);
+            else if (f.Length == 10) (id, height, width, count, boxesField, featuresField) = (f[0], int.Parse(f[1]), int.Parse(f[2]), int.Parse(f[7]), f[8], f[9]);
+            else throw new InterBertException($"{where}: {f.Length} fields; expected 6 (image_id, image_w, image_h, num_boxes, boxes, features) or LXMERT's 10");
+        }
+        catch (FormatException)
+        {
+            throw new InterBertException($"{where}: width, height or num_boxes is not an integer");
+        }
+        if (count <= 0 || width <= 0 || height <= 0) throw new InterBertException($"{where}: num_boxes, width and height must be positive");
+        var boxes = Floats(boxesField, where, "boxes");
+        var features = Floats(featuresField, where, "features");
+        if (boxes.Length != count * 4) throw new InterBertException($"{where}: {boxes.Length} box values for {count} boxes (expected {count * 4})");
+        if (features.Length % count != 0) throw new InterBertException($"{where}: {features.Length} feature values do not divide into {count} boxes");
+        var locations = new float[count * 5];
+        for (var r = 0; r < count; r++)
+        {
+            float x1 = boxes[r * 4], y1 = boxes[r * 4 + 1], x2 = boxes[r * 4 + 2], y2 = boxes[r * 4 + 3];
+            locations[r * 5] = x1 / width; locations[r * 5 + 1] = y1 / height;
+            locations[r * 5 + 2] = x2 / width; locations[r * 5 + 3] = y2 / height;
+            locations[r * 5 + 4] = Math.Max(0, x2 - x1) * Math.Max(0, y2 - y1) / ((float)width * height);
+        }
+        return new ImageRegions(id, width, height, count, boxes, locations, features, null);
+    }
+
+    /// <summary>
+    /// Imports a TSV file into a feature store (stored ids are skipped); returns the number of images imported. Bad
+    /// lines stop the import with a one-line error, or are skipped and counted in <paramref name="skipped"/> when given.
+    /// </summary>
+    public static int Import(string path, string storeFolder, bool float16, int shardSize, IProgress<int>? progress = null, CancellationToken cancel = default, DatasetReport? skipped = null)
     {
         FeatureStoreWriter? writer = null;
         var imported = 0;
         try
         {
-            foreach (var record in Read(path))
+            foreach (var record in Read(path, skipped))
             {
                 if (cancel.IsCancellationRequested) break;
                 writer ??= new FeatureStoreWriter(storeFolder, new FeatureStoreManifest

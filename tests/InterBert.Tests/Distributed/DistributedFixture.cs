@@ -16,9 +16,12 @@ public sealed class DistributedFixture : IDisposable
         var (code, output, error) = CliProcess.Run("features", "--dataset", Dataset, "--boxes", folder.File(SyntheticDataset.ObjectsFile), "--out", Features, "--threads", "1");
         if (code != 0) throw new InvalidOperationException(output + error);
         // Dropout off: its masks come from each process's own generator, so only a dropout-free model can match exactly.
+        // The scenes' objects give the store its classes, which masked region modeling predicts.
+        int classes;
+        using (var store = InterBert.Data.FeatureStore.Open(Features)) classes = store.Manifest.ClassCount;
         var config = InterBertConfig.Tiny with
         {
-            HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0, VHiddenDropoutProb = 0, VAttentionProbsDropoutProb = 0, PredictFeature = true,
+            HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0, VHiddenDropoutProb = 0, VAttentionProbsDropoutProb = 0, VTargetSize = classes,
         };
         TorchSharp.torch.manual_seed(5);
         using var model = new InterBertModel(config);

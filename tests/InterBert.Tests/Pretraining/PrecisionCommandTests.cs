@@ -35,7 +35,7 @@ public class PrecisionCommandTests(CocoFeatures features)
         using var run = new TempFolder();
         var (code, _, error) = CliProcess.Run("pretrain", "--dataset", SharedData.CocoDataset, "--features", features.StorePath, "--preset", "tiny",
             "--out", run.Path, "--steps", "1", "--precision", "fp16");
-        Assert.Equal(1, code);
+        Assert.Equal(2, code); // a usage error
         Assert.Equal("error: --precision 'fp16': expected fp32 or bf16", error.Trim());
     }
 }

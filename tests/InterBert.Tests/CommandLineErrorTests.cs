@@ -1,0 +1,35 @@
+namespace InterBert.Tests;
+
+public sealed class CommandLineErrorTests
+{
+    public static TheoryData<string[], string> UsageErrors => new()
+    {
+        { ["bogus"], "bogus" },
+        { ["search", "--index", "idx", "--mode", "Fast", "a dog"], "Fast" },
+        { ["index", "--weights", "w", "--features", "f", "--out", "o", "--exact-below", "abc"], "--exact-below" },
+        { ["finetune", "--task", "retrieval"], "--dataset" },
+        { ["search", "--index", "idx", "--top", "1", "--top", "2", "a dog"], "--top" },
+        { ["search", "--index", "idx", "--top", "0", "a dog"], "--top 0" },
+        { ["search", "--index", "idx", "--candidates", "0", "a dog"], "--candidates 0" },
+        { ["model", "info", "--preset", "tiny", "--threads", "0"], "--threads 0" },
+        { ["model", "info", "--preset", "tiny", "--threads", "-1"], "--threads -1" },
+        { ["features", "--dataset", "d.json", "--out", "store", "--max-regions", "0"], "--max-regions 0" },
+        { ["serve", "--index", "idx", "--max-queue", "-1"], "--max-queue -1" },
+        { ["pretrain", "--dataset", "d.json", "--features", "f", "--preset", "tiny", "--out", "o", "--steps", "1", "--loss-weights", "1:x:1"], "--loss-weights" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UsageErrors))]
+    public void AUsageErrorIsOneLineNamingItWithExitCodeTwo(string[] args, string named)
+    {
+        var (code, output, error) = CliProcess.Run(args);
+        Assert.True(code == 2, $"exit {code}: {output}{error}");
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, error);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(named, lines[0]);
+        // No help dump and no stack trace.
+        Assert.DoesNotContain("Usage:", output + error);
+        Assert.DoesNotContain("   at ", output + error);
+    }
+}
