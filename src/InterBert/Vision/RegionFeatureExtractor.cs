@@ -19,9 +19,14 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// <summary>Number of classes of the stored distributions (the 80 COCO categories).</summary>
     public static int ClassCount => CocoCategories.Names.Count;
 
-    /// <summary>A description of the extractor for the store's manifest.</summary>
-    public string Description =>
-        $"ResNet-18 (Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1) 224x224, RoI align 7x7; regions: given boxes, {(detector is null ? "no detector" : "YOLOX detector")}, {GridSize}x{GridSize} grid; at most {MaxRegions}";
+    /// <summary>
+    /// A description of the extractor for the store's manifest: where the regions come from, in order of preference,
+    /// as this run was configured (given boxes only when a boxes file was given).
+    /// </summary>
+    public string Describe(bool givenBoxes) =>
+        $"ResNet-18 (Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1) 224x224, RoI align 7x7; regions: the whole image, then " +
+        string.Join(", else ", new[] { givenBoxes ? "given boxes" : null, detector is null ? null : "YOLOX detector boxes", $"a {GridSize}x{GridSize} grid" }.OfType<string>()) +
+        $"; at most {MaxRegions}";
 
     /// <summary>Extracts the regions of one encoded image.</summary>
     public ImageRegions Extract(string id, byte[] encoded, string source, IReadOnlyList<RegionBox>? givenBoxes)

@@ -3,7 +3,7 @@ using InterBert.Pretraining;
 
 namespace InterBert.Workflows;
 
-/// <summary>The sizes and recipes of a demo run, chosen so that the whole run fits in under fifteen minutes on two cores (in bf16 9.4 measured in English, 11.7 in Chinese).</summary>
+/// <summary>The sizes and recipes of a demo run, chosen so that the whole run fits in under fifteen minutes on two cores (in bf16 10.2 measured in English, 12.8 in Chinese).</summary>
 public sealed record DemoRecipeOptions
 {
     /// <summary>Pretraining and fine-tuning steps that fit the time in bf16 (the default).</summary>

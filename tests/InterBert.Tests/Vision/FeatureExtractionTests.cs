@@ -115,8 +115,12 @@ public class FeatureExtractionTests
         Assert.Contains(bad, error.Message);
         Assert.Contains(reason, error.Message);
         Assert.DoesNotContain('\n', error.Message);
-        // The good image before it was stored and stays intact.
-        using (var partial = FeatureStore.Open(store)) Assert.Equal(["a-good"], partial.Ids);
+        // The good image before it was stored and stays intact; the store says where its regions came from (a grid alone).
+        using (var partial = FeatureStore.Open(store))
+        {
+            Assert.Equal(["a-good"], partial.Ids);
+            Assert.Contains("regions: the whole image, then a 3x3 grid;", partial.Manifest.Extractor);
+        }
         var shardBytes = File.ReadAllBytes(Path.Combine(store, "shard-00000.bin"));
 
         var result = FeatureExtractionJob.Run(images, extractor, null, store, false, skipBad: true, shardSize: 1);
