@@ -14,7 +14,7 @@ public static class ModelCommand
         var model = new Command("model", "Inspect model configurations and weights files");
         var preset = new Option<string?>("--preset") { Description = $"a built-in configuration: {string.Join(", ", InterBertConfig.PresetNames)}" };
         var config = new Option<string?>("--config") { Description = "a configuration JSON file (reference field names)" };
-        var weights = new Option<string?>("--weights") { Description = "a weights file written by interbert (its configuration is read from it)" };
+        var weights = new Option<string?>("--weights") { Description = "a weights file or model folder written by interbert (its configuration is read from it)" };
         var info = new Command("info", "Print a configuration and its parameter counts per part") { preset, config, weights };
         info.SetAction(CommandLine.Guarded(parse =>
         {
@@ -38,6 +38,22 @@ public static class ModelCommand
             return 0;
         }));
         model.Subcommands.Add(info);
+        var from = new Option<string>("--weights") { Description = "a weights file written by interbert", Required = true };
+        var output = new Option<string>("--out") { Description = "the model folder to write (config.json, model.safetensors, vocab.txt, tokenizer_config.json)", Required = true };
+        var export = new Command("export", "Write weights as a model folder laid out as Hugging Face does (readable with safetensors and json alone)") { from, output };
+        export.SetAction(CommandLine.Guarded(parse =>
+        {
+            var source = parse.GetValue(from)!;
+            var tokenizer = ModelVocabulary.TokenizerFor(source);
+            using var loaded = ModelCheckpoint.Load(source);
+            // Everything the file records (pretrained keys, precision, task, ...) but its vocabulary binding, which the folder renews.
+            var metadata = ModelCheckpoint.ReadMetadata(source).Where(p => p.Key is not (ModelVocabulary.FileKey or ModelVocabulary.HashKey or ModelVocabulary.LowerCaseKey))
+                .ToDictionary(p => p.Key, p => p.Value);
+            ModelFolder.Save(loaded, parse.GetValue(output)!, File.ReadAllBytes(tokenizer.Source), tokenizer.LowerCase, metadata);
+            Console.WriteLine($"model export: {source} → {Path.GetFullPath(parse.GetValue(output)!)} (config.json, model.safetensors, vocab.txt, tokenizer_config.json)");
+            return 0;
+        }));
+        model.Subcommands.Add(export);
         return model;
     }
 

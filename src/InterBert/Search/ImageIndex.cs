@@ -68,6 +68,7 @@ public sealed unsafe class ImageIndex : IDisposable
     /// <summary>The SHA-256 (hex) of a weights file: the identity of the model an index belongs to.</summary>
     public static string Fingerprint(string weightsPath)
     {
+        weightsPath = ModelFolder.WeightsPath(weightsPath);
         if (!File.Exists(weightsPath)) throw new InterBertException($"{weightsPath}: weights file not found");
         using var stream = File.OpenRead(weightsPath);
         return Convert.ToHexStringLower(SHA256.HashData(stream));

@@ -53,7 +53,7 @@ public static class Trainer
         DataParallel.BroadcastParameters(processes, parameters);
         if (root)
         {
-            AtomicFile.WriteAllText(Path.Combine(run.Folder, "config.json"), model.Config.ToJson());
+            AtomicFile.WriteAllText(Path.Combine(run.Folder, "config.json"), Weights.ModelFolder.ConfigJson(model.Config));
             var description = new Dictionary<string, object> { ["training"] = training, ["ranks"] = ranks };
             foreach (var (key, value) in run.Description) description[key] = value;
             description["precision"] = model.Precision.Name();

@@ -88,6 +88,7 @@ public static class ModelCheckpoint
     /// </summary>
     public static LoadReport LoadWeights(InterBertModel model, string path)
     {
+        path = ModelFolder.WeightsPath(path);
         var header = SafetensorsHeader.Read(path);
         Dictionary<string, Tensor> state;
         try

@@ -41,6 +41,7 @@ public static class ModelVocabulary
     /// <summary>The tokenizer recorded with a weights file; refuses a missing or altered vocabulary.</summary>
     public static WordPieceTokenizer TokenizerFor(string weightsPath)
     {
+        weightsPath = ModelFolder.WeightsPath(weightsPath);
         var metadata = ModelCheckpoint.ReadMetadata(weightsPath);
         if (!metadata.TryGetValue(FileKey, out var fileName))
             throw new InterBertException($"{weightsPath}: no vocabulary is recorded with these weights; create them with 'interbert init'");

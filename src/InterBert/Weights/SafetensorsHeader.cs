@@ -40,6 +40,7 @@ public sealed class SafetensorsHeader
     /// <summary>Reads and validates the header of <paramref name="path"/>; throws <see cref="CheckpointException"/> naming the file and the fault.</summary>
     public static SafetensorsHeader Read(string path)
     {
+        path = ModelFolder.WeightsPath(path);
         if (!File.Exists(path)) throw new CheckpointException($"{path}: weights file not found");
         using var stream = File.OpenRead(path);
         var fileLength = stream.Length;
