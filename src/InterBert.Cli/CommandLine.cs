@@ -60,7 +60,11 @@ public static class CommandLine
     /// <summary>Parses <paramref name="args"/> and runs the chosen verb (of the tool's and <paramref name="moreVerbs"/>); returns the exit code.</summary>
     public static int Run(string[] args, params Command[] moreVerbs)
     {
-        var root = new RootCommand("InterBERT for .NET: vision-and-language pretraining, fine-tuning, evaluation and text-to-image search.");
+        // Named as the tool is installed (`interbert`), not after the assembly, in every help text.
+        var root = new Command("interbert", "InterBERT for .NET: vision-and-language pretraining, fine-tuning, evaluation and text-to-image search.")
+        {
+            new System.CommandLine.Help.HelpOption(),
+        };
         root.Options.Add(ThreadsOption);
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ModelCommand.Create());

@@ -32,4 +32,13 @@ public sealed class CommandLineErrorTests
         Assert.DoesNotContain("Usage:", output + error);
         Assert.DoesNotContain("   at ", output + error);
     }
+
+    [Fact]
+    public void HelpNamesTheToolInterbert()
+    {
+        var (code, output, error) = CliProcess.Run("model", "info", "--help");
+        Assert.True(code == 0, output + error);
+        Assert.Contains("interbert model info [options]", output);
+        Assert.DoesNotContain("InterBert.Cli", output);
+    }
 }
