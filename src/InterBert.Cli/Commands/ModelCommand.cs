@@ -44,12 +44,7 @@ public static class ModelCommand
         export.SetAction(CommandLine.Guarded(parse =>
         {
             var source = parse.GetValue(from)!;
-            var tokenizer = ModelVocabulary.TokenizerFor(source);
-            using var loaded = ModelCheckpoint.Load(source);
-            // Everything the file records (pretrained keys, precision, task, ...) but its vocabulary binding, which the folder renews.
-            var metadata = ModelCheckpoint.ReadMetadata(source).Where(p => p.Key is not (ModelVocabulary.FileKey or ModelVocabulary.HashKey or ModelVocabulary.LowerCaseKey))
-                .ToDictionary(p => p.Key, p => p.Value);
-            ModelFolder.Save(loaded, parse.GetValue(output)!, File.ReadAllBytes(tokenizer.Source), tokenizer.LowerCase, metadata);
+            ModelFolder.Export(source, parse.GetValue(output)!);
             Console.WriteLine($"model export: {source} → {Path.GetFullPath(parse.GetValue(output)!)} (config.json, model.safetensors, vocab.txt, tokenizer_config.json)");
             return 0;
         }));

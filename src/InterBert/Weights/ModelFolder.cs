@@ -35,6 +35,17 @@ public static class ModelFolder
     }
 
     /// <summary>
+    /// Writes the weights file <paramref name="weightsPath"/> as a model folder, keeping everything its metadata
+    /// records (pretrained keys, precision, task, ...) but its vocabulary binding, which the folder renews.
+    /// </summary>
+    public static void Export(string weightsPath, string folder)
+    {
+        var tokenizer = ModelVocabulary.TokenizerFor(weightsPath);
+        using var model = ModelCheckpoint.Load(weightsPath);
+        Save(model, folder, File.ReadAllBytes(tokenizer.Source), tokenizer.LowerCase, ModelCheckpoint.ReadMetadata(weightsPath));
+    }
+
+    /// <summary>
     /// Writes <paramref name="model"/> as a model folder, all files at once: into a temporary folder beside it, then
     /// renamed, so an interrupted save leaves the previous folder whole.
     /// </summary>
@@ -47,13 +58,10 @@ public static class ModelFolder
         try
         {
             var weights = Path.Combine(temporary, WeightsFile);
-            var tied = new Dictionary<string, string>();
-            if (metadata is not null) foreach (var (k, v) in metadata) tied[k] = v;
-            // The vocabulary is vocab.txt, as Hugging Face names it; its hash ties it to the weights as beside a file.
+            // The vocabulary is vocab.txt, as Hugging Face names it, tied to the weights as a file's is beside them.
             File.WriteAllBytes(Path.Combine(temporary, VocabularyFile), vocabulary);
-            tied[ModelVocabulary.FileKey] = VocabularyFile;
-            tied[ModelVocabulary.HashKey] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(vocabulary));
-            tied[ModelVocabulary.LowerCaseKey] = lowerCase ? "true" : "false";
+            var tied = ModelVocabulary.Binding(VocabularyFile, vocabulary, lowerCase);
+            if (metadata is not null) foreach (var (k, v) in metadata) if (!tied.ContainsKey(k)) tied[k] = v;
             ModelCheckpoint.Save(model, weights, tied);
             File.WriteAllText(Path.Combine(temporary, "config.json"), ConfigJson(model.Config));
             var tokenizer = new JsonObject

@@ -30,13 +30,16 @@ public static class ModelVocabulary
     {
         var vocabularyPath = PathBeside(weightsPath);
         AtomicFile.Write(vocabularyPath, temporary => File.WriteAllBytes(temporary, vocabulary));
-        return new Dictionary<string, string>
-        {
-            [FileKey] = Path.GetFileName(vocabularyPath),
-            [HashKey] = Convert.ToHexStringLower(SHA256.HashData(vocabulary)),
-            [LowerCaseKey] = lowerCase ? "true" : "false",
-        };
+        return Binding(Path.GetFileName(vocabularyPath), vocabulary, lowerCase);
     }
+
+    /// <summary>The metadata that ties weights to the vocabulary file <paramref name="fileName"/> beside them: its name, SHA-256 and casing.</summary>
+    public static Dictionary<string, string> Binding(string fileName, byte[] vocabulary, bool lowerCase) => new()
+    {
+        [FileKey] = fileName,
+        [HashKey] = Convert.ToHexStringLower(SHA256.HashData(vocabulary)),
+        [LowerCaseKey] = lowerCase ? "true" : "false",
+    };
 
     /// <summary>The tokenizer recorded with a weights file; refuses a missing or altered vocabulary.</summary>
     public static WordPieceTokenizer TokenizerFor(string weightsPath)

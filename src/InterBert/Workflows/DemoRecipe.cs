@@ -193,18 +193,8 @@ public sealed class DemoRecipe
         }
     }
 
-    private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel)
-    {
-        using var store = FeatureStore.Open(Features);
-        var (model, _, _, _) = ModelLoading.Load(weights, store, settings.Precision);
-        using (model)
-        {
-            var images = IndexJob.ImagesToIndex(store, Dataset, "test", null);
-            var result = Search.ImageIndex.Build(model, weights, store, images, IndexFolder, null,
-                new Progress<(int Done, int Total)>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "images"))), cancel);
-            return !result.Cancelled;
-        }
-    }
+    private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        !IndexJob.Build(new IndexJobOptions { Weights = weights, Features = Features, Output = IndexFolder, Dataset = Dataset, Split = "test", Precision = settings.Precision }, progress, cancel).Cancelled;
 
     /// <summary>The training scenes' captions, each scene with its own hard negatives (pretraining and fine-tuning use them).</summary>
     private CaptionCorpus TrainingCaptions(FeatureStore store, WordPieceTokenizer tokenizer, int maxTokens) =>

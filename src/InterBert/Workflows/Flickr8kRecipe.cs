@@ -3,7 +3,6 @@ using System.Text.Json;
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Pretraining;
-using InterBert.Search;
 using InterBert.Tasks;
 using InterBert.Text;
 using InterBert.Training;
@@ -230,17 +229,6 @@ public sealed class Flickr8kRecipe
         }
     }
 
-    private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel)
-    {
-        using var store = FeatureStore.Open(Features);
-        var (model, _, _, _) = ModelLoading.Load(weights, store, options.Precision);
-        using (model)
-        {
-            var images = DatasetReader.Read(Dataset).Where(i => i.Split == "test")
-                .Select(i => new IndexedImage(i.Id, Path.GetFullPath(i.Location.Path))).ToList();
-            var result = ImageIndex.Build(model, weights, store, images, IndexFolder, null,
-                new Progress<(int Done, int Total)>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "photos"))), cancel);
-            return !result.Cancelled;
-        }
-    }
+    private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        !IndexJob.Build(new IndexJobOptions { Weights = weights, Features = Features, Output = IndexFolder, Dataset = Dataset, Split = "test", Precision = options.Precision }, progress, cancel).Cancelled;
 }

@@ -9,27 +9,33 @@ namespace InterBert.Workflows;
 /// <summary>The <c>index</c> job: the image vectors of a model in an approximate-nearest-neighbour index for two-stage search.</summary>
 public static class IndexJob
 {
-    /// <summary>Builds (or continues) the index; logs what it wrote.</summary>
+    /// <summary>Builds (or continues) the index as a stage of <paramref name="host"/>; logs what it wrote.</summary>
     public static ImageIndex.BuildResult Run(IndexJobOptions options, WorkflowHost host, CancellationToken cancel = default)
+    {
+        if (!ModelCheckpoint.ReadMetadata(options.Weights).ContainsKey(ContrastiveLoss.WeightMetadataKey))
+            host.Log($"index: note: {options.Weights} was not trained with the contrastive loss; its text and image vectors may not be aligned, so first-stage candidates can miss (fine-tune with --contrastive-weight)");
+        var result = host.RunStage("index", (progress, stop) => Build(options, progress, stop), cancel);
+        if (result.Cancelled)
+        {
+            host.Log($"index: interrupted after {result.Count} images; run the same command again to continue");
+            return result;
+        }
+        host.Log($"index: {result.Count} images ({ModelCheckpoint.ReadConfig(options.Weights).BiHiddenSize}-d vectors{(result.Resumed > 0 ? $", {result.Resumed} from an earlier run" : "")}) in {result.Elapsed.TotalSeconds:F1} s → {options.Output}");
+        host.Log($"search it: ./interbert search --index {options.Output} \"a query\"    serve it: ./interbert serve --index {options.Output}");
+        return result;
+    }
+
+    /// <summary>Builds (or continues) the index, reporting images done; the recipes run it as one of their stages.</summary>
+    public static ImageIndex.BuildResult Build(IndexJobOptions options, IProgress<WorkflowProgress>? progress = null, CancellationToken cancel = default)
     {
         using var store = FeatureStore.Open(options.Features);
         var images = ImagesToIndex(store, options.Dataset, options.Split, options.ImagesFolder);
         var (model, _, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
         using (model)
         {
-            if (!ModelCheckpoint.ReadMetadata(options.Weights).ContainsKey(ContrastiveLoss.WeightMetadataKey))
-                host.Log($"index: note: {options.Weights} was not trained with the contrastive loss; its text and image vectors may not be aligned, so first-stage candidates can miss (fine-tune with --contrastive-weight)");
             var settings = new ImageIndexManifest { ExactBelow = options.ExactBelow, Connectivity = Math.Max(2, options.Connectivity) };
-            var result = host.RunStage("index", (progress, stop) => ImageIndex.Build(model, options.Weights, store, images, options.Output, settings,
-                new Progress<(int Done, int Total)>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "images"))), stop), cancel);
-            if (result.Cancelled)
-            {
-                host.Log($"index: interrupted after {result.Count} images; run the same command again to continue");
-                return result;
-            }
-            host.Log($"index: {result.Count} images ({model.Config.BiHiddenSize}-d vectors{(result.Resumed > 0 ? $", {result.Resumed} from an earlier run" : "")}) in {result.Elapsed.TotalSeconds:F1} s → {options.Output}");
-            host.Log($"search it: ./interbert search --index {options.Output} \"a query\"    serve it: ./interbert serve --index {options.Output}");
-            return result;
+            return ImageIndex.Build(model, options.Weights, store, images, options.Output, settings,
+                new Progress<(int Done, int Total)>(p => progress?.Report(new WorkflowProgress(p.Done, p.Total, "images"))), cancel);
         }
     }
 

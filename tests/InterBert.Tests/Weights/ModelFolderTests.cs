@@ -54,12 +54,17 @@ public sealed class ModelFolderTests
         TorchSharp.torch.manual_seed(12);
         var weights = folder.File("tiny.safetensors");
         using (var model = new InterBertModel(InterBertConfig.Tiny))
-            ModelCheckpoint.Save(model, weights, ModelVocabulary.WriteBeside(weights, MiniLmOnnxReader.ReadVocabularyBytes(), lowerCase: true));
+        {
+            var metadata = ModelVocabulary.WriteBeside(weights, MiniLmOnnxReader.ReadVocabularyBytes(), lowerCase: true);
+            metadata["finetune_task"] = "multiple-choice";
+            ModelCheckpoint.Save(model, weights, metadata);
+        }
         var (code, output, error) = CliProcess.Run("model", "export", "--weights", weights, "--out", folder.File("exported"));
         Assert.True(code == 0, output + error);
         (code, output, error) = CliProcess.Run("model", "info", "--weights", folder.File("exported"));
         Assert.True(code == 0, output + error);
         Assert.Contains("metadata vocab_file: vocab.txt", output);
+        Assert.Contains("metadata finetune_task: multiple-choice", output); // what the file recorded is kept
         // A folder without weights is refused in one line.
         Directory.CreateDirectory(folder.File("empty"));
         (code, _, error) = CliProcess.Run("model", "info", "--weights", folder.File("empty"));
