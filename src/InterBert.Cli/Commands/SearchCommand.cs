@@ -28,12 +28,13 @@ public static class SearchCommand
         var top = new Option<int>("--top") { Description = "results to print", DefaultValueFactory = _ => 10 }.AtLeast(1);
         var candidates = CandidatesOption();
         var precision = CommandLine.PrecisionOption();
+        var json = new Option<bool>("--json") { Description = "print the hits as one JSON array (id, score, first-stage similarity and rank, file) instead of a table" };
         var mode = ModeOption();
         var addSimilarity = AddSimilarityOption();
         var query = new Argument<string[]>("query") { Description = "the query text", Arity = ArgumentArity.OneOrMore };
         var command = new Command("search", "Search images by text: nearest image vectors, re-ranked by InterBERT's matching score")
         {
-            index, weights, top, candidates, mode, addSimilarity, precision, query,
+            index, weights, top, candidates, mode, addSimilarity, precision, json, query,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -43,6 +44,14 @@ public static class SearchCommand
             var watch = Stopwatch.StartNew();
             var hits = searcher.Search(text, Math.Clamp(parse.GetValue(top), 1, 1000), Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), parse.GetValue(addSimilarity));
             var elapsed = watch.Elapsed;
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(hits.Select(h => new
+                {
+                    id = h.Id, score = h.Score, first_stage_similarity = h.FirstStageSimilarity, first_stage_rank = h.FirstStageRank, file = h.ImagePath,
+                })));
+                return 0;
+            }
             var table = new Table().AddColumn("rank").AddColumn("image").AddColumn("score").AddColumn("first stage (cosine, rank)").AddColumn("file");
             for (var k = 0; k < hits.Count; k++)
             {

@@ -22,6 +22,10 @@ public sealed record FeatureStoreManifest
     [JsonPropertyName("dtype")] public string DType { get; init; } = "float32";
     /// <summary>What produced the features.</summary>
     [JsonPropertyName("extractor")] public string Extractor { get; init; } = "";
+    /// <summary>How the regions were chosen, for extracting new photos the same way (absent in imported stores and older ones).</summary>
+    [JsonPropertyName("regions")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public RegionSource? Regions { get; init; }
 
     /// <summary>Bytes per stored feature value.</summary>
     [JsonIgnore] public int FeatureBytes => DType == "float16" ? 2 : 4;

@@ -17,8 +17,9 @@ public sealed class TwoStageSearcher : IDisposable
     public const int DefaultCandidates = 64;
     private readonly ModelThread modelThread;
     private readonly bool zeroShot;
+    private readonly bool ownsModel;
 
-    private TwoStageSearcher(ImageIndex index, InterBertModel model, WordPieceTokenizer tokenizer, FeatureStore store, string weightsPath)
+    private TwoStageSearcher(ImageIndex index, InterBertModel model, WordPieceTokenizer tokenizer, FeatureStore store, string weightsPath, ModelThread? sharedThread)
     {
         Index = index;
         Model = model;
@@ -29,7 +30,8 @@ public sealed class TwoStageSearcher : IDisposable
         model.eval();
         SimilarityScale = ContrastiveLoss.SimilarityScale(model);
         // In bf16 the model thread holds one autocast region for its lifetime: the weights are cast once, not per query.
-        modelThread = new ModelThread("interbert-search-model", model.Autocast);
+        ownsModel = sharedThread is null;
+        modelThread = sharedThread ?? new ModelThread("interbert-search-model", model.Autocast);
     }
 
     /// <summary>The image index.</summary>
@@ -52,28 +54,67 @@ public sealed class TwoStageSearcher : IDisposable
     public static TwoStageSearcher Open(string indexFolder, string? weightsPath = null, Precision precision = Precision.Fp32)
     {
         var index = ImageIndex.Open(indexFolder);
+        FeatureStore? store = null;
         try
         {
             var weights = weightsPath ?? index.Manifest.Weights;
-            index.CheckModel(weights);
-            if (!Directory.Exists(index.Manifest.Features)) throw new InterBertException($"{indexFolder}: its feature store {index.Manifest.Features} is missing");
-            var store = FeatureStore.Open(index.Manifest.Features);
+            store = OpenStore(index, weights);
             var tokenizer = ModelVocabulary.TokenizerFor(weights);
             var model = ModelCheckpoint.Load(weights);
             model.Precision = precision;
-            if (model.Config.BiHiddenSize != index.Manifest.Dimension || model.Config.VFeatureSize != store.Manifest.FeatureSize)
+            try
+            {
+                CheckFit(index, store, model, weights);
+            }
+            catch
             {
                 model.Dispose();
-                store.Dispose();
-                throw new InterBertException($"{weights}: does not fit the index {indexFolder} ({model.Config.BiHiddenSize}-d vectors, {model.Config.VFeatureSize}-d features)");
+                throw;
             }
-            return new TwoStageSearcher(index, model, tokenizer, store, weights);
+            return new TwoStageSearcher(index, model, tokenizer, store, weights, sharedThread: null);
         }
         catch
         {
+            store?.Dispose();
             index.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A searcher over <paramref name="indexFolder"/> that uses a model its caller loaded and runs it on the caller's
+    /// model thread; disposing it closes the index and the store only.
+    /// </summary>
+    internal static TwoStageSearcher OpenWith(string indexFolder, InterBertModel model, WordPieceTokenizer tokenizer, string weightsPath, ModelThread modelThread)
+    {
+        var index = ImageIndex.Open(indexFolder);
+        FeatureStore? store = null;
+        try
+        {
+            store = OpenStore(index, weightsPath);
+            CheckFit(index, store, model, weightsPath);
+            return new TwoStageSearcher(index, model, tokenizer, store, weightsPath, modelThread);
+        }
+        catch
+        {
+            store?.Dispose();
+            index.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The index's feature store, once the model is known to be the index's.</summary>
+    private static FeatureStore OpenStore(ImageIndex index, string weights)
+    {
+        index.CheckModel(weights);
+        if (!Directory.Exists(index.Manifest.Features)) throw new InterBertException($"{index.Folder}: its feature store {index.Manifest.Features} is missing");
+        return FeatureStore.Open(index.Manifest.Features);
+    }
+
+    private static void CheckFit(ImageIndex index, FeatureStore store, InterBertModel model, string weights)
+    {
+        if (model.Config.BiHiddenSize != index.Manifest.Dimension || model.Config.VFeatureSize != store.Manifest.FeatureSize)
+            throw new InterBertException($"{weights}: does not fit the index {index.Folder} ({model.Config.BiHiddenSize}-d vectors, {model.Config.VFeatureSize}-d features)");
     }
 
     /// <summary>Token ids of a query ([CLS] ... [SEP], cut at the model's maximum length).</summary>
@@ -139,8 +180,11 @@ public sealed class TwoStageSearcher : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        modelThread.Dispose();
-        Model.Dispose();
+        if (ownsModel)
+        {
+            modelThread.Dispose();
+            Model.Dispose();
+        }
         Store.Dispose();
         Index.Dispose();
     }

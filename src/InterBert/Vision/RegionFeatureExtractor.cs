@@ -28,6 +28,9 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
         string.Join(", else ", new[] { givenBoxes ? "given boxes" : null, detector is null ? null : "YOLOX detector boxes", $"a {GridSize}x{GridSize} grid" }.OfType<string>()) +
         $"; at most {MaxRegions}";
 
+    /// <summary>The structured form of <see cref="Describe"/>, recorded in the store so that new photos can be extracted alike.</summary>
+    public RegionSource Source(bool givenBoxes) => new() { MaxRegions = MaxRegions, GridSize = GridSize, Detector = detector?.ModelPath, GivenBoxes = givenBoxes };
+
     /// <summary>Extracts the regions of one encoded image.</summary>
     public ImageRegions Extract(string id, byte[] encoded, string source, IReadOnlyList<RegionBox>? givenBoxes)
     {

@@ -19,6 +19,7 @@ public sealed class YoloxDetector : IDisposable
     public YoloxDetector(string modelPath, int threads = 0, IReadOnlyList<string>? classNames = null)
     {
         if (!File.Exists(modelPath)) throw new InterBertException($"{modelPath}: detector model not found");
+        ModelPath = Path.GetFullPath(modelPath);
         var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 };
         try
         {
@@ -37,6 +38,9 @@ public sealed class YoloxDetector : IDisposable
             ? File.ReadAllLines(namesPath).Where(l => l.Length > 0).Select(n => CocoCategories.Canonical(n) ?? n).ToArray()
             : CocoCategories.Names);
     }
+
+    /// <summary>The ONNX model file (absolute path).</summary>
+    public string ModelPath { get; }
 
     /// <summary>Class names in output order.</summary>
     public IReadOnlyList<string> ClassNames { get; }

@@ -51,6 +51,7 @@ public static class EvaluationJob
             JsonObject json;
             if (options.Candidates is { } k)
             {
+                if (options.ScoresOut is not null) throw new ArgumentException("--scores-out writes every pair's score; it needs --candidates all");
                 host.Log($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images, two-stage: unimodal ranking, then the {head} re-scores each caption's {Math.Min(k, pairs.ImageCount)} nearest images; {options.Precision.Name()}");
                 var result = host.RunStage("evaluate", (progress, stop) => TwoStageRetrievalEvaluation.Evaluate(model, pairs, k, options.ZeroShot, options.PairsPerBatch,
                     new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), stop, options.AddSimilarity), cancel);
@@ -70,11 +71,14 @@ public static class EvaluationJob
             else
             {
                 if (options.AddSimilarity) throw new ArgumentException("--add-similarity belongs to the two-stage evaluation; give --candidates K");
+                if (options.ScoresOut is { } scoresPath && Path.GetDirectoryName(Path.GetFullPath(scoresPath)) is { } scoresFolder && !Directory.Exists(scoresFolder))
+                    throw new InterBertException($"{scoresPath}: its folder does not exist");
                 host.Log($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {head}; {options.Precision.Name()}");
                 var scores = host.RunStage("evaluate", (progress, stop) => RetrievalScorer.ScoreAll(model, pairs, options.ZeroShot, options.PairsPerBatch,
                     new Progress<long>(done => progress.Report(new WorkflowProgress(done, total, "pairs"))), stop), cancel);
                 metrics = RetrievalMetrics.FromScores(scores, corpus.ImageOf);
                 scored = total;
+                if (options.ScoresOut is { } scoresOut) WriteScores(scoresOut, corpus, scores);
                 json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
                 json["candidates"] = "all";
             }
@@ -91,6 +95,19 @@ public static class EvaluationJob
             return new Result(json, metrics);
         }
     }
+
+    /// <summary>Every pair's score as TSV, one line per caption and image (captions' tabs and line breaks become spaces); written atomically.</summary>
+    private static void WriteScores(string path, CaptionCorpus corpus, float[,] scores) => AtomicFile.Write(path, temporary =>
+    {
+        using var writer = new StreamWriter(temporary, append: false, new System.Text.UTF8Encoding(false));
+        writer.WriteLine("image_id\tcaption\tscore");
+        for (var c = 0; c < corpus.Captions.Count; c++)
+        {
+            var caption = string.Join(' ', corpus.Captions[c].Split(['\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));
+            for (var i = 0; i < corpus.ImageIds.Count; i++)
+                writer.WriteLine($"{corpus.ImageIds[i]}\t{caption}\t{scores[c, i].ToString("R", System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+    });
 
     private static Result TextClassification(EvaluationJobOptions options, WorkflowHost host)
     {

@@ -19,6 +19,8 @@ public sealed record EvaluationJobOptions
     public bool ZeroShot { get; init; }
     /// <summary>Where to write the results as JSON.</summary>
     public string? MetricsOut { get; init; }
+    /// <summary>Retrieval scoring every pair: where to write each pair's score as TSV (image id, caption, score).</summary>
+    public string? ScoresOut { get; init; }
     /// <summary>Rank only the first N captions (and their images).</summary>
     public int? MaxCaptions { get; init; }
     /// <summary>Pairs scored per forward pass.</summary>

@@ -1,0 +1,19 @@
+using System.Text.Json.Serialization;
+
+namespace InterBert.Data;
+
+/// <summary>
+/// Where a feature store's regions came from (<c>store.json</c>'s <c>regions</c>): what a program needs to turn a new
+/// photo into regions the same way, so that its vectors are comparable with the stored ones.
+/// </summary>
+public sealed record RegionSource
+{
+    /// <summary>Most regions per image, the whole image included.</summary>
+    [JsonPropertyName("max_regions")] public int MaxRegions { get; init; } = 36;
+    /// <summary>Cells per side of the fallback grid.</summary>
+    [JsonPropertyName("grid_size")] public int GridSize { get; init; } = 3;
+    /// <summary>The YOLOX ONNX model that boxed images without given boxes (absolute path), or null: none.</summary>
+    [JsonPropertyName("detector")] public string? Detector { get; init; }
+    /// <summary>Whether a boxes file gave the boxes of the images it lists (a new photo has none: it takes the detector or the grid).</summary>
+    [JsonPropertyName("given_boxes")] public bool GivenBoxes { get; init; }
+}

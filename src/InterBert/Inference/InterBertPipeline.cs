@@ -1,0 +1,236 @@
+using InterBert.Data;
+using InterBert.Modeling;
+using InterBert.Search;
+using InterBert.Text;
+using InterBert.Vision;
+using InterBert.Weights;
+using static TorchSharp.torch;
+
+namespace InterBert.Inference;
+
+/// <summary>
+/// A model ready to use from a program: embed texts and photos (decoding, regions and features included), score
+/// image-text pairs with the cross-modal model, search an index. Every model call runs on one dedicated thread, in
+/// order, so a pipeline may be shared by many threads (a web service's requests); decoding and the image networks
+/// run on the calling thread.
+/// </summary>
+public sealed class InterBertPipeline : IDisposable
+{
+    /// <summary>Text vectors computed together per forward pass.</summary>
+    private const int TextsPerBatch = 32;
+    private readonly InterBertModel model;
+    private readonly ModelThread modelThread;
+    private readonly TwoStageSearcher? searcher;
+    private readonly Lazy<(ResNetFeatureExtractor Network, YoloxDetector? Detector, RegionFeatureExtractor Extractor)> images;
+    private readonly bool roundFeaturesToHalf;
+    private int disposed;
+
+    private InterBertPipeline(string weights, InterBertModel model, WordPieceTokenizer tokenizer, InterBertPipelineOptions options)
+    {
+        Weights = weights;
+        this.model = model;
+        Tokenizer = tokenizer;
+        model.eval();
+        // In bf16 the thread holds one autocast region for its lifetime: the weights are cast once, not per call.
+        modelThread = new ModelThread("interbert-pipeline-model", model.Autocast);
+        try
+        {
+            searcher = options.Index is { } index ? TwoStageSearcher.OpenWith(index, model, tokenizer, weights, modelThread) : null;
+        }
+        catch
+        {
+            modelThread.Dispose();
+            throw;
+        }
+        var stored = searcher?.Store.Manifest;
+        Regions = new RegionSource
+        {
+            MaxRegions = options.MaxRegions ?? stored?.Regions?.MaxRegions ?? 36,
+            GridSize = stored?.Regions?.GridSize ?? 3,
+            Detector = options.Detector is { } detector ? Path.GetFullPath(detector) : stored?.Regions?.Detector,
+        };
+        if (Regions.MaxRegions < 1) throw new ArgumentException($"MaxRegions is {Regions.MaxRegions}; at least 1 (the whole image)");
+        // A photo's features are rounded as the store rounded them, so its vector is the one the index holds.
+        roundFeaturesToHalf = stored?.DType == "float16";
+        ScoresWithMatchingHead = !ModelCheckpoint.ReadMetadata(weights).TryGetValue("finetune_task", out var task) || task != "retrieval";
+        var threads = options.Threads;
+        images = new Lazy<(ResNetFeatureExtractor, YoloxDetector?, RegionFeatureExtractor)>(() =>
+        {
+            var network = new ResNetFeatureExtractor(threads: threads);
+            var boxes = Regions.Detector is { } path ? new YoloxDetector(path, threads) : null;
+            return (network, boxes, new RegionFeatureExtractor(network, boxes, new ImageDecoder()) { MaxRegions = Regions.MaxRegions, GridSize = Regions.GridSize });
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The weights file in use (a model folder's <c>model.safetensors</c>).</summary>
+    public string Weights { get; }
+
+    /// <summary>The model's tokenizer.</summary>
+    public WordPieceTokenizer Tokenizer { get; }
+
+    /// <summary>The model's configuration.</summary>
+    public InterBertConfig Config => model.Config;
+
+    /// <summary>Dimension of the text and image vectors.</summary>
+    public int Dimension => model.Config.BiHiddenSize;
+
+    /// <summary>How photos become regions: the index's way when there is an index, else the options' or the defaults.</summary>
+    public RegionSource Regions { get; }
+
+    /// <summary>
+    /// Whether pair scores come from the image-text matching head (a pretrained model: the matched-minus-unmatched
+    /// logit) rather than the retrieval score head (a model fine-tuned for retrieval), as <c>evaluate</c> and <c>search</c> decide.
+    /// </summary>
+    public bool ScoresWithMatchingHead { get; }
+
+    /// <summary>The index <see cref="Search"/> searches, or null when none was given.</summary>
+    public ImageIndex? Index => searcher?.Index;
+
+    /// <summary>
+    /// Loads a model: a model folder (<c>config.json</c>, <c>model.safetensors</c>, <c>vocab.txt</c>) or a weights file
+    /// with its vocabulary beside it. Problems (a missing file, an index of another model) are one-line
+    /// <see cref="InterBertException"/>s naming the file.
+    /// </summary>
+    public static InterBertPipeline Load(string model, InterBertPipelineOptions? options = null)
+    {
+        options ??= new InterBertPipelineOptions();
+        if (options.Threads < 0) throw new ArgumentException($"Threads is {options.Threads}; 0 (the runtime's choice) or more");
+        var weights = ModelFolder.WeightsPath(model);
+        var tokenizer = ModelVocabulary.TokenizerFor(weights);
+        var loaded = ModelCheckpoint.Load(weights);
+        loaded.Precision = options.Precision;
+        try
+        {
+            return new InterBertPipeline(weights, loaded, tokenizer, options);
+        }
+        catch
+        {
+            loaded.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The normalised text vector of <paramref name="text"/> (the text-only pooled output; a dot product of two vectors is their cosine).</summary>
+    public float[] EmbedText(string text) => EmbedTexts([text])[0];
+
+    /// <summary>The normalised text vectors of <paramref name="texts"/>, in order.</summary>
+    public float[][] EmbedTexts(IReadOnlyList<string> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var tokens = texts.Select(Tokens).ToList();
+        return Run(() =>
+        {
+            var vectors = new float[tokens.Count][];
+            for (var start = 0; start < tokens.Count; start += TextsPerBatch)
+            {
+                using var scope = NewDisposeScope();
+                var block = tokens.Skip(start).Take(TextsPerBatch).ToList();
+                var values = UnimodalEmbedding.Text(model, WordPieceTokenizer.Collate(block, Tokenizer.PadId)).contiguous().data<float>().ToArray();
+                for (var k = 0; k < block.Count; k++) vectors[start + k] = values.AsSpan(k * Dimension, Dimension).ToArray();
+            }
+            return vectors;
+        });
+    }
+
+    /// <summary>The regions of a photo file (JPEG, PNG, WebP) with their features, as <c>interbert features</c> would store them.</summary>
+    public ImageRegions ExtractRegions(string imagePath)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(imagePath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InterBertException($"{imagePath}: cannot read the image ({e.Message})");
+        }
+        return ExtractRegions(bytes, imagePath);
+    }
+
+    /// <summary>The regions of an encoded photo held in memory; <paramref name="name"/> names it in errors and is the regions' id.</summary>
+    public ImageRegions ExtractRegions(byte[] encoded, string name = "image")
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        ObjectDisposedException.ThrowIf(disposed != 0, this);
+        var regions = images.Value.Extractor.Extract(Path.GetFileNameWithoutExtension(name), encoded, name, givenBoxes: null);
+        if (!roundFeaturesToHalf) return regions;
+        return regions with { Features = Array.ConvertAll(regions.Features, v => (float)(Half)v) };
+    }
+
+    /// <summary>The normalised image vector of a photo file (the image-only pooled output), comparable with <see cref="EmbedText"/>'s.</summary>
+    public float[] EmbedImage(string imagePath) => EmbedImage(ExtractRegions(imagePath));
+
+    /// <summary>The normalised image vector of an encoded photo held in memory.</summary>
+    public float[] EmbedImage(byte[] encoded, string name = "image") => EmbedImage(ExtractRegions(encoded, name));
+
+    /// <summary>The normalised image vector of regions already extracted (or read from a feature store).</summary>
+    public float[] EmbedImage(ImageRegions regions)
+    {
+        ArgumentNullException.ThrowIfNull(regions);
+        return Run(() =>
+        {
+            using var scope = NewDisposeScope();
+            return UnimodalEmbedding.Image(model, RegionCollator.Collate([regions], model.Config.VFeatureSize, model.Config.MaxRegionLength)).contiguous().data<float>().ToArray();
+        });
+    }
+
+    /// <summary>The cross-modal score of a caption and a photo file: higher is a better match (see <see cref="ScoresWithMatchingHead"/>).</summary>
+    public float Score(string text, string imagePath) => Score(text, [ExtractRegions(imagePath)])[0];
+
+    /// <summary>The cross-modal scores of one text against each of <paramref name="images"/>' regions, all in one forward pass.</summary>
+    public float[] Score(string text, IReadOnlyList<ImageRegions> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Count == 0) return [];
+        var tokens = Tokens(text);
+        return Run(() =>
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var ids = tensor(tokens.Select(t => (long)t).ToArray()).unsqueeze(0).expand(images.Count, -1).contiguous();
+            var image = RegionCollator.Collate(images, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            return model.PairScores(new TextBatch(ids, ones_like(ids)), image, ScoresWithMatchingHead).contiguous().data<float>().ToArray();
+        });
+    }
+
+    /// <summary>
+    /// The <paramref name="top"/> best images of the index for <paramref name="query"/>: its <paramref name="candidates"/>
+    /// nearest by vector, re-ranked by the cross-modal score, as <c>interbert search</c> does.
+    /// </summary>
+    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = TwoStageSearcher.DefaultCandidates)
+    {
+        var index = searcher ?? throw new InvalidOperationException("this pipeline has no index: load it with InterBertPipelineOptions.Index");
+        if (top < 1) throw new ArgumentOutOfRangeException(nameof(top), top, "at least 1");
+        if (candidates < 1) throw new ArgumentOutOfRangeException(nameof(candidates), candidates, "at least 1");
+        return index.Search(query, top, candidates);
+    }
+
+    /// <summary>This pipeline's text vectors as a Microsoft.Extensions.AI embedding generator (the pipeline stays the caller's to dispose).</summary>
+    public TextEmbeddingGenerator AsEmbeddingGenerator() => new(this);
+
+    private int[] Tokens(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return Tokenizer.Encode(text, Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings));
+    }
+
+    private T Run<T>(Func<T> call)
+    {
+        ObjectDisposedException.ThrowIf(disposed != 0, this);
+        return modelThread.Run(call);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        searcher?.Dispose();
+        modelThread.Dispose();
+        model.Dispose();
+        if (images.IsValueCreated)
+        {
+            images.Value.Detector?.Dispose();
+            images.Value.Network.Dispose();
+        }
+    }
+}
