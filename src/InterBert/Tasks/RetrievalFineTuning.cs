@@ -50,6 +50,8 @@ public static class RetrievalFineTuning
         if (group is { IsRoot: false } || result.Cancelled) return new Result(objective.Best, bestPath, lastPath, result.Step, result.Cancelled);
         Save(model, lastPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
         if (objective.Best is null) Save(model, bestPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
+        // The run folder is a model folder of the model to use: the best by validation, else the last.
+        ModelFolder.Complete(runFolder, bestPath);
         return new Result(objective.Best, bestPath, lastPath, result.Step);
     }
 

@@ -15,6 +15,10 @@ public static class ModelFolder
     public const string WeightsFile = "model.safetensors";
     /// <summary>The vocabulary file of a folder.</summary>
     public const string VocabularyFile = "vocab.txt";
+    /// <summary>The configuration file of a folder.</summary>
+    public const string ConfigFile = "config.json";
+    /// <summary>The tokenizer settings file of a folder.</summary>
+    public const string TokenizerConfigFile = "tokenizer_config.json";
     /// <summary>The <c>model_type</c> written into <c>config.json</c>.</summary>
     public const string ModelType = "interbert";
 
@@ -24,6 +28,47 @@ public static class ModelFolder
         var json = JsonNode.Parse(config.ToJson())!.AsObject();
         json["model_type"] = ModelType;
         return json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>The tokenizer settings as <c>tokenizer_config.json</c> holds them (Hugging Face's BertTokenizer fields).</summary>
+    public static string TokenizerConfigJson(InterBertConfig config, bool lowerCase) => new JsonObject
+    {
+        ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = lowerCase,
+        ["model_max_length"] = Math.Min(config.MaxSeqLength, config.MaxPositionEmbeddings),
+    }.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+
+    /// <summary>
+    /// Makes a run folder a model folder of the weights file <paramref name="weightsPath"/> inside it (the model a run
+    /// hands on: pretraining's weights, fine-tuning's best): <c>config.json</c>, <c>vocab.txt</c>,
+    /// <c>tokenizer_config.json</c>, and <c>model.safetensors</c>, which is the weights file itself or a relative
+    /// link to it (a copy where links cannot be made). Each file is replaced atomically.
+    /// </summary>
+    public static void Complete(string folder, string weightsPath)
+    {
+        var full = Path.GetFullPath(weightsPath);
+        if (Path.GetDirectoryName(full) != Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar))
+            throw new ArgumentException($"{weightsPath}: not inside {folder}");
+        var tokenizer = ModelVocabulary.TokenizerFor(full);
+        var config = ModelCheckpoint.ReadConfig(full);
+        var vocabulary = File.ReadAllBytes(tokenizer.Source);
+        var vocabularyPath = Path.Combine(folder, VocabularyFile);
+        if (!File.Exists(vocabularyPath) || !File.ReadAllBytes(vocabularyPath).AsSpan().SequenceEqual(vocabulary))
+            AtomicFile.Write(vocabularyPath, temporary => File.WriteAllBytes(temporary, vocabulary));
+        AtomicFile.WriteAllText(Path.Combine(folder, ConfigFile), ConfigJson(config));
+        AtomicFile.WriteAllText(Path.Combine(folder, TokenizerConfigFile), TokenizerConfigJson(config, tokenizer.LowerCase));
+        var target = Path.Combine(folder, WeightsFile);
+        if (Path.GetFileName(full) == WeightsFile) return;
+        // A link, not a third copy of the weights; its target's metadata names its vocabulary file, which is beside it.
+        var temporaryLink = Path.Combine(folder, $".{WeightsFile}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.CreateSymbolicLink(temporaryLink, Path.GetFileName(full));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
+        {
+            File.Copy(full, temporaryLink);
+        }
+        File.Move(temporaryLink, target, overwrite: true);
     }
 
     /// <summary>The weights file a path names: the path itself, or a model folder's <c>model.safetensors</c>.</summary>
@@ -63,13 +108,8 @@ public static class ModelFolder
             var tied = ModelVocabulary.Binding(VocabularyFile, vocabulary, lowerCase);
             if (metadata is not null) foreach (var (k, v) in metadata) if (!tied.ContainsKey(k)) tied[k] = v;
             ModelCheckpoint.Save(model, weights, tied);
-            File.WriteAllText(Path.Combine(temporary, "config.json"), ConfigJson(model.Config));
-            var tokenizer = new JsonObject
-            {
-                ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = lowerCase,
-                ["model_max_length"] = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings),
-            };
-            File.WriteAllText(Path.Combine(temporary, "tokenizer_config.json"), tokenizer.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            File.WriteAllText(Path.Combine(temporary, ConfigFile), ConfigJson(model.Config));
+            File.WriteAllText(Path.Combine(temporary, TokenizerConfigFile), TokenizerConfigJson(model.Config, lowerCase));
             var previous = Directory.Exists(full) ? Path.Combine(parent, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.old") : null;
             if (previous is not null) Directory.Move(full, previous);
             Directory.Move(temporary, full);

@@ -5,7 +5,7 @@ namespace InterBert.Weights;
 
 /// <summary>
 /// Keeps a weights file and its vocabulary together: the vocabulary is written beside the weights
-/// (<c>NAME.vocab.txt</c> for <c>NAME.safetensors</c>) and its SHA-256 recorded in the weights' metadata,
+/// (<c>NAME.vocab.txt</c> for <c>NAME.safetensors</c>, <c>vocab.txt</c> for <c>model.safetensors</c>) and its SHA-256 recorded in the weights' metadata,
 /// so a later command cannot pair the weights with another vocabulary.
 /// </summary>
 public static class ModelVocabulary
@@ -17,10 +17,14 @@ public static class ModelVocabulary
     /// <summary>Metadata key: "true" when the vocabulary is uncased.</summary>
     public const string LowerCaseKey = "do_lower_case";
 
-    /// <summary>The vocabulary path that belongs beside a weights path.</summary>
+    /// <summary>
+    /// The vocabulary path that belongs beside a weights path: <c>NAME.vocab.txt</c>, and <c>vocab.txt</c> beside a
+    /// <c>model.safetensors</c>, as a model folder has it.
+    /// </summary>
     public static string PathBeside(string weightsPath)
     {
         var full = Path.GetFullPath(weightsPath);
+        if (Path.GetFileName(full) == ModelFolder.WeightsFile) return Path.Combine(Path.GetDirectoryName(full)!, ModelFolder.VocabularyFile);
         var stem = full.EndsWith(".safetensors", StringComparison.Ordinal) ? full[..^".safetensors".Length] : full;
         return stem + ".vocab.txt";
     }

@@ -69,7 +69,7 @@ public static class FineTuningJob
             if (root && !result.Cancelled)
             {
                 if (result.BestValidation is { } best) host.Log($"finetune: best validation mean recall {best.MeanRecall:F1} (text→image R@1/5/10 {best.TextToImage.R1:F1}/{best.TextToImage.R5:F1}/{best.TextToImage.R10:F1})");
-                host.Log($"finetune: wrote {result.BestWeights} and {result.LastWeights}");
+                host.Log($"finetune: wrote {result.BestWeights} and {result.LastWeights}; {options.Output} is a model folder of the best");
             }
             return new Trainer.Result(result.Step, 0, result.Cancelled, new Dictionary<string, double>());
         }
@@ -92,6 +92,7 @@ public static class FineTuningJob
             stop, options.Resume, processes), cancel);
         if (!root || result.Cancelled) return result;
         classifier.Save(options.Output, vocabulary, tokenizer.LowerCase, pretrained);
+        ModelFolder.Complete(options.Output, Path.Combine(options.Output, ModelFolder.WeightsFile));
         host.Log($"finetune: training accuracy {100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, options.Dataset, maxLength):F1}%; wrote {options.Output}");
         return result;
     }
@@ -119,7 +120,8 @@ public static class FineTuningJob
             metadata[PrecisionNames.MetadataKey] = options.Precision.Name();
             PretrainedKeys.Record(metadata, pretrained);
             ModelCheckpoint.Save(model, weights, metadata);
-            host.Log($"finetune: wrote {weights}");
+            ModelFolder.Complete(options.Output, weights);
+            host.Log($"finetune: wrote {weights}; {options.Output} is its model folder");
             return result;
         }
     }

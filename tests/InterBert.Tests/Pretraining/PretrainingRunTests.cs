@@ -39,7 +39,11 @@ public class PretrainingRunTests(CocoFeatures features, ITestOutputHelper output
 
         // The run folder holds what the README promises.
         Assert.True(File.Exists(Path.Combine(run.Path, "model.safetensors")));
-        Assert.True(File.Exists(Path.Combine(run.Path, "model.vocab.txt")));
+        // ... and is a model folder: the weights with vocab.txt, config.json and tokenizer_config.json beside them.
+        Assert.Equal(vocabulary, File.ReadAllBytes(Path.Combine(run.Path, "vocab.txt")));
+        Assert.Contains("\"model_type\": \"interbert\"", File.ReadAllText(Path.Combine(run.Path, "config.json")));
+        Assert.True(File.Exists(Path.Combine(run.Path, "tokenizer_config.json")));
+        Assert.Equal(tokenizer.VocabularySize, ModelVocabulary.TokenizerFor(run.Path).VocabularySize);
         Assert.True(File.Exists(Path.Combine(run.Path, "plots", "losses.png")));
         Assert.True(File.Exists(Path.Combine(run.Path, "checkpoints", "step-500", "optimizer.bin")));
         var rows = new MetricsLog(Path.Combine(run.Path, "metrics.jsonl")).ReadAll();

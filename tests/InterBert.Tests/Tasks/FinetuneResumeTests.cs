@@ -56,7 +56,13 @@ public class FinetuneResumeTests(CocoFeatures features)
             foreach (var (key, tensor) in expected)
                 Assert.True(tensor.bytes.SequenceEqual(actual[key].bytes), $"{file}: {key} differs after resume");
         }
-        static List<string> After60(string run) => new MetricsLog(Path.Combine(run, "metrics.jsonl")).ReadAll()
+        // The run folder is a model folder of its best weights.
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "best.safetensors")), File.ReadAllBytes(Path.Combine(whole, "model.safetensors")));
+        Assert.Equal("interbert", System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(whole, "config.json")))!["model_type"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(whole, "tokenizer_config.json")));
+        Assert.Equal(File.ReadAllBytes(InterBert.Weights.ModelVocabulary.TokenizerFor(init).Source), File.ReadAllBytes(Path.Combine(whole, "vocab.txt")));
+        Assert.Equal(Path.Combine(whole, "model.safetensors"), InterBert.Weights.ModelFolder.WeightsPath(whole));
+                static List<string> After60(string run) => new MetricsLog(Path.Combine(run, "metrics.jsonl")).ReadAll()
             .Where(r => r["step"]!.GetValue<int>() > 60)
             .Select(r => { r.Remove("samples_per_second"); return r.ToJsonString(); }).ToList();
         var expectedMetrics = After60(whole);
