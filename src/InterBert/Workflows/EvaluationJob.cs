@@ -85,10 +85,10 @@ public static class EvaluationJob
             host.Log($"mean recall {metrics.MeanRecall:F1}; {watch.Elapsed.TotalSeconds:F1} s ({scored / watch.Elapsed.TotalSeconds:F0} cross-modal pairs/s)");
             // A dataset that lists hard negatives (captions one change away from the truth) is also asked about them,
             // over the whole split: two pairs per negative cost little next to the ranking.
-            var hardNegatives = Synthetic.SyntheticDataset.ReadHardNegatives(options.Dataset, options.Split);
+            var hardNegatives = HardNegativeReader.ReadHardNegatives(options.Dataset, options.Split);
             if (hardNegatives.Count > 0)
             {
-                var result = Synthetic.HardNegativeEvaluation.Evaluate(model, wholeSplit, store, tokenizer, hardNegatives, options.ZeroShot, options.PairsPerBatch);
+                var result = HardNegativeEvaluation.Evaluate(model, wholeSplit, store, tokenizer, hardNegatives, options.ZeroShot, options.PairsPerBatch);
                 host.Log($"hard negatives below the true caption: attribute {result.AttributeBelowTrue:F1}% of {result.AttributeComparisons}, relation {result.RelationBelowTrue:F1}% of {result.RelationComparisons}; all of an image's below: {result.ImagesAllBelowTrue:F1}% of {result.Images} images");
                 json["hard_negatives"] = JsonSerializer.SerializeToNode(result);
             }

@@ -50,7 +50,7 @@ public static class FineTuningJob
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
             var trainCorpus = CaptionCorpus.Load(options.Dataset, [options.TrainSplit], store, tokenizer, maxTokens);
             var ownNegativeRate = Math.Clamp(options.OwnNegativeRate, 0, 1);
-            if (ownNegativeRate > 0) trainCorpus = Synthetic.SyntheticDataset.WithOwnNegatives(trainCorpus, options.Dataset, [options.TrainSplit], tokenizer, maxTokens, "--own-negative-rate");
+            if (ownNegativeRate > 0) trainCorpus = HardNegativeReader.WithOwnNegatives(trainCorpus, options.Dataset, [options.TrainSplit], tokenizer, maxTokens, "--own-negative-rate");
             if (trainCorpus.ImageIds.Count < 3) throw new InterBertException($"{options.Dataset}: retrieval fine-tuning needs at least 3 training images, found {trainCorpus.ImageIds.Count}");
             using var train = new PreparedPairs(trainCorpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             using var validation = options.ValidationSplit == "none" ? null

@@ -4,7 +4,6 @@ using InterBert.Modeling;
 using InterBert.Pretraining;
 using InterBert.Text;
 using InterBert.Training;
-using InterBert.Weights;
 
 namespace InterBert.Workflows;
 
@@ -31,7 +30,7 @@ public static class PretrainingJob
                 throw new InterBertException($"{store.Folder}: {store.Manifest.ClassCount} region classes, but the model predicts v_target_size {model.Config.VTargetSize}");
             var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
             var train = CaptionCorpus.Load(options.Dataset, options.TrainSplits, store, tokenizer, maxTokens);
-            if (options.Tasks.OwnNegativeRate > 0) train = Synthetic.SyntheticDataset.WithOwnNegatives(train, options.Dataset, options.TrainSplits, tokenizer, maxTokens, "--own-negative-rate");
+            if (options.Tasks.OwnNegativeRate > 0) train = HardNegativeReader.WithOwnNegatives(train, options.Dataset, options.TrainSplits, tokenizer, maxTokens, "--own-negative-rate");
             var validation = options.ValidationSplit is null or "none" ? null : CaptionCorpus.Load(options.Dataset, [options.ValidationSplit], store, tokenizer, maxTokens);
             var batchSize = Math.Max(1, options.BatchSize);
             var accumulation = Math.Max(1, options.Accumulate);
@@ -69,7 +68,7 @@ public static class PretrainingJob
     {
         var vocabulary = options.Vocabulary is { } vocabPath
             ? File.Exists(vocabPath) ? File.ReadAllBytes(vocabPath) : throw new InterBertException($"{vocabPath}: vocabulary file not found")
-            : MiniLmOnnxReader.ReadVocabularyBytes();
+            : options.DefaultVocabulary ?? throw new ArgumentException("a model from a preset needs a vocabulary: give --vocab FILE");
         var tokenizer = WordPieceTokenizer.Load(new MemoryStream(vocabulary), options.Vocabulary ?? "BERT-uncased vocabulary");
         var preset = InterBertConfig.FromPreset(options.Preset!);
         var config = preset with

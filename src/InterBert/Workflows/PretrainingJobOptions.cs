@@ -16,8 +16,13 @@ public sealed record PretrainingJobOptions
     public string? Init { get; init; }
     /// <summary>Random weights of this preset instead of <see cref="Init"/>.</summary>
     public string? Preset { get; init; }
-    /// <summary>Vocabulary file for <see cref="Preset"/> (default: BERT-uncased, as MiniLM ships it).</summary>
+    /// <summary>Vocabulary file for <see cref="Preset"/>; else <see cref="DefaultVocabulary"/>.</summary>
     public string? Vocabulary { get; init; }
+    /// <summary>
+    /// The vocabulary (vocab.txt bytes) for <see cref="Preset"/> when no <see cref="Vocabulary"/> file is given: the
+    /// command line passes BERT-uncased as MiniLM ships it (InterBert.Recipes).
+    /// </summary>
+    public byte[]? DefaultVocabulary { get; init; }
     /// <summary>Optimiser steps; null to derive them from <see cref="Epochs"/>.</summary>
     public int? Steps { get; init; }
     /// <summary>Passes over the training captions, when <see cref="Steps"/> is null.</summary>

@@ -26,7 +26,8 @@ public class NamespaceCycleTests
     [Fact]
     public void TheLibraryHasNoNamespaceCycle()
     {
-        var graph = NamespaceGraph.Read(Path.Combine(SharedData.RepositoryRoot, "src", "InterBert"), "InterBert");
+        // The recipes' project adds types to the library's namespaces: both are read as one.
+        var graph = NamespaceGraph.Read([Path.Combine(SharedData.RepositoryRoot, "src", "InterBert"), Path.Combine(SharedData.RepositoryRoot, "src", "InterBert.Recipes")], "InterBert");
         Assert.True(graph.Uses("Workflows", "Pretraining")); // the check sees the library at all
         var cycle = graph.FindCycle();
         Assert.True(cycle is null, $"namespace cycle: {cycle}");

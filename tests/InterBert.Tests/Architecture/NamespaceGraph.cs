@@ -13,11 +13,14 @@ internal sealed partial class NamespaceGraph
     private NamespaceGraph() { }
 
     /// <summary>The graph of the C# files under <paramref name="folder"/> (bin/ and obj/ skipped) in namespaces under <paramref name="root"/>.</summary>
-    public static NamespaceGraph Read(string folder, string root)
+    public static NamespaceGraph Read(string folder, string root) => Read([folder], root);
+
+    /// <summary>The graph of several projects' sources at once (projects that share namespaces); paths name the project folder.</summary>
+    public static NamespaceGraph Read(IReadOnlyList<string> folders, string root)
     {
-        var files = Directory.EnumerateFiles(folder, "*.cs", SearchOption.AllDirectories)
+        var files = folders.SelectMany(folder => Directory.EnumerateFiles(folder, "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj"))
-            .Select(f => (Path: Path.GetRelativePath(folder, f), Code: Comment().Replace(File.ReadAllText(f), "")))
+            .Select(f => (Path: folders.Count == 1 ? Path.GetRelativePath(folder, f) : Path.GetRelativePath(Path.GetDirectoryName(folder)!, f), Code: Comment().Replace(File.ReadAllText(f), ""))))
             .Select(f => (f.Path, f.Code, Namespace: NamespaceOf(f.Code, root)))
             .Where(f => f.Namespace is not null)
             .ToList();

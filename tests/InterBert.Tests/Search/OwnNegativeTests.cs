@@ -17,7 +17,7 @@ public sealed class OwnNegativeTests(SearchFixture fixture)
     {
         var tokenizer = ModelVocabulary.TokenizerFor(fixture.SearchWeights);
         using var store = FeatureStore.Open(fixture.Features);
-        var falseCaptions = SyntheticDataset.HardNegativeTexts(fixture.Dataset, ["train"]);
+        var falseCaptions = HardNegativeReader.HardNegativeTexts(fixture.Dataset, ["train"]);
         var corpus = CaptionCorpus.Load(fixture.Dataset, ["train"], store, tokenizer, 64).WithImageNegatives(falseCaptions, tokenizer, 64);
         Assert.All(corpus.ImageNegatives, negatives => Assert.InRange(negatives.Count, 1, 2)); // single-object scenes have no relation to swap
         var options = new PretrainingTaskOptions { NegativeRate = 1, OwnNegativeRate = 1, MaxRegions = 8 };
@@ -45,7 +45,7 @@ public sealed class OwnNegativeTests(SearchFixture fixture)
     {
         var tokenizer = ModelVocabulary.TokenizerFor(fixture.SearchWeights);
         using var store = FeatureStore.Open(fixture.Features);
-        var corpus = SyntheticDataset.WithOwnNegatives(CaptionCorpus.Load(fixture.Dataset, ["train"], store, tokenizer, 64), fixture.Dataset, ["train"], tokenizer, 64, "test");
+        var corpus = HardNegativeReader.WithOwnNegatives(CaptionCorpus.Load(fixture.Dataset, ["train"], store, tokenizer, 64), fixture.Dataset, ["train"], tokenizer, 64, "test");
         using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, 512, 8);
         Assert.Equal(corpus.Captions.Count, pairs.CaptionCount);
         var examples = Enumerable.Range(0, 24).ToList();

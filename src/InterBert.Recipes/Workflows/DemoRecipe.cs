@@ -198,7 +198,7 @@ public sealed class DemoRecipe
 
     /// <summary>The training scenes' captions, each scene with its own hard negatives (pretraining and fine-tuning use them).</summary>
     private CaptionCorpus TrainingCaptions(FeatureStore store, WordPieceTokenizer tokenizer, int maxTokens) =>
-        SyntheticDataset.WithOwnNegatives(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), Dataset, ["train"], tokenizer, maxTokens, "demo");
+        HardNegativeReader.WithOwnNegatives(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), Dataset, ["train"], tokenizer, maxTokens, "demo");
 
     private bool Evaluate(string name, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
@@ -224,7 +224,7 @@ public sealed class DemoRecipe
                 return false;
             }
             var retrieval = RetrievalMetrics.FromScores(scores, queries.ImageOf);
-            var negatives = HardNegativeEvaluation.Evaluate(model, corpus, store, tokenizer, SyntheticDataset.ReadHardNegatives(Dataset, "test"), zeroShot);
+            var negatives = HardNegativeEvaluation.Evaluate(model, corpus, store, tokenizer, HardNegativeReader.ReadHardNegatives(Dataset, "test"), zeroShot);
             var top = Enumerable.Range(0, Math.Min(settings.ShownQueries, queries.Captions.Count)).Select(q => new RankedQuery(
                 queries.Captions[q], queries.ImageIds[queries.ImageOf[q]],
                 Enumerable.Range(0, pairs.ImageCount).OrderByDescending(i => scores[q, i]).ThenBy(i => i).Take(5).Select(i => queries.ImageIds[i]).ToList())).ToList();

@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using InterBert.Synthetic;
 using InterBert.Tasks;
 
 namespace InterBert.Workflows;

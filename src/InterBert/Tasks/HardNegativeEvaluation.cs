@@ -3,7 +3,7 @@ using InterBert.Modeling;
 using InterBert.Text;
 using static TorchSharp.torch;
 
-namespace InterBert.Synthetic;
+namespace InterBert.Tasks;
 
 /// <summary>
 /// Scores each test image against its true captions and their hard negatives (one attribute or one relation

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace InterBert.Synthetic;
+namespace InterBert.Tasks;
 
 /// <summary>How often hard-negative captions score below the true caption they were made from, in percent.</summary>
 public sealed record HardNegativeResult(

@@ -1,7 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using InterBert.Data;
 using InterBert.Text;
 
 namespace InterBert.Synthetic;
@@ -86,45 +85,6 @@ public static class SyntheticDataset
         }
         AtomicFile.WriteAllText(Path.Combine(folder, ObjectsFile), objects.ToString());
         return scenes;
-    }
-
-    /// <summary>The hard negatives of each image of a split, by image id (file name without extension).</summary>
-    public static Dictionary<string, List<HardNegativeCaption>> ReadHardNegatives(string datasetPath, string split)
-    {
-        var result = new Dictionary<string, List<HardNegativeCaption>>();
-        // Only Karpathy-style JSON carries them; a folder or a caption file (Flickr's distributions) has none.
-        if (Directory.Exists(datasetPath) || !datasetPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return result;
-        if (!File.Exists(datasetPath)) throw new InterBertException($"{datasetPath}: dataset not found");
-        try
-        {
-            foreach (var image in JsonNode.Parse(File.ReadAllText(datasetPath))?["images"]?.AsArray() ?? [])
-            {
-                if (image?["split"]?.GetValue<string>() != split || image["hard_negatives"] is not JsonArray negatives) continue;
-                var id = Path.GetFileNameWithoutExtension(image["filename"]!.GetValue<string>());
-                result[id] = negatives.Select(n => new HardNegativeCaption(n!["raw"]!.GetValue<string>(), n["true_sentence"]!.GetValue<int>(), n["changed"]!.GetValue<string>())).ToList();
-            }
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
-        {
-            throw new InterBertException($"{datasetPath}: malformed hard negatives ({e.Message.Split('\n')[0]})");
-        }
-        return result;
-    }
-
-    /// <summary>The hard-negative caption texts of the images of <paramref name="splits"/>, by image id (for training with them).</summary>
-    public static Dictionary<string, IReadOnlyList<string>> HardNegativeTexts(string datasetPath, IEnumerable<string> splits) =>
-        splits.SelectMany(split => ReadHardNegatives(datasetPath, split))
-            .ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value.Select(n => n.Raw).ToList());
-
-    /// <summary>
-    /// <paramref name="corpus"/> with the <c>hard_negatives</c> of its images in <paramref name="datasetPath"/> as their
-    /// known-false captions (for training with own negatives); an error when the splits have none.
-    /// </summary>
-    public static CaptionCorpus WithOwnNegatives(CaptionCorpus corpus, string datasetPath, IEnumerable<string> splits, WordPieceTokenizer tokenizer, int maxTokens, string option)
-    {
-        var falseCaptions = HardNegativeTexts(datasetPath, splits);
-        if (falseCaptions.Count == 0) throw new InterBertException($"{datasetPath}: {option} needs \"hard_negatives\" on the training images, and there are none");
-        return corpus.WithImageNegatives(falseCaptions, tokenizer, maxTokens);
     }
 
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
