@@ -150,8 +150,8 @@ public static class SearchBenchmarks
         for (var q = 0; q < queries.Captions.Count; q++)
         {
             var truth = queries.ImageIds[queries.ImageOf[q]];
-            var nearest = searcher.Index.Nearest(searcher.QueryVector(searcher.Tokens(queries.Captions[q])), candidates, mode);
-            if (nearest.Any(n => searcher.Index.Images[n.Position].Id == truth)) among++;
+            var nearest = searcher.Index.NearestImages(searcher.QueryVector(searcher.Tokens(queries.Captions[q])), candidates, mode);
+            if (nearest.Any(n => n.Image.Id == truth)) among++;
         }
         return (100.0 * hits / queries.Captions.Count, 100.0 * among / queries.Captions.Count, perQuery);
     }

@@ -19,7 +19,8 @@ namespace InterBert.Server;
 /// <summary>
 /// The search web service (ASP.NET Core minimal API): <c>GET /api/search?q=&amp;k=</c>, <c>GET /images/{id}</c> (only
 /// images of the index), <c>GET /</c> (a search page) and <c>GET /health</c>. Every error is a JSON
-/// <c>{"error": ...}</c> with a 4xx status; searches beyond the concurrency and queue limits get 429 at once.
+/// <c>{"error": ...}</c> with a 4xx status; searches beyond the concurrency and queue limits get 429 at once; a
+/// database index that cannot be reached gives 503 until it can.
 /// </summary>
 public static class SearchService
 {
@@ -72,6 +73,13 @@ public static class SearchService
         app.UseExceptionHandler(failed => failed.Run(context =>
         {
             var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            // A database index that cannot be reached just now: 503, and the next request tries again.
+            if (error is IndexUnavailableException unavailable)
+            {
+                context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                context.Response.Headers.RetryAfter = "2";
+                return context.Response.WriteAsJsonAsync(new ErrorBody(unavailable.Message));
+            }
             context.Response.StatusCode = StatusCodes.Status500InternalServerError;
             return context.Response.WriteAsJsonAsync(new ErrorBody($"internal error: {error?.Message}"));
         }));
@@ -80,13 +88,11 @@ public static class SearchService
             new ErrorBody(ReasonPhrases.GetReasonPhrase(context.HttpContext.Response.StatusCode).ToLowerInvariant())));
         app.UseRateLimiter();
 
-        var images = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var image in searcher.Index.Images) images.TryAdd(image.Id, image.ImagePath);
         var contentTypes = new FileExtensionContentTypeProvider();
         var page = ReadPage();
 
         app.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));
-        app.MapGet("/health", () => Results.Json(new { status = "ok", images = searcher.Index.Manifest.Count, model = searcher.WeightsPath, score = searcher.Index.Manifest.Score }));
+        app.MapGet("/health", () => Results.Json(new { status = "ok", images = searcher.Index.Count, model = searcher.WeightsPath, score = searcher.Index.Manifest.Score }));
         app.MapGet("/api/search", async (HttpContext context) =>
         {
             if (!StrictQueryString.TryParse(context.Request.QueryString.Value, out var query, out var error)) return Error(400, error!);
@@ -104,8 +110,8 @@ public static class SearchService
         app.MapGet("/images/{id}", (string id) =>
         {
             // Files are looked up by id among the index's images only; no path is ever built from the request.
-            if (!images.TryGetValue(id, out var path)) return Error(404, "no image with this id in the index");
-            if (path is null || !File.Exists(path)) return Error(404, "this image has no file");
+            if (searcher.Index.Find(id) is not { } image) return Error(404, "no image with this id in the index");
+            if (image.ImagePath is not { } path || !File.Exists(path)) return Error(404, "this image has no file");
             return Results.File(path, contentTypes.TryGetContentType(path, out var type) ? type : "application/octet-stream");
         });
         app.MapFallback(() => Error(404, "not found"));

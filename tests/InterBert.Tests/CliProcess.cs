@@ -25,6 +25,26 @@ internal static class CliProcess
         return process;
     }
 
+    /// <summary>Starts <c>serve</c> with <paramref name="args"/> (after the verb) and returns it with the address it listens on, once it does.</summary>
+    public static (Process Process, string Address) StartServer(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { DllPath, "serve" }.Concat(args)) info.ArgumentList.Add(a);
+        var process = Process.Start(info)!;
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (DateTime.UtcNow < deadline && process.StandardOutput.ReadLine() is { } line)
+        {
+            var at = line.IndexOf("listening on ", StringComparison.Ordinal);
+            if (at < 0) continue;
+            _ = Task.Run(() => { while (process.StandardOutput.ReadLine() is not null) { } });
+            return (process, line[(at + "listening on ".Length)..].Split(' ')[0]);
+        }
+        process.Kill(true);
+        throw new InvalidOperationException("serve did not start");
+    }
+
     /// <summary>Starts a run and kills it (SIGKILL, no chance to clean up) as soon as <paramref name="file"/> exists, or after 3 minutes.</summary>
     public static void KillOnceWritten(string[] args, string file)
     {

@@ -23,7 +23,7 @@ public static class SearchCommand
     /// <summary>Creates the verb.</summary>
     public static Command Create()
     {
-        var index = new Option<string>("--index") { Description = "index folder (interbert index)", Required = true };
+        var index = new Option<string>("--index") { Description = "the index: a folder, a postgres:// URL, or the pointer file index --backend postgres --out wrote", Required = true };
         var weights = new Option<string?>("--weights") { Description = "the model (default: the one the index records; another model is refused)" };
         var top = new Option<int>("--top") { Description = "results to print", DefaultValueFactory = _ => 10 }.AtLeast(1);
         var candidates = CandidatesOption();
@@ -59,7 +59,7 @@ public static class SearchCommand
                 table.AddRow($"{k + 1}", Markup.Escape(hit.Id), $"{hit.Score:F3}", $"{hit.FirstStageSimilarity:F3}  #{hit.FirstStageRank}", Markup.Escape(hit.ImagePath ?? "-"));
             }
             AnsiConsole.Write(table);
-            Console.WriteLine($"search: \"{text}\": {hits.Count} of {searcher.Index.Manifest.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms ({searcher.Index.Manifest.Score}{(parse.GetValue(addSimilarity) ? $" + {searcher.SimilarityScale:F1} x cosine" : "")}, {Math.Max(parse.GetValue(candidates), parse.GetValue(top))} candidates)");
+            Console.WriteLine($"search: \"{text}\": {hits.Count} of {searcher.Index.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms ({searcher.Index.Manifest.Score}{(parse.GetValue(addSimilarity) ? $" + {searcher.SimilarityScale:F1} x cosine" : "")}, {Math.Max(parse.GetValue(candidates), parse.GetValue(top))} candidates)");
             return 0;
         }));
         return command;

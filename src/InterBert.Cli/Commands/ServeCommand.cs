@@ -12,7 +12,7 @@ public static class ServeCommand
     /// <summary>Creates the verb.</summary>
     public static Command Create()
     {
-        var index = new Option<string>("--index") { Description = "index folder (interbert index)", Required = true };
+        var index = new Option<string>("--index") { Description = "the index: a folder, a postgres:// URL, or the pointer file index --backend postgres --out wrote", Required = true };
         var weights = new Option<string?>("--weights") { Description = "the model (default: the one the index records; another model is refused)" };
         var host = new Option<string>("--host") { Description = "address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "port (0: any free port)", DefaultValueFactory = _ => 8080 };
@@ -38,7 +38,7 @@ public static class ServeCommand
             };
             var app = SearchService.Build(searcher, options);
             var address = SearchService.Start(app, options);
-            Console.WriteLine($"serve: {searcher.Index.Manifest.Count:N0} images of {searcher.Index.Folder}, model {searcher.WeightsPath} ({searcher.Model.Precision.Name()})");
+            Console.WriteLine($"serve: {searcher.Index.Count:N0} images of {searcher.Index.Location}, model {searcher.WeightsPath} ({searcher.Model.Precision.Name()})");
             Console.WriteLine($"serve: listening on {address} (Ctrl-C to stop)");
             app.WaitForShutdown();
             Console.WriteLine("serve: stopped");

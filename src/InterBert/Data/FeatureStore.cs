@@ -92,7 +92,19 @@ public sealed class FeatureStore : IDisposable
         shards[shardName] = (file, file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read));
     }
 
-    /// <summary>Whether an image is stored.</summary>
+    /// <summary>
+    /// Takes in the shards written since the store was opened (by a <c>features</c> run extending it); returns how many
+    /// images were added. Not to be called while another thread reads the store.
+    /// </summary>
+    public int AddNewShards()
+    {
+        var before = entries.Count;
+        foreach (var indexPath in Directory.GetFiles(Folder, "shard-*.index.json").Order())
+            if (!shards.ContainsKey(Path.GetFileName(indexPath)[..^".index.json".Length] + ".bin")) AddShard(indexPath);
+        return entries.Count - before;
+    }
+
+        /// <summary>Whether an image is stored.</summary>
     public bool Contains(string id) => entries.ContainsKey(id);
 
     /// <summary>Reads an image's regions; an unknown id gives an error naming the store.</summary>

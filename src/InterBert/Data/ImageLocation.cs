@@ -12,7 +12,14 @@ public sealed record ImageLocation(string Path, long Base64LineOffset = -1)
         if (Base64LineOffset < 0)
         {
             if (!File.Exists(Path)) throw new InterBertException($"{Path}: image file not found");
-            return File.ReadAllBytes(Path);
+            try
+            {
+                return File.ReadAllBytes(Path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new InterBertException($"{Path}: cannot read the image ({e.Message})");
+            }
         }
         using var stream = File.OpenRead(Path);
         stream.Position = Base64LineOffset;

@@ -84,7 +84,7 @@ public sealed class InterBertPipeline : IDisposable
     public bool ScoresWithMatchingHead { get; }
 
     /// <summary>The index <see cref="Search"/> searches, or null when none was given.</summary>
-    public ImageIndex? Index => searcher?.Index;
+    public IImageVectorIndex? Index => searcher?.Index;
 
     /// <summary>
     /// Loads a model: a model folder (<c>config.json</c>, <c>model.safetensors</c>, <c>vocab.txt</c>) or a weights file
@@ -133,19 +133,7 @@ public sealed class InterBertPipeline : IDisposable
     }
 
     /// <summary>The regions of a photo file (JPEG, PNG, WebP) with their features, as <c>interbert features</c> would store them.</summary>
-    public ImageRegions ExtractRegions(string imagePath)
-    {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(imagePath);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InterBertException($"{imagePath}: cannot read the image ({e.Message})");
-        }
-        return ExtractRegions(bytes, imagePath);
-    }
+    public ImageRegions ExtractRegions(string imagePath) => ExtractRegions(new ImageLocation(imagePath).ReadBytes(), imagePath);
 
     /// <summary>The regions of an encoded photo held in memory; <paramref name="name"/> names it in errors and is the regions' id.</summary>
     public ImageRegions ExtractRegions(byte[] encoded, string name = "image")

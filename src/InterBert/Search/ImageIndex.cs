@@ -15,7 +15,7 @@ namespace InterBert.Search;
 /// <c>vectors.f32</c> (normalised float32 vectors, memory-mapped for exact search) and <c>graph.usearch</c> (a USearch
 /// HNSW graph, memory-mapped for approximate search). Searching is thread-safe.
 /// </summary>
-public sealed unsafe class ImageIndex : IDisposable
+public sealed unsafe class ImageIndex : IImageVectorIndex
 {
     /// <summary>File name of the description.</summary>
     public const string ManifestFile = "index.json";
@@ -29,6 +29,7 @@ public sealed unsafe class ImageIndex : IDisposable
     private readonly MemoryMappedViewAccessor? vectorView;
     private readonly byte* vectors;
     private readonly Lazy<USearchIndex> graph;
+    private readonly Lazy<Dictionary<string, IndexedImage>> byId;
 
     private ImageIndex(string folder, ImageIndexManifest manifest, IReadOnlyList<IndexedImage> images)
     {
@@ -53,7 +54,26 @@ public sealed unsafe class ImageIndex : IDisposable
             if (!File.Exists(graphPath)) throw new InterBertException($"{graphPath}: missing; rebuild the index");
             return new USearchIndex(graphPath, view: true);
         }, LazyThreadSafetyMode.ExecutionAndPublication);
+        byId = new Lazy<Dictionary<string, IndexedImage>>(() =>
+        {
+            var ids = new Dictionary<string, IndexedImage>(StringComparer.Ordinal);
+            foreach (var image in images) ids.TryAdd(image.Id, image);
+            return ids;
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    /// <inheritdoc/>
+    public string Location => Folder;
+
+    /// <inheritdoc/>
+    public int Count => Manifest.Count;
+
+    /// <inheritdoc/>
+    public IndexedImage? Find(string id) => byId.Value.GetValueOrDefault(id);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<IndexHit> NearestImages(float[] query, int count, SearchMode mode = SearchMode.Auto) =>
+        Nearest(query, count, mode).Select(n => new IndexHit(Images[n.Position], n.Similarity)).ToList();
 
     /// <summary>The index folder.</summary>
     public string Folder { get; }
@@ -85,24 +105,9 @@ public sealed unsafe class ImageIndex : IDisposable
         ImageIndexManifest? settings = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancel = default, int imagesPerBatch = 64)
     {
         if (images.Count == 0) throw new InterBertException($"{folder}: nothing to index (no images)");
-        if (model.Config.VFeatureSize != store.Manifest.FeatureSize)
-            throw new InterBertException($"{weightsPath}: the model takes {model.Config.VFeatureSize}-d region features but {store.Folder} holds {store.Manifest.FeatureSize}-d ones");
-        foreach (var image in images)
-            if (!store.Contains(image.Id)) throw new InterBertException($"{store.Folder}: no features for image {image.Id}; run 'interbert features' on it first");
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var metadata = ModelCheckpoint.ReadMetadata(weightsPath);
-        var dimension = model.Config.BiHiddenSize;
-        var manifest = (settings ?? new ImageIndexManifest()) with
-        {
-            Weights = Path.GetFullPath(weightsPath),
-            WeightsSha256 = Fingerprint(weightsPath),
-            Features = Path.GetFullPath(store.Folder),
-            Dimension = dimension,
-            Count = images.Count,
-            Score = metadata.TryGetValue("finetune_task", out var task) && task == "retrieval" ? "score-head" : "matching-head",
-            Contrastive = metadata.ContainsKey(ContrastiveLoss.WeightMetadataKey),
-            Precision = model.Precision.Name(),
-        };
+        var manifest = Describe(model, weightsPath, store, images, settings);
+        var dimension = manifest.Dimension;
         var partial = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + ".partial";
         var build = JsonSerializer.Serialize(new { manifest.WeightsSha256, manifest.Features, manifest.Precision, Ids = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', images.Select(i => i.Id))))) });
         var buildPath = Path.Combine(partial, BuildFile);
@@ -122,16 +127,12 @@ public sealed unsafe class ImageIndex : IDisposable
             resumed = (int)Math.Min(images.Count, output.Length / rowBytes);
             output.SetLength(resumed * rowBytes);
             output.Position = output.Length;
-            model.eval();
-            using var autocast = model.Autocast();
             var batch = Math.Max(1, imagesPerBatch);
             for (var start = resumed; start < images.Count; start += batch)
             {
                 if (cancel.IsCancellationRequested) return new BuildResult(start, resumed, true, watch.Elapsed);
-                using var scope = NewDisposeScope();
-                var block = images.Skip(start).Take(batch).Select(i => store.Read(i.Id)).ToList();
-                var regions = RegionCollator.Collate(block, store.Manifest.FeatureSize, model.Config.MaxRegionLength);
-                var values = UnimodalEmbedding.Image(model, regions).contiguous().data<float>().ToArray();
+                var block = images.Skip(start).Take(batch).ToList();
+                var values = ComputeVectors(model, store, block);
                 output.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
                 output.Flush();
                 progress?.Report((start + block.Count, images.Count));
@@ -159,6 +160,41 @@ public sealed unsafe class ImageIndex : IDisposable
         if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         Directory.Move(partial, folder);
         return new BuildResult(images.Count, resumed, false, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// The description of an index of <paramref name="images"/> by <paramref name="model"/> (loaded from
+    /// <paramref name="weightsPath"/>): its fingerprint, the store, the dimension, the score head. Refuses a model that
+    /// does not fit the store and images without features.
+    /// </summary>
+    public static ImageIndexManifest Describe(InterBertModel model, string weightsPath, FeatureStore store, IReadOnlyList<IndexedImage> images, ImageIndexManifest? settings = null)
+    {
+        if (model.Config.VFeatureSize != store.Manifest.FeatureSize)
+            throw new InterBertException($"{weightsPath}: the model takes {model.Config.VFeatureSize}-d region features but {store.Folder} holds {store.Manifest.FeatureSize}-d ones");
+        foreach (var image in images)
+            if (!store.Contains(image.Id)) throw new InterBertException($"{store.Folder}: no features for image {image.Id}; run 'interbert features' on it first");
+        var metadata = ModelCheckpoint.ReadMetadata(weightsPath);
+        return (settings ?? new ImageIndexManifest()) with
+        {
+            Weights = Path.GetFullPath(weightsPath),
+            WeightsSha256 = Fingerprint(weightsPath),
+            Features = Path.GetFullPath(store.Folder),
+            Dimension = model.Config.BiHiddenSize,
+            Count = images.Count,
+            Score = metadata.TryGetValue("finetune_task", out var task) && task == "retrieval" ? "score-head" : "matching-head",
+            Contrastive = metadata.ContainsKey(ContrastiveLoss.WeightMetadataKey),
+            Precision = model.Precision.Name(),
+        };
+    }
+
+    /// <summary>The normalised image vectors of <paramref name="images"/>, row after row ([count x dimension]), in one forward pass.</summary>
+    public static float[] ComputeVectors(InterBertModel model, FeatureStore store, IReadOnlyList<IndexedImage> images)
+    {
+        model.eval();
+        using var autocast = model.Autocast();
+        using var scope = NewDisposeScope();
+        var regions = RegionCollator.Collate(images.Select(i => store.Read(i.Id)).ToList(), store.Manifest.FeatureSize, model.Config.MaxRegionLength);
+        return UnimodalEmbedding.Image(model, regions).contiguous().data<float>().ToArray();
     }
 
     /// <summary>Opens an index; a missing or corrupt file gives an error naming it.</summary>
@@ -199,15 +235,8 @@ public sealed unsafe class ImageIndex : IDisposable
         return new ImageIndex(folder, manifest, images);
     }
 
-    /// <summary>Refuses a model other than the one the index was built with.</summary>
-    public void CheckModel(string weightsPath, string? fingerprint = null)
-    {
-        fingerprint ??= Fingerprint(weightsPath);
-        if (fingerprint != Manifest.WeightsSha256)
-            throw new InterBertException(
-                $"{Folder}: built with the model {Manifest.Weights} (sha256 {Manifest.WeightsSha256[..12]}), not {weightsPath} (sha256 {fingerprint[..12]}); " +
-                "vectors of different models are not comparable: rebuild the index with 'interbert index --weights' for this model");
-    }
+    /// <inheritdoc/>
+    public void CheckModel(string weightsPath, string? fingerprint = null) => Manifest.CheckModel(Folder, weightsPath, fingerprint);
 
     /// <summary>The stored vector of position <paramref name="position"/>.</summary>
     public ReadOnlySpan<float> Vector(int position) => new(vectors + (long)position * Manifest.Dimension * sizeof(float), Manifest.Dimension);

@@ -33,4 +33,14 @@ public sealed record ImageIndexManifest
     [JsonPropertyName("expansion_search")] public int ExpansionSearch { get; init; } = 128;
     /// <summary>Collections of at most this many images are searched exactly unless asked otherwise.</summary>
     [JsonPropertyName("exact_below")] public int ExactBelow { get; init; } = 20_000;
+
+    /// <summary>Refuses a model other than the one the index at <paramref name="location"/> was built with.</summary>
+    public void CheckModel(string location, string weightsPath, string? fingerprint = null)
+    {
+        fingerprint ??= ImageIndex.Fingerprint(weightsPath);
+        if (fingerprint != WeightsSha256)
+            throw new InterBertException(
+                $"{location}: built with the model {Weights} (sha256 {WeightsSha256[..12]}), not {weightsPath} (sha256 {fingerprint[..12]}); " +
+                "vectors of different models are not comparable: rebuild the index with 'interbert index --weights' for this model");
+    }
 }

@@ -19,7 +19,7 @@ public sealed class TwoStageSearcher : IDisposable
     private readonly bool zeroShot;
     private readonly bool ownsModel;
 
-    private TwoStageSearcher(ImageIndex index, InterBertModel model, WordPieceTokenizer tokenizer, FeatureStore store, string weightsPath, ModelThread? sharedThread)
+    private TwoStageSearcher(IImageVectorIndex index, InterBertModel model, WordPieceTokenizer tokenizer, FeatureStore store, string weightsPath, ModelThread? sharedThread)
     {
         Index = index;
         Model = model;
@@ -34,8 +34,8 @@ public sealed class TwoStageSearcher : IDisposable
         modelThread = sharedThread ?? new ModelThread("interbert-search-model", model.Autocast);
     }
 
-    /// <summary>The image index.</summary>
-    public ImageIndex Index { get; }
+    /// <summary>The image index: a folder or a database table.</summary>
+    public IImageVectorIndex Index { get; }
     /// <summary>The model (the one the index was built with).</summary>
     public InterBertModel Model { get; }
     /// <summary>The model's tokenizer.</summary>
@@ -53,7 +53,7 @@ public sealed class TwoStageSearcher : IDisposable
     /// </summary>
     public static TwoStageSearcher Open(string indexFolder, string? weightsPath = null, Precision precision = Precision.Fp32)
     {
-        var index = ImageIndex.Open(indexFolder);
+        var index = ImageIndexes.Open(indexFolder);
         FeatureStore? store = null;
         try
         {
@@ -87,7 +87,7 @@ public sealed class TwoStageSearcher : IDisposable
     /// </summary>
     internal static TwoStageSearcher OpenWith(string indexFolder, InterBertModel model, WordPieceTokenizer tokenizer, string weightsPath, ModelThread modelThread)
     {
-        var index = ImageIndex.Open(indexFolder);
+        var index = ImageIndexes.Open(indexFolder);
         FeatureStore? store = null;
         try
         {
@@ -104,17 +104,17 @@ public sealed class TwoStageSearcher : IDisposable
     }
 
     /// <summary>The index's feature store, once the model is known to be the index's.</summary>
-    private static FeatureStore OpenStore(ImageIndex index, string weights)
+    private static FeatureStore OpenStore(IImageVectorIndex index, string weights)
     {
         index.CheckModel(weights);
-        if (!Directory.Exists(index.Manifest.Features)) throw new InterBertException($"{index.Folder}: its feature store {index.Manifest.Features} is missing");
+        if (!Directory.Exists(index.Manifest.Features)) throw new InterBertException($"{index.Location}: its feature store {index.Manifest.Features} is missing");
         return FeatureStore.Open(index.Manifest.Features);
     }
 
-    private static void CheckFit(ImageIndex index, FeatureStore store, InterBertModel model, string weights)
+    private static void CheckFit(IImageVectorIndex index, FeatureStore store, InterBertModel model, string weights)
     {
         if (model.Config.BiHiddenSize != index.Manifest.Dimension || model.Config.VFeatureSize != store.Manifest.FeatureSize)
-            throw new InterBertException($"{weights}: does not fit the index {index.Folder} ({model.Config.BiHiddenSize}-d vectors, {model.Config.VFeatureSize}-d features)");
+            throw new InterBertException($"{weights}: does not fit the index {index.Location} ({model.Config.BiHiddenSize}-d vectors, {model.Config.VFeatureSize}-d features)");
     }
 
     /// <summary>Token ids of a query ([CLS] ... [SEP], cut at the model's maximum length).</summary>
@@ -127,16 +127,19 @@ public sealed class TwoStageSearcher : IDisposable
         return UnimodalEmbedding.Text(Model, TextOf(tokens, 1)).data<float>().ToArray();
     });
 
-    /// <summary>Cross-modal scores of the query against the images at <paramref name="positions"/> of the index.</summary>
-    public float[] Rerank(int[] tokens, IReadOnlyList<int> positions, int pairsPerBatch = DefaultCandidates) => modelThread.Run(() =>
+    /// <summary>Cross-modal scores of the query against the images <paramref name="imageIds"/> of the feature store.</summary>
+    public float[] Rerank(int[] tokens, IReadOnlyList<string> imageIds, int pairsPerBatch = DefaultCandidates) => modelThread.Run(() =>
     {
-        var scores = new float[positions.Count];
+        var scores = new float[imageIds.Count];
+        // Images added to a database index while it is served have their features in shards written since: take them in
+        // (the store is read only on this thread).
+        if (imageIds.Any(id => !Store.Contains(id))) Store.AddNewShards();
         using (no_grad())
         {
-            for (var start = 0; start < positions.Count; start += pairsPerBatch)
+            for (var start = 0; start < imageIds.Count; start += pairsPerBatch)
             {
                 using var scope = NewDisposeScope();
-                var block = positions.Skip(start).Take(pairsPerBatch).Select(p => Store.Read(Index.Images[p].Id)).ToList();
+                var block = imageIds.Skip(start).Take(pairsPerBatch).Select(Store.Read).ToList();
                 var image = RegionCollator.Collate(block, Store.Manifest.FeatureSize, Model.Config.MaxRegionLength);
                 Model.PairScores(TextOf(tokens, block.Count), image, zeroShot).data<float>().CopyTo(scores, start);
             }
@@ -160,14 +163,15 @@ public sealed class TwoStageSearcher : IDisposable
     {
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
         var tokens = Tokens(query);
-        var nearest = Index.Nearest(QueryVector(tokens), Math.Max(candidates, top), mode);
-        var scores = Rerank(tokens, nearest.Select(n => n.Position).ToList());
+        var nearest = Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode);
+        // A database index may list an image added after the store was opened: its features are read then.
+        var scores = Rerank(tokens, nearest.Select(n => n.Image.Id).ToList());
         if (addSimilarity)
-            for (var k = 0; k < scores.Length; k++) scores[k] += SimilarityScale * (float)nearest[k].Similarity;
+            for (var k = 0; k < scores.Length; k++) scores[k] += SimilarityScale * nearest[k].Similarity;
         return Enumerable.Range(0, nearest.Count)
             .OrderByDescending(k => scores[k]).ThenBy(k => k)
             .Take(top)
-            .Select(k => new SearchHit(Index.Images[nearest[k].Position].Id, scores[k], nearest[k].Similarity, k + 1, Index.Images[nearest[k].Position].ImagePath))
+            .Select(k => new SearchHit(nearest[k].Image.Id, scores[k], nearest[k].Similarity, k + 1, nearest[k].Image.ImagePath))
             .ToList();
     }
 

@@ -1,3 +1,4 @@
+using InterBert.Data;
 using SkiaSharp;
 
 namespace InterBert.Vision;
@@ -13,19 +14,7 @@ public sealed class ImageDecoder(long maxPixels = ImageDecoder.DefaultMaxPixels)
     public const long DefaultMaxPixels = 100_000_000;
 
     /// <summary>Decodes an image file; errors name the file.</summary>
-    public DecodedImage Decode(string path)
-    {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InterBertException($"{path}: cannot read the image ({e.Message})");
-        }
-        return Decode(bytes, path);
-    }
+    public DecodedImage Decode(string path) => Decode(new ImageLocation(path).ReadBytes(), path);
 
     /// <summary>Decodes an encoded image held in memory; <paramref name="source"/> names it in errors.</summary>
     public DecodedImage Decode(byte[] bytes, string source)

@@ -12,8 +12,12 @@ public static class IndexJob
     /// <summary>Builds (or continues) the index as a stage of <paramref name="host"/>; logs what it wrote.</summary>
     public static ImageIndex.BuildResult Run(IndexJobOptions options, WorkflowHost host, CancellationToken cancel = default)
     {
-        if (!ModelCheckpoint.ReadMetadata(options.Weights).ContainsKey(ContrastiveLoss.WeightMetadataKey))
+        if (options.Remove.Count == 0 && !ModelCheckpoint.ReadMetadata(options.Weights).ContainsKey(ContrastiveLoss.WeightMetadataKey))
             host.Log($"index: note: {options.Weights} was not trained with the contrastive loss; its text and image vectors may not be aligned, so first-stage candidates can miss (fine-tune with --contrastive-weight)");
+        if (options.Connection is not null) return RunDatabase(options, host, cancel);
+        if (options.Append || options.Remove.Count > 0 || options.Table is not null)
+            throw new ArgumentException("--append, --remove and --table belong to a database index (--backend postgres)");
+        if (options.Output is null) throw new ArgumentException("--out is required: the index folder");
         var result = host.RunStage("index", (progress, stop) => Build(options, progress, stop), cancel);
         if (result.Cancelled)
         {
@@ -25,10 +29,44 @@ public static class IndexJob
         return result;
     }
 
+    /// <summary>A database index: rebuilt, appended to, or images removed, each in one transaction.</summary>
+    private static ImageIndex.BuildResult RunDatabase(IndexJobOptions options, WorkflowHost host, CancellationToken cancel)
+    {
+        var location = PostgresIndexLocation.Parse(options.Connection!, options.Table);
+        if (options.Remove.Count > 0)
+        {
+            if (options.Append) throw new ArgumentException("give --append or --remove, not both");
+            var removed = PostgresImageIndex.Remove(location, options.Weights, options.Remove);
+            host.Log($"index: removed {removed.Removed} of {options.Remove.Count} images from {location.Display}; {removed.Count} remain");
+            return new ImageIndex.BuildResult(removed.Count, 0, false, removed.Elapsed);
+        }
+        using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required"));
+        var images = ImagesToIndex(store, options.Dataset, options.Split, options.ImagesFolder);
+        var (model, _, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
+        PostgresImageIndex.ChangeResult result;
+        using (model)
+        {
+            var settings = new ImageIndexManifest { ExactBelow = options.ExactBelow, Connectivity = Math.Max(2, options.Connectivity) };
+            result = host.RunStage("index", (progress, stop) => PostgresImageIndex.Write(model, options.Weights, store, images, location, options.Append, settings,
+                new Progress<(int Done, int Total)>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "images"))), stop), cancel);
+        }
+        if (result.Cancelled)
+        {
+            host.Log($"index: interrupted; {location.Display} is as it was ({result.Count} images)");
+            return new ImageIndex.BuildResult(0, 0, true, result.Elapsed);
+        }
+        if (options.Output is { } pointer) location.WritePointer(pointer);
+        host.Log($"index: {(options.Append ? "added or replaced" : "wrote")} {result.Written} images in {location.Display}; {result.Count} in all ({result.Elapsed.TotalSeconds:F1} s)");
+        var reference = options.Output ?? "'" + options.Connection + "'";
+        host.Log($"search it: ./interbert search --index {reference} \"a query\"    serve it: ./interbert serve --index {reference}");
+        return new ImageIndex.BuildResult(result.Written, 0, false, result.Elapsed);
+    }
+
     /// <summary>Builds (or continues) the index, reporting images done; the recipes run it as one of their stages.</summary>
     public static ImageIndex.BuildResult Build(IndexJobOptions options, IProgress<WorkflowProgress>? progress = null, CancellationToken cancel = default)
     {
-        using var store = FeatureStore.Open(options.Features);
+        if (options.Output is null) throw new ArgumentException("--out is required: the index folder");
+        using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required"));
         var images = ImagesToIndex(store, options.Dataset, options.Split, options.ImagesFolder);
         var (model, _, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
         using (model)

@@ -7,10 +7,21 @@ public sealed record IndexJobOptions
 {
     /// <summary>The search model's weights.</summary>
     public required string Weights { get; init; }
-    /// <summary>Feature store of the images.</summary>
-    public required string Features { get; init; }
-    /// <summary>Index folder (replaced when complete).</summary>
-    public required string Output { get; init; }
+    /// <summary>Feature store of the images (for a removal, not read).</summary>
+    public string? Features { get; init; }
+    /// <summary>The index folder (replaced when complete); with a database backend, an optional pointer file (JSON) to write.</summary>
+    public string? Output { get; init; }
+    /// <summary>
+    /// A database index instead of a folder: a <c>postgres://</c> URL or an Npgsql connection string (see
+    /// <see cref="Search.PostgresIndexLocation"/>).
+    /// </summary>
+    public string? Connection { get; init; }
+    /// <summary>The database index's table (default <c>interbert_images</c>).</summary>
+    public string? Table { get; init; }
+    /// <summary>Database index: add (or replace) the images in the existing index instead of rebuilding it.</summary>
+    public bool Append { get; init; }
+    /// <summary>Database index: remove these image ids (nothing else is done).</summary>
+    public IReadOnlyList<string> Remove { get; init; } = [];
     /// <summary>Dataset naming the images and their files (null: every image of the store, without files).</summary>
     public string? Dataset { get; init; }
     /// <summary>Index only this split of <see cref="Dataset"/>.</summary>

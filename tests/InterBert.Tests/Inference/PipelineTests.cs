@@ -60,7 +60,8 @@ public sealed class PipelineTests : IDisposable
         Assert.False(pipeline.ScoresWithMatchingHead);
 
         // Image vectors: the photo file through the pipeline equals the vector the index stored for it.
-        var stored = pipeline.Index!;
+        Assert.Equal(Path.GetFullPath(index), pipeline.Index!.Location);
+        using var stored = ImageIndex.Open(index);
         foreach (var photo in PhotoFiles)
         {
             var position = stored.Images.Select(i => i.Id).ToList().IndexOf(Path.GetFileNameWithoutExtension(photo));

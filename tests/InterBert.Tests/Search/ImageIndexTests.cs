@@ -14,7 +14,7 @@ public sealed class ImageIndexTests(SearchFixture fixture)
     public void StoredVectorsAreTheModelsImageVectorsAndBothSearchesRankByCosine()
     {
         using var searcher = TwoStageSearcher.Open(fixture.IndexFolder);
-        var index = searcher.Index;
+        var index = Assert.IsType<ImageIndex>(searcher.Index);
         Assert.Equal(24, index.Manifest.Count);
         Assert.True(index.Manifest.Contrastive);
         Assert.Equal("score-head", index.Manifest.Score);

@@ -33,24 +33,7 @@ public sealed class SearchFixture : IDisposable
     /// <summary>Whether the shared server process is still running.</summary>
     public bool ServerRunning => server.IsValueCreated && !server.Value.Process.HasExited;
 
-    private (Process, string) StartServer()
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { CliProcess.DllPath, "serve", "--index", IndexFolder, "--port", "0", "--threads", "2" }) info.ArgumentList.Add(a);
-        var process = Process.Start(info)!;
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (DateTime.UtcNow < deadline && process.StandardOutput.ReadLine() is { } line)
-        {
-            var at = line.IndexOf("listening on ", StringComparison.Ordinal);
-            if (at < 0) continue;
-            _ = Task.Run(() => { while (process.StandardOutput.ReadLine() is not null) { } });
-            return (process, line[(at + "listening on ".Length)..].Split(' ')[0]);
-        }
-        process.Kill(true);
-        throw new InvalidOperationException("serve did not start");
-    }
+    private (Process, string) StartServer() => CliProcess.StartServer("--index", IndexFolder, "--port", "0", "--threads", "2");
 
     public void Dispose()
     {

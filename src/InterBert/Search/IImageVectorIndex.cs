@@ -1,0 +1,26 @@
+namespace InterBert.Search;
+
+/// <summary>
+/// The image vectors of one model, searchable by a query vector: a folder (<see cref="ImageIndex"/>) or a database
+/// table (<see cref="PostgresImageIndex"/>). Searching is thread-safe.
+/// </summary>
+public interface IImageVectorIndex : IDisposable
+{
+    /// <summary>Where the index is, for messages (a folder, or the database and table).</summary>
+    string Location { get; }
+
+    /// <summary>The index description: the model it was built with, its feature store, the vector dimension, the score head, the search settings.</summary>
+    ImageIndexManifest Manifest { get; }
+
+    /// <summary>The number of images now (a database index may gain and lose images while it is served).</summary>
+    int Count { get; }
+
+    /// <summary>The <paramref name="count"/> images nearest to a normalised query vector by cosine similarity, best first.</summary>
+    IReadOnlyList<IndexHit> NearestImages(float[] query, int count, SearchMode mode = SearchMode.Auto);
+
+    /// <summary>The indexed image with this id, or null.</summary>
+    IndexedImage? Find(string id);
+
+    /// <summary>Refuses a model other than the one the index was built with (by the weights' SHA-256).</summary>
+    void CheckModel(string weightsPath, string? fingerprint = null);
+}
