@@ -11,14 +11,23 @@ namespace InterBert.Benchmarks;
 /// </summary>
 public static class LoadTest
 {
-    /// <summary>What a run measured.</summary>
+    /// <summary>What a run measured (memory: of the first server).</summary>
     public sealed record Result(
         int Requests, IReadOnlyDictionary<int, int> ByStatus, int ServerErrors, int Failures, double P50Milliseconds, double P99Milliseconds,
         double RequestsPerSecond, double ResidentAfterWarmUpMiB, double ResidentAfterLoadMiB)
     {
         /// <summary>Change of resident memory from warm-up to the end of the load, in percent.</summary>
         public double ResidentChangePercent => 100 * (ResidentAfterLoadMiB / ResidentAfterWarmUpMiB - 1);
+
+        /// <summary>Requests answered 200 by each server, in order.</summary>
+        public IReadOnlyList<int> AnsweredByServer { get; init; } = [];
+
+        /// <summary>With an outage: statuses before it, during it and after it.</summary>
+        public IReadOnlyList<(string Phase, IReadOnlyDictionary<int, int> ByStatus)> Phases { get; init; } = [];
     }
+
+    /// <summary>Shell commands run a third and two thirds into the load: take the index's database down, and bring it back.</summary>
+    public sealed record Outage(string Stop, string Start);
 
     /// <summary>Queries the clients cycle through (English and Chinese, short and long).</summary>
     public static readonly IReadOnlyList<string> Queries =
@@ -28,34 +37,57 @@ public static class LoadTest
         "a blue star", "一个小的绿色三角形在一个大的黄色星星左边", "four objects: a red circle, a blue square, a green triangle and a yellow star",
     ];
 
-    /// <summary>Runs the test against a new <c>serve</c> process started with <paramref name="serveArguments"/> (without the port).</summary>
-    public static Result Run(IReadOnlyList<string> serveArguments, TimeSpan warmUp, TimeSpan load, int clients, Action<string> log)
+    /// <summary>
+    /// Runs the test against <paramref name="servers"/> new <c>serve</c> processes started with <paramref name="serveArguments"/>
+    /// (without the port), client c asking server c mod N; with <paramref name="outage"/>, its commands run during the load.
+    /// </summary>
+    public static Result Run(IReadOnlyList<string> serveArguments, TimeSpan warmUp, TimeSpan load, int clients, Action<string> log, int servers = 1, Outage? outage = null)
     {
-        using var server = StartServer(serveArguments, out var address);
+        var started = new List<Process>();
         try
         {
-            log($"load: server {address} (pid {server.Id}); warm-up {warmUp.TotalSeconds:F0} s with {clients} clients");
-            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients * 2, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            var addresses = new List<string>();
+            for (var n = 0; n < Math.Max(1, servers); n++)
             {
-                BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60),
-            };
-            Drive(http, warmUp, clients);
+                started.Add(StartServer(serveArguments, out var address));
+                addresses.Add(address);
+            }
+            log($"load: {(addresses.Count == 1 ? "server" : "servers")} {string.Join(", ", addresses.Select((a, n) => $"{a} (pid {started[n].Id})"))}; warm-up {warmUp.TotalSeconds:F0} s with {clients} clients");
+            var https = addresses.Select(a => new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients * 2, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            {
+                BaseAddress = new Uri(a), Timeout = TimeSpan.FromSeconds(60),
+            }).ToList();
+            Drive(https, warmUp, clients, null, log);
             Thread.Sleep(500);
-            var before = ResidentMiB(server);
-            log($"load: resident after warm-up {before:F1} MiB; load {load.TotalSeconds:F0} s with {clients} clients");
-            var samples = Drive(http, load, clients);
+            var before = ResidentMiB(started[0]);
+            log($"load: resident after warm-up {before:F1} MiB; load {load.TotalSeconds:F0} s with {clients} clients{(outage is null ? "" : "; the database goes down at a third and comes back at two thirds")}");
+            var (samples, stoppedAt, restartedAt) = Drive(https, load, clients, outage, log);
             Thread.Sleep(500);
-            var after = ResidentMiB(server);
+            var after = ResidentMiB(started[0]);
+            foreach (var http in https) http.Dispose();
             var latencies = samples.Where(s => s.Status == 200).Select(s => s.Milliseconds).Order().ToArray();
-            var byStatus = samples.GroupBy(s => s.Status).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
+            static IReadOnlyDictionary<int, int> Count(IEnumerable<Sample> some) => some.GroupBy(s => s.Status).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
             return new Result(
-                samples.Count, byStatus, samples.Count(s => s.Status >= 500), samples.Count(s => s.Status == 0),
-                Percentile(latencies, 0.50), Percentile(latencies, 0.99), samples.Count / load.TotalSeconds, before, after);
+                samples.Count, Count(samples), samples.Count(s => s.Status >= 500), samples.Count(s => s.Status == 0),
+                Percentile(latencies, 0.50), Percentile(latencies, 0.99), samples.Count / load.TotalSeconds, before, after)
+            {
+                AnsweredByServer = Enumerable.Range(0, https.Count).Select(n => samples.Count(s => s.Server == n && s.Status == 200)).ToList(),
+                Phases = outage is null ? [] :
+                [
+                    ("before the outage", Count(samples.Where(s => s.Started < stoppedAt))),
+                    ("database down", Count(samples.Where(s => s.Started >= stoppedAt && s.Started < restartedAt))),
+                    ("after it came back", Count(samples.Where(s => s.Started >= restartedAt))),
+                ],
+            };
         }
         finally
         {
-            if (!server.HasExited) server.Kill(entireProcessTree: true);
-            server.WaitForExit(10_000);
+            foreach (var server in started)
+            {
+                if (!server.HasExited) server.Kill(entireProcessTree: true);
+                server.WaitForExit(10_000);
+                server.Dispose();
+            }
         }
     }
 
@@ -63,13 +95,17 @@ public static class LoadTest
     public static double Percentile(IReadOnlyList<double> sorted, double q) =>
         sorted.Count == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Count) - 1, 0, sorted.Count - 1)];
 
-    private static List<(int Status, double Milliseconds)> Drive(HttpClient http, TimeSpan duration, int clients)
+    private sealed record Sample(int Status, double Milliseconds, int Server, long Started);
+
+    private static (List<Sample> Samples, long StoppedAt, long RestartedAt) Drive(IReadOnlyList<HttpClient> https, TimeSpan duration, int clients, Outage? outage, Action<string> log)
     {
-        var until = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var results = new List<(int, double)>[clients];
+        var begin = Stopwatch.GetTimestamp();
+        var until = begin + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var results = new List<Sample>[clients];
         var tasks = Enumerable.Range(0, clients).Select(client => Task.Run(async () =>
         {
             var mine = results[client] = [];
+            var server = client % https.Count;
             for (var n = client; Stopwatch.GetTimestamp() < until; n += clients)
             {
                 var query = Queries[n % Queries.Count];
@@ -77,7 +113,7 @@ public static class LoadTest
                 int status;
                 try
                 {
-                    using var response = await http.GetAsync($"/api/search?k=10&q={Uri.EscapeDataString(query)}");
+                    using var response = await https[server].GetAsync($"/api/search?k=10&q={Uri.EscapeDataString(query)}");
                     await response.Content.ReadAsByteArrayAsync();
                     status = (int)response.StatusCode;
                 }
@@ -85,12 +121,36 @@ public static class LoadTest
                 {
                     status = 0; // no response at all: counted as a failure
                 }
-                mine.Add((status, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
-                if (status == (int)HttpStatusCode.TooManyRequests) await Task.Delay(50);
+                mine.Add(new Sample(status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, server, started));
+                if (status is (int)HttpStatusCode.TooManyRequests or (int)HttpStatusCode.ServiceUnavailable) await Task.Delay(50);
             }
         })).ToArray();
+        long stoppedAt = long.MaxValue, restartedAt = long.MaxValue;
+        if (outage is not null)
+        {
+            var third = (long)(duration.TotalSeconds * Stopwatch.Frequency / 3);
+            Thread.Sleep(TimeSpan.FromSeconds(duration.TotalSeconds / 3));
+            stoppedAt = Stopwatch.GetTimestamp();
+            Shell(outage.Stop, log);
+            var resumeAt = begin + 2 * third;
+            while (Stopwatch.GetTimestamp() < resumeAt) Thread.Sleep(20);
+            Shell(outage.Start, log);
+            restartedAt = Stopwatch.GetTimestamp();
+        }
         Task.WaitAll(tasks);
-        return results.SelectMany(r => r).ToList();
+        return (results.SelectMany(r => r).ToList(), stoppedAt, restartedAt);
+    }
+
+    private static void Shell(string command, Action<string> log)
+    {
+        var info = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(command);
+        using var process = Process.Start(info) ?? throw new InterBertException($"cannot run: {command}");
+        var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        log($"load: ran '{command}' (exit {process.ExitCode}){(output.Trim().Length > 0 ? ": " + output.Trim().Split('\n')[0] : "")}");
+        if (process.ExitCode != 0) throw new InterBertException($"'{command}' failed (exit {process.ExitCode}): {output.Trim()}");
     }
 
     private static Process StartServer(IReadOnlyList<string> serveArguments, out string address)

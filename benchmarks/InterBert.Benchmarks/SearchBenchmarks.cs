@@ -19,7 +19,11 @@ public static class SearchBenchmarks
     /// <summary>Creates <c>bench search</c>.</summary>
     public static Command Search()
     {
-        var weights = new Option<string>("--weights") { Description = "a search model, e.g. demo-output/en/finetune-pretrained/last.safetensors", Required = true };
+        var weights = new Option<string?>("--weights") { Description = "a search model, e.g. demo-output/en/finetune-pretrained/last.safetensors (not with --backend postgres)" };
+        var backend = new Option<string>("--backend") { Description = "folder: two-stage search with a model against exhaustive scoring; postgres: the first stage at scale, the database index next to the folder index", DefaultValueFactory = _ => "folder" };
+        var connection = new Option<string?>("--connection") { Description = "with --backend postgres: a postgres:// URL or connection string (a table bench_N_D_SEED is written)" };
+        var vectors = new Option<int>("--vectors") { Description = "with --backend postgres: synthetic vectors to index", DefaultValueFactory = _ => 100_000 }.AtLeast(1);
+        var dimension = new Option<int>("--dimension") { Description = "with --backend postgres: their dimension (the small preset's is 1024)", DefaultValueFactory = _ => 1024 }.AtLeast(2);
         var language = new Option<string>("--lang") { Description = "caption language of the model: en or zh", DefaultValueFactory = _ => "en" };
         var work = new Option<string>("--work") { Description = "folder for the scenes, features, index and exhaustive scores (reused by later runs)", DefaultValueFactory = _ => "bench-search" };
         var images = new Option<int>("--images") { Description = "synthetic scenes to search", DefaultValueFactory = _ => 1000 };
@@ -29,10 +33,22 @@ public static class SearchBenchmarks
         var precisions = BenchCommand.PrecisionsOption();
         var command = new Command("search", "Two-stage search (index + re-ranking) against exhaustive cross-modal scoring: text-to-image R@10 and time per query, in fp32 and bf16")
         {
-            weights, language, work, images, queries, candidates, seed, precisions,
+            weights, backend, connection, vectors, dimension, language, work, images, queries, candidates, seed, precisions,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
+            switch (parse.GetValue(backend))
+            {
+                case "postgres":
+                    return DatabaseSearchBenchmark.Run(new DatabaseSearchBenchmark.Options(
+                        parse.GetValue(connection) ?? throw new ArgumentException("--backend postgres needs --connection"), parse.GetValue(work)!, parse.GetValue(vectors), parse.GetValue(dimension),
+                        Math.Max(1, parse.GetValue(queries)), parse.GetValue(candidates)!.Where(k => k > 0).DefaultIfEmpty(64).Max(), parse.GetValue(seed)), Console.WriteLine);
+                case "folder":
+                    break;
+                case var other:
+                    throw new ArgumentException($"--backend {other}: expected folder or postgres");
+            }
+            if (parse.GetValue(weights) is null) throw new ArgumentException("--weights is required (a search model)");
             var folder = Directory.CreateDirectory(parse.GetValue(work)!).FullName;
             var sceneCount = parse.GetValue(images);
             var queryCount = Math.Min(parse.GetValue(queries), sceneCount);
@@ -159,22 +175,33 @@ public static class SearchBenchmarks
     /// <summary>Creates <c>bench serve</c>.</summary>
     public static Command Serve()
     {
-        var index = new Option<string>("--index") { Description = "index folder to serve", Required = true };
+        var index = new Option<string>("--index") { Description = "index to serve: a folder, a postgres:// URL or a pointer file", Required = true };
         var seconds = new Option<int>("--seconds") { Description = "length of the load (at most 60)", DefaultValueFactory = _ => 30 };
         var warmUp = new Option<int>("--warm-up") { Description = "seconds of the same load before memory is first read", DefaultValueFactory = _ => 5 };
         var clients = new Option<int>("--clients") { Description = "concurrent loopback clients", DefaultValueFactory = _ => 8 };
-        var command = new Command("serve", "Load test of the search service: a 'serve' process under concurrent loopback clients (statuses, p50/p99, memory)")
+        var servers = new Option<int>("--servers") { Description = "serve processes on the one index (a database index: replicas), clients spread over them", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var outage = new Option<string[]>("--outage")
         {
-            index, seconds, warmUp, clients,
+            Description = "two shell commands run a third and two thirds into the load, taking the index's database down and back up (e.g. \"scripts/postgres-sandbox.sh stop DIR\" \"scripts/postgres-sandbox.sh start DIR\")",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var command = new Command("serve", "Load test of the search service: 'serve' processes under concurrent loopback clients (statuses, p50/p99, memory; optionally a database outage)")
+        {
+            index, seconds, warmUp, clients, servers, outage,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var load = TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(seconds), 1, 60));
             var serveArguments = new List<string> { "--index", parse.GetValue(index)!, "--threads", parse.GetValue(CommandLine.ThreadsOption).ToString() };
-            var r = LoadTest.Run(serveArguments, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(warmUp))), load, Math.Max(1, parse.GetValue(clients)), Console.WriteLine);
+            var outageCommands = parse.GetValue(outage) ?? [];
+            if (outageCommands.Length is not (0 or 2)) throw new ArgumentException("--outage takes two commands: one that stops the database and one that starts it");
+            var r = LoadTest.Run(serveArguments, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(warmUp))), load, Math.Max(1, parse.GetValue(clients)), Console.WriteLine,
+                parse.GetValue(servers), outageCommands.Length == 2 ? new LoadTest.Outage(outageCommands[0], outageCommands[1]) : null);
             Console.WriteLine($"bench serve: {r.Requests} requests in {load.TotalSeconds:F0} s ({r.RequestsPerSecond:F1}/s) from {parse.GetValue(clients)} clients; statuses {string.Join(", ", r.ByStatus.Select(s => $"{s.Key}: {s.Value}"))}");
             Console.WriteLine($"bench serve: 5xx {r.ServerErrors}, no response {r.Failures}; latency of 200s p50 {r.P50Milliseconds:F0} ms, p99 {r.P99Milliseconds:F0} ms");
             Console.WriteLine($"bench serve: resident memory {r.ResidentAfterWarmUpMiB:F1} MiB after warm-up, {r.ResidentAfterLoadMiB:F1} MiB after the load ({r.ResidentChangePercent:+0.0;-0.0}%)");
+            if (r.AnsweredByServer.Count > 1) Console.WriteLine($"bench serve: answered (200) by each server: {string.Join(", ", r.AnsweredByServer)}");
+            foreach (var (phase, statuses) in r.Phases) Console.WriteLine($"bench serve: {phase}: {string.Join(", ", statuses.Select(s => $"{s.Key}: {s.Value}"))}");
             return 0;
         }));
         return command;

@@ -105,8 +105,27 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
         ImageIndexManifest? settings = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancel = default, int imagesPerBatch = 64)
     {
         if (images.Count == 0) throw new InterBertException($"{folder}: nothing to index (no images)");
-        var watch = System.Diagnostics.Stopwatch.StartNew();
         var manifest = Describe(model, weightsPath, store, images, settings);
+        return Write(folder, manifest, images, (_, block) => ComputeVectors(model, store, block), imagesPerBatch, progress, cancel);
+    }
+
+    /// <summary>
+    /// Writes given vectors (normalised, <paramref name="manifest"/>'s dimension) as the index of the model
+    /// <paramref name="manifest"/> names: for vectors computed elsewhere, and for measuring the index at scale.
+    /// </summary>
+    public static BuildResult WriteVectors(
+        string folder, ImageIndexManifest manifest, IReadOnlyList<IndexedImage> images, Func<int, float[]> vectorOf,
+        IProgress<(int Done, int Total)>? progress = null, CancellationToken cancel = default)
+    {
+        if (images.Count == 0) throw new InterBertException($"{folder}: nothing to index (no images)");
+        return Write(folder, manifest with { Count = images.Count }, images, (start, block) => Enumerable.Range(start, block.Count).SelectMany(vectorOf).ToArray(), 1024, progress, cancel);
+    }
+
+    private static BuildResult Write(
+        string folder, ImageIndexManifest manifest, IReadOnlyList<IndexedImage> images, Func<int, IReadOnlyList<IndexedImage>, float[]> vectorsOf, int imagesPerBatch,
+        IProgress<(int Done, int Total)>? progress, CancellationToken cancel)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var dimension = manifest.Dimension;
         var partial = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + ".partial";
         var build = JsonSerializer.Serialize(new { manifest.WeightsSha256, manifest.Features, manifest.Precision, Ids = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', images.Select(i => i.Id))))) });
@@ -132,7 +151,7 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
             {
                 if (cancel.IsCancellationRequested) return new BuildResult(start, resumed, true, watch.Elapsed);
                 var block = images.Skip(start).Take(batch).ToList();
-                var values = ComputeVectors(model, store, block);
+                var values = vectorsOf(start, block);
                 output.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
                 output.Flush();
                 progress?.Report((start + block.Count, images.Count));

@@ -21,7 +21,7 @@ public sealed class PostgresImageIndex : IImageVectorIndex
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     private readonly NpgsqlDataSource source;
     private readonly string table;
-    private ImageIndexManifest manifest;
+    private readonly ImageIndexManifest manifest;
 
     private PostgresImageIndex(PostgresIndexLocation location, NpgsqlDataSource source, ImageIndexManifest manifest)
     {
@@ -118,7 +118,7 @@ public sealed class PostgresImageIndex : IImageVectorIndex
             var staging = Quote(location.Table + "_staging");
             using var transaction = connection.BeginTransaction();
             // Builders of one table take turns; searches go on meanwhile.
-            Execute(connection, $"SELECT pg_advisory_xact_lock(hashtext({Literal(location.Table)}))");
+            Execute(connection, $"SELECT pg_advisory_xact_lock(hashtext({Literal(location.Table)}))", unlimited: true);
             Execute(connection, $"DROP TABLE IF EXISTS {staging}");
             Execute(connection, append
                 ? $"CREATE TEMPORARY TABLE {staging} (id text PRIMARY KEY, file text, embedding vector({described.Dimension}) NOT NULL) ON COMMIT DROP"
@@ -145,12 +145,14 @@ public sealed class PostgresImageIndex : IImageVectorIndex
             if (cancel.IsCancellationRequested) return new ChangeResult(0, 0, existing?.Count ?? 0, true, watch.Elapsed);
             if (append)
             {
-                Execute(connection, $"INSERT INTO {target} (id, file, embedding) SELECT id, file, embedding FROM {staging} ON CONFLICT (id) DO UPDATE SET file = EXCLUDED.file, embedding = EXCLUDED.embedding");
+                Execute(connection, $"INSERT INTO {target} (id, file, embedding) SELECT id, file, embedding FROM {staging} ON CONFLICT (id) DO UPDATE SET file = EXCLUDED.file, embedding = EXCLUDED.embedding", unlimited: true);
             }
             else
             {
-                // The graph is built before the swap: searches use the previous table until the commit.
-                Execute(connection, $"CREATE INDEX {Quote(location.Table + "_staging_hnsw")} ON {staging} USING hnsw (embedding vector_cosine_ops) WITH (m = {described.Connectivity}, ef_construction = {described.ExpansionAdd})");
+                // The graph is built before the swap: searches use the previous table until the commit. pgvector builds
+                // far faster while the graph fits in maintenance_work_mem (64 MB by default: 20,000 vectors of 1024).
+                Execute(connection, "SET LOCAL maintenance_work_mem = '1GB'");
+                Execute(connection, $"CREATE INDEX {Quote(location.Table + "_staging_hnsw")} ON {staging} USING hnsw (embedding vector_cosine_ops) WITH (m = {described.Connectivity}, ef_construction = {described.ExpansionAdd})", unlimited: true);
                 Execute(connection, $"DROP TABLE IF EXISTS {target}");
                 Execute(connection, $"ALTER TABLE {staging} RENAME TO {target}");
                 Execute(connection, $"ALTER INDEX {Quote(location.Table + "_staging_hnsw")} RENAME TO {Quote(location.Table + "_hnsw")}");
@@ -193,7 +195,7 @@ public sealed class PostgresImageIndex : IImageVectorIndex
         return Run(connection =>
         {
             using var transaction = connection.BeginTransaction();
-            // As a folder index: exact for collections up to exact_below images, unless asked otherwise.
+            // As a folder index: exact for collections up to exact_below images (counted when the index was opened), unless asked otherwise.
             var exact = mode == SearchMode.Exact || (mode == SearchMode.Auto && manifest.Count <= manifest.ExactBelow);
             // pgvector's HNSW scan returns at most ef_search rows, so it must exceed the candidates asked for; four times
             // them keeps recall@K above 95% even on uniformly random 64-d vectors (88% at ef_search = 2K; PostgresIndexTests).
@@ -221,9 +223,6 @@ public sealed class PostgresImageIndex : IImageVectorIndex
 
     /// <inheritdoc/>
     public void CheckModel(string weightsPath, string? fingerprint = null) => manifest.CheckModel(Location, weightsPath, fingerprint);
-
-    /// <summary>Reads the description again (after another process appended or removed images).</summary>
-    public void Refresh() => manifest = Run(connection => ReadManifest(connection, Where)) ?? manifest;
 
     /// <inheritdoc/>
     public void Dispose() => source.Dispose();
@@ -297,17 +296,15 @@ public sealed class PostgresImageIndex : IImageVectorIndex
 
     private static ImageIndexManifest? ReadManifest(NpgsqlConnection connection, PostgresIndexLocation location)
     {
+        // Asked first, so that a table not there yet is no error in the server's log.
+        using (var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL", connection))
+        {
+            exists.Parameters.Add(new NpgsqlParameter { Value = Quote(location.Table + "_manifest") });
+            exists.Parameters.Add(new NpgsqlParameter { Value = Quote(location.Table) });
+            if (exists.ExecuteScalar() is not true) return null;
+        }
         using var command = new NpgsqlCommand($"SELECT manifest FROM {Quote(location.Table + "_manifest")} WHERE id = 1", connection);
-        string? json;
-        try
-        {
-            json = command.ExecuteScalar() as string;
-        }
-        catch (PostgresException e) when (e.SqlState == "42P01")
-        {
-            return null;
-        }
-        if (json is null) return null;
+        if (command.ExecuteScalar() is not string json) return null;
         try
         {
             var manifest = JsonSerializer.Deserialize<ImageIndexManifest>(json) ?? throw new JsonException("empty");
@@ -335,9 +332,11 @@ public sealed class PostgresImageIndex : IImageVectorIndex
         return (int)(long)command.ExecuteScalar()!;
     }
 
-    private static void Execute(NpgsqlConnection connection, string sql)
+    private static void Execute(NpgsqlConnection connection, string sql, bool unlimited = false)
     {
+        // A search's statements keep the connection's timeout; building a large HNSW graph takes as long as it takes.
         using var command = new NpgsqlCommand(sql, connection);
+        if (unlimited) command.CommandTimeout = 0;
         command.ExecuteNonQuery();
     }
 

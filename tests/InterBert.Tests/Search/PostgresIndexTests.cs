@@ -117,6 +117,15 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
         Assert.Equal(24, await Images());
         Assert.Equal(all.Order(), (await Ids()).Order());
 
+        // A second replica on the same database: both answer at once, no 5xx.
+        var (second, secondAddress) = CliProcess.StartServer("--index", pointer, "--port", "0", "--threads", "1");
+        using var secondProcess = second;
+        using var secondHttp = new HttpClient { BaseAddress = new Uri(secondAddress), Timeout = TimeSpan.FromSeconds(60) };
+        var together = await Task.WhenAll(Enumerable.Range(0, 8).Select(n => (n % 2 == 0 ? http : secondHttp).GetAsync($"/api/search?q=blue&k=5")));
+        Assert.All(together, response => Assert.Equal(HttpStatusCode.OK, response.StatusCode));
+        Assert.Equal(24, JsonNode.Parse(await secondHttp.GetStringAsync("/health"))!["images"]!.GetValue<int>());
+        second.Kill(true);
+
         // The database goes away: 503 with a JSON error, never a 5xx of another kind; it comes back: answers again.
         database.Stop();
         try
