@@ -24,6 +24,7 @@ public static class SearchBenchmarks
         var connection = new Option<string?>("--connection") { Description = "with --backend postgres: a postgres:// URL or connection string (a table bench_N_D_SEED is written)" };
         var vectors = new Option<int>("--vectors") { Description = "with --backend postgres: synthetic vectors to index", DefaultValueFactory = _ => 100_000 }.AtLeast(1);
         var dimension = new Option<int>("--dimension") { Description = "with --backend postgres: their dimension (the small preset's is 1024)", DefaultValueFactory = _ => 1024 }.AtLeast(2);
+        var uniform = new Option<bool>("--uniform") { Description = "with --backend postgres: directions uniformly at random (the hard case for graph indexes) instead of clustered vectors" };
         var language = new Option<string>("--lang") { Description = "caption language of the model: en or zh", DefaultValueFactory = _ => "en" };
         var work = new Option<string>("--work") { Description = "folder for the scenes, features, index and exhaustive scores (reused by later runs)", DefaultValueFactory = _ => "bench-search" };
         var images = new Option<int>("--images") { Description = "synthetic scenes to search", DefaultValueFactory = _ => 1000 };
@@ -33,7 +34,7 @@ public static class SearchBenchmarks
         var precisions = BenchCommand.PrecisionsOption();
         var command = new Command("search", "Two-stage search (index + re-ranking) against exhaustive cross-modal scoring: text-to-image R@10 and time per query, in fp32 and bf16")
         {
-            weights, backend, connection, vectors, dimension, language, work, images, queries, candidates, seed, precisions,
+            weights, backend, connection, vectors, dimension, uniform, language, work, images, queries, candidates, seed, precisions,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -42,7 +43,7 @@ public static class SearchBenchmarks
                 case "postgres":
                     return DatabaseSearchBenchmark.Run(new DatabaseSearchBenchmark.Options(
                         parse.GetValue(connection) ?? throw new ArgumentException("--backend postgres needs --connection"), parse.GetValue(work)!, parse.GetValue(vectors), parse.GetValue(dimension),
-                        Math.Max(1, parse.GetValue(queries)), parse.GetValue(candidates)!.Where(k => k > 0).DefaultIfEmpty(64).Max(), parse.GetValue(seed)), Console.WriteLine);
+                        Math.Max(1, parse.GetValue(queries)), parse.GetValue(candidates)!.Where(k => k > 0).DefaultIfEmpty(64).Max(), parse.GetValue(seed), parse.GetValue(uniform)), Console.WriteLine);
                 case "folder":
                     break;
                 case var other:
@@ -198,7 +199,8 @@ public static class SearchBenchmarks
             var r = LoadTest.Run(serveArguments, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(warmUp))), load, Math.Max(1, parse.GetValue(clients)), Console.WriteLine,
                 parse.GetValue(servers), outageCommands.Length == 2 ? new LoadTest.Outage(outageCommands[0], outageCommands[1]) : null);
             Console.WriteLine($"bench serve: {r.Requests} requests in {load.TotalSeconds:F0} s ({r.RequestsPerSecond:F1}/s) from {parse.GetValue(clients)} clients; statuses {string.Join(", ", r.ByStatus.Select(s => $"{s.Key}: {s.Value}"))}");
-            Console.WriteLine($"bench serve: 5xx {r.ServerErrors}, no response {r.Failures}; latency of 200s p50 {r.P50Milliseconds:F0} ms, p99 {r.P99Milliseconds:F0} ms");
+            var unavailable = r.ByStatus.GetValueOrDefault(503);
+            Console.WriteLine($"bench serve: 5xx {r.ServerErrors}{(unavailable > 0 ? $" ({unavailable} of them 503, the index's database unavailable; {r.ServerErrors - unavailable} other)" : "")}, no response {r.Failures}; latency of 200s p50 {r.P50Milliseconds:F0} ms, p99 {r.P99Milliseconds:F0} ms");
             Console.WriteLine($"bench serve: resident memory {r.ResidentAfterWarmUpMiB:F1} MiB after warm-up, {r.ResidentAfterLoadMiB:F1} MiB after the load ({r.ResidentChangePercent:+0.0;-0.0}%)");
             if (r.AnsweredByServer.Count > 1) Console.WriteLine($"bench serve: answered (200) by each server: {string.Join(", ", r.AnsweredByServer)}");
             foreach (var (phase, statuses) in r.Phases) Console.WriteLine($"bench serve: {phase}: {string.Join(", ", statuses.Select(s => $"{s.Key}: {s.Value}"))}");
