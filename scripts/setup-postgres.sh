@@ -34,28 +34,7 @@ else
     echo "setup: the database index needs PostgreSQL with pgvector 0.5 or newer (HNSW); install them (e.g. postgresql-17-pgvector) and rerun." >&2
     exit 1
   fi
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || { echo "setup: installing PostgreSQL 17 with pgvector needs root: rerun as root or install sudo." >&2; exit 1; }
-    sudo_cmd=(sudo)
-  fi
-  mirror=""
-  for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-    [[ -r "$f" ]] || continue
-    mirror=$(grep -E '^(URIs:|deb )' "$f" | grep -Eo 'https?://[^ ]+/debian/?' | head -n1 || true)
-    [[ -n "$mirror" ]] && break
-  done
-  mirror=${mirror:-http://deb.debian.org/debian}
-  echo "setup: installing PostgreSQL 17 and pgvector from Debian 13 'trixie' at $mirror, because this machine's suites have no pgvector with HNSW (Debian 12's predates it)."
-  temp_source=/etc/apt/sources.list.d/interbert-trixie-postgres.list
-  cleanup() {
-    "${sudo_cmd[@]}" rm -f "$temp_source"
-    "${sudo_cmd[@]}" apt-get update -qq >/dev/null 2>&1 || true
-  }
-  trap cleanup EXIT
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" | "${sudo_cmd[@]}" tee "$temp_source" >/dev/null
-  "${sudo_cmd[@]}" apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold -t trixie postgresql-17 postgresql-17-pgvector >/dev/null
+  apt_install_from_trixie "the database index (this machine's suites have no pgvector with HNSW; Debian 12's predates it)" postgresql-17 postgresql-17-pgvector
 fi
 
 if ! bin=$(find_postgres); then

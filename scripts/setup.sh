@@ -42,37 +42,9 @@ if [[ "$os_id" != "debian" || "$os_version" != "12" ]]; then
   exit 1
 fi
 
-if [[ $(id -u) -ne 0 ]]; then
-  if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
-    echo "setup: TorchSharp needs $required_symbol; installing Debian 13's libstdc++6 needs root: rerun as root or install sudo." >&2
-    exit 1
-  fi
-else
-  sudo_cmd=()
-fi
-
 # The trixie suite comes from the same mirror as this machine's bookworm packages.
-mirror=""
-for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-  [[ -r "$f" ]] || continue
-  # Only live entries: deb822 "URIs:" lines or one-line "deb" lines, never comments.
-  mirror=$(grep -E '^(URIs:|deb )' "$f" | grep -Eo 'https?://[^ ]+/debian/?' | head -n1 || true)
-  [[ -n "$mirror" ]] && break
-done
-mirror=${mirror:-http://deb.debian.org/debian}
-
-echo "setup: installing libstdc++6 (and libc6) from Debian 13 'trixie' at $mirror, because TorchSharp's libtorch needs $required_symbol and Debian 12 ships GCC 12's libstdc++."
-
-temp_source=/etc/apt/sources.list.d/interbert-trixie.list
-cleanup() {
-  "${sudo_cmd[@]}" rm -f "$temp_source"
-  "${sudo_cmd[@]}" apt-get update -qq >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" | "${sudo_cmd[@]}" tee "$temp_source" >/dev/null
-"${sudo_cmd[@]}" apt-get update -qq >/dev/null
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends -t trixie libstdc++6 >/dev/null
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
+apt_install_from_trixie "TorchSharp's libtorch, which needs $required_symbol (Debian 12 ships GCC 12's libstdc++; libc6 comes along)" libstdc++6
 
 if ! has_symbol; then
   echo "setup: installed Debian 13's libstdc++6 but $required_symbol is still missing from $(libstdcxx_path)." >&2
