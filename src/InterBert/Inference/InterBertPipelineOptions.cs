@@ -6,8 +6,8 @@ namespace InterBert.Inference;
 public sealed record InterBertPipelineOptions
 {
     /// <summary>
-    /// An index folder (from <c>interbert index</c>) for <see cref="InterBertPipeline.Search"/>; it must have been built
-    /// with this model. Its feature store also says how photos were turned into regions, which the pipeline then follows.
+    /// An index (from <c>interbert index</c>: a folder, a <c>postgres://</c> URL or a database index's pointer file) for
+    /// <see cref="InterBertPipeline.Search"/>; it must have been built with this model. Its feature store also says how photos were turned into regions, which the pipeline then follows.
     /// </summary>
     public string? Index { get; init; }
 
