@@ -40,12 +40,22 @@ public static class ModelCommand
         model.Subcommands.Add(info);
         var from = new Option<string>("--weights") { Description = "a weights file written by interbert", Required = true };
         var output = new Option<string>("--out") { Description = "the model folder to write (config.json, model.safetensors, vocab.txt, tokenizer_config.json)", Required = true };
-        var export = new Command("export", "Write weights as a model folder laid out as Hugging Face does (readable with safetensors and json alone)") { from, output };
+        var features = new Option<string?>("--features") { Description = "the feature store the model was trained on: the folder then says how photos become regions (preprocessor_config.json) and carries the detector" };
+        var export = new Command("export", "Write weights as a model folder laid out as Hugging Face does (readable with safetensors and json alone)") { from, output, features };
         export.SetAction(CommandLine.Guarded(parse =>
         {
             var source = parse.GetValue(from)!;
-            ModelFolder.Export(source, parse.GetValue(output)!);
-            Console.WriteLine($"model export: {source} → {Path.GetFullPath(parse.GetValue(output)!)} (config.json, model.safetensors, vocab.txt, tokenizer_config.json)");
+            InterBert.Data.ImagePreprocessing? preprocessing = null;
+            if (parse.GetValue(features) is { } storePath)
+            {
+                using var store = InterBert.Data.FeatureStore.Open(storePath);
+                preprocessing = InterBert.Data.ImagePreprocessing.Of(store.Manifest)
+                    ?? throw new InterBertException($"{storePath}: the store does not say how its regions were made (imported features)");
+            }
+            ModelFolder.Export(source, parse.GetValue(output)!, preprocessing);
+            Console.WriteLine($"model export: {source} → {Path.GetFullPath(parse.GetValue(output)!)} (config.json, model.safetensors, vocab.txt, tokenizer_config.json" +
+                (File.Exists(Path.Combine(parse.GetValue(output)!, InterBert.Data.ImagePreprocessing.FileName)) ? ", preprocessor_config.json" : "") +
+                (File.Exists(Path.Combine(parse.GetValue(output)!, "detector.onnx")) ? ", detector.onnx" : "") + ")");
             return 0;
         }));
         model.Subcommands.Add(export);

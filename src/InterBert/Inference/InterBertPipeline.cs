@@ -42,22 +42,37 @@ public sealed class InterBertPipeline : IDisposable
             modelThread.Dispose();
             throw;
         }
-        var stored = searcher?.Store.Manifest;
+        // Photos become regions as the index's photos did, else as the model's training photos did (its folder's
+        // preprocessor_config.json), else as the options or the defaults say.
+        var modelFolder = Path.GetDirectoryName(Path.GetFullPath(weights))!;
+        var preprocessing = searcher is not null ? ImagePreprocessing.Of(searcher.Store.Manifest) : ImagePreprocessing.ReadFrom(modelFolder);
         Regions = new RegionSource
         {
-            MaxRegions = options.MaxRegions ?? stored?.Regions?.MaxRegions ?? 36,
-            GridSize = stored?.Regions?.GridSize ?? 3,
-            Detector = options.Detector is { } detector ? Path.GetFullPath(detector) : stored?.Regions?.Detector,
+            MaxRegions = options.MaxRegions ?? preprocessing?.Regions.MaxRegions ?? 36,
+            GridSize = preprocessing?.Regions.GridSize ?? 3,
+            Detector = options.Detector is { } detector ? Path.GetFullPath(detector) : preprocessing?.Regions.Detector,
         };
+        // Found (or missed) when the first photo comes: a program that embeds only texts needs no detector.
+        Func<string?> resolveDetector = options.Detector is not null ? () => Regions.Detector : () => preprocessing?.ResolveDetector(modelFolder);
         if (Regions.MaxRegions < 1) throw new ArgumentException($"MaxRegions is {Regions.MaxRegions}; at least 1 (the whole image)");
         // A photo's features are rounded as the store rounded them, so its vector is the one the index holds.
-        roundFeaturesToHalf = stored?.DType == "float16";
+        roundFeaturesToHalf = preprocessing?.FeatureDType == "float16";
         ScoresWithMatchingHead = !ModelCheckpoint.ReadMetadata(weights).TryGetValue("finetune_task", out var task) || task != "retrieval";
         var threads = options.Threads;
         images = new Lazy<(ResNetFeatureExtractor, YoloxDetector?, RegionFeatureExtractor)>(() =>
         {
+            var detectorPath = resolveDetector();
             var network = new ResNetFeatureExtractor(threads: threads);
-            var boxes = Regions.Detector is { } path ? new YoloxDetector(path, threads) : null;
+            YoloxDetector? boxes;
+            try
+            {
+                boxes = detectorPath is null ? null : new YoloxDetector(detectorPath, threads);
+            }
+            catch
+            {
+                network.Dispose();
+                throw;
+            }
             return (network, boxes, new RegionFeatureExtractor(network, boxes, new ImageDecoder()) { MaxRegions = Regions.MaxRegions, GridSize = Regions.GridSize });
         }, LazyThreadSafetyMode.ExecutionAndPublication);
     }
@@ -74,7 +89,7 @@ public sealed class InterBertPipeline : IDisposable
     /// <summary>Dimension of the text and image vectors.</summary>
     public int Dimension => model.Config.BiHiddenSize;
 
-    /// <summary>How photos become regions: the index's way when there is an index, else the options' or the defaults.</summary>
+    /// <summary>How photos become regions: the index's way when there is an index, else the model folder's (its training photos'), else the options' or the defaults.</summary>
     public RegionSource Regions { get; }
 
     /// <summary>

@@ -13,11 +13,12 @@ public sealed record InterBertPipelineOptions
 
     /// <summary>
     /// The YOLOX ONNX detector that boxes a photo's objects. Default: the one the index's photos were boxed with, when
-    /// there is an index; else none, and a photo's regions are the whole image and a grid.
+    /// there is an index; else the one the model folder's <c>preprocessor_config.json</c> names; else none, and a
+    /// photo's regions are the whole image and a grid.
     /// </summary>
     public string? Detector { get; init; }
 
-    /// <summary>Most regions per photo, the whole image included. Default: the index's, else 36.</summary>
+    /// <summary>Most regions per photo, the whole image included. Default: the index's, else the model folder's, else 36.</summary>
     public int? MaxRegions { get; init; }
 
     /// <summary>The arithmetic of the model's forward passes (bf16 is faster on CPUs with AVX-512 BF16 or AMX).</summary>

@@ -22,6 +22,7 @@ public sealed class PreparedPairs : IDisposable
     /// <summary>Collates every caption and every image of <paramref name="corpus"/>.</summary>
     public PreparedPairs(CaptionCorpus corpus, FeatureStore store, int padId, int featureSize, int maxRegions)
     {
+        Features = store.Manifest;
         Corpus = corpus;
         // The images' known-false captions (if any) are rows after the real captions, so pairs gather them like any caption.
         var tokens = corpus.Tokens.Concat(corpus.ImageNegatives.SelectMany(n => n)).ToList();
@@ -41,6 +42,9 @@ public sealed class PreparedPairs : IDisposable
 
     /// <summary>The corpus the tensors come from.</summary>
     public CaptionCorpus Corpus { get; }
+
+    /// <summary>The description of the feature store the images came from (how their regions were made).</summary>
+    public FeatureStoreManifest Features { get; }
 
     /// <summary>Number of captions.</summary>
     public int CaptionCount => Corpus.Captions.Count;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using InterBert.Data;
 using InterBert.Modeling;
 
 namespace InterBert.Weights;
@@ -41,9 +42,10 @@ public static class ModelFolder
     /// Makes a run folder a model folder of the weights file <paramref name="weightsPath"/> inside it (the model a run
     /// hands on: pretraining's weights, fine-tuning's best): <c>config.json</c>, <c>vocab.txt</c>,
     /// <c>tokenizer_config.json</c>, and <c>model.safetensors</c>, which is the weights file itself or a relative
-    /// link to it (a copy where links cannot be made). Each file is replaced atomically.
+    /// link to it (a copy where links cannot be made), and with <paramref name="preprocessing"/> (how the training photos
+    /// became regions) <c>preprocessor_config.json</c>. Each file is replaced atomically.
     /// </summary>
-    public static void Complete(string folder, string weightsPath)
+    public static void Complete(string folder, string weightsPath, ImagePreprocessing? preprocessing = null)
     {
         var full = Path.GetFullPath(weightsPath);
         if (Path.GetDirectoryName(full) != Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar))
@@ -56,6 +58,7 @@ public static class ModelFolder
             AtomicFile.Write(vocabularyPath, temporary => File.WriteAllBytes(temporary, vocabulary));
         AtomicFile.WriteAllText(Path.Combine(folder, ConfigFile), ConfigJson(config));
         AtomicFile.WriteAllText(Path.Combine(folder, TokenizerConfigFile), TokenizerConfigJson(config, tokenizer.LowerCase));
+        preprocessing?.WriteTo(folder);
         var target = Path.Combine(folder, WeightsFile);
         if (Path.GetFileName(full) == WeightsFile) return;
         // A link, not a third copy of the weights; its target's metadata names its vocabulary file, which is beside it.
@@ -81,20 +84,24 @@ public static class ModelFolder
 
     /// <summary>
     /// Writes the weights file <paramref name="weightsPath"/> as a model folder, keeping everything its metadata
-    /// records (pretrained keys, precision, task, ...) but its vocabulary binding, which the folder renews.
+    /// records (pretrained keys, precision, task, ...) but its vocabulary binding, which the folder renews. With
+    /// <paramref name="preprocessing"/>, the folder also says how photos become regions, and carries the detector
+    /// (<c>detector.onnx</c>) so that it is complete on another machine.
     /// </summary>
-    public static void Export(string weightsPath, string folder)
+    public static void Export(string weightsPath, string folder, ImagePreprocessing? preprocessing = null)
     {
         var tokenizer = ModelVocabulary.TokenizerFor(weightsPath);
         using var model = ModelCheckpoint.Load(weightsPath);
-        Save(model, folder, File.ReadAllBytes(tokenizer.Source), tokenizer.LowerCase, ModelCheckpoint.ReadMetadata(weightsPath));
+        // A run folder's own description of its photos goes along unless another is given.
+        preprocessing ??= ImagePreprocessing.ReadFrom(Path.GetDirectoryName(Path.GetFullPath(WeightsPath(weightsPath)))!);
+        Save(model, folder, File.ReadAllBytes(tokenizer.Source), tokenizer.LowerCase, ModelCheckpoint.ReadMetadata(weightsPath), preprocessing);
     }
 
     /// <summary>
     /// Writes <paramref name="model"/> as a model folder, all files at once: into a temporary folder beside it, then
     /// renamed, so an interrupted save leaves the previous folder whole.
     /// </summary>
-    public static void Save(InterBertModel model, string folder, byte[] vocabulary, bool lowerCase, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Save(InterBertModel model, string folder, byte[] vocabulary, bool lowerCase, IReadOnlyDictionary<string, string>? metadata = null, ImagePreprocessing? preprocessing = null)
     {
         var full = Path.GetFullPath(folder);
         var parent = Directory.CreateDirectory(Path.GetDirectoryName(full)!).FullName;
@@ -110,6 +117,16 @@ public static class ModelFolder
             ModelCheckpoint.Save(model, weights, tied);
             File.WriteAllText(Path.Combine(temporary, ConfigFile), ConfigJson(model.Config));
             File.WriteAllText(Path.Combine(temporary, TokenizerConfigFile), TokenizerConfigJson(model.Config, lowerCase));
+            if (preprocessing is not null)
+            {
+                preprocessing.WriteTo(temporary);
+                if (preprocessing.Regions.Detector is { } detector && File.Exists(detector))
+                {
+                    File.Copy(detector, Path.Combine(temporary, "detector.onnx"));
+                    var classes = Path.Combine(Path.GetDirectoryName(detector)!, "coco_classes.txt");
+                    if (File.Exists(classes)) File.Copy(classes, Path.Combine(temporary, "coco_classes.txt"));
+                }
+            }
             var previous = Directory.Exists(full) ? Path.Combine(parent, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.old") : null;
             if (previous is not null) Directory.Move(full, previous);
             Directory.Move(temporary, full);

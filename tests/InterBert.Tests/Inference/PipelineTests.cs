@@ -102,6 +102,40 @@ public sealed class PipelineTests : IDisposable
     }
 
     [Fact]
+    public void AnExportedModelFolderEmbedsPhotosAsItsTrainingPhotosWereMade()
+    {
+        // The detector used for the features is moved away afterwards: the exported folder must carry its own copy.
+        var movedDetector = folder.File("moved-detector.onnx");
+        File.Copy(detector, movedDetector);
+        var store = folder.File("store");
+        var index = folder.File("index");
+        Cli("features", "--images", photos, "--detector", movedDetector, "--fp16", "--max-regions", "12", "--out", store);
+        Cli("index", "--weights", model, "--features", store, "--images", photos, "--out", index);
+        var exported = folder.File("exported");
+        Cli("model", "export", "--weights", model, "--features", store, "--out", exported);
+        File.Delete(movedDetector);
+
+        var preprocessing = JsonNode.Parse(File.ReadAllText(Path.Combine(exported, "preprocessor_config.json")))!;
+        Assert.Equal("float16", preprocessing["feature_dtype"]!.GetValue<string>());
+        Assert.Equal(12, preprocessing["regions"]!["max_regions"]!.GetValue<int>());
+        Assert.True(File.Exists(Path.Combine(exported, "detector.onnx")));
+
+        using var stored = ImageIndex.Open(index);
+        using var fromFolder = InterBertPipeline.Load(exported); // no index: the folder alone says how photos become regions
+        using var plain = InterBertPipeline.Load(model);          // a folder that does not say: whole image and grid
+        Assert.Equal(12, fromFolder.Regions.MaxRegions);
+        var differs = 0.0;
+        foreach (var photo in PhotoFiles)
+        {
+            var position = stored.Images.Select(i => i.Id).ToList().IndexOf(Path.GetFileNameWithoutExtension(photo));
+            var vector = fromFolder.EmbedImage(photo);
+            AssertClose(stored.Vector(position).ToArray(), vector, 1e-5);
+            differs = Math.Max(differs, vector.Zip(plain.EmbedImage(photo), (a, b) => Math.Abs(a - b)).Max());
+        }
+        Assert.True(differs > 1e-3, "without the folder's description the photos' regions differ, and so do their vectors");
+    }
+
+    [Fact]
     public async Task ThePipelineServesManyThreadsAndMicrosoftExtensionsAi()
     {
         using var pipeline = InterBertPipeline.Load(model);

@@ -43,6 +43,7 @@ public class PretrainingRunTests(CocoFeatures features, ITestOutputHelper output
         Assert.Equal(vocabulary, File.ReadAllBytes(Path.Combine(run.Path, "vocab.txt")));
         Assert.Contains("\"model_type\": \"interbert\"", File.ReadAllText(Path.Combine(run.Path, "config.json")));
         Assert.True(File.Exists(Path.Combine(run.Path, "tokenizer_config.json")));
+        Assert.Equal(store.Manifest.DType, InterBert.Data.ImagePreprocessing.ReadFrom(run.Path)!.FeatureDType);
         Assert.Equal(tokenizer.VocabularySize, ModelVocabulary.TokenizerFor(run.Path).VocabularySize);
         Assert.True(File.Exists(Path.Combine(run.Path, "plots", "losses.png")));
         Assert.True(File.Exists(Path.Combine(run.Path, "checkpoints", "step-500", "optimizer.bin")));

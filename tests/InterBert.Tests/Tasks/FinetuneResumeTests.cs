@@ -60,6 +60,11 @@ public class FinetuneResumeTests(CocoFeatures features)
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "best.safetensors")), File.ReadAllBytes(Path.Combine(whole, "model.safetensors")));
         Assert.Equal("interbert", System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(whole, "config.json")))!["model_type"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(whole, "tokenizer_config.json")));
+        // ... which says how its photos became regions (the COCO store's detector, given boxes, at most 36).
+        var preprocessing = InterBert.Data.ImagePreprocessing.ReadFrom(whole)!;
+        Assert.Equal(36, preprocessing.Regions.MaxRegions);
+        Assert.True(preprocessing.Regions.GivenBoxes);
+        Assert.EndsWith("yolox_nano.onnx", preprocessing.Regions.Detector);
         Assert.Equal(File.ReadAllBytes(InterBert.Weights.ModelVocabulary.TokenizerFor(init).Source), File.ReadAllBytes(Path.Combine(whole, "vocab.txt")));
         Assert.Equal(Path.Combine(whole, "model.safetensors"), InterBert.Weights.ModelFolder.WeightsPath(whole));
                 static List<string> After60(string run) => new MetricsLog(Path.Combine(run, "metrics.jsonl")).ReadAll()
