@@ -45,14 +45,7 @@ public static class ModelCommand
         export.SetAction(CommandLine.Guarded(parse =>
         {
             var source = parse.GetValue(from)!;
-            InterBert.Data.ImagePreprocessing? preprocessing = null;
-            if (parse.GetValue(features) is { } storePath)
-            {
-                using var store = InterBert.Data.FeatureStore.Open(storePath);
-                preprocessing = InterBert.Data.ImagePreprocessing.Of(store.Manifest)
-                    ?? throw new InterBertException($"{storePath}: the store does not say how its regions were made (imported features)");
-            }
-            ModelFolder.Export(source, parse.GetValue(output)!, preprocessing);
+            ModelFolder.Export(source, parse.GetValue(output)!, parse.GetValue(features) is { } storePath ? InterBert.Data.ImagePreprocessing.OfStore(storePath) : null);
             Console.WriteLine($"model export: {source} → {Path.GetFullPath(parse.GetValue(output)!)} (config.json, model.safetensors, vocab.txt, tokenizer_config.json" +
                 (File.Exists(Path.Combine(parse.GetValue(output)!, InterBert.Data.ImagePreprocessing.FileName)) ? ", preprocessor_config.json" : "") +
                 (File.Exists(Path.Combine(parse.GetValue(output)!, "detector.onnx")) ? ", detector.onnx" : "") + ")");

@@ -31,12 +31,24 @@ public sealed record ImagePreprocessing
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? DetectorSha256 { get; init; }
 
-    /// <summary>The preprocessing a feature store's records had, or null for a store that does not say (imported features).</summary>
-    public static ImagePreprocessing? Of(FeatureStoreManifest store) => store.Regions is not { } regions ? null : new ImagePreprocessing
+    /// <summary>
+    /// The preprocessing a feature store's records had, or null for a store that does not say (imported features).
+    /// With <paramref name="fingerprintDetector"/>, the detector's SHA-256 is recorded (for a description written to
+    /// go elsewhere); without it the detector is taken at its path as it is.
+    /// </summary>
+    public static ImagePreprocessing? Of(FeatureStoreManifest store, bool fingerprintDetector = false) => store.Regions is not { } regions ? null : new ImagePreprocessing
     {
         FeatureExtractor = store.Extractor, FeatureSize = store.FeatureSize, FeatureDType = store.DType, Regions = regions,
-        DetectorSha256 = regions.Detector is { } detector && File.Exists(detector) ? Sha256(detector) : null,
+        DetectorSha256 = fingerprintDetector && regions.Detector is { } detector && File.Exists(detector) ? Sha256(detector) : null,
     };
+
+    /// <summary>The preprocessing of the feature store at <paramref name="storeFolder"/>, fingerprinted; a store that does not say is a one-line error.</summary>
+    public static ImagePreprocessing OfStore(string storeFolder)
+    {
+        using var store = FeatureStore.Open(storeFolder);
+        return Of(store.Manifest, fingerprintDetector: true)
+            ?? throw new InterBertException($"{storeFolder}: the store does not say how its regions were made (imported features)");
+    }
 
     /// <summary>Writes the file into <paramref name="folder"/> (atomically).</summary>
     public void WriteTo(string folder) => AtomicFile.WriteAllText(Path.Combine(folder, FileName), JsonSerializer.Serialize(this, Json) + "\n");

@@ -31,6 +31,11 @@ public sealed class InterBertPipeline : IDisposable
         this.model = model;
         Tokenizer = tokenizer;
         model.eval();
+        // Photos become regions as the index's photos did, else as the model's training photos did (its folder's
+        // preprocessor_config.json), else as the options or the defaults say; read before the index is opened, so a
+        // corrupt description leaves nothing open.
+        var modelFolder = Path.GetDirectoryName(Path.GetFullPath(weights))!;
+        var trained = options.Index is null ? ImagePreprocessing.ReadFrom(modelFolder) : null;
         // In bf16 the thread holds one autocast region for its lifetime: the weights are cast once, not per call.
         modelThread = new ModelThread("interbert-pipeline-model", model.Autocast);
         try
@@ -42,10 +47,7 @@ public sealed class InterBertPipeline : IDisposable
             modelThread.Dispose();
             throw;
         }
-        // Photos become regions as the index's photos did, else as the model's training photos did (its folder's
-        // preprocessor_config.json), else as the options or the defaults say.
-        var modelFolder = Path.GetDirectoryName(Path.GetFullPath(weights))!;
-        var preprocessing = searcher is not null ? ImagePreprocessing.Of(searcher.Store.Manifest) : ImagePreprocessing.ReadFrom(modelFolder);
+        var preprocessing = searcher is not null ? ImagePreprocessing.Of(searcher.Store.Manifest) : trained;
         Regions = new RegionSource
         {
             MaxRegions = options.MaxRegions ?? preprocessing?.Regions.MaxRegions ?? 36,
@@ -54,10 +56,9 @@ public sealed class InterBertPipeline : IDisposable
         };
         // Found (or missed) when the first photo comes: a program that embeds only texts needs no detector.
         Func<string?> resolveDetector = options.Detector is not null ? () => Regions.Detector : () => preprocessing?.ResolveDetector(modelFolder);
-        if (Regions.MaxRegions < 1) throw new ArgumentException($"MaxRegions is {Regions.MaxRegions}; at least 1 (the whole image)");
         // A photo's features are rounded as the store rounded them, so its vector is the one the index holds.
         roundFeaturesToHalf = preprocessing?.FeatureDType == "float16";
-        ScoresWithMatchingHead = !ModelCheckpoint.ReadMetadata(weights).TryGetValue("finetune_task", out var task) || task != "retrieval";
+        ScoresWithMatchingHead = ModelCheckpoint.ScoresWithMatchingHead(ModelCheckpoint.ReadMetadata(weights));
         var threads = options.Threads;
         images = new Lazy<(ResNetFeatureExtractor, YoloxDetector?, RegionFeatureExtractor)>(() =>
         {
@@ -110,6 +111,7 @@ public sealed class InterBertPipeline : IDisposable
     {
         options ??= new InterBertPipelineOptions();
         if (options.Threads < 0) throw new ArgumentException($"Threads is {options.Threads}; 0 (the runtime's choice) or more");
+        if (options.MaxRegions < 1) throw new ArgumentException($"MaxRegions is {options.MaxRegions}; at least 1 (the whole image)");
         var weights = ModelFolder.WeightsPath(model);
         var tokenizer = ModelVocabulary.TokenizerFor(weights);
         var loaded = ModelCheckpoint.Load(weights);
@@ -190,9 +192,8 @@ public sealed class InterBertPipeline : IDisposable
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var ids = tensor(tokens.Select(t => (long)t).ToArray()).unsqueeze(0).expand(images.Count, -1).contiguous();
             var image = RegionCollator.Collate(images, model.Config.VFeatureSize, model.Config.MaxRegionLength);
-            return model.PairScores(new TextBatch(ids, ones_like(ids)), image, ScoresWithMatchingHead).contiguous().data<float>().ToArray();
+            return model.PairScores(TextBatch.Repeated(tokens, images.Count), image, ScoresWithMatchingHead).contiguous().data<float>().ToArray();
         });
     }
 

@@ -39,7 +39,7 @@ public static class PretrainingRun
         if (setup.Tasks.ContrastiveWeight > 0) metadata[ContrastiveLoss.WeightMetadataKey] = setup.Tasks.ContrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
         PretrainedKeys.Record(metadata, setup.PretrainedKeys);
         ModelCheckpoint.Save(model, weights, metadata);
-        ModelFolder.Complete(run, weights, ImagePreprocessing.Of(setup.Store.Manifest));
+        ModelFolder.Complete(run, weights, ImagePreprocessing.Of(setup.Store.Manifest, fingerprintDetector: true));
         WriteValidationPlot(run, new MetricsLog(Path.Combine(run, "metrics.jsonl")));
         return new Result(result.Step, result.SkippedNonFinite, result.Cancelled, result.Validation, weights);
     }

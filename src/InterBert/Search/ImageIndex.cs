@@ -200,7 +200,7 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
             Features = Path.GetFullPath(store.Folder),
             Dimension = model.Config.BiHiddenSize,
             Count = images.Count,
-            Score = metadata.TryGetValue("finetune_task", out var task) && task == "retrieval" ? "score-head" : "matching-head",
+            Score = ModelCheckpoint.ScoresWithMatchingHead(metadata) ? "matching-head" : "score-head",
             Contrastive = metadata.ContainsKey(ContrastiveLoss.WeightMetadataKey),
             Precision = model.Precision.Name(),
         };

@@ -124,7 +124,7 @@ public sealed class TwoStageSearcher : IDisposable
     public float[] QueryVector(int[] tokens) => modelThread.Run(() =>
     {
         using var scope = NewDisposeScope();
-        return UnimodalEmbedding.Text(Model, TextOf(tokens, 1)).data<float>().ToArray();
+        return UnimodalEmbedding.Text(Model, TextBatch.Repeated(tokens, 1)).data<float>().ToArray();
     });
 
     /// <summary>Cross-modal scores of the query against the images <paramref name="imageIds"/> of the feature store.</summary>
@@ -141,7 +141,7 @@ public sealed class TwoStageSearcher : IDisposable
                 using var scope = NewDisposeScope();
                 var block = imageIds.Skip(start).Take(pairsPerBatch).Select(Store.Read).ToList();
                 var image = RegionCollator.Collate(block, Store.Manifest.FeatureSize, Model.Config.MaxRegionLength);
-                Model.PairScores(TextOf(tokens, block.Count), image, zeroShot).data<float>().CopyTo(scores, start);
+                Model.PairScores(TextBatch.Repeated(tokens, block.Count), image, zeroShot).data<float>().CopyTo(scores, start);
             }
         }
         return scores;
@@ -173,12 +173,6 @@ public sealed class TwoStageSearcher : IDisposable
             .Take(top)
             .Select(k => new SearchHit(nearest[k].Image.Id, scores[k], nearest[k].Similarity, k + 1, nearest[k].Image.ImagePath))
             .ToList();
-    }
-
-    private static TextBatch TextOf(int[] tokens, int copies)
-    {
-        var ids = tensor(tokens.Select(t => (long)t).ToArray()).unsqueeze(0).expand(copies, -1).contiguous();
-        return new TextBatch(ids, ones_like(ids));
     }
 
     /// <inheritdoc/>

@@ -51,7 +51,7 @@ public static class RetrievalFineTuning
         Save(model, lastPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
         if (objective.Best is null) Save(model, bestPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
         // The run folder is a model folder of the model to use: the best by validation, else the last.
-        ModelFolder.Complete(runFolder, bestPath, Data.ImagePreprocessing.Of(train.Features));
+        ModelFolder.Complete(runFolder, bestPath, Data.ImagePreprocessing.Of(train.Features, fingerprintDetector: true));
         return new Result(objective.Best, bestPath, lastPath, result.Step);
     }
 

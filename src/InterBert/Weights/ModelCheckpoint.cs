@@ -51,6 +51,13 @@ public static class ModelCheckpoint
     /// <summary>The metadata of a weights file (empty for files written elsewhere).</summary>
     public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => SafetensorsHeader.Read(path).Metadata;
 
+    /// <summary>
+    /// Whether a model's pair scores come from its matching head (matched minus unmatched logit) rather than its score
+    /// head: every model but one fine-tuned for retrieval, whose score head is what the fine-tuning trained.
+    /// </summary>
+    public static bool ScoresWithMatchingHead(IReadOnlyDictionary<string, string> metadata) =>
+        !metadata.TryGetValue("finetune_task", out var task) || task != "retrieval";
+
     /// <summary>The configuration recorded in a weights file written by this project.</summary>
     public static InterBertConfig ReadConfig(string path)
     {

@@ -120,7 +120,7 @@ public static class FineTuningJob
             metadata[PrecisionNames.MetadataKey] = options.Precision.Name();
             PretrainedKeys.Record(metadata, pretrained);
             ModelCheckpoint.Save(model, weights, metadata);
-            ModelFolder.Complete(options.Output, weights, ImagePreprocessing.Of(store.Manifest));
+            ModelFolder.Complete(options.Output, weights, ImagePreprocessing.Of(store.Manifest, fingerprintDetector: true));
             host.Log($"finetune: wrote {weights}; {options.Output} is its model folder");
             return result;
         }
