@@ -1,6 +1,9 @@
 namespace InterBert;
 
-/// <summary>Writes files atomically: to a temporary name in the same folder, then renamed over the target.</summary>
+/// <summary>
+/// Writes files atomically and durably: to a temporary name in the same folder, flushed to disk, renamed over the
+/// target, and the folder flushed, so neither a killed process nor a lost machine leaves a half-written file.
+/// </summary>
 public static class AtomicFile
 {
     /// <summary>Calls <paramref name="write"/> with a temporary path, then moves it to <paramref name="path"/>; the target is never left half-written.</summary>
@@ -12,7 +15,9 @@ public static class AtomicFile
         try
         {
             write(temporary);
+            DurableFiles.Flush(temporary);
             File.Move(temporary, path, overwrite: true);
+            DurableFiles.Flush(folder);
         }
         finally
         {

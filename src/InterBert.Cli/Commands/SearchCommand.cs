@@ -31,13 +31,14 @@ public static class SearchCommand
         var json = new Option<bool>("--json") { Description = "print the hits as one JSON array (id, score, first-stage similarity and rank, file) instead of a table" };
         var mode = ModeOption();
         var addSimilarity = AddSimilarityOption();
-        var query = new Argument<string[]>("query") { Description = "the query text", Arity = ArgumentArity.OneOrMore };
+        var query = new Argument<string[]>("query") { Description = "the query text (a query that starts with -- follows a lone --)", Arity = ArgumentArity.OneOrMore };
         var command = new Command("search", "Search images by text: nearest image vectors, re-ranked by InterBERT's matching score")
         {
             index, weights, top, candidates, mode, addSimilarity, precision, json, query,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
+            RefuseUnknownOptions(parse, query);
             var text = string.Join(' ', parse.GetValue(query)!).Trim();
             if (text.Length == 0) throw new ArgumentException("the query is empty");
             using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights), CommandLine.Precision(parse, precision));
@@ -63,5 +64,22 @@ public static class SearchCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The query takes the words left over, so an unknown option would be searched for as text: refused, as every
+    /// other verb does. Words after a lone <c>--</c> are the query whatever they look like.
+    /// </summary>
+    private static void RefuseUnknownOptions(ParseResult parse, Argument<string[]> query)
+    {
+        var all = parse.Tokens.ToList();
+        var doubleDash = all.FindIndex(t => t.Type == System.CommandLine.Parsing.TokenType.DoubleDash);
+        foreach (var token in parse.GetResult(query)?.Tokens ?? [])
+        {
+            var at = all.FindIndex(t => ReferenceEquals(t, token));
+            if (doubleDash >= 0 && at > doubleDash) continue;
+            if (token.Value.Length > 1 && token.Value[0] == '-' && !double.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out _))
+                throw new ArgumentException($"unrecognized option '{token.Value}' (a query that starts with - follows a lone --)");
+        }
     }
 }

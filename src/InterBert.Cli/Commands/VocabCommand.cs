@@ -19,6 +19,7 @@ public static class VocabCommand
         build.SetAction(CommandLine.Guarded(parse =>
         {
             var files = parse.GetValue(corpus)!;
+            WordPieceVocabularyBuilder.ClaimFile(parse.GetValue(output)!);
             var report = new DatasetReport();
             var texts = files.SelectMany(f => CorpusReader.Read(f, new DatasetReadOptions { SkipBad = parse.GetValue(skipBad), Report = report })).ToList();
             if (texts.Count == 0) throw new InterBertException($"{string.Join(", ", files)}: no text found");

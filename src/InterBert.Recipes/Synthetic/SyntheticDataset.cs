@@ -32,6 +32,7 @@ public static class SyntheticDataset
         if (options.Images < 1) throw new InterBertException($"synth: --images must be at least 1, got {options.Images}");
         if (options.TestImages < 0 || options.ValidationImages < 0 || options.TestImages + options.ValidationImages > options.Images)
             throw new InterBertException($"synth: {options.TestImages} test and {options.ValidationImages} validation images do not fit in {options.Images}");
+        OutputFolder.Claim(folder, "a synthetic dataset", ObjectsFile);
         var imagesFolder = Directory.CreateDirectory(Path.Combine(folder, "images")).FullName;
         var languages = new SceneLanguage[] { new EnglishSceneLanguage(), new ChineseSceneLanguage() };
         var datasets = languages.ToDictionary(l => l.Code, _ => new JsonArray());

@@ -38,6 +38,8 @@ public sealed class Flickr8kRecipe
         if (options.Language == "zh" && !File.Exists(Dataset)) throw new InterBertException($"{Dataset}: Flickr8K-CN's caption file not found (--lang zh reads it from the Flickr8k folder)");
         if (options.Language == "en" && FlickrTokenReader.CaptionFileIn(options.DataFolder) is null)
             throw new InterBertException($"{options.DataFolder}: no Flickr8k.token.txt (lay the dataset out as distributed: captions, split files, Flicker8k_Dataset/)");
+        OutputFolder.Claim(options.OutputFolder, "the Flickr8k recipe's working folder", "en/" + StageCache.FileName, "zh/" + StageCache.FileName, "features/" + Data.FeatureStore.ManifestFile);
+        OutputFolder.Claim(Path.Combine(options.OutputFolder, options.Language), "the Flickr8k recipe's working folder", StageCache.FileName);
         folder = Directory.CreateDirectory(Path.Combine(options.OutputFolder, options.Language)).FullName;
         stages = new StagedRun(folder, "flickr8k", StageCount, this.host);
     }

@@ -9,13 +9,15 @@ namespace InterBert.Workflows;
 /// </summary>
 public sealed class StageCache
 {
+    /// <summary>The cache's file in a working folder, by which such a folder is recognised.</summary>
+    public const string FileName = "stages.json";
     private readonly string path;
     private readonly Dictionary<string, string> entries;
 
     /// <summary>Opens (or starts) the cache of a workflow folder (the demo, a benchmark recipe).</summary>
     public StageCache(string folder)
     {
-        path = Path.Combine(folder, "stages.json");
+        path = Path.Combine(folder, FileName);
         try
         {
             entries = File.Exists(path) ? JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? [] : [];

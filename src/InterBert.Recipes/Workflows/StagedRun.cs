@@ -13,7 +13,7 @@ public sealed class StagedRun(string folder, string recipe, int stageCount, Work
     private int stageNumber;
 
     /// <summary>Which stages finished with which inputs, and how long they took.</summary>
-    public StageCache Cache { get; } = new(Directory.CreateDirectory(folder).FullName);
+    public StageCache Cache { get; } = new(Directory.CreateDirectory(Claimed(folder)).FullName);
 
     /// <summary>Time since the run started.</summary>
     public TimeSpan Elapsed => total.Elapsed;
@@ -51,6 +51,16 @@ public sealed class StagedRun(string folder, string recipe, int stageCount, Work
 
     /// <summary>Announces the last, always-run step (the report).</summary>
     public void Last(string title) => host.Log($"[{++stageNumber}/{stageCount}] {title} [{Clock}]");
+
+    /// <summary>
+    /// Refuses an existing non-empty folder that is not a recipe's working folder (no stages.json): stages whose
+    /// inputs changed remove their outputs there.
+    /// </summary>
+    private static string Claimed(string folder)
+    {
+        OutputFolder.Claim(folder, "a recipe's working folder", StageCache.FileName);
+        return folder;
+    }
 
     private string Clock => total.Elapsed.ToString(elapsedFormat);
 }

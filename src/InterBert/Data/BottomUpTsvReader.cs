@@ -49,9 +49,13 @@ public static class BottomUpTsvReader
             throw new InterBertException($"{where}: width, height or num_boxes is not an integer");
         }
         if (count <= 0 || width <= 0 || height <= 0) throw new InterBertException($"{where}: num_boxes, width and height must be positive");
+        // Sizes are checked in 64 bits against what the line can hold before anything is decoded or allocated: a box
+        // takes 16 bytes, 21 base64 characters or more.
+        if ((long)count * 16 > (long)boxesField.Length * 3 / 4 + 3)
+            throw new InterBertException($"{where}: num_boxes {count} does not fit the {boxesField.Length} characters of the boxes field");
         var boxes = Floats(boxesField, where, "boxes");
         var features = Floats(featuresField, where, "features");
-        if (boxes.Length != count * 4) throw new InterBertException($"{where}: {boxes.Length} box values for {count} boxes (expected {count * 4})");
+        if (boxes.Length != (long)count * 4) throw new InterBertException($"{where}: {boxes.Length} box values for {count} boxes (expected {(long)count * 4})");
         if (features.Length % count != 0) throw new InterBertException($"{where}: {features.Length} feature values do not divide into {count} boxes");
         var locations = new float[count * 5];
         for (var r = 0; r < count; r++)

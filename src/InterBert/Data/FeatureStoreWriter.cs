@@ -13,13 +13,41 @@ public sealed class FeatureStoreWriter : IDisposable
     private readonly int shardSize;
     private readonly List<ImageRegions> pending = [];
     private readonly HashSet<string> stored;
+    private readonly FileStream writerLock;
+
+    /// <summary>The lock file a writer holds (an exclusive lock on it) while it writes the store.</summary>
+    public const string LockFile = ".writer.lock";
 
     /// <summary>Opens (or creates) the store at <paramref name="folder"/> for appending; an existing store must have the same layout.</summary>
     public FeatureStoreWriter(string folder, FeatureStoreManifest manifest, int shardSize = 256)
     {
         this.folder = folder;
         this.shardSize = Math.Max(1, shardSize);
+        OutputFolder.Claim(folder, "a feature store", FeatureStore.ManifestFile, LockFile);
         Directory.CreateDirectory(folder);
+        // Two writers would number their shards alike and overwrite each other's, so features could belong to other
+        // images: one writer at a time (an exclusive advisory lock, released when the process ends however it ends).
+        try
+        {
+            writerLock = new FileStream(Path.Combine(folder, LockFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new InterBertException($"{folder}: another process is writing to this feature store; wait for it to finish, or write to another store");
+        }
+        try
+        {
+            (Manifest, stored) = OpenOrCreate(folder, manifest);
+        }
+        catch
+        {
+            writerLock.Dispose();
+            throw;
+        }
+    }
+
+    private static (FeatureStoreManifest, HashSet<string>) OpenOrCreate(string folder, FeatureStoreManifest manifest)
+    {
         var manifestPath = Path.Combine(folder, FeatureStore.ManifestFile);
         if (File.Exists(manifestPath))
         {
@@ -27,15 +55,10 @@ public sealed class FeatureStoreWriter : IDisposable
             var m = existing.Manifest;
             if (m.FeatureSize != manifest.FeatureSize || m.ClassCount != manifest.ClassCount || m.DType != manifest.DType)
                 throw new InterBertException($"{manifestPath}: the store holds {m.FeatureSize}-d {m.DType} features with {m.ClassCount} classes; cannot add {manifest.FeatureSize}-d {manifest.DType} with {manifest.ClassCount}");
-            Manifest = m;
-            stored = existing.Ids.ToHashSet();
+            return (m, existing.Ids.ToHashSet());
         }
-        else
-        {
-            Manifest = manifest;
-            stored = [];
-            AtomicFile.WriteAllText(manifestPath, JsonSerializer.Serialize(manifest, FeatureStoreManifest.Json));
-        }
+        AtomicFile.WriteAllText(manifestPath, JsonSerializer.Serialize(manifest, FeatureStoreManifest.Json));
+        return (manifest, []);
     }
 
     /// <summary>The store's layout.</summary>
@@ -89,5 +112,15 @@ public sealed class FeatureStoreWriter : IDisposable
     private static string ShardName(int number) => $"shard-{number:D5}";
 
     /// <inheritdoc/>
-    public void Dispose() => Flush();
+    public void Dispose()
+    {
+        try
+        {
+            Flush();
+        }
+        finally
+        {
+            writerLock.Dispose();
+        }
+    }
 }

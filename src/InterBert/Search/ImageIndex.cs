@@ -82,6 +82,9 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
     /// <summary>The indexed images, by position.</summary>
     public IReadOnlyList<IndexedImage> Images { get; }
 
+    /// <summary>Called with the index folder just before a finished build replaces it (tests stop a build there).</summary>
+    internal static Action<string>? BeforeSwap { get; set; }
+
     /// <summary>What a build did.</summary>
     public sealed record BuildResult(int Count, int Resumed, bool Cancelled, TimeSpan Elapsed);
 
@@ -126,6 +129,7 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
         IProgress<(int Done, int Total)>? progress, CancellationToken cancel)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
+        ClaimFolder(folder);
         var dimension = manifest.Dimension;
         var partial = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + ".partial";
         var build = JsonSerializer.Serialize(new { manifest.WeightsSha256, manifest.Features, manifest.Precision, Ids = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', images.Select(i => i.Id))))) });
@@ -175,11 +179,18 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
         }
         File.WriteAllLines(Path.Combine(partial, ImagesFile), images.Select(i => JsonSerializer.Serialize(i)));
         File.WriteAllText(Path.Combine(partial, ManifestFile), JsonSerializer.Serialize(manifest, Json));
-        File.Delete(buildPath);
-        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-        Directory.Move(partial, folder);
+        // build.json stays until the new index is in place: a crash before that resumes with every vector computed.
+        DurableFiles.ReplaceFolder(partial, folder, BeforeSwap is { } hook ? () => hook(folder) : null);
+        File.Delete(Path.Combine(folder, BuildFile));
         return new BuildResult(images.Count, resumed, false, watch.Elapsed);
     }
+
+    /// <summary>
+    /// Refuses, before any work, an existing folder that is not an index holding only an index's files: building an
+    /// index replaces its folder whole.
+    /// </summary>
+    public static void ClaimFolder(string folder) =>
+        OutputFolder.ClaimReplaceable(folder, "an image index", ManifestFile, [ImagesFile, VectorsFile, GraphFile, BuildFile]);
 
     /// <summary>
     /// The description of an index of <paramref name="images"/> by <paramref name="model"/> (loaded from

@@ -62,8 +62,18 @@ public static class WordPieceVocabularyBuilder
     }
 
     /// <summary>Writes a vocabulary in BERT's format (one token per line).</summary>
-    public static void Write(IReadOnlyList<string> vocabulary, string path) =>
+    public static void Write(IReadOnlyList<string> vocabulary, string path)
+    {
+        ClaimFile(path);
         AtomicFile.Write(path, temporary => File.WriteAllText(temporary, string.Join("\n", vocabulary) + "\n", new UTF8Encoding(false)));
+    }
+
+    /// <summary>Refuses an existing file at <paramref name="path"/> that is not a vocabulary (its first lines hold [CLS] and [SEP]): a user's file is never overwritten.</summary>
+    public static void ClaimFile(string path) => OutputFolder.ClaimFile(path, "a WordPiece vocabulary", p =>
+    {
+        var head = File.ReadLines(p).Take(SpecialTokens.Count + 1000).ToHashSet();
+        return head.Contains("[CLS]") && head.Contains("[SEP]");
+    });
 
     private static List<string> Split(string word)
     {

@@ -41,8 +41,8 @@ public sealed class CheckpointManager(string runFolder, int keep)
             optimizer.save_state_dict(Path.Combine(temporary, "optimizer.bin"));
             using (var rng = get_rng_state()) File.WriteAllBytes(Path.Combine(temporary, "rng.bin"), rng.bytes.ToArray());
             File.WriteAllText(Path.Combine(temporary, "trainer.json"), JsonSerializer.Serialize(state));
-            if (Directory.Exists(final)) Directory.Delete(final, true);
-            Directory.Move(temporary, final);
+            // Old checkpoints are pruned only once the new one is on disk under its final name.
+            DurableFiles.ReplaceFolder(temporary, final);
         }
         finally
         {

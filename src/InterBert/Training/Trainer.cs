@@ -21,6 +21,12 @@ public static class Trainer
     /// <summary>What a run did: the steps done, those skipped, whether it was cancelled, and the last held-out values.</summary>
     public sealed record Result(int Step, int SkippedNonFinite, bool Cancelled, IReadOnlyDictionary<string, double> Validation);
 
+    /// <summary>
+    /// Refuses, before anything is written, an existing non-empty folder that is not a run folder (recognised by its
+    /// run.json, checkpoints or metrics.jsonl): a run writes config.json, model.safetensors and vocab.txt into it.
+    /// </summary>
+    public static void ClaimRunFolder(string folder) => OutputFolder.Claim(folder, "a run folder", "run.json", "checkpoints", "metrics.jsonl");
+
     /// <summary>Runs (or, with <see cref="TrainingRun.Resume"/>, continues) a run to its last step or a cancellation.</summary>
     public static Result Run(TrainingRun run, ITrainingObjective objective, IProgress<Progress>? progress = null, CancellationToken cancel = default)
     {
@@ -29,6 +35,7 @@ public static class Trainer
         var processes = run.Processes;
         var root = processes.IsRoot;
         var ranks = processes.Size;
+        ClaimRunFolder(run.Folder);
         Directory.CreateDirectory(run.Folder);
         using var groups = ParameterGroups.Create(run.Trainable, training, run.PretrainedKeys);
         var parameters = run.Trainable.parameters().ToList();

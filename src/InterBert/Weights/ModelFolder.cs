@@ -83,6 +83,13 @@ public static class ModelFolder
     }
 
     /// <summary>
+    /// Refuses, before any work, an existing folder that is not a model folder holding only a model folder's files
+    /// (a run folder, with its checkpoints, is not one): writing a model folder replaces it whole.
+    /// </summary>
+    public static void ClaimFolder(string folder) => OutputFolder.ClaimReplaceable(folder, "a model folder", ConfigFile,
+        [WeightsFile, VocabularyFile, TokenizerConfigFile, Data.ImagePreprocessing.FileName, "detector.onnx", "coco_classes.txt"]);
+
+    /// <summary>
     /// Writes the weights file <paramref name="weightsPath"/> as a model folder, keeping everything its metadata
     /// records (pretrained keys, precision, task, ...) but its vocabulary binding, which the folder renews. With
     /// <paramref name="preprocessing"/>, the folder also says how photos become regions, and carries the detector
@@ -90,6 +97,7 @@ public static class ModelFolder
     /// </summary>
     public static void Export(string weightsPath, string folder, ImagePreprocessing? preprocessing = null)
     {
+        ClaimFolder(folder);
         var tokenizer = ModelVocabulary.TokenizerFor(weightsPath);
         using var model = ModelCheckpoint.Load(weightsPath);
         // A run folder's own description of its photos goes along unless another is given.
@@ -103,6 +111,7 @@ public static class ModelFolder
     /// </summary>
     public static void Save(InterBertModel model, string folder, byte[] vocabulary, bool lowerCase, IReadOnlyDictionary<string, string>? metadata = null, ImagePreprocessing? preprocessing = null)
     {
+        ClaimFolder(folder);
         var full = Path.GetFullPath(folder);
         var parent = Directory.CreateDirectory(Path.GetDirectoryName(full)!).FullName;
         var temporary = Path.Combine(parent, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
@@ -127,10 +136,7 @@ public static class ModelFolder
                     if (File.Exists(classes)) File.Copy(classes, Path.Combine(temporary, "coco_classes.txt"));
                 }
             }
-            var previous = Directory.Exists(full) ? Path.Combine(parent, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.old") : null;
-            if (previous is not null) Directory.Move(full, previous);
-            Directory.Move(temporary, full);
-            if (previous is not null) Directory.Delete(previous, recursive: true);
+            DurableFiles.ReplaceFolder(temporary, full);
         }
         finally
         {

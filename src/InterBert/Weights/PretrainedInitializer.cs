@@ -9,6 +9,9 @@ namespace InterBert.Weights;
 /// </summary>
 public static class PretrainedInitializer
 {
+    /// <summary>Metadata key naming the pretrained encoder a weights file was initialised from; marks init's own output.</summary>
+    public const string InitSourceKey = "init_source";
+
     /// <summary>
     /// The configuration fitted to the encoder: vocabulary size, positions and token types are taken from its
     /// tensors; hidden size, feed-forward size and heads must already agree (a clear error names the mismatch).
@@ -54,11 +57,15 @@ public static class PretrainedInitializer
     /// <summary>Creates the model, loads the encoder, and saves weights plus vocabulary to <paramref name="outputPath"/>.</summary>
     public static LoadReport CreateAndSave(InterBertConfig config, PretrainedTextEncoder encoder, string configName, string outputPath)
     {
+        // Only init's own earlier output is replaced (a trained model of the same name is not).
+        OutputFolder.ClaimFile(outputPath, "a weights file that init wrote", p => SafetensorsHeader.Read(p).Metadata.ContainsKey(InitSourceKey));
+        if (!File.Exists(outputPath))
+            OutputFolder.ClaimFile(ModelVocabulary.PathBeside(outputPath), "the vocabulary of a weights file that init wrote", _ => false);
         var (model, report) = Create(config, encoder, configName);
         using (model)
         {
             var metadata = ModelVocabulary.WriteBeside(outputPath, encoder.Vocabulary, encoder.LowerCase);
-            metadata["init_source"] = encoder.Source;
+            metadata[InitSourceKey] = encoder.Source;
             metadata["init_layers"] = encoder.LayerCount.ToString();
             // Parameters loaded from pretrained weights can take a lower learning rate in fine-tuning.
             PretrainedKeys.Record(metadata, report.Used.Except(encoder.FreshKeys));

@@ -64,14 +64,45 @@ public sealed class SafetensorsHeader
         }
         var header = new SafetensorsHeader(json, headerBytes);
         var dataLength = fileLength - 8 - headerBytes;
-        foreach (var name in header.TensorNames)
-        {
-            var end = json[name]?["data_offsets"]?.AsArray()[1]?.GetValue<long>()
-                ?? throw new CheckpointException($"{path}: tensor '{name}' has no data_offsets in the header");
-            if (end > dataLength)
-                throw new CheckpointException($"{path}: truncated: tensor '{name}' ends at byte {end} of the data but the file holds {dataLength}");
-        }
+        if (json["__metadata__"] is { } metadata && (metadata is not JsonObject map || map.Any(p => p.Value is not JsonValue v || v.GetValueKind() != JsonValueKind.String)))
+            throw new CheckpointException($"{path}: __metadata__ in the safetensors header is not a map of strings");
+        foreach (var name in header.TensorNames) CheckTensor(path, name, json[name], dataLength);
         return header;
+    }
+
+    private static readonly Dictionary<string, int> DTypeBytes = new(StringComparer.Ordinal)
+    {
+        ["F64"] = 8, ["F32"] = 4, ["F16"] = 2, ["BF16"] = 2, ["I64"] = 8, ["I32"] = 4, ["I16"] = 2, ["I8"] = 1,
+        ["U64"] = 8, ["U32"] = 4, ["U16"] = 2, ["U8"] = 1, ["BOOL"] = 1, ["F8_E4M3"] = 1, ["F8_E5M2"] = 1,
+    };
+
+    /// <summary>
+    /// Refuses an entry that is not a tensor description, or whose shape disagrees with its byte range, before
+    /// anything is allocated for it.
+    /// </summary>
+    private static void CheckTensor(string path, string name, JsonNode? entry, long dataLength)
+    {
+        string Fault(string what) => $"{path}: tensor '{name}' in the safetensors header {what}";
+        if (entry is not JsonObject tensor) throw new CheckpointException(Fault("is not a tensor description (dtype, shape, data_offsets)"));
+        if (tensor["dtype"] is not JsonValue dtypeValue || dtypeValue.GetValueKind() != JsonValueKind.String || !DTypeBytes.TryGetValue(dtypeValue.GetValue<string>(), out var elementBytes))
+            throw new CheckpointException(Fault("has no known dtype"));
+        static long? Whole(JsonNode? node) =>
+            node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var n) && n >= 0 ? n : null;
+        if (tensor["shape"] is not JsonArray shape || shape.Any(d => Whole(d) is null))
+            throw new CheckpointException(Fault("has no shape of non-negative whole numbers"));
+        if (tensor["data_offsets"] is not JsonArray offsets || offsets.Count != 2 || Whole(offsets[0]) is not { } begin || Whole(offsets[1]) is not { } end || end < begin)
+            throw new CheckpointException(Fault("has no data_offsets [begin, end]"));
+        if (end > dataLength)
+            throw new CheckpointException($"{path}: truncated: tensor '{name}' ends at byte {end} of the data but the file holds {dataLength}");
+        long bytes = elementBytes;
+        foreach (var dimension in shape)
+        {
+            var size = Whole(dimension)!.Value;
+            if (size != 0 && bytes > long.MaxValue / size) throw new CheckpointException(Fault("has a shape too large for any file"));
+            bytes *= size;
+        }
+        if (bytes != end - begin)
+            throw new CheckpointException(Fault($"has shape [{string.Join(", ", shape.Select(d => Whole(d)))}] of {bytes} bytes but a byte range of {end - begin}"));
     }
 
     /// <summary>

@@ -21,6 +21,10 @@ public static class EvaluationJob
     /// <summary>Runs the job.</summary>
     public static Result Run(EvaluationJobOptions options, WorkflowHost host, CancellationToken cancel = default)
     {
+        // Both files replace only an earlier evaluation's, checked before the work.
+        if (options.MetricsOut is { } metricsPath)
+            OutputFolder.ClaimFile(metricsPath, "an evaluation's metrics (JSON with \"precision\")", p => JsonNode.Parse(File.ReadAllText(p)) is JsonObject o && o.ContainsKey("precision"));
+        if (options.ScoresOut is { } scoresFile) OutputFolder.ClaimFile(scoresFile, "an evaluation's scores (TSV)", p => OutputFolder.StartsWithLine(p, ScoresHeader));
         var result = options.Task switch
         {
             "retrieval" => Retrieval(options, host, cancel),
@@ -96,11 +100,13 @@ public static class EvaluationJob
         }
     }
 
+    private const string ScoresHeader = "image_id\tcaption\tscore";
+
     /// <summary>Every pair's score as TSV, one line per caption and image (captions' tabs and line breaks become spaces); written atomically.</summary>
     private static void WriteScores(string path, CaptionCorpus corpus, float[,] scores) => AtomicFile.Write(path, temporary =>
     {
         using var writer = new StreamWriter(temporary, append: false, new System.Text.UTF8Encoding(false));
-        writer.WriteLine("image_id\tcaption\tscore");
+        writer.WriteLine(ScoresHeader);
         for (var c = 0; c < corpus.Captions.Count; c++)
         {
             var caption = string.Join(' ', corpus.Captions[c].Split(['\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));

@@ -18,6 +18,7 @@ public static class FineTuningJob
     public static Trainer.Result Run(FineTuningJobOptions options, WorkflowHost host, CancellationToken cancel = default, ProcessGroup? processes = null)
     {
         processes ??= ProcessGroup.Current;
+        Trainer.ClaimRunFolder(options.Output);
         var outcome = options.Task switch
         {
             "retrieval" => Retrieval(options, host, cancel, processes),
