@@ -1,14 +1,13 @@
 using System.Diagnostics;
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Serialization;
-using System.Threading.RateLimiting;
 using InterBert.Search;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -18,15 +17,14 @@ namespace InterBert.Server;
 
 /// <summary>
 /// The search web service (ASP.NET Core minimal API): <c>GET /api/search?q=&amp;k=</c>, <c>GET /images/{id}</c> (only
-/// images of the index), <c>GET /</c> (a search page) and <c>GET /health</c>. Every error is a JSON
-/// <c>{"error": ...}</c> with a 4xx status; searches beyond the concurrency and queue limits get 429 at once; a
-/// database index that cannot be reached gives 503 until it can.
+/// images of the index, only from the folders it was built from), <c>GET /</c> (a search page) and <c>GET /health</c>.
+/// Every error is a JSON <c>{"error": ...}</c> without internals (the server log keeps them). Each client has its own
+/// share of the searches, within the overall limits, and every search a deadline; a database index that cannot be
+/// reached gives 503 until it can. Every response carries security headers; requests for other host names are refused
+/// (DNS rebinding), and an API key, when set, guards the data.
 /// </summary>
 public static class SearchService
 {
-    /// <summary>Name of the concurrency-limiting policy on the search endpoint.</summary>
-    private const string SearchPolicy = "search";
-
     /// <summary>Starts <paramref name="app"/> and returns the address it listens on; a port in use is a one-line error.</summary>
     public static string Start(WebApplication app, SearchServiceOptions options)
     {
@@ -54,47 +52,66 @@ public static class SearchService
             kestrel.Limits.MaxRequestHeadersTotalSize = 96 * 1024;
             kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
         });
-        builder.Services.AddRateLimiter(limiter =>
-        {
-            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.OnRejected = (context, cancel) =>
-            {
-                context.HttpContext.Response.Headers.RetryAfter = "1";
-                return new ValueTask(context.HttpContext.Response.WriteAsJsonAsync(new ErrorBody("too many searches at once; try again shortly"), cancel));
-            };
-            limiter.AddConcurrencyLimiter(SearchPolicy, o =>
-            {
-                o.PermitLimit = Math.Max(1, options.MaxConcurrentSearches);
-                o.QueueLimit = Math.Max(0, options.MaxQueuedSearches);
-                o.QueueProcessingOrder = QueueProcessingOrder.OldestFirst;
-            });
-        });
         var app = builder.Build();
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("interbert.serve");
+        var admission = new SearchAdmission(options.MaxConcurrentPerClient, options.MaxQueuedPerClient, options.MaxConcurrentSearches, options.MaxQueuedSearches);
+        app.Lifetime.ApplicationStopped.Register(admission.Dispose);
+        searcher.ImageWithoutFeatures += id => log.LogWarning("image {Id} is in the index but has no features in {Store}; skipped in every search", id, searcher.Store.Folder);
+        var images = new ImageFiles(options.ImageRoots.Count > 0 ? options.ImageRoots : searcher.Index.ImageRoots);
+        var page = SearchPage.Read();
+        var hosts = new HostAllowList(options);
+        byte[]? keyHash = options.ApiKey is { } key ? SHA256.HashData(Encoding.UTF8.GetBytes(key)) : null;
+
         app.UseExceptionHandler(failed => failed.Run(context =>
         {
             var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-            // A database index that cannot be reached just now: 503, and the next request tries again.
-            if (error is IndexUnavailableException unavailable)
+            // A database index that cannot be reached just now: 503, and the next request tries again. The body names
+            // no server, user or path; the log does.
+            if (error is IndexUnavailableException)
             {
+                log.LogWarning("{Message}", error.Message);
                 context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
                 context.Response.Headers.RetryAfter = "2";
-                return context.Response.WriteAsJsonAsync(new ErrorBody(unavailable.Message));
+                return context.Response.WriteAsJsonAsync(new ErrorBody("the index's database is unavailable; try again shortly"));
             }
+            log.LogError(error, "internal error on {Path}", context.Request.Path);
             context.Response.StatusCode = StatusCodes.Status500InternalServerError;
-            return context.Response.WriteAsJsonAsync(new ErrorBody($"internal error: {error?.Message}"));
+            return context.Response.WriteAsJsonAsync(new ErrorBody("internal error; the server log has the details"));
         }));
         // Errors produced outside the handlers (an unknown route, a wrong method) get the same JSON shape.
         app.UseStatusCodePages(context => context.HttpContext.Response.WriteAsJsonAsync(
             new ErrorBody(ReasonPhrases.GetReasonPhrase(context.HttpContext.Response.StatusCode).ToLowerInvariant())));
-        app.UseRateLimiter();
+        app.Use(async (context, next) =>
+        {
+            SecurityHeaders.Add(context.Response, context.Request.Path == "/" ? page.ContentSecurityPolicy : SecurityHeaders.ApiPolicy);
+            if (!hosts.Allows(context.Request.Host))
+            {
+                await WriteError(context, StatusCodes.Status400BadRequest, "this service does not answer for that host name (see serve --allowed-host)");
+                return;
+            }
+            var guarded = context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/images");
+            if (keyHash is not null && guarded && !ApiKeys.Matches(context.Request, keyHash))
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                await WriteError(context, StatusCodes.Status401Unauthorized, "an API key is required (header X-API-Key or Authorization: Bearer)");
+                return;
+            }
+            await next(context);
+        });
 
-        var contentTypes = new FileExtensionContentTypeProvider();
-        var page = ReadPage();
-
-        app.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));
-        app.MapGet("/health", () => Results.Json(new { status = "ok", images = searcher.Index.Count, model = searcher.WeightsPath, score = searcher.Index.Manifest.Score }));
+        app.MapGet("/", () => Results.Content(page.Html, "text/html; charset=utf-8"));
+        app.MapGet("/health", async (CancellationToken cancel) => Results.Json(new
+        {
+            status = "ok",
+            images = await searcher.Index.CountAsync(cancel),
+            model_sha256 = searcher.Index.Manifest.WeightsSha256,
+            score = searcher.Index.Manifest.Score,
+            images_without_features = searcher.ImagesWithoutFeatures,
+            api_key = keyHash is not null,
+        }));
         app.MapGet("/api/search", async (HttpContext context) =>
         {
+            var watch = Stopwatch.StartNew();
             if (!StrictQueryString.TryParse(context.Request.QueryString.Value, out var query, out var error)) return Error(400, error!);
             var text = query.GetValueOrDefault("q", "").Trim();
             if (text.Length == 0) return Error(400, "the query 'q' is empty");
@@ -102,30 +119,78 @@ public static class SearchService
             var k = 10;
             if (query.TryGetValue("k", out var kText) && (!int.TryParse(kText, out k) || k < 1 || k > options.MaxResults))
                 return Error(400, $"'k' must be a whole number from 1 to {options.MaxResults}");
-            var watch = Stopwatch.StartNew();
-            var hits = await searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity);
+            // The deadline covers waiting for a turn and the search; a client that leaves cancels both.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            deadline.CancelAfter(options.Timeout);
+            IDisposable? turn;
+            try
+            {
+                turn = await admission.EnterAsync(ClientOf(context, options), deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return TimedOut(context, options);
+            }
+            if (turn is null) return TooMany(context);
+            var search = searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, deadline.Token);
+            // The turn is given back when the model is done with the search, not before: a request answered at its
+            // deadline must not let another search onto a model that is still busy with this one.
+            _ = search.ContinueWith(_ => turn.Dispose(), TaskScheduler.Default);
+            IReadOnlyList<SearchHit> hits;
+            try
+            {
+                hits = await search.WaitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return TimedOut(context, options);
+            }
             return Results.Json(new SearchResponse(text, Math.Round(watch.Elapsed.TotalMilliseconds, 1), hits.Select(h => new SearchResult(
                 h.Id, Math.Round(h.Score, 4), Math.Round(h.FirstStageSimilarity, 4), h.ImagePath is null ? null : $"/images/{Uri.EscapeDataString(h.Id)}")).ToList()));
-        }).RequireRateLimiting(SearchPolicy);
-        app.MapGet("/images/{id}", (string id) =>
+        });
+        app.MapGet("/images/{id}", async (string id, CancellationToken cancel) =>
         {
-            // Files are looked up by id among the index's images only; no path is ever built from the request.
-            if (searcher.Index.Find(id) is not { } image) return Error(404, "no image with this id in the index");
-            if (image.ImagePath is not { } path || !File.Exists(path)) return Error(404, "this image has no file");
-            return Results.File(path, contentTypes.TryGetContentType(path, out var type) ? type : "application/octet-stream");
+            // Files are looked up by id among the index's images only; no path is ever built from the request, and a path
+            // the index lists is served only inside the folders the index was built from, and only as an image.
+            if (await searcher.Index.FindAsync(id, cancel) is not { } image) return Error(404, "no image with this id in the index");
+            if (image.ImagePath is not { } path) return Error(404, "this image has no file");
+            if (images.Check(path) is { } refusal)
+            {
+                log.LogWarning("refused to serve {Path} for image {Id}: {Reason}", path, id, refusal);
+                return Error(404, "this image's file is not served");
+            }
+            return File.Exists(path) ? Results.File(path, ImageFiles.ContentType(path)) : Error(404, "this image has no file");
         });
         app.MapFallback(() => Error(404, "not found"));
         return app;
     }
 
+    /// <summary>Who a request is from: its remote address, or the configured header's value behind a trusted proxy.</summary>
+    private static string ClientOf(HttpContext context, SearchServiceOptions options) =>
+        options.ClientHeader is { } header && context.Request.Headers[header].ToString() is { Length: > 0 } named
+            ? "header:" + named
+            : context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+    private static IResult TimedOut(HttpContext context, SearchServiceOptions options)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return Error(503, context.RequestAborted.IsCancellationRequested
+            ? "the request was cancelled"
+            : $"the search did not finish within {options.Timeout.TotalSeconds:0.###} s; try again shortly");
+    }
+
+    private static IResult TooMany(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return Error(429, "too many searches at once; try again shortly");
+    }
+
     private static IResult Error(int status, string message) => Results.Json(new ErrorBody(message), statusCode: status);
 
-    private static string ReadPage()
+    private static Task WriteError(HttpContext context, int status, string message)
     {
-        using var stream = typeof(SearchService).Assembly.GetManifestResourceStream("SearchPage.html")
-            ?? throw new InvalidOperationException("the search page is missing from the assembly");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new ErrorBody(message));
     }
 
     private sealed record ErrorBody([property: JsonPropertyName("error")] string Error);

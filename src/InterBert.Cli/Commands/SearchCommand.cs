@@ -42,6 +42,7 @@ public static class SearchCommand
             var text = string.Join(' ', parse.GetValue(query)!).Trim();
             if (text.Length == 0) throw new ArgumentException("the query is empty");
             using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights), CommandLine.Precision(parse, precision));
+            searcher.ImageWithoutFeatures += id => Console.Error.WriteLine($"search: note: image {id} is in the index but has no features in {searcher.Store.Folder}; skipped");
             var watch = Stopwatch.StartNew();
             var hits = searcher.Search(text, Math.Clamp(parse.GetValue(top), 1, 1000), Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), parse.GetValue(addSimilarity));
             var elapsed = watch.Elapsed;

@@ -21,6 +21,18 @@ public interface IImageVectorIndex : IDisposable
     /// <summary>The indexed image with this id, or null.</summary>
     IndexedImage? Find(string id);
 
+    /// <summary>
+    /// The folders whose files this index's images may be served from, as recorded where the index was built (a
+    /// folder index's manifest, a database index's local pointer file), never read from the database itself.
+    /// </summary>
+    IReadOnlyList<string> ImageRoots { get; }
+
+    /// <summary>The number of images, without holding a thread while a database answers (a count a few seconds old may do).</summary>
+    Task<int> CountAsync(CancellationToken cancel = default) => Task.FromResult(Count);
+
+    /// <summary>The indexed image with this id, or null, without holding a thread while a database answers.</summary>
+    Task<IndexedImage?> FindAsync(string id, CancellationToken cancel = default) => Task.FromResult(Find(id));
+
     /// <summary>Refuses a model other than the one the index was built with (by the weights' SHA-256).</summary>
     void CheckModel(string weightsPath, string? fingerprint = null);
 }

@@ -30,6 +30,8 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
     private readonly byte* vectors;
     private readonly Lazy<USearchIndex> graph;
     private readonly Lazy<Dictionary<string, IndexedImage>> byId;
+    // Indexes built before roots were recorded: the folders of their images (images.jsonl is as local as index.json).
+    private readonly Lazy<IReadOnlyList<string>> imageRoots;
 
     private ImageIndex(string folder, ImageIndexManifest manifest, IReadOnlyList<IndexedImage> images)
     {
@@ -54,6 +56,7 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
             if (!File.Exists(graphPath)) throw new InterBertException($"{graphPath}: missing; rebuild the index");
             return new USearchIndex(graphPath, view: true);
         }, LazyThreadSafetyMode.ExecutionAndPublication);
+        imageRoots = new Lazy<IReadOnlyList<string>>(() => ImageIndexManifest.RootsOf(images), LazyThreadSafetyMode.ExecutionAndPublication);
         byId = new Lazy<Dictionary<string, IndexedImage>>(() =>
         {
             var ids = new Dictionary<string, IndexedImage>(StringComparer.Ordinal);
@@ -70,6 +73,9 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
 
     /// <inheritdoc/>
     public IndexedImage? Find(string id) => byId.Value.GetValueOrDefault(id);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ImageRoots => Manifest.ImageRoots ?? imageRoots.Value;
 
     /// <inheritdoc/>
     public IReadOnlyList<IndexHit> NearestImages(float[] query, int count, SearchMode mode = SearchMode.Auto) =>
@@ -214,6 +220,7 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
             Score = ModelCheckpoint.ScoresWithMatchingHead(metadata) ? "matching-head" : "score-head",
             Contrastive = metadata.ContainsKey(ContrastiveLoss.WeightMetadataKey),
             Precision = model.Precision.Name(),
+            ImageRoots = ImageIndexManifest.RootsOf(images),
         };
     }
 

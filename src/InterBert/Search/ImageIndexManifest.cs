@@ -34,6 +34,29 @@ public sealed record ImageIndexManifest
     /// <summary>Collections of at most this many images are searched exactly unless asked otherwise.</summary>
     [JsonPropertyName("exact_below")] public int ExactBelow { get; init; } = 20_000;
 
+    /// <summary>The folders the indexed image files were in when the index was built: the only ones the service serves files from.</summary>
+    [JsonPropertyName("image_roots")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? ImageRoots { get; init; }
+
+    /// <summary>The folders holding <paramref name="images"/>' files (absolute), those inside another listed folder left out.</summary>
+    public static IReadOnlyList<string> RootsOf(IEnumerable<IndexedImage> images)
+    {
+        var folders = images.Select(i => i.ImagePath).OfType<string>()
+            .Select(p => Path.GetDirectoryName(Path.GetFullPath(p))!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var roots = new List<string>();
+        foreach (var folder in folders)
+            if (!roots.Any(r => IsInside(folder, r))) roots.Add(folder);
+        return roots;
+    }
+
+    /// <summary>Whether <paramref name="path"/> (absolute, normalised) is <paramref name="folder"/> or lies inside it.</summary>
+    public static bool IsInside(string path, string folder)
+    {
+        folder = folder.TrimEnd(Path.DirectorySeparatorChar);
+        return path == folder || path.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+    }
+
     /// <summary>Refuses a model other than the one the index at <paramref name="location"/> was built with.</summary>
     public void CheckModel(string location, string weightsPath, string? fingerprint = null)
     {

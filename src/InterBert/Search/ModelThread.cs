@@ -23,12 +23,22 @@ public sealed class ModelThread : IDisposable
         thread.Start();
     }
 
-    /// <summary>Runs <paramref name="call"/> on the thread; the task ends with its result or its exception.</summary>
-    public Task<T> RunAsync<T>(Func<T> call)
+    /// <summary>
+    /// Runs <paramref name="call"/> on the thread; the task ends with its result or its exception. A call whose
+    /// <paramref name="cancel"/> ended while it waited its turn is skipped (the task is cancelled): work for a caller
+    /// that has gone never occupies the model. A call already running finishes.
+    /// </summary>
+    public Task<T> RunAsync<T>(Func<T> call, CancellationToken cancel = default)
     {
         var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         work.Add(() =>
         {
+            if (cancel.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref skipped);
+                result.SetCanceled(cancel);
+                return;
+            }
             try
             {
                 result.SetResult(call());
@@ -40,6 +50,11 @@ public sealed class ModelThread : IDisposable
         });
         return result.Task;
     }
+
+    /// <summary>Calls skipped because they were cancelled before their turn.</summary>
+    public int Skipped => Volatile.Read(ref skipped);
+
+    private int skipped;
 
     /// <summary>Runs <paramref name="call"/> on the thread and waits for it.</summary>
     public T Run<T>(Func<T> call) => Thread.CurrentThread == thread ? call() : RunAsync(call).GetAwaiter().GetResult();

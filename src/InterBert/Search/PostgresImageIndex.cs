@@ -22,6 +22,10 @@ public sealed class PostgresImageIndex : IImageVectorIndex
     private readonly NpgsqlDataSource source;
     private readonly string table;
     private readonly ImageIndexManifest manifest;
+    private static readonly TimeSpan CountLifetime = TimeSpan.FromSeconds(5);
+    private CachedCount? countCache;
+
+    private sealed record CachedCount(int Count, Stopwatch At);
 
     private PostgresImageIndex(PostgresIndexLocation location, NpgsqlDataSource source, ImageIndexManifest manifest)
     {
@@ -46,6 +50,34 @@ public sealed class PostgresImageIndex : IImageVectorIndex
         using var command = new NpgsqlCommand($"SELECT count(*) FROM {table}", connection);
         return (int)(long)command.ExecuteScalar()!;
     });
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ImageRoots => Where.ImageRoots;
+
+    /// <inheritdoc/>
+    public async Task<int> CountAsync(CancellationToken cancel = default)
+    {
+        // A health check every second from several load balancers must not each count the table: one count serves
+        // every caller for a few seconds.
+        var cached = countCache;
+        if (cached is not null && cached.At.Elapsed < CountLifetime) return cached.Count;
+        var count = await RunAsync(async connection =>
+        {
+            await using var command = new NpgsqlCommand($"SELECT count(*) FROM {table}", connection);
+            return (int)(long)(await command.ExecuteScalarAsync(cancel))!;
+        }, cancel);
+        countCache = new CachedCount(count, Stopwatch.StartNew());
+        return count;
+    }
+
+    /// <inheritdoc/>
+    public Task<IndexedImage?> FindAsync(string id, CancellationToken cancel = default) => RunAsync(async connection =>
+    {
+        await using var command = new NpgsqlCommand($"SELECT id, file FROM {table} WHERE id = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        await using var reader = await command.ExecuteReaderAsync(cancel);
+        return await reader.ReadAsync(cancel) ? new IndexedImage(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1)) : null;
+    }, cancel);
 
     /// <summary>What a build, an append or a removal did.</summary>
     public sealed record ChangeResult(int Written, int Removed, int Count, bool Cancelled, TimeSpan Elapsed);
@@ -105,7 +137,15 @@ public sealed class PostgresImageIndex : IImageVectorIndex
         return WithConnection(source, location, connection =>
         {
             EnsureExtension(connection, location);
+            var target = Quote(location.Table);
+            var staging = Quote(location.Table + "_staging");
+            using var transaction = connection.BeginTransaction();
+            // Writers of one table take turns, and each reads the manifest only once it holds the lock: one read before
+            // would be stale after a concurrent rebuild (another model's) and be written back over it. Searches go on.
+            Lock(connection, location);
             var existing = ReadManifest(connection, location);
+            if (existing is null && TableExists(connection, location.Table))
+                throw new InterBertException($"{location.Display}: table {location.Table} exists and is no interbert index (no {location.Table}_manifest); nothing was changed: choose another --table");
             if (append)
             {
                 if (existing is null) throw new InterBertException($"{location.Display}: no index to append to; build one first (without --append)");
@@ -114,15 +154,19 @@ public sealed class PostgresImageIndex : IImageVectorIndex
                 if (Path.GetFullPath(existing.Features) != described.Features)
                     throw new InterBertException($"{location.Display}: its images' features are in {existing.Features}, not {described.Features}; add the new images' features there");
             }
-            var target = Quote(location.Table);
-            var staging = Quote(location.Table + "_staging");
-            using var transaction = connection.BeginTransaction();
-            // Builders of one table take turns; searches go on meanwhile.
-            Execute(connection, $"SELECT pg_advisory_xact_lock(hashtext({Literal(location.Table)}))", unlimited: true);
-            Execute(connection, $"DROP TABLE IF EXISTS {staging}");
-            Execute(connection, append
-                ? $"CREATE TEMPORARY TABLE {staging} (id text PRIMARY KEY, file text, embedding vector({described.Dimension}) NOT NULL) ON COMMIT DROP"
-                : $"CREATE TABLE {staging} (id text PRIMARY KEY, file text, embedding vector({described.Dimension}) NOT NULL)");
+            if (append)
+            {
+                // A temporary table of this session only, named so that it can never be taken for a user's table.
+                staging = "pg_temp." + Quote(location.Table + "_append");
+                Execute(connection, $"CREATE TEMPORARY TABLE {Quote(location.Table + "_append")} (id text PRIMARY KEY, file text, embedding vector({described.Dimension}) NOT NULL) ON COMMIT DROP");
+            }
+            else
+            {
+                // A rebuild's staging table lives only inside its transaction, so one that exists now was never ours.
+                if (TableExists(connection, location.Table + "_staging"))
+                    throw new InterBertException($"{location.Display}: a table {location.Table}_staging exists that this rebuild did not create; nothing was changed: rename or drop it, or choose another --table");
+                Execute(connection, $"CREATE TABLE {staging} (id text PRIMARY KEY, file text, embedding vector({described.Dimension}) NOT NULL)");
+            }
             for (var start = 0; start < images.Count; start += RowsPerCopy)
             {
                 if (cancel.IsCancellationRequested) return new ChangeResult(0, 0, existing?.Count ?? 0, true, watch.Elapsed);
@@ -169,11 +213,13 @@ public sealed class PostgresImageIndex : IImageVectorIndex
     {
         var watch = Stopwatch.StartNew();
         using var source = DataSource(location);
+        var fingerprint = ImageIndex.Fingerprint(weightsPath);
         return WithConnection(source, location, connection =>
         {
-            var existing = ReadManifest(connection, location) ?? throw new InterBertException($"{location.Display}: no index there");
-            existing.CheckModel(location.Display, weightsPath);
             using var transaction = connection.BeginTransaction();
+            Lock(connection, location);
+            var existing = ReadManifest(connection, location) ?? throw new InterBertException($"{location.Display}: no index there");
+            existing.CheckModel(location.Display, weightsPath, fingerprint);
             int removed;
             using (var command = new NpgsqlCommand($"DELETE FROM {Quote(location.Table)} WHERE id = ANY($1)", connection))
             {
@@ -247,37 +293,52 @@ public sealed class PostgresImageIndex : IImageVectorIndex
             using var connection = source.OpenConnection();
             return work(connection);
         }
-        catch (PostgresException e) when (e.SqlState is "28P01" or "28000")
+        catch (Exception e) when (Translate(e, location, whileServing) is { } translated)
         {
-            throw new InterBertException($"{location.Display}: {e.MessageText} (check the user and password)");
+            throw translated;
         }
-        catch (PostgresException e) when (e.SqlState == "3D000")
+    }
+
+    /// <summary>The same as <see cref="WithConnection{T}"/>, without holding a thread while the database works.</summary>
+    private async Task<T> RunAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken cancel)
+    {
+        try
         {
-            throw new InterBertException($"{location.Display}: {e.MessageText}");
+            await using var connection = await source.OpenConnectionAsync(cancel);
+            return await work(connection);
         }
-        catch (PostgresException e) when (whileServing && (e.SqlState.StartsWith("57P", StringComparison.Ordinal) || e.SqlState.StartsWith("08", StringComparison.Ordinal) || e.SqlState == "53300"))
+        catch (Exception e) when (!cancel.IsCancellationRequested && Translate(e, Where, whileServing: true) is { } translated)
         {
-            throw new IndexUnavailableException($"{location.Display}: the database is unavailable ({e.MessageText})", e);
+            throw translated;
         }
-        catch (PostgresException e)
+    }
+
+    /// <summary>A database failure as a one-line error naming the location (never the password), or null for other exceptions.</summary>
+    private static Exception? Translate(Exception error, PostgresIndexLocation location, bool whileServing)
+    {
+        switch (error)
         {
-            throw new InterBertException($"{location.Display}: {e.MessageText}");
-        }
-        catch (NpgsqlException e)
-        {
-            var reason = e.InnerException switch
-            {
-                SocketException s => $"cannot reach the database server ({s.Message})",
-                TimeoutException => "the database server did not answer in time",
-                IOException io => $"the connection to the database server broke ({io.Message})",
-                _ => e.Message.Split('\n')[0],
-            };
-            if (whileServing) throw new IndexUnavailableException($"{location.Display}: {reason}", e);
-            throw new InterBertException($"{location.Display}: {reason}");
-        }
-        catch (InvalidOperationException e) when (e.Message.Contains("vector", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InterBertException($"{location.Display}: the pgvector extension is not installed in this database ({e.Message.Split('\n')[0]})");
+            case PostgresException e when e.SqlState is "28P01" or "28000":
+                return new InterBertException($"{location.Display}: {e.MessageText} (check the user and password)");
+            case PostgresException e when e.SqlState == "3D000":
+                return new InterBertException($"{location.Display}: {e.MessageText}");
+            case PostgresException e when whileServing && (e.SqlState.StartsWith("57P", StringComparison.Ordinal) || e.SqlState.StartsWith("08", StringComparison.Ordinal) || e.SqlState == "53300"):
+                return new IndexUnavailableException($"{location.Display}: the database is unavailable ({e.MessageText})", e);
+            case PostgresException e:
+                return new InterBertException($"{location.Display}: {e.MessageText}");
+            case NpgsqlException e:
+                var reason = e.InnerException switch
+                {
+                    SocketException s => $"cannot reach the database server ({s.Message})",
+                    TimeoutException => "the database server did not answer in time",
+                    IOException io => $"the connection to the database server broke ({io.Message})",
+                    _ => e.Message.Split('\n')[0],
+                };
+                return whileServing ? new IndexUnavailableException($"{location.Display}: {reason}", e) : new InterBertException($"{location.Display}: {reason}");
+            case InvalidOperationException e when e.Message.Contains("vector", StringComparison.OrdinalIgnoreCase):
+                return new InterBertException($"{location.Display}: the pgvector extension is not installed in this database ({e.Message.Split('\n')[0]})");
+            default:
+                return null;
         }
     }
 
@@ -292,6 +353,17 @@ public sealed class PostgresImageIndex : IImageVectorIndex
             throw new InterBertException($"{location.Display}: the pgvector extension is not available on the server ({e.MessageText})");
         }
         connection.ReloadTypes();
+    }
+
+    /// <summary>Takes the table's writer lock for the current transaction (waiting for another writer to finish).</summary>
+    private static void Lock(NpgsqlConnection connection, PostgresIndexLocation location) =>
+        Execute(connection, $"SELECT pg_advisory_xact_lock(hashtext({Literal(location.Table)}))", unlimited: true);
+
+    private static bool TableExists(NpgsqlConnection connection, string name)
+    {
+        using var command = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = Quote(name) });
+        return command.ExecuteScalar() is true;
     }
 
     private static ImageIndexManifest? ReadManifest(NpgsqlConnection connection, PostgresIndexLocation location)

@@ -9,7 +9,9 @@ namespace InterBert.Search;
 /// Where a database index is: a PostgreSQL connection (a <c>postgres://user:password@host:port/database</c> URL or an
 /// Npgsql connection string such as <c>Host=...;Database=...;Username=...</c>) and a table. A small JSON file
 /// (<c>{"backend": "postgres", "connection": ..., "table": ...}</c>) can point to it, so that <c>--index FILE</c> works
-/// as for a folder. Pooling and timeouts get defaults unless the connection sets them.
+/// as for a folder. Pooling and timeouts get defaults unless the connection sets them. A password is never written to
+/// that file nor shown in a message: give it through <c>PGPASSWORD</c> or a password file (<c>PGPASSFILE</c>,
+/// <c>~/.pgpass</c>), which Npgsql reads.
 /// </summary>
 public sealed partial record PostgresIndexLocation
 {
@@ -21,6 +23,23 @@ public sealed partial record PostgresIndexLocation
 
     /// <summary>The table of image vectors (its description is in <c>TABLE_manifest</c>).</summary>
     public string Table { get; init; } = DefaultTable;
+
+    /// <summary>The folders whose files a service may serve for this index, from the pointer file (never from the database).</summary>
+    public IReadOnlyList<string> ImageRoots { get; init; } = [];
+
+    /// <summary>The location as a URL without the password (for hints to pass to --index).</summary>
+    public string Url
+    {
+        get
+        {
+            var b = new NpgsqlConnectionStringBuilder(ConnectionString);
+            var user = b.Username is null ? "" : Uri.EscapeDataString(b.Username) + "@";
+            return $"postgres://{user}{b.Host}:{b.Port}/{Uri.EscapeDataString(b.Database ?? "")}?table={Table}";
+        }
+    }
+
+    /// <summary>Whether the connection carries a password (which a pointer file leaves out).</summary>
+    public bool HasPassword => !string.IsNullOrEmpty(new NpgsqlConnectionStringBuilder(ConnectionString).Password);
 
     /// <summary>The location as messages show it: no password.</summary>
     public string Display
@@ -59,6 +78,8 @@ public sealed partial record PostgresIndexLocation
             if (pointer?["backend"]?.GetValue<string>() != "postgres" || pointer["connection"]?.GetValue<string>() is not { } connection)
                 throw new InterBertException($"{text}: not a database index pointer (expected {{\"backend\": \"postgres\", \"connection\": ..., \"table\": ...}})");
             location = Parse(connection, pointer["table"]?.GetValue<string>());
+            if (pointer["image_roots"] is JsonArray roots)
+                location = location with { ImageRoots = roots.Select(r => r?.GetValue<string>()).OfType<string>().ToList() };
         }
         else if (text.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || text.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
         {
@@ -81,14 +102,43 @@ public sealed partial record PostgresIndexLocation
         return location;
     }
 
-    /// <summary>Writes a JSON pointer file to this location (atomically), for <c>--index FILE</c>.</summary>
-    public void WritePointer(string path) => AtomicFile.WriteAllText(path,
-        new JsonObject { ["backend"] = "postgres", ["connection"] = ConnectionString, ["table"] = Table }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    /// <summary>
+    /// Writes a JSON pointer file to this location (atomically, readable by its owner only), for <c>--index FILE</c>:
+    /// the connection without its password, and the folders a service may serve image files from.
+    /// </summary>
+    public void WritePointer(string path, IReadOnlyList<string> imageRoots)
+    {
+        ClaimPointer(path);
+        var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { Password = null };
+        var text = new JsonObject
+        {
+            ["backend"] = "postgres", ["connection"] = builder.ConnectionString, ["table"] = Table,
+            ["image_roots"] = new JsonArray(imageRoots.Select(r => (JsonNode?)JsonValue.Create(r)).ToArray()),
+        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        AtomicFile.Write(path, temporary =>
+        {
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            using var writer = new StreamWriter(temporary, new System.Text.UTF8Encoding(false), options);
+            writer.Write(text);
+        });
+    }
+
+    /// <summary>Refuses, before any work, an existing file at <paramref name="path"/> that is not a database index pointer.</summary>
+    public static void ClaimPointer(string path) => OutputFolder.ClaimFile(path, "a database index pointer",
+        p => JsonNode.Parse(File.ReadAllText(p)) is JsonObject o && o["backend"]?.GetValue<string>() == "postgres");
+
+    /// <summary><paramref name="text"/> with the password of a postgres:// URL or a connection string replaced by ***.</summary>
+    public static string Redact(string text)
+    {
+        var url = UrlPassword().Replace(text, "$1***@");
+        return ConnectionStringPassword().Replace(url, "$1***");
+    }
 
     private static PostgresIndexLocation FromUrl(string text)
     {
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
-            throw new InterBertException($"{text}: not a postgres:// URL (postgres://user:password@host:port/database)");
+            throw new InterBertException($"{Redact(text)}: not a postgres:// URL (postgres://user:password@host:port/database)");
         var builder = new NpgsqlConnectionStringBuilder { Host = uri.Host, Port = uri.IsDefaultPort || uri.Port < 0 ? 5432 : uri.Port };
         var database = Uri.UnescapeDataString(uri.AbsolutePath.Trim('/'));
         if (database.Length > 0) builder.Database = database;
@@ -111,7 +161,7 @@ public sealed partial record PostgresIndexLocation
                 }
                 catch (ArgumentException)
                 {
-                    throw new InterBertException($"{text}: unknown connection setting '{key}'");
+                    throw new InterBertException($"{Redact(text)}: unknown connection setting '{key}'");
                 }
             }
         }
@@ -127,9 +177,17 @@ public sealed partial record PostgresIndexLocation
         if (builder.Timeout == 15) builder.Timeout = 5;
         if (builder.MaxPoolSize == 100) builder.MaxPoolSize = 20;
         if (builder.KeepAlive == 0) builder.KeepAlive = 30;
+        // A search statement that takes longer than this is a database in trouble; index builds lift the limit.
+        if (builder.CommandTimeout == 30) builder.CommandTimeout = 10;
         builder.ApplicationName ??= "interbert";
         return builder.ConnectionString;
     }
+
+    [GeneratedRegex("(://[^:/@]*:)[^@]*@")]
+    private static partial Regex UrlPassword();
+
+    [GeneratedRegex("((?:^|;)\\s*(?:password|pwd)\\s*=)[^;]*", RegexOptions.IgnoreCase)]
+    private static partial Regex ConnectionStringPassword();
 
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,39}$")]
     private static partial Regex TableName();

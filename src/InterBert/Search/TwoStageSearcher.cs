@@ -155,16 +155,21 @@ public sealed class TwoStageSearcher : IDisposable
     public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, bool addSimilarity = false) =>
         modelThread.Run(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity));
 
-    /// <summary>The same as <see cref="Search"/>, without holding the calling thread while the model works.</summary>
-    public Task<IReadOnlyList<SearchHit>> SearchAsync(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, bool addSimilarity = false) =>
-        modelThread.RunAsync(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity));
+    /// <summary>
+    /// The same as <see cref="Search"/>, without holding the calling thread while the model works; a search cancelled
+    /// while it waits for the model is never run.
+    /// </summary>
+    public Task<IReadOnlyList<SearchHit>> SearchAsync(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, bool addSimilarity = false, CancellationToken cancel = default) =>
+        modelThread.RunAsync(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity), cancel);
+
+    /// <summary>Searches skipped because they were cancelled (the client left, the deadline passed) before the model took them.</summary>
+    public int SkippedSearches => modelThread.Skipped;
 
     private IReadOnlyList<SearchHit> SearchOnModelThread(string query, int top, int candidates, SearchMode mode, bool addSimilarity)
     {
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
         var tokens = Tokens(query);
-        var nearest = Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode);
-        // A database index may list an image added after the store was opened: its features are read then.
+        var nearest = WithFeatures(Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode));
         var scores = Rerank(tokens, nearest.Select(n => n.Image.Id).ToList());
         if (addSimilarity)
             for (var k = 0; k < scores.Length; k++) scores[k] += SimilarityScale * nearest[k].Similarity;
@@ -173,6 +178,32 @@ public sealed class TwoStageSearcher : IDisposable
             .Take(top)
             .Select(k => new SearchHit(nearest[k].Image.Id, scores[k], nearest[k].Similarity, k + 1, nearest[k].Image.ImagePath))
             .ToList();
+    }
+
+    /// <summary>Candidates the index proposed whose features are nowhere in the store, skipped (counted once per image).</summary>
+    public int ImagesWithoutFeatures => withoutFeatures.Count;
+
+    /// <summary>Raised (on the model thread) the first time a candidate without features is skipped, with its id.</summary>
+    public event Action<string>? ImageWithoutFeatures;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> withoutFeatures = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The candidates whose features the store holds. A database index may list an image added after the store was
+    /// opened (its shard is read now), or a row whose features were never extracted: that one is skipped, not a
+    /// failed search.
+    /// </summary>
+    private List<IndexHit> WithFeatures(IReadOnlyList<IndexHit> nearest)
+    {
+        if (nearest.All(n => Store.Contains(n.Image.Id))) return nearest.ToList();
+        Store.AddNewShards();
+        var kept = new List<IndexHit>(nearest.Count);
+        foreach (var hit in nearest)
+        {
+            if (Store.Contains(hit.Image.Id)) kept.Add(hit);
+            else if (withoutFeatures.TryAdd(hit.Image.Id, true)) ImageWithoutFeatures?.Invoke(hit.Image.Id);
+        }
+        return kept;
     }
 
     /// <inheritdoc/>

@@ -18,6 +18,7 @@ public static class IndexJob
         if (options.Append || options.Remove.Count > 0 || options.Table is not null)
             throw new ArgumentException("--append, --remove and --table belong to a database index (--backend postgres)");
         if (options.Output is null) throw new ArgumentException("--out is required: the index folder");
+        ImageIndex.ClaimFolder(options.Output);
         var result = host.RunStage("index", (progress, stop) => Build(options, progress, stop), cancel);
         if (result.Cancelled)
         {
@@ -33,6 +34,7 @@ public static class IndexJob
     private static ImageIndex.BuildResult RunDatabase(IndexJobOptions options, WorkflowHost host, CancellationToken cancel)
     {
         var location = PostgresIndexLocation.Parse(options.Connection!, options.Table);
+        if (options.Output is { } pointerPath) PostgresIndexLocation.ClaimPointer(pointerPath);
         if (options.Remove.Count > 0)
         {
             if (options.Append) throw new ArgumentException("give --append or --remove, not both");
@@ -55,9 +57,16 @@ public static class IndexJob
             host.Log($"index: interrupted; {location.Display} is as it was ({result.Count} images)");
             return new ImageIndex.BuildResult(0, 0, true, result.Elapsed);
         }
-        if (options.Output is { } pointer) location.WritePointer(pointer);
+        if (options.Output is { } pointer)
+        {
+            // An appended batch's folders join those the pointer already lists.
+            var earlier = options.Append && File.Exists(pointer) ? PostgresIndexLocation.Parse(pointer).ImageRoots : [];
+            location.WritePointer(pointer, ImageIndexManifest.RootsOf(earlier.Select(r => new IndexedImage("", Path.Combine(r, "x"))).Concat(images)));
+            if (location.HasPassword)
+                host.Log($"index: the password is not written to {pointer}: give it through PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass)");
+        }
         host.Log($"index: {(options.Append ? "added or replaced" : "wrote")} {result.Written} images in {location.Display}; {result.Count} in all ({result.Elapsed.TotalSeconds:F1} s)");
-        var reference = options.Output ?? "'" + options.Connection + "'";
+        var reference = options.Output ?? "'" + location.Url + "'";
         host.Log($"search it: ./interbert search --index {reference} \"a query\"    serve it: ./interbert serve --index {reference}");
         return new ImageIndex.BuildResult(result.Written, 0, false, result.Elapsed);
     }

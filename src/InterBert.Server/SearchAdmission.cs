@@ -1,0 +1,75 @@
+using System.Threading.RateLimiting;
+
+namespace InterBert.Server;
+
+/// <summary>
+/// Who may search now: each client (by remote address, or by a header a trusted proxy sets) has its own share
+/// (searches running and waiting), inside the service's overall limit, so that one client flooding the service
+/// holds at most its share while others are served. Waiting ends at the request's deadline or when the client leaves.
+/// </summary>
+public sealed class SearchAdmission : IDisposable
+{
+    private readonly PartitionedRateLimiter<string> perClient;
+    private readonly PartitionedRateLimiter<string> overall;
+
+    /// <summary>Limits: running and waiting searches per client and in all.</summary>
+    public SearchAdmission(int runningPerClient, int queuedPerClient, int running, int queued)
+    {
+        perClient = PartitionedRateLimiter.Create<string, string>(client => RateLimitPartition.GetConcurrencyLimiter(client, _ => new ConcurrencyLimiterOptions
+        {
+            PermitLimit = Math.Max(1, runningPerClient), QueueLimit = Math.Max(0, queuedPerClient), QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        }));
+        overall = PartitionedRateLimiter.Create<string, string>(_ => RateLimitPartition.GetConcurrencyLimiter("all", _ => new ConcurrencyLimiterOptions
+        {
+            PermitLimit = Math.Max(1, running), QueueLimit = Math.Max(0, queued), QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        }));
+    }
+
+    /// <summary>
+    /// Waits for a turn of <paramref name="client"/>: its own share first, then the service's. Returns null when either
+    /// queue is full (answer 429 at once); throws <see cref="OperationCanceledException"/> when <paramref name="cancel"/>
+    /// ends the wait. Dispose the turn when the search's work is done.
+    /// </summary>
+    public async Task<IDisposable?> EnterAsync(string client, CancellationToken cancel)
+    {
+        var own = await perClient.AcquireAsync(client, 1, cancel);
+        if (!own.IsAcquired)
+        {
+            own.Dispose();
+            return null;
+        }
+        RateLimitLease shared;
+        try
+        {
+            shared = await overall.AcquireAsync(client, 1, cancel);
+        }
+        catch
+        {
+            own.Dispose();
+            throw;
+        }
+        if (shared.IsAcquired) return new Turn(own, shared);
+        shared.Dispose();
+        own.Dispose();
+        return null;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        perClient.Dispose();
+        overall.Dispose();
+    }
+
+    private sealed class Turn(RateLimitLease own, RateLimitLease shared) : IDisposable
+    {
+        private int disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+            shared.Dispose();
+            own.Dispose();
+        }
+    }
+}
