@@ -57,8 +57,8 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     /// </summary>
     public static Tensor WrittenOutAttention(Tensor q, Tensor k, Tensor v, Tensor additiveMask, double dropout)
     {
-        var scores = matmul(q * (1.0 / Math.Sqrt(q.shape[^1])), k.transpose(-1, -2));
-        var probabilities = softmax(scores.to_type(ScalarType.Float32) + additiveMask, -1);
+        var scores = matmul(q.mul(KeptScalars.Of(1.0 / Math.Sqrt(q.shape[^1]))), k.transpose(-1, -2));
+        var probabilities = softmax(scores.to_type(ScalarType.Float32).Plus(additiveMask), -1);
         if (dropout > 0) probabilities = AutocastDropout.Apply(probabilities, dropout);
         // Explicit, so the product is bf16 with bf16 values even outside an autocast region (mixed types would abort).
         return matmul(probabilities.to_type(v.dtype), v);

@@ -22,7 +22,7 @@ public sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>LayerNorm(dropout(dense(x)) + residual).</summary>
-    public override Tensor forward(Tensor x, Tensor residual) => layerNorm.call(dropout.call(dense.call(x)) + residual);
+    public override Tensor forward(Tensor x, Tensor residual) => layerNorm.call(dropout.call(dense.call(x)).Plus(residual));
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>
     protected override void RegisterComponents() { }

@@ -46,7 +46,9 @@ public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var features = AutocastScope.Widen(imageEmbeddings.call(withGlobalFeatures));
         var locations = AutocastScope.Widen(imageLocationEmbeddings.call(withGlobalLocations));
         // Normalised apart, the box carries as much weight as the appearance, however large the features are.
-        var embedded = locationLayerNorm is null ? layerNorm.call(features + locations) : (layerNorm.call(features) + locationLayerNorm.call(locations)) / 2;
+        var embedded = locationLayerNorm is null
+            ? layerNorm.call(features.Plus(locations))
+            : layerNorm.call(features).Plus(locationLayerNorm.call(locations)).div(KeptScalars.Of(2));
         return dropout.call(embedded);
     }
 
@@ -54,7 +56,7 @@ public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public static (Tensor Features, Tensor Locations) PrependGlobalToken(Tensor features, Tensor locations, Tensor regionMask)
     {
         var weights = regionMask.to_type(features.dtype).unsqueeze(-1);
-        var count = weights.sum(1).clamp_min(1.0);
+        var count = weights.sum(1).clamp_min(KeptScalars.One);
         var mean = (features * weights).sum(1) / count;
         var wholeImage = tensor(new float[] { 0, 0, 1, 1, 1 }, dtype: locations.dtype, device: locations.device)
             .expand(locations.shape[0], InterBertConfig.LocationSize);

@@ -79,9 +79,9 @@ public class InterBertBackbone : nn.Module
             if (text!.RegionLinks is { } links)
             {
                 // Image position 0 is the global token, so region r sits at r + 1; unlinked tokens gather it and are masked off.
-                var positions = (links.clamp_min(-1) + 1).unsqueeze(-1).expand(-1, -1, imageHidden.shape[2]);
-                var linked = links.ge(0).unsqueeze(-1).to_type(imageHidden.dtype);
-                textHidden = textHidden + imageHidden.gather(1, positions) * linked;
+                var positions = links.clamp_min(KeptScalars.MinusOne).add(KeptScalars.One, KeptScalars.One).unsqueeze(-1).expand(-1, -1, imageHidden.shape[2]);
+                var linked = links.ge(KeptScalars.Zero).unsqueeze(-1).to_type(imageHidden.dtype);
+                textHidden = textHidden.Plus(imageHidden.gather(1, positions) * linked);
             }
             var imageLength = imageHidden.shape[1];
             var joint = cat([imageHidden, textHidden], 1);

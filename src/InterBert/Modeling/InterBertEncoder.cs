@@ -51,7 +51,8 @@ public sealed class InterBertEncoder : nn.Module
     public static Tensor AdditiveMask(Tensor mask, ScalarType dtype)
     {
         // A large finite negative rather than -inf keeps softmax finite for any row.
-        return ((1.0 - mask.to_type(dtype)) * -1e9).view(mask.shape[0], 1, 1, mask.shape[1]);
+        // (mask - 1) * 1e9, the same as (1 - mask) * -1e9, with kept scalars.
+        return mask.to_type(dtype).sub(KeptScalars.One).mul(KeptScalars.Of(1e9)).view(mask.shape[0], 1, 1, mask.shape[1]);
     }
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>

@@ -54,7 +54,7 @@ public sealed class InterBertModel : InterBertBackbone
     {
         if (output.PooledText is null || output.PooledImage is null)
             throw new ArgumentException("fusion needs a forward pass with both text and image");
-        var fused = Config.PoolingMethod == "sum" ? output.PooledText + output.PooledImage : output.PooledText * output.PooledImage;
+        var fused = Config.PoolingMethod == "sum" ? output.PooledText.Plus(output.PooledImage) : output.PooledText * output.PooledImage;
         return fusionDropout.call(fused);
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -36,11 +37,12 @@ public sealed class TextEmbeddings : nn.Module<Tensor, Tensor?, Tensor>
         var length = inputIds.shape[1];
         if (length > positionEmbeddings.weight!.shape[0])
             throw new ArgumentException($"text of {length} tokens exceeds max_position_embeddings {positionEmbeddings.weight.shape[0]}");
-        var positions = arange(length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
-        var embedded = wordEmbeddings.call(inputIds) + positionEmbeddings.call(positions);
+        using var end = length.ToScalar(); // kept alive by the using until the positions exist
+        var positions = arange(KeptScalars.Zero, end, KeptScalars.One, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
+        var embedded = wordEmbeddings.call(inputIds).Plus(positionEmbeddings.call(positions));
         embedded = tokenTypeIds is null
-            ? embedded + tokenTypeEmbeddings.weight![0]
-            : embedded + tokenTypeEmbeddings.call(tokenTypeIds);
+            ? embedded.Plus(tokenTypeEmbeddings.weight![0])
+            : embedded.Plus(tokenTypeEmbeddings.call(tokenTypeIds));
         return dropout.call(layerNorm.call(embedded));
     }
 
