@@ -22,7 +22,7 @@ public sealed class PostgresImageIndex : IImageVectorIndex
     private readonly NpgsqlDataSource source;
     private readonly string table;
     private readonly ImageIndexManifest manifest;
-    private static readonly TimeSpan CountLifetime = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan CountLifetime = TimeSpan.FromSeconds(2);
     private CachedCount? countCache;
 
     private sealed record CachedCount(int Count, Stopwatch At);
@@ -273,7 +273,19 @@ public sealed class PostgresImageIndex : IImageVectorIndex
     /// <inheritdoc/>
     public void Dispose() => source.Dispose();
 
-    private T Run<T>(Func<NpgsqlConnection, T> work) => WithConnection(source, Where, work, whileServing: true);
+    private T Run<T>(Func<NpgsqlConnection, T> work)
+    {
+        try
+        {
+            return WithConnection(source, Where, work, whileServing: true);
+        }
+        catch (IndexUnavailableException)
+        {
+            // The database went away: the health check must not answer from a count made while it was there.
+            countCache = null;
+            throw;
+        }
+    }
 
     private static NpgsqlDataSource DataSource(PostgresIndexLocation location)
     {

@@ -35,6 +35,8 @@ public sealed class PostgresCluster : IDisposable
             Run("/usr/bin/chown", "postgres", folder.Path, passwordFile);
         }
         Port = FreePort();
+        // Pointer files hold no password: the command lines the tests start take it from the environment, as a user's would.
+        Environment.SetEnvironmentVariable("PGPASSWORD", Password);
         Postgres("initdb", "-D", data, "-U", User, "--pwfile", passwordFile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-instructions");
         Start();
     }

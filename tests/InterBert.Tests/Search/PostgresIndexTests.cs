@@ -98,10 +98,17 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
         var (server, address) = CliProcess.StartServer("--index", pointer, "--port", "0", "--threads", "1");
         using var serverProcess = server;
         using var http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60) };
-        async Task<int> Images() => JsonNode.Parse(await http.GetStringAsync("/health"))!["images"]!.GetValue<int>();
+        async Task<int> Count() => JsonNode.Parse(await http.GetStringAsync("/health"))!["images"]!.GetValue<int>();
+        // /health answers from a count a few seconds old: wait (up to 20 s) for the expected one.
+        async Task<int> Images(int expected)
+        {
+            var count = await Count();
+            for (var deadline = DateTime.UtcNow.AddSeconds(20); count != expected && DateTime.UtcNow < deadline; count = await Count()) await Task.Delay(250);
+            return count;
+        }
         async Task<List<string>> Ids() => JsonNode.Parse(await http.GetStringAsync("/api/search?q=%E4%B8%80%E4%B8%AA%E8%93%9D%E8%89%B2%E7%9A%84%E6%AD%A3%E6%96%B9%E5%BD%A2&k=24"))!["results"]!
             .AsArray().Select(r => r!["id"]!.GetValue<string>()).ToList();
-        Assert.Equal(24, await Images());
+        Assert.Equal(24, await Images(24));
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/images/{Uri.EscapeDataString(all[0])}")).StatusCode);
 
         // Removed while serving: gone from results, counts and image requests.
@@ -109,12 +116,12 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
         var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", database.Url, "--table", "demo_live", "--weights", fixture.SearchWeights, "--remove", .. removed]);
         Assert.True(code == 0, output + error);
         Assert.Contains("removed 4 of 4", output);
-        Assert.Equal(20, await Images());
+        Assert.Equal(20, await Images(20));
         Assert.Empty((await Ids()).Intersect(removed));
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/images/{Uri.EscapeDataString(removed[0])}")).StatusCode);
         // Appended back: found again, with no restart.
         BuildDatabaseIndex("demo_live", "--append");
-        Assert.Equal(24, await Images());
+        Assert.Equal(24, await Images(24));
         Assert.Equal(all.Order(), (await Ids()).Order());
 
         // A second replica on the same database: both answer at once, no 5xx.
@@ -140,7 +147,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
             database.Start();
         }
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/search?q=x&k=3")).StatusCode);
-        Assert.Equal(24, await Images());
+        Assert.Equal(24, await Images(24));
         server.Kill(true);
     }
 
