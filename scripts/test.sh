@@ -6,6 +6,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup-mpi.sh"
 "$root/scripts/setup-browser.sh"
 "$root/scripts/setup-postgres.sh"
+"$root/scripts/setup-strace.sh"
 results="$root/artifacts/test-results"
 rm -rf "$results"
 status=0

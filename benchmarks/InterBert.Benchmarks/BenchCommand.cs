@@ -22,6 +22,7 @@ public static class BenchCommand
         bench.Subcommands.Add(AllReduceBenchmark.Create());
         bench.Subcommands.Add(SearchBenchmarks.Search());
         bench.Subcommands.Add(SearchBenchmarks.Serve());
+        bench.Subcommands.Add(HostSafetyCheck.Create());
         return bench;
     }
 

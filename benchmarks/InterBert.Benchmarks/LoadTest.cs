@@ -153,7 +153,8 @@ public static class LoadTest
         if (process.ExitCode != 0) throw new InterBertException($"'{command}' failed (exit {process.ExitCode}): {output.Trim()}");
     }
 
-    private static Process StartServer(IReadOnlyList<string> serveArguments, out string address)
+    /// <summary>Starts a <c>serve</c> process on any free port and returns it, with the address it listens on, once it does.</summary>
+    public static Process StartServer(IReadOnlyList<string> serveArguments, out string address)
     {
         var info = SelfProcess.StartInfo(["serve", .. serveArguments, "--port", "0"]);
         info.RedirectStandardOutput = true;

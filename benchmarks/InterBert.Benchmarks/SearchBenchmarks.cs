@@ -186,14 +186,25 @@ public static class SearchBenchmarks
             Description = "two shell commands run a third and two thirds into the load, taking the index's database down and back up (e.g. \"scripts/postgres-sandbox.sh stop DIR\" \"scripts/postgres-sandbox.sh start DIR\")",
             AllowMultipleArgumentsPerToken = true,
         };
-        var command = new Command("serve", "Load test of the search service: 'serve' processes under concurrent loopback clients (statuses, p50/p99, memory; optionally a database outage)")
+        var fairness = new Option<bool>("--fairness") { Description = "instead: a steady client (one search a second) timed alone, then beside a client keeping 10 searches in flight; p99s and answers past the deadline" };
+        var deadline = new Option<double>("--deadline") { Description = "with --fairness: the service's --timeout in seconds", DefaultValueFactory = _ => 15 };
+        var command = new Command("serve", "Load test of the search service: 'serve' processes under concurrent loopback clients (statuses, p50/p99, memory; optionally a database outage; or --fairness)")
         {
-            index, seconds, warmUp, clients, servers, outage,
+            index, seconds, warmUp, clients, servers, outage, fairness, deadline,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var load = TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(seconds), 1, 60));
             var serveArguments = new List<string> { "--index", parse.GetValue(index)!, "--threads", parse.GetValue(CommandLine.ThreadsOption).ToString() };
+            if (parse.GetValue(fairness))
+            {
+                var f = FairnessTest.Run(serveArguments, load, TimeSpan.FromSeconds(parse.GetValue(deadline)), 10, Console.WriteLine);
+                Console.WriteLine($"bench serve fairness: steady client alone: {f.SteadyAlone.Count} searches, p50 {LoadTest.Percentile(f.SteadyAlone, 0.5):F0} ms, p99 {f.P99Alone:F0} ms");
+                Console.WriteLine($"bench serve fairness: steady client beside the flood: statuses {string.Join(", ", f.SteadyStatuses.Select(s => $"{s.Key}: {s.Value}"))}; p50 {LoadTest.Percentile(f.SteadyBesideFlood, 0.5):F0} ms, p99 {f.P99BesideFlood:F0} ms ({f.P99BesideFlood / Math.Max(1, f.P99Alone):F2} x its p99 alone)");
+                Console.WriteLine($"bench serve fairness: flooding client (10 in flight): statuses {string.Join(", ", f.FloodStatuses.Select(s => $"{s.Key}: {s.Value}"))}");
+                Console.WriteLine($"bench serve fairness: answered after their deadline ({parse.GetValue(deadline):0.###} s): {f.AnsweredAfterDeadline}; no response {f.NoResponse}");
+                return 0;
+            }
             var outageCommands = parse.GetValue(outage) ?? [];
             if (outageCommands.Length is not (0 or 2)) throw new ArgumentException("--outage takes two commands: one that stops the database and one that starts it");
             var r = LoadTest.Run(serveArguments, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(warmUp))), load, Math.Max(1, parse.GetValue(clients)), Console.WriteLine,

@@ -56,9 +56,13 @@ internal static class CliProcess
     }
 
     /// <summary>Runs to the end and returns the exit code and both outputs.</summary>
-    public static (int ExitCode, string Output, string Error) Run(params string[] args)
+    public static (int ExitCode, string Output, string Error) Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs to the end with <paramref name="environment"/> added to this process's, and returns the exit code and both outputs.</summary>
+    public static (int ExitCode, string Output, string Error) RunWith(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment) info.Environment[name] = value;
         info.ArgumentList.Add(DllFor(args));
         foreach (var a in args) info.ArgumentList.Add(a);
         using var process = Process.Start(info)!;
