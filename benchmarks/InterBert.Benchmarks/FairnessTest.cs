@@ -31,7 +31,7 @@ public static class FairnessTest
         using var server = LoadTest.StartServer([.. serveArguments, "--timeout", deadline.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)], out var address);
         try
         {
-            using var steady = Client(address, IPAddress.Parse("127.0.0.2"), 4);
+            using var steady = Client(address, LoadTest.ClientAddress(0), 4);
             using var flood = Client(address, IPAddress.Loopback, flooders * 2);
             log($"fairness: server {address}; warm-up");
             for (var k = 0; k < 5; k++) _ = Ask(steady, k).GetAwaiter().GetResult();
@@ -99,7 +99,7 @@ public static class FairnessTest
     }
 
     /// <summary>A client whose connections come from <paramref name="source"/> (any 127.x.y.z address reaches loopback on Linux).</summary>
-    private static HttpClient Client(string address, IPAddress source, int connections) => new(new SocketsHttpHandler
+    public static HttpClient Client(string address, IPAddress source, int connections) => new(new SocketsHttpHandler
     {
         MaxConnectionsPerServer = connections,
         ConnectCallback = async (context, cancel) =>

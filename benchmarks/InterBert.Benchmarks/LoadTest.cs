@@ -53,15 +53,13 @@ public static class LoadTest
                 addresses.Add(address);
             }
             log($"load: {(addresses.Count == 1 ? "server" : "servers")} {string.Join(", ", addresses.Select((a, n) => $"{a} (pid {started[n].Id})"))}; warm-up {warmUp.TotalSeconds:F0} s with {clients} clients");
-            var https = addresses.Select(a => new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients * 2, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
-            {
-                BaseAddress = new Uri(a), Timeout = TimeSpan.FromSeconds(60),
-            }).ToList();
-            Drive(https, warmUp, clients, null, log);
+            // Each client is a user of its own (its own loopback address), as the service's per-client shares see users.
+            var https = Enumerable.Range(0, clients).Select(c => FairnessTest.Client(addresses[c % addresses.Count], ClientAddress(c), 2)).ToList();
+            Drive(https, addresses.Count, warmUp, clients, null, log);
             Thread.Sleep(500);
             var before = ResidentMiB(started[0]);
             log($"load: resident after warm-up {before:F1} MiB; load {load.TotalSeconds:F0} s with {clients} clients{(outage is null ? "" : "; the database goes down at a third and comes back at two thirds")}");
-            var (samples, stoppedAt, restartedAt) = Drive(https, load, clients, outage, log);
+            var (samples, stoppedAt, restartedAt) = Drive(https, addresses.Count, load, clients, outage, log);
             Thread.Sleep(500);
             var after = ResidentMiB(started[0]);
             foreach (var http in https) http.Dispose();
@@ -71,7 +69,7 @@ public static class LoadTest
                 samples.Count, Count(samples), samples.Count(s => s.Status >= 500), samples.Count(s => s.Status == 0),
                 Percentile(latencies, 0.50), Percentile(latencies, 0.99), samples.Count / load.TotalSeconds, before, after)
             {
-                AnsweredByServer = Enumerable.Range(0, https.Count).Select(n => samples.Count(s => s.Server == n && s.Status == 200)).ToList(),
+                AnsweredByServer = Enumerable.Range(0, addresses.Count).Select(n => samples.Count(s => s.Server == n && s.Status == 200)).ToList(),
                 Phases = outage is null ? [] :
                 [
                     ("before the outage", Count(samples.Where(s => s.Started < stoppedAt))),
@@ -97,7 +95,10 @@ public static class LoadTest
 
     private sealed record Sample(int Status, double Milliseconds, int Server, long Started);
 
-    private static (List<Sample> Samples, long StoppedAt, long RestartedAt) Drive(IReadOnlyList<HttpClient> https, TimeSpan duration, int clients, Outage? outage, Action<string> log)
+    /// <summary>Client <paramref name="client"/>'s source address: 127.0.0.2, 127.0.0.3, ... (all of 127/8 reaches loopback on Linux).</summary>
+    public static IPAddress ClientAddress(int client) => new([127, (byte)(client / 250), (byte)(client % 250), 2]);
+
+    private static (List<Sample> Samples, long StoppedAt, long RestartedAt) Drive(IReadOnlyList<HttpClient> https, int servers, TimeSpan duration, int clients, Outage? outage, Action<string> log)
     {
         var begin = Stopwatch.GetTimestamp();
         var until = begin + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -105,7 +106,7 @@ public static class LoadTest
         var tasks = Enumerable.Range(0, clients).Select(client => Task.Run(async () =>
         {
             var mine = results[client] = [];
-            var server = client % https.Count;
+            var server = client % servers;
             for (var n = client; Stopwatch.GetTimestamp() < until; n += clients)
             {
                 var query = Queries[n % Queries.Count];
@@ -113,7 +114,7 @@ public static class LoadTest
                 int status;
                 try
                 {
-                    using var response = await https[server].GetAsync($"/api/search?k=10&q={Uri.EscapeDataString(query)}");
+                    using var response = await https[client].GetAsync($"/api/search?k=10&q={Uri.EscapeDataString(query)}");
                     await response.Content.ReadAsByteArrayAsync();
                     status = (int)response.StatusCode;
                 }
