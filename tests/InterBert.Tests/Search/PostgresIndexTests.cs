@@ -139,7 +139,10 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
         {
             var down = await http.GetAsync("/api/search?q=x&k=3");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
-            Assert.Contains("unavailable", JsonNode.Parse(await down.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+            var said = JsonNode.Parse(await down.Content.ReadAsStringAsync())!["error"]!.GetValue<string>();
+            Assert.Contains("unavailable", said);
+            Assert.DoesNotContain("postgres://", said); // no database user, host or port in what clients see
+            Assert.DoesNotContain(PostgresCluster.User, said);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/health")).StatusCode);
         }
         finally
