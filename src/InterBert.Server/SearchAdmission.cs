@@ -11,6 +11,7 @@ public sealed class SearchAdmission : IDisposable
 {
     private readonly PartitionedRateLimiter<string> perClient;
     private readonly PartitionedRateLimiter<string> overall;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> load = new(StringComparer.Ordinal);
 
     /// <summary>Limits: running and waiting searches per client and in all.</summary>
     public SearchAdmission(int runningPerClient, int queuedPerClient, int running, int queued)
@@ -31,6 +32,39 @@ public sealed class SearchAdmission : IDisposable
     /// ends the wait. Dispose the turn when the search's work is done.
     /// </summary>
     public async Task<IDisposable?> EnterAsync(string client, CancellationToken cancel)
+    {
+        load.AddOrUpdate(client, 1, (_, n) => n + 1);
+        try
+        {
+            var turn = await EnterCountedAsync(client, cancel);
+            if (turn is not null) return new Counted(turn, () => Leave(client));
+            Leave(client);
+            return null;
+        }
+        catch
+        {
+            Leave(client);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The searches <paramref name="client"/> has in the service now, running and waiting: the priority of its model
+    /// calls (lower first), so that a client with one search is served before one that keeps many in flight.
+    /// </summary>
+    public int Load(string client) => load.GetValueOrDefault(client);
+
+    private void Leave(string client)
+    {
+        while (true)
+        {
+            var n = load.GetValueOrDefault(client);
+            if (n <= 1) { if (load.TryRemove(new KeyValuePair<string, int>(client, n)) || n == 0) return; }
+            else if (load.TryUpdate(client, n - 1, n)) return;
+        }
+    }
+
+    private async Task<IDisposable?> EnterCountedAsync(string client, CancellationToken cancel)
     {
         var own = await perClient.AcquireAsync(client, 1, cancel);
         if (!own.IsAcquired)
@@ -59,6 +93,18 @@ public sealed class SearchAdmission : IDisposable
     {
         perClient.Dispose();
         overall.Dispose();
+    }
+
+    private sealed class Counted(IDisposable turn, Action leave) : IDisposable
+    {
+        private int disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+            turn.Dispose();
+            leave();
+        }
     }
 
     private sealed class Turn(RateLimitLease own, RateLimitLease shared) : IDisposable

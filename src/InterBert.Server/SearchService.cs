@@ -123,16 +123,18 @@ public static class SearchService
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
             deadline.CancelAfter(options.Timeout);
             IDisposable? turn;
+            var client = ClientOf(context, options);
             try
             {
-                turn = await admission.EnterAsync(ClientOf(context, options), deadline.Token);
+                turn = await admission.EnterAsync(client, deadline.Token);
             }
             catch (OperationCanceledException)
             {
                 return TimedOut(context, options);
             }
             if (turn is null) return TooMany(context);
-            var search = searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, deadline.Token);
+            // A client with fewer searches in the service goes first on the model, block by block.
+            var search = searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, deadline.Token, admission.Load(client));
             // The turn is given back when the model is done with the search, not before: a request answered at its
             // deadline must not let another search onto a model that is still busy with this one.
             _ = search.ContinueWith(_ => turn.Dispose(), TaskScheduler.Default);

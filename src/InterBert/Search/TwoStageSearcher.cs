@@ -156,11 +156,61 @@ public sealed class TwoStageSearcher : IDisposable
         modelThread.Run(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity));
 
     /// <summary>
-    /// The same as <see cref="Search"/>, without holding the calling thread while the model works; a search cancelled
-    /// while it waits for the model is never run.
+    /// The same as <see cref="Search"/>, without holding the calling thread while the model works, for a service: a
+    /// model call of <paramref name="priority"/> (lower first) that re-ranks in blocks of
+    /// <see cref="ServiceRerankBlock"/> candidates and, between blocks, gives way to a call of lower priority that is
+    /// waiting (another client's search waits for one block of this one at most), then goes on. Work not begun when
+    /// <paramref name="cancel"/> ends (the client left, the deadline passed) is never run.
     /// </summary>
-    public Task<IReadOnlyList<SearchHit>> SearchAsync(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, bool addSimilarity = false, CancellationToken cancel = default) =>
-        modelThread.RunAsync(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity), cancel);
+    public Task<IReadOnlyList<SearchHit>> SearchAsync(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto,
+        bool addSimilarity = false, CancellationToken cancel = default, int priority = 0)
+    {
+        if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
+        var result = new TaskCompletionSource<IReadOnlyList<SearchHit>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tokens = Tokens(query);
+        List<IndexHit>? nearest = null;
+        float[] scores = [];
+        var done = 0;
+        // Runs on the model thread; false when it gave way before the end.
+        bool Step()
+        {
+            if (nearest is null)
+            {
+                nearest = WithFeatures(Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode));
+                scores = new float[nearest.Count];
+            }
+            while (done < nearest.Count)
+            {
+                if (done > 0 && modelThread.OthersWaitBefore(priority)) return false;
+                var block = nearest.Skip(done).Take(ServiceRerankBlock).Select(n => n.Image.Id).ToList();
+                Rerank(tokens, block).CopyTo(scores, done);
+                done += block.Count;
+            }
+            return true;
+        }
+        void Continue() => modelThread.RunAsync(Step, cancel, priority).ContinueWith(step =>
+        {
+            if (step.IsCanceled) result.TrySetCanceled(cancel);
+            else if (step.Exception is { } failed) result.TrySetException(failed.InnerExceptions);
+            else if (!step.Result) Continue();
+            else
+            {
+                try
+                {
+                    result.TrySetResult(Ranked(nearest!, scores, top, addSimilarity));
+                }
+                catch (Exception e)
+                {
+                    result.TrySetException(e);
+                }
+            }
+        }, TaskScheduler.Default);
+        Continue();
+        return result.Task;
+    }
+
+    /// <summary>Candidates re-ranked per model call by <see cref="SearchAsync"/>: small enough to let others in, large enough to keep the batch efficient.</summary>
+    public const int ServiceRerankBlock = 32;
 
     /// <summary>Searches skipped because they were cancelled (the client left, the deadline passed) before the model took them.</summary>
     public int SkippedSearches => modelThread.Skipped;
@@ -170,7 +220,12 @@ public sealed class TwoStageSearcher : IDisposable
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
         var tokens = Tokens(query);
         var nearest = WithFeatures(Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode));
-        var scores = Rerank(tokens, nearest.Select(n => n.Image.Id).ToList());
+        return Ranked(nearest, Rerank(tokens, nearest.Select(n => n.Image.Id).ToList()), top, addSimilarity);
+    }
+
+    /// <summary>The candidates ordered by their re-ranking scores (ties by first-stage rank), the best <paramref name="top"/>.</summary>
+    private IReadOnlyList<SearchHit> Ranked(List<IndexHit> nearest, float[] scores, int top, bool addSimilarity)
+    {
         if (addSimilarity)
             for (var k = 0; k < scores.Length; k++) scores[k] += SimilarityScale * nearest[k].Similarity;
         return Enumerable.Range(0, nearest.Count)

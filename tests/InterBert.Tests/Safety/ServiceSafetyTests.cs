@@ -170,4 +170,22 @@ public sealed class ServiceSafetyTests(SearchFixture fixture) : IDisposable
         Assert.Equal(1, thread.Skipped);
         Assert.True(await thread.RunAsync(() => true));
     }
+
+    [Fact]
+    public async Task ACallOfAClientWithLessInTheServiceGoesFirst()
+    {
+        using var thread = new ModelThread("test");
+        using var gate = new ManualResetEventSlim();
+        var busy = thread.RunAsync(() => gate.Wait(TimeSpan.FromSeconds(30)), priority: 5);
+        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var flood = Enumerable.Range(0, 3).Select(k => thread.RunAsync(() => { order.Enqueue($"flood{k}"); return k; }, priority: 5)).ToList();
+        Assert.False(thread.OthersWaitBefore(5));
+        var steady = thread.RunAsync(() => { order.Enqueue("steady"); return 0; }, priority: 1);
+        // A long call of the flooding client, between its parts, sees that it should give way.
+        Assert.True(thread.OthersWaitBefore(5));
+        Assert.False(thread.OthersWaitBefore(1));
+        gate.Set();
+        await Task.WhenAll([busy, steady, .. flood]);
+        Assert.Equal(["steady", "flood0", "flood1", "flood2"], order);
+    }
 }

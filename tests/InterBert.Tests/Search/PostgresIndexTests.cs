@@ -97,6 +97,18 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
         Assert.Equal(24, all.Count);
         var (server, address) = CliProcess.StartServer("--index", pointer, "--port", "0", "--threads", "1");
         using var serverProcess = server;
+        try
+        {
+            await AppendsAndRemovalsReachTheService(server, address, pointer, all);
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(true);
+        }
+    }
+
+    private async Task AppendsAndRemovalsReachTheService(System.Diagnostics.Process server, string address, string pointer, List<string> all)
+    {
         using var http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60) };
         async Task<int> Count() => JsonNode.Parse(await http.GetStringAsync("/health"))!["images"]!.GetValue<int>();
         // /health answers from a count a few seconds old: wait (up to 20 s) for the expected one.
