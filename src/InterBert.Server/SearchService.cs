@@ -83,7 +83,13 @@ public static class SearchService
             new ErrorBody(ReasonPhrases.GetReasonPhrase(context.HttpContext.Response.StatusCode).ToLowerInvariant())));
         app.Use(async (context, next) =>
         {
-            SecurityHeaders.Add(context.Response, context.Request.Path == "/" ? page.ContentSecurityPolicy : SecurityHeaders.ApiPolicy);
+            // Added as the response starts: an error answered by the exception handler, which clears the headers, gets them too.
+            var policy = context.Request.Path == "/" ? page.ContentSecurityPolicy : SecurityHeaders.ApiPolicy;
+            context.Response.OnStarting(() =>
+            {
+                SecurityHeaders.Add(context.Response, policy);
+                return Task.CompletedTask;
+            });
             if (!hosts.Allows(context.Request.Host))
             {
                 await WriteError(context, StatusCodes.Status400BadRequest, "this service does not answer for that host name (see serve --allowed-host)");

@@ -56,6 +56,10 @@ public sealed class ModelThread : IDisposable
             {
                 result.SetResult(call());
             }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                result.SetCanceled(cancel);
+            }
             catch (Exception e)
             {
                 result.SetException(e);

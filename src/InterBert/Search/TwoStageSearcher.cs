@@ -181,6 +181,8 @@ public sealed class TwoStageSearcher : IDisposable
             }
             while (done < nearest.Count)
             {
+                // A search whose client has gone, or whose deadline has passed, stops between blocks.
+                cancel.ThrowIfCancellationRequested();
                 if (done > 0 && modelThread.OthersWaitBefore(priority)) return false;
                 var block = nearest.Skip(done).Take(ServiceRerankBlock).Select(n => n.Image.Id).ToList();
                 Rerank(tokens, block).CopyTo(scores, done);

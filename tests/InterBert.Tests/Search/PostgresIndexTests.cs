@@ -155,6 +155,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
             Assert.Contains("unavailable", said);
             Assert.DoesNotContain("postgres://", said); // no database user, host or port in what clients see
             Assert.DoesNotContain(PostgresCluster.User, said);
+            Assert.Equal("nosniff", down.Headers.GetValues("X-Content-Type-Options").Single()); // the error handler's answers carry the headers too
             Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/health")).StatusCode);
         }
         finally
