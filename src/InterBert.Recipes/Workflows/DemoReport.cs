@@ -46,7 +46,7 @@ public static class DemoReport
             $"retrieval fine-tuning {settings.FinetuneSteps} steps of {settings.FinetuneBatch} examples x 4 pairs" + (settings.ContrastiveWeight > 0 ? " plus the contrastive loss" : "") +
             (settings.FinetuneOwnNegativeRate > 0 ? $" ({settings.FinetuneOwnNegativeRate * 100:F0}% of the wrong captions the scene's own hard negatives)" : "") + ", for both fine-tuned models; " +
             (settings.Precision == Precision.Bf16
-                ? $"training, evaluation and indexing in bf16 mixed precision, which leaves time for {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps by default where fp32 (`--precision fp32`) fits {DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps} (the README compares the two recipes' results)."
+                ? $"training, evaluation and indexing in bf16 mixed precision, which leaves time for {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps by default where fp32 (`--precision fp32`) fits {DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps} (docs/benchmarks.md compares the two recipes' results)."
                 : "everything in fp32 (`--precision fp32`)."));
         if (test is not null)
             text.AppendLine($"Evaluated: {test.Captions} test captions (one per test image, cycling through the phrasings) against all {test.Images} test images, {test.Captions * test.Images:N0} pairs scored by the full cross-modal model; chance R@1 is {100.0 / Math.Max(test.Images, 1):F1}%.");

@@ -5,24 +5,24 @@ using InterBert.Weights;
 
 namespace InterBert.Tests.Inference;
 
-/// <summary>The README's C# samples and the example program they come from (examples/QuickStart, built with the solution).</summary>
+/// <summary>The C# samples of the README and docs/library.md, and the example program they come from (examples/QuickStart, built with the solution).</summary>
 public sealed partial class ExampleTests
 {
     private static string ProgramPath => Path.Combine(SharedData.RepositoryRoot, "examples", "QuickStart", "Program.cs");
 
     [Fact]
-    public void EverySampleOfTheReadmeIsInTheExampleProgram()
+    public void EverySampleOfTheReadmeAndTheLibraryPageIsInTheExampleProgram()
     {
-        var readme = File.ReadAllText(Path.Combine(SharedData.RepositoryRoot, "README.md"));
-        var section = readme[readme.IndexOf("## Use it from C#", StringComparison.Ordinal)..];
-        section = section[..section.IndexOf("\n## ", 3, StringComparison.Ordinal)];
-        var samples = CSharpBlock().Matches(section).Select(m => Lines(m.Groups[1].Value)).ToList();
-        Assert.True(samples.Count >= 2, "the section shows its samples in csharp blocks");
         var program = Lines(File.ReadAllText(ProgramPath));
-        foreach (var sample in samples)
+        foreach (var (page, least) in new[] { ("README.md", 1), (Path.Combine("docs", "library.md"), 2) })
         {
-            var found = Enumerable.Range(0, program.Count - sample.Count + 1).Any(start => program.Skip(start).Take(sample.Count).SequenceEqual(sample));
-            Assert.True(found, $"this README sample is not in {ProgramPath}, so no build checks it:\n{string.Join('\n', sample)}");
+            var samples = CSharpBlock().Matches(File.ReadAllText(Path.Combine(SharedData.RepositoryRoot, page))).Select(m => Lines(m.Groups[1].Value)).ToList();
+            Assert.True(samples.Count >= least, $"{page} shows its samples in csharp blocks");
+            foreach (var sample in samples)
+            {
+                var found = Enumerable.Range(0, program.Count - sample.Count + 1).Any(start => program.Skip(start).Take(sample.Count).SequenceEqual(sample));
+                Assert.True(found, $"this sample of {page} is not in {ProgramPath}, so no build checks it:\n{string.Join('\n', sample)}");
+            }
         }
     }
 
