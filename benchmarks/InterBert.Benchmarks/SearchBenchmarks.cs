@@ -89,7 +89,7 @@ public static class SearchBenchmarks
 
             var precisionList = BenchCommand.Precisions(parse);
             using var searcher = TwoStageSearcher.Open(indexFolder, weightsPath);
-            var maxTokens = Math.Min(searcher.Model.Config.MaxSeqLength, searcher.Model.Config.MaxPositionEmbeddings);
+            var maxTokens = searcher.Model.Config.TextLength;
             var corpus = CaptionCorpus.Load(dataset, [], store, searcher.Tokenizer, maxTokens);
             var captionsOf = Enumerable.Range(0, corpus.Captions.Count).GroupBy(c => corpus.ImageOf[c]).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
             var queryCorpus = corpus.WithCaptions(captionsOf.Take(queryCount).Select((captions, image) => captions[image % captions.Count]).ToList());

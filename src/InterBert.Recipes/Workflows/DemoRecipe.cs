@@ -148,7 +148,7 @@ public sealed class DemoRecipe
         var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(InitialWeights, store, settings.Precision);
         using (model)
         {
-            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var maxTokens = model.Config.TextLength;
             var train = TrainingCaptions(store, tokenizer, maxTokens);
             var validation = CaptionCorpus.Load(Dataset, ["val"], store, tokenizer, maxTokens);
             var (segment, region, matching) = settings.LossWeights;
@@ -178,7 +178,7 @@ public sealed class DemoRecipe
         var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(initWeights, store, settings.Precision);
         using (model)
         {
-            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var maxTokens = model.Config.TextLength;
             using var train = new PreparedPairs(TrainingCaptions(store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             var options = new TrainingOptions
             {
@@ -207,7 +207,7 @@ public sealed class DemoRecipe
         var (model, tokenizer, _, _) = ModelLoading.Load(weights, store, settings.Precision);
         using (model)
         {
-            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var maxTokens = model.Config.TextLength;
             var corpus = CaptionCorpus.Load(Dataset, ["test"], store, tokenizer, maxTokens);
             // One query per image, cycling through the five phrasings, so every phrasing is asked about.
             var captionsOf = Enumerable.Range(0, corpus.Captions.Count).GroupBy(c => corpus.ImageOf[c]).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();

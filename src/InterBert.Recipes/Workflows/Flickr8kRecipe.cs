@@ -150,7 +150,7 @@ public sealed class Flickr8kRecipe
         return true;
     }
 
-    private int TokenLimit(InterBertModel model) => Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+    private int TokenLimit(InterBertModel model) => model.Config.TextLength;
 
     private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {

@@ -215,7 +215,7 @@ public sealed class InterBertPipeline : IDisposable
     private int[] Tokens(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return Tokenizer.Encode(text, Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings));
+        return Tokenizer.Encode(text, model.Config.TextLength);
     }
 
     private T Run<T>(Func<T> call)

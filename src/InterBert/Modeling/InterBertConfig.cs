@@ -153,4 +153,7 @@ public sealed record InterBertConfig
 
     /// <summary>Number of BERT layers on the text path (single-stream plus text stream).</summary>
     [JsonIgnore] public int TextPathLayers => NumHiddenLayers + TNumHiddenLayers;
+
+    /// <summary>The most tokens a text may have, [CLS] and [SEP] included: max_seq_length, within the position embeddings.</summary>
+    [JsonIgnore] public int TextLength => Math.Min(MaxSeqLength, MaxPositionEmbeddings);
 }

@@ -184,7 +184,8 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
             File.Move(graphTemporary, Path.Combine(partial, GraphFile), overwrite: true);
         }
         File.WriteAllLines(Path.Combine(partial, ImagesFile), images.Select(i => JsonSerializer.Serialize(i)));
-        File.WriteAllText(Path.Combine(partial, ManifestFile), JsonSerializer.Serialize(manifest, Json));
+        // The store is recorded relative to the index where it can be, so the two can be moved together.
+        File.WriteAllText(Path.Combine(partial, ManifestFile), JsonSerializer.Serialize(manifest with { Features = StoreAsWritten(folder, manifest.Features) }, Json));
         // build.json stays until the new index is in place: a crash before that resumes with every vector computed.
         DurableFiles.ReplaceFolder(partial, folder, BeforeSwap is { } hook ? () => hook(folder) : null);
         File.Delete(Path.Combine(folder, BuildFile));
@@ -234,6 +235,13 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
         return UnimodalEmbedding.Image(model, regions).contiguous().data<float>().ToArray();
     }
 
+    /// <summary><paramref name="store"/> relative to the index folder, or as it is when no relative path leads there (another drive).</summary>
+    private static string StoreAsWritten(string folder, string store)
+    {
+        var relative = Path.GetRelativePath(Path.GetFullPath(folder), store);
+        return Path.IsPathFullyQualified(relative) ? store : relative;
+    }
+
     /// <summary>Opens an index; a missing or corrupt file gives an error naming it.</summary>
     public static ImageIndex Open(string folder)
     {
@@ -253,6 +261,9 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
         }
         if (manifest.Format != "interbert-index" || manifest.Dimension <= 0 || manifest.Count <= 0 || manifest.WeightsSha256.Length != 64)
             throw new InterBertException($"{manifestPath}: not an interbert index description");
+        // A store recorded relative to the index (the way builds write it) is found from wherever the index now is.
+        if (manifest.Features.Length > 0 && !Path.IsPathRooted(manifest.Features))
+            manifest = manifest with { Features = Path.GetFullPath(Path.Combine(folder, manifest.Features)) };
         var imagesPath = Path.Combine(folder, ImagesFile);
         var images = new List<IndexedImage>(manifest.Count);
         var line = 0;

@@ -13,7 +13,7 @@ public sealed record ImageIndexManifest
     [JsonPropertyName("weights")] public string Weights { get; init; } = "";
     /// <summary>SHA-256 of that file: queries from any other model are refused.</summary>
     [JsonPropertyName("weights_sha256")] public string WeightsSha256 { get; init; } = "";
-    /// <summary>The feature store of the indexed images (absolute path), read for re-ranking.</summary>
+    /// <summary>The feature store of the indexed images, read for re-ranking: absolute once opened; an index folder records it relative to itself where it can, so the two move together.</summary>
     [JsonPropertyName("features")] public string Features { get; init; } = "";
     /// <summary>Vector dimension.</summary>
     [JsonPropertyName("dimension")] public int Dimension { get; init; }

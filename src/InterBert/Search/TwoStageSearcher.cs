@@ -118,7 +118,7 @@ public sealed class TwoStageSearcher : IDisposable
     }
 
     /// <summary>Token ids of a query ([CLS] ... [SEP], cut at the model's maximum length).</summary>
-    public int[] Tokens(string query) => Tokenizer.Encode(query, Math.Min(Model.Config.MaxSeqLength, Model.Config.MaxPositionEmbeddings));
+    public int[] Tokens(string query) => Tokenizer.Encode(query, Model.Config.TextLength);
 
     /// <summary>The query's normalised text vector.</summary>
     public float[] QueryVector(int[] tokens) => modelThread.Run(() =>

@@ -16,7 +16,7 @@ public static class HardNegativeEvaluation
         InterBertModel model, CaptionCorpus corpus, FeatureStore store, WordPieceTokenizer tokenizer,
         IReadOnlyDictionary<string, List<HardNegativeCaption>> negatives, bool zeroShot, int pairsPerBatch = 64)
     {
-        var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+        var maxTokens = model.Config.TextLength;
         var captionsOf = Enumerable.Range(0, corpus.Captions.Count).GroupBy(c => corpus.ImageOf[c]).ToDictionary(g => g.Key, g => g.ToList());
         // (image id, text, comparison index, is the true caption)
         var pairs = new List<(string Image, string Text)>();

@@ -35,7 +35,7 @@ public static class ModelFolder
     public static string TokenizerConfigJson(InterBertConfig config, bool lowerCase) => new JsonObject
     {
         ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = lowerCase,
-        ["model_max_length"] = Math.Min(config.MaxSeqLength, config.MaxPositionEmbeddings),
+        ["model_max_length"] = config.TextLength,
     }.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
 
     /// <summary>

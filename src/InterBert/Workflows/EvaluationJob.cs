@@ -43,7 +43,7 @@ public static class EvaluationJob
         var (model, tokenizer, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
         using (model)
         {
-            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var maxTokens = model.Config.TextLength;
             var wholeSplit = CaptionCorpus.Load(options.Dataset, [options.Split], store, tokenizer, maxTokens);
             var corpus = options.MaxCaptions is { } limit ? wholeSplit.FirstCaptions(limit) : wholeSplit;
             using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);

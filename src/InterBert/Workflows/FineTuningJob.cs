@@ -48,7 +48,7 @@ public static class FineTuningJob
         var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(options.Init, store, options.Precision);
         using (model)
         {
-            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var maxTokens = model.Config.TextLength;
             var trainCorpus = CaptionCorpus.Load(options.Dataset, [options.TrainSplit], store, tokenizer, maxTokens);
             var ownNegativeRate = Math.Clamp(options.OwnNegativeRate, 0, 1);
             if (ownNegativeRate > 0) trainCorpus = HardNegativeReader.WithOwnNegatives(trainCorpus, options.Dataset, [options.TrainSplit], tokenizer, maxTokens, "--own-negative-rate");

@@ -29,7 +29,7 @@ public static class PretrainingJob
                 throw new InterBertException($"{store.Folder}: {store.Manifest.FeatureSize}-d region features, but the model expects v_feature_size {model.Config.VFeatureSize}");
             if (hasClasses && model.Config.VTargetSize != store.Manifest.ClassCount)
                 throw new InterBertException($"{store.Folder}: {store.Manifest.ClassCount} region classes, but the model predicts v_target_size {model.Config.VTargetSize}");
-            var maxTokens = Math.Min(model.Config.MaxSeqLength, model.Config.MaxPositionEmbeddings);
+            var maxTokens = model.Config.TextLength;
             var train = CaptionCorpus.Load(options.Dataset, options.TrainSplits, store, tokenizer, maxTokens);
             if (options.Tasks.OwnNegativeRate > 0) train = HardNegativeReader.WithOwnNegatives(train, options.Dataset, options.TrainSplits, tokenizer, maxTokens, "--own-negative-rate");
             var validation = options.ValidationSplit is null or "none" ? null : CaptionCorpus.Load(options.Dataset, [options.ValidationSplit], store, tokenizer, maxTokens);

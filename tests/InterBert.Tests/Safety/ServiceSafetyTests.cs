@@ -83,6 +83,7 @@ public sealed class ServiceSafetyTests(SearchFixture fixture) : IDisposable
         File.WriteAllLines(Path.Combine(index, "images.jsonl"), lines.Select(l => l.ToJsonString()));
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(index, "index.json")))!.AsObject();
         manifest["image_roots"] = new JsonArray(photos);
+        manifest["features"] = fixture.Features; // the copy is elsewhere: its store by its full path
         File.WriteAllText(Path.Combine(index, "index.json"), manifest.ToJsonString());
 
         if (OperatingSystem.IsWindows()) return; // file modes and links as on the machines this serves from

@@ -11,6 +11,24 @@ namespace InterBert.Tests.Search;
 public sealed class ImageIndexTests(SearchFixture fixture)
 {
     [Fact]
+    public void AnIndexAndItsStoreMovedTogetherStillSearch()
+    {
+        // The index records its store relative to itself.
+        var recorded = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(fixture.IndexFolder, ImageIndex.ManifestFile)))!["features"]!.GetValue<string>();
+        Assert.Equal(Path.Combine("..", "features"), recorded);
+        using var moved = new TempFolder();
+        foreach (var (from, name) in new[] { (fixture.IndexFolder, "index"), (fixture.Features, "features") })
+        {
+            var to = Directory.CreateDirectory(Path.Combine(moved.Path, name)).FullName;
+            foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+        using var searcher = TwoStageSearcher.Open(Path.Combine(moved.Path, "index"));
+        Assert.Equal(Path.Combine(moved.Path, "features"), searcher.Store.Folder.TrimEnd(Path.DirectorySeparatorChar));
+        using var original = TwoStageSearcher.Open(fixture.IndexFolder);
+        Assert.Equal(original.Search("一个红色的圆", 5).Select(h => (h.Id, h.Score)), searcher.Search("一个红色的圆", 5).Select(h => (h.Id, h.Score)));
+    }
+
+    [Fact]
     public void StoredVectorsAreTheModelsImageVectorsAndBothSearchesRankByCosine()
     {
         using var searcher = TwoStageSearcher.Open(fixture.IndexFolder);
@@ -46,7 +64,7 @@ public sealed class ImageIndexTests(SearchFixture fixture)
     public void WithEveryImageAsACandidateTwoStageRanksExactlyAsExhaustiveScoring()
     {
         using var searcher = TwoStageSearcher.Open(fixture.IndexFolder);
-        var maxTokens = Math.Min(searcher.Model.Config.MaxSeqLength, searcher.Model.Config.MaxPositionEmbeddings);
+        var maxTokens = searcher.Model.Config.TextLength;
         var corpus = CaptionCorpus.Load(fixture.Dataset, ["test"], searcher.Store, searcher.Tokenizer, maxTokens);
         var query = corpus.WithCaptions([7]);
         var hits = searcher.Search(query.Captions[0], top: 24, candidates: 24);
@@ -73,7 +91,7 @@ public sealed class ImageIndexTests(SearchFixture fixture)
         using var exact = TwoStageSearcher.Open(fixture.IndexFolder);
         using var mixed = TwoStageSearcher.Open(fixture.IndexFolder, precision: Precision.Bf16);
         Assert.Equal(Precision.Bf16, mixed.Model.Precision);
-        var maxTokens = Math.Min(exact.Model.Config.MaxSeqLength, exact.Model.Config.MaxPositionEmbeddings);
+        var maxTokens = exact.Model.Config.TextLength;
         var corpus = CaptionCorpus.Load(fixture.Dataset, ["test"], exact.Store, exact.Tokenizer, maxTokens);
         foreach (var caption in new[] { 3, 7, 11 })
         {
