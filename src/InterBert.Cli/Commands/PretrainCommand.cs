@@ -64,7 +64,7 @@ public static class PretrainCommand
                 Dataset = parse.GetValue(dataset)!, Features = parse.GetValue(features)!, Output = parse.GetValue(output)!,
                 Init = parse.GetValue(init), Preset = parse.GetValue(preset), Vocabulary = parse.GetValue(vocab),
                 DefaultVocabulary = parse.GetValue(preset) is not null && parse.GetValue(vocab) is null ? InterBert.Weights.MiniLmOnnxReader.ReadVocabularyBytes() : null,
-                Steps = parse.GetValue(steps), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), Accumulate = parse.GetValue(accumulate),
+                Steps = parse.GetValue(steps), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), GradientAccumulation = parse.GetValue(accumulate),
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), EvalEvery = parse.GetValue(evalEvery),
                 TrainSplits = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit), Resume = parse.GetValue(resume),

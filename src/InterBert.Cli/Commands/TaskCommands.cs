@@ -43,7 +43,7 @@ public static class TaskCommands
             var options = new FineTuningJobOptions
             {
                 Task = parse.GetValue(task)!, Dataset = parse.GetValue(dataset)!, Features = parse.GetValue(features), Init = parse.GetValue(init)!, Output = parse.GetValue(output)!,
-                Epochs = parse.GetValue(epochs), Steps = parse.GetValue(stepsOption), BatchSize = parse.GetValue(batch), Accumulate = parse.GetValue(accumulate),
+                Epochs = parse.GetValue(epochs), Steps = parse.GetValue(stepsOption), BatchSize = parse.GetValue(batch), GradientAccumulation = parse.GetValue(accumulate),
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives),

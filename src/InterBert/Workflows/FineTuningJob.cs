@@ -32,11 +32,11 @@ public static class FineTuningJob
 
     private static int StepsFor(FineTuningJobOptions options, double examples, ProcessGroup processes) => options.Steps is { } steps
         ? (steps > 0 ? steps : throw new ArgumentException($"--steps {steps}: expected a positive number"))
-        : Math.Max(1, (int)Math.Ceiling(options.Epochs * examples / (Math.Max(1, options.BatchSize) * Math.Max(1, options.Accumulate) * processes.Size)));
+        : Math.Max(1, (int)Math.Ceiling(options.Epochs * examples / (Math.Max(1, options.BatchSize) * Math.Max(1, options.GradientAccumulation) * processes.Size)));
 
     private static TrainingOptions Training(FineTuningJobOptions options, int steps) => new()
     {
-        Steps = steps, BatchSize = Math.Max(1, options.BatchSize), GradientAccumulation = Math.Max(1, options.Accumulate), LearningRate = options.LearningRate,
+        Steps = steps, BatchSize = Math.Max(1, options.BatchSize), GradientAccumulation = Math.Max(1, options.GradientAccumulation), LearningRate = options.LearningRate,
         PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed, LogEvery = 10,
         CheckpointEvery = Math.Max(1, options.CheckpointEvery), KeepCheckpoints = Math.Max(1, options.KeepCheckpoints),
     };

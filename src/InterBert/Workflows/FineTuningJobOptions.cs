@@ -22,7 +22,7 @@ public sealed record FineTuningJobOptions
     /// <summary>Examples per micro-batch.</summary>
     public int BatchSize { get; init; } = 8;
     /// <summary>Micro-batches per step.</summary>
-    public int Accumulate { get; init; } = 1;
+    public int GradientAccumulation { get; init; } = 1;
     /// <summary>Peak learning rate.</summary>
     public double LearningRate { get; init; } = 2e-4;
     /// <summary>Learning-rate multiplier of the weights that came pretrained.</summary>

@@ -34,7 +34,7 @@ public static class PretrainingJob
             if (options.Tasks.OwnNegativeRate > 0) train = HardNegativeReader.WithOwnNegatives(train, options.Dataset, options.TrainSplits, tokenizer, maxTokens, "--own-negative-rate");
             var validation = options.ValidationSplit is null or "none" ? null : CaptionCorpus.Load(options.Dataset, [options.ValidationSplit], store, tokenizer, maxTokens);
             var batchSize = Math.Max(1, options.BatchSize);
-            var accumulation = Math.Max(1, options.Accumulate);
+            var accumulation = Math.Max(1, options.GradientAccumulation);
             var steps = options.Steps ?? (options.Epochs is { } e
                 ? (int)Math.Ceiling(e * train.Captions.Count / (batchSize * accumulation))
                 : throw new ArgumentException("give --steps N or --epochs N"));

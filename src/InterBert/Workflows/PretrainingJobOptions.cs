@@ -30,7 +30,7 @@ public sealed record PretrainingJobOptions
     /// <summary>Pairs per micro-batch.</summary>
     public int BatchSize { get; init; } = 32;
     /// <summary>Micro-batches per step.</summary>
-    public int Accumulate { get; init; } = 1;
+    public int GradientAccumulation { get; init; } = 1;
     /// <summary>Peak learning rate.</summary>
     public double LearningRate { get; init; } = 1e-4;
     /// <summary>Learning-rate multiplier of weights that came pretrained.</summary>
