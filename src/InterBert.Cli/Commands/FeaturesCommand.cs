@@ -46,9 +46,7 @@ public static class FeaturesCommand
                 : FeatureExtractionJob.ImagesInFolder(parse.GetValue(images)!);
             var givenBoxes = parse.GetValue(boxes) is { } boxesPath ? RegionBoxFile.Read(boxesPath) : null;
             var threads = parse.GetValue(CommandLine.ThreadsOption);
-            using var network = new ResNetFeatureExtractor(threads: threads);
-            using var yolox = parse.GetValue(detector) is { } detectorPath ? new YoloxDetector(detectorPath, threads) : null;
-            var extractor = new RegionFeatureExtractor(network, yolox, new ImageDecoder()) { MaxRegions = Math.Max(1, parse.GetValue(maxRegions)) };
+            using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), parse.GetValue(maxRegions), threads);
             var result = ProgressDisplay.Run("features", (progress, cancel) => FeatureExtractionJob.Run(
                 list, extractor, givenBoxes, store, parse.GetValue(fp16), parse.GetValue(skipBad), parse.GetValue(shardSize),
                 new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, $"stored {p.Stored}, skipped {p.Skipped}"))), cancel));

@@ -109,8 +109,7 @@ public sealed class DemoRecipe
     {
         var images = DatasetReader.Read(Dataset).Select(i => (i.Id, i.Location)).ToList();
         var boxes = RegionBoxFile.Read(Path.Combine(Scenes, SyntheticDataset.ObjectsFile));
-        using var network = new ResNetFeatureExtractor(threads: settings.Threads);
-        var extractor = new RegionFeatureExtractor(network, null, new ImageDecoder()) { MaxRegions = 8 };
+        using var extractor = RegionFeatureExtractor.Open(null, 8, settings.Threads);
         var result = FeatureExtractionJob.Run(images, extractor, boxes, Features, float16: false, skipBad: false, progress: new Progress<FeatureExtractionJob.Progress>(
             p => progress.Report(new WorkflowProgress(p.Done, p.Total, "images"))), cancel: cancel);
         return !result.Cancelled;

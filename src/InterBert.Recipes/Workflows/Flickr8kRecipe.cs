@@ -110,9 +110,7 @@ public sealed class Flickr8kRecipe
             if (images.All(i => existing.Contains(i.Id))) return true;
         }
         var detector = options.DetectorPath ?? throw new InterBertException("the features stage needs the YOLOX detector (--detector yolox_nano.onnx)");
-        using var network = new ResNetFeatureExtractor(threads: options.Threads);
-        using var yolox = new YoloxDetector(detector, options.Threads);
-        var extractor = new RegionFeatureExtractor(network, yolox, new ImageDecoder()) { MaxRegions = options.MaxRegions };
+        using var extractor = RegionFeatureExtractor.Open(detector, options.MaxRegions, options.Threads);
         var result = FeatureExtractionJob.Run(images, extractor, null, Features, float16: false, skipBad: false, progress: new Progress<FeatureExtractionJob.Progress>(
             p => progress.Report(new WorkflowProgress(p.Done, p.Total, "photos"))), cancel: cancel);
         return !result.Cancelled;

@@ -21,7 +21,7 @@ public sealed class InterBertPipeline : IDisposable
     private readonly InterBertModel model;
     private readonly ModelThread modelThread;
     private readonly TwoStageSearcher? searcher;
-    private readonly Lazy<(ResNetFeatureExtractor Network, YoloxDetector? Detector, RegionFeatureExtractor Extractor)> images;
+    private readonly Lazy<RegionFeatureExtractor> images;
     private readonly bool roundFeaturesToHalf;
     private int disposed;
 
@@ -60,22 +60,8 @@ public sealed class InterBertPipeline : IDisposable
         roundFeaturesToHalf = preprocessing?.FeatureDType == "float16";
         ScoresWithMatchingHead = ModelCheckpoint.ScoresWithMatchingHead(ModelCheckpoint.ReadMetadata(weights));
         var threads = options.Threads;
-        images = new Lazy<(ResNetFeatureExtractor, YoloxDetector?, RegionFeatureExtractor)>(() =>
-        {
-            var detectorPath = resolveDetector();
-            var network = new ResNetFeatureExtractor(threads: threads);
-            YoloxDetector? boxes;
-            try
-            {
-                boxes = detectorPath is null ? null : new YoloxDetector(detectorPath, threads);
-            }
-            catch
-            {
-                network.Dispose();
-                throw;
-            }
-            return (network, boxes, new RegionFeatureExtractor(network, boxes, new ImageDecoder()) { MaxRegions = Regions.MaxRegions, GridSize = Regions.GridSize });
-        }, LazyThreadSafetyMode.ExecutionAndPublication);
+        images = new Lazy<RegionFeatureExtractor>(() => RegionFeatureExtractor.Open(resolveDetector(), Regions.MaxRegions, threads, Regions.GridSize),
+            LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The weights file in use (a model folder's <c>model.safetensors</c>).</summary>
@@ -157,7 +143,7 @@ public sealed class InterBertPipeline : IDisposable
     {
         ArgumentNullException.ThrowIfNull(encoded);
         ObjectDisposedException.ThrowIf(disposed != 0, this);
-        var regions = images.Value.Extractor.Extract(Path.GetFileNameWithoutExtension(name), encoded, name, givenBoxes: null);
+        var regions = images.Value.Extract(Path.GetFileNameWithoutExtension(name), encoded, name, givenBoxes: null);
         if (!roundFeaturesToHalf) return regions;
         return regions with { Features = Array.ConvertAll(regions.Features, v => (float)(Half)v) };
     }
@@ -233,8 +219,7 @@ public sealed class InterBertPipeline : IDisposable
         model.Dispose();
         if (images.IsValueCreated)
         {
-            images.Value.Detector?.Dispose();
-            images.Value.Network.Dispose();
+            images.Value.Dispose();
         }
     }
 }

@@ -8,8 +8,40 @@ namespace InterBert.Vision;
 /// else a fixed grid; at most <see cref="MaxRegions"/> in all. The CNN runs once per image and every region is
 /// pooled from its feature map.
 /// </summary>
-public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, YoloxDetector? detector, ImageDecoder decoder)
+public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, YoloxDetector? detector, ImageDecoder decoder) : IDisposable
 {
+    private bool ownsNetworks;
+
+    /// <summary>
+    /// The one way the tool assembles an extractor: ResNet-18, the YOLOX detector at <paramref name="detectorPath"/> when
+    /// given (else the grid), at most <paramref name="maxRegions"/> regions; it owns (and disposes) both networks.
+    /// </summary>
+    public static RegionFeatureExtractor Open(string? detectorPath, int maxRegions, int threads, int gridSize = 3)
+    {
+        var network = new ResNetFeatureExtractor(threads: threads);
+        YoloxDetector? boxes = null;
+        try
+        {
+            boxes = detectorPath is null ? null : new YoloxDetector(detectorPath, threads);
+            return new RegionFeatureExtractor(network, boxes, new ImageDecoder()) { MaxRegions = Math.Max(1, maxRegions), GridSize = gridSize, ownsNetworks = true };
+        }
+        catch
+        {
+            boxes?.Dispose();
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Disposes the networks when this extractor was made by <see cref="Open"/>; one built around given networks leaves them to their owner.</summary>
+    public void Dispose()
+    {
+        if (!ownsNetworks) return;
+        ownsNetworks = false;
+        detector?.Dispose();
+        network.Dispose();
+    }
+
     /// <summary>Most regions per image, the whole-image region included.</summary>
     public int MaxRegions { get; init; } = 36;
 
