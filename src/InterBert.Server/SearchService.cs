@@ -140,7 +140,16 @@ public static class SearchService
             }
             if (turn is null) return TooMany(context);
             // A client with fewer searches in the service goes first on the model, block by block.
-            var search = searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, deadline.Token, admission.Load(client));
+            Task<IReadOnlyList<SearchHit>> search;
+            try
+            {
+                search = searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, deadline.Token, admission.Load(client));
+            }
+            catch
+            {
+                turn.Dispose();
+                throw;
+            }
             // The turn is given back when the model is done with the search, not before: a request answered at its
             // deadline must not let another search onto a model that is still busy with this one.
             _ = search.ContinueWith(_ => turn.Dispose(), TaskScheduler.Default);
