@@ -34,18 +34,26 @@ public sealed class SearchAdmission : IDisposable
     public async Task<IDisposable?> EnterAsync(string client, CancellationToken cancel)
     {
         load.AddOrUpdate(client, 1, (_, n) => n + 1);
+        RateLimitLease? own = null;
         try
         {
-            var turn = await EnterCountedAsync(client, cancel);
-            if (turn is not null) return new Counted(turn, () => Leave(client));
-            Leave(client);
-            return null;
+            own = await perClient.AcquireAsync(client, 1, cancel);
+            if (own.IsAcquired)
+            {
+                var shared = await overall.AcquireAsync(client, 1, cancel);
+                if (shared.IsAcquired) return new Turn(own, shared, () => Leave(client));
+                shared.Dispose();
+            }
         }
         catch
         {
+            own?.Dispose();
             Leave(client);
             throw;
         }
+        own.Dispose();
+        Leave(client);
+        return null;
     }
 
     /// <summary>
@@ -56,36 +64,8 @@ public sealed class SearchAdmission : IDisposable
 
     private void Leave(string client)
     {
-        while (true)
-        {
-            var n = load.GetValueOrDefault(client);
-            if (n <= 1) { if (load.TryRemove(new KeyValuePair<string, int>(client, n)) || n == 0) return; }
-            else if (load.TryUpdate(client, n - 1, n)) return;
-        }
-    }
-
-    private async Task<IDisposable?> EnterCountedAsync(string client, CancellationToken cancel)
-    {
-        var own = await perClient.AcquireAsync(client, 1, cancel);
-        if (!own.IsAcquired)
-        {
-            own.Dispose();
-            return null;
-        }
-        RateLimitLease shared;
-        try
-        {
-            shared = await overall.AcquireAsync(client, 1, cancel);
-        }
-        catch
-        {
-            own.Dispose();
-            throw;
-        }
-        if (shared.IsAcquired) return new Turn(own, shared);
-        shared.Dispose();
-        own.Dispose();
-        return null;
+        // A client's count goes when it reaches 0, unless another of its requests came in meanwhile.
+        if (load.AddOrUpdate(client, 0, (_, n) => n - 1) <= 0) load.TryRemove(new KeyValuePair<string, int>(client, 0));
     }
 
     /// <inheritdoc/>
@@ -95,19 +75,7 @@ public sealed class SearchAdmission : IDisposable
         overall.Dispose();
     }
 
-    private sealed class Counted(IDisposable turn, Action leave) : IDisposable
-    {
-        private int disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref disposed, 1) != 0) return;
-            turn.Dispose();
-            leave();
-        }
-    }
-
-    private sealed class Turn(RateLimitLease own, RateLimitLease shared) : IDisposable
+    private sealed class Turn(RateLimitLease own, RateLimitLease shared, Action leave) : IDisposable
     {
         private int disposed;
 
@@ -116,6 +84,7 @@ public sealed class SearchAdmission : IDisposable
             if (Interlocked.Exchange(ref disposed, 1) != 0) return;
             shared.Dispose();
             own.Dispose();
+            leave();
         }
     }
 }

@@ -28,9 +28,7 @@ public static class OutputFolder
     {
         Claim(folder, kind, marker);
         if (!Directory.Exists(folder)) return;
-        var entries = Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).ToList();
-        if (entries.Count == 0) return;
-        var foreign = entries.FirstOrDefault(e => e != marker && !ownFiles.Contains(e!));
+        var foreign = Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).FirstOrDefault(e => e != marker && !ownFiles.Contains(e!));
         if (foreign is not null)
             throw new InterBertException($"{folder}: {kind} that also holds {foreign}, which replacing it would delete; nothing was written: move it out or choose another folder");
     }

@@ -40,12 +40,14 @@ public sealed record ImageIndexManifest
     public IReadOnlyList<string>? ImageRoots { get; init; }
 
     /// <summary>The folders holding <paramref name="images"/>' files (absolute), those inside another listed folder left out.</summary>
-    public static IReadOnlyList<string> RootsOf(IEnumerable<IndexedImage> images)
+    public static IReadOnlyList<string> RootsOf(IEnumerable<IndexedImage> images) =>
+        Roots(images.Select(i => i.ImagePath).OfType<string>().Select(p => Path.GetDirectoryName(Path.GetFullPath(p))!));
+
+    /// <summary><paramref name="folders"/> (absolute) without repeats and without those inside another of them.</summary>
+    public static IReadOnlyList<string> Roots(IEnumerable<string> folders)
     {
-        var folders = images.Select(i => i.ImagePath).OfType<string>()
-            .Select(p => Path.GetDirectoryName(Path.GetFullPath(p))!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var roots = new List<string>();
-        foreach (var folder in folders)
+        foreach (var folder in folders.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
             if (!roots.Any(r => IsInside(folder, r))) roots.Add(folder);
         return roots;
     }

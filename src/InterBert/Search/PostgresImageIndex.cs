@@ -281,7 +281,7 @@ public sealed class PostgresImageIndex : IImageVectorIndex
         }
         catch (IndexUnavailableException)
         {
-            // The database went away: the health check must not answer from a count made while it was there.
+            // The database went away: the health check must not answer from a count made while it was there (RunAsync too).
             countCache = null;
             throw;
         }
@@ -321,6 +321,7 @@ public sealed class PostgresImageIndex : IImageVectorIndex
         }
         catch (Exception e) when (!cancel.IsCancellationRequested && Translate(e, Where, whileServing: true) is { } translated)
         {
+            if (translated is IndexUnavailableException) countCache = null;
             throw translated;
         }
     }

@@ -214,9 +214,6 @@ public sealed class TwoStageSearcher : IDisposable
     /// <summary>Candidates re-ranked per model call by <see cref="SearchAsync"/>: small enough to let others in, large enough to keep the batch efficient.</summary>
     public const int ServiceRerankBlock = 32;
 
-    /// <summary>Searches skipped because they were cancelled (the client left, the deadline passed) before the model took them.</summary>
-    public int SkippedSearches => modelThread.Skipped;
-
     private IReadOnlyList<SearchHit> SearchOnModelThread(string query, int top, int candidates, SearchMode mode, bool addSimilarity)
     {
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");

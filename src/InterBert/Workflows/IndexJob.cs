@@ -61,7 +61,7 @@ public static class IndexJob
         {
             // An appended batch's folders join those the pointer already lists.
             var earlier = options.Append && File.Exists(pointer) ? PostgresIndexLocation.Parse(pointer).ImageRoots : [];
-            location.WritePointer(pointer, ImageIndexManifest.RootsOf(earlier.Select(r => new IndexedImage("", Path.Combine(r, "x"))).Concat(images)));
+            location.WritePointer(pointer, ImageIndexManifest.Roots(earlier.Concat(ImageIndexManifest.RootsOf(images))));
             if (location.HasPassword)
                 host.Log($"index: the password is not written to {pointer}: give it through PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass)");
         }
