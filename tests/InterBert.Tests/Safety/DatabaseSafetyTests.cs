@@ -10,12 +10,14 @@ namespace InterBert.Tests.Safety;
 /// file is served only from the index's folders, and no password reaches a file, a log line or a message.
 /// </summary>
 [Collection("Search")]
-public sealed class DatabaseSafetyTests(SearchFixture fixture, PostgresCluster database) : IClassFixture<PostgresCluster>
+public sealed class DatabaseSafetyTests(SearchFixture fixture)
 {
+    private PostgresCluster Database => fixture.Database;
+
     private string Build(string table, params string[] more)
     {
         var pointer = Path.Combine(fixture.Folder, $"{table}.json");
-        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", database.Url, "--table", table, "--weights", fixture.SearchWeights,
+        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", Database.Url, "--table", table, "--weights", fixture.SearchWeights,
             "--features", fixture.Features, "--dataset", fixture.Dataset, "--split", "test", "--out", pointer, .. more]);
         Assert.True(code == 0, output + error);
         Assert.DoesNotContain(PostgresCluster.Password, output + error);
@@ -24,7 +26,7 @@ public sealed class DatabaseSafetyTests(SearchFixture fixture, PostgresCluster d
 
     private NpgsqlConnection Connect()
     {
-        var connection = new NpgsqlConnection(database.ConnectionString);
+        var connection = new NpgsqlConnection(Database.ConnectionString);
         connection.Open();
         return connection;
     }
@@ -45,7 +47,7 @@ public sealed class DatabaseSafetyTests(SearchFixture fixture, PostgresCluster d
             await using var transaction = await holder.BeginTransactionAsync();
             Scalar(holder, $"SELECT pg_advisory_xact_lock(hashtext('{table}'))");
             // The writer starts while another (a rebuild with another model, say) holds the table.
-            var writer = Task.Run(() => CliProcess.Run(["index", "--backend", "postgres", "--connection", database.Url, "--table", table, "--weights", fixture.SearchWeights, .. change]));
+            var writer = Task.Run(() => CliProcess.Run(["index", "--backend", "postgres", "--connection", Database.Url, "--table", table, "--weights", fixture.SearchWeights, .. change]));
             await using (var observer = Connect())
             {
                 var deadline = DateTime.UtcNow.AddMinutes(2);
@@ -79,7 +81,7 @@ public sealed class DatabaseSafetyTests(SearchFixture fixture, PostgresCluster d
         Scalar(connection, "CREATE TABLE safe_other (note text); INSERT INTO safe_other VALUES ('mine')");
         foreach (var (table, says) in new[] { ("safe_mine", "safe_mine_staging exists"), ("safe_other", "is no interbert index") })
         {
-            var (code, output, error) = CliProcess.Run("index", "--backend", "postgres", "--connection", database.Url, "--table", table, "--weights", fixture.SearchWeights,
+            var (code, output, error) = CliProcess.Run("index", "--backend", "postgres", "--connection", Database.Url, "--table", table, "--weights", fixture.SearchWeights,
                 "--features", fixture.Features, "--dataset", fixture.Dataset, "--split", "test");
             Assert.True(code == 1, output + error);
             Assert.Contains(says, Assert.Single(error.Trim().Split('\n')));
@@ -150,7 +152,7 @@ public sealed class DatabaseSafetyTests(SearchFixture fixture, PostgresCluster d
         var (code, output, error) = CliProcess.Run("search", "--index", pointer, "--top", "3", "a query");
         Assert.True(code == 0, output + error);
         // Malformed locations with a password: the message names the location, never the password.
-        foreach (var location in new[] { $"postgres://{PostgresCluster.User}:s3cret-word@127.0.0.1:{database.Port}/postgres?bogus=1", "postgres://u:s3cret-word@[bad" })
+        foreach (var location in new[] { $"postgres://{PostgresCluster.User}:s3cret-word@127.0.0.1:{Database.Port}/postgres?bogus=1", "postgres://u:s3cret-word@[bad" })
         {
             (code, output, error) = CliProcess.Run("search", "--index", location, "a query");
             Assert.Equal(1, code);

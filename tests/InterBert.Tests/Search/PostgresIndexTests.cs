@@ -11,8 +11,10 @@ namespace InterBert.Tests.Search;
 /// service that sees appends and removals and answers 503 while the database is down.
 /// </summary>
 [Collection("Search")]
-public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster database) : IClassFixture<PostgresCluster>
+public sealed class PostgresIndexTests(SearchFixture fixture)
 {
+    private PostgresCluster Database => fixture.Database;
+
     private static JsonArray SearchJson(params string[] args)
     {
         var (code, output, error) = CliProcess.Run(["search", .. args, "--json"]);
@@ -23,7 +25,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
     private string BuildDatabaseIndex(string table, params string[] more)
     {
         var pointer = Path.Combine(fixture.Folder, $"{table}.json");
-        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", database.Url, "--table", table, "--weights", fixture.SearchWeights,
+        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", Database.Url, "--table", table, "--weights", fixture.SearchWeights,
             "--features", fixture.Features, "--dataset", fixture.Dataset, "--split", "test", "--out", pointer, .. more]);
         Assert.True(code == 0, output + error);
         return pointer;
@@ -51,7 +53,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
             Assert.Equal(exact.Select(h => h!["id"]!.GetValue<string>()).Order(), graph.Select(h => h!["id"]!.GetValue<string>()).Order());
         }
         // The URL works as the pointer file does.
-        Assert.Equal(10, SearchJson("--index", database.Url + "?table=demo_equal", "--top", "10", "一个蓝色的正方形").Count);
+        Assert.Equal(10, SearchJson("--index", Database.Url + "?table=demo_equal", "--top", "10", "一个蓝色的正方形").Count);
     }
 
     [Fact]
@@ -67,7 +69,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
             return v;
         }
         var vectors = Enumerable.Range(0, count).Select(_ => Unit()).ToArray();
-        var location = PostgresIndexLocation.Parse(database.ConnectionString, "synthetic");
+        var location = PostgresIndexLocation.Parse(Database.ConnectionString, "synthetic");
         var manifest = new ImageIndexManifest { Weights = "/synthetic", WeightsSha256 = new string('0', 64), Features = "/synthetic", Dimension = dimension, ExactBelow = 0 };
         var written = PostgresImageIndex.WriteVectors(location, manifest, Enumerable.Range(0, count).Select(i => new IndexedImage($"v{i}", null)).ToList(), i => vectors[i], append: false);
         Assert.Equal(count, written.Count);
@@ -125,7 +127,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
 
         // Removed while serving: gone from results, counts and image requests.
         var removed = all.Take(4).ToArray();
-        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", database.Url, "--table", "demo_live", "--weights", fixture.SearchWeights, "--remove", .. removed]);
+        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", Database.Url, "--table", "demo_live", "--weights", fixture.SearchWeights, "--remove", .. removed]);
         Assert.True(code == 0, output + error);
         Assert.Contains("removed 4 of 4", output);
         Assert.Equal(20, await Images(20));
@@ -146,7 +148,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
         second.Kill(true);
 
         // The database goes away: 503 with a JSON error, never a 5xx of another kind; it comes back: answers again.
-        database.Stop();
+        Database.Stop();
         try
         {
             var down = await http.GetAsync("/api/search?q=x&k=3");
@@ -160,7 +162,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
         }
         finally
         {
-            database.Start();
+            Database.Start();
         }
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/search?q=x&k=3")).StatusCode);
         Assert.Equal(24, await Images(24));
@@ -191,7 +193,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
         var (code, output, error) = CliProcess.Run("search", "--index", pointer, "--weights", fixture.OtherWeights, "a query");
         Assert.Equal(1, code);
         Assert.Contains("built with the model", error);
-        (code, _, error) = CliProcess.Run("index", "--backend", "postgres", "--connection", database.Url, "--table", "demo_keep", "--weights", fixture.OtherWeights,
+        (code, _, error) = CliProcess.Run("index", "--backend", "postgres", "--connection", Database.Url, "--table", "demo_keep", "--weights", fixture.OtherWeights,
             "--features", fixture.Features, "--dataset", fixture.Dataset, "--split", "test", "--append");
         Assert.Equal(1, code);
         Assert.Contains("built with the model", error);
@@ -201,8 +203,8 @@ public sealed class PostgresIndexTests(SearchFixture fixture, PostgresCluster da
         foreach (var (index, expected) in new[]
         {
             (nowhere, "cannot reach the database server"),
-            ($"postgres://{PostgresCluster.User}:wrong@127.0.0.1:{database.Port}/postgres", "password authentication failed"),
-            (database.Url + "?table=no_such_index", "no index there"),
+            ($"postgres://{PostgresCluster.User}:wrong@127.0.0.1:{Database.Port}/postgres", "password authentication failed"),
+            (Database.Url + "?table=no_such_index", "no index there"),
         })
         {
             (code, output, error) = CliProcess.Run("search", "--index", index, "a query");

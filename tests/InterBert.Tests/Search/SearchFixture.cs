@@ -10,6 +10,7 @@ public sealed class SearchFixture : IDisposable
 {
     private readonly TempFolder folder = new();
     private readonly Lazy<(Process Process, string Address)> server;
+    private readonly Lazy<PostgresCluster> database = new(() => new PostgresCluster());
 
     public SearchFixture()
     {
@@ -27,6 +28,9 @@ public sealed class SearchFixture : IDisposable
     public string Features => Path.Combine(folder.Path, "features");
     public string Dataset => Path.Combine(folder.Path, "scenes", "dataset.zh.json");
 
+    /// <summary>A throwaway PostgreSQL cluster, started on first use and shared by the database tests (their tables differ).</summary>
+    public PostgresCluster Database => database.Value;
+
     /// <summary>The base address of the shared server, e.g. http://127.0.0.1:41234.</summary>
     public string ServerAddress => server.Value.Address;
 
@@ -42,6 +46,7 @@ public sealed class SearchFixture : IDisposable
             server.Value.Process.Kill(true);
             server.Value.Process.WaitForExit(10_000);
         }
+        if (database.IsValueCreated) database.Value.Dispose();
         folder.Dispose();
     }
 }
