@@ -142,62 +142,19 @@ public sealed class DemoRecipe
 
     private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
-        TorchSharp.torch.manual_seed(settings.Seed);
-        using var store = FeatureStore.Open(Features);
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(InitialWeights, store, settings.Precision);
-        using (model)
-        {
-            var maxTokens = model.Config.TextLength;
-            var train = TrainingCaptions(store, tokenizer, maxTokens);
-            var validation = CaptionCorpus.Load(Dataset, ["val"], store, tokenizer, maxTokens);
-            var (segment, region, matching) = settings.LossWeights;
-            var tasks = new PretrainingTaskOptions
-            {
-                SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, ContrastiveWeight = settings.ContrastiveWeight, OwnNegativeRate = settings.OwnNegativeRate, MaxRegions = model.Config.MaxRegionLength,
-                WholeImageRegion = settings.WholeImageRegion,
-            };
-            var training = new TrainingOptions
-            {
-                Steps = settings.PretrainSteps, BatchSize = settings.PretrainBatch, LearningRate = settings.PretrainLearningRate,
-                PretrainedLearningRateMultiplier = settings.PretrainedLearningRateMultiplier, Seed = settings.Seed,
-                CheckpointEvery = 50, KeepCheckpoints = 1, EvalEvery = Math.Max(1, settings.PretrainSteps / 4), LogEvery = 5,
-            };
-            var neighbours = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, Path.Combine(folder, "cache"));
-            var setup = new PretrainingSetup(PretrainFolder, model, tokenizer, vocabulary, train, validation, store, training, tasks, pretrained, neighbours, Resume: true);
-            var result = PretrainingRun.Run(setup, new Progress<PretrainingRun.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps,
-                $"step {p.Step}: loss {p.Loss:F3} (msm {p.Segment:F3}, mrm {p.Region:F3}, itm {p.Matching:F3})"))), cancel);
-            return !result.Cancelled;
-        }
+        var options = RecipeTraining.Pretraining(settings, Dataset, Features, InitialWeights, PretrainFolder, Path.Combine(folder, "cache"));
+        return RecipeTraining.Run(options with { Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate }, CheckpointEvery = 50, LogEvery = 5 }, host, progress, cancel);
     }
 
-    private bool Finetune(string initWeights, string runFolder, IProgress<WorkflowProgress> progress, CancellationToken cancel)
-    {
-        TorchSharp.torch.manual_seed(settings.Seed);
-        using var store = FeatureStore.Open(Features);
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(initWeights, store, settings.Precision);
-        using (model)
+    // The demo's fine-tuning trains MiniLM's weights at the full rate, and draws half its wrong captions from each scene's own hard negatives.
+    private bool Finetune(string initWeights, string runFolder, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        RecipeTraining.Run(RecipeTraining.Retrieval(settings, Dataset, Features, initWeights, runFolder) with
         {
-            var maxTokens = model.Config.TextLength;
-            using var train = new PreparedPairs(TrainingCaptions(store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
-            var options = new TrainingOptions
-            {
-                Steps = settings.FinetuneSteps, BatchSize = settings.FinetuneBatch, LearningRate = settings.FinetuneLearningRate, Seed = settings.Seed, LogEvery = 5,
-                CheckpointEvery = 100, KeepCheckpoints = 1,
-            };
-            // Resumed: a stage interrupted with the same inputs continues from its last checkpoint.
-            var result = RetrievalFineTuning.Run(model, train, null, options, pretrained, runFolder, vocabulary, tokenizer.LowerCase, mineEvery: Math.Max(1, settings.FinetuneSteps / 3),
-                new SynchronousProgress<RetrievalFineTuning.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
-                settings.ContrastiveWeight, settings.FinetuneOwnNegativeRate, resume: true);
-            return !result.Cancelled;
-        }
-    }
+            PretrainedLearningRateMultiplier = 1, MineEvery = Math.Max(1, settings.FinetuneSteps / 3), OwnNegativeRate = settings.FinetuneOwnNegativeRate, LogEvery = 5,
+        }, host, progress, cancel);
 
     private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
         !IndexJob.Build(new IndexJobOptions { Weights = weights, Features = Features, Output = IndexFolder, Dataset = Dataset, Split = "test", Precision = settings.Precision }, progress, cancel).Cancelled;
-
-    /// <summary>The training scenes' captions, each scene with its own hard negatives (pretraining and fine-tuning use them).</summary>
-    private CaptionCorpus TrainingCaptions(FeatureStore store, WordPieceTokenizer tokenizer, int maxTokens) =>
-        HardNegativeReader.WithOwnNegatives(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, maxTokens), Dataset, ["train"], tokenizer, maxTokens, "demo");
 
     private bool Evaluate(string name, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {

@@ -4,7 +4,7 @@ using InterBert.Pretraining;
 namespace InterBert.Workflows;
 
 /// <summary>The sizes and recipes of a demo run, chosen so that the whole run fits in under fifteen minutes on two cores (in bf16 10.2 measured in English, 12.8 in Chinese).</summary>
-public sealed record DemoRecipeOptions
+public sealed record DemoRecipeOptions : IRecipeTraining
 {
     /// <summary>Pretraining and fine-tuning steps that fit the time in bf16 (the default).</summary>
     public const int Bf16PretrainSteps = 800, Bf16FinetuneSteps = 400;

@@ -148,59 +148,14 @@ public sealed class Flickr8kRecipe
         return true;
     }
 
-    private int TokenLimit(InterBertModel model) => model.Config.TextLength;
+    private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        RecipeTraining.Run(RecipeTraining.Pretraining(options, Dataset, Features, InitialWeights, PretrainFolder, Path.Combine(folder, "cache")) with { CheckpointEvery = 100, ValidationCaptions = 500 },
+            host, progress, cancel);
 
-    private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel)
-    {
-        TorchSharp.torch.manual_seed(options.Seed);
-        using var store = FeatureStore.Open(Features);
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(InitialWeights, store, options.Precision);
-        using (model)
-        {
-            var train = CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, TokenLimit(model));
-            var validation = CaptionCorpus.Load(Dataset, ["val"], store, tokenizer, TokenLimit(model)).FirstCaptions(500);
-            var (segment, region, matching) = options.LossWeights;
-            var tasks = new PretrainingTaskOptions
-            {
-                SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, ContrastiveWeight = options.ContrastiveWeight, MaxRegions = model.Config.MaxRegionLength,
-                WholeImageRegion = options.WholeImageRegion,
-            };
-            var training = new TrainingOptions
-            {
-                Steps = options.PretrainSteps, BatchSize = options.PretrainBatch, LearningRate = options.PretrainLearningRate,
-                PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed,
-                CheckpointEvery = 100, KeepCheckpoints = 1, EvalEvery = Math.Max(1, options.PretrainSteps / 4), LogEvery = 10,
-            };
-            var neighbours = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, Path.Combine(folder, "cache"));
-            var setup = new PretrainingSetup(PretrainFolder, model, tokenizer, vocabulary, train, validation, store, training, tasks, pretrained, neighbours, Resume: true);
-            var result = PretrainingRun.Run(setup, new Progress<PretrainingRun.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps,
-                $"step {p.Step}: loss {p.Loss:F3} (msm {p.Segment:F3}, mrm {p.Region:F3}, itm {p.Matching:F3})"))), cancel);
-            return !result.Cancelled;
-        }
-    }
-
-    private bool Finetune(string initWeights, string run, IProgress<WorkflowProgress> progress, CancellationToken cancel)
-    {
-        TorchSharp.torch.manual_seed(options.Seed);
-        using var store = FeatureStore.Open(Features);
-        // Both fine-tunings give MiniLM's weights the same lower learning rate: pretraining carries init's list on.
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(initWeights, store, options.Precision);
-        using (model)
-        {
-            using var train = new PreparedPairs(CaptionCorpus.Load(Dataset, ["train"], store, tokenizer, TokenLimit(model)), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
-            var training = new TrainingOptions
-            {
-                Steps = options.FinetuneSteps, BatchSize = options.FinetuneBatch, LearningRate = options.FinetuneLearningRate,
-                PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed, LogEvery = 10,
-                CheckpointEvery = 100, KeepCheckpoints = 1,
-            };
-            // Resumed: a stage interrupted with the same inputs continues from its last checkpoint.
-            var result = RetrievalFineTuning.Run(model, train, null, training, pretrained, Path.Combine(folder, run), vocabulary, tokenizer.LowerCase, mineEvery: Math.Max(1, options.FinetuneSteps / 4),
-                new SynchronousProgress<RetrievalFineTuning.Progress>(p => progress.Report(new WorkflowProgress(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3}"))), cancel,
-                options.ContrastiveWeight, 0, resume: true);
-            return !result.Cancelled;
-        }
-    }
+    // Both fine-tunings give MiniLM's weights the same lower learning rate: pretraining carries init's list on.
+    private bool Finetune(string initWeights, string run, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        RecipeTraining.Run(RecipeTraining.Retrieval(options, Dataset, Features, initWeights, Path.Combine(folder, run)) with { MineEvery = Math.Max(1, options.FinetuneSteps / 4) },
+            host, progress, cancel);
 
     private bool Evaluate(string name, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
@@ -209,7 +164,7 @@ public sealed class Flickr8kRecipe
         var (model, tokenizer, _, _) = ModelLoading.Load(weights, store, options.Precision);
         using (model)
         {
-            var corpus = CaptionCorpus.Load(Dataset, ["test"], store, tokenizer, TokenLimit(model));
+            var corpus = CaptionCorpus.Load(Dataset, ["test"], store, tokenizer, model.Config.TextLength);
             using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             var result = TwoStageRetrievalEvaluation.Evaluate(model, pairs, options.Candidates, zeroShot, progress: new Progress<TwoStageRetrievalEvaluation.Progress>(
                 p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), cancel: cancel, addSimilarity: options.AddSimilarity);

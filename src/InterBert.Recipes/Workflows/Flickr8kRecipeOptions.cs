@@ -6,7 +6,7 @@ namespace InterBert.Workflows;
 /// The settings of the Flickr8k recipe (<see cref="Flickr8kRecipe"/>): where the data is, the caption language, and
 /// the sizes of every stage. <see cref="For"/> gives the measured full and quick recipes; any field can be changed.
 /// </summary>
-public sealed record Flickr8kRecipeOptions
+public sealed record Flickr8kRecipeOptions : IRecipeTraining
 {
     /// <summary>Full recipe: pretraining and fine-tuning steps (sized to run within 3 hours on 2 cores in bf16).</summary>
     public const int FullPretrainSteps = 3600, FullFinetuneSteps = 1000;

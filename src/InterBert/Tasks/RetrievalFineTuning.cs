@@ -23,35 +23,33 @@ public static class RetrievalFineTuning
     public sealed record Result(RetrievalMetrics? BestValidation, string BestWeights, string LastWeights, int Step = 0, bool Cancelled = false);
 
     /// <summary>
-    /// Fine-tunes <paramref name="model"/> through the one <see cref="Trainer"/>; writes <c>best.safetensors</c>,
-    /// <c>last.safetensors</c> (vocabulary beside), <c>metrics.jsonl</c> and checkpoints in <paramref name="runFolder"/>.
-    /// With <paramref name="resume"/>, continues the folder's run from its last checkpoint, exactly.
+    /// Fine-tunes the setup's model through the one <see cref="Trainer"/>; writes <c>best.safetensors</c>,
+    /// <c>last.safetensors</c> (vocabulary beside), <c>metrics.jsonl</c> and checkpoints in its run folder. With
+    /// <see cref="RetrievalFineTuningSetup.Resume"/>, continues the folder's run from its last checkpoint, exactly.
     /// </summary>
-    public static Result Run(
-        InterBertModel model, PreparedPairs train, PreparedPairs? validation, TrainingOptions options, IReadOnlySet<string> pretrainedKeys,
-        string runFolder, byte[] vocabulary, bool lowerCase, int mineEvery = 0, IProgress<Progress>? progress = null, CancellationToken cancel = default,
-        double contrastiveWeight = 0, double ownNegativeRate = 0, bool resume = false, Distributed.ProcessGroup? group = null)
+    public static Result Run(RetrievalFineTuningSetup setup, IProgress<Progress>? progress = null, CancellationToken cancel = default)
     {
+        var runFolder = setup.RunFolder;
+        var options = setup.Training;
         Directory.CreateDirectory(runFolder);
         var bestPath = Path.Combine(runFolder, "best.safetensors");
         var lastPath = Path.Combine(runFolder, "last.safetensors");
         var (step, learningRate) = (0, 0.0);
-        var objective = new RetrievalObjective(model, train, validation, options, pretrainedKeys, bestPath, vocabulary, lowerCase, mineEvery, contrastiveWeight, ownNegativeRate,
-            status => progress?.Report(new Progress(step, options.Steps, double.NaN, learningRate, status)), cancel);
-        var run = new TrainingRun(runFolder, model, model, options, pretrainedKeys, resume, group)
+        var objective = new RetrievalObjective(setup, bestPath, status => progress?.Report(new Progress(step, options.Steps, double.NaN, learningRate, status)), cancel);
+        var run = new TrainingRun(runFolder, setup.Model, setup.Model, options, setup.PretrainedKeys, setup.Resume, setup.Group)
         {
-            Description = new Dictionary<string, object> { ["task"] = "retrieval", ["train_captions"] = train.CaptionCount, ["train_images"] = train.ImageCount },
+            Description = new Dictionary<string, object> { ["task"] = "retrieval", ["train_captions"] = setup.Train.CaptionCount, ["train_images"] = setup.Train.ImageCount },
         };
         var result = Trainer.Run(run, objective, progress is null ? null : new SynchronousProgress<Trainer.Progress>(p =>
         {
             (step, learningRate) = (p.Step, p.LearningRate);
             progress.Report(new Progress(p.Step, p.Steps, p.Values[0], p.LearningRate, "training"));
         }), cancel);
-        if (group is { IsRoot: false } || result.Cancelled) return new Result(objective.Best, bestPath, lastPath, result.Step, result.Cancelled);
-        Save(model, lastPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
-        if (objective.Best is null) Save(model, bestPath, vocabulary, lowerCase, result.Step, contrastiveWeight, pretrainedKeys);
+        if (setup.Group is { IsRoot: false } || result.Cancelled) return new Result(objective.Best, bestPath, lastPath, result.Step, result.Cancelled);
+        Save(setup, lastPath, result.Step);
+        if (objective.Best is null) Save(setup, bestPath, result.Step);
         // The run folder is a model folder of the model to use: the best by validation, else the last.
-        ModelFolder.Complete(runFolder, bestPath, Data.ImagePreprocessing.Of(train.Features, fingerprintDetector: true));
+        ModelFolder.Complete(runFolder, bestPath, Data.ImagePreprocessing.Of(setup.Train.Features, fingerprintDetector: true));
         return new Result(objective.Best, bestPath, lastPath, result.Step);
     }
 
@@ -126,14 +124,15 @@ public static class RetrievalFineTuning
     }
 
     /// <summary>Saves fine-tuned weights with their vocabulary, task, step, precision, contrastive weight and pretrained keys.</summary>
-    internal static void Save(InterBertModel model, string path, byte[] vocabulary, bool lowerCase, int step, double contrastiveWeight, IReadOnlySet<string> pretrainedKeys)
+    internal static void Save(RetrievalFineTuningSetup setup, string path, int step)
     {
-        var metadata = ModelVocabulary.WriteBeside(path, vocabulary, lowerCase);
+        var model = setup.Model;
+        var metadata = ModelVocabulary.WriteBeside(path, setup.Vocabulary, setup.LowerCase);
         metadata["finetune_task"] = "retrieval";
         metadata["finetune_step"] = step.ToString();
         metadata[PrecisionNames.MetadataKey] = model.Precision.Name();
-        if (contrastiveWeight > 0) metadata[ContrastiveLoss.WeightMetadataKey] = contrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        PretrainedKeys.Record(metadata, pretrainedKeys);
+        if (setup.ContrastiveWeight > 0) metadata[ContrastiveLoss.WeightMetadataKey] = setup.ContrastiveWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        PretrainedKeys.Record(metadata, setup.PretrainedKeys);
         ModelCheckpoint.Save(model, path, metadata);
     }
 }

@@ -14,14 +14,17 @@ namespace InterBert.Tasks;
 /// ranking loss over mined hard negatives, plus the contrastive loss when weighted. Its own state, checkpointed for an
 /// exact resume: the hard negatives last mined and the best validation so far.
 /// </summary>
-internal sealed class RetrievalObjective(
-    InterBertModel model, PreparedPairs train, PreparedPairs? validation, TrainingOptions options, IReadOnlySet<string> pretrainedKeys,
-    string bestPath, byte[] vocabulary, bool lowerCase, int mineEvery, double contrastiveWeight, double ownNegativeRate,
-    Action<string>? status, CancellationToken cancel) : ITrainingObjective
+internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string bestPath, Action<string>? status, CancellationToken cancel) : ITrainingObjective
 {
+    private readonly InterBertModel model = setup.Model;
+    private readonly PreparedPairs train = setup.Train;
+    private readonly PreparedPairs? validation = setup.Validation;
+    private readonly TrainingOptions options = setup.Training;
+    private readonly double contrastiveWeight = setup.ContrastiveWeight;
+    private readonly double ownNegativeRate = setup.OwnNegativeRate;
     private const string StateFile = "retrieval.json";
-    private readonly EpochCursor order = new(train.CaptionCount, options.Seed);
-    private readonly int stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)train.CaptionCount / options.BatchSize));
+    private readonly EpochCursor order = new(setup.Train.CaptionCount, setup.Training.Seed);
+    private readonly int stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)setup.Train.CaptionCount / setup.Training.BatchSize));
     private int[][]? hard;
 
     /// <summary>The best validation so far (by mean recall).</summary>
@@ -33,7 +36,7 @@ internal sealed class RetrievalObjective(
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
 
-    private int MineEvery => mineEvery > 0 ? mineEvery : stepsPerEpoch;
+    private int MineEvery => setup.MineEvery > 0 ? setup.MineEvery : stepsPerEpoch;
 
     /// <inheritdoc/>
     public void BeforeStep(int step)
@@ -77,7 +80,7 @@ internal sealed class RetrievalObjective(
         if (Best is null || result.MeanRecall > Best.MeanRecall)
         {
             Best = result;
-            RetrievalFineTuning.Save(model, bestPath, vocabulary, lowerCase, step, contrastiveWeight, pretrainedKeys);
+            RetrievalFineTuning.Save(setup, bestPath, step);
         }
         return new Dictionary<string, double>
         {
@@ -86,7 +89,7 @@ internal sealed class RetrievalObjective(
     }
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata() => CheckpointManager.Metadata(lowerCase, model.Precision, pretrainedKeys);
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => CheckpointManager.Metadata(setup.LowerCase, model.Precision, setup.PretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) =>

@@ -27,7 +27,7 @@ internal sealed class TextClassificationObjective(
     {
         var indices = StepBatch.Share(order, step, micro, options, processes);
         Tensor loss;
-        using (classifier.Model.Autocast())
+        using (classifier.Backbone.Autocast())
             loss = nn.functional.cross_entropy(classifier.Logits(TextClassificationTraining.Batch(encoded, indices, padId)), tensor(indices.Select(i => targets[i]).ToArray()));
         return new ObjectiveLoss(loss, [loss.item<float>()], indices.Count);
     }
@@ -36,7 +36,7 @@ internal sealed class TextClassificationObjective(
     public IReadOnlyDictionary<string, double>? Validate(int step, bool last) => null;
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> CheckpointMetadata() => CheckpointManager.Metadata(lowerCase, classifier.Model.Precision, pretrainedKeys);
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => CheckpointManager.Metadata(lowerCase, classifier.Backbone.Precision, pretrainedKeys);
 
     /// <inheritdoc/>
     public void SaveState(string checkpointFolder) => classifier.SaveHead(Path.Combine(checkpointFolder, HeadFile));

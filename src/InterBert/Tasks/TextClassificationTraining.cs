@@ -22,7 +22,7 @@ public static class TextClassificationTraining
         var targets = classifier.Targets(examples, source);
         var objective = new TextClassificationObjective(classifier, encoded, targets, tokenizer.PadId, options, pretrainedKeys, tokenizer.LowerCase);
         // Pretrained keys are named as in the model; inside the classifier they sit under "model.".
-        var run = new TrainingRun(runFolder, classifier, classifier.Model, options, pretrainedKeys.Select(k => "model." + k).ToHashSet(), resume, group)
+        var run = new TrainingRun(runFolder, classifier, classifier.Backbone, options, pretrainedKeys.Select(k => "model." + k).ToHashSet(), resume, group)
         {
             Description = new Dictionary<string, object> { ["task"] = "text-classification", ["examples"] = examples.Count, ["labels"] = classifier.Labels },
         };

@@ -10,37 +10,44 @@ using static TorchSharp.torch;
 namespace InterBert.Tasks;
 
 /// <summary>
-/// Single-modal text classification on InterBERT's text-only path (no image token, no image parameter): the pooled
-/// [CLS] vector through a linear classifier. Saved as the model's weights plus <c>classifier.safetensors</c> and
-/// <c>labels.json</c> beside them.
+/// Single-modal text classification on InterBERT's text-only path (no image token, no image parameter): the backbone's
+/// pooled [CLS] vector through the classifier's own linear head, as modeling_bert's BertForSequenceClassification.
+/// It holds the backbone only (no pretraining heads, no score head), so its checkpoint is the backbone's weights plus
+/// <c>classifier.safetensors</c> and <c>labels.json</c> beside them.
 /// </summary>
 public sealed class TextClassifier : nn.Module
 {
     private readonly Linear classifier;
 
-    /// <summary>Creates a classifier over <paramref name="labels"/> on top of <paramref name="model"/>.</summary>
-    public TextClassifier(InterBertModel model, IReadOnlyList<string> labels) : base(nameof(TextClassifier))
+    /// <summary>
+    /// Creates a classifier over <paramref name="labels"/> on top of <paramref name="backbone"/> (load one with
+    /// <see cref="ModelCheckpoint.LoadBackbone"/>: a full model would carry its pretraining heads into the classifier).
+    /// </summary>
+    public TextClassifier(InterBertBackbone backbone, IReadOnlyList<string> labels) : base(nameof(TextClassifier))
     {
-        Model = model;
+        if (backbone is InterBertModel)
+            throw new ArgumentException("a text classifier holds a backbone, not a model with pretraining heads: load it with ModelCheckpoint.LoadBackbone", nameof(backbone));
+        Backbone = backbone;
         Labels = labels;
-        classifier = nn.Linear(model.Config.BiHiddenSize, labels.Count);
+        classifier = nn.Linear(backbone.Config.BiHiddenSize, labels.Count);
         using (no_grad())
         {
-            classifier.weight!.normal_(0, model.Config.InitializerRange);
+            classifier.weight!.normal_(0, backbone.Config.InitializerRange);
             classifier.bias!.zero_();
         }
-        register_module("model", model);
+        // Registered as "model", the name the text path's parameters had when the classifier held a whole model.
+        register_module("model", backbone);
         register_module("classifier", classifier);
     }
 
-    /// <summary>The encoder.</summary>
-    public InterBertModel Model { get; }
+    /// <summary>The encoder: embeddings, interaction and extraction modules, poolers.</summary>
+    public InterBertBackbone Backbone { get; }
 
     /// <summary>The labels, by class index.</summary>
     public IReadOnlyList<string> Labels { get; }
 
     /// <summary>Class logits [B, labels] from the text-only forward pass.</summary>
-    public Tensor Logits(TextBatch text) => classifier.call(Model.Forward(text, null).PooledText!);
+    public Tensor Logits(TextBatch text) => classifier.call(Backbone.Forward(text, null).PooledText!);
 
     /// <summary>Token ids of an example: <c>[CLS] a [SEP]</c> or <c>[CLS] a [SEP] b [SEP]</c> with token types.</summary>
     public static (int[] Ids, int[] Types) Encode(WordPieceTokenizer tokenizer, LabelledText example, int maxLength)
@@ -60,7 +67,7 @@ public sealed class TextClassifier : nn.Module
     }
 
     /// <summary>
-    /// Saves the encoder (with its vocabulary and the list of keys that came pretrained), the classifier and the labels
+    /// Saves the backbone (with its vocabulary and the list of keys that came pretrained), the classifier and the labels
     /// into <paramref name="folder"/>.
     /// </summary>
     public void Save(string folder, byte[] vocabulary, bool lowerCase, IEnumerable<string>? pretrainedKeys = null)
@@ -69,20 +76,20 @@ public sealed class TextClassifier : nn.Module
         var weights = Path.Combine(folder, "model.safetensors");
         var metadata = ModelVocabulary.WriteBeside(weights, vocabulary, lowerCase);
         metadata["finetune_task"] = "text-classification";
-        metadata[PrecisionNames.MetadataKey] = Model.Precision.Name();
+        metadata[PrecisionNames.MetadataKey] = Backbone.Precision.Name();
         PretrainedKeys.Record(metadata, pretrainedKeys ?? []);
-        ModelCheckpoint.Save(Model, weights, metadata);
+        ModelCheckpoint.Save(Backbone, weights, metadata);
         SaveHead(Path.Combine(folder, "classifier.safetensors"));
         AtomicFile.WriteAllText(Path.Combine(folder, "labels.json"), JsonSerializer.Serialize(Labels));
     }
 
-    /// <summary>Loads a classifier saved by <see cref="Save"/>.</summary>
+    /// <summary>Loads a classifier saved by <see cref="Save"/> (folders whose weights still hold a full model's heads load too; the heads are left out).</summary>
     public static TextClassifier Load(string folder)
     {
         var labelsPath = Path.Combine(folder, "labels.json");
         if (!File.Exists(labelsPath)) throw new InterBertException($"{folder}: not a text classifier (no labels.json)");
         var labels = JsonSerializer.Deserialize<List<string>>(File.ReadAllText(labelsPath)) ?? throw new InterBertException($"{labelsPath}: empty");
-        var result = new TextClassifier(ModelCheckpoint.Load(Path.Combine(folder, "model.safetensors")), labels);
+        var result = new TextClassifier(ModelCheckpoint.LoadBackbone(Path.Combine(folder, "model.safetensors")), labels);
         result.LoadHead(Path.Combine(folder, "classifier.safetensors"));
         return result;
     }

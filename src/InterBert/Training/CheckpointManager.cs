@@ -28,7 +28,7 @@ public sealed class CheckpointManager(string runFolder, int keep)
     }
 
     /// <summary>Writes a checkpoint for <paramref name="state"/>.Step, with the objective's metadata and state, and prunes old ones.</summary>
-    public string Save(InterBertModel model, AdamW optimizer, TrainerState state, ITrainingObjective objective)
+    public string Save(InterBertBackbone model, AdamW optimizer, TrainerState state, ITrainingObjective objective)
     {
         Directory.CreateDirectory(Folder);
         var final = Path.Combine(Folder, $"step-{state.Step}");
@@ -63,7 +63,7 @@ public sealed class CheckpointManager(string runFolder, int keep)
     }
 
     /// <summary>Restores model, optimiser, generator and the objective's state from the newest complete checkpoint; returns its state, or null when there is none.</summary>
-    public TrainerState? RestoreLatest(InterBertModel model, AdamW optimizer, ITrainingObjective objective)
+    public TrainerState? RestoreLatest(InterBertBackbone model, AdamW optimizer, ITrainingObjective objective)
     {
         var latest = Completed().LastOrDefault();
         if (latest.Path is null) return null;

@@ -10,7 +10,7 @@ namespace InterBert.Training;
 /// <paramref name="Trainable"/>), whether to continue the folder's run, and the processes sharing the work.
 /// </summary>
 public sealed record TrainingRun(
-    string Folder, torch.nn.Module Trainable, InterBertModel Model, TrainingOptions Options, IReadOnlySet<string> PretrainedKeys,
+    string Folder, torch.nn.Module Trainable, InterBertBackbone Model, TrainingOptions Options, IReadOnlySet<string> PretrainedKeys,
     bool Resume = false, ProcessGroup? Group = null)
 {
     /// <summary>The processes training together (one process when not launched by MPI).</summary>

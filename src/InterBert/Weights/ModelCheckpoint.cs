@@ -29,8 +29,8 @@ public static class ModelCheckpoint
         "cls.predictions.decoder.bias",
     ];
 
-    /// <summary>Saves the model's weights and configuration atomically, with optional extra metadata.</summary>
-    public static void Save(InterBertModel model, string path, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Saves the model's weights (a backbone's alone, or with the heads) and configuration atomically, with optional extra metadata.</summary>
+    public static void Save(InterBertBackbone model, string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var meta = new Dictionary<string, string> { ["format"] = "pt", [ConfigKey] = model.Config.ToJson(), [MatchedIndexKey] = InterBertModel.MatchedIndex.ToString() };
         if (metadata is not null) foreach (var (k, v) in metadata) if (k != MatchedIndexKey) meta[k] = v;
@@ -90,10 +90,26 @@ public static class ModelCheckpoint
     }
 
     /// <summary>
+    /// Builds the backbone recorded in a weights file and loads its weights, leaving out the task heads (the pretraining
+    /// heads, the score head, the temperature) that a full model's file also holds; a missing backbone key is an error.
+    /// </summary>
+    public static InterBertBackbone LoadBackbone(string path)
+    {
+        var backbone = new InterBertBackbone(ReadConfig(path));
+        var report = LoadWeights(backbone, path);
+        if (report.Missing.Count > 0)
+        {
+            backbone.Dispose();
+            throw new CheckpointException($"{path}: {report.Missing.Count} weights of the backbone missing, first '{report.Missing[0]}'");
+        }
+        return backbone;
+    }
+
+    /// <summary>
     /// Loads the tensors of a safetensors file into <paramref name="model"/>, mapping Hugging Face BERT names
     /// (<c>bert.</c> prefix, <c>gamma</c>/<c>beta</c>). A shape mismatch throws, naming the key and both shapes.
     /// </summary>
-    public static LoadReport LoadWeights(InterBertModel model, string path)
+    public static LoadReport LoadWeights(InterBertBackbone model, string path)
     {
         path = ModelFolder.WeightsPath(path);
         var header = SafetensorsHeader.Read(path);
@@ -119,7 +135,7 @@ public static class ModelCheckpoint
     }
 
     /// <summary>Copies a name → tensor map into the model (see <see cref="LoadWeights"/>); <paramref name="source"/> names the origin in errors.</summary>
-    public static LoadReport LoadState(InterBertModel model, IReadOnlyDictionary<string, Tensor> state, string source)
+    public static LoadReport LoadState(InterBertBackbone model, IReadOnlyDictionary<string, Tensor> state, string source)
     {
         var targets = model.state_dict();
         var used = new List<string>();

@@ -54,6 +54,21 @@ public static class PretrainedInitializer
         }
     }
 
+    /// <summary>Creates a backbone alone (for a task with its own head, such as a text classifier) and loads the encoder into its text path.</summary>
+    public static (InterBertBackbone Backbone, LoadReport Report) CreateBackbone(InterBertConfig config, PretrainedTextEncoder encoder, string configName)
+    {
+        var backbone = new InterBertBackbone(Fit(config, encoder, configName));
+        try
+        {
+            return (backbone, ModelCheckpoint.LoadState(backbone, encoder.State, encoder.Source));
+        }
+        catch
+        {
+            backbone.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Creates the model, loads the encoder, and saves weights plus vocabulary to <paramref name="outputPath"/>.</summary>
     public static LoadReport CreateAndSave(InterBertConfig config, PretrainedTextEncoder encoder, string configName, string outputPath)
     {

@@ -118,10 +118,10 @@ public static class EvaluationJob
     private static Result TextClassification(EvaluationJobOptions options, WorkflowHost host)
     {
         using var classifier = TextClassifier.Load(options.Weights);
-        classifier.Model.Precision = options.Precision;
+        classifier.Backbone.Precision = options.Precision;
         var tokenizer = ModelVocabulary.TokenizerFor(Path.Combine(options.Weights, "model.safetensors"));
         var examples = LabelledTextReader.Read(options.Dataset);
-        var accuracy = 100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, options.Dataset, Math.Min(128, classifier.Model.Config.MaxPositionEmbeddings));
+        var accuracy = 100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, options.Dataset, Math.Min(128, classifier.Backbone.Config.MaxPositionEmbeddings));
         host.Log($"evaluate text-classification: {examples.Count} examples, accuracy {accuracy:F1}%");
         return new Result(new JsonObject { ["accuracy"] = accuracy, ["examples"] = examples.Count }, null);
     }

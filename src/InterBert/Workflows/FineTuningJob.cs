@@ -26,7 +26,7 @@ public static class FineTuningJob
             "text-classification" => TextClassification(options, host, cancel, processes),
             _ => throw new InterBertException($"finetune --task {options.Task}: not available yet; expected retrieval, multiple-choice or text-classification"),
         };
-        if (outcome.Cancelled && processes.IsRoot) host.Log($"finetune: interrupted at step {outcome.Step}; checkpoint written; continue with the same command and --resume");
+        if (outcome.Cancelled && processes.IsRoot) host.Log($"finetune: interrupted at step {outcome.Step}; checkpoint written; continue with the same command{(options.Resume ? "" : " and --resume")}");
         return outcome;
     }
 
@@ -37,7 +37,7 @@ public static class FineTuningJob
     private static TrainingOptions Training(FineTuningJobOptions options, int steps) => new()
     {
         Steps = steps, BatchSize = Math.Max(1, options.BatchSize), GradientAccumulation = Math.Max(1, options.GradientAccumulation), LearningRate = options.LearningRate,
-        PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed, LogEvery = 10,
+        PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed, LogEvery = Math.Max(1, options.LogEvery),
         CheckpointEvery = Math.Max(1, options.CheckpointEvery), KeepCheckpoints = Math.Max(1, options.KeepCheckpoints),
     };
 
@@ -61,12 +61,16 @@ public static class FineTuningJob
             if (root)
                 host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples (4 pairs each)" +
                     (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
-            var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(model, train, validation, training, pretrained,
-                options.Output, vocabulary, tokenizer.LowerCase, options.MineEvery,
-                new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
-                {
-                    if (root) progress.Report(new WorkflowProgress(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"));
-                }), stop, Math.Max(0, options.ContrastiveWeight), ownNegativeRate, options.Resume, processes), cancel);
+            var setup = new RetrievalFineTuningSetup
+            {
+                Model = model, Train = train, Validation = validation, Training = training, RunFolder = options.Output, Vocabulary = vocabulary, LowerCase = tokenizer.LowerCase,
+                PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = Math.Max(0, options.ContrastiveWeight), OwnNegativeRate = ownNegativeRate,
+                Resume = options.Resume, Group = processes,
+            };
+            var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(setup, new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
+            {
+                if (root) progress.Report(new WorkflowProgress(p.Step, p.Steps, double.IsNaN(p.Loss) ? p.Status : $"step {p.Step}: loss {p.Loss:F3} lr {p.LearningRate:E1}"));
+            }), stop), cancel);
             if (root && !result.Cancelled)
             {
                 if (result.BestValidation is { } best) host.Log($"finetune: best validation mean recall {best.MeanRecall:F1} (text→image R@1/5/10 {best.TextToImage.R1:F1}/{best.TextToImage.R5:F1}/{best.TextToImage.R10:F1})");
@@ -82,9 +86,10 @@ public static class FineTuningJob
         var labels = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
         var training = Training(options, StepsFor(options, examples.Count, processes));
         TorchSharp.torch.manual_seed(training.Seed);
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(options.Init, null, options.Precision);
-        using var classifier = new TextClassifier(model, labels);
-        var maxLength = Math.Min(128, model.Config.MaxPositionEmbeddings);
+        // The classifier holds the backbone and its own head: the pretraining heads are not loaded, trained or saved.
+        var (backbone, tokenizer, vocabulary, pretrained) = ModelLoading.LoadBackbone(options.Init, options.Precision);
+        using var classifier = new TextClassifier(backbone, labels);
+        var maxLength = Math.Min(128, backbone.Config.MaxPositionEmbeddings);
         var root = processes.IsRoot;
         if (root)
             host.Log($"finetune text-classification: {examples.Count} examples, {labels.Count} labels ({string.Join(", ", labels)}), {training.Steps} steps of {training.BatchSize * training.GradientAccumulation}; text-only path (no image parameter)");

@@ -43,6 +43,8 @@ public sealed record FineTuningJobOptions
     public int CheckpointEvery { get; init; } = 500;
     /// <summary>Checkpoints kept.</summary>
     public int KeepCheckpoints { get; init; } = 2;
+    /// <summary>Steps between lines of metrics.jsonl.</summary>
+    public int LogEvery { get; init; } = 10;
     /// <summary>Continue the run in <see cref="Output"/> from its last checkpoint.</summary>
     public bool Resume { get; init; }
     /// <summary>Arithmetic of the matrix products.</summary>

@@ -33,6 +33,7 @@ public static class PretrainingJob
             var train = CaptionCorpus.Load(options.Dataset, options.TrainSplits, store, tokenizer, maxTokens);
             if (options.Tasks.OwnNegativeRate > 0) train = HardNegativeReader.WithOwnNegatives(train, options.Dataset, options.TrainSplits, tokenizer, maxTokens, "--own-negative-rate");
             var validation = options.ValidationSplit is null or "none" ? null : CaptionCorpus.Load(options.Dataset, [options.ValidationSplit], store, tokenizer, maxTokens);
+            if (validation is not null && options.ValidationCaptions is { } shown) validation = validation.FirstCaptions(shown);
             var batchSize = Math.Max(1, options.BatchSize);
             var accumulation = Math.Max(1, options.GradientAccumulation);
             var steps = options.Steps ?? (options.Epochs is { } e
@@ -42,15 +43,19 @@ public static class PretrainingJob
             {
                 Steps = steps, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = options.LearningRate,
                 PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed,
-                CheckpointEvery = Math.Max(1, options.CheckpointEvery), KeepCheckpoints = options.KeepCheckpoints, EvalEvery = options.EvalEvery,
+                CheckpointEvery = Math.Max(1, options.CheckpointEvery), KeepCheckpoints = options.KeepCheckpoints, EvalEvery = options.EvalEvery, LogEvery = Math.Max(1, options.LogEvery),
             };
             var root = processes.IsRoot;
             if (root)
                 host.Log($"pretrain: {train.Captions.Count:N0} captions of {train.ImageIds.Count:N0} images; {steps} steps of {batchSize * accumulation} pairs" +
                     (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; {model.ParameterCounts()["total"]:N0} parameters; {options.Precision.Name()}");
-            var neighbours = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, CaptionNeighbours.DefaultCacheFolder);
-            var setup = new PretrainingSetup(options.Output, model, tokenizer, vocabulary, train, validation, store, training,
-                options.Tasks with { MaxRegions = model.Config.MaxRegionLength }, pretrained, neighbours, options.Resume, processes);
+            var setup = new PretrainingSetup
+            {
+                RunFolder = options.Output, Model = model, Tokenizer = tokenizer, Vocabulary = vocabulary, Train = train, Validation = validation, Store = store,
+                Training = training, Tasks = options.Tasks with { MaxRegions = model.Config.MaxRegionLength }, PretrainedKeys = pretrained,
+                HardNegatives = CaptionNeighbours.LoadOrBuild(train.Captions, train.ImageOf, options.NeighbourCache ?? CaptionNeighbours.DefaultCacheFolder),
+                Resume = options.Resume, Group = processes,
+            };
             // Only rank 0 reports progress and results; the other ranks work silently.
             var result = host.RunStage("pretrain", (progress, stop) => PretrainingRun.Run(setup,
                 new Progress<PretrainingRun.Progress>(p => { if (root) progress.Report(new WorkflowProgress(p.Step, p.Steps,
@@ -58,7 +63,7 @@ public static class PretrainingJob
             if (!root) return result;
             foreach (var (key, value) in result.Validation) host.Log($"  {key}: {value:F4}");
             host.Log(result.Cancelled
-                ? $"pretrain: interrupted at step {result.Step}; checkpoint written; continue with the same command and --resume"
+                ? $"pretrain: interrupted at step {result.Step}; checkpoint written; continue with the same command{(options.Resume ? "" : " and --resume")}"
                 : $"pretrain: {result.Step} steps ({result.SkippedNonFinite} skipped as non-finite) → {result.WeightsPath}");
             return result;
         }

@@ -43,10 +43,16 @@ public sealed record PretrainingJobOptions
     public int KeepCheckpoints { get; init; } = 3;
     /// <summary>Steps between validations.</summary>
     public int EvalEvery { get; init; } = 500;
+    /// <summary>Steps between lines of metrics.jsonl.</summary>
+    public int LogEvery { get; init; } = 10;
     /// <summary>Splits to train on.</summary>
     public IReadOnlyList<string> TrainSplits { get; init; } = ["train"];
     /// <summary>Held-out split for validation; null or "none" to skip.</summary>
     public string? ValidationSplit { get; init; } = "val";
+    /// <summary>Validate on the split's first this many captions only (null: all of them).</summary>
+    public int? ValidationCaptions { get; init; }
+    /// <summary>Folder of the cached caption neighbours (hard ITM negatives); null for the user's cache folder.</summary>
+    public string? NeighbourCache { get; init; }
     /// <summary>Continue the run in <see cref="Output"/> from its last checkpoint.</summary>
     public bool Resume { get; init; }
     /// <summary>The three tasks' settings and loss weights (MaxRegions is taken from the model).</summary>

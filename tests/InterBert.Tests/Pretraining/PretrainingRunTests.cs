@@ -29,7 +29,11 @@ public class PretrainingRunTests(CocoFeatures features, ITestOutputHelper output
 
         var segmentMasker = new SegmentMasker(tokenizer);
         var before = PretrainingRun.Validate(model, new PretrainingBatchBuilder(validation, store, segmentMasker, new RegionMasker(), null, tasks with { HardNegativeRate = 0 }, tokenizer.PadId, false), validation, training, tasks);
-        var result = PretrainingRun.Run(new PretrainingSetup(run.Path, model, tokenizer, vocabulary, train, validation, store, training, tasks, new HashSet<string>(), neighbours, Resume: false));
+        var result = PretrainingRun.Run(new PretrainingSetup
+        {
+            RunFolder = run.Path, Model = model, Tokenizer = tokenizer, Vocabulary = vocabulary, Train = train, Validation = validation, Store = store,
+            Training = training, Tasks = tasks, HardNegatives = neighbours,
+        });
         var after = result.Validation;
         output.WriteLine($"held-out before: {string.Join(", ", before.Select(p => $"{p.Key} {p.Value:F3}"))}");
         output.WriteLine($"held-out after:  {string.Join(", ", after.Select(p => $"{p.Key} {p.Value:F3}"))}");

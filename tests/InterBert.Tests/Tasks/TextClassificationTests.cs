@@ -50,10 +50,10 @@ public class TextClassificationTests(ITestOutputHelper output)
         var (train, test) = CocoMainObjectSet();
         using var encoder = MiniLmOnnxReader.Read();
         manual_seed(3);
-        var (model, report) = PretrainedInitializer.Create(InterBertConfig.Small, encoder, "preset small");
+        var (backbone, report) = PretrainedInitializer.CreateBackbone(InterBertConfig.Small, encoder, "preset small");
         var tokenizer = WordPieceTokenizer.Load(new MemoryStream(encoder.Vocabulary), "minilm");
         var labels = train.Select(e => e.Label).Distinct().Order().ToList();
-        using var classifier = new TextClassifier(model, labels);
+        using var classifier = new TextClassifier(backbone, labels);
         var options = new TrainingOptions { Steps = 60, BatchSize = 16, LearningRate = 1e-4, Seed = 2 };
         using var folder = new TempFolder();
         TextClassificationTraining.Run(classifier, tokenizer, train, "train", options, report.Used.ToHashSet(), 64, folder.File("run"));
@@ -72,6 +72,38 @@ public class TextClassificationTests(ITestOutputHelper output)
         var unknown = Assert.Throws<InterBertException>(() => classifier.Targets([new LabelledText("a dog", null, "mineral")], "eval.tsv"));
         Assert.Contains("eval.tsv", unknown.Message);
         Assert.Contains("'mineral'", unknown.Message);
+    }
+
+    [Fact]
+    public void AClassifierHoldsABackboneAndFoldersWrittenWithAWholeModelStillLoad()
+    {
+        manual_seed(4);
+        using var model = new InterBertModel(InterBertConfig.Tiny);
+        using var folder = new TempFolder();
+        var vocabulary = MiniLmOnnxReader.ReadVocabularyBytes();
+        // A folder as classifiers wrote it before they held a backbone: the whole model's weights, pretraining heads included.
+        var old = Directory.CreateDirectory(folder.File("old")).FullName;
+        ModelCheckpoint.Save(model, Path.Combine(old, "model.safetensors"), ModelVocabulary.WriteBeside(Path.Combine(old, "model.safetensors"), vocabulary, true));
+        Assert.Throws<ArgumentException>(() => new TextClassifier(model, ["a", "b"]));
+
+        using var classifier = new TextClassifier(ModelCheckpoint.LoadBackbone(Path.Combine(old, "model.safetensors")), ["a", "b"]);
+        classifier.Save(folder.File("new"), vocabulary, true);
+        var saved = SafetensorsHeader.Read(Path.Combine(folder.File("new"), "model.safetensors")).Json.Select(p => p.Key).Where(k => k != "__metadata__").Order(StringComparer.Ordinal).ToList();
+        using var backbone = new InterBertBackbone(InterBertConfig.Tiny);
+        Assert.Equal(backbone.state_dict().Keys.Order(StringComparer.Ordinal), saved);
+        Assert.Contains(model.state_dict().Keys, k => k.StartsWith("cls.", StringComparison.Ordinal) && !saved.Contains(k));
+
+        foreach (var file in new[] { "classifier.safetensors", "labels.json" }) File.Copy(Path.Combine(folder.File("new"), file), Path.Combine(old, file));
+        using var fromOld = TextClassifier.Load(old);
+        using var fromNew = TextClassifier.Load(folder.File("new"));
+        classifier.eval();
+        fromOld.eval();
+        fromNew.eval();
+        using var scope = NewDisposeScope();
+        var text = WordPieceTokenizer.Collate([[101, 1037, 3899, 102], [101, 4937, 102]], 0);
+        var expected = classifier.Logits(text);
+        Assert.True(expected.allclose(fromOld.Logits(text), 0, 0), "a folder with a whole model's weights classifies as its backbone does");
+        Assert.True(expected.allclose(fromNew.Logits(text), 0, 0));
     }
 
     [Fact]

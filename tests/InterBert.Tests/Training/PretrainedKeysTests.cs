@@ -39,8 +39,9 @@ public class PretrainedKeysTests(CocoFeatures features)
         var keys = PretrainedKeys.Read(before);
         Assert.Equal(keys.Order(), PretrainedKeys.Read(after).Order());
         using var scope = NewDisposeScope();
-        using var first = ModelCheckpoint.Load(before);
-        using var second = ModelCheckpoint.Load(after);
+        // Compared as backbones: a text classifier's weights hold no task heads.
+        using var first = ModelCheckpoint.LoadBackbone(before);
+        using var second = ModelCheckpoint.LoadBackbone(after);
         var a = first.state_dict();
         var b = second.state_dict();
         foreach (var key in keys) Assert.True(a[key].eq(b[key]).all().item<bool>(), $"{what}: pretrained {key} moved at multiplier 0");
@@ -76,6 +77,11 @@ public class PretrainedKeysTests(CocoFeatures features)
             "--epochs", "2", "--batch-size", "2" }, .. common]);
         Assert.True(code == 0, error);
         AssertOnlyNewWeightsMoved(init, Path.Combine(classification, "model.safetensors"), "text-classification");
+        // The classifier holds the backbone and its own head: neither its weights nor its checkpoints carry the pretraining heads.
+        foreach (var weights in Directory.GetFiles(classification, "model.safetensors", SearchOption.AllDirectories).Append(Path.Combine(classification, "classifier.safetensors")))
+            Assert.DoesNotContain(SafetensorsHeader.Read(weights).Json.Select(p => p.Key), key => key.StartsWith("cls.", StringComparison.Ordinal) || key.StartsWith("vil_logit.", StringComparison.Ordinal) || key == InterBertModel.LogitScaleKey);
+        Assert.Contains(SafetensorsHeader.Read(pretrained).Json.Select(p => p.Key), key => key.StartsWith("cls.", StringComparison.Ordinal));
+        Assert.True(Directory.GetFiles(classification, "model.safetensors", SearchOption.AllDirectories).Length >= 2, "the run's weights and at least one checkpoint");
 
         var questions = folder.File("questions.jsonl");
         var images = DatasetReader.Read(SharedData.CocoDataset).Take(4).ToList();

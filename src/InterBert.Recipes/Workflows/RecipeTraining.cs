@@ -1,0 +1,43 @@
+using InterBert.Pretraining;
+
+namespace InterBert.Workflows;
+
+/// <summary>
+/// How a recipe trains: through the library's <see cref="PretrainingJob"/> and <see cref="FineTuningJob"/>, the path the
+/// <c>pretrain</c> and <c>finetune</c> verbs take, with options built from the recipe's settings. Each stage resumes:
+/// one interrupted with the same inputs continues from its last checkpoint.
+/// </summary>
+internal static class RecipeTraining
+{
+    /// <summary>The pretraining job of a recipe: its settings' schedule and task weights, validation every quarter of the run.</summary>
+    public static PretrainingJobOptions Pretraining(IRecipeTraining settings, string dataset, string features, string init, string output, string neighbourCache)
+    {
+        var (segment, region, matching) = settings.LossWeights;
+        return new PretrainingJobOptions
+        {
+            Dataset = dataset, Features = features, Output = output, Init = init, Precision = settings.Precision, Seed = settings.Seed,
+            Tasks = new PretrainingTaskOptions
+            {
+                SegmentWeight = segment, RegionWeight = region, MatchingWeight = matching, ContrastiveWeight = settings.ContrastiveWeight, WholeImageRegion = settings.WholeImageRegion,
+            },
+            Steps = settings.PretrainSteps, BatchSize = settings.PretrainBatch, LearningRate = settings.PretrainLearningRate, PretrainedLearningRateMultiplier = settings.PretrainedLearningRateMultiplier,
+            KeepCheckpoints = 1, EvalEvery = Math.Max(1, settings.PretrainSteps / 4), NeighbourCache = neighbourCache, Resume = true,
+        };
+    }
+
+    /// <summary>The retrieval fine-tuning job of a recipe (no validation split: the recipe evaluates on test afterwards).</summary>
+    public static FineTuningJobOptions Retrieval(IRecipeTraining settings, string dataset, string features, string init, string output) => new()
+    {
+        Task = "retrieval", Dataset = dataset, Features = features, Init = init, Output = output, ValidationSplit = "none", Precision = settings.Precision, Seed = settings.Seed,
+        Steps = settings.FinetuneSteps, BatchSize = settings.FinetuneBatch, LearningRate = settings.FinetuneLearningRate, PretrainedLearningRateMultiplier = settings.PretrainedLearningRateMultiplier,
+        ContrastiveWeight = settings.ContrastiveWeight, CheckpointEvery = 100, KeepCheckpoints = 1, Resume = true,
+    };
+
+    /// <summary>Runs the pretraining job as the current stage; false when interrupted.</summary>
+    public static bool Run(PretrainingJobOptions options, WorkflowHost host, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        !PretrainingJob.Run(options, new StageHost(host, progress), cancel).Cancelled;
+
+    /// <summary>Runs the fine-tuning job as the current stage; false when interrupted.</summary>
+    public static bool Run(FineTuningJobOptions options, WorkflowHost host, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        !FineTuningJob.Run(options, new StageHost(host, progress), cancel).Cancelled;
+}

@@ -1,0 +1,35 @@
+using InterBert.Modeling;
+using InterBert.Training;
+
+namespace InterBert.Tasks;
+
+/// <summary>Everything a retrieval fine-tuning run needs (see <see cref="RetrievalFineTuning.Run"/>).</summary>
+public sealed record RetrievalFineTuningSetup
+{
+    /// <summary>The model to fine-tune (trained in place).</summary>
+    public required InterBertModel Model { get; init; }
+    /// <summary>Training captions with their images' features.</summary>
+    public required PreparedPairs Train { get; init; }
+    /// <summary>Held-out pairs, validated after each epoch (the best by mean recall is kept); null to skip.</summary>
+    public PreparedPairs? Validation { get; init; }
+    /// <summary>The schedule.</summary>
+    public required TrainingOptions Training { get; init; }
+    /// <summary>Run folder: best/last weights, metrics.jsonl, checkpoints.</summary>
+    public required string RunFolder { get; init; }
+    /// <summary>The vocabulary file's bytes, written beside the weights.</summary>
+    public required byte[] Vocabulary { get; init; }
+    /// <summary>Whether the vocabulary lower-cases.</summary>
+    public bool LowerCase { get; init; } = true;
+    /// <summary>Keys of the weights that came pretrained (their learning rate takes the multiplier).</summary>
+    public IReadOnlySet<string> PretrainedKeys { get; init; } = new HashSet<string>();
+    /// <summary>Steps between hard-negative mining (0: every epoch).</summary>
+    public int MineEvery { get; init; }
+    /// <summary>Weight of the image-text contrastive loss (0: off).</summary>
+    public double ContrastiveWeight { get; init; }
+    /// <summary>Share of wrong-caption pairs taken from the image's own known-false captions.</summary>
+    public double OwnNegativeRate { get; init; }
+    /// <summary>Continue the run in <see cref="RunFolder"/> from its last checkpoint, exactly.</summary>
+    public bool Resume { get; init; }
+    /// <summary>The processes training together; null when not launched by MPI.</summary>
+    public Distributed.ProcessGroup? Group { get; init; }
+}
