@@ -31,6 +31,8 @@ public sealed class DemoRecipe
         this.folder = folder;
         this.settings = settings;
         this.host = host ?? new WorkflowHost();
+        // The report shows the runs' loss curves.
+        Training.TrainingPlots.Enable();
         stages = new StagedRun(folder, "demo", 11, this.host, @"mm\:ss");
     }
 

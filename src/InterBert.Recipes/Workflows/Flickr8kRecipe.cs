@@ -33,6 +33,8 @@ public sealed class Flickr8kRecipe
     {
         this.options = options;
         this.host = host ?? new WorkflowHost();
+        // The report shows the runs' loss curves.
+        Training.TrainingPlots.Enable();
         Dataset = options.Language == "zh" ? Path.Combine(options.DataFolder, "flickr8kzhc.caption.txt") : options.DataFolder;
         if (!Directory.Exists(options.DataFolder)) throw new InterBertException($"{options.DataFolder}: Flickr8k folder not found");
         if (options.Language == "zh" && !File.Exists(Dataset)) throw new InterBertException($"{Dataset}: Flickr8K-CN's caption file not found (--lang zh reads it from the Flickr8k folder)");

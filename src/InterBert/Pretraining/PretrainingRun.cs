@@ -40,7 +40,6 @@ public static class PretrainingRun
         PretrainedKeys.Record(metadata, setup.PretrainedKeys);
         ModelCheckpoint.Save(model, weights, metadata);
         ModelFolder.Complete(run, weights, ImagePreprocessing.Of(setup.Store.Manifest, fingerprintDetector: true));
-        WriteValidationPlot(run, new MetricsLog(Path.Combine(run, "metrics.jsonl")));
         return new Result(result.Step, result.SkippedNonFinite, result.Cancelled, result.Validation, weights);
     }
 
@@ -76,15 +75,6 @@ public static class PretrainingRun
             ["val_loss"] = loss / batches, ["val_msm"] = segment / batches, ["val_mrm"] = region / batches, ["val_itm"] = matching / batches,
             ["val_msm_accuracy"] = targets == 0 ? 0 : (double)segmentCorrect / targets, ["val_itm_accuracy"] = pairs == 0 ? 0 : (double)matchingCorrect / pairs,
         };
-    }
-
-    /// <summary>Held-out MSM and ITM accuracy as <c>RUN/plots/validation.png</c> (the trainer draws the loss curves).</summary>
-    public static void WriteValidationPlot(string run, MetricsLog metrics)
-    {
-        var plots = Directory.CreateDirectory(Path.Combine(run, "plots")).FullName;
-        var validationRows = metrics.ReadAll().Where(r => r["split"] is not null).ToList();
-        if (validationRows.Count > 0)
-            LossPlot.Write(validationRows, [("val_msm_accuracy", "MSM accuracy"), ("val_itm_accuracy", "ITM accuracy")], "held-out accuracy", Path.Combine(plots, "validation.png"));
     }
 
     /// <summary>The seed of one example's random source: a fixed mix of seed, step, micro-batch and position.</summary>

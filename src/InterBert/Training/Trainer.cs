@@ -27,6 +27,13 @@ public static class Trainer
     /// </summary>
     public static void ClaimRunFolder(string folder) => OutputFolder.Claim(folder, "a run folder", "run.json", "checkpoints", "metrics.jsonl");
 
+    /// <summary>
+    /// Called on the root rank when a run reaches its last step, with its folder, metrics and loss names: where a host
+    /// adds what it wants drawn (the command line adds <c>TrainingPlots</c> of InterBert.Plotting), so the trainer
+    /// itself depends on no plotting library.
+    /// </summary>
+    public static event Action<FinishedRun>? RunFinished;
+
     /// <summary>Runs (or, with <see cref="TrainingRun.Resume"/>, continues) a run to its last step or a cancellation.</summary>
     public static Result Run(TrainingRun run, ITrainingObjective objective, IProgress<Progress>? progress = null, CancellationToken cancel = default)
     {
@@ -161,10 +168,8 @@ public static class Trainer
         }
         if (root && cancelled && state.Step > checkpoints.Completed().LastOrDefault().Step)
             checkpoints.Save(model, groups.Optimizer, state, objective);
-        // Every task's loss curves, from the whole metrics log (a resumed run's earlier steps included).
-        if (root && !cancelled)
-            LossPlot.Write(metrics.ReadAll().Where(r => r["split"] is null).ToList(), names.Select(n => (n, n)).ToList(), "training losses",
-                Path.Combine(Directory.CreateDirectory(Path.Combine(run.Folder, "plots")).FullName, "losses.png"));
+        // The whole metrics log (a resumed run's earlier steps included) to whoever draws or reports it.
+        if (root && !cancelled && RunFinished is { } finished) finished(new FinishedRun(run.Folder, metrics.ReadAll(), names));
         return new Result(state.Step, state.SkippedNonFinite, cancelled, validation);
     }
 

@@ -9,12 +9,23 @@ namespace InterBert.Workflows;
 /// <summary>The <c>index</c> job: the image vectors of a model in an approximate-nearest-neighbour index for two-stage search.</summary>
 public static class IndexJob
 {
+    private static readonly object Gate = new();
+    private static IReadOnlyList<IIndexJobBackend> backends = [];
+
+    /// <summary>Adds a database backend the job can write (once per name).</summary>
+    public static void Register(IIndexJobBackend backend)
+    {
+        lock (Gate)
+            if (backends.All(b => b.Name != backend.Name)) backends = [.. backends, backend];
+    }
+
     /// <summary>Builds (or continues) the index as a stage of <paramref name="host"/>; logs what it wrote.</summary>
     public static ImageIndex.BuildResult Run(IndexJobOptions options, WorkflowHost host, CancellationToken cancel = default)
     {
         if (options.Remove.Count == 0 && !ModelCheckpoint.ReadMetadata(options.Weights).ContainsKey(ContrastiveLoss.WeightMetadataKey))
             host.Log($"index: note: {options.Weights} was not trained with the contrastive loss; its text and image vectors may not be aligned, so first-stage candidates can miss (fine-tune with --contrastive-weight)");
-        if (options.Connection is not null) return RunDatabase(options, host, cancel);
+        if (options.Connection is not null)
+            return (backends.FirstOrDefault(b => b.Name == "postgres") ?? throw ImageIndexes.NotAvailable("postgres")).Index(options, host, cancel);
         if (options.Append || options.Remove.Count > 0 || options.Table is not null)
             throw new ArgumentException("--append, --remove and --table belong to a database index (--backend postgres)");
         if (options.Output is null) throw new ArgumentException("--out is required: the index folder");
@@ -28,47 +39,6 @@ public static class IndexJob
         host.Log($"index: {result.Count} images ({ModelCheckpoint.ReadConfig(options.Weights).BiHiddenSize}-d vectors{(result.Resumed > 0 ? $", {result.Resumed} from an earlier run" : "")}) in {result.Elapsed.TotalSeconds:F1} s → {options.Output}");
         host.Log($"search it: ./interbert search --index {options.Output} \"a query\"    serve it: ./interbert serve --index {options.Output}");
         return result;
-    }
-
-    /// <summary>A database index: rebuilt, appended to, or images removed, each in one transaction.</summary>
-    private static ImageIndex.BuildResult RunDatabase(IndexJobOptions options, WorkflowHost host, CancellationToken cancel)
-    {
-        var location = PostgresIndexLocation.Parse(options.Connection!, options.Table);
-        if (options.Output is { } pointerPath) PostgresIndexLocation.ClaimPointer(pointerPath);
-        if (options.Remove.Count > 0)
-        {
-            if (options.Append) throw new ArgumentException("give --append or --remove, not both");
-            var removed = PostgresImageIndex.Remove(location, options.Weights, options.Remove);
-            host.Log($"index: removed {removed.Removed} of {options.Remove.Count} images from {location.Display}; {removed.Count} remain");
-            return new ImageIndex.BuildResult(removed.Count, 0, false, removed.Elapsed);
-        }
-        using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required"));
-        var images = ImagesToIndex(store, options.Dataset, options.Split, options.ImagesFolder);
-        var (model, _, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
-        PostgresImageIndex.ChangeResult result;
-        using (model)
-        {
-            var settings = new ImageIndexManifest { ExactBelow = options.ExactBelow, Connectivity = Math.Max(2, options.Connectivity) };
-            result = host.RunStage("index", (progress, stop) => PostgresImageIndex.Write(model, options.Weights, store, images, location, options.Append, settings,
-                new Progress<(int Done, int Total)>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "images"))), stop), cancel);
-        }
-        if (result.Cancelled)
-        {
-            host.Log($"index: interrupted; {location.Display} is as it was ({result.Count} images)");
-            return new ImageIndex.BuildResult(0, 0, true, result.Elapsed);
-        }
-        if (options.Output is { } pointer)
-        {
-            // An appended batch's folders join those the pointer already lists.
-            var earlier = options.Append && File.Exists(pointer) ? PostgresIndexLocation.Parse(pointer).ImageRoots : [];
-            location.WritePointer(pointer, ImageIndexManifest.Roots(earlier.Concat(ImageIndexManifest.RootsOf(images))));
-            if (location.HasPassword)
-                host.Log($"index: the password is not written to {pointer}: give it through PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass)");
-        }
-        host.Log($"index: {(options.Append ? "added or replaced" : "wrote")} {result.Written} images in {location.Display}; {result.Count} in all ({result.Elapsed.TotalSeconds:F1} s)");
-        var reference = options.Output ?? "'" + location.Url + "'";
-        host.Log($"search it: ./interbert search --index {reference} \"a query\"    serve it: ./interbert serve --index {reference}");
-        return new ImageIndex.BuildResult(result.Written, 0, false, result.Elapsed);
     }
 
     /// <summary>Builds (or continues) the index, reporting images done; the recipes run it as one of their stages.</summary>

@@ -13,7 +13,7 @@ public sealed record IndexJobOptions
     public string? Output { get; init; }
     /// <summary>
     /// A database index instead of a folder: a <c>postgres://</c> URL or an Npgsql connection string (see
-    /// <see cref="Search.PostgresIndexLocation"/>).
+    /// <c>PostgresIndexLocation</c> in InterBert.Postgres).
     /// </summary>
     public string? Connection { get; init; }
     /// <summary>The database index's table (default <c>interbert_images</c>).</summary>

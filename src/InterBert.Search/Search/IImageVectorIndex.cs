@@ -2,7 +2,7 @@ namespace InterBert.Search;
 
 /// <summary>
 /// The image vectors of one model, searchable by a query vector: a folder (<see cref="ImageIndex"/>) or a database
-/// table (<see cref="PostgresImageIndex"/>). Searching is thread-safe.
+/// table (<c>PostgresImageIndex</c> of InterBert.Postgres). Searching is thread-safe.
 /// </summary>
 public interface IImageVectorIndex : IDisposable
 {
