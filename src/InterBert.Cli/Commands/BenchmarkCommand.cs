@@ -28,10 +28,15 @@ public static class BenchmarkCommand
         };
         textInit.AcceptOnlyFromAmong("minilm", "random");
         var wholeImage = CommandLine.WholeImageRegionOption();
+        var negatives = new Option<string>("--negatives")
+        {
+            Description = "fine-tuning's wrong images and captions: random, or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's)", DefaultValueFactory = _ => "random",
+        };
+        negatives.AcceptOnlyFromAmong("random", "similarity");
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English) or Flickr8K-CN (Chinese) end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, negatives, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -39,6 +44,7 @@ public static class BenchmarkCommand
             options = options with
             {
                 DetectorPath = parse.GetValue(detector),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity",
                 Precision = CommandLine.Precision(parse, precisionOption),
                 Threads = parse.GetValue(CommandLine.ThreadsOption),
                 Candidates = parse.GetValue(candidates) is { } k ? (k > 0 ? k : throw new ArgumentException($"--candidates {k}: expected a positive number of photos")) : options.Candidates,

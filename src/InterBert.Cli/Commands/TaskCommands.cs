@@ -27,6 +27,12 @@ public static class TaskCommands
         var mineEvery = new Option<int>("--mine-every") { Description = "steps between hard-negative mining (default: every epoch)" };
         var contrastive = new Option<double>("--contrastive-weight") { Description = "retrieval: weight of the image-text contrastive loss, for models that serve two-stage search (0: off)" };
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "retrieval: share of wrong-caption pairs taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
+        var negatives = new Option<string>("--negatives")
+        {
+            Description = "retrieval: how each example's wrong image and caption are drawn: random, or similarity (within the batch in proportion to the contrastive similarity, ALBEF's; needs --contrastive-weight)",
+            DefaultValueFactory = _ => "random",
+        };
+        negatives.AcceptOnlyFromAmong("random", "similarity");
         var stepsOption = new Option<int?>("--steps") { Description = "optimiser steps (instead of --epochs)" };
         var accumulate = new Option<int>("--accumulate") { Description = "micro-batches per step", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints (and one at the end)", DefaultValueFactory = _ => 500 }.AtLeast(1);
@@ -35,7 +41,7 @@ public static class TaskCommands
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
-            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives,
+            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, negatives,
             stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
@@ -47,7 +53,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives),
-                CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;

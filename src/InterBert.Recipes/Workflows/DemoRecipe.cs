@@ -126,19 +126,12 @@ public sealed class DemoRecipe
         var config = InterBertConfig.FromPreset(settings.Preset) with { VTargetSize = classes, MaxSeqLength = 64 };
         if (settings.Language == "en")
         {
-            using var encoder = MiniLmOnnxReader.Read();
-            PretrainedInitializer.CreateAndSave(config, encoder, $"preset {settings.Preset}", InitialWeights);
+            RecipeTraining.FromMiniLm(config, settings.Preset, InitialWeights);
             return true;
         }
         // No Chinese weights ship: learn a character vocabulary from the training captions; the text path starts random.
-        var texts = DatasetReader.Read(Dataset).Where(i => i.Split == "train").SelectMany(i => i.Captions).ToList();
         var vocabularyPath = Path.Combine(folder, "init", "characters.vocab.txt");
-        Directory.CreateDirectory(Path.GetDirectoryName(vocabularyPath)!);
-        WordPieceVocabularyBuilder.Write(WordPieceVocabularyBuilder.Build(texts, 512), vocabularyPath);
-        var vocabulary = File.ReadAllBytes(vocabularyPath);
-        var tokenizer = WordPieceTokenizer.Load(vocabularyPath);
-        using var model = new InterBertModel(config with { VocabSize = tokenizer.VocabularySize });
-        ModelCheckpoint.Save(model, InitialWeights, ModelVocabulary.WriteBeside(InitialWeights, vocabulary, lowerCase: true));
+        RecipeTraining.RandomWeights(config, vocabularyPath, RecipeTraining.LearnVocabulary(Dataset, vocabularyPath, 512), InitialWeights);
         return true;
     }
 

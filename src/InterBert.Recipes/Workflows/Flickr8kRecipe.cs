@@ -124,29 +124,23 @@ public sealed class Flickr8kRecipe
         var config = InterBertConfig.FromPreset(options.Preset) with { MaxSeqLength = options.MaxTokens };
         if (options.Language == "en")
         {
-            using var encoder = MiniLmOnnxReader.Read();
-            PretrainedInitializer.CreateAndSave(config, encoder, $"preset {options.Preset}", InitialWeights);
+            RecipeTraining.FromMiniLm(config, options.Preset, InitialWeights);
             return true;
         }
         // No Chinese weights ship: a vocabulary learned from the training captions (characters first, then frequent
         // pairs). The text path starts from MiniLM's layers with that vocabulary transplanted, or from random weights.
-        var texts = DatasetReader.Read(Dataset).Where(i => i.Split == "train").SelectMany(i => i.Captions).ToList();
         var vocabularyPath = Path.Combine(folder, "init", "vocab.txt");
-        Directory.CreateDirectory(Path.GetDirectoryName(vocabularyPath)!);
-        WordPieceVocabularyBuilder.Write(WordPieceVocabularyBuilder.Build(texts, options.ChineseVocabularySize), vocabularyPath);
-        var vocabulary = File.ReadAllBytes(vocabularyPath);
-        if (options.ChineseLayersFromMiniLm)
+        var vocabulary = RecipeTraining.LearnVocabulary(Dataset, vocabularyPath, options.ChineseVocabularySize);
+        if (!options.ChineseLayersFromMiniLm)
         {
-            using var english = MiniLmOnnxReader.Read();
-            var transplant = VocabularyTransplant.Apply(english, vocabulary, lowerCase: true, vocabularyPath);
-            using var encoder = transplant.Encoder;
-            PretrainedInitializer.CreateAndSave(config, encoder, $"preset {options.Preset}", InitialWeights);
-            progress.Report(new WorkflowProgress(1, 1, $"{transplant.SharedTokens} of {transplant.SharedTokens + transplant.NewTokens} tokens kept MiniLM's embeddings"));
+            RecipeTraining.RandomWeights(config, vocabularyPath, vocabulary, InitialWeights);
             return true;
         }
-        var tokenizer = WordPieceTokenizer.Load(vocabularyPath);
-        using var model = new InterBertModel(config with { VocabSize = tokenizer.VocabularySize });
-        ModelCheckpoint.Save(model, InitialWeights, ModelVocabulary.WriteBeside(InitialWeights, vocabulary, lowerCase: true));
+        using var english = MiniLmOnnxReader.Read();
+        var transplant = VocabularyTransplant.Apply(english, vocabulary, lowerCase: true, vocabularyPath);
+        using var encoder = transplant.Encoder;
+        PretrainedInitializer.CreateAndSave(config, encoder, $"preset {options.Preset}", InitialWeights);
+        progress.Report(new WorkflowProgress(1, 1, $"{transplant.SharedTokens} of {transplant.SharedTokens + transplant.NewTokens} tokens kept MiniLM's embeddings"));
         return true;
     }
 
@@ -156,7 +150,10 @@ public sealed class Flickr8kRecipe
 
     // Both fine-tunings give MiniLM's weights the same lower learning rate: pretraining carries init's list on.
     private bool Finetune(string initWeights, string run, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
-        RecipeTraining.Run(RecipeTraining.Retrieval(options, Dataset, Features, initWeights, Path.Combine(folder, run)) with { MineEvery = Math.Max(1, options.FinetuneSteps / 4) },
+        RecipeTraining.Run(RecipeTraining.Retrieval(options, Dataset, Features, initWeights, Path.Combine(folder, run)) with
+        {
+            MineEvery = Math.Max(1, options.FinetuneSteps / 4), SimilarityNegatives = options.SimilarityNegatives,
+        },
             host, progress, cancel);
 
     private bool Evaluate(string name, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel)

@@ -63,6 +63,8 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public int FinetuneBatch { get; init; } = 32;
     /// <summary>Peak fine-tuning learning rate.</summary>
     public double FinetuneLearningRate { get; init; } = 2e-4;
+    /// <summary>Draw fine-tuning's wrong images and captions within the batch in proportion to the contrastive similarity (ALBEF's sampling) rather than at random.</summary>
+    public bool SimilarityNegatives { get; init; }
     /// <summary>Images re-scored by the cross-modal model per test caption (two-stage evaluation).</summary>
     public int Candidates { get; init; } = 16;
     /// <summary>Rank re-scored pairs by the cross-modal score plus the scaled unimodal cosine (BLIP-2's re-ranking) rather than the score alone.</summary>
@@ -84,7 +86,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
         "features" => (FormattableString)$"features v1 max-regions={MaxRegions}",
         "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "zh" ? ChineseVocabularySize : 0)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}",
-        "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}",
+        "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",
         "index" => (FormattableString)$"index v1 precision={Precision.Name()}",
         _ => throw new ArgumentException($"unknown stage {stage}"),

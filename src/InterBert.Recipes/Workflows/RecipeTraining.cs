@@ -1,4 +1,8 @@
+using InterBert.Data;
+using InterBert.Modeling;
 using InterBert.Pretraining;
+using InterBert.Text;
+using InterBert.Weights;
 
 namespace InterBert.Workflows;
 
@@ -40,4 +44,31 @@ internal static class RecipeTraining
     /// <summary>Runs the fine-tuning job as the current stage; false when interrupted.</summary>
     public static bool Run(FineTuningJobOptions options, WorkflowHost host, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
         !FineTuningJob.Run(options, new StageHost(host, progress), cancel).Cancelled;
+
+    /// <summary>English initial weights: MiniLM's text encoder in the preset's shape, the rest at random.</summary>
+    public static void FromMiniLm(InterBertConfig config, string preset, string weights)
+    {
+        using var encoder = MiniLmOnnxReader.Read();
+        PretrainedInitializer.CreateAndSave(config, encoder, $"preset {preset}", weights);
+    }
+
+    /// <summary>
+    /// A vocabulary learned from the dataset's training captions (characters first, then frequent pairs), for a
+    /// language no shipped weights cover; written to <paramref name="path"/>, its bytes returned.
+    /// </summary>
+    public static byte[] LearnVocabulary(string dataset, string path, int size)
+    {
+        var texts = DatasetReader.Read(dataset).Where(i => i.Split == "train").SelectMany(i => i.Captions).ToList();
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        WordPieceVocabularyBuilder.Write(WordPieceVocabularyBuilder.Build(texts, size), path);
+        return File.ReadAllBytes(path);
+    }
+
+    /// <summary>Random initial weights for a learned vocabulary, written with the vocabulary beside them.</summary>
+    public static void RandomWeights(InterBertConfig config, string vocabularyPath, byte[] vocabulary, string weights)
+    {
+        var tokenizer = WordPieceTokenizer.Load(vocabularyPath);
+        using var model = new InterBertModel(config with { VocabSize = tokenizer.VocabularySize });
+        ModelCheckpoint.Save(model, weights, ModelVocabulary.WriteBeside(weights, vocabulary, lowerCase: true));
+    }
 }

@@ -28,6 +28,11 @@ public sealed record RetrievalFineTuningSetup
     public double ContrastiveWeight { get; init; }
     /// <summary>Share of wrong-caption pairs taken from the image's own known-false captions.</summary>
     public double OwnNegativeRate { get; init; }
+    /// <summary>
+    /// Draw each caption's wrong image and each image's wrong caption within the batch in proportion to the contrastive
+    /// similarity (<see cref="SimilarityNegatives"/>, ALBEF's sampling) instead of at random; needs <see cref="ContrastiveWeight"/> above 0.
+    /// </summary>
+    public bool SimilarityNegatives { get; init; }
     /// <summary>Continue the run in <see cref="RunFolder"/> from its last checkpoint, exactly.</summary>
     public bool Resume { get; init; }
     /// <summary>The processes training together; null when not launched by MPI.</summary>

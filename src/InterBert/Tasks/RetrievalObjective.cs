@@ -31,7 +31,8 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     public RetrievalMetrics? Best { get; private set; }
 
     /// <inheritdoc/>
-    public string Fingerprint => FormattableString.Invariant($"retrieval mine-every={MineEvery} contrastive={contrastiveWeight} own-negatives={ownNegativeRate}");
+    public string Fingerprint => FormattableString.Invariant($"retrieval mine-every={MineEvery} contrastive={contrastiveWeight} own-negatives={ownNegativeRate}") +
+        (setup.SimilarityNegatives ? " negatives=similarity" : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -56,19 +57,62 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         var (captionIds, imageIds) = RetrievalFineTuning.FourWayIds(train, everyRank, hard, random, ownNegativeRate);
         var first = StepBatch.FirstOfRank(options, processes);
         var examples = everyRank.Skip(first).Take(options.BatchSize).ToList();
-        var (text, image) = train.Pairs(captionIds.GetRange(4 * first, 4 * examples.Count), imageIds.GetRange(4 * first, 4 * examples.Count));
         Tensor loss;
         using (model.Autocast())
         {
+            Tensor? contrastiveLoss = null;
+            if (contrastiveWeight > 0 && setup.SimilarityNegatives)
+            {
+                // The contrastive pass first: its similarities choose the wrong image and caption of each example (this rank's share of the batch).
+                var (batchImages, imageOfText) = ContrastiveBatch.Layout(examples.Select(c => train.Corpus.ImageOf[c]));
+                var textVectors = nn.functional.normalize(model.Forward(train.Captions(examples.Select(c => (long)c).ToList()), null).PooledText!, dim: 1);
+                var imageVectors = nn.functional.normalize(model.Forward(null, train.Images(batchImages.Select(i => (long)i).ToList())).PooledImage!, dim: 1);
+                contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
+                DrawSimilarNegatives(captionIds, imageIds, first, examples, batchImages, imageOfText, textVectors, imageVectors, step, micro);
+            }
+            var (text, image) = train.Pairs(captionIds.GetRange(4 * first, 4 * examples.Count), imageIds.GetRange(4 * first, 4 * examples.Count));
             var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
             loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
-            if (contrastiveWeight > 0)
+            if (contrastiveWeight > 0 && contrastiveLoss is null)
             {
                 var contrastive = RetrievalFineTuning.ContrastiveInputs(train, examples);
-                loss = loss + ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText) * contrastiveWeight;
+                contrastiveLoss = ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText);
             }
+            if (contrastiveLoss is not null) loss = loss + contrastiveLoss * contrastiveWeight;
         }
         return new ObjectiveLoss(loss, [loss.item<float>()], examples.Count);
+    }
+
+    /// <summary>
+    /// Replaces each example's random wrong image (pair 3 of 4) and random wrong caption (pair 2, unless it is one of
+    /// the image's own known-false captions) with ones drawn from the batch in proportion to exp(scale x cosine).
+    /// </summary>
+    private void DrawSimilarNegatives(List<long> captionIds, List<long> imageIds, int first, List<int> examples, List<int> batchImages, int[] imageOfText,
+        Tensor textVectors, Tensor imageVectors, int step, int micro)
+    {
+        float[,] similarity;
+        double scale;
+        using (no_grad())
+        using (AutocastScope.Enter(Precision.Fp32))
+        {
+            using var cosines = matmul(textVectors.detach().to(ScalarType.Float32), imageVectors.detach().to(ScalarType.Float32).t()).cpu();
+            var flat = cosines.data<float>().ToArray();
+            similarity = new float[examples.Count, batchImages.Count];
+            Buffer.BlockCopy(flat, 0, similarity, 0, flat.Length * sizeof(float));
+            using var inverseTemperature = ContrastiveLoss.Scale(model.LogitScale.detach());
+            scale = inverseTemperature.to(ScalarType.Float32).item<float>();
+        }
+        // Its own source, so that the random draws of the other pairs stay those of a run without this option.
+        var random = new Random(unchecked(options.Seed * 7_368_787 + step * 31) ^ (micro * 104_729));
+        var imageFor = SimilarityNegatives.ImagesForCaptions(similarity, imageOfText, scale, random);
+        var captionFor = SimilarityNegatives.CaptionsForImages(similarity, imageOfText, scale, random);
+        for (var k = 0; k < examples.Count; k++)
+        {
+            var pair = 4 * (first + k);
+            if (imageFor[k] >= 0) imageIds[pair + 2] = batchImages[imageFor[k]];
+            var wrong = captionFor[imageOfText[k]];
+            if (wrong >= 0 && captionIds[pair + 1] < train.CaptionCount) captionIds[pair + 1] = examples[wrong];
+        }
     }
 
     /// <inheritdoc/>

@@ -43,6 +43,8 @@ public static class FineTuningJob
 
     private static Trainer.Result Retrieval(FineTuningJobOptions options, WorkflowHost host, CancellationToken cancel, ProcessGroup processes)
     {
+        if (options.SimilarityNegatives && options.ContrastiveWeight <= 0)
+            throw new ArgumentException("--negatives similarity draws from the contrastive similarities: give --contrastive-weight above 0");
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
         TorchSharp.torch.manual_seed(options.Seed);
         var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(options.Init, store, options.Precision);
@@ -65,7 +67,7 @@ public static class FineTuningJob
             {
                 Model = model, Train = train, Validation = validation, Training = training, RunFolder = options.Output, Vocabulary = vocabulary, LowerCase = tokenizer.LowerCase,
                 PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = Math.Max(0, options.ContrastiveWeight), OwnNegativeRate = ownNegativeRate,
-                Resume = options.Resume, Group = processes,
+                SimilarityNegatives = options.SimilarityNegatives, Resume = options.Resume, Group = processes,
             };
             var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(setup, new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
             {

@@ -39,6 +39,8 @@ public sealed record FineTuningJobOptions
     public double ContrastiveWeight { get; init; }
     /// <summary>Share of wrong-caption pairs taken from the image's own hard negatives (retrieval).</summary>
     public double OwnNegativeRate { get; init; }
+    /// <summary>Retrieval: draw the wrong image and caption of each example within the batch in proportion to the contrastive similarity (ALBEF's sampling; needs <see cref="ContrastiveWeight"/>).</summary>
+    public bool SimilarityNegatives { get; init; }
     /// <summary>Steps between checkpoints.</summary>
     public int CheckpointEvery { get; init; } = 500;
     /// <summary>Checkpoints kept.</summary>

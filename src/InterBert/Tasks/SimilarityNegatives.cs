@@ -1,0 +1,63 @@
+namespace InterBert.Tasks;
+
+/// <summary>
+/// ALBEF's negatives for image-text matching: within a batch, each caption's wrong image is drawn with probability
+/// proportional to exp(scale x cosine) over the batch's other images, and each image's wrong caption likewise over
+/// the captions of other images. The cross-modal head then trains on the pairs the unimodal first stage confuses
+/// (a near miss is drawn often, an easy negative rarely), rather than on random pairs it already tells apart.
+/// </summary>
+public static class SimilarityNegatives
+{
+    /// <summary>
+    /// For each caption t (row of <paramref name="similarity"/>, captions x images), a batch image other than its own
+    /// (<paramref name="imageOfText"/>[t]), drawn in proportion to exp(scale x similarity); -1 when the batch has no other image.
+    /// </summary>
+    public static int[] ImagesForCaptions(float[,] similarity, IReadOnlyList<int> imageOfText, double scale, Random random)
+    {
+        var (texts, images) = (similarity.GetLength(0), similarity.GetLength(1));
+        var chosen = new int[texts];
+        var weights = new double[images];
+        for (var t = 0; t < texts; t++)
+        {
+            for (var i = 0; i < images; i++) weights[i] = i == imageOfText[t] ? double.NegativeInfinity : scale * similarity[t, i];
+            chosen[t] = Draw(weights, random);
+        }
+        return chosen;
+    }
+
+    /// <summary>
+    /// For each batch image, a caption of another image, drawn in proportion to exp(scale x similarity) over the
+    /// captions (columns of the transposed <paramref name="similarity"/>); -1 when every caption is the image's own.
+    /// </summary>
+    public static int[] CaptionsForImages(float[,] similarity, IReadOnlyList<int> imageOfText, double scale, Random random)
+    {
+        var (texts, images) = (similarity.GetLength(0), similarity.GetLength(1));
+        var chosen = new int[images];
+        var weights = new double[texts];
+        for (var i = 0; i < images; i++)
+        {
+            for (var t = 0; t < texts; t++) weights[t] = imageOfText[t] == i ? double.NegativeInfinity : scale * similarity[t, i];
+            chosen[i] = Draw(weights, random);
+        }
+        return chosen;
+    }
+
+    /// <summary>An index drawn in proportion to exp(weight) (a softmax draw; -inf never drawn), or -1 when all are -inf.</summary>
+    private static int Draw(double[] weights, Random random)
+    {
+        var max = weights.Max();
+        if (double.IsNegativeInfinity(max)) return -1;
+        var sum = 0.0;
+        for (var k = 0; k < weights.Length; k++) sum += Math.Exp(weights[k] - max);
+        var target = random.NextDouble() * sum;
+        var last = -1;
+        for (var k = 0; k < weights.Length; k++)
+        {
+            if (double.IsNegativeInfinity(weights[k])) continue;
+            last = k;
+            target -= Math.Exp(weights[k] - max);
+            if (target < 0) return k;
+        }
+        return last; // rounding left a sliver: the last candidate
+    }
+}

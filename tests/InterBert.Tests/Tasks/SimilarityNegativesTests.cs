@@ -1,0 +1,73 @@
+using InterBert.Tasks;
+
+namespace InterBert.Tests.Tasks;
+
+public sealed class SimilarityNegativesTests
+{
+    // Three captions of images 0, 1, 1 and a fourth of image 2, against the batch's three images.
+    private static readonly float[,] Similarity = { { 0.9f, 0.5f, 0.1f }, { 0.2f, 0.8f, 0.6f }, { 0.3f, 0.7f, 0.4f }, { 0.0f, 0.3f, 0.9f } };
+    private static readonly int[] ImageOfText = [0, 1, 1, 2];
+
+    /// <summary>The softmax of scale x cosine over the candidates, computed here from its definition.</summary>
+    private static double[] Softmax(IEnumerable<(int Index, double Cosine)> candidates, int size, double scale)
+    {
+        var list = candidates.ToList();
+        var total = list.Sum(c => Math.Exp(scale * c.Cosine));
+        var result = new double[size];
+        foreach (var (index, cosine) in list) result[index] = Math.Exp(scale * cosine) / total;
+        return result;
+    }
+
+    [Fact]
+    public void WrongImagesFollowTheSoftmaxOfTheSimilarityAndNeverTheCaptionsOwn()
+    {
+        const int draws = 40_000;
+        const double scale = 5;
+        var random = new Random(11);
+        var counts = new int[4, 3];
+        for (var d = 0; d < draws; d++)
+        {
+            var chosen = SimilarityNegatives.ImagesForCaptions(Similarity, ImageOfText, scale, random);
+            for (var t = 0; t < 4; t++) counts[t, chosen[t]]++;
+        }
+        for (var t = 0; t < 4; t++)
+        {
+            Assert.Equal(0, counts[t, ImageOfText[t]]);
+            var expected = Softmax(Enumerable.Range(0, 3).Where(i => i != ImageOfText[t]).Select(i => (i, (double)Similarity[t, i])), 3, scale);
+            for (var i = 0; i < 3; i++) Assert.InRange((double)counts[t, i] / draws, expected[i] - 0.01, expected[i] + 0.01);
+        }
+        // Caption 1 (image 1) is far likelier to be paired with image 2 (cosine 0.6) than with image 0 (0.2): not uniform.
+        Assert.True(counts[1, 2] > 4 * counts[1, 0]);
+    }
+
+    [Fact]
+    public void WrongCaptionsFollowTheSoftmaxOverTheCaptionsOfOtherImages()
+    {
+        const int draws = 40_000;
+        const double scale = 5;
+        var random = new Random(12);
+        var counts = new int[3, 4];
+        for (var d = 0; d < draws; d++)
+        {
+            var chosen = SimilarityNegatives.CaptionsForImages(Similarity, ImageOfText, scale, random);
+            for (var i = 0; i < 3; i++) counts[i, chosen[i]]++;
+        }
+        for (var i = 0; i < 3; i++)
+        {
+            var expected = Softmax(Enumerable.Range(0, 4).Where(t => ImageOfText[t] != i).Select(t => (t, (double)Similarity[t, i])), 4, scale);
+            for (var t = 0; t < 4; t++)
+            {
+                if (ImageOfText[t] == i) Assert.Equal(0, counts[i, t]); // neither of image 1's two captions is its negative
+                Assert.InRange((double)counts[i, t] / draws, expected[t] - 0.01, expected[t] + 0.01);
+            }
+        }
+    }
+
+    [Fact]
+    public void ABatchOfOneImageHasNoNegativeToDraw()
+    {
+        var chosen = SimilarityNegatives.ImagesForCaptions(new float[,] { { 0.5f }, { 0.4f } }, [0, 0], 10, new Random(1));
+        Assert.Equal([-1, -1], chosen);
+        Assert.Equal([-1], SimilarityNegatives.CaptionsForImages(new float[,] { { 0.5f }, { 0.4f } }, [0, 0], 10, new Random(1)));
+    }
+}
