@@ -33,6 +33,12 @@ public static class TaskCommands
             DefaultValueFactory = _ => "random",
         };
         negatives.AcceptOnlyFromAmong("random", "similarity");
+        var mineBy = new Option<string>("--mine-by")
+        {
+            Description = "retrieval: hard images of a caption are its image's nearest images (image) or its own text vector's nearest images, the first stage's confusions (text)",
+            DefaultValueFactory = _ => "image",
+        };
+        mineBy.AcceptOnlyFromAmong("image", "text");
         var stepsOption = new Option<int?>("--steps") { Description = "optimiser steps (instead of --epochs)" };
         var accumulate = new Option<int>("--accumulate") { Description = "micro-batches per step", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints (and one at the end)", DefaultValueFactory = _ => 500 }.AtLeast(1);
@@ -41,7 +47,7 @@ public static class TaskCommands
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
-            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, negatives,
+            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, negatives, mineBy,
             stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
@@ -53,7 +59,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;

@@ -83,6 +83,47 @@ public static class RetrievalFineTuning
     }
 
     /// <summary>
+    /// For each caption, the images (not its own) its text vector is closest to among all of <paramref name="pairs"/>'
+    /// images: exactly the first stage's confusions, which the re-ranker then trains on. Costs a text-only pass over
+    /// every caption besides the image pass.
+    /// </summary>
+    public static int[][] MineTextHardNegatives(InterBertModel model, PreparedPairs pairs, int count)
+    {
+        model.eval();
+        using var noGrad = no_grad();
+        using var autocast = model.Autocast();
+        using var scope = NewDisposeScope();
+        Tensor Vectors(int total, Func<List<long>, Tensor> embed)
+        {
+            var blocks = new List<Tensor>();
+            for (var start = 0; start < total; start += 256)
+            {
+                using var blockScope = NewDisposeScope();
+                blocks.Add(embed(Enumerable.Range(start, Math.Min(256, total - start)).Select(i => (long)i).ToList()).MoveToOuterDisposeScope());
+            }
+            return cat(blocks, 0);
+        }
+        var images = Vectors(pairs.ImageCount, block => UnimodalEmbedding.Image(model, pairs.Images(block)));
+        var texts = Vectors(pairs.CaptionCount, block => UnimodalEmbedding.Text(model, pairs.Captions(block)));
+        using var fp32 = AutocastScope.Enter(Precision.Fp32);
+        var imagesT = images.to(ScalarType.Float32).t();
+        var k = Math.Min(count, pairs.ImageCount - 1);
+        var imageOf = pairs.Corpus.ImageOf;
+        var result = new int[pairs.CaptionCount][];
+        for (var start = 0; start < pairs.CaptionCount; start += 1024)
+        {
+            using var blockScope = NewDisposeScope();
+            var rows = Math.Min(1024, pairs.CaptionCount - start);
+            var similarity = matmul(texts.narrow(0, start, rows).to(ScalarType.Float32), imagesT);
+            var own = tensor(Enumerable.Range(start, rows).Select(c => (long)imageOf[c]).ToArray()).unsqueeze(1);
+            similarity = similarity.scatter(1, own, full(rows, 1, float.NegativeInfinity));
+            var top = similarity.topk(k, dim: 1).indexes.data<long>().ToArray();
+            for (var r = 0; r < rows; r++) result[start + r] = top.AsSpan(r * k, k).ToArray().Select(v => (int)v).ToArray();
+        }
+        return result;
+    }
+
+    /// <summary>
     /// The 4B pairs of B examples: (c, i), (c', i), (c, i'), (c, i'') for each caption c of image i. With
     /// <paramref name="ownNegativeRate"/>, c' is one of image i's own known-false captions (one colour or relation
     /// changed) with that probability when it has any, so the score head must read the caption against the image.

@@ -33,6 +33,11 @@ public sealed record RetrievalFineTuningSetup
     /// similarity (<see cref="SimilarityNegatives"/>, ALBEF's sampling) instead of at random; needs <see cref="ContrastiveWeight"/> above 0.
     /// </summary>
     public bool SimilarityNegatives { get; init; }
+    /// <summary>
+    /// Mine each caption's hard images by its text vector against every training image (the first stage's own
+    /// confusions) rather than by its image's nearest images.
+    /// </summary>
+    public bool MineByText { get; init; }
     /// <summary>Continue the run in <see cref="RunFolder"/> from its last checkpoint, exactly.</summary>
     public bool Resume { get; init; }
     /// <summary>The processes training together; null when not launched by MPI.</summary>

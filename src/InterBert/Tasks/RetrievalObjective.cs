@@ -32,7 +32,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
 
     /// <inheritdoc/>
     public string Fingerprint => FormattableString.Invariant($"retrieval mine-every={MineEvery} contrastive={contrastiveWeight} own-negatives={ownNegativeRate}") +
-        (setup.SimilarityNegatives ? " negatives=similarity" : "");
+        (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -44,7 +44,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     {
         if (step % MineEvery != 0 || train.ImageCount <= 2) return;
         status?.Invoke("mining hard negatives");
-        hard = RetrievalFineTuning.MineHardNegatives(model, train, 8);
+        hard = setup.MineByText ? RetrievalFineTuning.MineTextHardNegatives(model, train, 8) : RetrievalFineTuning.MineHardNegatives(model, train, 8);
     }
 
     /// <inheritdoc/>

@@ -115,6 +115,34 @@ public class RetrievalTests(CocoFeatures features)
     }
 
     [Fact]
+    public void MiningByTextGivesEachCaptionTheImagesItsOwnTextVectorRanksHighestButItsOwn()
+    {
+        var (model, pairs, store) = Setup("train");
+        using (model) using (pairs) using (store)
+        {
+            var hard = RetrievalFineTuning.MineTextHardNegatives(model, pairs, 5);
+            // The first stage's ranking, computed here from the unimodal cosines of every caption-image pair.
+            model.eval();
+            var similarity = TwoStageRetrievalEvaluation.Similarity(model, pairs);
+            var imageOf = pairs.Corpus.ImageOf;
+            var byImage = RetrievalFineTuning.MineHardNegatives(model, pairs, 5);
+            var differ = 0;
+            for (var c = 0; c < pairs.CaptionCount; c++)
+            {
+                var expected = Enumerable.Range(0, pairs.ImageCount).Where(i => i != imageOf[c]).OrderByDescending(i => similarity[c, i]).ThenBy(i => i).Take(5).ToArray();
+                Assert.Equal(5, hard[c].Length);
+                Assert.DoesNotContain(imageOf[c], hard[c]);
+                // Ties aside (the cosines are compared at float precision), the same five images in the same order.
+                for (var k = 0; k < 5; k++)
+                    Assert.True(hard[c][k] == expected[k] || Math.Abs(similarity[c, hard[c][k]] - similarity[c, expected[k]]) < 1e-5, $"caption {c}, rank {k}");
+                if (!hard[c].Order().SequenceEqual(byImage[c].Order())) differ++;
+            }
+            // Captions of one image share their image-mined negatives but not their text-mined ones.
+            Assert.True(differ > pairs.CaptionCount / 4, $"{differ} of {pairs.CaptionCount} captions' negatives differ from the image-mined ones");
+        }
+    }
+
+    [Fact]
     public void FourWayBatchesAndMinedNegativesNeverUseTheTrueImageAsANegative()
     {
         var (model, pairs, store) = Setup("train");
