@@ -74,7 +74,7 @@ public sealed class DemoRecipe
         if (!Stage("evaluate-pretrained", "evaluate the fine-tuned pretrained model", pretrainFingerprint + "|" + finetune + "|" + evaluate, null,
                 (p, c) => Evaluate("finetuned-pretrained", Path.Combine(pretrainedRun, "last.safetensors"), zeroShot: false, p, c))) return false;
         if (!Stage("index", "index the test scenes for search", pretrainFingerprint + "|" + finetune + "|" + settings.Fingerprint("index"), IndexFolder,
-                (p, c) => BuildIndex(Path.Combine(pretrainedRun, "last.safetensors"), p, c))) return false;
+                (p, c) => BuildIndex(pretrainedRun, p, c))) return false;
         if (!Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({settings.FinetuneSteps} steps)", initFingerprint + "|" + finetune, baselineRun,
                 (p, c) => Finetune(InitialWeights, baselineRun, p, c))) return false;
         if (!Stage("evaluate-baseline", "evaluate the fine-tuned baseline", initFingerprint + "|" + finetune + "|" + evaluate, null,

@@ -79,7 +79,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}",
         "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate} seed={Seed}",
         "evaluate" => $"evaluate v1 shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
-        "index" => "index v1" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
+        "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         _ => $"{stage} v3 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate} seed={Seed}",
     };
 }

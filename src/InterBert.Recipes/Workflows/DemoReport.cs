@@ -96,6 +96,10 @@ public static class DemoReport
         text.AppendLine();
         text.AppendLine($"    ./interbert serve --index {Path.Combine(folder, "index")}");
         text.AppendLine();
+        text.AppendLine("The index was built from the model folder `finetune-pretrained/`; a program searches it with that folder:");
+        text.AppendLine();
+        text.AppendLine($"    using var pipeline = InterBertPipeline.Load(\"{Path.Combine(folder, "finetune-pretrained")}\", new InterBertPipelineOptions {{ Index = \"{Path.Combine(folder, "index")}\" }});");
+        text.AppendLine();
         text.AppendLine("## Stages");
         text.AppendLine();
         text.AppendLine("| stage | seconds when it ran |");

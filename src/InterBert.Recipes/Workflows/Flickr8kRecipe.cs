@@ -83,7 +83,7 @@ public sealed class Flickr8kRecipe
         if (!Stage("evaluate-pretrained", "evaluate it on test", pretrain + "|" + finetune + "|" + evaluate, null,
                 (p, c) => Evaluate("finetuned-pretrained", FinetunedWeights("finetune-pretrained"), zeroShot: false, p, c), cancel)) return false;
         if (!Stage("index", "index the test photos for search", pretrain + "|" + finetune + "|" + options.Fingerprint("index"), IndexFolder,
-                (p, c) => BuildIndex(FinetunedWeights("finetune-pretrained"), p, c), cancel)) return false;
+                (p, c) => BuildIndex(Path.Combine(folder, "finetune-pretrained"), p, c), cancel)) return false;
         if (!Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({options.FinetuneSteps} steps)", init + "|" + finetune, Path.Combine(folder, "finetune-baseline"),
                 (p, c) => Finetune(InitialWeights, "finetune-baseline", p, c), cancel)) return false;
         if (!Stage("evaluate-baseline", "evaluate it on test", init + "|" + finetune + "|" + evaluate, null,

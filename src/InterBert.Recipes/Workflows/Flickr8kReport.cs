@@ -90,6 +90,10 @@ public static class Flickr8kReport
         line("");
         line($"    ./interbert serve --index {Path.Combine(folder, "index")}{(options.AddSimilarity ? " --add-similarity" : "")}");
         line("");
+        line("The index was built from the model folder `finetune-pretrained/`; a program searches it with that folder:");
+        line("");
+        line($"    using var pipeline = InterBertPipeline.Load(\"{Path.Combine(folder, "finetune-pretrained")}\", new InterBertPipelineOptions {{ Index = \"{Path.Combine(folder, "index")}\" }});");
+        line("");
         // A picture of the page answering a query, when scripts/screenshot-search.sh has taken one.
         if (File.Exists(Path.Combine(plots, "search.png")))
             line("![the search page answering a query](plots/search.png)");

@@ -36,6 +36,10 @@ public sealed class DemoPipelineTests
         // The search index of the test scenes was built with the fine-tuned pretrained model, and the serve command printed.
         Assert.Contains("index.json", string.Join(",", Directory.GetFiles(Path.Combine(folder.Path, "index")).Select(Path.GetFileName)));
         Assert.Contains("./interbert serve --index", output);
+        // The index was built from the model folder the report names, so the library's pattern loads the two together.
+        Assert.Contains($"InterBertPipeline.Load(\"{Path.Combine(folder.Path, "finetune-pretrained")}\"", report);
+        using (var pipeline = InterBert.Inference.InterBertPipeline.Load(Path.Combine(folder.Path, "finetune-pretrained"), new InterBert.Inference.InterBertPipelineOptions { Index = Path.Combine(folder.Path, "index") }))
+            Assert.Equal(3, pipeline.Search("一个红色的圆", top: 3).Count);
         // Masked region modeling is the paper's KL task: the scenes' objects name their shape-colour-size classes (at most
         // 40; those of these 30 scenes), which the store records and the model predicts (no feature-regression head).
         var categories = File.ReadLines(Path.Combine(folder.Path, "scenes", "objects.jsonl")).Select(l => JsonNode.Parse(l)!["category"]!.GetValue<string>()).Distinct().Order(StringComparer.Ordinal).ToList();
