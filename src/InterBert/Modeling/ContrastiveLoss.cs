@@ -19,10 +19,13 @@ public static class ContrastiveLoss
     /// </summary>
     public static Tensor Compute(InterBertModel model, TextBatch text, ImageBatch images, IReadOnlyList<int> imageOfText)
     {
-        var textVectors = nn.functional.normalize(model.Forward(text, null).PooledText!, dim: 1);
-        var imageVectors = nn.functional.normalize(model.Forward(null, images).PooledImage!, dim: 1);
+        var (textVectors, imageVectors) = Vectors(model, text, images);
         return FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
     }
+
+    /// <summary>The L2-normalised pooled vectors the loss compares (with gradient): the text-only pass, then the image-only pass.</summary>
+    public static (Tensor Text, Tensor Images) Vectors(InterBertModel model, TextBatch text, ImageBatch images) =>
+        (nn.functional.normalize(model.Forward(text, null).PooledText!, dim: 1), nn.functional.normalize(model.Forward(null, images).PooledImage!, dim: 1));
 
     /// <summary>The inverse temperature from the learned log-scale, capped at 100 as in CLIP so the logits cannot run away.</summary>
     public static Tensor Scale(Tensor logitScale) => logitScale.clamp_max(Math.Log(100)).exp();

@@ -89,24 +89,11 @@ public static class RetrievalFineTuning
     /// </summary>
     public static int[][] MineTextHardNegatives(InterBertModel model, PreparedPairs pairs, int count)
     {
-        model.eval();
-        using var noGrad = no_grad();
-        using var autocast = model.Autocast();
         using var scope = NewDisposeScope();
-        Tensor Vectors(int total, Func<List<long>, Tensor> embed)
-        {
-            var blocks = new List<Tensor>();
-            for (var start = 0; start < total; start += 256)
-            {
-                using var blockScope = NewDisposeScope();
-                blocks.Add(embed(Enumerable.Range(start, Math.Min(256, total - start)).Select(i => (long)i).ToList()).MoveToOuterDisposeScope());
-            }
-            return cat(blocks, 0);
-        }
-        var images = Vectors(pairs.ImageCount, block => UnimodalEmbedding.Image(model, pairs.Images(block)));
-        var texts = Vectors(pairs.CaptionCount, block => UnimodalEmbedding.Text(model, pairs.Captions(block)));
-        using var fp32 = AutocastScope.Enter(Precision.Fp32);
-        var imagesT = images.to(ScalarType.Float32).t();
+        var (texts, images) = TwoStageRetrievalEvaluation.Vectors(model, pairs);
+        using var noGrad = no_grad();
+        // Blocks of captions, so that the whole captions x images matrix never exists at once.
+        var imagesT = images.t();
         var k = Math.Min(count, pairs.ImageCount - 1);
         var imageOf = pairs.Corpus.ImageOf;
         var result = new int[pairs.CaptionCount][];
@@ -114,7 +101,7 @@ public static class RetrievalFineTuning
         {
             using var blockScope = NewDisposeScope();
             var rows = Math.Min(1024, pairs.CaptionCount - start);
-            var similarity = matmul(texts.narrow(0, start, rows).to(ScalarType.Float32), imagesT);
+            var similarity = matmul(texts.narrow(0, start, rows), imagesT);
             var own = tensor(Enumerable.Range(start, rows).Select(c => (long)imageOf[c]).ToArray()).unsqueeze(1);
             similarity = similarity.scatter(1, own, full(rows, 1, float.NegativeInfinity));
             var top = similarity.topk(k, dim: 1).indexes.data<long>().ToArray();

@@ -64,11 +64,10 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
             if (contrastiveWeight > 0 && setup.SimilarityNegatives)
             {
                 // The contrastive pass first: its similarities choose the wrong image and caption of each example (this rank's share of the batch).
-                var (batchImages, imageOfText) = ContrastiveBatch.Layout(examples.Select(c => train.Corpus.ImageOf[c]));
-                var textVectors = nn.functional.normalize(model.Forward(train.Captions(examples.Select(c => (long)c).ToList()), null).PooledText!, dim: 1);
-                var imageVectors = nn.functional.normalize(model.Forward(null, train.Images(batchImages.Select(i => (long)i).ToList())).PooledImage!, dim: 1);
-                contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
-                DrawSimilarNegatives(captionIds, imageIds, first, examples, batchImages, imageOfText, textVectors, imageVectors, step, micro);
+                var contrastive = RetrievalFineTuning.ContrastiveInputs(train, examples);
+                var (textVectors, imageVectors) = ContrastiveLoss.Vectors(model, contrastive.Text, contrastive.Images);
+                contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, contrastive.ImageOfText, model.LogitScale);
+                DrawSimilarNegatives(captionIds, imageIds, first, examples, contrastive.ImageOfText, textVectors, imageVectors, step, micro);
             }
             var (text, image) = train.Pairs(captionIds.GetRange(4 * first, 4 * examples.Count), imageIds.GetRange(4 * first, 4 * examples.Count));
             var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
@@ -87,9 +86,12 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     /// Replaces each example's random wrong image (pair 3 of 4) and random wrong caption (pair 2, unless it is one of
     /// the image's own known-false captions) with ones drawn from the batch in proportion to exp(scale x cosine).
     /// </summary>
-    private void DrawSimilarNegatives(List<long> captionIds, List<long> imageIds, int first, List<int> examples, List<int> batchImages, int[] imageOfText,
+    private void DrawSimilarNegatives(List<long> captionIds, List<long> imageIds, int first, List<int> examples, int[] imageOfText,
         Tensor textVectors, Tensor imageVectors, int step, int micro)
     {
+        // The batch's images by their position in the contrastive layout: example k's image sits at imageOfText[k].
+        var batchImages = new int[imageVectors.shape[0]];
+        for (var k = 0; k < examples.Count; k++) batchImages[imageOfText[k]] = train.Corpus.ImageOf[examples[k]];
         float[,] similarity;
         double scale;
         using (no_grad())
@@ -97,22 +99,14 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         {
             using var cosines = matmul(textVectors.detach().to(ScalarType.Float32), imageVectors.detach().to(ScalarType.Float32).t()).cpu();
             var flat = cosines.data<float>().ToArray();
-            similarity = new float[examples.Count, batchImages.Count];
+            similarity = new float[examples.Count, batchImages.Length];
             Buffer.BlockCopy(flat, 0, similarity, 0, flat.Length * sizeof(float));
             using var inverseTemperature = ContrastiveLoss.Scale(model.LogitScale.detach());
             scale = inverseTemperature.to(ScalarType.Float32).item<float>();
         }
         // Its own source, so that the random draws of the other pairs stay those of a run without this option.
         var random = new Random(unchecked(options.Seed * 7_368_787 + step * 31) ^ (micro * 104_729));
-        var imageFor = SimilarityNegatives.ImagesForCaptions(similarity, imageOfText, scale, random);
-        var captionFor = SimilarityNegatives.CaptionsForImages(similarity, imageOfText, scale, random);
-        for (var k = 0; k < examples.Count; k++)
-        {
-            var pair = 4 * (first + k);
-            if (imageFor[k] >= 0) imageIds[pair + 2] = batchImages[imageFor[k]];
-            var wrong = captionFor[imageOfText[k]];
-            if (wrong >= 0 && captionIds[pair + 1] < train.CaptionCount) captionIds[pair + 1] = examples[wrong];
-        }
+        SimilarityNegatives.Replace(captionIds, imageIds, first, examples, imageOfText, batchImages, similarity, scale, random, train.CaptionCount);
     }
 
     /// <inheritdoc/>

@@ -42,6 +42,28 @@ public static class SimilarityNegatives
         return chosen;
     }
 
+    /// <summary>
+    /// Puts the draws into 4-way pair lists (four pairs per example from position 4 x <paramref name="first"/>:
+    /// positive, wrong caption, wrong image, hard image): each example's wrong image becomes a batch image drawn by
+    /// <see cref="ImagesForCaptions"/>, and its wrong caption one drawn by <see cref="CaptionsForImages"/> for its
+    /// image, unless it is one of the image's own known-false captions (ids from <paramref name="captionCount"/> on).
+    /// Example k is caption <paramref name="examples"/>[k] of batch image <paramref name="imageOfText"/>[k], whose
+    /// pair-list id is <paramref name="batchImages"/>[imageOfText[k]].
+    /// </summary>
+    internal static void Replace(List<long> captionIds, List<long> imageIds, int first, IReadOnlyList<int> examples, int[] imageOfText, int[] batchImages,
+        float[,] similarity, double scale, Random random, int captionCount)
+    {
+        var imageFor = ImagesForCaptions(similarity, imageOfText, scale, random);
+        var captionFor = CaptionsForImages(similarity, imageOfText, scale, random);
+        for (var k = 0; k < examples.Count; k++)
+        {
+            var pair = 4 * (first + k);
+            if (imageFor[k] >= 0) imageIds[pair + 2] = batchImages[imageFor[k]];
+            var wrong = captionFor[imageOfText[k]];
+            if (wrong >= 0 && captionIds[pair + 1] < captionCount) captionIds[pair + 1] = examples[wrong];
+        }
+    }
+
     /// <summary>An index drawn in proportion to exp(weight) (a softmax draw; -inf never drawn), or -1 when all are -inf.</summary>
     private static int Draw(double[] weights, Random random)
     {

@@ -111,10 +111,23 @@ public static class TwoStageRetrievalEvaluation
     /// <summary>Cosine similarity [captions, images] of the unimodal (pooled, normalised) vectors, in fp32.</summary>
     public static float[,] Similarity(InterBertModel model, PreparedPairs pairs, IProgress<Progress>? progress = null, CancellationToken cancel = default)
     {
+        using var scope = NewDisposeScope();
+        var (text, images) = Vectors(model, pairs, progress, cancel);
+        var values = matmul(text, images.t()).data<float>().ToArray();
+        var result = new float[pairs.CaptionCount, pairs.ImageCount];
+        Buffer.BlockCopy(values, 0, result, 0, values.Length * sizeof(float));
+        return result;
+    }
+
+    /// <summary>
+    /// The unimodal (pooled, normalised) vectors of every caption, in caption order [captions, D], and of every image
+    /// [images, D], in fp32, in the caller's dispose scope (no gradient).
+    /// </summary>
+    public static (Tensor Text, Tensor Images) Vectors(InterBertModel model, PreparedPairs pairs, IProgress<Progress>? progress = null, CancellationToken cancel = default)
+    {
         const int block = 128;
         model.eval();
         using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
         var total = (long)pairs.CaptionCount + pairs.ImageCount;
         var done = 0L;
         // Captions by length, so a block pads little; the vectors go back to caption order below.
@@ -142,11 +155,7 @@ public static class TwoStageRetrievalEvaluation
             }
         }
         var sortedText = cat(textVectors, 0);
-        var text = zeros_like(sortedText).index_copy(0, tensor(captionOrder.Select(c => (long)c).ToArray()), sortedText);
-        var values = matmul(text, cat(imageVectors, 0).t()).data<float>().ToArray();
-        var result = new float[pairs.CaptionCount, pairs.ImageCount];
-        Buffer.BlockCopy(values, 0, result, 0, values.Length * sizeof(float));
-        return result;
+        return (zeros_like(sortedText).index_copy(0, tensor(captionOrder.Select(c => (long)c).ToArray()), sortedText), cat(imageVectors, 0));
     }
 
     private static float[] Flatten(float[,] matrix)

@@ -70,4 +70,39 @@ public sealed class SimilarityNegativesTests
         Assert.Equal([-1, -1], chosen);
         Assert.Equal([-1], SimilarityNegatives.CaptionsForImages(new float[,] { { 0.5f }, { 0.4f } }, [0, 0], 10, new Random(1)));
     }
+
+    [Fact]
+    public void TheDrawsReplaceTheWrongImageAndCaptionOfEachExampleAndKeepOwnNegatives()
+    {
+        // Two examples before this rank's share; its three examples are captions 40, 41, 42 of images 7, 9, 9 (batch images 0, 1, 1).
+        int[] examples = [40, 41, 42];
+        int[] imageOfText = [0, 1, 1];
+        int[] batchImages = [7, 9];
+        const int captionCount = 100;
+        var captionIds = new List<long>();
+        var imageIds = new List<long>();
+        for (var e = 0; e < 5; e++)
+        {
+            captionIds.AddRange([e, 50 + e, e, e]);
+            imageIds.AddRange([e, e, 60 + e, 70 + e]);
+        }
+        captionIds[4 * 4 + 1] = captionCount + 3; // example 2 (the rank's third) drew one of its image's own known-false captions
+        var similarity = new float[,] { { 0.9f, 0.5f }, { 0.1f, 0.8f }, { 0.2f, 0.7f } };
+        // Two images only: each caption's wrong image is the other one; image 0's wrong caption is one of image 1's
+        // (41 or 42), image 1's is caption 40, whatever the scale.
+        SimilarityNegatives.Replace(captionIds, imageIds, 2, examples, imageOfText, batchImages, similarity, 3, new Random(5), captionCount);
+        Assert.Equal([9L, 7, 7], new[] { imageIds[4 * 2 + 2], imageIds[4 * 3 + 2], imageIds[4 * 4 + 2] });
+        Assert.Contains(captionIds[4 * 2 + 1], new long[] { 41, 42 });
+        Assert.Equal(40, captionIds[4 * 3 + 1]);
+        Assert.Equal(captionCount + 3, captionIds[4 * 4 + 1]);
+        // Positives, hard images and the other ranks' pairs are left as they were.
+        for (var e = 0; e < 5; e++)
+        {
+            Assert.Equal(e, captionIds[4 * e]);
+            Assert.Equal(e, imageIds[4 * e]);
+            Assert.Equal(70 + e, imageIds[4 * e + 3]);
+        }
+        Assert.Equal([50L, 51], new[] { captionIds[1], captionIds[4 + 1] });
+        Assert.Equal([60L, 61], new[] { imageIds[2], imageIds[4 + 2] });
+    }
 }
