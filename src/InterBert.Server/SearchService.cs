@@ -16,7 +16,8 @@ using Microsoft.Extensions.Logging;
 namespace InterBert.Server;
 
 /// <summary>
-/// The search web service (ASP.NET Core minimal API): <c>GET /api/search?q=&amp;k=</c>, <c>GET /images/{id}</c> (only
+/// The search web service (ASP.NET Core minimal API): <c>GET /api/search?q=&amp;k=</c> (by words),
+/// <c>POST /api/search/image?k=</c> (by an uploaded photo), <c>GET /api/similar/{id}?k=</c> (more like an indexed photo), <c>GET /images/{id}</c> (only
 /// images of the index, only from the folders it was built from), <c>GET /</c> (a search page) and <c>GET /health</c>.
 /// Every error is a JSON <c>{"error": ...}</c> without internals (the server log keeps them). Each client has its own
 /// share of the searches, within the overall limits, and every search a deadline; a database index that cannot be
@@ -115,17 +116,12 @@ public static class SearchService
             images_without_features = searcher.ImagesWithoutFeatures,
             api_key = keyHash is not null,
         }));
-        app.MapGet("/api/search", async (HttpContext context) =>
+        // Every search runs within its client's share and the overall limits, against a deadline that covers waiting for
+        // a turn; a client with fewer searches in the service goes first on the model. The turn is given back when the
+        // model is done with the search, not before: a request answered at its deadline must not let another search
+        // onto a model that is still busy with this one.
+        async Task<IResult> Admitted<T>(HttpContext context, Func<CancellationToken, int, Task<T>> start, Func<T, IResult> respond)
         {
-            var watch = Stopwatch.StartNew();
-            if (!StrictQueryString.TryParse(context.Request.QueryString.Value, out var query, out var error)) return Error(400, error!);
-            var text = query.GetValueOrDefault("q", "").Trim();
-            if (text.Length == 0) return Error(400, "the query 'q' is empty");
-            if (text.Length > options.MaxQueryLength) return Error(400, $"the query is {text.Length} characters long; at most {options.MaxQueryLength} are accepted");
-            var k = 10;
-            if (query.TryGetValue("k", out var kText) && (!int.TryParse(kText, out k) || k < 1 || k > options.MaxResults))
-                return Error(400, $"'k' must be a whole number from 1 to {options.MaxResults}");
-            // The deadline covers waiting for a turn and the search; a client that leaves cancels both.
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
             deadline.CancelAfter(options.Timeout);
             IDisposable? turn;
@@ -139,31 +135,72 @@ public static class SearchService
                 return TimedOut(context, options);
             }
             if (turn is null) return TooMany(context);
-            // A client with fewer searches in the service goes first on the model, block by block.
-            Task<IReadOnlyList<SearchHit>> search;
+            Task<T> work;
             try
             {
-                search = searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, deadline.Token, admission.Load(client));
+                work = start(deadline.Token, admission.Load(client));
             }
             catch
             {
                 turn.Dispose();
                 throw;
             }
-            // The turn is given back when the model is done with the search, not before: a request answered at its
-            // deadline must not let another search onto a model that is still busy with this one.
-            _ = search.ContinueWith(_ => turn.Dispose(), TaskScheduler.Default);
-            IReadOnlyList<SearchHit> hits;
+            _ = work.ContinueWith(_ => turn.Dispose(), TaskScheduler.Default);
             try
             {
-                hits = await search.WaitAsync(deadline.Token);
+                return respond(await work.WaitAsync(deadline.Token));
             }
             catch (OperationCanceledException)
             {
                 return TimedOut(context, options);
             }
-            return Results.Json(new SearchResponse(text, Math.Round(watch.Elapsed.TotalMilliseconds, 1), hits.Select(h => new SearchResult(
+        }
+        IResult Hits(string? query, string? similarTo, Stopwatch watch, IReadOnlyList<SearchHit> hits) => Results.Json(new SearchResponse(query, similarTo,
+            Math.Round(watch.Elapsed.TotalMilliseconds, 1), hits.Select(h => new SearchResult(
                 h.Id, Math.Round(h.Score, 4), Math.Round(h.FirstStageSimilarity, 4), h.ImagePath is null ? null : $"/images/{Uri.EscapeDataString(h.Id)}")).ToList()));
+
+        app.MapGet("/api/search", async (HttpContext context) =>
+        {
+            var watch = Stopwatch.StartNew();
+            if (!StrictQueryString.TryParse(context.Request.QueryString.Value, out var query, out var error)) return Error(400, error!);
+            var text = query.GetValueOrDefault("q", "").Trim();
+            if (text.Length == 0) return Error(400, "the query 'q' is empty");
+            if (text.Length > options.MaxQueryLength) return Error(400, $"the query is {text.Length} characters long; at most {options.MaxQueryLength} are accepted");
+            if (ResultCount(query, options) is not { } k) return Error(400, $"'k' must be a whole number from 1 to {options.MaxResults}");
+            return await Admitted(context,
+                (cancel, priority) => searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, cancel, priority),
+                hits => Hits(text, null, watch, hits));
+        });
+        app.MapPost("/api/search/image", async (HttpContext context) =>
+        {
+            var watch = Stopwatch.StartNew();
+            if (!StrictQueryString.TryParse(context.Request.QueryString.Value, out var query, out var error)) return Error(400, error!);
+            if (ResultCount(query, options) is not { } k) return Error(400, $"'k' must be a whole number from 1 to {options.MaxResults}");
+            var (photo, refusal) = await Upload.ReadAsync(context.Request, options.MaxUploadBytes);
+            if (photo is null) return Error(refusal!.Value.Status, refusal.Value.Message);
+            // Decoding and the image networks run on this request's thread, within the client's turn; a photo that does
+            // not decode is the client's error, named by the one line the decoder gives.
+            return await Admitted(context, async (cancel, priority) =>
+            {
+                InterBert.Data.ImageRegions regions;
+                try
+                {
+                    regions = await Task.Run(() => searcher.ReadPhoto(photo, "upload"), cancel);
+                }
+                catch (InterBertException e) when (e.Message.StartsWith("upload:", StringComparison.Ordinal))
+                {
+                    return (Hits: (IReadOnlyList<SearchHit>?)null, Error: e.Message);
+                }
+                return (Hits: await searcher.SearchByPhotoAsync(regions, k, options.Mode, cancel, priority), Error: (string?)null);
+            }, found => found.Hits is { } hits ? Hits(null, "upload", watch, hits) : Error(400, found.Error!));
+        }).DisableAntiforgery();
+        app.MapGet("/api/similar/{id}", async (string id, HttpContext context) =>
+        {
+            var watch = Stopwatch.StartNew();
+            if (!StrictQueryString.TryParse(context.Request.QueryString.Value, out var query, out var error)) return Error(400, error!);
+            if (ResultCount(query, options) is not { } k) return Error(400, $"'k' must be a whole number from 1 to {options.MaxResults}");
+            return await Admitted(context, (cancel, priority) => searcher.SimilarAsync(id, k, options.Mode, cancel, priority),
+                hits => hits is null ? Error(404, "no image with this id in the index") : Hits(null, id, watch, hits));
         });
         app.MapGet("/images/{id}", async (string id, CancellationToken cancel) =>
         {
@@ -187,6 +224,13 @@ public static class SearchService
         options.ClientHeader is { } header && context.Request.Headers[header].ToString() is { Length: > 0 } named
             ? "header:" + named
             : context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+    /// <summary>The request's 'k' (10 when absent), or null when it is not a whole number from 1 to the limit.</summary>
+    private static int? ResultCount(IReadOnlyDictionary<string, string> query, SearchServiceOptions options)
+    {
+        if (!query.TryGetValue("k", out var text)) return 10;
+        return int.TryParse(text, out var k) && k >= 1 && k <= options.MaxResults ? k : null;
+    }
 
     private static IResult TimedOut(HttpContext context, SearchServiceOptions options)
     {
@@ -219,7 +263,8 @@ public static class SearchService
         [property: JsonPropertyName("image")] string? Image);
 
     private sealed record SearchResponse(
-        [property: JsonPropertyName("query")] string Query,
+        [property: JsonPropertyName("query"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Query,
+        [property: JsonPropertyName("similar_to"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SimilarTo,
         [property: JsonPropertyName("milliseconds")] double Milliseconds,
         [property: JsonPropertyName("results")] IReadOnlyList<SearchResult> Results);
 }

@@ -26,6 +26,8 @@ public sealed record SearchServiceOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(15);
     /// <summary>Longest query accepted, in characters.</summary>
     public int MaxQueryLength { get; init; } = 500;
+    /// <summary>Largest photo accepted by <c>POST /api/search/image</c>, in bytes.</summary>
+    public long MaxUploadBytes { get; init; } = 20L * 1024 * 1024;
     /// <summary>Most results a request may ask for.</summary>
     public int MaxResults { get; init; } = 100;
     /// <summary>First-stage candidates re-ranked per search.</summary>

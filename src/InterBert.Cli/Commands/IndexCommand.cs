@@ -22,10 +22,12 @@ public static class IndexCommand
         var images = new Option<string?>("--images") { Description = "a folder of the image files, named by id, instead of --dataset" };
         var exactBelow = new Option<int>("--exact-below") { Description = "search collections up to this size exactly, larger ones by the HNSW graph", DefaultValueFactory = _ => 20_000 }.AtLeast(0);
         var connectivity = new Option<int>("--connectivity") { Description = "HNSW graph degree", DefaultValueFactory = _ => 16 }.AtLeast(2);
+        var update = new Option<bool>("--update") { Description = "keep a folder index in line with --images: embed new and changed photos (features added to the store), drop deleted ones, keep the rest" };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "with --update: skip and count photos that cannot be read instead of stopping" };
         var precision = CommandLine.PrecisionOption();
         var command = new Command("index", "Build an index of image vectors for 'search' and 'serve': a folder (USearch HNSW) or a PostgreSQL table (pgvector HNSW)")
         {
-            weights, features, output, backend, connection, table, append, remove, dataset, split, images, exactBelow, connectivity, precision,
+            weights, features, output, backend, connection, table, append, remove, dataset, split, images, update, skipBad, exactBelow, connectivity, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -44,8 +46,14 @@ public static class IndexCommand
                 Weights = parse.GetValue(weights)!, Features = parse.GetValue(features), Output = parse.GetValue(output), Dataset = parse.GetValue(dataset),
                 Connection = parse.GetValue(connection), Table = parse.GetValue(table), Append = parse.GetValue(append), Remove = removed,
                 Split = parse.GetValue(split), ImagesFolder = parse.GetValue(images), ExactBelow = parse.GetValue(exactBelow), Connectivity = parse.GetValue(connectivity),
-                Precision = CommandLine.Precision(parse, precision),
+                Precision = CommandLine.Precision(parse, precision), Update = parse.GetValue(update), SkipBad = parse.GetValue(skipBad),
             };
+            if (options.Update)
+            {
+                if (database) throw new ArgumentException("--update keeps a folder index; a database index takes --append and --remove");
+                return FolderIndexUpdate.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;
+            }
+            if (options.SkipBad) throw new ArgumentException("--skip-bad belongs to --update (the photos it reads)");
             return IndexJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;
         }));
         return command;

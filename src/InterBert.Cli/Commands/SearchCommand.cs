@@ -31,20 +31,28 @@ public static class SearchCommand
         var json = new Option<bool>("--json") { Description = "print the hits as one JSON array (id, score, first-stage similarity and rank, file) instead of a table" };
         var mode = ModeOption();
         var addSimilarity = AddSimilarityOption();
-        var query = new Argument<string[]>("query") { Description = "the query text (a query that starts with -- follows a lone --)", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("search", "Search images by text: nearest image vectors, re-ranked by InterBERT's matching score")
+        var image = new Option<string?>("--image") { Description = "search by a photo instead of words: the indexed photos nearest to it by image vector" };
+        var similar = new Option<string?>("--similar") { Description = "search by an indexed photo's id: the other photos nearest to it (more like this)" };
+        var query = new Argument<string[]>("query") { Description = "the query text (a query that starts with -- follows a lone --)", Arity = ArgumentArity.ZeroOrMore };
+        var command = new Command("search", "Search images by text (nearest image vectors, re-ranked by InterBERT's matching score) or by photo")
         {
-            index, weights, top, candidates, mode, addSimilarity, precision, json, query,
+            index, weights, top, candidates, mode, addSimilarity, precision, json, image, similar, query,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             RefuseUnknownOptions(parse, query);
             var text = string.Join(' ', parse.GetValue(query)!).Trim();
-            if (text.Length == 0) throw new ArgumentException("the query is empty");
+            var (photo, similarTo) = (parse.GetValue(image), parse.GetValue(similar));
+            if ((text.Length > 0 ? 1 : 0) + (photo is null ? 0 : 1) + (similarTo is null ? 0 : 1) != 1)
+                throw new ArgumentException(text.Length == 0 && photo is null && similarTo is null ? "the query is empty" : "give one of: words to search for, --image PHOTO or --similar ID");
+            var photoBytes = photo is null ? null : new InterBert.Data.ImageLocation(photo).ReadBytes();
             using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights), CommandLine.Precision(parse, precision));
             searcher.ImageWithoutFeatures += id => Console.Error.WriteLine($"search: note: image {id} is in the index but has no features in {searcher.Store.Folder}; skipped");
             var watch = Stopwatch.StartNew();
-            var hits = searcher.Search(text, Math.Clamp(parse.GetValue(top), 1, 1000), Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), parse.GetValue(addSimilarity));
+            var count = Math.Clamp(parse.GetValue(top), 1, 1000);
+            var hits = photoBytes is not null ? searcher.SearchByPhoto(searcher.ReadPhoto(photoBytes, photo!), count, parse.GetValue(mode))
+                : similarTo is not null ? searcher.Similar(similarTo, count, parse.GetValue(mode)) ?? throw new InterBertException($"{searcher.Index.Location}: no image {similarTo} with features in the index")
+                : searcher.Search(text, count, Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), parse.GetValue(addSimilarity));
             var elapsed = watch.Elapsed;
             if (parse.GetValue(json))
             {
@@ -52,6 +60,14 @@ public static class SearchCommand
                 {
                     id = h.Id, score = h.Score, first_stage_similarity = h.FirstStageSimilarity, first_stage_rank = h.FirstStageRank, file = h.ImagePath,
                 })));
+                return 0;
+            }
+            if (text.Length == 0)
+            {
+                var nearest = new Table().AddColumn("rank").AddColumn("image").AddColumn("cosine").AddColumn("file");
+                for (var k = 0; k < hits.Count; k++) nearest.AddRow($"{k + 1}", Markup.Escape(hits[k].Id), $"{hits[k].Score:F3}", Markup.Escape(hits[k].ImagePath ?? "-"));
+                AnsiConsole.Write(nearest);
+                Console.WriteLine($"search: photos nearest to {photo ?? similarTo}: {hits.Count} of {searcher.Index.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms (image vectors, cosine)");
                 return 0;
             }
             var table = new Table().AddColumn("rank").AddColumn("image").AddColumn("score").AddColumn("first stage (cosine, rank)").AddColumn("file");

@@ -25,13 +25,14 @@ public static class ServeCommand
         var allowedHosts = new Option<string[]>("--allowed-host") { Description = "a host name requests may address (repeatable; default: localhost, 127.0.0.1, ::1 and the bound address; * for any)", AllowMultipleArgumentsPerToken = true };
         var apiKeyFile = new Option<string?>("--api-key-file") { Description = "require this key (first line of a file only you can read, 16+ characters) on /api and /images: header X-API-Key or Authorization: Bearer" };
         var imageRoots = new Option<string[]>("--image-root") { Description = "a folder image files may be served from (repeatable; default: the folders the index was built from, recorded in it or its pointer file)", AllowMultipleArgumentsPerToken = true };
+        var maxUpload = new Option<double>("--max-upload-mb") { Description = "largest photo POST /api/search/image accepts, in megabytes", DefaultValueFactory = _ => 20 };
         var candidates = SearchCommand.CandidatesOption();
         var precision = CommandLine.PrecisionOption();
         var mode = SearchCommand.ModeOption();
         var addSimilarity = SearchCommand.AddSimilarityOption();
-        var command = new Command("serve", "Serve text-to-image search: a web page, GET /api/search?q=...&k=..., /images/{id}, /health")
+        var command = new Command("serve", "Serve search by words and by photo: a web page, GET /api/search?q=...&k=..., POST /api/search/image, GET /api/similar/{id}, /images/{id}, /health")
         {
-            index, weights, host, port, concurrent, queue, perClient, queuePerClient, clientHeader, timeout, allowedHosts, apiKeyFile, imageRoots, candidates, mode, addSimilarity, precision,
+            index, weights, host, port, concurrent, queue, perClient, queuePerClient, clientHeader, timeout, allowedHosts, apiKeyFile, imageRoots, maxUpload, candidates, mode, addSimilarity, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -47,7 +48,7 @@ public static class ServeCommand
                 MaxQueuedSearches = parse.GetValue(queue), Candidates = Math.Max(1, parse.GetValue(candidates)), Mode = parse.GetValue(mode),
                 AddSimilarity = parse.GetValue(addSimilarity), MaxConcurrentPerClient = parse.GetValue(perClient), MaxQueuedPerClient = parse.GetValue(queuePerClient),
                 ClientHeader = parse.GetValue(clientHeader), Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)), AllowedHosts = parse.GetValue(allowedHosts) ?? [],
-                ApiKey = apiKey, ImageRoots = roots,
+                ApiKey = apiKey, ImageRoots = roots, MaxUploadBytes = (long)(Math.Max(0.001, parse.GetValue(maxUpload)) * 1024 * 1024),
             };
             var app = SearchService.Build(searcher, options);
             var address = SearchService.Start(app, options);

@@ -4,6 +4,7 @@ using InterBert.Search;
 using InterBert.Text;
 using InterBert.Vision;
 using InterBert.Weights;
+using InterBert.Workflows;
 using static TorchSharp.torch;
 
 namespace InterBert.Inference;
@@ -20,9 +21,10 @@ public sealed class InterBertPipeline : IDisposable
     private const int TextsPerBatch = 32;
     private readonly InterBertModel model;
     private readonly ModelThread modelThread;
-    private readonly TwoStageSearcher? searcher;
-    private readonly Lazy<RegionFeatureExtractor> images;
-    private readonly bool roundFeaturesToHalf;
+    private TwoStageSearcher? searcher;
+    // Searches hold it shared; an update holds it alone only to swap the searcher of the updated index in.
+    private readonly ReaderWriterLockSlim searcherLock = new(LockRecursionPolicy.SupportsRecursion);
+    private readonly PhotoRegions photos;
     private int disposed;
 
     private InterBertPipeline(string weights, InterBertModel model, WordPieceTokenizer tokenizer, InterBertPipelineOptions options)
@@ -48,20 +50,8 @@ public sealed class InterBertPipeline : IDisposable
             throw;
         }
         var preprocessing = searcher is not null ? ImagePreprocessing.Of(searcher.Store.Manifest) : trained;
-        Regions = new RegionSource
-        {
-            MaxRegions = options.MaxRegions ?? preprocessing?.Regions.MaxRegions ?? 36,
-            GridSize = preprocessing?.Regions.GridSize ?? 3,
-            Detector = options.Detector is { } detector ? Path.GetFullPath(detector) : preprocessing?.Regions.Detector,
-        };
-        // Found (or missed) when the first photo comes: a program that embeds only texts needs no detector.
-        Func<string?> resolveDetector = options.Detector is not null ? () => Regions.Detector : () => preprocessing?.ResolveDetector(modelFolder);
-        // A photo's features are rounded as the store rounded them, so its vector is the one the index holds.
-        roundFeaturesToHalf = preprocessing?.FeatureDType == "float16";
+        photos = new PhotoRegions(preprocessing, modelFolder, options.Detector, options.MaxRegions, options.Threads);
         ScoresWithMatchingHead = ModelCheckpoint.ScoresWithMatchingHead(ModelCheckpoint.ReadMetadata(weights));
-        var threads = options.Threads;
-        images = new Lazy<RegionFeatureExtractor>(() => RegionFeatureExtractor.Open(resolveDetector(), Regions.MaxRegions, threads, Regions.GridSize),
-            LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The weights file in use (a model folder's <c>model.safetensors</c>).</summary>
@@ -77,7 +67,7 @@ public sealed class InterBertPipeline : IDisposable
     public int Dimension => model.Config.BiHiddenSize;
 
     /// <summary>How photos become regions: the index's way when there is an index, else the model folder's (its training photos'), else the options' or the defaults.</summary>
-    public RegionSource Regions { get; }
+    public RegionSource Regions => photos.Source;
 
     /// <summary>
     /// Whether pair scores come from the image-text matching head (a pretrained model: the matched-minus-unmatched
@@ -86,7 +76,7 @@ public sealed class InterBertPipeline : IDisposable
     public bool ScoresWithMatchingHead { get; }
 
     /// <summary>The index <see cref="Search"/> searches, or null when none was given.</summary>
-    public IImageVectorIndex? Index => searcher?.Index;
+    public IImageVectorIndex? Index => Volatile.Read(ref searcher)?.Index;
 
     /// <summary>
     /// Loads a model: a model folder (<c>config.json</c>, <c>model.safetensors</c>, <c>vocab.txt</c>) or a weights file
@@ -143,9 +133,7 @@ public sealed class InterBertPipeline : IDisposable
     {
         ArgumentNullException.ThrowIfNull(encoded);
         ObjectDisposedException.ThrowIf(disposed != 0, this);
-        var regions = images.Value.Extract(Path.GetFileNameWithoutExtension(name), encoded, name, givenBoxes: null);
-        if (!roundFeaturesToHalf) return regions;
-        return regions with { Features = Array.ConvertAll(regions.Features, v => (float)(Half)v) };
+        return photos.Extract(encoded, name);
     }
 
     /// <summary>The normalised image vector of a photo file (the image-only pooled output), comparable with <see cref="EmbedText"/>'s.</summary>
@@ -189,10 +177,75 @@ public sealed class InterBertPipeline : IDisposable
     /// </summary>
     public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = TwoStageSearcher.DefaultCandidates)
     {
-        var index = searcher ?? throw new InvalidOperationException("this pipeline has no index: load it with InterBertPipelineOptions.Index");
-        if (top < 1) throw new ArgumentOutOfRangeException(nameof(top), top, "at least 1");
         if (candidates < 1) throw new ArgumentOutOfRangeException(nameof(candidates), candidates, "at least 1");
-        return index.Search(query, top, candidates);
+        return WithIndex(top, index => index.Search(query, top, candidates));
+    }
+
+    /// <summary>
+    /// The <paramref name="top"/> images of the index nearest to a photo file by image vector (photo-to-photo search;
+    /// the photo is made into regions the way the index's photos were, so an indexed photo finds itself first).
+    /// </summary>
+    public IReadOnlyList<SearchHit> SearchByImage(string imagePath, int top = 10) => SearchByImage(new ImageLocation(imagePath).ReadBytes(), imagePath, top);
+
+    /// <summary>The <paramref name="top"/> images of the index nearest to an encoded photo held in memory; <paramref name="name"/> names it in errors.</summary>
+    public IReadOnlyList<SearchHit> SearchByImage(byte[] encoded, string name = "image", int top = 10)
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        return WithIndex(top, index => index.SearchByPhoto(index.ReadPhoto(encoded, name), top));
+    }
+
+    /// <summary>
+    /// The <paramref name="top"/> other images of the index nearest to its image <paramref name="id"/> ("more like
+    /// this"); an id the index does not hold is a one-line <see cref="InterBertException"/>.
+    /// </summary>
+    public IReadOnlyList<SearchHit> Similar(string id, int top = 10)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return WithIndex(top, index => index.Similar(id, top) ?? throw new InterBertException($"{index.Index.Location}: no image {id} with features in the index"));
+    }
+
+    /// <summary>
+    /// Brings the pipeline's folder index in line with <paramref name="photosFolder"/>, as <c>index --images DIR
+    /// --update</c> does (new and changed photos embedded, their features added to the index's store; deleted ones
+    /// dropped), then searches the updated index. Searches running meanwhile use the index as it was.
+    /// </summary>
+    public FolderIndexUpdate.Result Update(string photosFolder, WorkflowHost? host = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(photosFolder);
+        var before = WithIndex(1, index => index);
+        if (before.Index is not ImageIndex folderIndex) throw new InvalidOperationException("Update keeps a folder index; a database index takes 'interbert index --append' and '--remove'");
+        var result = FolderIndexUpdate.Run(new IndexJobOptions
+        {
+            Weights = Weights, Features = before.Store.Folder, Output = folderIndex.Folder, ImagesFolder = photosFolder, Update = true, Precision = model.Precision,
+        }, host ?? new WorkflowHost(), cancel);
+        if (result.Cancelled || result.UpToDate) return result;
+        var updated = TwoStageSearcher.OpenWith(folderIndex.Folder, model, Tokenizer, Weights, modelThread);
+        searcherLock.EnterWriteLock();
+        try
+        {
+            searcher = updated;
+        }
+        finally
+        {
+            searcherLock.ExitWriteLock();
+        }
+        before.Dispose();
+        return result;
+    }
+
+    private T WithIndex<T>(int top, Func<TwoStageSearcher, T> use)
+    {
+        ObjectDisposedException.ThrowIf(disposed != 0, this);
+        if (top < 1) throw new ArgumentOutOfRangeException(nameof(top), top, "at least 1");
+        searcherLock.EnterReadLock();
+        try
+        {
+            return use(searcher ?? throw new InvalidOperationException("this pipeline has no index: load it with InterBertPipelineOptions.Index"));
+        }
+        finally
+        {
+            searcherLock.ExitReadLock();
+        }
     }
 
     /// <summary>This pipeline's text vectors as a Microsoft.Extensions.AI embedding generator (the pipeline stays the caller's to dispose).</summary>
@@ -216,10 +269,8 @@ public sealed class InterBertPipeline : IDisposable
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
         searcher?.Dispose();
         modelThread.Dispose();
+        searcherLock.Dispose();
         model.Dispose();
-        if (images.IsValueCreated)
-        {
-            images.Value.Dispose();
-        }
+        photos.Dispose();
     }
 }

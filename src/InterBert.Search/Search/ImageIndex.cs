@@ -130,7 +130,12 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
         return Write(folder, manifest with { Count = images.Count }, images, (start, block) => Enumerable.Range(start, block.Count).SelectMany(vectorOf).ToArray(), 1024, progress, cancel);
     }
 
-    private static BuildResult Write(
+    /// <summary>
+    /// Writes the index of <paramref name="images"/> to <paramref name="folder"/> with the vectors
+    /// <paramref name="vectorsOf"/> gives block by block (a block's first position and its images), through
+    /// <c>FOLDER.partial</c> (resumed when run again with the same images and files) and one swap at the end.
+    /// </summary>
+    internal static BuildResult Write(
         string folder, ImageIndexManifest manifest, IReadOnlyList<IndexedImage> images, Func<int, IReadOnlyList<IndexedImage>, float[]> vectorsOf, int imagesPerBatch,
         IProgress<(int Done, int Total)>? progress, CancellationToken cancel)
     {
@@ -138,7 +143,7 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
         ClaimFolder(folder);
         var dimension = manifest.Dimension;
         var partial = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + ".partial";
-        var build = JsonSerializer.Serialize(new { manifest.WeightsSha256, manifest.Features, manifest.Precision, Ids = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', images.Select(i => i.Id))))) });
+        var build = JsonSerializer.Serialize(new { manifest.WeightsSha256, manifest.Features, manifest.Precision, Ids = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', images.Select(i => i.Sha256 is null ? i.Id : $"{i.Id} {i.Sha256}"))))) });
         var buildPath = Path.Combine(partial, BuildFile);
         if (!File.Exists(buildPath) || File.ReadAllText(buildPath) != build)
         {

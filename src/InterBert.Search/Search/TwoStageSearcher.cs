@@ -1,4 +1,5 @@
 using InterBert.Data;
+using InterBert.Inference;
 using InterBert.Modeling;
 using InterBert.Text;
 using InterBert.Weights;
@@ -32,7 +33,13 @@ public sealed class TwoStageSearcher : IDisposable
         // In bf16 the model thread holds one autocast region for its lifetime: the weights are cast once, not per query.
         ownsModel = sharedThread is null;
         modelThread = sharedThread ?? new ModelThread("interbert-search-model", model.Autocast);
+        photos = new Lazy<PhotoRegions>(() => new PhotoRegions(
+            ImagePreprocessing.Of(store.Manifest) ?? throw new InterBertException(
+                $"{store.Folder}: the index's features were imported without a description of how their regions were made, so a photo cannot be turned into comparable regions"),
+            Path.GetDirectoryName(Path.GetFullPath(weightsPath))!), LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    private readonly Lazy<PhotoRegions> photos;
 
     /// <summary>The image index: a folder or a database table.</summary>
     public IImageVectorIndex Index { get; }
@@ -234,6 +241,54 @@ public sealed class TwoStageSearcher : IDisposable
             .ToList();
     }
 
+    /// <summary>
+    /// The regions of an encoded photo, made the way the index's photos were (its store's detector or grid), so its
+    /// vector is comparable with theirs; a photo that cannot be decoded is a one-line <see cref="InterBertException"/>
+    /// naming <paramref name="name"/>. Runs on the calling thread.
+    /// </summary>
+    public ImageRegions ReadPhoto(byte[] encoded, string name) => photos.Value.Extract(encoded, name);
+
+    /// <summary>The <paramref name="top"/> indexed images nearest to a photo's regions by image vector (the score is the cosine).</summary>
+    public IReadOnlyList<SearchHit> SearchByPhoto(ImageRegions regions, int top = 10, SearchMode mode = SearchMode.Auto) =>
+        modelThread.Run(() => NearestToPhoto(regions, top, mode, except: null));
+
+    /// <summary>
+    /// The <paramref name="top"/> other indexed images nearest to the indexed image <paramref name="id"/> ("more like
+    /// this"), by image vector; null when the index has no such image with features.
+    /// </summary>
+    public IReadOnlyList<SearchHit>? Similar(string id, int top = 10, SearchMode mode = SearchMode.Auto) => modelThread.Run(() => SimilarOnModelThread(id, top, mode));
+
+    /// <summary><see cref="SearchByPhoto"/> as one model call of <paramref name="priority"/>, skipped if <paramref name="cancel"/> ends before it begins.</summary>
+    public Task<IReadOnlyList<SearchHit>> SearchByPhotoAsync(ImageRegions regions, int top = 10, SearchMode mode = SearchMode.Auto, CancellationToken cancel = default, int priority = 0) =>
+        modelThread.RunAsync<IReadOnlyList<SearchHit>>(() => NearestToPhoto(regions, top, mode, except: null), cancel, priority);
+
+    /// <summary><see cref="Similar"/> as one model call of <paramref name="priority"/>, skipped if <paramref name="cancel"/> ends before it begins.</summary>
+    public Task<IReadOnlyList<SearchHit>?> SimilarAsync(string id, int top = 10, SearchMode mode = SearchMode.Auto, CancellationToken cancel = default, int priority = 0) =>
+        modelThread.RunAsync(() => SimilarOnModelThread(id, top, mode), cancel, priority);
+
+    private IReadOnlyList<SearchHit>? SimilarOnModelThread(string id, int top, SearchMode mode)
+    {
+        if (Index.Find(id) is null) return null;
+        if (!Store.Contains(id)) Store.AddNewShards();
+        return Store.Contains(id) ? NearestToPhoto(Store.Read(id), top, mode, except: id) : null;
+    }
+
+    /// <summary>The nearest indexed images to a photo's vector, best first, without <paramref name="except"/> (the photo itself).</summary>
+    private List<SearchHit> NearestToPhoto(ImageRegions regions, int top, SearchMode mode, string? except)
+    {
+        if (top < 1) throw new ArgumentOutOfRangeException(nameof(top), top, "at least 1");
+        if (regions.FeatureSize != Store.Manifest.FeatureSize)
+            throw new InterBertException($"image {regions.Id}: {regions.FeatureSize}-d features do not fit the index's {Store.Manifest.FeatureSize}-d ones");
+        float[] vector;
+        using (NewDisposeScope())
+            vector = UnimodalEmbedding.Image(Model, RegionCollator.Collate([regions], Store.Manifest.FeatureSize, Model.Config.MaxRegionLength)).contiguous().data<float>().ToArray();
+        return Index.NearestImages(vector, top + (except is null ? 0 : 1), mode)
+            .Where(hit => hit.Image.Id != except)
+            .Take(top)
+            .Select((hit, k) => new SearchHit(hit.Image.Id, hit.Similarity, hit.Similarity, k + 1, hit.Image.ImagePath))
+            .ToList();
+    }
+
     /// <summary>Candidates the index proposed whose features are nowhere in the store, skipped (counted once per image).</summary>
     public int ImagesWithoutFeatures => withoutFeatures.Count;
 
@@ -268,6 +323,7 @@ public sealed class TwoStageSearcher : IDisposable
             modelThread.Dispose();
             Model.Dispose();
         }
+        if (photos.IsValueCreated) photos.Value.Dispose();
         Store.Dispose();
         Index.Dispose();
     }

@@ -24,6 +24,7 @@ public static class IndexJob
     {
         if (options.Remove.Count == 0 && !ModelCheckpoint.ReadMetadata(options.Weights).ContainsKey(ContrastiveLoss.WeightMetadataKey))
             host.Log($"index: note: {options.Weights} was not trained with the contrastive loss; its text and image vectors may not be aligned, so first-stage candidates can miss (fine-tune with --contrastive-weight)");
+        if (options.Update) throw new ArgumentException("an update is FolderIndexUpdate.Run's work (index --update)");
         if (options.Connection is not null)
             return (backends.FirstOrDefault(b => b.Name == "postgres") ?? throw ImageIndexes.NotAvailable("postgres")).Index(options, host, cancel);
         if (options.Append || options.Remove.Count > 0 || options.Table is not null)

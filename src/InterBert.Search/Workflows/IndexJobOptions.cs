@@ -28,6 +28,13 @@ public sealed record IndexJobOptions
     public string? Split { get; init; }
     /// <summary>A folder of the image files, named by id, instead of <see cref="Dataset"/>.</summary>
     public string? ImagesFolder { get; init; }
+    /// <summary>
+    /// Folder index: follow <see cref="ImagesFolder"/> (see <see cref="FolderIndexUpdate"/>): embed its new and changed
+    /// photos, drop the deleted ones, keep the rest; the first run builds the index.
+    /// </summary>
+    public bool Update { get; init; }
+    /// <summary>With <see cref="Update"/>: skip and count photos that cannot be read instead of stopping at the first.</summary>
+    public bool SkipBad { get; init; }
     /// <summary>Collections up to this size are searched exactly, larger ones by the HNSW graph.</summary>
     public int ExactBelow { get; init; } = 20_000;
     /// <summary>HNSW graph degree.</summary>

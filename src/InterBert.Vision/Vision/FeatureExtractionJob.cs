@@ -16,11 +16,14 @@ public static class FeatureExtractionJob
     /// <summary>What a run did.</summary>
     public sealed record Result(int Stored, int AlreadyStored, int Skipped, IReadOnlyList<string> SkipReasons, TimeSpan Elapsed, bool Cancelled);
 
-    /// <summary>Runs the extraction of <paramref name="images"/> into the store at <paramref name="storeFolder"/>.</summary>
+    /// <summary>
+    /// Runs the extraction of <paramref name="images"/> into the store at <paramref name="storeFolder"/>; the ids in
+    /// <paramref name="replace"/> are extracted again even when stored (their files changed).
+    /// </summary>
     public static Result Run(
         IReadOnlyList<(string Id, ImageLocation Location)> images, RegionFeatureExtractor extractor,
         IReadOnlyDictionary<string, List<RegionBox>>? boxes, string storeFolder, bool float16, bool skipBad,
-        int shardSize = 256, IProgress<Progress>? progress = null, CancellationToken cancel = default)
+        int shardSize = 256, IProgress<Progress>? progress = null, CancellationToken cancel = default, IReadOnlySet<string>? replace = null)
     {
         // Given boxes with categories of their own set the classes; otherwise they are the detector's 80 COCO ones.
         var classNames = boxes is null ? null : RegionBoxFile.ClassNames(boxes);
@@ -38,7 +41,7 @@ public static class FeatureExtractionJob
         foreach (var (id, location) in images)
         {
             if (cancel.IsCancellationRequested) break;
-            if (writer.Contains(id))
+            if (writer.Contains(id) && replace?.Contains(id) != true)
             {
                 already++;
             }
@@ -47,7 +50,12 @@ public static class FeatureExtractionJob
                 try
                 {
                     var given = boxes is null ? null : boxes.GetValueOrDefault(id) ?? boxes.GetValueOrDefault(id.TrimStart('0'));
-                    writer.Add(extractor.Extract(id, location.ReadBytes(), location.ToString(), given));
+                    var bytes = location.ReadBytes();
+                    var regions = extractor.Extract(id, bytes, location.ToString(), given);
+                    // The file's hash goes with its features, so a later update can tell a changed photo from the one stored.
+                    var sha256 = location.Base64LineOffset < 0 ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) : null;
+                    if (replace?.Contains(id) == true) writer.Replace(regions, sha256);
+                    else writer.Add(regions, sha256);
                     stored++;
                 }
                 catch (InterBertException e) when (skipBad)

@@ -107,6 +107,9 @@ public sealed class FeatureStore : IDisposable
         /// <summary>Whether an image is stored.</summary>
     public bool Contains(string id) => entries.ContainsKey(id);
 
+    /// <summary>The SHA-256 of the file an image's features were extracted from, or null when the store does not know it (or holds no such image).</summary>
+    public string? Sha256Of(string id) => entries.TryGetValue(id, out var entry) ? entry.Sha256 : null;
+
     /// <summary>Reads an image's regions; an unknown id gives an error naming the store.</summary>
     public ImageRegions Read(string id)
     {

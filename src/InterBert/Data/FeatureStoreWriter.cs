@@ -11,7 +11,7 @@ public sealed class FeatureStoreWriter : IDisposable
 {
     private readonly string folder;
     private readonly int shardSize;
-    private readonly List<ImageRegions> pending = [];
+    private readonly List<(ImageRegions Regions, string? Sha256)> pending = [];
     private readonly HashSet<string> stored;
     private readonly FileStream writerLock;
 
@@ -70,15 +70,28 @@ public sealed class FeatureStoreWriter : IDisposable
     /// <summary>Number of records stored or pending.</summary>
     public int Count => stored.Count;
 
-    /// <summary>Adds a record; writes a shard when enough are pending.</summary>
-    public void Add(ImageRegions regions)
+    /// <summary>
+    /// Adds a record (an image already stored is left as it is); writes a shard when enough are pending.
+    /// <paramref name="sha256"/> is the SHA-256 of the image file it was extracted from, when there is one.
+    /// </summary>
+    public void Add(ImageRegions regions, string? sha256 = null) => Put(regions, sha256, replace: false);
+
+    /// <summary>
+    /// Adds a record that supersedes the stored one of the same id (a photo whose file changed): readers take the
+    /// latest shard's record.
+    /// </summary>
+    public void Replace(ImageRegions regions, string? sha256 = null) => Put(regions, sha256, replace: true);
+
+    private void Put(ImageRegions regions, string? sha256, bool replace)
     {
         if (regions.FeatureSize != Manifest.FeatureSize)
             throw new InterBertException($"image {regions.Id}: {regions.FeatureSize}-d features do not fit the store's {Manifest.FeatureSize}");
         if (regions.Classes is not null && regions.ClassCount != Manifest.ClassCount)
             throw new InterBertException($"image {regions.Id}: {regions.ClassCount} classes do not fit the store's {Manifest.ClassCount}");
-        if (!stored.Add(regions.Id)) return;
-        pending.Add(regions);
+        if (!stored.Add(regions.Id) && !replace) return;
+        // A record replaced twice before a flush keeps only its latest version.
+        if (replace) pending.RemoveAll(p => p.Regions.Id == regions.Id);
+        pending.Add((regions, sha256));
         if (pending.Count >= shardSize) Flush();
     }
 
@@ -94,9 +107,9 @@ public sealed class FeatureStoreWriter : IDisposable
         {
             using var stream = new BufferedStream(File.Create(temporary), 1 << 20);
             using var writer = new BinaryWriter(stream);
-            foreach (var record in pending)
+            foreach (var (record, sha256) in pending)
             {
-                entries.Add(new FeatureStoreEntry(record.Id, stream.Position, record.RegionCount, record.Width, record.Height, record.Classes is not null));
+                entries.Add(new FeatureStoreEntry(record.Id, stream.Position, record.RegionCount, record.Width, record.Height, record.Classes is not null, sha256));
                 foreach (var v in record.Boxes) writer.Write(v);
                 foreach (var v in record.Locations) writer.Write(v);
                 if (Manifest.DType == "float16") foreach (var v in record.Features) writer.Write((Half)v);

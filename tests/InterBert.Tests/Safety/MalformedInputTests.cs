@@ -22,12 +22,19 @@ public sealed class MalformedInputTests(SearchFixture fixture) : IDisposable
     [Fact]
     public void SearchRefusesUnknownOptionsAndTakesAQueryAfterADoubleDash()
     {
-        foreach (var args in new[] { new[] { "--bogus", "5", "a red circle" }, ["--image", "photo.jpg"], ["a red circle", "--colour"] })
+        foreach (var args in new[] { new[] { "--bogus", "5", "a red circle" }, ["--picture", "photo.jpg"], ["a red circle", "--colour"] })
         {
             var (code, output, error) = CliProcess.Run(["search", "--index", fixture.IndexFolder, .. args]);
             Assert.True(code == 2, $"{string.Join(' ', args)}: {code} {output}{error}");
             Assert.Contains("unrecognized option", OneLine(error));
             Assert.DoesNotContain("search:", output);
+        }
+        // A photo that is not there, and a photo with words, are one-line errors too.
+        foreach (var (args, says) in new[] { (new[] { "--image", folder.File("missing.jpg") }, "missing.jpg"), (["--image", folder.File("missing.jpg"), "a red circle"], "give one of") })
+        {
+            var (code, _, error) = CliProcess.Run(["search", "--index", fixture.IndexFolder, .. args]);
+            Assert.True(code is 1 or 2, $"{string.Join(' ', args)}: {code} {error}");
+            Assert.Contains(says, OneLine(error));
         }
         // A query that starts with -- follows a lone --; a negative number is a word like any other.
         var (ok, text, failure) = CliProcess.Run("search", "--index", fixture.IndexFolder, "--json", "--top", "3", "--", "--red", "-1");

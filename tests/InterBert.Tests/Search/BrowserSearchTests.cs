@@ -32,6 +32,21 @@ public sealed class BrowserSearchTests(SearchFixture fixture)
         Assert.True(images >= 1);
         Assert.Equal(224, await page.EvalOnSelectorAsync<int>("img.result", "i => i.naturalWidth"));
         Assert.Contains("results in", await page.InnerTextAsync("#status"));
+        // "More like this" on the first result: photos by image vector, the clicked one not among them.
+        var first = await page.EvalOnSelectorAsync<string>("img.result", "i => i.alt");
+        await page.ClickAsync("button.similar");
+        await page.WaitForFunctionAsync("() => document.querySelector('#status').textContent.includes('like ')", null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+        await page.WaitForSelectorAsync("img.result", new PageWaitForSelectorOptions { Timeout = 30_000 });
+        Assert.Contains($"like {first}", await page.InnerTextAsync("#status"));
+        var similar = await page.EvalOnSelectorAllAsync<string[]>("img.result", "all => all.map(i => i.alt)");
+        Assert.NotEmpty(similar);
+        Assert.DoesNotContain(first, similar);
+        // A photo chosen as a file: uploaded, and the page shows the photos nearest to it.
+        var scene = Path.Combine(fixture.Folder, "scenes", "images", first + ".png");
+        await page.SetInputFilesAsync("#photo", scene);
+        await page.WaitForFunctionAsync("() => document.querySelector('#status').textContent.includes('.png')", null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+        Assert.Matches(@"^\d+ results in [\d.]+ ms like scene-\d+\.png$", (await page.InnerTextAsync("#status")).Trim());
+        Assert.True(await page.Locator("img.result").CountAsync() >= 1);
         var screenshot = Environment.GetEnvironmentVariable("INTERBERT_SCREENSHOT") ?? Path.Combine(fixture.Folder, "search-page.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
         Assert.True(new FileInfo(screenshot).Length > 10_000);
