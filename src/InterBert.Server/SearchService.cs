@@ -57,7 +57,10 @@ public static class SearchService
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("interbert.serve");
         var admission = new SearchAdmission(options.MaxConcurrentPerClient, options.MaxQueuedPerClient, options.MaxConcurrentSearches, options.MaxQueuedSearches);
         app.Lifetime.ApplicationStopped.Register(admission.Dispose);
-        searcher.ImageWithoutFeatures += id => log.LogWarning("image {Id} is in the index but has no features in {Store}; skipped in every search", id, searcher.Store.Folder);
+        // A folder index rebuilt or updated on disk is taken in without a restart.
+        var live = new LiveSearcher(searcher, log, opened => opened.ImageWithoutFeatures += id =>
+            log.LogWarning("image {Id} is in the index but has no features in {Store}; skipped in every search", id, opened.Store.Folder));
+        app.Lifetime.ApplicationStopped.Register(live.Dispose);
         var images = new ImageFiles(options.ImageRoots.Count > 0 ? options.ImageRoots : searcher.Index.ImageRoots);
         var page = SearchPage.Read();
         var hosts = new HostAllowList(options);
@@ -110,10 +113,10 @@ public static class SearchService
         app.MapGet("/health", async (CancellationToken cancel) => Results.Json(new
         {
             status = "ok",
-            images = await searcher.Index.CountAsync(cancel),
-            model_sha256 = searcher.Index.Manifest.WeightsSha256,
-            score = searcher.Index.Manifest.Score,
-            images_without_features = searcher.ImagesWithoutFeatures,
+            images = await live.Current.Index.CountAsync(cancel),
+            model_sha256 = live.Current.Index.Manifest.WeightsSha256,
+            score = live.Current.Index.Manifest.Score,
+            images_without_features = live.Current.ImagesWithoutFeatures,
             api_key = keyHash is not null,
         }));
         // Every search runs within its client's share and the overall limits, against a deadline that covers waiting for
@@ -168,7 +171,7 @@ public static class SearchService
             if (text.Length > options.MaxQueryLength) return Error(400, $"the query is {text.Length} characters long; at most {options.MaxQueryLength} are accepted");
             if (ResultCount(query, options) is not { } k) return Error(400, $"'k' must be a whole number from 1 to {options.MaxResults}");
             return await Admitted(context,
-                (cancel, priority) => searcher.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, cancel, priority),
+                (cancel, priority) => live.Current.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, cancel, priority),
                 hits => Hits(text, null, watch, hits));
         });
         app.MapPost("/api/search/image", async (HttpContext context) =>
@@ -185,13 +188,13 @@ public static class SearchService
                 InterBert.Data.ImageRegions regions;
                 try
                 {
-                    regions = await Task.Run(() => searcher.ReadPhoto(photo, "upload"), cancel);
+                    regions = await Task.Run(() => live.Current.ReadPhoto(photo, "upload"), cancel);
                 }
                 catch (InterBertException e) when (e.Message.StartsWith("upload:", StringComparison.Ordinal))
                 {
                     return (Hits: (IReadOnlyList<SearchHit>?)null, Error: e.Message);
                 }
-                return (Hits: await searcher.SearchByPhotoAsync(regions, k, options.Mode, cancel, priority), Error: (string?)null);
+                return (Hits: await live.Current.SearchByPhotoAsync(regions, k, options.Mode, cancel, priority), Error: (string?)null);
             }, found => found.Hits is { } hits ? Hits(null, "upload", watch, hits) : Error(400, found.Error!));
         }).DisableAntiforgery();
         app.MapGet("/api/similar/{id}", async (string id, HttpContext context) =>
@@ -199,14 +202,14 @@ public static class SearchService
             var watch = Stopwatch.StartNew();
             if (!StrictQueryString.TryParse(context.Request.QueryString.Value, out var query, out var error)) return Error(400, error!);
             if (ResultCount(query, options) is not { } k) return Error(400, $"'k' must be a whole number from 1 to {options.MaxResults}");
-            return await Admitted(context, (cancel, priority) => searcher.SimilarAsync(id, k, options.Mode, cancel, priority),
+            return await Admitted(context, (cancel, priority) => live.Current.SimilarAsync(id, k, options.Mode, cancel, priority),
                 hits => hits is null ? Error(404, "no image with this id in the index") : Hits(null, id, watch, hits));
         });
         app.MapGet("/images/{id}", async (string id, CancellationToken cancel) =>
         {
             // Files are looked up by id among the index's images only; no path is ever built from the request, and a path
             // the index lists is served only inside the folders the index was built from, and only as an image.
-            if (await searcher.Index.FindAsync(id, cancel) is not { } image) return Error(404, "no image with this id in the index");
+            if (await live.Current.Index.FindAsync(id, cancel) is not { } image) return Error(404, "no image with this id in the index");
             if (image.ImagePath is not { } path) return Error(404, "this image has no file");
             if (images.Check(path) is { } refusal)
             {

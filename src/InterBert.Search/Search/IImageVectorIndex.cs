@@ -33,6 +33,12 @@ public interface IImageVectorIndex : IDisposable
     /// <summary>The indexed image with this id, or null, without holding a thread while a database answers.</summary>
     Task<IndexedImage?> FindAsync(string id, CancellationToken cancel = default) => Task.FromResult(Find(id));
 
+    /// <summary>
+    /// Whether another index has since replaced this one where it lives (a folder rebuilt or updated): a service then
+    /// opens it again. A database index changes in place, so it never is.
+    /// </summary>
+    bool ReplacedOnDisk => false;
+
     /// <summary>Refuses a model other than the one the index was built with (by the weights' SHA-256).</summary>
     void CheckModel(string weightsPath, string? fingerprint = null);
 }

@@ -32,12 +32,15 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
     private readonly Lazy<Dictionary<string, IndexedImage>> byId;
     // Indexes built before roots were recorded: the folders of their images (images.jsonl is as local as index.json).
     private readonly Lazy<IReadOnlyList<string>> imageRoots;
+    // When the description now in the folder was written: a rebuild or an update swaps in a new one.
+    private readonly DateTime openedVersion;
 
     private ImageIndex(string folder, ImageIndexManifest manifest, IReadOnlyList<IndexedImage> images)
     {
         Folder = folder;
         Manifest = manifest;
         Images = images;
+        openedVersion = File.GetLastWriteTimeUtc(Path.Combine(folder, ManifestFile));
         var vectorPath = Path.Combine(folder, VectorsFile);
         var expected = (long)manifest.Count * manifest.Dimension * sizeof(float);
         if (!File.Exists(vectorPath) || new FileInfo(vectorPath).Length != expected)
@@ -287,6 +290,9 @@ public sealed unsafe class ImageIndex : IImageVectorIndex
         if (images.Count != manifest.Count) throw new InterBertException($"{imagesPath}: {images.Count} images but {manifestPath} says {manifest.Count}; rebuild the index");
         return new ImageIndex(folder, manifest, images);
     }
+
+    /// <inheritdoc/>
+    public bool ReplacedOnDisk => File.GetLastWriteTimeUtc(Path.Combine(Folder, ManifestFile)) != openedVersion;
 
     /// <inheritdoc/>
     public void CheckModel(string weightsPath, string? fingerprint = null) => Manifest.CheckModel(Folder, weightsPath, fingerprint);

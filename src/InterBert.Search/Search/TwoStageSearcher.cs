@@ -110,6 +110,12 @@ public sealed class TwoStageSearcher : IDisposable
         }
     }
 
+    /// <summary>
+    /// The same index opened again from where it lives (a folder index replaced by a rebuild or an update), searched with
+    /// this searcher's model on its model thread; dispose it before this one.
+    /// </summary>
+    public TwoStageSearcher Reopen() => OpenWith(Index.Location, Model, Tokenizer, WeightsPath, modelThread);
+
     /// <summary>The index's feature store, once the model is known to be the index's.</summary>
     private static FeatureStore OpenStore(IImageVectorIndex index, string weights)
     {

@@ -104,7 +104,7 @@ public sealed class PhotoSearchTests(SearchFixture fixture) : IDisposable
     }
 
     [Fact]
-    public void AnUpdateEmbedsExactlyTheNewAndChangedPhotosDropsTheDeletedAndSurvivesAKill()
+    public async Task AnUpdateEmbedsExactlyTheNewAndChangedPhotosDropsTheDeletedAndSurvivesAKill()
     {
         var a = Path.Combine(folder.Path, "a");
         var (photos, store, index) = IndexedFolder(a, 10);
@@ -121,9 +121,29 @@ public sealed class PhotoSearchTests(SearchFixture fixture) : IDisposable
         var b = Path.Combine(folder.Path, "b");
         CopyFolder(a, b);
 
+        // A service on the index takes the update in without a restart.
+        var (server, address) = CliProcess.StartServer("--index", index, "--port", "0", "--threads", "2");
+        using var http = new HttpClient { BaseAddress = new Uri(address) };
+        async Task<int> Served() => JsonNode.Parse(await http.GetStringAsync("/health"))!["images"]!.GetValue<int>();
+        Assert.Equal(10, await Served());
+
         var (code, output, error) = CliProcess.Run(UpdateArguments(photos, store, index));
         Assert.True(code == 0, output + error);
         Assert.Contains("3 new, 1 changed, 2 removed, 7 unchanged; 4 embedded", output);
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (await Served() != 11 && DateTime.UtcNow < deadline) await Task.Delay(250);
+            Assert.Equal(11, await Served());
+            var added = Path.GetFileNameWithoutExtension(Scenes[10]);
+            var like = JsonNode.Parse(await http.GetStringAsync($"/api/similar/{added}?k=3"))!["results"]!.AsArray();
+            Assert.Equal(3, like.Count);
+        }
+        finally
+        {
+            server.Kill(true);
+            server.WaitForExit(10_000);
+        }
         var after = IndexVectors(index);
         Assert.Equal(11, after.Count);
         Assert.DoesNotContain(Path.GetFileNameWithoutExtension(files[1]), after.Keys);
