@@ -117,6 +117,7 @@ public static class SearchService
             model_sha256 = live.Current.Index.Manifest.WeightsSha256,
             score = live.Current.Index.Manifest.Score,
             images_without_features = live.Current.ImagesWithoutFeatures,
+            relevance_calibrated = live.Current.Relevance is not null,
             api_key = keyHash is not null,
         }));
         // Every search runs within its client's share and the overall limits, against a deadline that covers waiting for
@@ -160,7 +161,8 @@ public static class SearchService
         }
         IResult Hits(string? query, string? similarTo, Stopwatch watch, IReadOnlyList<SearchHit> hits) => Results.Json(new SearchResponse(query, similarTo,
             Math.Round(watch.Elapsed.TotalMilliseconds, 1), hits.Select(h => new SearchResult(
-                h.Id, Math.Round(h.Score, 4), Math.Round(h.FirstStageSimilarity, 4), h.ImagePath is null ? null : $"/images/{Uri.EscapeDataString(h.Id)}")).ToList()));
+                h.Id, Math.Round(h.Score, 4), Math.Round(h.FirstStageSimilarity, 4), h.Relevance is { } r ? Math.Round(r, 4) : null,
+                h.ImagePath is null ? null : $"/images/{Uri.EscapeDataString(h.Id)}")).ToList()));
 
         app.MapGet("/api/search", async (HttpContext context) =>
         {
@@ -170,8 +172,16 @@ public static class SearchService
             if (text.Length == 0) return Error(400, "the query 'q' is empty");
             if (text.Length > options.MaxQueryLength) return Error(400, $"the query is {text.Length} characters long; at most {options.MaxQueryLength} are accepted");
             if (ResultCount(query, options) is not { } k) return Error(400, $"'k' must be a whole number from 1 to {options.MaxResults}");
+            double? minRelevance = null;
+            if (query.TryGetValue("min_relevance", out var minimumText))
+            {
+                if (!double.TryParse(minimumText, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var minimum) || minimum is < 0 or > 1 || double.IsNaN(minimum))
+                    return Error(400, "'min_relevance' must be a number from 0 to 1");
+                if (live.Current.Relevance is null) return Error(400, "this model has no relevance calibration, so 'min_relevance' cannot be applied");
+                minRelevance = minimum;
+            }
             return await Admitted(context,
-                (cancel, priority) => live.Current.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, cancel, priority),
+                (cancel, priority) => live.Current.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, cancel, priority, minRelevance),
                 hits => Hits(text, null, watch, hits));
         });
         app.MapPost("/api/search/image", async (HttpContext context) =>
@@ -263,6 +273,7 @@ public static class SearchService
         [property: JsonPropertyName("id")] string Id,
         [property: JsonPropertyName("score")] double Score,
         [property: JsonPropertyName("first_stage")] double FirstStage,
+        [property: JsonPropertyName("relevance"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Relevance,
         [property: JsonPropertyName("image")] string? Image);
 
     private sealed record SearchResponse(

@@ -31,12 +31,13 @@ public static class SearchCommand
         var json = new Option<bool>("--json") { Description = "print the hits as one JSON array (id, score, first-stage similarity and rank, file) instead of a table" };
         var mode = ModeOption();
         var addSimilarity = AddSimilarityOption();
+        var minRelevance = new Option<double?>("--min-relevance") { Description = "return only results whose calibrated relevance (0 to 1: the chance a result is the photo described) reaches this, possibly none; needs the model's relevance.json (evaluate --fit-relevance)" };
         var image = new Option<string?>("--image") { Description = "search by a photo instead of words: the indexed photos nearest to it by image vector" };
         var similar = new Option<string?>("--similar") { Description = "search by an indexed photo's id: the other photos nearest to it (more like this)" };
         var query = new Argument<string[]>("query") { Description = "the query text (a query that starts with -- follows a lone --)", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("search", "Search images by text (nearest image vectors, re-ranked by InterBERT's matching score) or by photo")
         {
-            index, weights, top, candidates, mode, addSimilarity, precision, json, image, similar, query,
+            index, weights, top, candidates, mode, addSimilarity, precision, json, minRelevance, image, similar, query,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -45,6 +46,7 @@ public static class SearchCommand
             var (photo, similarTo) = (parse.GetValue(image), parse.GetValue(similar));
             if ((text.Length > 0 ? 1 : 0) + (photo is null ? 0 : 1) + (similarTo is null ? 0 : 1) != 1)
                 throw new ArgumentException(text.Length == 0 && photo is null && similarTo is null ? "the query is empty" : "give one of: words to search for, --image PHOTO or --similar ID");
+            if (parse.GetValue(minRelevance) is not null && text.Length == 0) throw new ArgumentException("--min-relevance belongs to a search by words");
             var photoBytes = photo is null ? null : new InterBert.Data.ImageLocation(photo).ReadBytes();
             using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights), CommandLine.Precision(parse, precision));
             searcher.ImageWithoutFeatures += id => Console.Error.WriteLine($"search: note: image {id} is in the index but has no features in {searcher.Store.Folder}; skipped");
@@ -52,13 +54,13 @@ public static class SearchCommand
             var count = Math.Clamp(parse.GetValue(top), 1, 1000);
             var hits = photoBytes is not null ? searcher.SearchByPhoto(searcher.ReadPhoto(photoBytes, photo!), count, parse.GetValue(mode))
                 : similarTo is not null ? searcher.Similar(similarTo, count, parse.GetValue(mode)) ?? throw new InterBertException($"{searcher.Index.Location}: no image {similarTo} with features in the index")
-                : searcher.Search(text, count, Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), parse.GetValue(addSimilarity));
+                : searcher.Search(text, count, Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), parse.GetValue(addSimilarity), parse.GetValue(minRelevance));
             var elapsed = watch.Elapsed;
             if (parse.GetValue(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(hits.Select(h => new
                 {
-                    id = h.Id, score = h.Score, first_stage_similarity = h.FirstStageSimilarity, first_stage_rank = h.FirstStageRank, file = h.ImagePath,
+                    id = h.Id, score = h.Score, first_stage_similarity = h.FirstStageSimilarity, first_stage_rank = h.FirstStageRank, relevance = h.Relevance, file = h.ImagePath,
                 })));
                 return 0;
             }
@@ -70,11 +72,11 @@ public static class SearchCommand
                 Console.WriteLine($"search: photos nearest to {photo ?? similarTo}: {hits.Count} of {searcher.Index.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms (image vectors, cosine)");
                 return 0;
             }
-            var table = new Table().AddColumn("rank").AddColumn("image").AddColumn("score").AddColumn("first stage (cosine, rank)").AddColumn("file");
+            var table = new Table().AddColumn("rank").AddColumn("image").AddColumn("score").AddColumn("relevance").AddColumn("first stage (cosine, rank)").AddColumn("file");
             for (var k = 0; k < hits.Count; k++)
             {
                 var hit = hits[k];
-                table.AddRow($"{k + 1}", Markup.Escape(hit.Id), $"{hit.Score:F3}", $"{hit.FirstStageSimilarity:F3}  #{hit.FirstStageRank}", Markup.Escape(hit.ImagePath ?? "-"));
+                table.AddRow($"{k + 1}", Markup.Escape(hit.Id), $"{hit.Score:F3}", hit.Relevance is { } r ? $"{r:F2}" : "-", $"{hit.FirstStageSimilarity:F3}  #{hit.FirstStageRank}", Markup.Escape(hit.ImagePath ?? "-"));
             }
             AnsiConsole.Write(table);
             Console.WriteLine($"search: \"{text}\": {hits.Count} of {searcher.Index.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms ({searcher.Index.Manifest.Score}{(parse.GetValue(addSimilarity) ? $" + {searcher.SimilarityScale:F1} x cosine" : "")}, {Math.Max(parse.GetValue(candidates), parse.GetValue(top))} candidates)");

@@ -85,11 +85,12 @@ public static class TaskCommands
             DefaultValueFactory = _ => "all",
         };
         var addSimilarity = new Option<bool>("--add-similarity") { Description = "two-stage: rank re-scored pairs by the cross-modal score plus the unimodal cosine on the contrastive logit scale (BLIP-2's re-ranking) instead of the score alone" };
+        var fitRelevance = new Option<bool>("--fit-relevance") { Description = "two-stage: fit the model's relevance calibration on this split (a dev split) and write relevance.json beside the weights, for search --min-relevance" };
         var scoresOut = new Option<string?>("--scores-out") { Description = "retrieval with --candidates all: write every caption-image pair's score as TSV (image_id, caption, score)" };
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive or two-stage cross-modal scoring)")
         {
-            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, pairsPerBatch, candidates, addSimilarity, precisionOption,
+            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, pairsPerBatch, candidates, addSimilarity, fitRelevance, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -97,7 +98,7 @@ public static class TaskCommands
             {
                 Task = parse.GetValue(task)!, Dataset = parse.GetValue(dataset)!, Split = parse.GetValue(split)!, Features = parse.GetValue(features), Weights = parse.GetValue(weights)!,
                 ZeroShot = parse.GetValue(zeroShot), MetricsOut = parse.GetValue(metricsOut), ScoresOut = parse.GetValue(scoresOut), MaxCaptions = parse.GetValue(maxCaptions), PairsPerBatch = parse.GetValue(pairsPerBatch),
-                Candidates = ParseCandidates(parse.GetValue(candidates)!), AddSimilarity = parse.GetValue(addSimilarity), Precision = CommandLine.Precision(parse, precisionOption),
+                Candidates = ParseCandidates(parse.GetValue(candidates)!), AddSimilarity = parse.GetValue(addSimilarity), FitRelevance = parse.GetValue(fitRelevance), Precision = CommandLine.Precision(parse, precisionOption),
             };
             if (EvaluationJob.Run(options, new ConsoleWorkflowHost()).Retrieval is { } metrics)
             {

@@ -75,6 +75,8 @@ public sealed class DemoRecipe
                 (p, c) => Evaluate("finetuned-pretrained", Path.Combine(pretrainedRun, "last.safetensors"), zeroShot: false, p, c))) return false;
         if (!Stage("index", "index the test scenes for search", pretrainFingerprint + "|" + finetune + "|" + settings.Fingerprint("index"), IndexFolder,
                 (p, c) => BuildIndex(pretrainedRun, p, c))) return false;
+        if (!Stage("calibrate", "fit the search model's relevance calibration on the validation scenes", pretrainFingerprint + "|" + finetune + "|" + settings.Fingerprint("calibrate"), null,
+                (p, c) => Calibrate(pretrainedRun, p, c))) return false;
         if (!Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({settings.FinetuneSteps} steps)", initFingerprint + "|" + finetune, baselineRun,
                 (p, c) => Finetune(InitialWeights, baselineRun, p, c))) return false;
         if (!Stage("evaluate-baseline", "evaluate the fine-tuned baseline", initFingerprint + "|" + finetune + "|" + evaluate, null,
@@ -150,6 +152,14 @@ public sealed class DemoRecipe
 
     private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
         !IndexJob.Build(new IndexJobOptions { Weights = weights, Features = Features, Output = IndexFolder, Dataset = Dataset, Split = "test", Precision = settings.Precision }, progress, cancel).Cancelled;
+
+    // The index's model gets a relevance calibration (relevance.json in its folder), so searches can ask for a minimum relevance.
+    private bool Calibrate(string modelFolder, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        !EvaluationJob.Run(new EvaluationJobOptions
+        {
+            Task = "retrieval", Dataset = Dataset, Split = "val", Features = Features, Weights = ModelFolder.WeightsPath(modelFolder), Candidates = 16,
+            FitRelevance = true, Precision = settings.Precision,
+        }, new StageHost(host, progress), cancel).Cancelled;
 
     private bool Evaluate(string name, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {

@@ -175,10 +175,14 @@ public sealed class InterBertPipeline : IDisposable
     /// The <paramref name="top"/> best images of the index for <paramref name="query"/>: its <paramref name="candidates"/>
     /// nearest by vector, re-ranked by the cross-modal score, as <c>interbert search</c> does.
     /// </summary>
-    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = TwoStageSearcher.DefaultCandidates)
+    /// <remarks>
+    /// With <paramref name="minRelevance"/> (0 to 1), only results whose calibrated relevance reaches it, possibly none;
+    /// the model needs its <c>relevance.json</c> (<c>interbert evaluate --fit-relevance</c>).
+    /// </remarks>
+    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = TwoStageSearcher.DefaultCandidates, double? minRelevance = null)
     {
         if (candidates < 1) throw new ArgumentOutOfRangeException(nameof(candidates), candidates, "at least 1");
-        return WithIndex(top, index => index.Search(query, top, candidates));
+        return WithIndex(top, index => index.Search(query, top, candidates, minRelevance: minRelevance));
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using InterBert.Data;
 using InterBert.Inference;
 using InterBert.Modeling;
+using InterBert.Tasks;
 using InterBert.Text;
 using InterBert.Weights;
 using static TorchSharp.torch;
@@ -30,6 +31,7 @@ public sealed class TwoStageSearcher : IDisposable
         zeroShot = index.Manifest.Score == "matching-head";
         model.eval();
         SimilarityScale = ContrastiveLoss.SimilarityScale(model);
+        Relevance = RelevanceCalibration.ReadFor(weightsPath, out relevanceMissing);
         // In bf16 the model thread holds one autocast region for its lifetime: the weights are cast once, not per query.
         ownsModel = sharedThread is null;
         modelThread = sharedThread ?? new ModelThread("interbert-search-model", model.Autocast);
@@ -51,6 +53,10 @@ public sealed class TwoStageSearcher : IDisposable
     public FeatureStore Store { get; }
     /// <summary>The weights file in use.</summary>
     public string WeightsPath { get; }
+    /// <summary>The model's relevance calibration (<c>relevance.json</c> beside its weights), or null: hits then carry no relevance and a minimum relevance is refused.</summary>
+    public RelevanceCalibration? Relevance { get; }
+    private readonly string relevanceMissing;
+
     /// <summary>The model's contrastive inverse temperature: first-stage cosines times this are on the scale of logits.</summary>
     public float SimilarityScale { get; }
 
@@ -165,8 +171,21 @@ public sealed class TwoStageSearcher : IDisposable
     /// index, re-ranked by the cross-modal score (ties by first-stage rank); with <paramref name="addSimilarity"/>, by
     /// the score plus the first-stage cosine times <see cref="SimilarityScale"/> (BLIP-2's re-ranking, the hit's score).
     /// </summary>
-    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, bool addSimilarity = false) =>
-        modelThread.Run(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity));
+    /// <remarks>With <paramref name="minRelevance"/>, only hits whose calibrated relevance reaches it are returned, possibly none.</remarks>
+    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, bool addSimilarity = false,
+        double? minRelevance = null)
+    {
+        CheckMinRelevance(minRelevance);
+        return modelThread.Run(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity, minRelevance));
+    }
+
+    /// <summary>Refuses a minimum relevance outside [0, 1], or one the model has no calibration for (the one-line reason names the fix).</summary>
+    public void CheckMinRelevance(double? minRelevance)
+    {
+        if (minRelevance is not { } minimum) return;
+        if (minimum is < 0 or > 1 || double.IsNaN(minimum)) throw new ArgumentException($"a minimum relevance is a probability from 0 to 1, not {minimum}");
+        if (Relevance is null) throw new InterBertException(relevanceMissing);
+    }
 
     /// <summary>
     /// The same as <see cref="Search"/>, without holding the calling thread while the model works, for a service: a
@@ -176,9 +195,10 @@ public sealed class TwoStageSearcher : IDisposable
     /// <paramref name="cancel"/> ends (the client left, the deadline passed) is never run.
     /// </summary>
     public Task<IReadOnlyList<SearchHit>> SearchAsync(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto,
-        bool addSimilarity = false, CancellationToken cancel = default, int priority = 0)
+        bool addSimilarity = false, CancellationToken cancel = default, int priority = 0, double? minRelevance = null)
     {
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
+        CheckMinRelevance(minRelevance);
         var result = new TaskCompletionSource<IReadOnlyList<SearchHit>>(TaskCreationOptions.RunContinuationsAsynchronously);
         var tokens = Tokens(query);
         List<IndexHit>? nearest = null;
@@ -212,7 +232,7 @@ public sealed class TwoStageSearcher : IDisposable
             {
                 try
                 {
-                    result.TrySetResult(Ranked(nearest!, scores, top, addSimilarity));
+                    result.TrySetResult(Ranked(nearest!, scores, top, addSimilarity, minRelevance));
                 }
                 catch (Exception e)
                 {
@@ -227,23 +247,28 @@ public sealed class TwoStageSearcher : IDisposable
     /// <summary>Candidates re-ranked per model call by <see cref="SearchAsync"/>: small enough to let others in, large enough to keep the batch efficient.</summary>
     public const int ServiceRerankBlock = 32;
 
-    private IReadOnlyList<SearchHit> SearchOnModelThread(string query, int top, int candidates, SearchMode mode, bool addSimilarity)
+    private IReadOnlyList<SearchHit> SearchOnModelThread(string query, int top, int candidates, SearchMode mode, bool addSimilarity, double? minRelevance)
     {
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
         var tokens = Tokens(query);
         var nearest = WithFeatures(Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode));
-        return Ranked(nearest, Rerank(tokens, nearest.Select(n => n.Image.Id).ToList()), top, addSimilarity);
+        return Ranked(nearest, Rerank(tokens, nearest.Select(n => n.Image.Id).ToList()), top, addSimilarity, minRelevance);
     }
 
-    /// <summary>The candidates ordered by their re-ranking scores (ties by first-stage rank), the best <paramref name="top"/>.</summary>
-    private IReadOnlyList<SearchHit> Ranked(List<IndexHit> nearest, float[] scores, int top, bool addSimilarity)
+    /// <summary>
+    /// The candidates ordered by their re-ranking scores (ties by first-stage rank), with their relevance when the model
+    /// is calibrated; the best <paramref name="top"/> of those at or above <paramref name="minRelevance"/>.
+    /// </summary>
+    private IReadOnlyList<SearchHit> Ranked(List<IndexHit> nearest, float[] scores, int top, bool addSimilarity, double? minRelevance)
     {
         if (addSimilarity)
             for (var k = 0; k < scores.Length; k++) scores[k] += SimilarityScale * nearest[k].Similarity;
+        var curve = Relevance?.For(addSimilarity);
         return Enumerable.Range(0, nearest.Count)
             .OrderByDescending(k => scores[k]).ThenBy(k => k)
+            .Select(k => new SearchHit(nearest[k].Image.Id, scores[k], nearest[k].Similarity, k + 1, nearest[k].Image.ImagePath, curve?.Probability(scores[k])))
+            .Where(hit => minRelevance is not { } minimum || hit.Relevance >= minimum)
             .Take(top)
-            .Select(k => new SearchHit(nearest[k].Image.Id, scores[k], nearest[k].Similarity, k + 1, nearest[k].Image.ImagePath))
             .ToList();
     }
 

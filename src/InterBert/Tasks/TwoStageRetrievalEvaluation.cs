@@ -32,6 +32,12 @@ public static class TwoStageRetrievalEvaluation
         public RetrievalMetrics? Unimodal { get; init; }
 
         internal float[,] Scores { get; init; } = new float[0, 0];
+        /// <summary>The cross-modal scores of the re-scored pairs (without the cosine), whichever ranking was asked.</summary>
+        internal float[,] PairScores { get; init; } = new float[0, 0];
+        /// <summary>The model's contrastive inverse temperature (the cosine's weight in score + similarity).</summary>
+        internal float SimilarityScale { get; init; }
+        /// <summary>The image of each caption.</summary>
+        internal IReadOnlyList<int> ImageOf { get; init; } = [];
         internal float[,] Similarity { get; init; } = new float[0, 0];
         internal bool[,] TextCandidates { get; init; } = new bool[0, 0];
 
@@ -105,6 +111,7 @@ public static class TwoStageRetrievalEvaluation
         {
             ScoreOnly = scoreOnly, ScorePlusSimilarity = withSimilarity, Unimodal = RetrievalMetrics.FromScores(similarity, pairs.Corpus.ImageOf),
             Scores = addSimilarity ? fused : scores, Similarity = similarity, TextCandidates = textCandidates,
+            PairScores = scores, SimilarityScale = scale, ImageOf = pairs.Corpus.ImageOf,
         };
     }
 

@@ -87,7 +87,7 @@ public static class ModelFolder
     /// (a run folder, with its checkpoints, is not one): writing a model folder replaces it whole.
     /// </summary>
     public static void ClaimFolder(string folder) => OutputFolder.ClaimReplaceable(folder, "a model folder", ConfigFile,
-        [WeightsFile, VocabularyFile, TokenizerConfigFile, Data.ImagePreprocessing.FileName, "detector.onnx", "coco_classes.txt"]);
+        [WeightsFile, VocabularyFile, TokenizerConfigFile, Data.ImagePreprocessing.FileName, "detector.onnx", "coco_classes.txt", Tasks.RelevanceCalibration.FileName]);
 
     /// <summary>
     /// Writes the weights file <paramref name="weightsPath"/> as a model folder, keeping everything its metadata

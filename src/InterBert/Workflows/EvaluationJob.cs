@@ -71,10 +71,28 @@ public static class EvaluationJob
                 json["unimodal"] = JsonSerializer.SerializeToNode(result.Unimodal);
                 json["score_only"] = JsonSerializer.SerializeToNode(result.ScoreOnly);
                 json["score_plus_similarity"] = JsonSerializer.SerializeToNode(result.ScorePlusSimilarity);
+                if (options.FitRelevance)
+                {
+                    var fitted = RelevanceCalibration.Fit(result, options.Weights, $"{options.Dataset} (split {options.Split})");
+                    host.Log($"relevance calibration fitted on {pairs.CaptionCount} captions x {result.ImageCandidates} candidates → {fitted.WriteBeside(options.Weights)}");
+                }
+                // With a calibration for these weights, what a minimum relevance does on this split.
+                if (RelevanceCalibration.ReadFor(options.Weights, out _) is { } calibration)
+                {
+                    var cutOffs = new JsonObject();
+                    foreach (var minimum in new[] { 0.3, 0.5, 0.7 })
+                    {
+                        var (kept, empty) = calibration.CutOff(result, options.AddSimilarity, minimum);
+                        cutOffs[minimum.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)] = new JsonObject { ["kept_when_indexed"] = Math.Round(kept, 1), ["empty_when_left_out"] = Math.Round(empty, 1) };
+                        host.Log($"  minimum relevance {minimum:0.0}: keeps the true photo for {kept:F1}% of captions; with each caption's photo left out, returns nothing for {empty:F1}%");
+                    }
+                    json["relevance_cut_off"] = cutOffs;
+                }
             }
             else
             {
                 if (options.AddSimilarity) throw new ArgumentException("--add-similarity belongs to the two-stage evaluation; give --candidates K");
+                if (options.FitRelevance) throw new ArgumentException("--fit-relevance fits on the two-stage candidates; give --candidates K");
                 if (options.ScoresOut is { } scoresPath && Path.GetDirectoryName(Path.GetFullPath(scoresPath)) is { } scoresFolder && !Directory.Exists(scoresFolder))
                     throw new InterBertException($"{scoresPath}: its folder does not exist");
                 host.Log($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {head}; {options.Precision.Name()}");

@@ -29,6 +29,11 @@ public sealed record EvaluationJobOptions
     public int? Candidates { get; init; }
     /// <summary>Two-stage: rank by score plus the scaled unimodal cosine.</summary>
     public bool AddSimilarity { get; init; }
+    /// <summary>
+    /// Two-stage retrieval: fit the model's relevance calibration on this split's candidates and write it beside the
+    /// weights (<c>relevance.json</c>), for searches with a minimum relevance. Fit on a dev split, not the test split.
+    /// </summary>
+    public bool FitRelevance { get; init; }
     /// <summary>Arithmetic of the matrix products.</summary>
     public Precision Precision { get; init; } = Precision.Fp32;
 }

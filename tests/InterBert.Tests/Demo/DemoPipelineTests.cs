@@ -59,7 +59,7 @@ public sealed class DemoPipelineTests
         // A second run reuses every stage; changing only the fine-tuning reruns fine-tuning and its evaluations.
         var again = CliProcess.Run(Args(folder.Path, "3"));
         Assert.True(again.ExitCode == 0, again.Output + again.Error);
-        Assert.Equal(10, again.Output.Split('\n').Count(l => l.Contains(": reused")));
+        Assert.Equal(11, again.Output.Split('\n').Count(l => l.Contains(": reused")));
         var changed = CliProcess.Run(Args(folder.Path, "2"));
         Assert.True(changed.ExitCode == 0, changed.Output + changed.Error);
         var reused = changed.Output.Split('\n').Where(l => l.Contains(": reused")).ToList();

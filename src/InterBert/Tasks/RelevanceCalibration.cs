@@ -1,0 +1,135 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace InterBert.Tasks;
+
+/// <summary>
+/// A model's relevance calibration (<c>relevance.json</c> beside its weights): for each way search ranks candidates
+/// (the cross-modal score, or the score plus the scaled cosine), a curve from the ranking score to the probability that
+/// a candidate is the photo the query describes, fitted on a dev split's two-stage candidates. A search then keeps only
+/// results above a minimum relevance, possibly none. It belongs to one weights file (by SHA-256).
+/// </summary>
+public sealed record RelevanceCalibration
+{
+    /// <summary>The file's name, beside the weights.</summary>
+    public const string FileName = "relevance.json";
+    private const string FormatName = "interbert-relevance";
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    /// <summary>Marks the file as this tool's (a file of that name without it is a user's, never replaced).</summary>
+    [JsonPropertyName("format")] public string Format { get; init; } = FormatName;
+    /// <summary>The SHA-256 of the weights the curves were fitted for.</summary>
+    [JsonPropertyName("weights_sha256")] public string WeightsSha256 { get; init; } = "";
+    /// <summary>What the curves were fitted on (dataset and split).</summary>
+    [JsonPropertyName("fitted_on")] public string FittedOn { get; init; } = "";
+    /// <summary>Captions and first-stage candidates per caption of the fit.</summary>
+    [JsonPropertyName("captions")] public int Captions { get; init; }
+    /// <summary>First-stage candidates per caption of the fit.</summary>
+    [JsonPropertyName("candidates")] public int Candidates { get; init; }
+    /// <summary>The curve of the cross-modal score alone.</summary>
+    [JsonPropertyName("score")] public RelevanceCurve Score { get; init; } = new(0, 0);
+    /// <summary>The curve of the score plus the scaled first-stage cosine.</summary>
+    [JsonPropertyName("score_plus_similarity")] public RelevanceCurve ScorePlusSimilarity { get; init; } = new(0, 0);
+
+    /// <summary>The curve of a ranking.</summary>
+    public RelevanceCurve For(bool addSimilarity) => addSimilarity ? ScorePlusSimilarity : Score;
+
+    /// <summary>Fits both curves on a two-stage evaluation's candidates: each caption's own photo against the others proposed with it.</summary>
+    public static RelevanceCalibration Fit(TwoStageRetrievalEvaluation.Result evaluation, string weightsPath, string fittedOn)
+    {
+        var (scores, fused) = (new List<(double, bool)>(), new List<(double, bool)>());
+        foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
+        {
+            var score = evaluation.PairScores[caption, image];
+            scores.Add((score, relevant));
+            fused.Add((score + evaluation.SimilarityScale * evaluation.Similarity[caption, image], relevant));
+        }
+        return new RelevanceCalibration
+        {
+            WeightsSha256 = Sha256(Weights.ModelFolder.WeightsPath(weightsPath)), FittedOn = fittedOn, Captions = evaluation.ImageOf.Count, Candidates = evaluation.ImageCandidates,
+            Score = RelevanceCurve.Fit(scores), ScorePlusSimilarity = RelevanceCurve.Fit(fused),
+        };
+    }
+
+    /// <summary>
+    /// What a cut-off at <paramref name="minimum"/> does on an evaluation (a test split): the share of captions whose
+    /// photo is kept (among the candidates and above the cut-off), and, leaving each caption's photo out of its
+    /// candidates, the share for which nothing is returned.
+    /// </summary>
+    public (double KeptWhenIndexed, double EmptyWhenLeftOut) CutOff(TwoStageRetrievalEvaluation.Result evaluation, bool addSimilarity, double minimum)
+    {
+        var curve = For(addSimilarity);
+        var captions = evaluation.ImageOf.Count;
+        var kept = new bool[captions];
+        var anyOther = new bool[captions];
+        foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
+        {
+            var score = evaluation.PairScores[caption, image] + (addSimilarity ? evaluation.SimilarityScale * evaluation.Similarity[caption, image] : 0);
+            if (curve.Probability(score) < minimum) continue;
+            if (relevant) kept[caption] = true;
+            else anyOther[caption] = true;
+        }
+        return (100.0 * kept.Count(k => k) / captions, 100.0 * anyOther.Count(a => !a) / captions);
+    }
+
+    private static IEnumerable<(int Caption, int Image, bool Relevant)> CandidatePairs(TwoStageRetrievalEvaluation.Result evaluation)
+    {
+        var images = evaluation.TextCandidates.GetLength(1);
+        for (var c = 0; c < evaluation.ImageOf.Count; c++)
+            for (var i = 0; i < images; i++)
+                if (evaluation.TextCandidates[c, i]) yield return (c, i, evaluation.ImageOf[c] == i);
+    }
+
+    /// <summary>Writes the calibration beside <paramref name="weightsPath"/>, replacing only an earlier calibration.</summary>
+    public string WriteBeside(string weightsPath)
+    {
+        weightsPath = Weights.ModelFolder.WeightsPath(weightsPath);
+        var path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, FileName);
+        OutputFolder.ClaimFile(path, "a relevance calibration (JSON with \"format\": \"interbert-relevance\")", p => TryRead(p)?.Format == FormatName);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
+        return path;
+    }
+
+    /// <summary>
+    /// The calibration beside <paramref name="weightsPath"/> when there is one for these very weights; otherwise null and,
+    /// in <paramref name="missing"/>, why (no file, or a file fitted for other weights).
+    /// </summary>
+    public static RelevanceCalibration? ReadFor(string weightsPath, out string missing)
+    {
+        weightsPath = Weights.ModelFolder.WeightsPath(weightsPath);
+        var path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, FileName);
+        var fit = $"fit one with: interbert evaluate --task retrieval --split val --candidates 16 --fit-relevance --weights {weightsPath} ...";
+        if (!File.Exists(path))
+        {
+            missing = $"{weightsPath}: the model has no relevance calibration ({FileName} beside it); {fit}";
+            return null;
+        }
+        var calibration = TryRead(path) ?? throw new InterBertException($"{path}: not a relevance calibration");
+        if (calibration.WeightsSha256 != Sha256(weightsPath))
+        {
+            missing = $"{path}: fitted for other weights than {weightsPath}; {fit}";
+            return null;
+        }
+        missing = "";
+        return calibration;
+    }
+
+    private static RelevanceCalibration? TryRead(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<RelevanceCalibration>(File.ReadAllText(path)) is { Format: FormatName } read ? read : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using InterBert.Tasks;
+
+namespace InterBert.Tests.Search;
+
+/// <summary>The relevance calibration: the logistic fit itself, and a minimum relevance in search and the service on the demo index.</summary>
+[Collection("Search")]
+public sealed class RelevanceTests(SearchFixture fixture)
+{
+    [Fact]
+    public void TheCurveRecoversTheLogisticItWasSampledFromAndStaysFiniteOnSeparableData()
+    {
+        var random = new Random(7);
+        var examples = new List<(double, bool)>();
+        for (var k = 0; k < 20_000; k++)
+        {
+            // Scores far from zero, as a model's logits are: the fit must not depend on their offset or range.
+            var score = 30 + 4 * (random.NextDouble() * 2 - 1);
+            var p = 1 / (1 + Math.Exp(-(1.5 * score - 46)));
+            examples.Add((score, random.NextDouble() < p));
+        }
+        var curve = RelevanceCurve.Fit(examples);
+        Assert.InRange(curve.Slope, 1.4, 1.6);
+        Assert.InRange(-curve.Intercept / curve.Slope, 46 / 1.5 - 0.1, 46 / 1.5 + 0.1); // where the probability is one half
+        var separable = RelevanceCurve.Fit([(1.0, false), (2.0, false), (3.0, true), (4.0, true)]);
+        Assert.True(double.IsFinite(separable.Slope) && separable.Slope > 0);
+        Assert.True(separable.Probability(4) > 0.9 && separable.Probability(1) < 0.1);
+        Assert.Throws<InterBertException>(() => RelevanceCurve.Fit([(1.0, false), (2.0, false)]));
+    }
+
+    [Fact]
+    public async Task AMinimumRelevanceKeepsExactlyTheHitsAboveItInTheCliAndTheService()
+    {
+        // The demo fitted the search model's calibration on its validation scenes; every hit carries its relevance.
+        var calibration = JsonNode.Parse(File.ReadAllText(Path.Combine(fixture.Folder, "finetune-pretrained", "relevance.json")))!;
+        var (slope, intercept) = (calibration["score"]!["slope"]!.GetValue<double>(), calibration["score"]!["intercept"]!.GetValue<double>());
+        var (code, output, error) = CliProcess.Run("search", "--index", fixture.IndexFolder, "--json", "--top", "24", "--", "一个红色的圆");
+        Assert.True(code == 0, output + error);
+        var all = JsonNode.Parse(output)!.AsArray().Select(h => (Id: h!["id"]!.GetValue<string>(), Score: h["score"]!.GetValue<double>(), Relevance: h["relevance"]!.GetValue<double>())).ToList();
+        Assert.Equal(24, all.Count);
+        foreach (var hit in all) Assert.Equal(1 / (1 + Math.Exp(-(slope * hit.Score + intercept))), hit.Relevance, 9);
+        var minimum = all.Select(h => h.Relevance).Order().ElementAt(12);
+        var expected = all.Where(h => h.Relevance >= minimum).Select(h => h.Id).ToList();
+        Assert.InRange(expected.Count, 1, 23);
+
+        (code, output, error) = CliProcess.Run("search", "--index", fixture.IndexFolder, "--json", "--top", "24", "--min-relevance", minimum.ToString("R", CultureInfo.InvariantCulture), "--", "一个红色的圆");
+        Assert.True(code == 0, output + error);
+        Assert.Equal(expected, JsonNode.Parse(output)!.AsArray().Select(h => h!["id"]!.GetValue<string>()));
+
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.ServerAddress) };
+        var served = JsonNode.Parse(await http.GetStringAsync($"/api/search?k=24&q={Uri.EscapeDataString("一个红色的圆")}&min_relevance={minimum.ToString("R", CultureInfo.InvariantCulture)}"))!;
+        Assert.Equal(expected, served["results"]!.AsArray().Select(h => h!["id"]!.GetValue<string>()));
+        Assert.True(JsonNode.Parse(await http.GetStringAsync("/health"))!["relevance_calibrated"]!.GetValue<bool>());
+        foreach (var bad in new[] { "2", "abc", "-0.1" })
+        {
+            using var refused = await http.GetAsync($"/api/search?q=red&min_relevance={bad}");
+            Assert.Equal(400, (int)refused.StatusCode);
+            Assert.Contains("from 0 to 1", JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
+    public void AMinimumRelevanceWithoutACalibrationForTheseWeightsIsOneLineNamingTheFix()
+    {
+        // The other fine-tuning's weights have no relevance.json beside them.
+        using var folder = new TempFolder();
+        var index = folder.File("index");
+        var (code, output, error) = CliProcess.Run("index", "--weights", fixture.OtherWeights, "--features", fixture.Features, "--dataset", fixture.Dataset, "--split", "test", "--out", index);
+        Assert.True(code == 0, output + error);
+        (code, output, error) = CliProcess.Run("search", "--index", index, "--min-relevance", "0.5", "--", "一个红色的圆");
+        Assert.Equal(1, code);
+        var line = Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("no relevance calibration", line);
+        Assert.Contains("--fit-relevance", line);
+    }
+}
