@@ -23,6 +23,7 @@ public static class BenchCommand
         bench.Subcommands.Add(SearchBenchmarks.Search());
         bench.Subcommands.Add(SearchBenchmarks.Serve());
         bench.Subcommands.Add(HostSafetyCheck.Create());
+        bench.Subcommands.Add(SimilarPhotosBenchmark.Create());
         return bench;
     }
 

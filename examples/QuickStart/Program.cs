@@ -30,11 +30,15 @@ try
     foreach (var hit in pipeline.Search(caption, top: 5))
         Console.WriteLine($"{hit.Id}  score {hit.Score:F3}  {hit.ImagePath}");
 
+    // Search by photo: the indexed photos nearest to it by image vector, then more like the first of them.
+    var alike = pipeline.SearchByImage(photo, top: 5);
+    var more = pipeline.Similar(alike[0].Id, top: 5);
+
     // Microsoft.Extensions.AI: text vectors for code written against IEmbeddingGenerator.
     IEmbeddingGenerator<string, Embedding<float>> generator = pipeline.AsEmbeddingGenerator();
     var embeddings = await generator.GenerateAsync([caption, "a photo of something else"]);
 
-    Console.WriteLine($"{textVector.Length}-d vectors; cosine {cosine:F3}, score {score:F3} for \"{caption}\" and {photo}; {embeddings.Count} embeddings generated");
+    Console.WriteLine($"{textVector.Length}-d vectors; cosine {cosine:F3}, score {score:F3} for \"{caption}\" and {photo}; {embeddings.Count} embeddings generated; {more.Count} photos like {alike[0].Id}");
     return 0;
 }
 catch (InterBertException e)

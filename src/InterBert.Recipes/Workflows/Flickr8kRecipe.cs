@@ -21,7 +21,7 @@ namespace InterBert.Workflows;
 /// </summary>
 public sealed class Flickr8kRecipe
 {
-    private const int StageCount = 10;
+    private const int StageCount = 11;
     private static readonly string[] ModelNames = ["zero-shot", "finetuned-baseline", "finetuned-pretrained"];
     private readonly Flickr8kRecipeOptions options;
     private readonly WorkflowHost host;
@@ -84,6 +84,8 @@ public sealed class Flickr8kRecipe
                 (p, c) => Evaluate("finetuned-pretrained", FinetunedWeights("finetune-pretrained"), zeroShot: false, p, c), cancel)) return false;
         if (!Stage("index", "index the test photos for search", pretrain + "|" + finetune + "|" + options.Fingerprint("index"), IndexFolder,
                 (p, c) => BuildIndex(Path.Combine(folder, "finetune-pretrained"), p, c), cancel)) return false;
+        if (!Stage("calibrate", "fit the search model's relevance on dev, measure its cut-off on test", pretrain + "|" + finetune + "|" + options.Fingerprint("calibrate"), null,
+                (p, c) => Calibrate(Path.Combine(folder, "finetune-pretrained"), p, c), cancel)) return false;
         if (!Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({options.FinetuneSteps} steps)", init + "|" + finetune, Path.Combine(folder, "finetune-baseline"),
                 (p, c) => Finetune(InitialWeights, "finetune-baseline", p, c), cancel)) return false;
         if (!Stage("evaluate-baseline", "evaluate it on test", init + "|" + finetune + "|" + evaluate, null,
@@ -181,6 +183,24 @@ public sealed class Flickr8kRecipe
             host.Log($"  {name}: text→image R@1/5/10 {r.TextToImage.R1:F1}/{r.TextToImage.R5:F1}/{r.TextToImage.R10:F1}, image→text {r.ImageToText.R1:F1}/{r.ImageToText.R5:F1}/{r.ImageToText.R10:F1} ({r.Captions} captions x {r.Images} photos, K = {result.ImageCandidates})");
             return true;
         }
+    }
+
+    /// <summary>The search model's relevance cut-off measured on test (the calibrate stage's evaluation), when it ran.</summary>
+    public string RelevancePath => Path.Combine(EvaluationFolder, "relevance-test.json");
+
+    // The index's model gets its relevance calibration from the dev split (relevance.json in its folder); the same
+    // two-stage evaluation on test then says what a minimum relevance keeps and what it returns for left-out photos.
+    private bool Calibrate(string modelFolder, IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    {
+        var weights = ModelFolder.WeightsPath(modelFolder);
+        var common = new EvaluationJobOptions
+        {
+            Task = "retrieval", Dataset = Dataset, Features = Features, Weights = weights, Candidates = options.Candidates,
+            AddSimilarity = options.AddSimilarity, Precision = options.Precision,
+        };
+        if (EvaluationJob.Run(common with { Split = "val", FitRelevance = true }, new StageHost(host, progress), cancel).Cancelled) return false;
+        Directory.CreateDirectory(EvaluationFolder);
+        return !EvaluationJob.Run(common with { Split = "test", MetricsOut = RelevancePath }, new StageHost(host, progress), cancel).Cancelled;
     }
 
     private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>

@@ -90,6 +90,18 @@ public static class Flickr8kReport
         line("");
         line($"    ./interbert serve --index {Path.Combine(folder, "index")}{(options.AddSimilarity ? " --add-similarity" : "")}");
         line("");
+        // The relevance cut-off, fitted on dev and measured on test by the calibrate stage.
+        var relevancePath = Path.Combine(folder, "eval", "relevance-test.json");
+        if (File.Exists(relevancePath) && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(relevancePath))?["relevance_cut_off"] is System.Text.Json.Nodes.JsonObject cutOffs)
+        {
+            line("A minimum relevance (`search --min-relevance P`, `min_relevance=P`) returns only results the model's calibration, fitted on dev, puts at or above P, possibly none. On the test captions (the index's model, the candidates and ranking above):");
+            line("");
+            line("| minimum relevance | keeps the true photo (photo indexed) | returns nothing (photo left out) |");
+            line("|---|---|---|");
+            foreach (var (minimum, figures) in cutOffs)
+                line($"| {minimum} | {figures!["kept_when_indexed"]}% | {figures["empty_when_left_out"]}% |");
+            line("");
+        }
         line("The index was built from the model folder `finetune-pretrained/`; a program searches it with that folder:");
         line("");
         line($"    using var pipeline = InterBertPipeline.Load(\"{Path.Combine(folder, "finetune-pretrained")}\", new InterBertPipelineOptions {{ Index = \"{Path.Combine(folder, "index")}\" }});");

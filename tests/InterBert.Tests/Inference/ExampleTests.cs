@@ -55,7 +55,9 @@ public sealed partial class ExampleTests
         var hitIds = lines.Take(5).Select(l => l.Split("  ")[0]).ToList();
         Assert.Equal(5, hitIds.Distinct().Count());
         Assert.All(hitIds, id => Assert.True(File.Exists(Path.Combine(photos, id + ".jpg")), id));
-        Assert.Matches(@"^64-d vectors; cosine -?[01]\.\d{3}, score -?\d+\.\d{3} for ""a man riding a wave"" and .+; 2 embeddings generated$", lines[5].Trim());
+        Assert.Matches(@"^64-d vectors; cosine -?[01]\.\d{3}, score -?\d+\.\d{3} for ""a man riding a wave"" and .+; 2 embeddings generated; 5 photos like ", lines[5].Trim());
+        // The photo, indexed itself, is its own nearest photo; "more like it" are the other five.
+        Assert.EndsWith($"5 photos like {Path.GetFileNameWithoutExtension(photo)}", lines[5].Trim());
 
         var corrupt = folder.File("corrupt.jpg");
         File.WriteAllBytes(corrupt, [1, 2, 3]);
