@@ -13,8 +13,8 @@ public static class BenchmarkCommand
     /// <summary>Creates the verb.</summary>
     public static Command Create()
     {
-        var data = new Option<string>("--data") { Description = "the Flickr8k folder as distributed: Flickr8k.token.txt, Flickr_8k.{train,dev,test}Images.txt, Flicker8k_Dataset/ (and flickr8kzhc.caption.txt for --lang zh)", Required = true };
-        var language = new Option<string>("--lang") { Description = "captions: en (Flickr8k, MiniLM weights) or zh (Flickr8K-CN, learned vocabulary)", DefaultValueFactory = _ => "en" };
+        var data = new Option<string>("--data") { Description = "the Flickr8k folder as distributed: Flickr8k.token.txt, Flickr_8k.{train,dev,test}Images.txt, Flicker8k_Dataset/ (and flickr8kzhc.caption.txt for --lang zh and en+zh)", Required = true };
+        var language = new Option<string>("--lang") { Description = "captions: en (Flickr8k, MiniLM weights), zh (Flickr8K-CN, learned vocabulary) or en+zh (one model for both: MiniLM's vocabulary extended by the Chinese characters)", DefaultValueFactory = _ => "en" };
         var output = new Option<string>("--out") { Description = "working folder: features/ (shared by both languages) and LANG/ with the runs and report.md; rerunning reuses finished stages", DefaultValueFactory = _ => "flickr8k-output" };
         var quick = new Option<bool>("--quick") { Description = $"fewer steps ({Flickr8kRecipeOptions.QuickPretrainSteps} pretraining, {Flickr8kRecipeOptions.QuickFinetuneSteps} fine-tuning instead of {Flickr8kRecipeOptions.FullPretrainSteps} and {Flickr8kRecipeOptions.FullFinetuneSteps}); the same stages and test protocol" };
         var detector = new Option<string?>("--detector") { Description = "YOLOX ONNX model (yolox_nano.onnx) for the region boxes; needed until the features are extracted" };
@@ -34,7 +34,7 @@ public static class BenchmarkCommand
         };
         negatives.AcceptOnlyFromAmong("random", "similarity");
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
-        var flickr = new Command("flickr8k", "Flickr8k (English) or Flickr8K-CN (Chinese) end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
+        var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
         {
             data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, negatives, precisionOption,
         };
@@ -52,7 +52,7 @@ public static class BenchmarkCommand
                 FinetuneSteps = parse.GetValue(finetuneSteps) is { } f ? (f > 0 ? f : throw new ArgumentException($"--finetune-steps {f}: expected a positive number")) : options.FinetuneSteps,
             };
             var fromMiniLm = parse.GetValue(textInit) == "minilm";
-            if (options.Language == "en" && !fromMiniLm) throw new ArgumentException("--text-init random: English always starts from MiniLM's weights and vocabulary");
+            if (options.Language != "zh" && !fromMiniLm) throw new ArgumentException($"--text-init random: --lang {options.Language} always starts from MiniLM's weights and vocabulary");
             options = options with { ChineseLayersFromMiniLm = fromMiniLm, WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? options.WholeImageRegion };
             if (parse.GetValue(preset) is { } presetName)
             {
@@ -61,13 +61,15 @@ public static class BenchmarkCommand
                 options = options with { Preset = presetName };
             }
             var recipe = new Flickr8kRecipe(options, new ConsoleWorkflowHost());
-            Console.WriteLine($"benchmark flickr8k: {(options.Language == "en" ? "English" : "Chinese")} captions{(options.Quick ? ", quick recipe" : "")}, working folder {Path.GetFullPath(Path.Combine(options.OutputFolder, options.Language))}");
+            Console.WriteLine($"benchmark flickr8k: {options.Language switch { "en" => "English", "zh" => "Chinese", _ => "English and Chinese" }} captions{(options.Quick ? ", quick recipe" : "")}, working folder {Path.GetFullPath(Path.Combine(options.OutputFolder, options.Language))}");
             if (!recipe.Run()) return 130;
             var table = new Table().AddColumn("model").AddColumn("t→i R@1").AddColumn("R@5").AddColumn("R@10").AddColumn("i→t R@1").AddColumn("R@5").AddColumn("R@10");
             var results = recipe.Results();
-            foreach (var (key, label) in new[] { ("zero-shot", "pretrained, zero-shot"), ("finetuned-baseline", "fine-tuned, no pretraining"), ("finetuned-pretrained", "fine-tuned after pretraining") })
+            foreach (var (suffix, _) in recipe.EvaluationDatasets)
+            foreach (var (key, model) in new[] { ("zero-shot", "pretrained, zero-shot"), ("finetuned-baseline", "fine-tuned, no pretraining"), ("finetuned-pretrained", "fine-tuned after pretraining") })
             {
-                if (!results.TryGetValue(key, out var r)) continue;
+                if (!results.TryGetValue(key + suffix, out var r)) continue;
+                var label = model + (suffix.Length > 0 ? $" ({suffix[1..]})" : "");
                 var m = r.Retrieval;
                 table.AddRow(label, $"{m.TextToImage.R1:F1}", $"{m.TextToImage.R5:F1}", $"{m.TextToImage.R10:F1}", $"{m.ImageToText.R1:F1}", $"{m.ImageToText.R5:F1}", $"{m.ImageToText.R10:F1}");
             }

@@ -35,19 +35,33 @@ public sealed class Flickr8kRecipe
         this.host = host ?? new WorkflowHost();
         // The report shows the runs' loss curves.
         Training.TrainingPlots.Enable();
-        Dataset = options.Language == "zh" ? Path.Combine(options.DataFolder, "flickr8kzhc.caption.txt") : options.DataFolder;
+        var chinese = Path.Combine(options.DataFolder, "flickr8kzhc.caption.txt");
+        // Each language's test captions are evaluated apart; the bilingual model trains on both at once.
+        EvaluationDatasets = options.Language switch
+        {
+            "en" => [("", options.DataFolder)],
+            "zh" => [("", chinese)],
+            _ => [("-en", options.DataFolder), ("-zh", chinese)],
+        };
+        Dataset = DatasetReader.Combine([.. EvaluationDatasets.Select(d => d.Path)]);
         if (!Directory.Exists(options.DataFolder)) throw new InterBertException($"{options.DataFolder}: Flickr8k folder not found");
-        if (options.Language == "zh" && !File.Exists(Dataset)) throw new InterBertException($"{Dataset}: Flickr8K-CN's caption file not found (--lang zh reads it from the Flickr8k folder)");
-        if (options.Language == "en" && FlickrTokenReader.CaptionFileIn(options.DataFolder) is null)
+        if (options.Language != "en" && !File.Exists(chinese)) throw new InterBertException($"{chinese}: Flickr8K-CN's caption file not found (--lang {options.Language} reads it from the Flickr8k folder)");
+        if (options.Language != "zh" && FlickrTokenReader.CaptionFileIn(options.DataFolder) is null)
             throw new InterBertException($"{options.DataFolder}: no Flickr8k.token.txt (lay the dataset out as distributed: captions, split files, Flicker8k_Dataset/)");
-        OutputFolder.Claim(options.OutputFolder, "the Flickr8k recipe's working folder", "en/" + StageCache.FileName, "zh/" + StageCache.FileName, "features/" + Data.FeatureStore.ManifestFile);
+        OutputFolder.Claim(options.OutputFolder, "the Flickr8k recipe's working folder", "en/" + StageCache.FileName, "zh/" + StageCache.FileName, "en+zh/" + StageCache.FileName, "features/" + Data.FeatureStore.ManifestFile);
         OutputFolder.Claim(Path.Combine(options.OutputFolder, options.Language), "the Flickr8k recipe's working folder", StageCache.FileName);
         folder = Directory.CreateDirectory(Path.Combine(options.OutputFolder, options.Language)).FullName;
         stages = new StagedRun(folder, "flickr8k", StageCount, this.host);
     }
 
-    /// <summary>The dataset path the verbs read: the Flickr8k folder (English) or Flickr8K-CN's caption file in it.</summary>
+    /// <summary>
+    /// The dataset path the verbs read: the Flickr8k folder (English), Flickr8K-CN's caption file in it (Chinese), or
+    /// both joined (<see cref="DatasetReader.Combine"/>: every photo with its English and Chinese captions).
+    /// </summary>
     public string Dataset { get; }
+
+    /// <summary>The test captions evaluated, by language: the suffix of their evaluation's name (empty for one language) and their dataset.</summary>
+    public IReadOnlyList<(string Suffix, string Path)> EvaluationDatasets { get; }
 
     /// <summary>The region features of all photos (shared by both languages).</summary>
     public string Features => Path.Combine(options.OutputFolder, "features");
@@ -71,10 +85,12 @@ public sealed class Flickr8kRecipe
         if (!Stage("features", "region features of the 8,000 photos (ResNet-18, YOLOX boxes)", features, null, ExtractFeatures, cancel)) return false;
         var init = features + "|" + options.Fingerprint("init");
         if (!Stage("init", options.Language == "en" ? "initial weights from MiniLM"
+            : options.Language == "en+zh" ? "MiniLM's weights and vocabulary, extended by the characters of the Chinese training captions"
             : options.ChineseLayersFromMiniLm ? "vocabulary from the training captions, MiniLM's layers" : "vocabulary from the training captions, random text weights", init, Path.GetDirectoryName(InitialWeights)!, Initialise, cancel)) return false;
         var pretrain = init + "|" + options.Fingerprint("pretrain");
         if (!Stage("pretrain", $"pretrain {options.PretrainSteps} steps of {options.PretrainBatch} pairs (MSM + MRM + ITM + contrastive)", pretrain, PretrainFolder, Pretrain, cancel)) return false;
         var evaluate = options.Fingerprint("evaluate");
+        // (The same chain as EvaluationFingerprint, which the bilingual report checks its single-language rows against.)
         if (!Stage("zero-shot", "zero-shot retrieval on test (matching head)", pretrain + "|" + evaluate, null,
                 (p, c) => Evaluate("zero-shot", PretrainedWeights, zeroShot: true, p, c), cancel)) return false;
         var finetune = options.Fingerprint("finetune");
@@ -95,9 +111,13 @@ public sealed class Flickr8kRecipe
         return true;
     }
 
+    /// <summary>The inputs of the evaluate-pretrained stage of a run with these options (whether an evaluation on disk came from such a run).</summary>
+    public static string EvaluationFingerprint(Flickr8kRecipeOptions options) =>
+        string.Join("|", options.Fingerprint("features"), options.Fingerprint("init"), options.Fingerprint("pretrain"), options.Fingerprint("finetune"), options.Fingerprint("evaluate"));
+
     /// <summary>The evaluations written so far, by model name (zero-shot, finetuned-baseline, finetuned-pretrained).</summary>
     public Dictionary<string, Flickr8kEvaluation> Results() =>
-        ModelNames.Select(name => Path.Combine(EvaluationFolder, name + ".json")).Where(File.Exists)
+        ModelNames.SelectMany(name => EvaluationDatasets.Select(d => Path.Combine(EvaluationFolder, name + d.Suffix + ".json"))).Where(File.Exists)
             .Select(path => JsonSerializer.Deserialize<Flickr8kEvaluation>(File.ReadAllText(path))!)
             .ToDictionary(e => e.Model);
 
@@ -131,8 +151,18 @@ public sealed class Flickr8kRecipe
         }
         // No Chinese weights ship: a vocabulary learned from the training captions (characters first, then frequent
         // pairs). The text path starts from MiniLM's layers with that vocabulary transplanted, or from random weights.
-        var vocabularyPath = Path.Combine(folder, "init", "vocab.txt");
-        var vocabulary = RecipeTraining.LearnVocabulary(Dataset, vocabularyPath, options.ChineseVocabularySize);
+        // Learned apart from init/vocab.txt, which the initial weights write beside themselves (and refuse to find there first).
+        var vocabularyPath = Path.Combine(folder, "init", "learned-vocab.txt");
+        var vocabulary = RecipeTraining.LearnVocabulary(EvaluationDatasets[^1].Path, vocabularyPath, options.ChineseVocabularySize);
+        if (options.Language == "en+zh")
+        {
+            // One vocabulary for both languages: MiniLM's, every English token at its id, then the Chinese entries it lacks.
+            using var minilm = MiniLmOnnxReader.Read();
+            var englishTokens = System.Text.Encoding.UTF8.GetString(minilm.Vocabulary).TrimEnd('\n').Split('\n').Select(t => t.TrimEnd('\r')).ToList();
+            var chineseTokens = File.ReadAllLines(vocabularyPath);
+            WordPieceVocabularyBuilder.Write(WordPieceVocabularyBuilder.Extend(englishTokens, chineseTokens), vocabularyPath);
+            vocabulary = File.ReadAllBytes(vocabularyPath);
+        }
         if (!options.ChineseLayersFromMiniLm)
         {
             RecipeTraining.RandomWeights(config, vocabularyPath, vocabulary, InitialWeights);
@@ -158,14 +188,17 @@ public sealed class Flickr8kRecipe
         },
             host, progress, cancel);
 
-    private bool Evaluate(string name, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    private bool Evaluate(string model, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        EvaluationDatasets.All(d => Evaluate(model + d.Suffix, d.Path, weights, zeroShot, progress, cancel));
+
+    private bool Evaluate(string name, string dataset, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         var watch = Stopwatch.StartNew();
         using var store = FeatureStore.Open(Features);
         var (model, tokenizer, _, _) = ModelLoading.Load(weights, store, options.Precision);
         using (model)
         {
-            var corpus = CaptionCorpus.Load(Dataset, ["test"], store, tokenizer, model.Config.TextLength);
+            var corpus = CaptionCorpus.Load(dataset, ["test"], store, tokenizer, model.Config.TextLength);
             using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             var result = TwoStageRetrievalEvaluation.Evaluate(model, pairs, options.Candidates, zeroShot, progress: new Progress<TwoStageRetrievalEvaluation.Progress>(
                 p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), cancel: cancel, addSimilarity: options.AddSimilarity);

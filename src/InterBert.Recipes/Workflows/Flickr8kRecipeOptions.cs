@@ -16,7 +16,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
 
     /// <summary>The Flickr8k folder: <c>Flickr8k.token.txt</c>, the split files, <c>Flicker8k_Dataset/</c> (and <c>flickr8kzhc.caption.txt</c> for Chinese).</summary>
     public required string DataFolder { get; init; }
-    /// <summary>Caption language: <c>en</c> (Flickr8k's captions, MiniLM weights) or <c>zh</c> (Flickr8K-CN's captions).</summary>
+    /// <summary>Caption language: <c>en</c> (Flickr8k's captions, MiniLM weights), <c>zh</c> (Flickr8K-CN's captions) or <c>en+zh</c> (one model trained on both, MiniLM's vocabulary extended by the Chinese characters).</summary>
     public string Language { get; init; } = "en";
     /// <summary>Working folder: <c>features/</c> (shared by both languages) and one folder per language.</summary>
     public required string OutputFolder { get; init; }
@@ -75,7 +75,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     /// <summary>The full or quick recipe of a language.</summary>
     public static Flickr8kRecipeOptions For(string dataFolder, string outputFolder, string language, bool quick)
     {
-        if (language is not ("en" or "zh")) throw new InterBertException($"--lang {language}: expected en or zh");
+        if (language is not ("en" or "zh" or "en+zh")) throw new InterBertException($"--lang {language}: expected en, zh or en+zh");
         var options = new Flickr8kRecipeOptions { DataFolder = dataFolder, OutputFolder = outputFolder, Language = language, Quick = quick };
         return quick ? options with { PretrainSteps = QuickPretrainSteps, FinetuneSteps = QuickFinetuneSteps } : options;
     }
@@ -84,7 +84,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public string Fingerprint(string stage) => FormattableString.Invariant(stage switch
     {
         "features" => (FormattableString)$"features v1 max-regions={MaxRegions}",
-        "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "zh" ? ChineseVocabularySize : 0)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}",
+        "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "en" ? 0 : ChineseVocabularySize)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}",
         "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",

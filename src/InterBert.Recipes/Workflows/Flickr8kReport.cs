@@ -8,7 +8,7 @@ namespace InterBert.Workflows;
 public static class Flickr8kReport
 {
     /// <summary>The recipe's stages, in order.</summary>
-    public static IReadOnlyList<string> Stages { get; } = ["features", "init", "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "index", "finetune-baseline", "evaluate-baseline"];
+    public static IReadOnlyList<string> Stages { get; } = ["features", "init", "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "index", "calibrate", "finetune-baseline", "evaluate-baseline"];
 
     /// <summary>Published results on the same 1,000 test photos x 5,000 English captions: text→image and image→text R@1/5/10 (null: not published).</summary>
     public static IReadOnlyList<(string Name, double[] TextToImage, double[]? ImageToText)> EnglishAnchors { get; } =
@@ -24,17 +24,23 @@ public static class Flickr8kReport
         foreach (var (source, target) in new[] { ("pretrain/plots/losses.png", "pretraining-losses.png"), ("finetune-pretrained/plots/losses.png", "finetune-pretrained-loss.png"), ("finetune-baseline/plots/losses.png", "finetune-baseline-loss.png") })
             if (File.Exists(Path.Combine(folder, source))) File.Copy(Path.Combine(folder, source), Path.Combine(plots, target), overwrite: true);
         var photos = Directory.Exists(Path.Combine(options.DataFolder, "Flicker8k_Dataset")) ? Path.Combine(options.DataFolder, "Flicker8k_Dataset") : options.DataFolder;
-        results.TryGetValue("finetuned-pretrained", out var best);
-        if (best is not null) RankedQueryPlot.Write(best.Top, id => Path.Combine(photos, id + ".jpg"), options.Language == "en", 160, Path.Combine(plots, "top5.png"));
-
         var english = options.Language == "en";
+        var bilingual = options.Language == "en+zh";
+        // One table row per model and, for the bilingual model, per language of the test captions.
+        (string Suffix, string Label)[] languages = bilingual ? [("-en", ", English captions"), ("-zh", ", Chinese captions")] : [("", "")];
+        results.TryGetValue("finetuned-pretrained" + languages[0].Suffix, out var best);
+        if (best is not null) RankedQueryPlot.Write(best.Top, id => Path.Combine(photos, id + ".jpg"), options.Language != "zh", 160, Path.Combine(plots, "top5.png"));
+
         var text = new StringBuilder();
         var line = (string s) => text.AppendLine(s);
-        line($"# InterBERT on Flickr8k{(english ? "" : "-CN")} ({(english ? "English" : "Chinese")} captions{(options.Quick ? ", quick recipe" : "")})");
+        line(bilingual ? $"# InterBERT on Flickr8k and Flickr8K-CN (one model, English and Chinese captions{(options.Quick ? ", quick recipe" : "")})"
+            : $"# InterBERT on Flickr8k{(english ? "" : "-CN")} ({(english ? "English" : "Chinese")} captions{(options.Quick ? ", quick recipe" : "")})");
         line("");
-        line(Invariant($"Photos: Flickr8k's 8,000 photos in the standard split, 6,000 for training, 1,000 for validation (`val`, the distribution's dev file), 1,000 for test; {(english ? "Flickr8k's five English captions each" : "Flickr8K-CN's five Chinese captions each, written by native speakers")}. ") +
+        line(Invariant($"Photos: Flickr8k's 8,000 photos in the standard split, 6,000 for training, 1,000 for validation (`val`, the distribution's dev file), 1,000 for test; {(bilingual ? "each with Flickr8k's five English and Flickr8K-CN's five Chinese captions, ten in all, trained on together" : english ? "Flickr8k's five English captions each" : "Flickr8K-CN's five Chinese captions each, written by native speakers")}. ") +
             Invariant($"Regions: the whole photo and up to {options.MaxRegions - 1} YOLOX boxes, ResNet-18 features by RoI align; the detector's class distributions are the masked-region-modeling targets (KL). ") +
-            (english ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : Invariant($"A vocabulary learned from the training captions ({VocabularySize(folder):N0} entries, at most {options.ChineseVocabularySize:N0}: BERT's tokenization splits Chinese into characters).") +
+            (english ? "Text weights and vocabulary from MiniLM (`init --from minilm`)."
+            : bilingual ? Invariant($"One vocabulary for both languages: MiniLM's {30522:N0} entries, every English token at its id, then the {VocabularySize(folder) - 30522:N0} Chinese characters of the training captions it lacks ({VocabularySize(folder):N0} in all); the text weights are MiniLM's, the added characters' embeddings start random.")
+            : Invariant($"A vocabulary learned from the training captions ({VocabularySize(folder):N0} entries, at most {options.ChineseVocabularySize:N0}: BERT's tokenization splits Chinese into characters).") +
                 (options.ChineseLayersFromMiniLm
                     ? " No Chinese weights ship: the transformer layers start from MiniLM's (`init --from minilm --vocab`), characters that MiniLM's vocabulary has keep its embeddings, the others start random."
                     : " The text path starts from random weights (no Chinese weights ship).")));
@@ -46,16 +52,19 @@ public static class Flickr8kReport
         line("");
         line("| model | text→image R@1 | R@5 | R@10 | image→text R@1 | R@5 | R@10 |");
         line("|---|---|---|---|---|---|---|");
-        foreach (var (key, label) in new[] { ("zero-shot", "InterBERT pretrained, zero-shot (matching head)"), ("finetuned-baseline", "InterBERT fine-tuned without multimodal pretraining"), ("finetuned-pretrained", "InterBERT fine-tuned after pretraining") })
+        foreach (var (suffix, language) in languages)
+        foreach (var (key, model) in new[] { ("zero-shot", "InterBERT pretrained, zero-shot (matching head)"), ("finetuned-baseline", "InterBERT fine-tuned without multimodal pretraining"), ("finetuned-pretrained", "InterBERT fine-tuned after pretraining") })
         {
-            if (!results.TryGetValue(key, out var r)) continue;
+            if (!results.TryGetValue(key + suffix, out var r)) continue;
+            var label = model + language;
             line(Invariant($"| {label} | {r.Retrieval.TextToImage.R1:F1} | {r.Retrieval.TextToImage.R5:F1} | {r.Retrieval.TextToImage.R10:F1} | {r.Retrieval.ImageToText.R1:F1} | {r.Retrieval.ImageToText.R5:F1} | {r.Retrieval.ImageToText.R10:F1} |"));
         }
         if (english)
             foreach (var (name, t2i, i2t) in EnglishAnchors)
                 line(Invariant($"| {name} | {t2i[0]:F1} | {t2i[1]:F1} | {t2i[2]:F1} | {(i2t is null ? "–" : i2t[0].ToString("F1", CultureInfo.InvariantCulture))} | {(i2t is null ? "–" : i2t[1].ToString("F1", CultureInfo.InvariantCulture))} | {(i2t is null ? "–" : i2t[2].ToString("F1", CultureInfo.InvariantCulture))} |"));
-        else
+        else if (!bilingual)
             line("| (no published text-to-image retrieval results on Flickr8K-CN's human-written captions are known to us) | | | | | | |");
+        if (bilingual) SingleLanguageComparison(folder, options, results, line);
         if (best is { Unimodal: { } unimodal, ScoreOnly: { } scoreOnly, ScorePlusSimilarity: { } both })
         {
             line("");
@@ -85,7 +94,7 @@ public static class Flickr8kReport
         line("");
         line("## Search");
         line("");
-        line("The test photos are indexed (`index/`) with the model fine-tuned after pretraining. Search them in a browser" +
+        line("The test photos are indexed (`index/`) with the model fine-tuned after pretraining. Search them in a browser" + (bilingual ? ", in English or in Chinese" : "") +
             (options.AddSimilarity ? " (re-ranked as the evaluation re-ranks, by score + scaled cosine):" : ":"));
         line("");
         line($"    ./interbert serve --index {Path.Combine(folder, "index")}{(options.AddSimilarity ? " --add-similarity" : "")}");
@@ -106,11 +115,17 @@ public static class Flickr8kReport
         line("");
         line($"    using var pipeline = InterBertPipeline.Load(\"{Path.Combine(folder, "finetune-pretrained")}\", new InterBertPipelineOptions {{ Index = \"{Path.Combine(folder, "index")}\" }});");
         line("");
-        // A picture of the page answering a query, when scripts/screenshot-search.sh has taken one.
-        if (File.Exists(Path.Combine(plots, "search.png")))
-            line("![the search page answering a query](plots/search.png)");
-        else
-            line($"A picture of the page answering a query: `scripts/screenshot-search.sh {Path.Combine(folder, "index")} \"a dog runs through the snow\" {Path.Combine(plots, "search.png")}`, then run the recipe again to add it here.");
+        // A picture of the page answering a query (for the bilingual model, one per language), when scripts/screenshot-search.sh has taken it.
+        (string File, string Query)[] screenshots = bilingual ? [("search.png", "a dog runs through the snow"), ("search-zh.png", "一只狗在雪地里奔跑")]
+            : [("search.png", english ? "a dog runs through the snow" : "一只狗在雪地里奔跑")];
+        foreach (var (file, query) in screenshots)
+        {
+            if (File.Exists(Path.Combine(plots, file)))
+                line($"![the search page answering \"{query}\"](plots/{file})");
+            else
+                line($"A picture of the page answering a query: `scripts/screenshot-search.sh {Path.Combine(folder, "index")} \"{query}\" {Path.Combine(plots, file)}{(options.AddSimilarity ? " 8093 --add-similarity" : "")}`, then run the recipe again to add it here.");
+            line("");
+        }
         line("");
         line("## Stages");
         line("");
@@ -120,6 +135,30 @@ public static class Flickr8kReport
         line("");
         line(Invariant($"All stages: {Stages.Sum(cache.SecondsOf) / 60:F1} minutes; this run {thisRun.TotalMinutes:F1} minutes (stages reused from an earlier run take no time). Dataset read from `{dataset}`."));
         AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), text.ToString());
+    }
+
+    // The bilingual model next to the single-language models of the same recipe (the en/ and zh/ runs beside it), when
+    // those ran with the same settings: the question is what sharing one model and one vocabulary costs each language.
+    private static void SingleLanguageComparison(string folder, Flickr8kRecipeOptions options, IReadOnlyDictionary<string, Flickr8kEvaluation> results, Func<string, StringBuilder> line)
+    {
+        line("");
+        line("Against the single-language models of this recipe (fine-tuned after pretraining, the same steps; each language's 5,000 test captions):");
+        line("");
+        line("| test captions | model | text→image R@1 | R@5 | R@10 | image→text R@1 | R@5 | R@10 |");
+        line("|---|---|---|---|---|---|---|---|");
+        foreach (var (language, name) in new[] { ("en", "English"), ("zh", "Chinese") })
+        {
+            if (results.TryGetValue("finetuned-pretrained-" + language, out var own)) line(Row(name, "one model for both languages", own.Retrieval));
+            var sibling = Path.Combine(Path.GetDirectoryName(folder)!, language);
+            var evaluation = Path.Combine(sibling, "eval", "finetuned-pretrained.json");
+            var siblingOptions = options with { Language = language };
+            if (File.Exists(evaluation) && new StageCache(sibling).IsDone("evaluate-pretrained", Flickr8kRecipe.EvaluationFingerprint(siblingOptions)))
+                line(Row(name, $"{name} only (`--lang {language}`)", System.Text.Json.JsonSerializer.Deserialize<Flickr8kEvaluation>(File.ReadAllText(evaluation))!.Retrieval));
+            else
+                line($"| {name} | {name} only: not run with these settings (`./interbert benchmark flickr8k --lang {language}{(options.Quick ? " --quick" : "")}` with the same --out) | | | | | | |");
+        }
+        static string Row(string captions, string model, Tasks.RetrievalMetrics m) => Invariant(
+            $"| {captions} | {model} | {m.TextToImage.R1:F1} | {m.TextToImage.R5:F1} | {m.TextToImage.R10:F1} | {m.ImageToText.R1:F1} | {m.ImageToText.R5:F1} | {m.ImageToText.R10:F1} |");
     }
 
     private static int VocabularySize(string folder)

@@ -17,6 +17,9 @@ public static class DatasetReader
     public static IEnumerable<CaptionedImage> Read(string path, DatasetReadOptions? options = null, string? imagesFolder = null)
     {
         options ??= new DatasetReadOptions();
+        // Several datasets of the same photos (English and Chinese captions, say), joined like PATH: one dataset.
+        if (!File.Exists(path) && !Directory.Exists(path) && path.Contains(Path.PathSeparator))
+            return ReadCombined(path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), options, imagesFolder);
         if (Directory.Exists(path))
             return FlickrTokenReader.Read(FlickrTokenReader.CaptionFileIn(path)
                 ?? throw new InterBertException($"{path}: a folder, but without a Flickr caption file ({string.Join(", ", FlickrTokenReader.CaptionFileNames)}); give a dataset file"), options);
@@ -26,6 +29,36 @@ public static class DatasetReader
         if (name.EndsWith("_texts.jsonl", StringComparison.Ordinal)) return ReadMuge(path, options);
         if (name.EndsWith(".jsonl", StringComparison.Ordinal)) return ReadJsonl(path, imagesFolder ?? Path.GetDirectoryName(Path.GetFullPath(path))!, options);
         return ReadJson(path, imagesFolder, options);
+    }
+
+    /// <summary>
+    /// Joins datasets into one path that <see cref="Read"/> takes (like PATH: the platform's path separator between
+    /// them): their images merged by id, each with the captions of every dataset that has it, in the datasets' order.
+    /// </summary>
+    public static string Combine(params string[] paths) =>
+        paths.Length == 1 ? paths[0] : string.Join(Path.PathSeparator, paths);
+
+    private static IEnumerable<CaptionedImage> ReadCombined(string[] paths, DatasetReadOptions options, string? imagesFolder)
+    {
+        var images = new Dictionary<string, (CaptionedImage First, List<string> Captions, string Source)>(StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var path in paths)
+        {
+            if (!File.Exists(path) && !Directory.Exists(path)) throw new InterBertException($"{path}: dataset not found (one of the datasets joined by '{Path.PathSeparator}')");
+            foreach (var image in Read(path, options, imagesFolder))
+            {
+                if (images.TryGetValue(image.Id, out var seen))
+                {
+                    if (seen.First.Split != image.Split)
+                        throw new InterBertException($"{path}: image {image.Id} is in split '{image.Split}' here but in '{seen.First.Split}' in {seen.Source}: joined datasets must agree on the split");
+                    seen.Captions.AddRange(image.Captions);
+                    continue;
+                }
+                images[image.Id] = (image, [.. image.Captions], path);
+                order.Add(image.Id);
+            }
+        }
+        return order.Select(id => images[id].First with { Captions = images[id].Captions });
     }
 
     private static IEnumerable<CaptionedImage> ReadJson(string path, string? imagesFolder, DatasetReadOptions options)

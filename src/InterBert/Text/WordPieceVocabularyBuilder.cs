@@ -61,6 +61,20 @@ public static class WordPieceVocabularyBuilder
         return vocabulary;
     }
 
+    /// <summary>
+    /// A vocabulary that keeps <paramref name="baseVocabulary"/> as it is (every token at its id, so weights trained
+    /// with it stay valid) and appends the entries of <paramref name="added"/> it lacks, in their order: one
+    /// vocabulary for two languages (MiniLM's English and the characters learned from Chinese captions, say).
+    /// </summary>
+    public static List<string> Extend(IReadOnlyList<string> baseVocabulary, IEnumerable<string> added)
+    {
+        var vocabulary = new List<string>(baseVocabulary);
+        var known = baseVocabulary.ToHashSet(StringComparer.Ordinal);
+        foreach (var token in added)
+            if (token.Length > 0 && known.Add(token)) vocabulary.Add(token);
+        return vocabulary;
+    }
+
     /// <summary>Writes a vocabulary in BERT's format (one token per line).</summary>
     public static void Write(IReadOnlyList<string> vocabulary, string path)
     {

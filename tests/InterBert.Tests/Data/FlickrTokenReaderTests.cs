@@ -42,6 +42,29 @@ public class FlickrTokenReaderTests
     }
 
     [Fact]
+    public void JoinedDatasetsGiveEachPhotoTheCaptionsOfBothLanguagesAndMustAgreeOnTheSplit()
+    {
+        using var folder = Miniature(GoodTokens, "40_d.jpg#zhc#0 一个穿着粉色裙子的女孩。\n10_a.jpg#zhc#0 两个孩子在玩。\n10_a.jpg#zhc#1 公园里的孩子们。\n");
+        var joined = DatasetReader.Combine(folder.Path, folder.File("flickr8kzhc.caption.txt"));
+        var images = DatasetReader.Read(joined).ToList();
+        // The first dataset's photos, order and locations; the second's captions after the first's.
+        Assert.Equal(["20_b", "10_a", "30_c", "40_d"], images.Select(i => i.Id));
+        Assert.Equal(["Two children play .", "Kids at a park .", "两个孩子在玩。", "公园里的孩子们。"], images[1].Captions);
+        Assert.Equal(["A dog runs on the grass .", "A brown dog outside ."], images[0].Captions);
+        Assert.Equal(folder.File(Path.Combine("Flicker8k_Dataset", "40_d.jpg")), images[3].Location.Path);
+        Assert.Equal(3, images[3].Captions.Count);
+        Assert.Equal(["40_d"], DatasetReader.Read(joined, new DatasetReadOptions { Split = "test" }).Select(i => i.Id));
+
+        // A photo in another split in the second dataset: refused, naming both.
+        using var other = new TempFolder();
+        File.WriteAllText(other.File("moved.jsonl"), $"{{\"image\": \"x.jpg\", \"id\": \"40_d\", \"split\": \"train\", \"caption\": \"a girl\"}}\n");
+        var error = Assert.Throws<InterBertException>(() => DatasetReader.Read(DatasetReader.Combine(folder.Path, other.File("moved.jsonl"))).ToList());
+        Assert.Equal($"{other.File("moved.jsonl")}: image 40_d is in split 'train' here but in 'test' in {folder.Path}: joined datasets must agree on the split", error.Message);
+        var missing = Assert.Throws<InterBertException>(() => DatasetReader.Read(DatasetReader.Combine(folder.Path, other.File("none.txt"))).ToList());
+        Assert.Equal($"{other.File("none.txt")}: dataset not found (one of the datasets joined by '{Path.PathSeparator}')", missing.Message);
+    }
+
+    [Fact]
     public void AMalformedLineIsAnErrorNamingFileAndLineOrIsSkippedAndCounted()
     {
         using var folder = Miniature(GoodTokens.Replace("30_c.jpg#1\tA cyclist on a road .", "30_c.jpg A cyclist with no key"));

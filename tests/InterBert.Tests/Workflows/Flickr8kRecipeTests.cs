@@ -72,6 +72,36 @@ public sealed class Flickr8kRecipeTests
     }
 
     [Fact]
+    public void BilingualRecipeTrainsOneModelOnBothLanguagesAndEvaluatesEachApart()
+    {
+        using var folder = new TempFolder();
+        var data = Directory.CreateDirectory(folder.File("flickr8k")).FullName;
+        WriteMiniature(data);
+        var output = folder.File("out");
+        var (code, stdout, stderr) = CliProcess.Run(["benchmark", "flickr8k", "--data", data, "--lang", "en+zh", "--out", output,
+            "--detector", SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"), "--pretrain-steps", "2", "--finetune-steps", "2"]);
+        Assert.True(code == 0, stdout + stderr);
+        // Each language's test captions apart: 2 photos x 4 captions, English in one evaluation and Chinese in the other.
+        foreach (var (language, marker) in new[] { ("en", "number"), ("zh", "第") })
+        {
+            var result = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "en+zh", "eval", $"finetuned-pretrained-{language}.json")))!;
+            Assert.Equal(4, result["retrieval"]!["captions"]!.GetValue<int>());
+            Assert.Equal(2, result["retrieval"]!["images"]!.GetValue<int>());
+            Assert.All(result["top5"]!.AsArray(), q => Assert.Contains(marker, q!["caption"]!.GetValue<string>()));
+        }
+        // One vocabulary: MiniLM's (BERT's uncased) at its ids, then the Chinese characters of the training captions.
+        var vocabulary = File.ReadAllLines(Path.Combine(output, "en+zh", "finetune-pretrained", "vocab.txt"));
+        var english = File.ReadAllLines(SharedData.Path("data", "vocab", "bert-base-uncased.txt"));
+        Assert.Equal(english, vocabulary.Take(english.Length));
+        Assert.Contains("狗", vocabulary);
+        Assert.Contains("孩", vocabulary.Skip(english.Length));
+        var report = File.ReadAllText(Path.Combine(output, "en+zh", "report.md"));
+        Assert.Contains("one model for both languages", report);
+        Assert.Contains("Chinese only: not run with these settings", report);
+        Assert.True(File.Exists(Path.Combine(output, "en+zh", "index", "index.json")));
+    }
+
+    [Fact]
     public void MiniLmLayersInAnotherPresetAreAOneLineError()
     {
         using var folder = new TempFolder();
