@@ -22,7 +22,7 @@ public static class IndexCommand
         var images = new Option<string?>("--images") { Description = "a folder of the image files, named by id, instead of --dataset" };
         var exactBelow = new Option<int>("--exact-below") { Description = "search collections up to this size exactly, larger ones by the HNSW graph", DefaultValueFactory = _ => 20_000 }.AtLeast(0);
         var connectivity = new Option<int>("--connectivity") { Description = "HNSW graph degree", DefaultValueFactory = _ => 16 }.AtLeast(2);
-        var update = new Option<bool>("--update") { Description = "keep a folder index in line with --images: embed new and changed photos (features added to the store), drop deleted ones, keep the rest" };
+        var update = new Option<bool>("--update") { Description = "keep the index (folder or database) in line with --images: embed new and changed photos (features added to the store), drop deleted ones, keep the rest" };
         var skipBad = new Option<bool>("--skip-bad") { Description = "with --update: skip and count photos that cannot be read instead of stopping" };
         var precision = CommandLine.PrecisionOption();
         var command = new Command("index", "Build an index of image vectors for 'search' and 'serve': a folder (USearch HNSW) or a PostgreSQL table (pgvector HNSW)")
@@ -50,7 +50,7 @@ public static class IndexCommand
             };
             if (options.Update)
             {
-                if (database) throw new ArgumentException("--update keeps a folder index; a database index takes --append and --remove");
+                if (options.Append || options.Remove.Count > 0) throw new ArgumentException("--update finds what to add and remove itself: give it without --append and --remove");
                 return FolderIndexUpdate.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;
             }
             if (options.SkipBad) throw new ArgumentException("--skip-bad belongs to --update (the photos it reads)");

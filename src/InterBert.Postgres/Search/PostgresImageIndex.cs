@@ -115,6 +115,41 @@ public sealed class PostgresImageIndex : IImageVectorIndex
     }
 
     /// <summary>
+    /// Adds or replaces <paramref name="upsert"/> (their vectors computed now) and removes <paramref name="remove"/>, in
+    /// one transaction on the existing index of <paramref name="weightsPath"/>'s model: <c>index --update</c> of a database index.
+    /// </summary>
+    public static ChangeResult Update(
+        InterBertModel model, string weightsPath, FeatureStore store, IReadOnlyList<IndexedImage> upsert, IReadOnlyCollection<string> remove, PostgresIndexLocation location,
+        IProgress<(int Done, int Total)>? progress = null, CancellationToken cancel = default)
+    {
+        var described = ImageIndex.Describe(model, weightsPath, store, upsert, null);
+        return WriteRows(location, described, upsert, (_, block) => ImageIndex.ComputeVectors(model, store, block), append: true, progress, cancel, remove);
+    }
+
+    /// <summary>
+    /// The images of the index at <paramref name="location"/> (id, file, and the SHA-256 of the file their vector came
+    /// from, when known), checked to be of <paramref name="weightsPath"/>'s model; null when there is no index yet.
+    /// </summary>
+    public static IReadOnlyList<IndexedImage>? Images(PostgresIndexLocation location, string weightsPath)
+    {
+        using var source = DataSource(location);
+        var fingerprint = ImageIndex.Fingerprint(weightsPath);
+        return WithConnection(source, location, connection =>
+        {
+            var existing = ReadManifest(connection, location);
+            if (existing is null) return null;
+            existing.CheckModel(location.Display, weightsPath, fingerprint);
+            // Read through to_jsonb so that tables written before the sha256 column answer too (without it).
+            using var command = new NpgsqlCommand($"SELECT id, file, to_jsonb(t) ->> 'sha256' FROM {Quote(location.Table)} t ORDER BY id", connection);
+            var images = new List<IndexedImage>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+                images.Add(new IndexedImage(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
+            return (IReadOnlyList<IndexedImage>)images;
+        });
+    }
+
+    /// <summary>
     /// Writes given vectors (normalised, <paramref name="described"/>'s dimension, row after row) as the index of the
     /// model <paramref name="described"/> names: for vectors computed elsewhere, and for measuring the database at scale.
     /// </summary>
@@ -129,8 +164,10 @@ public sealed class PostgresImageIndex : IImageVectorIndex
 
     private static ChangeResult WriteRows(
         PostgresIndexLocation location, ImageIndexManifest described, IReadOnlyList<IndexedImage> images, Func<int, IReadOnlyList<IndexedImage>, float[]> vectorsOf, bool append,
-        IProgress<(int Done, int Total)>? progress, CancellationToken cancel)
+        IProgress<(int Done, int Total)>? progress, CancellationToken cancel, IReadOnlyCollection<string>? removeIds = null)
     {
+        var remove = removeIds ?? [];
+        if (remove.Count > 0 && !append) throw new ArgumentException("images are removed from an existing index (append), not from a rebuild");
         var watch = Stopwatch.StartNew();
         var weightsPath = described.Weights;
         using var source = DataSource(location);
@@ -139,6 +176,7 @@ public sealed class PostgresImageIndex : IImageVectorIndex
             EnsureExtension(connection, location);
             var target = Quote(location.Table);
             var staging = Quote(location.Table + "_staging");
+            var removedRows = 0;
             using var transaction = connection.BeginTransaction();
             // Writers of one table take turns, and each reads the manifest only once it holds the lock: one read before
             // would be stale after a concurrent rebuild (another model's) and be written back over it. Searches go on.
@@ -158,14 +196,14 @@ public sealed class PostgresImageIndex : IImageVectorIndex
             {
                 // A temporary table of this session only, named so that it can never be taken for a user's table.
                 staging = "pg_temp." + Quote(location.Table + "_append");
-                Execute(connection, $"CREATE TEMPORARY TABLE {Quote(location.Table + "_append")} (id text PRIMARY KEY, file text, embedding vector({described.Dimension}) NOT NULL) ON COMMIT DROP");
+                Execute(connection, $"CREATE TEMPORARY TABLE {Quote(location.Table + "_append")} (id text PRIMARY KEY, file text, sha256 text, embedding vector({described.Dimension}) NOT NULL) ON COMMIT DROP");
             }
             else
             {
                 // A rebuild's staging table lives only inside its transaction, so one that exists now was never ours.
                 if (TableExists(connection, location.Table + "_staging"))
                     throw new InterBertException($"{location.Display}: a table {location.Table}_staging exists that this rebuild did not create; nothing was changed: rename or drop it, or choose another --table");
-                Execute(connection, $"CREATE TABLE {staging} (id text PRIMARY KEY, file text, embedding vector({described.Dimension}) NOT NULL)");
+                Execute(connection, $"CREATE TABLE {staging} (id text PRIMARY KEY, file text, sha256 text, embedding vector({described.Dimension}) NOT NULL)");
             }
             for (var start = 0; start < images.Count; start += RowsPerCopy)
             {
@@ -173,13 +211,14 @@ public sealed class PostgresImageIndex : IImageVectorIndex
                 var block = images.Skip(start).Take(RowsPerCopy).ToList();
                 var vectors = vectorsOf(start, block);
                 if (vectors.Length != block.Count * described.Dimension) throw new ArgumentException($"{block.Count} images need {block.Count * described.Dimension} values, got {vectors.Length}");
-                using (var writer = connection.BeginBinaryImport($"COPY {staging} (id, file, embedding) FROM STDIN (FORMAT BINARY)"))
+                using (var writer = connection.BeginBinaryImport($"COPY {staging} (id, file, sha256, embedding) FROM STDIN (FORMAT BINARY)"))
                 {
                     for (var k = 0; k < block.Count; k++)
                     {
                         writer.StartRow();
                         writer.Write(block[k].Id);
                         if (block[k].ImagePath is { } file) writer.Write(file); else writer.WriteNull();
+                        if (block[k].Sha256 is { } sha256) writer.Write(sha256); else writer.WriteNull();
                         writer.Write(new Vector(vectors.AsMemory(k * described.Dimension, described.Dimension)));
                     }
                     writer.Complete();
@@ -189,7 +228,15 @@ public sealed class PostgresImageIndex : IImageVectorIndex
             if (cancel.IsCancellationRequested) return new ChangeResult(0, 0, existing?.Count ?? 0, true, watch.Elapsed);
             if (append)
             {
-                Execute(connection, $"INSERT INTO {target} (id, file, embedding) SELECT id, file, embedding FROM {staging} ON CONFLICT (id) DO UPDATE SET file = EXCLUDED.file, embedding = EXCLUDED.embedding", unlimited: true);
+                // Tables written before photos carried their files' hashes gain the column (empty for their rows).
+                Execute(connection, $"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS sha256 text");
+                Execute(connection, $"INSERT INTO {target} (id, file, sha256, embedding) SELECT id, file, sha256, embedding FROM {staging} ON CONFLICT (id) DO UPDATE SET file = EXCLUDED.file, sha256 = EXCLUDED.sha256, embedding = EXCLUDED.embedding", unlimited: true);
+                if (remove.Count > 0)
+                {
+                    using var delete = new NpgsqlCommand($"DELETE FROM {target} WHERE id = ANY($1)", connection);
+                    delete.Parameters.Add(new NpgsqlParameter { Value = remove.ToArray() });
+                    removedRows = delete.ExecuteNonQuery();
+                }
             }
             else
             {
@@ -202,9 +249,10 @@ public sealed class PostgresImageIndex : IImageVectorIndex
                 Execute(connection, $"ALTER INDEX {Quote(location.Table + "_staging_hnsw")} RENAME TO {Quote(location.Table + "_hnsw")}");
             }
             var count = CountRows(connection, target);
-            WriteManifest(connection, location, (append ? existing! : described) with { Count = count });
+            // Appended images' folders join those the index serves files from.
+            WriteManifest(connection, location, append ? existing! with { Count = count, ImageRoots = ImageIndexManifest.Roots((existing.ImageRoots ?? []).Concat(described.ImageRoots ?? [])) } : described with { Count = count });
             transaction.Commit();
-            return new ChangeResult(images.Count, 0, count, false, watch.Elapsed);
+            return new ChangeResult(images.Count, removedRows, count, false, watch.Elapsed);
         });
     }
 

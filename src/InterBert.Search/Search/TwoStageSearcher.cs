@@ -1,5 +1,4 @@
 using InterBert.Data;
-using InterBert.Inference;
 using InterBert.Modeling;
 using InterBert.Tasks;
 using InterBert.Text;

@@ -10,4 +10,7 @@ public interface IIndexJobBackend
 
     /// <summary>Builds, appends to or removes from an index of this backend (the options name it by their connection).</summary>
     ImageIndex.BuildResult Index(IndexJobOptions options, WorkflowHost host, CancellationToken cancel);
+
+    /// <summary>Brings an index of this backend in line with a folder of photos (<see cref="FolderIndexUpdate"/>: <c>index --update</c>), in one change.</summary>
+    FolderIndexUpdate.Result Update(IndexJobOptions options, WorkflowHost host, CancellationToken cancel);
 }

@@ -19,6 +19,12 @@ public static class IndexJob
             if (backends.All(b => b.Name != backend.Name)) backends = [.. backends, backend];
     }
 
+    /// <summary>The registered database backend of that name; refuses one this process lacks.</summary>
+    public static IIndexJobBackend Backend(string name)
+    {
+        lock (Gate) return backends.FirstOrDefault(b => b.Name == name) ?? throw ImageIndexes.NotAvailable(name);
+    }
+
     /// <summary>Builds (or continues) the index as a stage of <paramref name="host"/>; logs what it wrote.</summary>
     public static ImageIndex.BuildResult Run(IndexJobOptions options, WorkflowHost host, CancellationToken cancel = default)
     {
@@ -26,7 +32,7 @@ public static class IndexJob
             host.Log($"index: note: {options.Weights} was not trained with the contrastive loss; its text and image vectors may not be aligned, so first-stage candidates can miss (fine-tune with --contrastive-weight)");
         if (options.Update) throw new ArgumentException("an update is FolderIndexUpdate.Run's work (index --update)");
         if (options.Connection is not null)
-            return (backends.FirstOrDefault(b => b.Name == "postgres") ?? throw ImageIndexes.NotAvailable("postgres")).Index(options, host, cancel);
+            return Backend("postgres").Index(options, host, cancel);
         if (options.Append || options.Remove.Count > 0 || options.Table is not null)
             throw new ArgumentException("--append, --remove and --table belong to a database index (--backend postgres)");
         if (options.Output is null) throw new ArgumentException("--out is required: the index folder");

@@ -13,7 +13,7 @@ namespace InterBert.Tasks;
 public sealed record RelevanceCalibration
 {
     /// <summary>The file's name, beside the weights.</summary>
-    public const string FileName = "relevance.json";
+    public const string FileName = Weights.ModelFolder.RelevanceFile;
     private const string FormatName = "interbert-relevance";
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 

@@ -20,6 +20,8 @@ public static class ModelFolder
     public const string ConfigFile = "config.json";
     /// <summary>The tokenizer settings file of a folder.</summary>
     public const string TokenizerConfigFile = "tokenizer_config.json";
+    /// <summary>The relevance calibration of the weights beside it (written by <c>evaluate --fit-relevance</c>).</summary>
+    public const string RelevanceFile = "relevance.json";
     /// <summary>The <c>model_type</c> written into <c>config.json</c>.</summary>
     public const string ModelType = "interbert";
 
@@ -87,7 +89,7 @@ public static class ModelFolder
     /// (a run folder, with its checkpoints, is not one): writing a model folder replaces it whole.
     /// </summary>
     public static void ClaimFolder(string folder) => OutputFolder.ClaimReplaceable(folder, "a model folder", ConfigFile,
-        [WeightsFile, VocabularyFile, TokenizerConfigFile, Data.ImagePreprocessing.FileName, "detector.onnx", "coco_classes.txt", Tasks.RelevanceCalibration.FileName]);
+        [WeightsFile, VocabularyFile, TokenizerConfigFile, Data.ImagePreprocessing.FileName, "detector.onnx", "coco_classes.txt", RelevanceFile]);
 
     /// <summary>
     /// Writes the weights file <paramref name="weightsPath"/> as a model folder, keeping everything its metadata

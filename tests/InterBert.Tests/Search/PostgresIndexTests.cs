@@ -170,6 +170,54 @@ public sealed class PostgresIndexTests(SearchFixture fixture)
     }
 
     [Fact]
+    public void AnUpdateOfTheDatabaseIndexEmbedsTheNewAndChangedAndRemovesTheDeleted()
+    {
+        using var work = new TempFolder();
+        var scenes = Directory.GetFiles(Path.Combine(fixture.Folder, "scenes", "images"), "*.png").Order(StringComparer.Ordinal).ToArray();
+        var photos = Directory.CreateDirectory(work.File("photos")).FullName;
+        foreach (var scene in scenes.Take(8)) File.Copy(scene, Path.Combine(photos, Path.GetFileName(scene)));
+        var store = work.File("store");
+        var (code, output, error) = CliProcess.Run("features", "--images", photos, "--out", store);
+        Assert.True(code == 0, output + error);
+        var pointer = work.File("photos-index.json");
+        string[] update = ["index", "--backend", "postgres", "--connection", Database.Url, "--table", "demo_update", "--weights", fixture.SearchWeights,
+            "--features", store, "--images", photos, "--update", "--out", pointer];
+        (code, output, error) = CliProcess.Run(update);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("8 new, 0 changed, 0 removed, 0 unchanged; 8 embedded", output);
+        var location = PostgresIndexLocation.Parse(Database.Url, "demo_update");
+        var first = PostgresImageIndex.Images(location, fixture.SearchWeights)!.ToDictionary(i => i.Id);
+
+        // 3 new, 1 changed (another scene's picture under its name), 2 deleted.
+        var files = Directory.GetFiles(photos).Order(StringComparer.Ordinal).ToArray();
+        foreach (var scene in scenes.Skip(8).Take(3)) File.Copy(scene, Path.Combine(photos, Path.GetFileName(scene)));
+        File.Copy(scenes[20], files[0], overwrite: true);
+        File.Delete(files[1]);
+        File.Delete(files[2]);
+        (code, output, error) = CliProcess.Run(update);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("3 new, 1 changed, 2 removed, 5 unchanged; 4 embedded", output);
+
+        var after = PostgresImageIndex.Images(location, fixture.SearchWeights)!.ToDictionary(i => i.Id);
+        var expected = Directory.GetFiles(photos).Select(f => Path.GetFileNameWithoutExtension(f)).Order(StringComparer.Ordinal);
+        Assert.Equal(expected, after.Keys.Order(StringComparer.Ordinal));
+        // Each row records the hash of the file its vector came from; the changed photo's is its new file's.
+        foreach (var file in Directory.GetFiles(photos))
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file))), after[Path.GetFileNameWithoutExtension(file)].Sha256);
+        Assert.NotEqual(first[Path.GetFileNameWithoutExtension(files[0])].Sha256, after[Path.GetFileNameWithoutExtension(files[0])].Sha256);
+        // The changed photo is found by its new picture, under its name; the deleted ones are gone from search.
+        var byPhoto = SearchJson("--index", pointer, "--image", files[0], "--top", "1");
+        Assert.Equal(Path.GetFileNameWithoutExtension(files[0]), byPhoto[0]!["id"]!.GetValue<string>());
+        var all = SearchJson("--index", pointer, "--top", "20", "--candidates", "20", "一个蓝色的正方形").Select(h => h!["id"]!.GetValue<string>()).ToList();
+        Assert.Equal(9, all.Count);
+        Assert.DoesNotContain(Path.GetFileNameWithoutExtension(files[1]), all);
+
+        (code, output, error) = CliProcess.Run(update);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("is up to date", output);
+    }
+
+    [Fact]
     public void AnInterruptedRebuildLeavesThePreviousIndexAndBadInputIsOneLine()
     {
         var pointer = BuildDatabaseIndex("demo_keep");

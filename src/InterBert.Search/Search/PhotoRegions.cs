@@ -1,7 +1,7 @@
 using InterBert.Data;
 using InterBert.Vision;
 
-namespace InterBert.Inference;
+namespace InterBert.Search;
 
 /// <summary>
 /// Turns new photos into regions the way a model's (or an index's) photos were: the same detector or grid, the same
