@@ -217,7 +217,7 @@ public sealed class InterBertPipeline : IDisposable
     {
         ArgumentNullException.ThrowIfNull(photosFolder);
         var before = WithIndex(1, index => index);
-        if (before.Index is not ImageIndex folderIndex) throw new InvalidOperationException("Update keeps a folder index; a database index takes 'interbert index --append' and '--remove'");
+        if (before.Index is not ImageIndex folderIndex) throw new InvalidOperationException("Update keeps a folder index; a database index is updated by 'interbert index --backend postgres --connection ... --images DIR --update' (a running service sees the change)");
         var result = FolderIndexUpdate.Run(new IndexJobOptions
         {
             Weights = Weights, Features = before.Store.Folder, Output = folderIndex.Folder, ImagesFolder = photosFolder, Update = true, Precision = model.Precision,

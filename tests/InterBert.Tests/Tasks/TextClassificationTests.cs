@@ -119,5 +119,16 @@ public class TextClassificationTests(ITestOutputHelper output)
         var examples = LabelledTextReader.Read(path);
         Assert.Equal(2, examples.Count);
         Assert.Equal("and a cat", examples[1].Pair);
+
+        // Skipped and counted when asked: the line without a label and the one with an empty sentence.
+        File.WriteAllText(path, "sentence\tlabel\na dog\t1\nno label at all\n\t0\na cat\t0\n");
+        var report = new DatasetReport();
+        Assert.Equal(["a dog", "a cat"], LabelledTextReader.Read(path, new DatasetReadOptions { SkipBad = true, Report = report }).Select(e => e.Text));
+        Assert.Equal(2, report.Skipped);
+        Assert.StartsWith($"{path}: line 3: 1 tab-separated fields", Assert.Throws<InterBertException>(() => LabelledTextReader.Read(path)).Message);
+
+        // A Git LFS pointer committed in place of the data: one line naming the file.
+        File.WriteAllText(path, "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 43210\n");
+        Assert.Equal($"{path}: a Git LFS pointer, not the data (its repository stores the file in LFS: fetch the file itself)", Assert.Throws<InterBertException>(() => LabelledTextReader.Read(path)).Message);
     }
 }
