@@ -51,7 +51,7 @@ public sealed class Flickr8kRecipe
         OutputFolder.Claim(options.OutputFolder, "the Flickr8k recipe's working folder", "en/" + StageCache.FileName, "zh/" + StageCache.FileName, "en+zh/" + StageCache.FileName, "features/" + Data.FeatureStore.ManifestFile);
         OutputFolder.Claim(Path.Combine(options.OutputFolder, options.Language), "the Flickr8k recipe's working folder", StageCache.FileName);
         folder = Directory.CreateDirectory(Path.Combine(options.OutputFolder, options.Language)).FullName;
-        stages = new StagedRun(folder, "flickr8k", StageCount, this.host);
+        stages = new StagedRun(folder, "flickr8k", options.Baseline ? StageCount : StageCount - 2, this.host);
     }
 
     /// <summary>
@@ -102,9 +102,9 @@ public sealed class Flickr8kRecipe
                 (p, c) => BuildIndex(Path.Combine(folder, "finetune-pretrained"), p, c), cancel)) return false;
         if (!Stage("calibrate", "fit the search model's relevance on dev, measure its cut-off on test", pretrain + "|" + finetune + "|" + options.Fingerprint("calibrate"), null,
                 (p, c) => Calibrate(Path.Combine(folder, "finetune-pretrained"), p, c), cancel)) return false;
-        if (!Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({options.FinetuneSteps} steps)", init + "|" + finetune, Path.Combine(folder, "finetune-baseline"),
+        if (options.Baseline && !Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({options.FinetuneSteps} steps)", init + "|" + finetune, Path.Combine(folder, "finetune-baseline"),
                 (p, c) => Finetune(InitialWeights, "finetune-baseline", p, c), cancel)) return false;
-        if (!Stage("evaluate-baseline", "evaluate it on test", init + "|" + finetune + "|" + evaluate, null,
+        if (options.Baseline && !Stage("evaluate-baseline", "evaluate it on test", init + "|" + finetune + "|" + evaluate, null,
                 (p, c) => Evaluate("finetuned-baseline", FinetunedWeights("finetune-baseline"), zeroShot: false, p, c), cancel)) return false;
         stages.Last("write the report");
         Flickr8kReport.Write(folder, options, Results(), stages.Cache, Dataset, stages.Elapsed);

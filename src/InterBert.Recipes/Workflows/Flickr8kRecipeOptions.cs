@@ -65,6 +65,8 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public double FinetuneLearningRate { get; init; } = 2e-4;
     /// <summary>Draw fine-tuning's wrong images and captions within the batch in proportion to the contrastive similarity (ALBEF's sampling) rather than at random.</summary>
     public bool SimilarityNegatives { get; init; }
+    /// <summary>Also fine-tune and evaluate from the initial weights, without multimodal pretraining (the comparison that says what pretraining adds).</summary>
+    public bool Baseline { get; init; } = true;
     /// <summary>Images re-scored by the cross-modal model per test caption (two-stage evaluation).</summary>
     public int Candidates { get; init; } = 16;
     /// <summary>Rank re-scored pairs by the cross-modal score plus the scaled unimodal cosine (BLIP-2's re-ranking) rather than the score alone.</summary>

@@ -45,7 +45,7 @@ public static class Flickr8kReport
                     ? " No Chinese weights ship: the transformer layers start from MiniLM's (`init --from minilm --vocab`), characters that MiniLM's vocabulary has keep its embeddings, the others start random."
                     : " The text path starts from random weights (no Chinese weights ship).")));
         line(Invariant($"Model: preset `{options.Preset}`. Pretraining: {options.PretrainSteps:N0} steps of {options.PretrainBatch} pairs on the training photos, MSM + MRM + ITM (weights {options.LossWeights.Segment}:{options.LossWeights.Region}:{options.LossWeights.Matching}) plus the image-text contrastive loss (weight {options.ContrastiveWeight}). ") +
-            Invariant($"Fine-tuning, for both fine-tuned models: {options.FinetuneSteps:N0} steps of {options.FinetuneBatch} examples (4-way ranking loss with mined hard negatives, plus the contrastive loss), learning rate {options.FinetuneLearningRate}. ") +
+            Invariant($"Fine-tuning{(options.Baseline ? ", for both fine-tuned models" : "")}: {options.FinetuneSteps:N0} steps of {options.FinetuneBatch} examples (4-way ranking loss with mined hard negatives, plus the contrastive loss), learning rate {options.FinetuneLearningRate}. ") +
             $"Arithmetic: {options.Precision.Name()}.");
         if (results.Values.FirstOrDefault() is { } any)
             line(Invariant($"Test protocol: all {any.Retrieval.Captions:N0} test captions against all {any.Retrieval.Images:N0} test photos, two-stage (ALBEF's): every pair ranked by the unimodal vectors, then each caption's {any.Candidates} nearest photos and each photo's {any.CaptionCandidates} nearest captions re-scored by the cross-modal model ({any.PairsScored:N0} pairs) and ranked by {(any.Rerank == "score" ? "the cross-modal score (ALBEF's re-ranking)" : "the cross-modal score plus the unimodal cosine on the contrastive logit scale (BLIP-2's re-ranking)")}. Chance R@1 is 0.1%."));
@@ -131,9 +131,10 @@ public static class Flickr8kReport
         line("");
         line("| stage | minutes when it ran |");
         line("|---|---|");
-        foreach (var stage in Stages) line(Invariant($"| {stage} | {cache.SecondsOf(stage) / 60:F1} |"));
+        var ran = Stages.Where(stage => options.Baseline || !stage.EndsWith("-baseline", StringComparison.Ordinal)).ToList();
+        foreach (var stage in ran) line(Invariant($"| {stage} | {cache.SecondsOf(stage) / 60:F1} |"));
         line("");
-        line(Invariant($"All stages: {Stages.Sum(cache.SecondsOf) / 60:F1} minutes; this run {thisRun.TotalMinutes:F1} minutes (stages reused from an earlier run take no time). Dataset read from `{dataset}`."));
+        line(Invariant($"All stages: {ran.Sum(cache.SecondsOf) / 60:F1} minutes; this run {thisRun.TotalMinutes:F1} minutes (stages reused from an earlier run take no time). Dataset read from `{dataset}`."));
         AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), text.ToString());
     }
 

@@ -79,7 +79,7 @@ public sealed class Flickr8kRecipeTests
         WriteMiniature(data);
         var output = folder.File("out");
         var (code, stdout, stderr) = CliProcess.Run(["benchmark", "flickr8k", "--data", data, "--lang", "en+zh", "--out", output,
-            "--detector", SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"), "--pretrain-steps", "2", "--finetune-steps", "2"]);
+            "--detector", SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"), "--pretrain-steps", "2", "--finetune-steps", "2", "--no-baseline"]);
         Assert.True(code == 0, stdout + stderr);
         // Each language's test captions apart: 2 photos x 4 captions, English in one evaluation and Chinese in the other.
         foreach (var (language, marker) in new[] { ("en", "number"), ("zh", "第") })
@@ -99,6 +99,10 @@ public sealed class Flickr8kRecipeTests
         Assert.Contains("one model for both languages", report);
         Assert.Contains("Chinese only: not run with these settings", report);
         Assert.True(File.Exists(Path.Combine(output, "en+zh", "index", "index.json")));
+        // --no-baseline: no fine-tuning without pretraining, and no row for it.
+        Assert.False(Directory.Exists(Path.Combine(output, "en+zh", "finetune-baseline")));
+        Assert.DoesNotContain("without multimodal pretraining", report);
+        Assert.Contains("[9/9] write the report", stdout);
     }
 
     [Fact]
