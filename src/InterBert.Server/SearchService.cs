@@ -1,3 +1,4 @@
+using InterBert.Tasks;
 using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
@@ -118,6 +119,8 @@ public static class SearchService
             score = live.Current.Index.Manifest.Score,
             images_without_features = live.Current.ImagesWithoutFeatures,
             relevance_calibrated = live.Current.Relevance is not null,
+            ranking = (options.Ranking ?? live.Current.DefaultRanking).Name(),
+            ranking_chosen_by = options.Ranking is null ? live.Current.DefaultRankingReason : "the service's --rank",
             api_key = keyHash is not null,
         }));
         // Every search runs within its client's share and the overall limits, against a deadline that covers waiting for
@@ -181,7 +184,7 @@ public static class SearchService
                 minRelevance = minimum;
             }
             return await Admitted(context,
-                (cancel, priority) => live.Current.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.AddSimilarity, cancel, priority, minRelevance),
+                (cancel, priority) => live.Current.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.Ranking, cancel, priority, minRelevance),
                 hits => Hits(text, null, watch, hits));
         });
         app.MapPost("/api/search/image", async (HttpContext context) =>

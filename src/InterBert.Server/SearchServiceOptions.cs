@@ -34,8 +34,8 @@ public sealed record SearchServiceOptions
     public int Candidates { get; init; } = TwoStageSearcher.DefaultCandidates;
     /// <summary>How the first stage searches.</summary>
     public SearchMode Mode { get; init; } = SearchMode.Auto;
-    /// <summary>Re-rank by the cross-modal score plus the scaled first-stage cosine (BLIP-2's re-ranking).</summary>
-    public bool AddSimilarity { get; init; }
+    /// <summary>How candidates are ranked; null: the model's measured best (<see cref="TwoStageSearcher.DefaultRanking"/>).</summary>
+    public Tasks.SearchRanking? Ranking { get; init; }
     /// <summary>
     /// Host names requests may address (the Host header), against DNS rebinding; empty: the loopback names and the bound
     /// address. "*" allows any.

@@ -1,3 +1,4 @@
+using InterBert.Tasks;
 using System.CommandLine;
 using System.Diagnostics;
 using InterBert.Search;
@@ -14,11 +15,30 @@ public static class SearchCommand
     /// <summary>Option: how many first-stage candidates are re-ranked.</summary>
     public static Option<int> CandidatesOption() => new Option<int>("--candidates") { Description = "first-stage candidates re-ranked by the cross-modal score", DefaultValueFactory = _ => TwoStageSearcher.DefaultCandidates }.AtLeast(1);
 
-    /// <summary>Option: re-rank by the cross-modal score plus the scaled first-stage cosine.</summary>
-    public static Option<bool> AddSimilarityOption() => new("--add-similarity")
+    /// <summary>Option: how the first stage's candidates are ranked.</summary>
+    public static Option<string> RankOption()
     {
-        Description = "re-rank by the cross-modal score plus the first-stage cosine on the contrastive logit scale (BLIP-2's re-ranking) instead of the score alone",
-    };
+        var option = new Option<string>("--rank")
+        {
+            Description = "how candidates are ranked: auto (the ranking the model's relevance.json measured best on its dev split, else score+similarity), "
+                + "score (the cross-modal score), score+similarity (the score plus the first-stage cosine on the contrastive logit scale, BLIP-2's) or first-stage (the cosine alone: no cross-modal scoring, fastest)",
+            DefaultValueFactory = _ => "auto",
+        };
+        option.AcceptOnlyFromAmong(["auto", .. SearchRankingNames.All.Keys]);
+        return option;
+    }
+
+    /// <summary>Option: the former spelling of <c>--rank score+similarity</c>.</summary>
+    public static Option<bool> AddSimilarityOption() => new("--add-similarity") { Description = "the same as --rank score+similarity" };
+
+    /// <summary>The ranking asked for (null: the searcher's default), from <see cref="RankOption"/> and <see cref="AddSimilarityOption"/>.</summary>
+    public static SearchRanking? Ranking(ParseResult parse, Option<string> rank, Option<bool> addSimilarity)
+    {
+        var name = parse.GetValue(rank)!;
+        if (!parse.GetValue(addSimilarity)) return name == "auto" ? null : SearchRankingNames.Parse(name);
+        if (name is not ("auto" or "score+similarity")) throw new ArgumentException($"--add-similarity is --rank score+similarity; it cannot go with --rank {name}");
+        return SearchRanking.ScoreAndSimilarity;
+    }
 
     /// <summary>Creates the verb.</summary>
     public static Command Create()
@@ -30,6 +50,7 @@ public static class SearchCommand
         var precision = CommandLine.PrecisionOption();
         var json = new Option<bool>("--json") { Description = "print the hits as one JSON array (id, score, first-stage similarity and rank, file) instead of a table" };
         var mode = ModeOption();
+        var rank = RankOption();
         var addSimilarity = AddSimilarityOption();
         var minRelevance = new Option<double?>("--min-relevance") { Description = "return only results whose calibrated relevance (0 to 1: the chance a result is the photo described) reaches this, possibly none; needs the model's relevance.json (evaluate --fit-relevance)" };
         var image = new Option<string?>("--image") { Description = "search by a photo instead of words: the indexed photos nearest to it by image vector" };
@@ -37,7 +58,7 @@ public static class SearchCommand
         var query = new Argument<string[]>("query") { Description = "the query text (a query that starts with -- follows a lone --)", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("search", "Search images by text (nearest image vectors, re-ranked by InterBERT's matching score) or by photo")
         {
-            index, weights, top, candidates, mode, addSimilarity, precision, json, minRelevance, image, similar, query,
+            index, weights, top, candidates, mode, rank, addSimilarity, precision, json, minRelevance, image, similar, query,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -50,11 +71,12 @@ public static class SearchCommand
             var photoBytes = photo is null ? null : new InterBert.Data.ImageLocation(photo).ReadBytes();
             using var searcher = TwoStageSearcher.Open(parse.GetValue(index)!, parse.GetValue(weights), CommandLine.Precision(parse, precision));
             searcher.ImageWithoutFeatures += id => Console.Error.WriteLine($"search: note: image {id} is in the index but has no features in {searcher.Store.Folder}; skipped");
+            var ranking = Ranking(parse, rank, addSimilarity) ?? searcher.DefaultRanking;
             var watch = Stopwatch.StartNew();
             var count = Math.Clamp(parse.GetValue(top), 1, 1000);
             var hits = photoBytes is not null ? searcher.SearchByPhoto(searcher.ReadPhoto(photoBytes, photo!), count, parse.GetValue(mode))
                 : similarTo is not null ? searcher.Similar(similarTo, count, parse.GetValue(mode)) ?? throw new InterBertException($"{searcher.Index.Location}: no image {similarTo} with features in the index")
-                : searcher.Search(text, count, Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), parse.GetValue(addSimilarity), parse.GetValue(minRelevance));
+                : searcher.Search(text, count, Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), ranking, parse.GetValue(minRelevance));
             var elapsed = watch.Elapsed;
             if (parse.GetValue(json))
             {
@@ -79,11 +101,18 @@ public static class SearchCommand
                 table.AddRow($"{k + 1}", Markup.Escape(hit.Id), $"{hit.Score:F3}", hit.Relevance is { } r ? $"{r:F2}" : "-", $"{hit.FirstStageSimilarity:F3}  #{hit.FirstStageRank}", Markup.Escape(hit.ImagePath ?? "-"));
             }
             AnsiConsole.Write(table);
-            Console.WriteLine($"search: \"{text}\": {hits.Count} of {searcher.Index.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms ({searcher.Index.Manifest.Score}{(parse.GetValue(addSimilarity) ? $" + {searcher.SimilarityScale:F1} x cosine" : "")}, {Math.Max(parse.GetValue(candidates), parse.GetValue(top))} candidates)");
+            Console.WriteLine($"search: \"{text}\": {hits.Count} of {searcher.Index.Count:N0} images in {elapsed.TotalMilliseconds:F0} ms (ranked by {RankingText(ranking, searcher)}{(Ranking(parse, rank, addSimilarity) is null ? $", {searcher.DefaultRankingReason}" : "")}, {Math.Max(parse.GetValue(candidates), parse.GetValue(top))} candidates)");
             return 0;
         }));
         return command;
     }
+
+    private static string RankingText(SearchRanking ranking, TwoStageSearcher searcher) => ranking switch
+    {
+        SearchRanking.Score => $"{ranking.Name()}: the {searcher.Index.Manifest.Score}",
+        SearchRanking.ScoreAndSimilarity => $"{ranking.Name()}: the {searcher.Index.Manifest.Score} + {searcher.SimilarityScale:F1} x cosine",
+        _ => $"{ranking.Name()}: the cosine alone",
+    };
 
     /// <summary>
     /// The query takes the words left over, so an unknown option would be searched for as text: refused, as every

@@ -1,3 +1,4 @@
+using InterBert.Tasks;
 using InterBert.Modeling;
 using System.CommandLine;
 using InterBert.Search;
@@ -29,10 +30,11 @@ public static class ServeCommand
         var candidates = SearchCommand.CandidatesOption();
         var precision = CommandLine.PrecisionOption();
         var mode = SearchCommand.ModeOption();
+        var rank = SearchCommand.RankOption();
         var addSimilarity = SearchCommand.AddSimilarityOption();
         var command = new Command("serve", "Serve search by words and by photo: a web page, GET /api/search?q=...&k=..., POST /api/search/image, GET /api/similar/{id}, /images/{id}, /health")
         {
-            index, weights, host, port, concurrent, queue, perClient, queuePerClient, clientHeader, timeout, allowedHosts, apiKeyFile, imageRoots, maxUpload, candidates, mode, addSimilarity, precision,
+            index, weights, host, port, concurrent, queue, perClient, queuePerClient, clientHeader, timeout, allowedHosts, apiKeyFile, imageRoots, maxUpload, candidates, mode, rank, addSimilarity, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -46,13 +48,14 @@ public static class ServeCommand
             {
                 Host = parse.GetValue(host)!, Port = parse.GetValue(port), MaxConcurrentSearches = parse.GetValue(concurrent),
                 MaxQueuedSearches = parse.GetValue(queue), Candidates = Math.Max(1, parse.GetValue(candidates)), Mode = parse.GetValue(mode),
-                AddSimilarity = parse.GetValue(addSimilarity), MaxConcurrentPerClient = parse.GetValue(perClient), MaxQueuedPerClient = parse.GetValue(queuePerClient),
+                Ranking = SearchCommand.Ranking(parse, rank, addSimilarity), MaxConcurrentPerClient = parse.GetValue(perClient), MaxQueuedPerClient = parse.GetValue(queuePerClient),
                 ClientHeader = parse.GetValue(clientHeader), Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)), AllowedHosts = parse.GetValue(allowedHosts) ?? [],
                 ApiKey = apiKey, ImageRoots = roots, MaxUploadBytes = (long)(Math.Max(0.001, parse.GetValue(maxUpload)) * 1024 * 1024),
             };
             var app = SearchService.Build(searcher, options);
             var address = SearchService.Start(app, options);
             Console.WriteLine($"serve: {searcher.Index.Count:N0} images of {searcher.Index.Location}, model {searcher.WeightsPath} ({searcher.Model.Precision.Name()})");
+            Console.WriteLine(options.Ranking is { } asked ? $"serve: ranked by {asked.Name()} (--rank)" : $"serve: ranked by {searcher.DefaultRanking.Name()} ({searcher.DefaultRankingReason})");
             var served = options.ImageRoots.Count > 0 ? options.ImageRoots : searcher.Index.ImageRoots;
             Console.WriteLine(served.Count > 0
                 ? $"serve: image files from {string.Join(", ", served)}"

@@ -173,16 +173,17 @@ public sealed class InterBertPipeline : IDisposable
 
     /// <summary>
     /// The <paramref name="top"/> best images of the index for <paramref name="query"/>: its <paramref name="candidates"/>
-    /// nearest by vector, re-ranked by the cross-modal score, as <c>interbert search</c> does.
+    /// nearest by vector, ranked as <c>interbert search</c> ranks them (<paramref name="ranking"/>; by default the one
+    /// the model's relevance calibration measured best, see <see cref="TwoStageSearcher.DefaultRanking"/>).
     /// </summary>
     /// <remarks>
     /// With <paramref name="minRelevance"/> (0 to 1), only results whose calibrated relevance reaches it, possibly none;
     /// the model needs its <c>relevance.json</c> (<c>interbert evaluate --fit-relevance</c>).
     /// </remarks>
-    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = TwoStageSearcher.DefaultCandidates, double? minRelevance = null)
+    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = TwoStageSearcher.DefaultCandidates, double? minRelevance = null, Tasks.SearchRanking? ranking = null)
     {
         if (candidates < 1) throw new ArgumentOutOfRangeException(nameof(candidates), candidates, "at least 1");
-        return WithIndex(top, index => index.Search(query, top, candidates, minRelevance: minRelevance));
+        return WithIndex(top, index => index.Search(query, top, candidates, ranking: ranking, minRelevance: minRelevance));
     }
 
     /// <summary>

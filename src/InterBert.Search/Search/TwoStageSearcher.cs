@@ -166,24 +166,39 @@ public sealed class TwoStageSearcher : IDisposable
     });
 
     /// <summary>
+    /// The ranking a search uses when not told one: the ranking the model's relevance calibration measured best on its
+    /// dev split, else the cross-modal score plus the first-stage cosine (the better re-ranking in every measurement on
+    /// real photos; see docs/benchmarks.md).
+    /// </summary>
+    public SearchRanking DefaultRanking => Relevance?.MeasuredBest ?? SearchRanking.ScoreAndSimilarity;
+
+    /// <summary>Why <see cref="DefaultRanking"/> is what it is, in a few words (for <c>/health</c> and the command line).</summary>
+    public string DefaultRankingReason => Relevance?.MeasuredBest is not null ? $"measured best on {Relevance.FittedOn} ({RelevanceCalibration.FileName})" : "the default without a measurement";
+
+    /// <summary>
     /// The <paramref name="top"/> best images for <paramref name="query"/>: <paramref name="candidates"/> from the
-    /// index, re-ranked by the cross-modal score (ties by first-stage rank); with <paramref name="addSimilarity"/>, by
-    /// the score plus the first-stage cosine times <see cref="SimilarityScale"/> (BLIP-2's re-ranking, the hit's score).
+    /// index, ordered by <paramref name="ranking"/> (<see cref="DefaultRanking"/> when null; ties by first-stage rank).
+    /// A hit's score is what it was ranked by: the cross-modal score, that plus the first-stage cosine times
+    /// <see cref="SimilarityScale"/> (BLIP-2's re-ranking), or the cosine alone.
     /// </summary>
     /// <remarks>With <paramref name="minRelevance"/>, only hits whose calibrated relevance reaches it are returned, possibly none.</remarks>
-    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, bool addSimilarity = false,
+    public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, SearchRanking? ranking = null,
         double? minRelevance = null)
     {
-        CheckMinRelevance(minRelevance);
-        return modelThread.Run(() => SearchOnModelThread(query, top, candidates, mode, addSimilarity, minRelevance));
+        var resolved = ranking ?? DefaultRanking;
+        CheckMinRelevance(minRelevance, resolved);
+        return modelThread.Run(() => SearchOnModelThread(query, top, candidates, mode, resolved, minRelevance));
     }
 
     /// <summary>Refuses a minimum relevance outside [0, 1], or one the model has no calibration for (the one-line reason names the fix).</summary>
-    public void CheckMinRelevance(double? minRelevance)
+    public void CheckMinRelevance(double? minRelevance, SearchRanking? ranking = null)
     {
         if (minRelevance is not { } minimum) return;
         if (minimum is < 0 or > 1 || double.IsNaN(minimum)) throw new ArgumentException($"a minimum relevance is a probability from 0 to 1, not {minimum}");
         if (Relevance is null) throw new InterBertException(relevanceMissing);
+        var resolved = ranking ?? DefaultRanking;
+        if (Relevance.For(resolved) is null)
+            throw new InterBertException($"{WeightsPath}: its relevance calibration predates the {resolved.Name()} ranking; fit it again with 'interbert evaluate --task retrieval --split val --fit-relevance ...' or rank another way");
     }
 
     /// <summary>
@@ -194,10 +209,11 @@ public sealed class TwoStageSearcher : IDisposable
     /// <paramref name="cancel"/> ends (the client left, the deadline passed) is never run.
     /// </summary>
     public Task<IReadOnlyList<SearchHit>> SearchAsync(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto,
-        bool addSimilarity = false, CancellationToken cancel = default, int priority = 0, double? minRelevance = null)
+        SearchRanking? ranking = null, CancellationToken cancel = default, int priority = 0, double? minRelevance = null)
     {
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
-        CheckMinRelevance(minRelevance);
+        var resolved = ranking ?? DefaultRanking;
+        CheckMinRelevance(minRelevance, resolved);
         var result = new TaskCompletionSource<IReadOnlyList<SearchHit>>(TaskCreationOptions.RunContinuationsAsynchronously);
         var tokens = Tokens(query);
         List<IndexHit>? nearest = null;
@@ -210,6 +226,8 @@ public sealed class TwoStageSearcher : IDisposable
             {
                 nearest = WithFeatures(Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode));
                 scores = new float[nearest.Count];
+                // Ranked by the first stage alone: nothing for the cross-modal model to score.
+                if (resolved == SearchRanking.FirstStage) done = nearest.Count;
             }
             while (done < nearest.Count)
             {
@@ -231,7 +249,7 @@ public sealed class TwoStageSearcher : IDisposable
             {
                 try
                 {
-                    result.TrySetResult(Ranked(nearest!, scores, top, addSimilarity, minRelevance));
+                    result.TrySetResult(Ranked(nearest!, scores, top, resolved, minRelevance));
                 }
                 catch (Exception e)
                 {
@@ -246,23 +264,29 @@ public sealed class TwoStageSearcher : IDisposable
     /// <summary>Candidates re-ranked per model call by <see cref="SearchAsync"/>: small enough to let others in, large enough to keep the batch efficient.</summary>
     public const int ServiceRerankBlock = 32;
 
-    private IReadOnlyList<SearchHit> SearchOnModelThread(string query, int top, int candidates, SearchMode mode, bool addSimilarity, double? minRelevance)
+    private IReadOnlyList<SearchHit> SearchOnModelThread(string query, int top, int candidates, SearchMode mode, SearchRanking ranking, double? minRelevance)
     {
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
         var tokens = Tokens(query);
         var nearest = WithFeatures(Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode));
-        return Ranked(nearest, Rerank(tokens, nearest.Select(n => n.Image.Id).ToList()), top, addSimilarity, minRelevance);
+        var scores = ranking == SearchRanking.FirstStage ? new float[nearest.Count] : Rerank(tokens, nearest.Select(n => n.Image.Id).ToList());
+        return Ranked(nearest, scores, top, ranking, minRelevance);
     }
 
     /// <summary>
     /// The candidates ordered by their re-ranking scores (ties by first-stage rank), with their relevance when the model
     /// is calibrated; the best <paramref name="top"/> of those at or above <paramref name="minRelevance"/>.
     /// </summary>
-    private IReadOnlyList<SearchHit> Ranked(List<IndexHit> nearest, float[] scores, int top, bool addSimilarity, double? minRelevance)
+    private IReadOnlyList<SearchHit> Ranked(List<IndexHit> nearest, float[] scores, int top, SearchRanking ranking, double? minRelevance)
     {
-        if (addSimilarity)
-            for (var k = 0; k < scores.Length; k++) scores[k] += SimilarityScale * nearest[k].Similarity;
-        var curve = Relevance?.For(addSimilarity);
+        for (var k = 0; k < scores.Length; k++)
+            scores[k] = ranking switch
+            {
+                SearchRanking.ScoreAndSimilarity => scores[k] + SimilarityScale * nearest[k].Similarity,
+                SearchRanking.FirstStage => nearest[k].Similarity,
+                _ => scores[k],
+            };
+        var curve = Relevance?.For(ranking);
         return Enumerable.Range(0, nearest.Count)
             .OrderByDescending(k => scores[k]).ThenBy(k => k)
             .Select(k => new SearchHit(nearest[k].Image.Id, scores[k], nearest[k].Similarity, k + 1, nearest[k].Image.ImagePath, curve?.Probability(scores[k])))

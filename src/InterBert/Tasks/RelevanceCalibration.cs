@@ -31,26 +31,56 @@ public sealed record RelevanceCalibration
     [JsonPropertyName("score")] public RelevanceCurve Score { get; init; } = new(0, 0);
     /// <summary>The curve of the score plus the scaled first-stage cosine.</summary>
     [JsonPropertyName("score_plus_similarity")] public RelevanceCurve ScorePlusSimilarity { get; init; } = new(0, 0);
+    /// <summary>The curve of the first-stage cosine alone (absent from calibrations older than that ranking).</summary>
+    [JsonPropertyName("similarity")] public RelevanceCurve? Similarity { get; init; }
+    /// <summary>
+    /// The ranking that found the described photos best on the fit's split (text-to-image R@1 + R@5 + R@10; on a tie the
+    /// cheaper), which search uses unless told otherwise; absent from older calibrations.
+    /// </summary>
+    [JsonPropertyName("ranking")] public string? Ranking { get; init; }
+    /// <summary>Text-to-image R@1, R@5, R@10 of each ranking on the fit's split, by ranking name: why <see cref="Ranking"/> was chosen.</summary>
+    [JsonPropertyName("text_to_image_by_ranking")] public Dictionary<string, double[]>? TextToImageByRanking { get; init; }
 
-    /// <summary>The curve of a ranking.</summary>
+    /// <summary>The curve of a ranking (score alone, or score plus similarity).</summary>
     public RelevanceCurve For(bool addSimilarity) => addSimilarity ? ScorePlusSimilarity : Score;
+
+    /// <summary>The curve of a ranking; null for the first stage in a calibration fitted before it had one.</summary>
+    public RelevanceCurve? For(SearchRanking ranking) => ranking switch
+    {
+        SearchRanking.Score => Score,
+        SearchRanking.ScoreAndSimilarity => ScorePlusSimilarity,
+        _ => Similarity,
+    };
+
+    /// <summary>The ranking measured best when the calibration was fitted, if it says.</summary>
+    public SearchRanking? MeasuredBest => Ranking is { } name && SearchRankingNames.All.TryGetValue(name, out var ranking) ? ranking : null;
 
     /// <summary>Fits both curves on a two-stage evaluation's candidates: each caption's own photo against the others proposed with it.</summary>
     public static RelevanceCalibration Fit(TwoStageRetrievalEvaluation.Result evaluation, string weightsPath, string fittedOn)
     {
-        var (scores, fused) = (new List<(double, bool)>(), new List<(double, bool)>());
+        var (scores, fused, cosines) = (new List<(double, bool)>(), new List<(double, bool)>(), new List<(double, bool)>());
         foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
         {
             var score = evaluation.PairScores[caption, image];
             scores.Add((score, relevant));
             fused.Add((score + evaluation.SimilarityScale * evaluation.Similarity[caption, image], relevant));
+            cosines.Add((evaluation.Similarity[caption, image], relevant));
         }
+        var measured = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (var (ranking, metrics) in new[] { (SearchRanking.FirstStage, evaluation.Unimodal), (SearchRanking.ScoreAndSimilarity, evaluation.ScorePlusSimilarity), (SearchRanking.Score, evaluation.ScoreOnly) })
+            if (metrics is { TextToImage: var t }) measured[ranking.Name()] = [t.R1, t.R5, t.R10];
         return new RelevanceCalibration
         {
             WeightsSha256 = Sha256(Weights.ModelFolder.WeightsPath(weightsPath)), FittedOn = fittedOn, Captions = evaluation.ImageOf.Count, Candidates = evaluation.ImageCandidates,
-            Score = RelevanceCurve.Fit(scores), ScorePlusSimilarity = RelevanceCurve.Fit(fused),
+            Score = RelevanceCurve.Fit(scores), ScorePlusSimilarity = RelevanceCurve.Fit(fused), Similarity = RelevanceCurve.Fit(cosines),
+            Ranking = Best(measured), TextToImageByRanking = measured,
         };
     }
+
+    /// <summary>The ranking with the highest R@1 + R@5 + R@10, the cheaper on a tie (listed cheapest first); null when none was measured.</summary>
+    public static string? Best(IReadOnlyDictionary<string, double[]> measured) =>
+        measured.Count == 0 ? null : measured.Select((p, order) => (p.Key, Sum: Math.Round(p.Value.Sum(), 6), order))
+            .OrderByDescending(r => r.Sum).ThenBy(r => r.order).First().Key;
 
     /// <summary>
     /// What a cut-off at <paramref name="minimum"/> does on an evaluation (a test split): the share of captions whose

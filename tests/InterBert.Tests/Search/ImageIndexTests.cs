@@ -67,7 +67,7 @@ public sealed class ImageIndexTests(SearchFixture fixture)
         var maxTokens = searcher.Model.Config.TextLength;
         var corpus = CaptionCorpus.Load(fixture.Dataset, ["test"], searcher.Store, searcher.Tokenizer, maxTokens);
         var query = corpus.WithCaptions([7]);
-        var hits = searcher.Search(query.Captions[0], top: 24, candidates: 24);
+        var hits = searcher.Search(query.Captions[0], top: 24, candidates: 24, ranking: InterBert.Tasks.SearchRanking.Score);
         Assert.Equal(24, hits.Count);
         Assert.Equal(24, hits.Select(h => h.Id).Distinct().Count());
         // Independent reference: the evaluation's batched scorer over (the query x every test image).
@@ -79,7 +79,7 @@ public sealed class ImageIndexTests(SearchFixture fixture)
 
         // BLIP-2's re-ranking: the same scores plus the first-stage cosine times the contrastive inverse temperature.
         var scale = Math.Min(100, Math.Exp(searcher.Model.LogitScale.item<float>()));
-        var blended = searcher.Search(query.Captions[0], top: 24, candidates: 24, addSimilarity: true);
+        var blended = searcher.Search(query.Captions[0], top: 24, candidates: 24, ranking: InterBert.Tasks.SearchRanking.ScoreAndSimilarity);
         Assert.Equal(hits.Select(h => h.Id).Order(), blended.Select(h => h.Id).Order());
         foreach (var hit in blended) Assert.Equal(reference[hit.Id] + scale * hit.FirstStageSimilarity, hit.Score, 3);
         for (var k = 1; k < blended.Count; k++) Assert.True(blended[k - 1].Score >= blended[k].Score);

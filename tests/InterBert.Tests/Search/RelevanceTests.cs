@@ -34,7 +34,10 @@ public sealed class RelevanceTests(SearchFixture fixture)
     {
         // The demo fitted the search model's calibration on its validation scenes; every hit carries its relevance.
         var calibration = JsonNode.Parse(File.ReadAllText(Path.Combine(fixture.Folder, "finetune-pretrained", "relevance.json")))!;
-        var (slope, intercept) = (calibration["score"]!["slope"]!.GetValue<double>(), calibration["score"]!["intercept"]!.GetValue<double>());
+        // Search ranks by the ranking the calibration measured best; a hit's score is what it was ranked by, and its
+        // relevance that ranking's curve of it.
+        var curve = calibration[calibration["ranking"]!.GetValue<string>() switch { "score" => "score", "score+similarity" => "score_plus_similarity", _ => "similarity" }]!;
+        var (slope, intercept) = (curve["slope"]!.GetValue<double>(), curve["intercept"]!.GetValue<double>());
         var (code, output, error) = CliProcess.Run("search", "--index", fixture.IndexFolder, "--json", "--top", "24", "--", "一个红色的圆");
         Assert.True(code == 0, output + error);
         var all = JsonNode.Parse(output)!.AsArray().Select(h => (Id: h!["id"]!.GetValue<string>(), Score: h["score"]!.GetValue<double>(), Relevance: h["relevance"]!.GetValue<double>())).ToList();
@@ -58,6 +61,43 @@ public sealed class RelevanceTests(SearchFixture fixture)
             Assert.Equal(400, (int)refused.StatusCode);
             Assert.Contains("from 0 to 1", JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
         }
+    }
+
+    [Fact]
+    public async Task SearchRanksByTheRankingItsCalibrationMeasuredBestAndSaysSo()
+    {
+        // The demo's calibrate stage measured the three rankings on its validation scenes and recorded the best.
+        var calibration = JsonNode.Parse(File.ReadAllText(Path.Combine(fixture.Folder, "finetune-pretrained", "relevance.json")))!;
+        var measured = calibration["text_to_image_by_ranking"]!.AsObject().ToDictionary(p => p.Key, p => p.Value!.AsArray().Select(v => v!.GetValue<double>()).ToArray());
+        Assert.Equal(["first-stage", "score+similarity", "score"], measured.Keys);
+        var best = measured.Values.Max(v => Math.Round(v.Sum(), 6));
+        var chosen = calibration["ranking"]!.GetValue<string>();
+        Assert.Equal(measured.First(p => Math.Round(p.Value.Sum(), 6) == best).Key, chosen);
+
+        // The default is that ranking: the same hits in the same order as asking for it by name.
+        string[] Ids(params string[] rank)
+        {
+            var (code, output, error) = CliProcess.Run(["search", "--index", fixture.IndexFolder, "--json", "--top", "12", "--candidates", "24", .. rank, "--", "一个蓝色的正方形"]);
+            Assert.True(code == 0, output + error);
+            return JsonNode.Parse(output)!.AsArray().Select(h => h!["id"]!.GetValue<string>()).ToArray();
+        }
+        Assert.Equal(Ids("--rank", chosen), Ids());
+        // The first stage alone ranks by the cosine: hits in first-stage order, each hit's score its cosine.
+        var (exit, json, stderr) = CliProcess.Run("search", "--index", fixture.IndexFolder, "--json", "--top", "12", "--candidates", "24", "--rank", "first-stage", "--", "一个蓝色的正方形");
+        Assert.True(exit == 0, json + stderr);
+        var firstStage = JsonNode.Parse(json)!.AsArray();
+        Assert.Equal(Enumerable.Range(1, 12), firstStage.Select(h => h!["first_stage_rank"]!.GetValue<int>()));
+        Assert.All(firstStage, h => Assert.Equal(h!["first_stage_similarity"]!.GetValue<double>(), h["score"]!.GetValue<double>(), 6));
+        // --add-similarity is --rank score+similarity; with another --rank it is refused in one line.
+        Assert.Equal(Ids("--rank", "score+similarity"), Ids("--add-similarity"));
+        var (refused, _, why) = CliProcess.Run("search", "--index", fixture.IndexFolder, "--add-similarity", "--rank", "score", "--", "x");
+        Assert.Equal(2, refused);
+        Assert.Contains("--add-similarity is --rank score+similarity", why);
+
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.ServerAddress) };
+        var health = JsonNode.Parse(await http.GetStringAsync("/health"))!;
+        Assert.Equal(chosen, health["ranking"]!.GetValue<string>());
+        Assert.Contains("measured best on", health["ranking_chosen_by"]!.GetValue<string>());
     }
 
     [Fact]
