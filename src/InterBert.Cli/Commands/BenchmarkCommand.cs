@@ -77,7 +77,7 @@ public static class BenchmarkCommand
             }
             AnsiConsole.Write(table);
             Console.WriteLine($"benchmark flickr8k: report → {Path.GetFullPath(recipe.ReportPath)}");
-            Console.WriteLine($"benchmark flickr8k: search the test photos in a browser: ./interbert serve --index {recipe.IndexFolder}{(options.AddSimilarity ? " --add-similarity" : "")}");
+            Console.WriteLine($"benchmark flickr8k: search the test photos in a browser: ./interbert serve --index {recipe.IndexFolder}");
             return 0;
         }));
         return new Command("benchmark", "Recipes on standard datasets with a report beside published results (throughput is 'bench')") { flickr };

@@ -80,7 +80,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate} seed={Seed}",
         "evaluate" => $"evaluate v1 shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
-        "calibrate" => $"calibrate v1 candidates=16 precision={Precision.Name()}",
+        "calibrate" => $"calibrate v2 candidates=16 precision={Precision.Name()}",
         _ => $"{stage} v3 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate} seed={Seed}",
     };
 }

@@ -91,7 +91,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
         "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",
         "index" => (FormattableString)$"index v2 model-folder precision={Precision.Name()}",
-        "calibrate" => (FormattableString)$"calibrate v1 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity}",
+        "calibrate" => (FormattableString)$"calibrate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity}",
         _ => throw new ArgumentException($"unknown stage {stage}"),
     });
 }

@@ -95,9 +95,9 @@ public static class Flickr8kReport
         line("## Search");
         line("");
         line("The test photos are indexed (`index/`) with the model fine-tuned after pretraining. Search them in a browser" + (bilingual ? ", in English or in Chinese" : "") +
-            (options.AddSimilarity ? " (re-ranked as the evaluation re-ranks, by score + scaled cosine):" : ":"));
+            " (ranked the way the calibrate stage measured best on dev, `relevance.json`; `--rank` chooses another):");
         line("");
-        line($"    ./interbert serve --index {Path.Combine(folder, "index")}{(options.AddSimilarity ? " --add-similarity" : "")}");
+        line($"    ./interbert serve --index {Path.Combine(folder, "index")}");
         line("");
         // The relevance cut-off, fitted on dev and measured on test by the calibrate stage.
         var relevancePath = Path.Combine(folder, "eval", "relevance-test.json");
@@ -123,7 +123,7 @@ public static class Flickr8kReport
             if (File.Exists(Path.Combine(plots, file)))
                 line($"![the search page answering \"{query}\"](plots/{file})");
             else
-                line($"A picture of the page answering a query: `scripts/screenshot-search.sh {Path.Combine(folder, "index")} \"{query}\" {Path.Combine(plots, file)}{(options.AddSimilarity ? " 8093 --add-similarity" : "")}`, then run the recipe again to add it here.");
+                line($"A picture of the page answering a query: `scripts/screenshot-search.sh {Path.Combine(folder, "index")} \"{query}\" {Path.Combine(plots, file)}`, then run the recipe again to add it here.");
             line("");
         }
         line("");
