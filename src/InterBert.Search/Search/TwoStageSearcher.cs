@@ -173,7 +173,7 @@ public sealed class TwoStageSearcher : IDisposable
     public SearchRanking DefaultRanking => Relevance?.MeasuredBest ?? SearchRanking.ScoreAndSimilarity;
 
     /// <summary>Why <see cref="DefaultRanking"/> is what it is, in a few words (for <c>/health</c> and the command line).</summary>
-    public string DefaultRankingReason => Relevance?.MeasuredBest is not null ? $"measured best on {Relevance.FittedOn} ({RelevanceCalibration.FileName})" : "the default without a measurement";
+    public string DefaultRankingReason => Relevance?.MeasuredBest is not null ? $"measured best when its relevance was fitted ({RelevanceCalibration.FileName})" : "the default without a measurement";
 
     /// <summary>
     /// The <paramref name="top"/> best images for <paramref name="query"/>: <paramref name="candidates"/> from the

@@ -25,7 +25,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture)
     private string BuildDatabaseIndex(string table, params string[] more)
     {
         var pointer = Path.Combine(fixture.Folder, $"{table}.json");
-        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", Database.Url, "--table", table, "--weights", fixture.SearchWeights,
+        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", Database.Url, "--table", table, "--weights", fixture.IndexedModel,
             "--features", fixture.Features, "--dataset", fixture.Dataset, "--split", "test", "--out", pointer, .. more]);
         Assert.True(code == 0, output + error);
         return pointer;

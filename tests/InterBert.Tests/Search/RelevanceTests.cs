@@ -97,7 +97,7 @@ public sealed class RelevanceTests(SearchFixture fixture)
         using var http = new HttpClient { BaseAddress = new Uri(fixture.ServerAddress) };
         var health = JsonNode.Parse(await http.GetStringAsync("/health"))!;
         Assert.Equal(chosen, health["ranking"]!.GetValue<string>());
-        Assert.Contains("measured best on", health["ranking_chosen_by"]!.GetValue<string>());
+        Assert.Contains("measured best when its relevance was fitted", health["ranking_chosen_by"]!.GetValue<string>());
     }
 
     [Fact]

@@ -24,6 +24,8 @@ public sealed class SearchFixture : IDisposable
     public string Folder => folder.Path;
     public string IndexFolder => Path.Combine(folder.Path, "index");
     public string SearchWeights => Path.Combine(folder.Path, "finetune-pretrained", "last.safetensors");
+    /// <summary>The model folder the demo's index was built with (its best weights, with their relevance calibration).</summary>
+    public string IndexedModel => Path.Combine(folder.Path, "finetune-pretrained");
     public string OtherWeights => Path.Combine(folder.Path, "finetune-baseline", "last.safetensors");
     public string Features => Path.Combine(folder.Path, "features");
     public string Dataset => Path.Combine(folder.Path, "scenes", "dataset.zh.json");
