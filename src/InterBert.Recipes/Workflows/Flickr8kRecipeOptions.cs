@@ -74,12 +74,20 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     /// <summary>Test captions shown with their top-5 photos in the report.</summary>
     public int ShownQueries { get; init; } = 4;
 
-    /// <summary>The full or quick recipe of a language.</summary>
+    /// <summary>
+    /// The full or quick recipe of a language. The bilingual recipe (<c>en+zh</c>) takes twice the steps, so that each
+    /// language's captions are seen as often as in its own single-language run.
+    /// </summary>
     public static Flickr8kRecipeOptions For(string dataFolder, string outputFolder, string language, bool quick)
     {
         if (language is not ("en" or "zh" or "en+zh")) throw new InterBertException($"--lang {language}: expected en, zh or en+zh");
-        var options = new Flickr8kRecipeOptions { DataFolder = dataFolder, OutputFolder = outputFolder, Language = language, Quick = quick };
-        return quick ? options with { PretrainSteps = QuickPretrainSteps, FinetuneSteps = QuickFinetuneSteps } : options;
+        var languages = language.Split('+').Length;
+        var (pretrain, finetune) = quick ? (QuickPretrainSteps, QuickFinetuneSteps) : (FullPretrainSteps, FullFinetuneSteps);
+        return new Flickr8kRecipeOptions
+        {
+            DataFolder = dataFolder, OutputFolder = outputFolder, Language = language, Quick = quick,
+            PretrainSteps = pretrain * languages, FinetuneSteps = finetune * languages,
+        };
     }
 
     /// <summary>A stable text of the settings a stage depends on, for deciding whether its results can be reused.</summary>
