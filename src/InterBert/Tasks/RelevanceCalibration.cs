@@ -53,7 +53,7 @@ public sealed record RelevanceCalibration
     };
 
     /// <summary>The ranking measured best when the calibration was fitted, if it says.</summary>
-    public SearchRanking? MeasuredBest => Ranking is { } name && SearchRankingNames.All.TryGetValue(name, out var ranking) ? ranking : null;
+    [JsonIgnore] public SearchRanking? MeasuredBest => Ranking is { } name && SearchRankingNames.All.TryGetValue(name, out var ranking) ? ranking : null;
 
     /// <summary>Fits both curves on a two-stage evaluation's candidates: each caption's own photo against the others proposed with it.</summary>
     public static RelevanceCalibration Fit(TwoStageRetrievalEvaluation.Result evaluation, string weightsPath, string fittedOn)

@@ -127,7 +127,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture)
 
         // Removed while serving: gone from results, counts and image requests.
         var removed = all.Take(4).ToArray();
-        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", Database.Url, "--table", "demo_live", "--weights", fixture.SearchWeights, "--remove", .. removed]);
+        var (code, output, error) = CliProcess.Run(["index", "--backend", "postgres", "--connection", Database.Url, "--table", "demo_live", "--weights", fixture.IndexedModel, "--remove", .. removed]);
         Assert.True(code == 0, output + error);
         Assert.Contains("removed 4 of 4", output);
         Assert.Equal(20, await Images(20));
@@ -180,13 +180,13 @@ public sealed class PostgresIndexTests(SearchFixture fixture)
         var (code, output, error) = CliProcess.Run("features", "--images", photos, "--out", store);
         Assert.True(code == 0, output + error);
         var pointer = work.File("photos-index.json");
-        string[] update = ["index", "--backend", "postgres", "--connection", Database.Url, "--table", "demo_update", "--weights", fixture.SearchWeights,
+        string[] update = ["index", "--backend", "postgres", "--connection", Database.Url, "--table", "demo_update", "--weights", fixture.IndexedModel,
             "--features", store, "--images", photos, "--update", "--out", pointer];
         (code, output, error) = CliProcess.Run(update);
         Assert.True(code == 0, output + error);
         Assert.Contains("8 new, 0 changed, 0 removed, 0 unchanged; 8 embedded", output);
         var location = PostgresIndexLocation.Parse(Database.Url, "demo_update");
-        var first = PostgresImageIndex.Images(location, fixture.SearchWeights)!.ToDictionary(i => i.Id);
+        var first = PostgresImageIndex.Images(location, fixture.IndexedModel)!.ToDictionary(i => i.Id);
 
         // 3 new, 1 changed (another scene's picture under its name), 2 deleted.
         var files = Directory.GetFiles(photos).Order(StringComparer.Ordinal).ToArray();
@@ -198,7 +198,7 @@ public sealed class PostgresIndexTests(SearchFixture fixture)
         Assert.True(code == 0, output + error);
         Assert.Contains("3 new, 1 changed, 2 removed, 5 unchanged; 4 embedded", output);
 
-        var after = PostgresImageIndex.Images(location, fixture.SearchWeights)!.ToDictionary(i => i.Id);
+        var after = PostgresImageIndex.Images(location, fixture.IndexedModel)!.ToDictionary(i => i.Id);
         var expected = Directory.GetFiles(photos).Select(f => Path.GetFileNameWithoutExtension(f)).Order(StringComparer.Ordinal);
         Assert.Equal(expected, after.Keys.Order(StringComparer.Ordinal));
         // Each row records the hash of the file its vector came from; the changed photo's is its new file's.
