@@ -80,6 +80,44 @@ public static class BenchmarkCommand
             Console.WriteLine($"benchmark flickr8k: search the test photos in a browser: ./interbert serve --index {recipe.IndexFolder}");
             return 0;
         }));
-        return new Command("benchmark", "Recipes on standard datasets with a report beside published results (throughput is 'bench')") { flickr };
+        return new Command("benchmark", "Recipes on standard datasets with a report beside published results (throughput is 'bench')") { flickr, Sst2() };
+    }
+
+    private static Command Sst2()
+    {
+        var data = new Option<string>("--data") { Description = "GLUE's SST-2 folder: train.tsv and dev.tsv (sentence, tab, label 0 or 1, a header line)", Required = true };
+        var output = new Option<string>("--out") { Description = "working folder: the checked data, a run folder per variant and seed, report.md; rerunning reuses finished runs", DefaultValueFactory = _ => "sst2-output" };
+        var pretrained = new Option<string?>("--pretrained") { Description = "an InterBERT model (folder or weights) whose text path is fine-tuned as MiniLM's is, e.g. flickr8k-output/en/pretrain" };
+        var seeds = new Option<int>("--seeds") { Description = "seeds per variant (mean and spread in the report)", DefaultValueFactory = _ => 3 };
+        var steps = new Option<int>("--steps") { Description = "fine-tuning steps of each run", DefaultValueFactory = _ => 1000 };
+        var batch = new Option<int>("--batch-size") { Description = "sentences per step", DefaultValueFactory = _ => 32 };
+        var rate = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 5e-5 };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "skip (and count) bad lines of the TSV files instead of stopping at the first" };
+        var precisionOption = new Option<string>("--precision") { Description = "arithmetic of fine-tuning and evaluation: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
+        var command = new Command("sst2", "GLUE SST-2 through the text-only path: MiniLM as it ships against an InterBERT model's text path, the same fine-tuning and seeds for each, accuracy on the dev set, report")
+        {
+            data, output, pretrained, seeds, steps, batch, rate, skipBad, precisionOption,
+        };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var options = new Sst2BenchmarkOptions
+            {
+                DataFolder = parse.GetValue(data)!, OutputFolder = parse.GetValue(output)!, Pretrained = parse.GetValue(pretrained), Seeds = parse.GetValue(seeds),
+                Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch) is var b && b > 0 ? b : throw new ArgumentException($"--batch-size {b}: expected a positive number"),
+                LearningRate = parse.GetValue(rate) is var r && r > 0 ? r : throw new ArgumentException($"--lr {r}: expected a positive rate"),
+                SkipBad = parse.GetValue(skipBad), Precision = CommandLine.Precision(parse, precisionOption),
+            };
+            var benchmark = new Sst2Benchmark(options, new ConsoleWorkflowHost());
+            Console.WriteLine($"benchmark sst2: working folder {Path.GetFullPath(options.OutputFolder)}");
+            if (!benchmark.Run()) return 130;
+            foreach (var group in benchmark.Results().GroupBy(r => r.Variant))
+            {
+                var (mean, spread) = Sst2Benchmark.MeanAndSpread([.. group.Select(r => r.Accuracy)]);
+                Console.WriteLine($"benchmark sst2: {group.Key}: dev accuracy {mean:F1} ± {spread:F1} ({group.Count()} seeds)");
+            }
+            Console.WriteLine($"benchmark sst2: report → {benchmark.ReportPath}");
+            return 0;
+        }));
+        return command;
     }
 }

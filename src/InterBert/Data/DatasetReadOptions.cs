@@ -9,6 +9,8 @@ public sealed record DatasetReadOptions
     public int MaxCaptionCharacters { get; init; } = 2000;
     /// <summary>Skip bad entries (counted in <see cref="DatasetReport"/>) instead of stopping with an error.</summary>
     public bool SkipBad { get; init; }
+    /// <summary>The labels a classification file may hold (null: any); another label is a bad line.</summary>
+    public IReadOnlyCollection<string>? Labels { get; init; }
     /// <summary>Where skipped entries are counted.</summary>
     public DatasetReport Report { get; init; } = new();
 }

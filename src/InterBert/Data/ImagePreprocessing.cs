@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -39,7 +38,7 @@ public sealed record ImagePreprocessing
     public static ImagePreprocessing? Of(FeatureStoreManifest store, bool fingerprintDetector = false) => store.Regions is not { } regions ? null : new ImagePreprocessing
     {
         FeatureExtractor = store.Extractor, FeatureSize = store.FeatureSize, FeatureDType = store.DType, Regions = regions,
-        DetectorSha256 = fingerprintDetector && regions.Detector is { } detector && File.Exists(detector) ? Sha256(detector) : null,
+        DetectorSha256 = fingerprintDetector && regions.Detector is { } detector && File.Exists(detector) ? FileHash.Sha256(detector) : null,
     };
 
     /// <summary>The preprocessing of the feature store at <paramref name="storeFolder"/>, fingerprinted; a store that does not say is a one-line error.</summary>
@@ -75,15 +74,10 @@ public sealed record ImagePreprocessing
     public string? ResolveDetector(string folder)
     {
         if (Regions.Detector is not { } recorded) return null;
-        if (File.Exists(recorded) && (DetectorSha256 is null || Sha256(recorded) == DetectorSha256)) return recorded;
+        if (File.Exists(recorded) && (DetectorSha256 is null || FileHash.Sha256(recorded) == DetectorSha256)) return recorded;
         var beside = Path.Combine(folder, "detector.onnx");
-        if (File.Exists(beside) && (DetectorSha256 is null || Sha256(beside) == DetectorSha256)) return beside;
+        if (File.Exists(beside) && (DetectorSha256 is null || FileHash.Sha256(beside) == DetectorSha256)) return beside;
         throw new InterBertException($"{Path.Combine(folder, FileName)}: the model's photos were boxed by the detector {recorded}, which is not there (nor detector.onnx beside it); give the detector explicitly");
     }
 
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
 }

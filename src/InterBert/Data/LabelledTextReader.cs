@@ -24,7 +24,7 @@ public static class LabelledTextReader
             if (lineNumber == 1 && fields[^1].Trim().Equals("label", StringComparison.OrdinalIgnoreCase)) continue;
             try
             {
-                examples.Add(Parse(fields, $"{path}: line {lineNumber}"));
+                examples.Add(Parse(fields, $"{path}: line {lineNumber}", options.Labels));
             }
             catch (InterBertException e) when (options.SkipBad)
             {
@@ -35,12 +35,13 @@ public static class LabelledTextReader
         return examples;
     }
 
-    private static LabelledText Parse(string[] fields, string where)
+    private static LabelledText Parse(string[] fields, string where, IReadOnlyCollection<string>? labels)
     {
         if (fields.Length is < 2 or > 3)
             throw new InterBertException($"{where}: {fields.Length} tab-separated fields; expected sentence<TAB>label or sentence<TAB>sentence2<TAB>label");
         var label = fields[^1].Trim();
         if (label.Length == 0) throw new InterBertException($"{where}: empty label");
+        if (labels is not null && !labels.Contains(label)) throw new InterBertException($"{where}: label '{label}'; expected {string.Join(" or ", labels)}");
         if (string.IsNullOrWhiteSpace(fields[0])) throw new InterBertException($"{where}: empty sentence");
         return new LabelledText(fields[0], fields.Length == 3 ? fields[1] : null, label);
     }

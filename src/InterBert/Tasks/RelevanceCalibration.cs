@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -71,7 +70,7 @@ public sealed record RelevanceCalibration
             if (metrics is { TextToImage: var t }) measured[ranking.Name()] = [t.R1, t.R5, t.R10];
         return new RelevanceCalibration
         {
-            WeightsSha256 = Sha256(Weights.ModelFolder.WeightsPath(weightsPath)), FittedOn = fittedOn, Captions = evaluation.ImageOf.Count, Candidates = evaluation.ImageCandidates,
+            WeightsSha256 = FileHash.Sha256(Weights.ModelFolder.WeightsPath(weightsPath)), FittedOn = fittedOn, Captions = evaluation.ImageOf.Count, Candidates = evaluation.ImageCandidates,
             Score = RelevanceCurve.Fit(scores), ScorePlusSimilarity = RelevanceCurve.Fit(fused), Similarity = RelevanceCurve.Fit(cosines),
             Ranking = Best(measured), TextToImageByRanking = measured,
         };
@@ -136,7 +135,7 @@ public sealed record RelevanceCalibration
             return null;
         }
         var calibration = TryRead(path) ?? throw new InterBertException($"{path}: not a relevance calibration");
-        if (calibration.WeightsSha256 != Sha256(weightsPath))
+        if (calibration.WeightsSha256 != FileHash.Sha256(weightsPath))
         {
             missing = $"{path}: fitted for other weights than {weightsPath}; {fit}";
             return null;
@@ -157,9 +156,4 @@ public sealed record RelevanceCalibration
         }
     }
 
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
 }

@@ -130,6 +130,15 @@ public class TextClassificationTests(ITestOutputHelper output)
         Assert.Equal(2, report.Skipped);
         Assert.StartsWith($"{path}: line 3: 1 tab-separated fields", Assert.Throws<InterBertException>(() => LabelledTextReader.Read(path)).Message);
 
+        // A label outside the stated set (SST-2's 0 and 1) names the file, the line and the label; skipped and counted when asked.
+        File.WriteAllText(path, "sentence\tlabel\na dog\t1\na cat\t2\na bird\t0\n");
+        var binary = new DatasetReadOptions { Labels = ["0", "1"] };
+        Assert.Equal($"{path}: line 3: label '2'; expected 0 or 1", Assert.Throws<InterBertException>(() => LabelledTextReader.Read(path, binary)).Message);
+        var counted = new DatasetReport();
+        Assert.Equal(["a dog", "a bird"], LabelledTextReader.Read(path, binary with { SkipBad = true, Report = counted }).Select(e => e.Text));
+        Assert.Equal(1, counted.Skipped);
+        Assert.Equal(3, LabelledTextReader.Read(path).Count);
+
         // A Git LFS pointer committed in place of the data: one line naming the file.
         File.WriteAllText(path, "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 43210\n");
         Assert.Equal($"{path}: a Git LFS pointer, not the data (its repository stores the file in LFS: fetch the file itself)", Assert.Throws<InterBertException>(() => LabelledTextReader.Read(path)).Message);
