@@ -82,6 +82,8 @@ public static class FineTuningJob
         }
     }
 
+    private const int TrainingAccuracySample = 2000;
+
     private static Trainer.Result TextClassification(FineTuningJobOptions options, WorkflowHost host, CancellationToken cancel, ProcessGroup processes)
     {
         var examples = LabelledTextReader.Read(options.Dataset);
@@ -101,7 +103,10 @@ public static class FineTuningJob
         if (!root || result.Cancelled) return result;
         classifier.Save(options.Output, vocabulary, tokenizer.LowerCase, pretrained);
         ModelFolder.Complete(options.Output, Path.Combine(options.Output, ModelFolder.WeightsFile));
-        host.Log($"finetune: training accuracy {100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, options.Dataset, maxLength):F1}%; wrote {options.Output}");
+        // On a large training set (SST-2's 67,349 sentences) a fixed sample says as much in a fraction of the time.
+        var sample = examples.Count <= TrainingAccuracySample ? examples : [.. examples.Take(TrainingAccuracySample)];
+        var measured = sample.Count == examples.Count ? "training accuracy" : $"training accuracy on the first {sample.Count:N0} examples";
+        host.Log($"finetune: {measured} {100 * TextClassificationTraining.Accuracy(classifier, tokenizer, sample, options.Dataset, maxLength):F1}%; wrote {options.Output}");
         return result;
     }
 

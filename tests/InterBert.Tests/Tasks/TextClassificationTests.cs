@@ -139,6 +139,10 @@ public class TextClassificationTests(ITestOutputHelper output)
         Assert.Equal(1, counted.Skipped);
         Assert.Equal(3, LabelledTextReader.Read(path).Count);
 
+        // A header that names the label column first (some copies of SST-2 are label<TAB>sentence): read from there.
+        File.WriteAllText(path, "label\tsentence\n1\ta fine film\n0\ta dull one\n");
+        Assert.Equal([("a fine film", "1"), ("a dull one", "0")], LabelledTextReader.Read(path, binary).Select(e => (e.Text, e.Label)));
+
         // A Git LFS pointer committed in place of the data: one line naming the file.
         File.WriteAllText(path, "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 43210\n");
         Assert.Equal($"{path}: a Git LFS pointer, not the data (its repository stores the file in LFS: fetch the file itself)", Assert.Throws<InterBertException>(() => LabelledTextReader.Read(path)).Message);
