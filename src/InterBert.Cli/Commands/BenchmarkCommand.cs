@@ -80,7 +80,52 @@ public static class BenchmarkCommand
             Console.WriteLine($"benchmark flickr8k: search the test photos in a browser: ./interbert serve --index {recipe.IndexFolder}");
             return 0;
         }));
-        return new Command("benchmark", "Recipes on standard datasets with a report beside published results (throughput is 'bench')") { flickr, Sst2() };
+        return new Command("benchmark", "Recipes on standard datasets with a report beside published results (throughput is 'bench')") { flickr, Ablations(), Sst2() };
+    }
+
+    private static Command Ablations()
+    {
+        var data = new Option<string>("--data") { Description = "the Flickr8k folder as distributed (see 'benchmark flickr8k')", Required = true };
+        var language = new Option<string>("--lang") { Description = "captions: en or zh", DefaultValueFactory = _ => "en" };
+        language.AcceptOnlyFromAmong("en", "zh");
+        var output = new Option<string>("--out") { Description = "the Flickr8k recipe's working folder: its stages are reused; the rows go to LANG/ablations/ with report.md", DefaultValueFactory = _ => "flickr8k-output" };
+        var quick = new Option<bool>("--quick") { Description = "the quick recipe's steps for every row" };
+        var detector = new Option<string?>("--detector") { Description = "YOLOX ONNX model (yolox_nano.onnx); needed until the features are extracted" };
+        var rowsOption = new Option<string>("--rows")
+        {
+            Description = $"rows to run, comma-separated: {string.Join(", ", PretrainingVariant.All.Select(v => v.Name))}", DefaultValueFactory = _ => string.Join(',', PretrainingVariant.All.Select(v => v.Name)),
+        };
+        var seeds = new Option<int>("--seeds") { Description = "seeds per row (the recipe's seed and the next ones; mean and spread in the report)", DefaultValueFactory = _ => 1 };
+        var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps of every row (overrides the recipe's)" };
+        var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of every row (overrides the recipe's)" };
+        var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training and evaluation: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
+        var command = new Command("ablations", "The paper's claims on Flickr8k: the recipe with MLM instead of MSM, without MRM, MRM without grouping or as regression, without ITM, single-stream or two-stream only, and without pretraining; the same fine-tuning and test evaluation for each; report")
+        {
+            data, language, output, quick, detector, rowsOption, seeds, pretrainSteps, finetuneSteps, precisionOption,
+        };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var options = Flickr8kRecipeOptions.For(parse.GetValue(data)!, parse.GetValue(output)!, parse.GetValue(language)!, parse.GetValue(quick));
+            options = options with
+            {
+                DetectorPath = parse.GetValue(detector), Precision = CommandLine.Precision(parse, precisionOption), Threads = parse.GetValue(CommandLine.ThreadsOption),
+                PretrainSteps = parse.GetValue(pretrainSteps) is { } p ? (p > 0 ? p : throw new ArgumentException($"--pretrain-steps {p}: expected a positive number")) : options.PretrainSteps,
+                FinetuneSteps = parse.GetValue(finetuneSteps) is { } f ? (f > 0 ? f : throw new ArgumentException($"--finetune-steps {f}: expected a positive number")) : options.FinetuneSteps,
+            };
+            var rows = parse.GetValue(rowsOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(PretrainingVariant.Named).Distinct().ToList();
+            var ablations = new Flickr8kAblations(options, rows, parse.GetValue(seeds), new ConsoleWorkflowHost());
+            Console.WriteLine($"benchmark ablations: {rows.Count} rows x {parse.GetValue(seeds)} seeds, working folder {Path.GetFullPath(ablations.Folder)}");
+            if (!ablations.Run()) return 130;
+            foreach (var group in ablations.Results().GroupBy(r => r.Row))
+            {
+                var (mean, spread) = Sst2Benchmark.MeanAndSpread([.. group.Select(r => Flickr8kAblations.RecallSum(r.Finetuned))]);
+                var r1 = group.Average(r => r.Finetuned.TextToImage.R1);
+                Console.WriteLine($"benchmark ablations: {group.Key}: fine-tuned text→image R@1 {r1:F1}, RSUM {mean:F1}{(group.Count() > 1 ? $" ± {spread:F1}" : "")} ({group.Count()} seeds)");
+            }
+            Console.WriteLine($"benchmark ablations: report → {Path.GetFullPath(ablations.ReportPath)}");
+            return 0;
+        }));
+        return command;
     }
 
     private static Command Sst2()
@@ -88,6 +133,7 @@ public static class BenchmarkCommand
         var data = new Option<string>("--data") { Description = "GLUE's SST-2 folder: train.tsv and dev.tsv (sentence, tab, label 0 or 1, a header line)", Required = true };
         var output = new Option<string>("--out") { Description = "working folder: the checked data, a run folder per variant and seed, report.md; rerunning reuses finished runs", DefaultValueFactory = _ => "sst2-output" };
         var pretrained = new Option<string?>("--pretrained") { Description = "an InterBERT model (folder or weights) whose text path is fine-tuned as MiniLM's is, e.g. flickr8k-output/en/pretrain" };
+        var singleStream = new Option<string?>("--single-stream") { Description = "the single-stream-only ablation's pretrained model, fine-tuned the same way, e.g. flickr8k-output/en/ablations/single-stream-seed1/pretrain" };
         var seeds = new Option<int>("--seeds") { Description = "seeds per variant (mean and spread in the report)", DefaultValueFactory = _ => 3 };
         var steps = new Option<int>("--steps") { Description = "fine-tuning steps of each run", DefaultValueFactory = _ => 1000 };
         var batch = new Option<int>("--batch-size") { Description = "sentences per step", DefaultValueFactory = _ => 32 };
@@ -96,13 +142,13 @@ public static class BenchmarkCommand
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of fine-tuning and evaluation: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var command = new Command("sst2", "GLUE SST-2 through the text-only path: MiniLM as it ships against an InterBERT model's text path, the same fine-tuning and seeds for each, accuracy on the dev set, report")
         {
-            data, output, pretrained, seeds, steps, batch, rate, skipBad, precisionOption,
+            data, output, pretrained, singleStream, seeds, steps, batch, rate, skipBad, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var options = new Sst2BenchmarkOptions
             {
-                DataFolder = parse.GetValue(data)!, OutputFolder = parse.GetValue(output)!, Pretrained = parse.GetValue(pretrained), Seeds = parse.GetValue(seeds),
+                DataFolder = parse.GetValue(data)!, OutputFolder = parse.GetValue(output)!, Pretrained = parse.GetValue(pretrained), SingleStream = parse.GetValue(singleStream), Seeds = parse.GetValue(seeds),
                 Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch) is var b && b > 0 ? b : throw new ArgumentException($"--batch-size {b}: expected a positive number"),
                 LearningRate = parse.GetValue(rate) is var r && r > 0 ? r : throw new ArgumentException($"--lr {r}: expected a positive rate"),
                 SkipBad = parse.GetValue(skipBad), Precision = CommandLine.Precision(parse, precisionOption),

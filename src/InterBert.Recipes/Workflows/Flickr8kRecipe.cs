@@ -22,7 +22,7 @@ namespace InterBert.Workflows;
 public sealed class Flickr8kRecipe
 {
     private const int StageCount = 11;
-    private static readonly string[] ModelNames = ["zero-shot", "finetuned-baseline", "finetuned-pretrained"];
+    private static readonly string[] ModelNames = ["zero-shot", "finetuned-baseline", "finetuned-pretrained", "finetuned"];
     private readonly Flickr8kRecipeOptions options;
     private readonly WorkflowHost host;
     private readonly string folder;
@@ -50,9 +50,19 @@ public sealed class Flickr8kRecipe
             throw new InterBertException($"{options.DataFolder}: no Flickr8k.token.txt (lay the dataset out as distributed: captions, split files, Flicker8k_Dataset/)");
         OutputFolder.Claim(options.OutputFolder, "the Flickr8k recipe's working folder", "en/" + StageCache.FileName, "zh/" + StageCache.FileName, "en+zh/" + StageCache.FileName, "features/" + Data.FeatureStore.ManifestFile);
         OutputFolder.Claim(Path.Combine(options.OutputFolder, options.Language), "the Flickr8k recipe's working folder", StageCache.FileName);
-        folder = Directory.CreateDirectory(Path.Combine(options.OutputFolder, options.Language)).FullName;
-        stages = new StagedRun(folder, "flickr8k", options.Baseline ? StageCount : StageCount - 2, this.host);
+        folder = Directory.CreateDirectory(VariantFolder(options) ?? Path.Combine(options.OutputFolder, options.Language)).FullName;
+        // An ablation row: features, init, [pretrain, zero-shot,] fine-tune, evaluate.
+        var stageCount = options.Variant is { } variant ? (variant.Pretrains ? 6 : 4) : options.Baseline ? StageCount : StageCount - 2;
+        stages = new StagedRun(folder, "flickr8k", stageCount, this.host);
     }
+
+    /// <summary>The working folder of an ablation row's run (<c>LANG/ablations/NAME-seedN</c>), or null for the recipe itself.</summary>
+    public static string? VariantFolder(Flickr8kRecipeOptions options) =>
+        options.Variant is { } variant ? Path.Combine(options.OutputFolder, options.Language, "ablations", $"{variant.Name}-seed{options.Seed}") : null;
+
+    /// <summary>The folder of this run's stages (the language's folder, or an ablation row's).</summary>
+    public string Folder => folder;
+
 
     /// <summary>
     /// The dataset path the verbs read: the Flickr8k folder (English), Flickr8K-CN's caption file in it (Chinese), or
@@ -88,6 +98,7 @@ public sealed class Flickr8kRecipe
             : options.Language == "en+zh" ? "MiniLM's weights and vocabulary, extended by the characters of the Chinese training captions"
             : options.ChineseLayersFromMiniLm ? "vocabulary from the training captions, MiniLM's layers" : "vocabulary from the training captions, random text weights", init, Path.GetDirectoryName(InitialWeights)!, Initialise, cancel)) return false;
         var pretrain = init + "|" + options.Fingerprint("pretrain");
+        if (options.Variant is { } variant) return RunVariant(variant, init, pretrain, cancel);
         if (!Stage("pretrain", $"pretrain {options.PretrainSteps} steps of {options.PretrainBatch} pairs (MSM + MRM + ITM + contrastive)", pretrain, PretrainFolder, Pretrain, cancel)) return false;
         var evaluate = options.Fingerprint("evaluate");
         // (The same chain as EvaluationFingerprint, which the bilingual report checks its single-language rows against.)
@@ -109,6 +120,26 @@ public sealed class Flickr8kRecipe
         stages.Last("write the report");
         Flickr8kReport.Write(folder, options, Results(), stages.Cache, Dataset, stages.Elapsed);
         return true;
+    }
+
+    // An ablation row stops at its fine-tuned model's evaluation: the ablation report compares rows.
+    private bool RunVariant(PretrainingVariant variant, string init, string pretrain, CancellationToken cancel)
+    {
+        var evaluate = options.Fingerprint("evaluate");
+        var finetune = options.Fingerprint("finetune");
+        var start = InitialWeights;
+        if (variant.Pretrains)
+        {
+            if (!Stage("pretrain", $"pretrain {options.PretrainSteps} steps of {options.PretrainBatch} pairs: {variant.Title}", pretrain, PretrainFolder, Pretrain, cancel)) return false;
+            if (!Stage("zero-shot", "zero-shot retrieval on test (matching head)", pretrain + "|" + evaluate, null,
+                    (p, c) => Evaluate("zero-shot", PretrainedWeights, zeroShot: true, p, c), cancel)) return false;
+            start = PretrainedWeights;
+        }
+        var trained = variant.Pretrains ? pretrain : init;
+        if (!Stage("finetune", $"fine-tune retrieval ({options.FinetuneSteps} steps)", trained + "|" + finetune, Path.Combine(folder, "finetune"),
+                (p, c) => Finetune(start, "finetune", p, c), cancel)) return false;
+        return Stage("evaluate", "evaluate it on test", trained + "|" + finetune + "|" + evaluate, null,
+            (p, c) => Evaluate("finetuned", FinetunedWeights("finetune"), zeroShot: false, p, c), cancel);
     }
 
     /// <summary>The inputs of the evaluate-pretrained stage of a run with these options (whether an evaluation on disk came from such a run).</summary>
@@ -143,7 +174,9 @@ public sealed class Flickr8kRecipe
     private bool Initialise(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         TorchSharp.torch.manual_seed(options.Seed);
-        var config = InterBertConfig.FromPreset(options.Preset) with { MaxSeqLength = options.MaxTokens };
+        var preset = InterBertConfig.FromPreset(options.Preset) with { MaxSeqLength = options.MaxTokens };
+        // An ablation row may reshape the model (layers, a regression head); MiniLM's layers fill its text path either way.
+        var config = options.Variant?.Shape(preset) ?? preset;
         if (options.Language == "en")
         {
             RecipeTraining.FromMiniLm(config, options.Preset, InitialWeights);
@@ -176,9 +209,12 @@ public sealed class Flickr8kRecipe
         return true;
     }
 
-    private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
-        RecipeTraining.Run(RecipeTraining.Pretraining(options, Dataset, Features, InitialWeights, PretrainFolder, Path.Combine(folder, "cache")) with { CheckpointEvery = 100, ValidationCaptions = 500 },
-            host, progress, cancel);
+    private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    {
+        var job = RecipeTraining.Pretraining(options, Dataset, Features, InitialWeights, PretrainFolder, Path.Combine(folder, "cache")) with { CheckpointEvery = 100, ValidationCaptions = 500 };
+        if (options.Variant is { } variant) job = job with { Tasks = variant.Tasks(job.Tasks) };
+        return RecipeTraining.Run(job, host, progress, cancel);
+    }
 
     // Both fine-tunings give MiniLM's weights the same lower learning rate: pretraining carries init's list on.
     private bool Finetune(string initWeights, string run, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>

@@ -71,6 +71,11 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public int Candidates { get; init; } = 16;
     /// <summary>Rank re-scored pairs by the cross-modal score plus the scaled unimodal cosine (BLIP-2's re-ranking) rather than the score alone.</summary>
     public bool AddSimilarity { get; init; } = true;
+    /// <summary>
+    /// An ablation row (<see cref="PretrainingVariant"/>): the run goes to <c>LANG/ablations/NAME-seedN/</c> and stops
+    /// after evaluating its fine-tuned model (no index, calibration, baseline or report). Null: the recipe itself.
+    /// </summary>
+    public PretrainingVariant? Variant { get; init; }
     /// <summary>Test captions shown with their top-5 photos in the report.</summary>
     public int ShownQueries { get; init; } = 4;
 
@@ -94,8 +99,8 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public string Fingerprint(string stage) => FormattableString.Invariant(stage switch
     {
         "features" => (FormattableString)$"features v1 max-regions={MaxRegions}",
-        "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "en" ? 0 : ChineseVocabularySize)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}",
-        "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}",
+        "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "en" ? 0 : ChineseVocabularySize)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}{(Variant is { ChangesShape: true } v ? " shape=" + v.Fingerprint : "")}",
+        "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}{(Variant is { } variant && variant != PretrainingVariant.Full ? " " + variant.Fingerprint : "")}",
         "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",
         "index" => (FormattableString)$"index v2 model-folder precision={Precision.Name()}",

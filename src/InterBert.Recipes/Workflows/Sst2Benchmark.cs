@@ -36,10 +36,15 @@ public sealed class Sst2Benchmark
         if (!Directory.Exists(options.DataFolder)) throw new InterBertException($"{options.DataFolder}: SST-2 folder not found (GLUE's SST-2 folder holds train.tsv and dev.tsv)");
         foreach (var file in new[] { TrainFileIn(options.DataFolder), DevFileIn(options.DataFolder) })
             if (!File.Exists(file)) throw new InterBertException($"{file}: not found (GLUE's SST-2 folder holds train.tsv and dev.tsv)");
-        if (options.Pretrained is { } pretrained)
+        foreach (var (model, option, name, title) in new[]
         {
-            if (!File.Exists(ModelFolder.WeightsPath(pretrained))) throw new InterBertException($"{pretrained}: model not found (--pretrained takes an InterBERT model folder or weights file)");
-            variants.Add(new Variant("interbert", "InterBERT's text path after multimodal pretraining", pretrained));
+            (options.Pretrained, "--pretrained", "interbert", "InterBERT's text path after multimodal pretraining"),
+            (options.SingleStream, "--single-stream", "single-stream", "InterBERT, single-stream interaction only, after the same pretraining"),
+        })
+        {
+            if (model is null) continue;
+            if (!File.Exists(ModelFolder.WeightsPath(model))) throw new InterBertException($"{model}: model not found ({option} takes an InterBERT model folder or weights file)");
+            variants.Add(new Variant(name, title, model));
         }
         this.options = options;
         this.host = host ?? new WorkflowHost();
@@ -176,7 +181,7 @@ public sealed class Sst2Benchmark
             Line(Invariant($"| {title} | {mean:F1} ± {spread:F1} | {string.Join(", ", runs.Select(r => r.Accuracy.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)))} | {runs.Average(r => r.Minutes):F1} |"));
         }
         if (options.Pretrained is null) Line("| InterBERT's text path after multimodal pretraining | not run: give `--pretrained` (the Flickr8k recipe's `flickr8k-output/en/pretrain`) | | |");
-        Line("| InterBERT, single-stream interaction only | not run: that variant is not built yet | | |");
+        if (options.SingleStream is null) Line("| InterBERT, single-stream interaction only | not run: give `--single-stream` (`benchmark ablations --rows single-stream` pretrains it: `flickr8k-output/en/ablations/single-stream-seed1/pretrain`) | | |");
         Line("");
         if (means.TryGetValue("minilm", out var minilm) && means.TryGetValue("interbert", out var interbert))
         {
@@ -194,7 +199,7 @@ public sealed class Sst2Benchmark
         Line("");
         Line("## Command");
         Line("");
-        Line(Invariant($"    ./interbert benchmark sst2 --data {options.DataFolder}{(options.Pretrained is { } p ? $" --pretrained {p}" : "")} --seeds {options.Seeds} --steps {options.Steps} --batch-size {options.BatchSize} --lr {options.LearningRate:0.######} --out {options.OutputFolder}"));
+        Line(Invariant($"    ./interbert benchmark sst2 --data {options.DataFolder}{(options.Pretrained is { } p ? $" --pretrained {p}" : "")}{(options.SingleStream is { } single ? $" --single-stream {single}" : "")} --seeds {options.Seeds} --steps {options.Steps} --batch-size {options.BatchSize} --lr {options.LearningRate:0.######} --out {options.OutputFolder}"));
         AtomicFile.WriteAllText(ReportPath, report.ToString());
     }
 }

@@ -17,6 +17,11 @@ public sealed record Sst2BenchmarkOptions
     /// pretrained model (<c>flickr8k-output/en/pretrain</c>); null: only MiniLM is run.
     /// </summary>
     public string? Pretrained { get; init; }
+    /// <summary>
+    /// The single-stream-only ablation's pretrained model (<c>benchmark ablations --rows single-stream</c>:
+    /// <c>flickr8k-output/en/ablations/single-stream-seed1/pretrain</c>), whose text path is fine-tuned the same way; null: not run.
+    /// </summary>
+    public string? SingleStream { get; init; }
     /// <summary>Seeds per variant (the report gives mean and spread).</summary>
     public int Seeds { get; init; } = 3;
     /// <summary>Fine-tuning steps of each run.</summary>

@@ -67,6 +67,7 @@ public sealed class PretrainingBatchBuilder(
         for (var i = 0; i < b; i++)
         {
             if (!matched[i]) continue; // masked region modeling only on matched pairs
+            if (options.RegionWeight == 0) continue; // without masked region modeling, the model sees every region
             if (!regressFeatures && images[i].Classes is null) continue; // no class distribution to predict
             var count = Math.Min(images[i].RegionCount, regions);
             var masked = regionMasker.Mask(images[i], count, randoms[i]);

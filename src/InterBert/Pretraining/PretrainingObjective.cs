@@ -21,20 +21,35 @@ public sealed class PretrainingObjective : ITrainingObjective
     {
         this.setup = setup;
         var model = setup.Model;
-        // MRM predicts the detector's class distributions (KL, as the paper) when the store has them. A model with a
-        // regression head regresses features instead when some images lack them (given boxes carry no classes); a model
-        // without one leaves the regions of those few images unmasked (a detector that found nothing in a photo).
-        var withClasses = setup.Store.Manifest.ClassCount == 0 ? 0 : setup.Store.Entries.Count(e => e.HasClasses);
-        var regress = withClasses == 0 || (withClasses < setup.Store.Count && model.Heads.FeatureRegression is not null);
-        if (regress && model.Heads.FeatureRegression is null)
-            throw new InterBertException($"{setup.Store.Folder}: the store has no class distributions, so masked region modeling regresses features, but the model has no regression head (set predict_feature in its configuration, or use a store with class distributions)");
+        var regress = RegressesFeatures(setup.Tasks, setup.Store, model.Heads.FeatureRegression is not null);
         var segmentMasker = new SegmentMasker(setup.Tokenizer, setup.Tasks.SegmentMasking);
-        var regionMasker = (setup.Tasks.ReferenceRegionMasking ? RegionMasker.Reference : new RegionMasker()) with { WholeImageRegion = setup.Tasks.WholeImageRegion };
+        var regionMasker = RegionMaskerFor(setup.Tasks);
         builder = new PretrainingBatchBuilder(setup.Train, setup.Store, segmentMasker, regionMasker, setup.HardNegatives, setup.Tasks, setup.Tokenizer.PadId, regress);
         validationBuilder = setup.Validation is null ? null
             : new PretrainingBatchBuilder(setup.Validation, setup.Store, segmentMasker, regionMasker, null, setup.Tasks with { HardNegativeRate = 0 }, setup.Tokenizer.PadId, regress);
         order = new EpochCursor(setup.Train.Captions.Count, setup.Training.Seed);
         ValueNames = setup.Tasks.ContrastiveWeight > 0 ? ["loss", "msm", "mrm", "itm", "itc"] : ["loss", "msm", "mrm", "itm"];
+    }
+
+    /// <summary>The region masking of a run's tasks: the paper's or the reference code's, with the tasks' whole-image and grouping settings.</summary>
+    public static RegionMasker RegionMaskerFor(PretrainingTaskOptions tasks) =>
+        (tasks.ReferenceRegionMasking ? RegionMasker.Reference : new RegionMasker()) with { WholeImageRegion = tasks.WholeImageRegion, Grouping = tasks.RegionGrouping };
+
+    /// <summary>
+    /// Whether masked region modeling regresses features (MSE) rather than predicting the detector's class distributions
+    /// (KL, as the paper): when the tasks ask for it, when the store has no distributions, or when some images lack
+    /// them and the model has a regression head (a model without one leaves those few images' regions unmasked).
+    /// Throws when regression is needed and the model has no regression head.
+    /// </summary>
+    public static bool RegressesFeatures(PretrainingTaskOptions tasks, FeatureStore store, bool modelHasRegressionHead)
+    {
+        var withClasses = store.Manifest.ClassCount == 0 ? 0 : store.Entries.Count(e => e.HasClasses);
+        if (tasks.RegressRegionFeatures && !modelHasRegressionHead)
+            throw new InterBertException("masked region modeling as feature regression needs a model with a regression head (predict_feature in its configuration)");
+        var regress = tasks.RegressRegionFeatures || withClasses == 0 || (withClasses < store.Count && modelHasRegressionHead);
+        if (regress && !modelHasRegressionHead)
+            throw new InterBertException($"{store.Folder}: the store has no class distributions, so masked region modeling regresses features, but the model has no regression head (set predict_feature in its configuration, or use a store with class distributions)");
+        return regress;
     }
 
     /// <inheritdoc/>

@@ -12,6 +12,16 @@ public sealed record PretrainingTaskOptions
     /// default (chosen by measurement on the demo: zero-shot text-to-image R@1 30 against 20 with it visible).
     /// </summary>
     public WholeImageRegionMasking WholeImageRegion { get; init; } = WholeImageRegionMasking.Masked;
+    /// <summary>
+    /// Whether masked region modeling also masks every region overlapping an anchor (the paper's grouping, so that an
+    /// overlapping box cannot give the answer away); off, only the anchors are masked (an ablation).
+    /// </summary>
+    public bool RegionGrouping { get; init; } = true;
+    /// <summary>
+    /// Whether masked region modeling regresses the masked regions' features (MSE) even when the store has the
+    /// detector's class distributions, instead of the paper's KL to them (an ablation; the model needs predict_feature).
+    /// </summary>
+    public bool RegressRegionFeatures { get; init; }
     /// <summary>Fraction of pairs given a wrong caption.</summary>
     public double NegativeRate { get; init; } = 0.5;
     /// <summary>Fraction of the wrong captions drawn from the TF-IDF hard-negative pool.</summary>

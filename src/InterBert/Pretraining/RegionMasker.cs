@@ -19,6 +19,9 @@ public sealed record RegionMasker
     /// <summary>Whether an IoU equal to the threshold also masks (the reference code's ≥).</summary>
     public bool InclusiveThreshold { get; init; }
 
+    /// <summary>Whether regions overlapping an anchor are masked with it (the paper's grouping); off, exactly the anchors are masked.</summary>
+    public bool Grouping { get; init; } = true;
+
     /// <summary>What happens to region 0 when it is the whole image and a region inside it is masked.</summary>
     public WholeImageRegionMasking WholeImageRegion { get; init; }
 
@@ -40,13 +43,14 @@ public sealed record RegionMasker
         foreach (var anchor in anchors)
         {
             masked[anchor] = true;
+            if (!Grouping) continue;
             for (var r = 0; r < count; r++)
             {
                 var iou = boxes[anchor].IoU(boxes[r]);
                 if (iou > IouThreshold || (InclusiveThreshold && iou >= IouThreshold)) masked[r] = true;
             }
         }
-        if (WholeImageRegion == WholeImageRegionMasking.Masked && anchors.Count > 0 && count > 0 && CoversWholeImage(regions)) masked[0] = true;
+        if (Grouping && WholeImageRegion == WholeImageRegionMasking.Masked && anchors.Count > 0 && count > 0 && CoversWholeImage(regions)) masked[0] = true;
         return masked;
     }
 

@@ -5,7 +5,7 @@ namespace InterBert.Tests.Workflows;
 public sealed class Flickr8kRecipeTests
 {
     /// <summary>A Flickr8k folder of 10 COCO photos (6 train, 2 dev, 2 test), two English and two Chinese captions each.</summary>
-    private static void WriteMiniature(string folder)
+    internal static void WriteMiniature(string folder)
     {
         var photos = Directory.CreateDirectory(Path.Combine(folder, "Flicker8k_Dataset")).FullName;
         var sample = Directory.GetFiles(SharedData.Path("data", "coco-sample", "images"), "*.jpg").Order(StringComparer.Ordinal).Take(10).ToList();
