@@ -30,7 +30,8 @@ public sealed class Flickr8kAblations
         if (recipe.Language is not ("en" or "zh")) throw new InterBertException($"--lang {recipe.Language}: the ablations run on one language, en or zh");
         if (seeds < 1) throw new ArgumentException($"--seeds {seeds}: expected at least 1");
         if (rows.Count == 0) throw new ArgumentException("--rows: expected at least one row");
-        this.recipe = recipe with { Variant = null, Baseline = true };
+        // The recipe's fine-tuning without pretraining is the no-pretraining row's first seed: run it only when that row is asked for.
+        this.recipe = recipe with { Variant = null, Baseline = rows.Any(r => !r.Pretrains) };
         this.rows = rows;
         this.seeds = seeds;
         this.host = host ?? new WorkflowHost();
