@@ -10,6 +10,11 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 index=$1 query=$2 out=$3 port=${4:-8093}
 "$root/scripts/setup-browser.sh"
+# A Chinese query needs a CJK font, or the page shows empty boxes where its characters are.
+if [[ -n "$(printf %s "$query" | LC_ALL=C tr -d '\000-\177')" ]] && command -v fc-list >/dev/null 2>&1 && [[ -z "$(fc-list :lang=zh 2>/dev/null)" ]]; then
+  source "$root/scripts/apt-install.sh"
+  apt_install "the Chinese characters of the query in the screenshot" fonts-wqy-microhei
+fi
 browser=$(command -v chromium || command -v chromium-browser || true)
 [[ -n "$browser" ]] || { echo "screenshot-search: chromium not found" >&2; exit 1; }
 log=$(mktemp)
