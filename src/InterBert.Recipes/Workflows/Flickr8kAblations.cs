@@ -57,14 +57,18 @@ public sealed class Flickr8kAblations
         foreach (var row in rows)
         foreach (var seed in Seeds)
         {
-            if (seed == recipe.Seed && (row == PretrainingVariant.Full || !row.Pretrains)) continue;
+            if (RunOf(row, seed) is not { } options) continue;
             host.Log($"ablations: row {row.Name}, seed {seed}: {row.Title}");
-            if (!new Flickr8kRecipe(recipe with { Variant = row, Seed = seed, Baseline = false }, host).Run(cancel)) return false;
+            if (!new Flickr8kRecipe(options, host).Run(cancel)) return false;
         }
         Directory.CreateDirectory(Folder);
         AtomicFile.WriteAllText(ReportPath, Report(Results()));
         return true;
     }
+
+    /// <summary>The recipe options of a row's run at a seed, or null where the recipe's own run is that row (full and no-pretraining at the recipe's seed).</summary>
+    private Flickr8kRecipeOptions? RunOf(PretrainingVariant row, int seed) =>
+        seed == recipe.Seed && (row == PretrainingVariant.Full || !row.Pretrains) ? null : recipe with { Variant = row, Seed = seed, Baseline = false };
 
     /// <summary>Every finished run of the chosen rows and seeds.</summary>
     public IReadOnlyList<RowRun> Results()
@@ -73,9 +77,9 @@ public sealed class Flickr8kAblations
         foreach (var row in rows)
         foreach (var seed in Seeds)
         {
-            var fromRecipe = seed == recipe.Seed && (row == PretrainingVariant.Full || !row.Pretrains);
-            var options = fromRecipe ? recipe : recipe with { Variant = row, Seed = seed, Baseline = false };
-            var folder = fromRecipe ? Path.Combine(recipe.OutputFolder, recipe.Language) : Flickr8kRecipe.VariantFolder(options)!;
+            var variant = RunOf(row, seed);
+            var fromRecipe = variant is null;
+            var folder = variant is null ? Path.Combine(recipe.OutputFolder, recipe.Language) : Flickr8kRecipe.VariantFolder(variant)!;
             if (!File.Exists(Path.Combine(folder, StageCache.FileName))) continue;
             var cache = new StageCache(folder);
             var (finetuned, zeroShot, stageNames) = (fromRecipe, row.Pretrains) switch
