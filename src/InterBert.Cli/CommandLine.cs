@@ -48,6 +48,12 @@ public static class CommandLine
         Description = "masked region modeling: 'masked' hides and predicts the whole-image region whenever a region inside it is masked (default); 'visible' shows it unless it overlaps an anchor",
     };
 
+    /// <summary>The recipes' switch for the attention bias from region pair geometry (a new model's configuration).</summary>
+    public static Option<bool> GeometryBiasOption() => new("--geometry-bias")
+    {
+        Description = "the new model's attention among regions gets a learned bias from each pair's relative geometry (left of, above, larger than); off by default",
+    };
+
     /// <summary>The value of a <see cref="WholeImageRegionOption"/>, or null when not given.</summary>
     public static Pretraining.WholeImageRegionMasking? WholeImageRegion(ParseResult parse, Option<string?> option) => parse.GetValue(option) switch
     {

@@ -28,6 +28,7 @@ public static class BenchmarkCommand
         };
         textInit.AcceptOnlyFromAmong("minilm", "random");
         var wholeImage = CommandLine.WholeImageRegionOption();
+        var geometryBias = CommandLine.GeometryBiasOption();
         var negatives = new Option<string>("--negatives")
         {
             Description = "fine-tuning's wrong images and captions: random, or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's)", DefaultValueFactory = _ => "random",
@@ -37,7 +38,7 @@ public static class BenchmarkCommand
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, negatives, noBaseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, negatives, noBaseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -46,6 +47,7 @@ public static class BenchmarkCommand
             {
                 DetectorPath = parse.GetValue(detector),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity",
+                GeometryBias = parse.GetValue(geometryBias),
                 Baseline = !parse.GetValue(noBaseline),
                 Precision = CommandLine.Precision(parse, precisionOption),
                 Threads = parse.GetValue(CommandLine.ThreadsOption),

@@ -22,9 +22,10 @@ public static class DemoCommand
         var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
         var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps}, in about the same time)" };
         var wholeImage = CommandLine.WholeImageRegionOption();
+        var geometryBias = CommandLine.GeometryBiasOption();
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -41,6 +42,7 @@ public static class DemoCommand
                 PretrainSteps = parse.GetValue(pretrainSteps) ?? settings.PretrainSteps,
                 FinetuneSteps = parse.GetValue(finetuneSteps) ?? settings.FinetuneSteps,
                 WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? settings.WholeImageRegion,
+                GeometryBias = parse.GetValue(geometryBias),
             };
             if (settings.TestImages < 5 || settings.TestImages + settings.ValidationImages + 3 > settings.Images)
                 throw new ArgumentException($"demo: {settings.TestImages} test images need at least {settings.TestImages + settings.ValidationImages + 3} scenes (and at least 5 test images)");

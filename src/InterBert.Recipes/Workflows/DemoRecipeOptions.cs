@@ -58,6 +58,8 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Test queries shown with their top-5 images in the report.</summary>
     public int ShownQueries { get; init; } = 4;
+    /// <summary>Whether the model gets the attention bias from region pair geometry (<see cref="Modeling.InterBertConfig.GeometryAttentionBias"/>).</summary>
+    public bool GeometryBias { get; init; }
 
     /// <summary>The settings of a language and precision: bf16 spends the time it saves on more steps.</summary>
     public static DemoRecipeOptions For(string language, Precision precision = Precision.Bf16)
@@ -76,7 +78,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     {
         "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}",
         "features" => "features v2 classes",
-        "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}",
+        "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : ""),
         "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate} seed={Seed}",
         "evaluate" => $"evaluate v1 shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),

@@ -37,7 +37,7 @@ public static class DemoReport
         text.AppendLine();
         text.AppendLine($"Synthetic scenes: {settings.Images} images (seed {settings.Seed}), {settings.TestImages} in the test split, {settings.ValidationImages} in validation, the rest for training; 5 captions per image. " +
             (settings.Language == "en" ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : "A character vocabulary built from the training captions; the text path starts from random weights (no Chinese weights ship)."));
-        text.AppendLine($"Model: preset `{settings.Preset}`; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}" +
+        text.AppendLine($"Model: preset `{settings.Preset}`{(settings.GeometryBias ? " with the attention bias from region pair geometry (`--geometry-bias`)" : "")}; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}" +
             (settings.ContrastiveWeight > 0 ? $", plus the image-text contrastive loss with weight {settings.ContrastiveWeight}" : "") +
             (settings.OwnNegativeRate > 0 ? $"; {settings.OwnNegativeRate * 100:F0}% of ITM's wrong captions are the scene's own hard negatives" : "") + "). " +
             $"Masked region modeling is the paper's KL task: each masked region's target is the class distribution of its object, one of {ClassCount(folder)} shape-colour-size classes read from the scenes' objects file (the whole image's is their mix); " +

@@ -16,6 +16,8 @@ public class InterBertBackbone : nn.Module
     private readonly InterBertEncoder encoder;
     private readonly Pooler tPooler;
     private readonly Pooler vPooler;
+    private readonly RegionGeometryBias? geometryBias;
+    private readonly RegionGeometryBias? vGeometryBias;
 
     /// <summary>Builds a backbone alone, with BERT-style random initialisation.</summary>
     public InterBertBackbone(InterBertConfig config) : this(config, nameof(InterBertBackbone), initialize: true)
@@ -37,6 +39,13 @@ public class InterBertBackbone : nn.Module
         register_module("encoder", encoder);
         register_module("t_pooler", tPooler);
         register_module("v_pooler", vPooler);
+        if (config.GeometryAttentionBias)
+        {
+            geometryBias = new RegionGeometryBias(config.NumAttentionHeads);
+            vGeometryBias = new RegionGeometryBias(config.VNumAttentionHeads);
+            register_module("geometry_bias", geometryBias);
+            register_module("v_geometry_bias", vGeometryBias);
+        }
         if (initialize) InitializeWeights();
     }
 
@@ -73,6 +82,10 @@ public class InterBertBackbone : nn.Module
         var textMask = text?.AttentionMask;
         var imageMask = image is null ? null : ImageEmbeddings.MaskWithGlobalToken(image.RegionMask);
         var dtype = (textHidden ?? imageHidden)!.dtype;
+        // The image positions' locations with the whole-image token in front, for the geometry bias (that token gets none).
+        var imageLocations = image is null || geometryBias is null ? null
+            : ImageEmbeddings.PrependGlobalToken(image.Features, image.Locations, image.RegionMask).Locations;
+        var realRegions = imageLocations is null ? null : cat([zeros(image!.RegionMask.shape[0], 1, dtype: image.RegionMask.dtype, device: image.RegionMask.device), image.RegionMask], 1);
 
         if (textHidden is not null && imageHidden is not null)
         {
@@ -86,7 +99,15 @@ public class InterBertBackbone : nn.Module
             var imageLength = imageHidden.shape[1];
             var joint = cat([imageHidden, textHidden], 1);
             var jointMask = cat([imageMask!.to_type(ScalarType.Int64), textMask!.to_type(ScalarType.Int64)], 1);
-            joint = encoder.Interact(joint, InterBertEncoder.AdditiveMask(jointMask, dtype));
+            var jointAttention = InterBertEncoder.AdditiveMask(jointMask, dtype);
+            if (geometryBias is not null)
+            {
+                // Text positions follow the image's: the bias covers the image block and is zero for every pair with a token.
+                var bias = geometryBias.call(imageLocations!, realRegions!);
+                var textLength = joint.shape[1] - imageLength;
+                jointAttention = jointAttention.Plus(nn.functional.pad(bias, [0, textLength, 0, textLength]));
+            }
+            joint = encoder.Interact(joint, jointAttention);
             imageHidden = joint.narrow(1, 0, imageLength);
             textHidden = joint.narrow(1, imageLength, joint.shape[1] - imageLength);
         }
@@ -96,11 +117,18 @@ public class InterBertBackbone : nn.Module
         }
         else
         {
-            imageHidden = encoder.Interact(imageHidden!, InterBertEncoder.AdditiveMask(imageMask!, dtype));
+            var imageAttention = InterBertEncoder.AdditiveMask(imageMask!, dtype);
+            if (geometryBias is not null) imageAttention = imageAttention.Plus(geometryBias.call(imageLocations!, realRegions!));
+            imageHidden = encoder.Interact(imageHidden!, imageAttention);
         }
 
         if (textHidden is not null) textHidden = encoder.ExtractText(textHidden, InterBertEncoder.AdditiveMask(textMask!, dtype));
-        if (imageHidden is not null) imageHidden = encoder.ExtractImage(imageHidden, InterBertEncoder.AdditiveMask(imageMask!, dtype));
+        if (imageHidden is not null)
+        {
+            var imageAttention = InterBertEncoder.AdditiveMask(imageMask!, dtype);
+            if (vGeometryBias is not null) imageAttention = imageAttention.Plus(vGeometryBias.call(imageLocations!, realRegions!));
+            imageHidden = encoder.ExtractImage(imageHidden, imageAttention);
+        }
         return new InterBertOutput(
             textHidden, imageHidden,
             textHidden is null ? null : tPooler.call(textHidden),
@@ -118,7 +146,8 @@ public class InterBertBackbone : nn.Module
     public static string PartOf(string parameterName) => parameterName switch
     {
         _ when parameterName.StartsWith("embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.layer.", StringComparison.Ordinal) => "text",
-        _ when parameterName.StartsWith("v_embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.v_layer.", StringComparison.Ordinal) => "image",
+        _ when parameterName.StartsWith("v_embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.v_layer.", StringComparison.Ordinal)
+            || parameterName.StartsWith("geometry_bias.", StringComparison.Ordinal) || parameterName.StartsWith("v_geometry_bias.", StringComparison.Ordinal) => "image",
         _ => "heads",
     };
 
@@ -153,6 +182,9 @@ public class InterBertBackbone : nn.Module
                     break;
             }
         }
+        // The geometry bias starts at none, whatever the initialisation of linear maps above.
+        geometryBias?.ResetToZero();
+        vGeometryBias?.ResetToZero();
     }
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>

@@ -61,6 +61,11 @@ public sealed record InterBertConfig
     /// model cannot learn where things are; on for the tiny and small presets, off (the paper's) for base.
     /// </summary>
     [JsonPropertyName("v_location_layer_norm")] public bool VLocationLayerNorm { get; init; }
+    /// <summary>
+    /// Whether attention among regions gets a learned bias from each pair's relative geometry
+    /// (<see cref="RegionGeometryBias"/>), in the single-stream interaction and the image stream. Off in the presets.
+    /// </summary>
+    [JsonPropertyName("geometry_attention_bias")] public bool GeometryAttentionBias { get; init; }
     /// <summary>Size of the pooled text and image vectors (Linear(hidden → 1024) + ReLU in the paper).</summary>
     [JsonPropertyName("bi_hidden_size")] public int BiHiddenSize { get; init; } = 1024;
     /// <summary>How pooled text and image vectors combine: "mul" (the paper's) or "sum".</summary>
