@@ -66,5 +66,20 @@ public sealed class DemoPipelineTests
         Assert.Equal(5, reused.Count); // scenes, features, init, pretrain, zero-shot
         Assert.Contains(reused, l => l.Contains("pretrain"));
         Assert.DoesNotContain(reused, l => l.Contains("fine-tune"));
+
+        // The geometry bias is a new model: only the scenes and features are reused; training moves the bias from zero,
+        // and the index built with it searches through the library.
+        var geometry = CliProcess.Run([.. Args(folder.Path, "2"), "--geometry-bias"]);
+        Assert.True(geometry.ExitCode == 0, geometry.Output + geometry.Error);
+        Assert.Equal(2, geometry.Output.Split('\n').Count(l => l.Contains(": reused")));
+        Assert.Contains("region pair geometry", File.ReadAllText(folder.File("report.md")));
+        var finetuned = TorchSharp.PyBridge.Safetensors.LoadStateDict(Path.Combine(folder.Path, "finetune-pretrained", "model.safetensors"));
+        foreach (var key in new[] { "geometry_bias.projection.weight", "v_geometry_bias.projection.weight" })
+            Assert.True(finetuned[key].abs().sum().item<float>() > 0, $"{key} stayed at zero");
+        using (var pipeline = InterBert.Inference.InterBertPipeline.Load(Path.Combine(folder.Path, "finetune-pretrained"), new InterBert.Inference.InterBertPipelineOptions { Index = Path.Combine(folder.Path, "index") }))
+        {
+            Assert.True(pipeline.Config.GeometryAttentionBias);
+            Assert.Equal(3, pipeline.Search("一个红色的圆", top: 3).Count);
+        }
     }
 }
