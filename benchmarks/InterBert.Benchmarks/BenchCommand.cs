@@ -18,6 +18,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Train());
         bench.Subcommands.Add(Memory());
         bench.Subcommands.Add(Attention());
+        bench.Subcommands.Add(Visual());
         bench.Subcommands.Add(Retrieval());
         bench.Subcommands.Add(AllReduceBenchmark.Create());
         bench.Subcommands.Add(SearchBenchmarks.Search());
@@ -153,6 +154,52 @@ public static class BenchCommand
             output.to_type(TorchSharp.torch.ScalarType.Float32).sum().backward();
         }
         return watch.Elapsed.TotalMilliseconds / calls;
+    }
+
+    private static Command Visual()
+    {
+        var batch = new Option<int>("--batch") { Description = "photos per step (the recipes' fine-tuning takes 32 examples, pretraining 32 pairs)", DefaultValueFactory = _ => 32 };
+        var size = new Option<int>("--size") { Description = "input side in pixels (224: the packaged graph's, a 7 x 7 final map)", DefaultValueFactory = _ => 224 };
+        var precisions = PrecisionsOption();
+        var command = new Command("visual", "The trainable ResNet-18 (the packaged graph converted to TorchSharp): forward + backward per step, the whole network against its last stage (layer4) from a cached layer3 map") { batch, size, precisions };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            int photos = parse.GetValue(batch), side = parse.GetValue(size);
+            if (photos < 1 || side < 64) throw new ArgumentException("--batch must be at least 1 and --size at least 64");
+            using var network = TrainableResNet18.FromPackagedGraphs();
+            network.train();
+            const string afterLayer3 = "ReLU347_Output_0";
+            TorchSharp.torch.Tensor layer3;
+            using (TorchSharp.torch.no_grad()) layer3 = network.Run(TorchSharp.torch.rand(photos, 3, side, side) * 255, afterLayer3);
+            Console.WriteLine($"bench visual: batch {photos}, {side} x {side} (layer3 map {layer3.shape[1]} x {layer3.shape[2]} x {layer3.shape[3]}), {TorchSharp.torch.get_num_threads()} threads; seconds per step");
+            foreach (var precision in Precisions(parse))
+            {
+                double Seconds(Func<TorchSharp.torch.Tensor> forward, bool backward, int calls = 3)
+                {
+                    var watch = new Stopwatch();
+                    for (var call = 0; call < calls + 1; call++)
+                    {
+                        using var scope = TorchSharp.torch.NewDisposeScope();
+                        network.zero_grad();
+                        if (call == 1) watch.Start();
+                        using (var autocast = precision == Precision.Bf16 ? AutocastScope.Enter(Precision.Bf16) : null)
+                        using (var noGrad = backward ? null : TorchSharp.torch.no_grad())
+                        {
+                            var map = forward();
+                            if (backward) map.to_type(TorchSharp.torch.ScalarType.Float32).pow(2).mean().backward();
+                        }
+                    }
+                    return watch.Elapsed.TotalSeconds / calls;
+                }
+                var pixels = TorchSharp.torch.rand(photos, 3, side, side) * 255;
+                var whole = Seconds(() => network.call(pixels), backward: true);
+                var wholeForward = Seconds(() => network.call(pixels), backward: false);
+                var last = Seconds(() => network.RunFrom(new Dictionary<string, TorchSharp.torch.Tensor> { [afterLayer3] = layer3 }, TrainableResNet18.FeatureMapName), backward: true);
+                Console.WriteLine($"  {precision.Name()}: whole network forward + backward {whole:F2} s (forward alone {wholeForward:F2} s); layer4 from the cached layer3 map, forward + backward {last:F2} s");
+            }
+            return 0;
+        }));
+        return command;
     }
 
     private static Command Memory()
