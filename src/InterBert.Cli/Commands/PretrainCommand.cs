@@ -36,11 +36,17 @@ public static class PretrainCommand
         var weights = new Option<string>("--loss-weights") { Description = "MSM:MRM:ITM loss weights", DefaultValueFactory = _ => "1:1:1" };
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "share of ITM negatives taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var precision = CommandLine.PrecisionOption();
+        var negatives = new Option<string>("--negatives")
+        {
+            Description = "ITM's wrong captions (other than the image's own): random (with --hard-negative-rate from the TF-IDF pool), or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's; needs --contrastive-weight)",
+            DefaultValueFactory = _ => "random",
+        };
+        negatives.AcceptOnlyFromAmong("random", "similarity");
         var contrastive = new Option<double>("--contrastive-weight") { Description = "weight of the image-text contrastive loss that aligns text and image vectors for search (0: off, the paper's setting)" };
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, precision,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, negatives, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -58,7 +64,10 @@ public static class PretrainCommand
                 HardNegativeRate = Math.Clamp(parse.GetValue(hardNegatives), 0, 1),
                 SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
                 ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity",
             };
+            if (tasks.SimilarityNegatives && tasks.ContrastiveWeight <= 0)
+                throw new ArgumentException("--negatives similarity draws by the contrastive vectors' similarity: add --contrastive-weight (for example 1)");
             var options = new PretrainingJobOptions
             {
                 Dataset = parse.GetValue(dataset)!, Features = parse.GetValue(features)!, Output = parse.GetValue(output)!,

@@ -25,7 +25,14 @@ public sealed class PretrainingBatchBuilder(
     /// Builds the batch of the captions <paramref name="captionIndices"/>; example i draws its negative and masks from
     /// <paramref name="randoms"/>[i] only, so an example comes out the same whichever process builds it (data parallelism).
     /// </summary>
-    public PretrainingBatch Build(IReadOnlyList<int> captionIndices, IReadOnlyList<Random> randoms)
+    public PretrainingBatch Build(IReadOnlyList<int> captionIndices, IReadOnlyList<Random> randoms) => Build(captionIndices, randoms, null, includeContrastive: true);
+
+    /// <summary>
+    /// The same, with each example's wrong caption (when it gets one and it is not one of the image's own) given by
+    /// <paramref name="wrongCaptions"/>[i] (a caption index; -1: drawn as usual), and the contrastive inputs left out
+    /// when the caller already ran that pass (<paramref name="includeContrastive"/> false).
+    /// </summary>
+    public PretrainingBatch Build(IReadOnlyList<int> captionIndices, IReadOnlyList<Random> randoms, IReadOnlyList<int>? wrongCaptions, bool includeContrastive)
     {
         var b = captionIndices.Count;
         var texts = new List<int[]>(b);
@@ -45,7 +52,7 @@ public sealed class PretrainingBatchBuilder(
                 // The image's own false captions (one colour or relation changed) teach what a near miss looks like.
                 tokens = options.OwnNegativeRate > 0 && own.Count > 0 && random.NextDouble() < options.OwnNegativeRate
                     ? own[random.Next(own.Count)]
-                    : corpus.Tokens[WrongCaption(caption, random)];
+                    : corpus.Tokens[wrongCaptions is { } given && given[i] >= 0 ? given[i] : WrongCaption(caption, random)];
             }
             matched[i] = !negative;
             var (ids, segmentLabels) = segmentMasker.Mask(tokens, random);
@@ -83,11 +90,11 @@ public sealed class PretrainingBatchBuilder(
             text, tensor(labelArray, [b, length]),
             imageBatch with { Features = maskedFeatures }, maskedTensor, classTargets, featureTargets,
             tensor(matched.Select(m => m ? (long)InterBertModel.MatchedIndex : 1 - InterBertModel.MatchedIndex).ToArray()),
-            options.ContrastiveWeight > 0 ? ContrastiveInputs(captionIndices) : null);
+            options.ContrastiveWeight > 0 && includeContrastive ? ContrastiveInputs(captionIndices) : null);
     }
 
     /// <summary>Each example's own caption, unmasked, and the distinct images of the examples, unmasked.</summary>
-    private ContrastiveBatch ContrastiveInputs(IReadOnlyList<int> captionIndices)
+    public ContrastiveBatch ContrastiveInputs(IReadOnlyList<int> captionIndices)
     {
         var (imageIndices, imageOfText) = ContrastiveBatch.Layout(captionIndices.Select(c => corpus.ImageOf[c]));
         var text = Text.WordPieceTokenizer.Collate(captionIndices.Select(c => corpus.Tokens[c]).ToList(), padId);

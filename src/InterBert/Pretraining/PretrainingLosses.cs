@@ -16,7 +16,14 @@ public sealed record PretrainingLosses(Tensor Total, Tensor Segment, Tensor Regi
         Compute(model, batch, options, LossDenominators.Of(batch));
 
     /// <summary>The same with each loss a sum divided by <paramref name="denominators"/> (global counts in data-parallel training).</summary>
-    public static PretrainingLosses Compute(InterBertModel model, PretrainingBatch batch, PretrainingTaskOptions options, LossDenominators denominators)
+    public static PretrainingLosses Compute(InterBertModel model, PretrainingBatch batch, PretrainingTaskOptions options, LossDenominators denominators) =>
+        Compute(model, batch, options, denominators, null);
+
+    /// <summary>
+    /// The same, with the contrastive loss (the mean over the batch's captions) already computed by the caller, from
+    /// the pass whose similarities drew the wrong captions; null computes it from the batch's inputs as usual.
+    /// </summary>
+    public static PretrainingLosses Compute(InterBertModel model, PretrainingBatch batch, PretrainingTaskOptions options, LossDenominators denominators, Tensor? contrastiveMean)
     {
         var output = model.Forward(batch.Text, batch.Image);
         var hidden = output.TextSequence!;
@@ -71,10 +78,11 @@ public sealed record PretrainingLosses(Tensor Total, Tensor Segment, Tensor Regi
 
         var total = segment * options.SegmentWeight + region * options.RegionWeight + matching * options.MatchingWeight;
         var contrastive = zeros(1).sum();
-        if (batch.Contrastive is { } inputs && options.ContrastiveWeight > 0)
+        if (options.ContrastiveWeight > 0 && (contrastiveMean is not null || batch.Contrastive is not null))
         {
             // In-batch negatives are each rank's own; the mean over a rank's pairs is weighted by its share of the step.
-            contrastive = ContrastiveLoss.Compute(model, inputs.Text, inputs.Images, inputs.ImageOfText) * (denominators.Ranks * batch.Size / denominators.Pairs);
+            var inputs = batch.Contrastive;
+            contrastive = (contrastiveMean ?? ContrastiveLoss.Compute(model, inputs!.Text, inputs.Images, inputs.ImageOfText)) * (denominators.Ranks * batch.Size / denominators.Pairs);
             total = total + contrastive * options.ContrastiveWeight;
         }
         return new PretrainingLosses(total, segment, region, matching, segmentTargets, segmentCorrect, matchingCorrect, batch.Size) { Contrastive = contrastive };

@@ -1,6 +1,9 @@
 using InterBert.Data;
 using InterBert.Distributed;
+using InterBert.Modeling;
+using InterBert.Tasks;
 using InterBert.Training;
+using static TorchSharp.torch;
 
 namespace InterBert.Pretraining;
 
@@ -28,6 +31,8 @@ public sealed class PretrainingObjective : ITrainingObjective
         validationBuilder = setup.Validation is null ? null
             : new PretrainingBatchBuilder(setup.Validation, setup.Store, segmentMasker, regionMasker, null, setup.Tasks with { HardNegativeRate = 0 }, setup.Tokenizer.PadId, regress);
         order = new EpochCursor(setup.Train.Captions.Count, setup.Training.Seed);
+        if (setup.Tasks.SimilarityNegatives && setup.Tasks.ContrastiveWeight <= 0)
+            throw new InterBertException("wrong captions drawn by similarity need the contrastive loss's vectors: give it a weight above 0");
         ValueNames = setup.Tasks.ContrastiveWeight > 0 ? ["loss", "msm", "mrm", "itm", "itc"] : ["loss", "msm", "mrm", "itm"];
     }
 
@@ -71,16 +76,43 @@ public sealed class PretrainingObjective : ITrainingObjective
         var first = StepBatch.FirstOfRank(training, processes);
         var indices = StepBatch.Share(order, step, micro, training, processes);
         var randoms = indices.Select((_, j) => new Random(PretrainingRun.ExampleSeed(training.Seed, step, micro, first + j))).ToList();
-        var batch = builder.Build(indices, randoms);
-        var local = LossDenominators.Of(batch);
-        var counts = new[] { local.SegmentTargets, local.RegionTargets, local.Pairs };
-        processes.AllReduceSum(counts);
         PretrainingLosses losses;
         // One autocast region per micro-batch: bf16 weights are cast once for its forward passes and heads; backward runs outside it.
-        using (setup.Model.Autocast()) losses = PretrainingLosses.Compute(setup.Model, batch, setup.Tasks, new LossDenominators(counts[0], counts[1], counts[2], ranks));
+        using (setup.Model.Autocast())
+        {
+            Tensor? contrastiveMean = null;
+            int[]? wrongCaptions = null;
+            if (setup.Tasks.SimilarityNegatives)
+            {
+                // The contrastive pass first: its similarities draw the wrong captions (within this rank's share), and its loss is the step's.
+                var inputs = builder.ContrastiveInputs(indices);
+                var (textVectors, imageVectors) = ContrastiveLoss.Vectors(setup.Model, inputs.Text, inputs.Images);
+                contrastiveMean = ContrastiveLoss.FromVectors(textVectors, imageVectors, inputs.ImageOfText, setup.Model.LogitScale);
+                var (similarity, scale) = SimilarityNegatives.Cosines(textVectors, imageVectors, setup.Model.LogitScale);
+                // Its own source, so that masks and the other draws stay those of a run without this option.
+                wrongCaptions = SimilarWrongCaptions(indices, inputs.ImageOfText, similarity, scale, new Random(PretrainingRun.ExampleSeed(training.Seed ^ 0x5171, step, micro, first)));
+            }
+            var batch = builder.Build(indices, randoms, wrongCaptions, includeContrastive: contrastiveMean is null);
+            var local = LossDenominators.Of(batch);
+            var counts = new[] { local.SegmentTargets, local.RegionTargets, local.Pairs };
+            processes.AllReduceSum(counts);
+            losses = PretrainingLosses.Compute(setup.Model, batch, setup.Tasks, new LossDenominators(counts[0], counts[1], counts[2], ranks), contrastiveMean);
+        }
         // Each rank's losses are its share of the global means times the rank count: their mean over ranks is the step's.
         double[] values = [losses.Total.item<float>(), losses.Segment.item<float>(), losses.Region.item<float>(), losses.Matching.item<float>(), losses.Contrastive.item<float>()];
-        return new ObjectiveLoss(losses.Total, values[..ValueNames.Count], batch.Size);
+        return new ObjectiveLoss(losses.Total, values[..ValueNames.Count], indices.Count);
+    }
+
+    /// <summary>
+    /// Each example's wrong caption drawn by similarity: a caption of the batch (by position in
+    /// <paramref name="captionIndices"/>, rows of <paramref name="similarity"/>) of another image, drawn for the example's
+    /// image (<paramref name="imageOfText"/>, columns) in proportion to exp(scale x cosine); -1 when the batch has none.
+    /// Examples of one image share its draw.
+    /// </summary>
+    public static int[] SimilarWrongCaptions(IReadOnlyList<int> captionIndices, IReadOnlyList<int> imageOfText, float[,] similarity, double scale, Random random)
+    {
+        var drawn = SimilarityNegatives.CaptionsForImages(similarity, imageOfText, scale, random);
+        return imageOfText.Select(image => drawn[image] >= 0 ? captionIndices[drawn[image]] : -1).ToArray();
     }
 
     /// <inheritdoc/>

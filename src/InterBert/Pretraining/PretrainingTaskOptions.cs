@@ -28,6 +28,12 @@ public sealed record PretrainingTaskOptions
     public double HardNegativeRate { get; init; } = 0.2;
     /// <summary>Fraction of the wrong captions taken from the image's own known-false captions (a dataset's hard negatives), when it has any.</summary>
     public double OwnNegativeRate { get; init; }
+    /// <summary>
+    /// Whether a wrong caption that is not one of the image's own is drawn within the batch, in proportion to
+    /// exp(scale x cosine) of the contrastive vectors (ALBEF's sampling), instead of at random or from the TF-IDF pool:
+    /// matching then trains on the pairs the unimodal first stage confuses. Needs <see cref="ContrastiveWeight"/> above 0.
+    /// </summary>
+    public bool SimilarityNegatives { get; init; }
     /// <summary>Loss weight of masked segment modeling.</summary>
     public double SegmentWeight { get; init; } = 1;
     /// <summary>Loss weight of masked region modeling.</summary>

@@ -92,18 +92,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         // The batch's images by their position in the contrastive layout: example k's image sits at imageOfText[k].
         var batchImages = new int[imageVectors.shape[0]];
         for (var k = 0; k < examples.Count; k++) batchImages[imageOfText[k]] = train.Corpus.ImageOf[examples[k]];
-        float[,] similarity;
-        double scale;
-        using (no_grad())
-        using (AutocastScope.Enter(Precision.Fp32))
-        {
-            using var cosines = matmul(textVectors.detach().to(ScalarType.Float32), imageVectors.detach().to(ScalarType.Float32).t()).cpu();
-            var flat = cosines.data<float>().ToArray();
-            similarity = new float[examples.Count, batchImages.Length];
-            Buffer.BlockCopy(flat, 0, similarity, 0, flat.Length * sizeof(float));
-            using var inverseTemperature = ContrastiveLoss.Scale(model.LogitScale.detach());
-            scale = inverseTemperature.to(ScalarType.Float32).item<float>();
-        }
+        var (similarity, scale) = SimilarityNegatives.Cosines(textVectors, imageVectors, model.LogitScale);
         // Its own source, so that the random draws of the other pairs stay those of a run without this option.
         var random = new Random(unchecked(options.Seed * 7_368_787 + step * 31) ^ (micro * 104_729));
         SimilarityNegatives.Replace(captionIds, imageIds, first, examples, imageOfText, batchImages, similarity, scale, random, train.CaptionCount);

@@ -43,6 +43,22 @@ public static class SimilarityNegatives
     }
 
     /// <summary>
+    /// The cosines [captions, images] of (normalised) contrastive vectors, on the CPU and detached from the graph,
+    /// and the contrastive loss's current inverse temperature, the scale of <see cref="ImagesForCaptions"/>' draws.
+    /// </summary>
+    public static (float[,] Similarity, double Scale) Cosines(TorchSharp.torch.Tensor textVectors, TorchSharp.torch.Tensor imageVectors, TorchSharp.torch.Tensor logitScale)
+    {
+        using var noGrad = TorchSharp.torch.no_grad();
+        using var fp32 = Modeling.AutocastScope.Enter(Modeling.Precision.Fp32);
+        using var cosines = TorchSharp.torch.matmul(textVectors.detach().to(TorchSharp.torch.ScalarType.Float32), imageVectors.detach().to(TorchSharp.torch.ScalarType.Float32).t()).cpu();
+        var flat = cosines.data<float>().ToArray();
+        var similarity = new float[cosines.shape[0], cosines.shape[1]];
+        Buffer.BlockCopy(flat, 0, similarity, 0, flat.Length * sizeof(float));
+        using var inverseTemperature = Modeling.ContrastiveLoss.Scale(logitScale.detach());
+        return (similarity, inverseTemperature.to(TorchSharp.torch.ScalarType.Float32).item<float>());
+    }
+
+    /// <summary>
     /// Puts the draws into 4-way pair lists (four pairs per example from position 4 x <paramref name="first"/>:
     /// positive, wrong caption, wrong image, hard image): each example's wrong image becomes a batch image drawn by
     /// <see cref="ImagesForCaptions"/>, and its wrong caption one drawn by <see cref="CaptionsForImages"/> for its

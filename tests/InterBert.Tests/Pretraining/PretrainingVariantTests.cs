@@ -19,7 +19,7 @@ public sealed class PretrainingVariantTests
     /// Six photos of six regions: region 0 the whole 100 x 100 photo, regions 1-5 boxes that overlap their neighbours
     /// (IoU about 0.5), each with a class distribution; two captions each.
     /// </summary>
-    private static (FeatureStore Store, CaptionCorpus Corpus) Fixture(TempFolder folder)
+    internal static (FeatureStore Store, CaptionCorpus Corpus) Fixture(TempFolder folder)
     {
         var manifest = new FeatureStoreManifest { FeatureSize = 8, ClassCount = 4, DType = "float32", Extractor = "test" };
         var random = new Random(3);
@@ -41,7 +41,7 @@ public sealed class PretrainingVariantTests
         return (store, CaptionCorpus.Load(folder.File("d.jsonl"), [], store, Tokenizer.Value, 24));
     }
 
-    private static PretrainingBatchBuilder Builder(FeatureStore store, CaptionCorpus corpus, PretrainingTaskOptions tasks) =>
+    internal static PretrainingBatchBuilder Builder(FeatureStore store, CaptionCorpus corpus, PretrainingTaskOptions tasks) =>
         new(corpus, store, new SegmentMasker(Tokenizer.Value, tasks.SegmentMasking), PretrainingObjective.RegionMaskerFor(tasks), null, tasks, Tokenizer.Value.PadId,
             PretrainingObjective.RegressesFeatures(tasks, store, modelHasRegressionHead: tasks.RegressRegionFeatures));
 
