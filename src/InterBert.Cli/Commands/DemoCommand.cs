@@ -23,9 +23,11 @@ public static class DemoCommand
         var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps}, in about the same time)" };
         var wholeImage = CommandLine.WholeImageRegionOption();
         var geometryBias = CommandLine.GeometryBiasOption();
+        var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) or minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small)" };
+        textInit.AcceptOnlyFromAmong("minilm", "random");
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, textInit,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -44,6 +46,12 @@ public static class DemoCommand
                 WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? settings.WholeImageRegion,
                 GeometryBias = parse.GetValue(geometryBias),
             };
+            if (parse.GetValue(textInit) is { } init)
+            {
+                if (settings.Language != "zh") throw new ArgumentException($"--text-init {init}: --lang {settings.Language} always starts from MiniLM's weights and vocabulary");
+                if (init == "minilm" && settings.Preset != "small") throw new ArgumentException($"--text-init minilm: MiniLM's layers fill the small preset only, not {settings.Preset}");
+                settings = settings with { ChineseLayersFromMiniLm = init == "minilm" };
+            }
             if (settings.TestImages < 5 || settings.TestImages + settings.ValidationImages + 3 > settings.Images)
                 throw new ArgumentException($"demo: {settings.TestImages} test images need at least {settings.TestImages + settings.ValidationImages + 3} scenes (and at least 5 test images)");
             var folder = parse.GetValue(output) ?? Path.Combine("demo-output", settings.Language);

@@ -131,9 +131,17 @@ public sealed class DemoRecipe
             RecipeTraining.FromMiniLm(config, settings.Preset, InitialWeights);
             return true;
         }
-        // No Chinese weights ship: learn a character vocabulary from the training captions; the text path starts random.
+        // No Chinese weights ship: learn a character vocabulary from the training captions; the text path starts random,
+        // or from MiniLM's layers with that vocabulary transplanted.
         var vocabularyPath = Path.Combine(folder, "init", "characters.vocab.txt");
-        RecipeTraining.RandomWeights(config, vocabularyPath, RecipeTraining.LearnVocabulary(Dataset, vocabularyPath, 512), InitialWeights);
+        var vocabulary = RecipeTraining.LearnVocabulary(Dataset, vocabularyPath, 512);
+        if (!settings.ChineseLayersFromMiniLm)
+        {
+            RecipeTraining.RandomWeights(config, vocabularyPath, vocabulary, InitialWeights);
+            return true;
+        }
+        var (shared, added) = RecipeTraining.FromMiniLmWithVocabulary(config, settings.Preset, vocabulary, vocabularyPath, InitialWeights);
+        progress.Report(new WorkflowProgress(1, 1, $"{shared} of {shared + added} tokens kept MiniLM's embeddings"));
         return true;
     }
 

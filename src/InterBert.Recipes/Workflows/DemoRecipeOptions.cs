@@ -58,6 +58,8 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Test queries shown with their top-5 images in the report.</summary>
     public int ShownQueries { get; init; } = 4;
+    /// <summary>Chinese only: whether the text path starts from MiniLM's layers with the learned character vocabulary transplanted (else random).</summary>
+    public bool ChineseLayersFromMiniLm { get; init; }
     /// <summary>Whether the model gets the attention bias from region pair geometry (<see cref="Modeling.InterBertConfig.GeometryAttentionBias"/>).</summary>
     public bool GeometryBias { get; init; }
 
@@ -78,7 +80,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     {
         "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}",
         "features" => "features v2 classes",
-        "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : ""),
+        "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
         "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate} seed={Seed}",
         "evaluate" => $"evaluate v1 shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),

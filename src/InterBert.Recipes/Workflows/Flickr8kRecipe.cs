@@ -201,11 +201,8 @@ public sealed class Flickr8kRecipe
             RecipeTraining.RandomWeights(config, vocabularyPath, vocabulary, InitialWeights);
             return true;
         }
-        using var english = MiniLmOnnxReader.Read();
-        var transplant = VocabularyTransplant.Apply(english, vocabulary, lowerCase: true, vocabularyPath);
-        using var encoder = transplant.Encoder;
-        PretrainedInitializer.CreateAndSave(config, encoder, $"preset {options.Preset}", InitialWeights);
-        progress.Report(new WorkflowProgress(1, 1, $"{transplant.SharedTokens} of {transplant.SharedTokens + transplant.NewTokens} tokens kept MiniLM's embeddings"));
+        var (shared, added) = RecipeTraining.FromMiniLmWithVocabulary(config, options.Preset, vocabulary, vocabularyPath, InitialWeights);
+        progress.Report(new WorkflowProgress(1, 1, $"{shared} of {shared + added} tokens kept MiniLM's embeddings"));
         return true;
     }
 

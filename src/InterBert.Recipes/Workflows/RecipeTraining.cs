@@ -64,6 +64,20 @@ internal static class RecipeTraining
         return File.ReadAllBytes(path);
     }
 
+    /// <summary>
+    /// Initial weights for a learned vocabulary from MiniLM's layers: tokens MiniLM knows keep its embeddings, the others
+    /// start random (<see cref="VocabularyTransplant"/>); written with the vocabulary beside them. Returns how many tokens
+    /// kept MiniLM's embeddings, and how many are new.
+    /// </summary>
+    public static (int Shared, int New) FromMiniLmWithVocabulary(InterBertConfig config, string preset, byte[] vocabulary, string vocabularyPath, string weights)
+    {
+        using var english = MiniLmOnnxReader.Read();
+        var transplant = VocabularyTransplant.Apply(english, vocabulary, lowerCase: true, vocabularyPath);
+        using var encoder = transplant.Encoder;
+        PretrainedInitializer.CreateAndSave(config, encoder, $"preset {preset}", weights);
+        return (transplant.SharedTokens, transplant.NewTokens);
+    }
+
     /// <summary>Random initial weights for a learned vocabulary, written with the vocabulary beside them.</summary>
     public static void RandomWeights(InterBertConfig config, string vocabularyPath, byte[] vocabulary, string weights)
     {
