@@ -60,7 +60,7 @@ public sealed class DemoRecipe
         fingerprint += "|" + settings.Fingerprint("features");
         if (!Stage("features", "extract region features (given boxes)", fingerprint, Features, ExtractFeatures)) return false;
         var initFingerprint = fingerprint + "|" + settings.Fingerprint("init");
-        if (!Stage("init", settings.Language == "en" ? "initial weights from MiniLM" : "character vocabulary and random weights", initFingerprint, Path.GetDirectoryName(InitialWeights)!, Initialise)) return false;
+        if (!Stage("init", settings.Language == "en" ? "initial weights from MiniLM" : settings.ChineseLayersFromMiniLm ? "character vocabulary into MiniLM's layers" : "character vocabulary and random weights", initFingerprint, Path.GetDirectoryName(InitialWeights)!, Initialise)) return false;
         var pretrainFingerprint = initFingerprint + "|" + settings.Fingerprint("pretrain");
         if (!Stage("pretrain", $"pretrain {settings.PretrainSteps} steps (MSM + MRM + ITM)", pretrainFingerprint, PretrainFolder, Pretrain)) return false;
         var evaluate = settings.Fingerprint("evaluate");
