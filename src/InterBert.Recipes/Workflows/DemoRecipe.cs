@@ -33,7 +33,7 @@ public sealed class DemoRecipe
         this.host = host ?? new WorkflowHost();
         // The report shows the runs' loss curves.
         Training.TrainingPlots.Enable();
-        stages = new StagedRun(folder, "demo", 11, this.host, @"mm\:ss");
+        stages = new StagedRun(folder, "demo", 12, this.host, @"mm\:ss");
     }
 
     private string Scenes => Path.Combine(folder, "scenes");
