@@ -121,12 +121,18 @@ public static class RetrievalFineTuning
         return pairs.Pairs(captionIds, imageIds);
     }
 
-    /// <summary>The caption and image indices of <see cref="FourWayBatch"/>'s 4B pairs, four consecutive pairs per example.</summary>
-    public static (List<long> Captions, List<long> Images) FourWayIds(PreparedPairs pairs, IReadOnlyList<int> examples, int[][]? hard, Random random, double ownNegativeRate = 0)
+    /// <summary>
+    /// The caption and image indices of <see cref="FourWayBatch"/>'s 4B pairs, four consecutive pairs per example; with
+    /// <paramref name="extraNegatives"/> N, 4 + N per example, the last N the caption with N distinct random images of other photos.
+    /// </summary>
+    public static (List<long> Captions, List<long> Images) FourWayIds(PreparedPairs pairs, IReadOnlyList<int> examples, int[][]? hard, Random random, double ownNegativeRate = 0, int extraNegatives = 0)
     {
         var imageOf = pairs.Corpus.ImageOf;
-        var captionIds = new List<long>(examples.Count * 4);
-        var imageIds = new List<long>(examples.Count * 4);
+        var width = 4 + extraNegatives;
+        if (extraNegatives > 0 && pairs.ImageCount < extraNegatives + 2)
+            throw new InterBertException($"{extraNegatives} extra wrong images per example need at least {extraNegatives + 2} images; the training split has {pairs.ImageCount}");
+        var captionIds = new List<long>(examples.Count * width);
+        var imageIds = new List<long>(examples.Count * width);
         foreach (var c in examples)
         {
             var i = imageOf[c];
@@ -140,6 +146,17 @@ public static class RetrievalFineTuning
             var hardImage = hard is not null && hard[c].Length > 0 ? hard[c][random.Next(hard[c].Length)] : otherImage;
             captionIds.AddRange([c, otherCaption, c, c]);
             imageIds.AddRange([i, i, otherImage, hardImage]);
+            // Drawn after the four pairs, so that a run without extras draws exactly what it always did.
+            var extras = new HashSet<int>();
+            while (extras.Count < extraNegatives)
+            {
+                var image = random.Next(pairs.ImageCount);
+                if (image != i && extras.Add(image))
+                {
+                    captionIds.Add(c);
+                    imageIds.Add(image);
+                }
+            }
         }
         return (captionIds, imageIds);
     }

@@ -34,6 +34,13 @@ public sealed record RetrievalFineTuningSetup
     /// </summary>
     public bool SimilarityNegatives { get; init; }
     /// <summary>
+    /// Wrong images per example beyond the 4-way loss's own (0: the paper's four pairs): each example scores its caption
+    /// against this many more images of other photos, drawn within the batch by similarity with
+    /// <see cref="SimilarityNegatives"/> (without repeats) or else at random, and the softmax runs over 4 + this many
+    /// pairs, closer to re-ranking a caption's nearest photos.
+    /// </summary>
+    public int ExtraNegatives { get; init; }
+    /// <summary>
     /// Mine each caption's hard images by its text vector against every training image (the first stage's own
     /// confusions) rather than by its image's nearest images.
     /// </summary>

@@ -22,6 +22,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     private readonly TrainingOptions options = setup.Training;
     private readonly double contrastiveWeight = setup.ContrastiveWeight;
     private readonly double ownNegativeRate = setup.OwnNegativeRate;
+    private readonly int width = 4 + setup.ExtraNegatives;
     private const string StateFile = "retrieval.json";
     private readonly EpochCursor order = new(setup.Train.CaptionCount, setup.Training.Seed);
     private readonly int stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)setup.Train.CaptionCount / setup.Training.BatchSize));
@@ -32,7 +33,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
 
     /// <inheritdoc/>
     public string Fingerprint => FormattableString.Invariant($"retrieval mine-every={MineEvery} contrastive={contrastiveWeight} own-negatives={ownNegativeRate}") +
-        (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "");
+        (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "") + (setup.ExtraNegatives > 0 ? $" extra-negatives={setup.ExtraNegatives}" : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -54,7 +55,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         // The wrong captions and images are drawn for the whole global batch from one source per (step, micro-batch),
         // and each rank takes its share: the ranks together train on exactly the pairs one process would.
         var random = new Random(unchecked(options.Seed * 1_000_003 + step) ^ (micro * 7_919));
-        var (captionIds, imageIds) = RetrievalFineTuning.FourWayIds(train, everyRank, hard, random, ownNegativeRate);
+        var (captionIds, imageIds) = RetrievalFineTuning.FourWayIds(train, everyRank, hard, random, ownNegativeRate, setup.ExtraNegatives);
         var first = StepBatch.FirstOfRank(options, processes);
         var examples = everyRank.Skip(first).Take(options.BatchSize).ToList();
         Tensor loss;
@@ -69,8 +70,8 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
                 contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, contrastive.ImageOfText, model.LogitScale);
                 DrawSimilarNegatives(captionIds, imageIds, first, examples, contrastive.ImageOfText, textVectors, imageVectors, step, micro);
             }
-            var (text, image) = train.Pairs(captionIds.GetRange(4 * first, 4 * examples.Count), imageIds.GetRange(4 * first, 4 * examples.Count));
-            var scores = model.Score(model.Forward(text, image)).view(examples.Count, 4);
+            var (text, image) = train.Pairs(captionIds.GetRange(width * first, width * examples.Count), imageIds.GetRange(width * first, width * examples.Count));
+            var scores = model.Score(model.Forward(text, image)).view(examples.Count, width);
             loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
             if (contrastiveWeight > 0 && contrastiveLoss is null)
             {
@@ -95,7 +96,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         var (similarity, scale) = SimilarityNegatives.Cosines(textVectors, imageVectors, model.LogitScale);
         // Its own source, so that the random draws of the other pairs stay those of a run without this option.
         var random = new Random(unchecked(options.Seed * 7_368_787 + step * 31) ^ (micro * 104_729));
-        SimilarityNegatives.Replace(captionIds, imageIds, first, examples, imageOfText, batchImages, similarity, scale, random, train.CaptionCount);
+        SimilarityNegatives.Replace(captionIds, imageIds, first, examples, imageOfText, batchImages, similarity, scale, random, train.CaptionCount, setup.ExtraNegatives);
     }
 
     /// <inheritdoc/>

@@ -12,15 +12,27 @@ public static class SimilarityNegatives
     /// For each caption t (row of <paramref name="similarity"/>, captions x images), a batch image other than its own
     /// (<paramref name="imageOfText"/>[t]), drawn in proportion to exp(scale x similarity); -1 when the batch has no other image.
     /// </summary>
-    public static int[] ImagesForCaptions(float[,] similarity, IReadOnlyList<int> imageOfText, double scale, Random random)
+    public static int[] ImagesForCaptions(float[,] similarity, IReadOnlyList<int> imageOfText, double scale, Random random) =>
+        ImagesForCaptions(similarity, imageOfText, scale, random, 1).Select(d => d[0]).ToArray();
+
+    /// <summary>
+    /// The same with <paramref name="count"/> distinct images per caption, drawn one after another without repeats (each
+    /// in proportion to exp(scale x similarity) over the images not yet drawn); -1 where the batch runs out of other images.
+    /// </summary>
+    public static int[][] ImagesForCaptions(float[,] similarity, IReadOnlyList<int> imageOfText, double scale, Random random, int count)
     {
         var (texts, images) = (similarity.GetLength(0), similarity.GetLength(1));
-        var chosen = new int[texts];
+        var chosen = new int[texts][];
         var weights = new double[images];
         for (var t = 0; t < texts; t++)
         {
             for (var i = 0; i < images; i++) weights[i] = i == imageOfText[t] ? double.NegativeInfinity : scale * similarity[t, i];
-            chosen[t] = Draw(weights, random);
+            chosen[t] = new int[count];
+            for (var d = 0; d < count; d++)
+            {
+                chosen[t][d] = Draw(weights, random);
+                if (chosen[t][d] >= 0) weights[chosen[t][d]] = double.NegativeInfinity;
+            }
         }
         return chosen;
     }
@@ -44,7 +56,7 @@ public static class SimilarityNegatives
 
     /// <summary>
     /// The cosines [captions, images] of (normalised) contrastive vectors, on the CPU and detached from the graph,
-    /// and the contrastive loss's current inverse temperature, the scale of <see cref="ImagesForCaptions"/>' draws.
+    /// and the contrastive loss's current inverse temperature, the scale of <see cref="ImagesForCaptions(float[,], IReadOnlyList{int}, double, Random)"/>' draws.
     /// </summary>
     public static (float[,] Similarity, double Scale) Cosines(TorchSharp.torch.Tensor textVectors, TorchSharp.torch.Tensor imageVectors, TorchSharp.torch.Tensor logitScale)
     {
@@ -60,21 +72,26 @@ public static class SimilarityNegatives
 
     /// <summary>
     /// Puts the draws into 4-way pair lists (four pairs per example from position 4 x <paramref name="first"/>:
-    /// positive, wrong caption, wrong image, hard image): each example's wrong image becomes a batch image drawn by
-    /// <see cref="ImagesForCaptions"/>, and its wrong caption one drawn by <see cref="CaptionsForImages"/> for its
+    /// positive, wrong caption, wrong image, hard image; with <paramref name="extraNegatives"/> N, 4 + N per example, the
+    /// last N the caption with more wrong images, drawn after the first without repeats): each example's wrong image becomes a batch image drawn by
+    /// <see cref="ImagesForCaptions(float[,], IReadOnlyList{int}, double, Random, int)"/>, and its wrong caption one drawn by <see cref="CaptionsForImages"/> for its
     /// image, unless it is one of the image's own known-false captions (ids from <paramref name="captionCount"/> on).
     /// Example k is caption <paramref name="examples"/>[k] of batch image <paramref name="imageOfText"/>[k], whose
     /// pair-list id is <paramref name="batchImages"/>[imageOfText[k]].
     /// </summary>
     internal static void Replace(List<long> captionIds, List<long> imageIds, int first, IReadOnlyList<int> examples, int[] imageOfText, int[] batchImages,
-        float[,] similarity, double scale, Random random, int captionCount)
+        float[,] similarity, double scale, Random random, int captionCount, int extraNegatives = 0)
     {
-        var imageFor = ImagesForCaptions(similarity, imageOfText, scale, random);
+        var width = 4 + extraNegatives;
+        var imageFor = ImagesForCaptions(similarity, imageOfText, scale, random, 1 + extraNegatives);
         var captionFor = CaptionsForImages(similarity, imageOfText, scale, random);
         for (var k = 0; k < examples.Count; k++)
         {
-            var pair = 4 * (first + k);
-            if (imageFor[k] >= 0) imageIds[pair + 2] = batchImages[imageFor[k]];
+            var pair = width * (first + k);
+            if (imageFor[k][0] >= 0) imageIds[pair + 2] = batchImages[imageFor[k][0]];
+            // The extra wrong images: more of the batch's images the caption's vector finds close (random ones stay where the batch runs out).
+            for (var e = 1; e <= extraNegatives; e++)
+                if (imageFor[k][e] >= 0) imageIds[pair + 3 + e] = batchImages[imageFor[k][e]];
             var wrong = captionFor[imageOfText[k]];
             if (wrong >= 0 && captionIds[pair + 1] < captionCount) captionIds[pair + 1] = examples[wrong];
         }

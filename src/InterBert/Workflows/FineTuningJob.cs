@@ -67,7 +67,7 @@ public static class FineTuningJob
             {
                 Model = model, Train = train, Validation = validation, Training = training, RunFolder = options.Output, Vocabulary = vocabulary, LowerCase = tokenizer.LowerCase,
                 PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = Math.Max(0, options.ContrastiveWeight), OwnNegativeRate = ownNegativeRate,
-                SimilarityNegatives = options.SimilarityNegatives, MineByText = options.MineByText, Resume = options.Resume, Group = processes,
+                SimilarityNegatives = options.SimilarityNegatives, ExtraNegatives = options.ExtraNegatives, MineByText = options.MineByText, Resume = options.Resume, Group = processes,
             };
             var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(setup, new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
             {

@@ -41,6 +41,8 @@ public sealed record FineTuningJobOptions
     public double OwnNegativeRate { get; init; }
     /// <summary>Retrieval: draw the wrong image and caption of each example within the batch in proportion to the contrastive similarity (ALBEF's sampling; needs <see cref="ContrastiveWeight"/>).</summary>
     public bool SimilarityNegatives { get; init; }
+    /// <summary>Retrieval: wrong images per example beyond the 4-way loss's own (drawn by similarity with <see cref="SimilarityNegatives"/>, else at random).</summary>
+    public int ExtraNegatives { get; init; }
     /// <summary>Retrieval: mine each caption's hard images by its text vector against every training image instead of by its image's nearest images.</summary>
     public bool MineByText { get; init; }
     /// <summary>Steps between checkpoints.</summary>

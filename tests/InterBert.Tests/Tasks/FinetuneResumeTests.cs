@@ -33,6 +33,27 @@ public class FinetuneResumeTests(CocoFeatures features)
     ];
 
     [Fact]
+    public void ExtraWrongImagesDrawnBySimilarityTrainAndChangeWhatIsLearned()
+    {
+        using var folder = new TempFolder();
+        var init = WriteInit(folder);
+        string[] Short(string run, params string[] more) =>
+        [
+            "finetune", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--features", features.StorePath, "--init", init, "--out", run,
+            "--steps", "8", "--batch-size", "8", "--val-split", "none", "--contrastive-weight", "0.5", "--negatives", "similarity", "--seed", "3", "--threads", "2", .. more,
+        ];
+        var plain = CliProcess.Run(Short(folder.File("plain")));
+        Assert.True(plain.ExitCode == 0, plain.Error);
+        var wider = CliProcess.Run(Short(folder.File("wider"), "--extra-negatives", "3"));
+        Assert.True(wider.ExitCode == 0, wider.Error);
+        var before = Safetensors.LoadStateDict(Path.Combine(folder.File("plain"), "last.safetensors"));
+        var after = Safetensors.LoadStateDict(Path.Combine(folder.File("wider"), "last.safetensors"));
+        Assert.Contains(before.Keys, key => !before[key].bytes.SequenceEqual(after[key].bytes));
+        // The fingerprint records the setting, so a resume with another value is refused rather than mixed.
+        Assert.Contains("extra-negatives=3", File.ReadAllText(Path.Combine(folder.File("wider"), "checkpoints", "step-8", "trainer.json")));
+    }
+
+    [Fact]
     public void RetrievalRunKilledAfterItsCheckpointResumesToBitIdenticalParameters()
     {
         using var folder = new TempFolder();

@@ -175,6 +175,34 @@ public class RetrievalTests(CocoFeatures features)
     }
 
     [Fact]
+    public void ExtraNegativesAddDistinctWrongImagesAfterTheFourPairsAndLeaveThemAsTheyWere()
+    {
+        var (model, pairs, store) = Setup("train");
+        using (model) using (pairs) using (store)
+        {
+            var examples = Enumerable.Range(0, 16).ToList();
+            var (fourCaptions, fourImages) = RetrievalFineTuning.FourWayIds(pairs, examples, null, new Random(4));
+            var (captions, images) = RetrievalFineTuning.FourWayIds(pairs, examples, null, new Random(4), extraNegatives: 3);
+            Assert.Equal(16 * 7, captions.Count);
+            var imageOf = pairs.Corpus.ImageOf;
+            for (var e = 0; e < 16; e++)
+            {
+                // The first example's four pairs are drawn as without extras (later ones follow a source the extras advanced).
+                if (e == 0)
+                {
+                    Assert.Equal(fourCaptions.GetRange(0, 4), captions.GetRange(0, 4));
+                    Assert.Equal(fourImages.GetRange(0, 4), images.GetRange(0, 4));
+                }
+                var extras = images.GetRange(7 * e + 4, 3);
+                Assert.Equal(3, extras.Distinct().Count());
+                Assert.DoesNotContain((long)imageOf[examples[e]], extras);
+                Assert.All(captions.GetRange(7 * e + 4, 3), c => Assert.Equal(examples[e], c));
+            }
+            Assert.Throws<InterBertException>(() => RetrievalFineTuning.FourWayIds(pairs, examples, null, new Random(4), extraNegatives: pairs.ImageCount));
+        }
+    }
+
+    [Fact]
     public void SplitWithoutImagesAndImagesWithoutFeaturesAreClearErrors()
     {
         using var store = FeatureStore.Open(features.StorePath);

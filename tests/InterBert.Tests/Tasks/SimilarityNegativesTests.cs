@@ -105,4 +105,61 @@ public sealed class SimilarityNegativesTests
         Assert.Equal([50L, 51], new[] { captionIds[1], captionIds[4 + 1] });
         Assert.Equal([60L, 61], new[] { imageIds[2], imageIds[4 + 2] });
     }
+
+    [Fact]
+    public void SeveralWrongImagesPerCaptionAreDistinctNeverItsOwnAndTheFirstIsTheSingleDraw()
+    {
+        // Five batch images; caption t belongs to image t (t < 5). Image 4 is the closest to every caption but its own.
+        var similarity = new float[5, 5];
+        for (var t = 0; t < 5; t++) for (var i = 0; i < 5; i++) similarity[t, i] = i == 4 ? 0.9f : 0.1f * i;
+        int[] imageOfText = [0, 1, 2, 3, 4];
+        var nearest = 0;
+        for (var round = 0; round < 500; round++)
+        {
+            var several = SimilarityNegatives.ImagesForCaptions(similarity, imageOfText, 10, new Random(round), 3);
+            var single = SimilarityNegatives.ImagesForCaptions(similarity, imageOfText, 10, new Random(round));
+            for (var t = 0; t < 5; t++)
+            {
+                Assert.Equal(3, several[t].Distinct().Count());
+                Assert.DoesNotContain(t, several[t]);
+                if (t < 4 && several[t].Contains(4)) nearest++;
+            }
+            // The first of several is what the single draw gives from the same source (for caption 0, the first drawn).
+            Assert.Equal(single[0], several[0][0]);
+        }
+        Assert.True(nearest > 0.95 * 500 * 4, $"the nearest image was among three draws {nearest} times of {500 * 4}");
+        // Asking for more than the batch has: the rest are -1.
+        var all = SimilarityNegatives.ImagesForCaptions(similarity, imageOfText, 10, new Random(1), 6);
+        Assert.Equal(4, all[0].Count(i => i >= 0));
+        Assert.Equal(2, all[0].Count(i => i == -1));
+    }
+
+    [Fact]
+    public void ExtraWrongImagesWidenEachExamplesPairsAndComeFromTheBatch()
+    {
+        int[] examples = [40, 41];
+        int[] imageOfText = [0, 1];
+        int[] batchImages = [7, 9, 11, 13];
+        const int width = 6; // 4 + 2 extra
+        var captionIds = new List<long>();
+        var imageIds = new List<long>();
+        for (var e = 0; e < 2; e++)
+        {
+            captionIds.AddRange([examples[e], 50 + e, examples[e], examples[e], examples[e], examples[e]]);
+            imageIds.AddRange([batchImages[e], batchImages[e], 60 + e, 70 + e, 80 + e, 90 + e]);
+        }
+        var similarity = new float[,] { { 0.9f, 0.5f, 0.4f, 0.3f }, { 0.1f, 0.8f, 0.6f, 0.2f } };
+        SimilarityNegatives.Replace(captionIds, imageIds, 0, examples, imageOfText, batchImages, similarity, 3, new Random(5), 100, extraNegatives: 2);
+        for (var e = 0; e < 2; e++)
+        {
+            var pairs = Enumerable.Range(e * width, width).ToList();
+            // The caption is paired with its own image first, then wrong ones; the wrong image and the two extras are
+            // three distinct batch images other than its own; the hard image (pair 3) stays.
+            Assert.All(pairs.Where(p => p % width != 1), p => Assert.Equal(examples[e], captionIds[p]));
+            var drawn = new[] { imageIds[e * width + 2], imageIds[e * width + 4], imageIds[e * width + 5] };
+            Assert.Equal(3, drawn.Distinct().Count());
+            Assert.All(drawn, i => Assert.Contains(i, batchImages.Where(b => b != batchImages[e]).Select(b => (long)b)));
+            Assert.Equal(70 + e, imageIds[e * width + 3]);
+        }
+    }
 }
