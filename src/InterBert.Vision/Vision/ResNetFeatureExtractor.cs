@@ -18,21 +18,32 @@ public sealed class ResNetFeatureExtractor : IDisposable
     public const int InputSize = 224;
     /// <summary>Dimension of a region feature.</summary>
     public const int FeatureSize = 512;
-    private const string FeatureMapName = "ReLU393_Output_0";
+    /// <summary>The graph's tensor of the last feature map ([512, 7, 7] at 224 x 224), the one region features are pooled from.</summary>
+    internal const string FeatureMapName = "ReLU393_Output_0";
     private readonly InferenceSession preprocess;
     private readonly InferenceSession network;
 
     /// <summary>Loads both graphs from <paramref name="modelsFolder"/> (default: <c>DnnImageModels</c> beside the binaries).</summary>
     public ResNetFeatureExtractor(string? modelsFolder = null, int threads = 0)
     {
-        modelsFolder ??= Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
-        PreprocessPath = Path.Combine(modelsFolder, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
-        NetworkPath = Path.Combine(modelsFolder, "ResNet18Onnx", "ResNet18.onnx");
-        foreach (var path in new[] { PreprocessPath, NetworkPath })
-            if (!File.Exists(path)) throw new InterBertException($"{path}: ResNet-18 graph not found (it ships with the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18)");
+        (PreprocessPath, NetworkPath) = PackagedGraphs(modelsFolder);
         var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 };
         preprocess = new InferenceSession(PreprocessPath, options);
         network = new InferenceSession(WithFeatureMapOutput(NetworkPath), options);
+    }
+
+    /// <summary>
+    /// The paths of the packaged preprocessing and ResNet-18 graphs in <paramref name="modelsFolder"/> (default:
+    /// <c>DnnImageModels</c> beside the binaries); throws naming the one that is missing.
+    /// </summary>
+    internal static (string Preprocess, string Network) PackagedGraphs(string? modelsFolder)
+    {
+        modelsFolder ??= Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
+        var preprocess = Path.Combine(modelsFolder, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
+        var network = Path.Combine(modelsFolder, "ResNet18Onnx", "ResNet18.onnx");
+        foreach (var path in new[] { preprocess, network })
+            if (!File.Exists(path)) throw new InterBertException($"{path}: ResNet-18 graph not found (it ships with the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18)");
+        return (preprocess, network);
     }
 
     /// <summary>The packaged preprocessing graph.</summary>

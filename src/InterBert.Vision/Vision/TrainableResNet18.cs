@@ -16,7 +16,7 @@ namespace InterBert.Vision;
 public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor>
 {
     /// <summary>The tensor of the last feature map ([512, 7, 7] at 224 x 224), the one region features are pooled from.</summary>
-    public const string FeatureMapName = "ReLU393_Output_0";
+    public const string FeatureMapName = ResNetFeatureExtractor.FeatureMapName;
     private static readonly string[] KnownOperators = ["Conv", "BatchNormalization", "Relu", "MaxPool", "Add", "AveragePool"];
     private readonly List<NodeProto> nodes;
     private readonly string inputName;
@@ -40,12 +40,17 @@ public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor>
             nodes.Add(node);
             if (node.OpType == "Conv")
             {
-                var weight = Weight(node.Input[1]);
+                // Copied into the module's own parameter, so the graph's tensor is freed at once.
+                using var weight = Weight(node.Input[1]);
                 var conv = nn.Conv2d(weight.shape[1], weight.shape[0], (weight.shape[2], weight.shape[3]), stride: Pair(node, "strides", 1), padding: (0, 0), bias: node.Input.Count > 2);
                 using (no_grad())
                 {
                     conv.weight!.copy_(weight);
-                    if (node.Input.Count > 2) conv.bias!.copy_(Weight(node.Input[2]));
+                    if (node.Input.Count > 2)
+                    {
+                        using var bias = Weight(node.Input[2]);
+                        conv.bias!.copy_(bias);
+                    }
                 }
                 layers.Add(node.Name, conv);
             }
@@ -62,11 +67,7 @@ public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor>
     /// <summary>Converts the packaged graphs (default: <c>DnnImageModels</c> beside the binaries, as <see cref="ResNetFeatureExtractor"/>).</summary>
     public static TrainableResNet18 FromPackagedGraphs(string? modelsFolder = null)
     {
-        modelsFolder ??= Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
-        var preprocessPath = Path.Combine(modelsFolder, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
-        var networkPath = Path.Combine(modelsFolder, "ResNet18Onnx", "ResNet18.onnx");
-        foreach (var path in new[] { preprocessPath, networkPath })
-            if (!File.Exists(path)) throw new InterBertException($"{path}: ResNet-18 graph not found (it ships with the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18)");
+        var (preprocessPath, networkPath) = ResNetFeatureExtractor.PackagedGraphs(modelsFolder);
         return new TrainableResNet18(ModelProto.Parser.ParseFrom(File.ReadAllBytes(preprocessPath)), ModelProto.Parser.ParseFrom(File.ReadAllBytes(networkPath)), networkPath);
     }
 

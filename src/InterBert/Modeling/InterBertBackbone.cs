@@ -82,10 +82,9 @@ public class InterBertBackbone : nn.Module
         var textMask = text?.AttentionMask;
         var imageMask = image is null ? null : ImageEmbeddings.MaskWithGlobalToken(image.RegionMask);
         var dtype = (textHidden ?? imageHidden)!.dtype;
-        // The image positions' locations with the whole-image token in front, for the geometry bias (that token gets none).
-        var imageLocations = image is null || geometryBias is null ? null
-            : ImageEmbeddings.PrependGlobalToken(image.Features, image.Locations, image.RegionMask).Locations;
-        var realRegions = imageLocations is null ? null : cat([zeros(image!.RegionMask.shape[0], 1, dtype: image.RegionMask.dtype, device: image.RegionMask.device), image.RegionMask], 1);
+        // The geometry of every pair of image positions, embedded once for the biases of both streams.
+        Tensor? pairGeometry = null, pairMask = null;
+        if (image is not null && geometryBias is not null) (pairGeometry, pairMask) = RegionGeometryBias.ImagePositionPairs(image.Locations, image.RegionMask);
 
         if (textHidden is not null && imageHidden is not null)
         {
@@ -103,7 +102,7 @@ public class InterBertBackbone : nn.Module
             if (geometryBias is not null)
             {
                 // Text positions follow the image's: the bias covers the image block and is zero for every pair with a token.
-                var bias = geometryBias.call(imageLocations!, realRegions!);
+                var bias = geometryBias.call(pairGeometry!, pairMask!);
                 var textLength = joint.shape[1] - imageLength;
                 jointAttention = jointAttention.Plus(nn.functional.pad(bias, [0, textLength, 0, textLength]));
             }
@@ -118,7 +117,7 @@ public class InterBertBackbone : nn.Module
         else
         {
             var imageAttention = InterBertEncoder.AdditiveMask(imageMask!, dtype);
-            if (geometryBias is not null) imageAttention = imageAttention.Plus(geometryBias.call(imageLocations!, realRegions!));
+            if (geometryBias is not null) imageAttention = imageAttention.Plus(geometryBias.call(pairGeometry!, pairMask!));
             imageHidden = encoder.Interact(imageHidden!, imageAttention);
         }
 
@@ -126,7 +125,7 @@ public class InterBertBackbone : nn.Module
         if (imageHidden is not null)
         {
             var imageAttention = InterBertEncoder.AdditiveMask(imageMask!, dtype);
-            if (vGeometryBias is not null) imageAttention = imageAttention.Plus(vGeometryBias.call(imageLocations!, realRegions!));
+            if (vGeometryBias is not null) imageAttention = imageAttention.Plus(vGeometryBias.call(pairGeometry!, pairMask!));
             imageHidden = encoder.ExtractImage(imageHidden, imageAttention);
         }
         return new InterBertOutput(

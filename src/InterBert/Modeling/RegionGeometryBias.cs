@@ -86,17 +86,34 @@ public sealed class RegionGeometryBias : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>
-    /// The bias [B, heads, N, N] for attention among N image positions with locations [B, N, 5]; only pairs of two
-    /// regions where <paramref name="regionMask"/> [B, N] is 1 get one (the whole-image token and padding get 0).
+    /// What every bias of a forward pass is computed from, once for both streams: the embedded geometry [B, N, N, 64]
+    /// of the N image positions with locations [B, N, 5], and which pairs get a bias [B, 1, N, N]: those of two
+    /// positions where <paramref name="realRegions"/> [B, N] is 1 (the whole-image token and padding are 0).
     /// </summary>
-    public override Tensor forward(Tensor locations, Tensor regionMask)
+    public static (Tensor Embedding, Tensor PairMask) Pairs(Tensor locations, Tensor realRegions)
     {
-        var embedded = Embed(PairGeometry(locations));
-        var pairMask = regionMask.to_type(ScalarType.Float32);
-        pairMask = pairMask.unsqueeze(2).mul(pairMask.unsqueeze(1)).unsqueeze(1);
+        var regions = realRegions.to_type(ScalarType.Float32);
+        return (Embed(PairGeometry(locations)), regions.unsqueeze(2).mul(regions.unsqueeze(1)).unsqueeze(1));
+    }
+
+    /// <summary>
+    /// The same for a model's image positions: the whole-image token (the whole image's box, no bias) in front of the
+    /// regions of <paramref name="locations"/> [B, R, 5] with mask <paramref name="regionMask"/> [B, R].
+    /// </summary>
+    public static (Tensor Embedding, Tensor PairMask) ImagePositionPairs(Tensor locations, Tensor regionMask)
+    {
+        var batch = locations.shape[0];
+        var wholeImage = tensor(new float[] { 0, 0, 1, 1, 1 }, dtype: locations.dtype, device: locations.device).expand(batch, 1, InterBertConfig.LocationSize);
+        var noBias = zeros(batch, 1, dtype: regionMask.dtype, device: regionMask.device);
+        return Pairs(cat([wholeImage, locations], 1), cat([noBias, regionMask], 1));
+    }
+
+    /// <summary>The bias [B, heads, N, N] from the <see cref="Pairs"/> of N positions; pairs outside <paramref name="pairMask"/> get 0.</summary>
+    public override Tensor forward(Tensor embedding, Tensor pairMask)
+    {
         // Computed in fp32 whatever the autocast: the bias is added to fp32 logits, and it is one small product per forward.
         using var fp32 = AutocastScope.IsActive ? AutocastScope.Enter(Precision.Fp32) : null;
-        return projection.call(embedded).permute(0, 3, 1, 2).mul(pairMask);
+        return projection.call(embedding).permute(0, 3, 1, 2).mul(pairMask);
     }
 
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>

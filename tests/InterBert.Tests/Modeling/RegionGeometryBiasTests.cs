@@ -64,7 +64,8 @@ public class RegionGeometryBiasTests
         // Positions: the whole-image token, three regions, one padded region.
         var locations = cat([tensor(new float[] { 0, 0, 1, 1, 1 }, [1, 1, 5]), ThreeBoxes(), tensor(new float[] { 0.2f, 0.2f, 0.5f, 0.5f, 0.09f }, [1, 1, 5])], 1);
         var regions = tensor(new long[] { 0, 1, 1, 1, 0 }, [1, 5]);
-        var values = bias.call(locations, regions);
+        var (embedding, pairMask) = RegionGeometryBias.Pairs(locations, regions);
+        var values = bias.call(embedding, pairMask);
         Assert.Equal([1L, 4, 5, 5], values.shape);
         // Region 1 looking right at region 2 and region 2 looking left at region 1: the same distance, opposite
         // directions, so different biases (a bias from the distance alone would give the same).
@@ -78,9 +79,14 @@ public class RegionGeometryBiasTests
         // Moving a region changes its row and column only.
         var moved = locations.clone();
         moved[0, 3] = tensor(new float[] { 0.5f, 0.0f, 0.6f, 0.1f, 0.01f });
-        var changed = bias.call(moved, regions).sub(values).abs().sum([0, 1]);
+        var (movedEmbedding, movedMask) = RegionGeometryBias.Pairs(moved, regions);
+        var changed = bias.call(movedEmbedding, movedMask).sub(values).abs().sum([0, 1]);
         Assert.Equal(0f, changed[1, 2].item<float>());
         Assert.True(changed[1, 3].item<float>() > 0 && changed[3, 2].item<float>() > 0);
+        // A model's image positions: the whole-image token in front, without a bias, as written out above.
+        var (modelEmbedding, modelMask) = RegionGeometryBias.ImagePositionPairs(locations.narrow(1, 1, 4), regions.narrow(1, 1, 4));
+        Assert.Equal(0f, modelEmbedding.sub(embedding).abs().max().item<float>());
+        Assert.Equal(0f, modelMask.sub(pairMask).abs().max().item<float>());
     }
 
     [Fact]
