@@ -17,6 +17,7 @@ public sealed class CommandLineErrorTests
         { ["model", "info", "--preset", "tiny", "--threads", "-1"], "--threads -1" },
         { ["features", "--dataset", "d.json", "--out", "store", "--max-regions", "0"], "--max-regions 0" },
         { ["serve", "--index", "idx", "--max-queue", "-1"], "--max-queue -1" },
+        { ["features", "--dataset", "d.json", "--out", "store", "--layer3-maps", "--detector", "yolox.onnx"], "--layer3-maps" },
         { ["pretrain", "--dataset", "d.json", "--features", "f", "--preset", "tiny", "--out", "o", "--steps", "1", "--loss-weights", "1:x:1"], "--loss-weights" },
         { ["demo", "--lang", "zh", "--preset", "tiny", "--text-init", "minilm", "--out", "o"], "--text-init minilm" },
         { ["demo", "--lang", "en", "--text-init", "random", "--out", "o"], "--text-init random" },

@@ -20,15 +20,22 @@ public static class FeaturesCommand
         var fp16 = new Option<bool>("--fp16") { Description = "store features as float16 (half the disk)" };
         var skipBad = new Option<bool>("--skip-bad") { Description = "skip and count bad images or entries instead of stopping" };
         var shardSize = new Option<int>("--shard-size") { Description = "images per shard", DefaultValueFactory = _ => 256 };
+        var layer3Maps = new Option<bool>("--layer3-maps")
+        {
+            Description = "store each image's ResNet-18 map after layer3 (256 x 14 x 14) instead of region features, with the last stage's weights beside: what finetune --visual-maps trains that stage from",
+        };
         var command = new Command("features", "Extract region features from raw images into a feature store")
         {
-            dataset, images, tsv, output, boxes, detector, maxRegions, fp16, skipBad, shardSize,
+            dataset, images, tsv, output, boxes, detector, maxRegions, fp16, skipBad, shardSize, layer3Maps,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var store = parse.GetValue(output)!;
             var sources = new[] { parse.GetValue(dataset), parse.GetValue(images), parse.GetValue(tsv) }.Count(s => s is not null);
             if (sources != 1) throw new ArgumentException("give exactly one of --dataset, --images or --from-tsv");
+            var maps = parse.GetValue(layer3Maps);
+            if (maps && (parse.GetValue(boxes) is not null || parse.GetValue(detector) is not null || parse.GetValue(tsv) is not null))
+                throw new ArgumentException("--layer3-maps stores each image's whole map: --boxes, --detector and --from-tsv do not apply");
             if (parse.GetValue(tsv) is { } tsvPath)
             {
                 var skippedLines = parse.GetValue(skipBad) ? new DatasetReport() : null;
@@ -49,7 +56,8 @@ public static class FeaturesCommand
             using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), parse.GetValue(maxRegions), threads);
             var result = ProgressDisplay.Run("features", (progress, cancel) => FeatureExtractionJob.Run(
                 list, extractor, givenBoxes, store, parse.GetValue(fp16), parse.GetValue(skipBad), parse.GetValue(shardSize),
-                new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, $"stored {p.Stored}, skipped {p.Skipped}"))), cancel));
+                new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, $"stored {p.Stored}, skipped {p.Skipped}"))), cancel,
+                layer3Maps: maps));
             var perSecond = result.Stored / Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             Console.WriteLine($"features: stored {result.Stored}, already stored {result.AlreadyStored}, skipped {result.Skipped + report.Skipped} in {result.Elapsed.TotalSeconds:F1} s ({perSecond:F1} images/s) → {store}");
             foreach (var reason in report.Reasons.Concat(result.SkipReasons)) Console.WriteLine($"  skipped: {reason}");

@@ -44,6 +44,10 @@ public static class TaskCommands
             Description = "retrieval: wrong images per example beyond the 4-way loss's own, so each caption is ranked against 4 + N pairs (drawn by similarity with --negatives similarity)",
             DefaultValueFactory = _ => 0,
         }.AtLeast(0);
+        var visualMaps = new Option<string?>("--visual-maps")
+        {
+            Description = "retrieval: a store of the same images' layer3 maps (features --layer3-maps): the model computes its region features with its own copy of ResNet-18's last stage and fine-tunes it (default: the feature store's frozen features)",
+        };
         var stepsOption = new Option<int?>("--steps") { Description = "optimiser steps (instead of --epochs)" };
         var accumulate = new Option<int>("--accumulate") { Description = "micro-batches per step", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints (and one at the end)", DefaultValueFactory = _ => 500 }.AtLeast(1);
@@ -53,7 +57,7 @@ public static class TaskCommands
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
             task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, negatives, mineBy, extraNegatives,
-            stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
+            visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -64,7 +68,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;
@@ -92,10 +96,11 @@ public static class TaskCommands
         var addSimilarity = new Option<bool>("--add-similarity") { Description = "two-stage: rank re-scored pairs by the cross-modal score plus the unimodal cosine on the contrastive logit scale (BLIP-2's re-ranking) instead of the score alone" };
         var fitRelevance = new Option<bool>("--fit-relevance") { Description = "two-stage: fit the model's relevance calibration on this split (a dev split) and write relevance.json beside the weights, for search --min-relevance" };
         var scoresOut = new Option<string?>("--scores-out") { Description = "retrieval with --candidates all: write every caption-image pair's score as TSV (image_id, caption, score)" };
+        var visualMaps = new Option<string?>("--visual-maps") { Description = "retrieval: the store of layer3 maps (features --layer3-maps) that a model fine-tuned with --visual-maps computes its region features from" };
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive or two-stage cross-modal scoring)")
         {
-            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, pairsPerBatch, candidates, addSimilarity, fitRelevance, precisionOption,
+            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, pairsPerBatch, candidates, addSimilarity, fitRelevance, visualMaps, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -103,7 +108,7 @@ public static class TaskCommands
             {
                 Task = parse.GetValue(task)!, Dataset = parse.GetValue(dataset)!, Split = parse.GetValue(split)!, Features = parse.GetValue(features), Weights = parse.GetValue(weights)!,
                 ZeroShot = parse.GetValue(zeroShot), MetricsOut = parse.GetValue(metricsOut), ScoresOut = parse.GetValue(scoresOut), MaxCaptions = parse.GetValue(maxCaptions), PairsPerBatch = parse.GetValue(pairsPerBatch),
-                Candidates = ParseCandidates(parse.GetValue(candidates)!), AddSimilarity = parse.GetValue(addSimilarity), FitRelevance = parse.GetValue(fitRelevance), Precision = CommandLine.Precision(parse, precisionOption),
+                Candidates = ParseCandidates(parse.GetValue(candidates)!), AddSimilarity = parse.GetValue(addSimilarity), FitRelevance = parse.GetValue(fitRelevance), VisualMaps = parse.GetValue(visualMaps), Precision = CommandLine.Precision(parse, precisionOption),
             };
             if (EvaluationJob.Run(options, new ConsoleWorkflowHost()).Retrieval is { } metrics)
             {

@@ -18,22 +18,31 @@ public static class FeatureExtractionJob
 
     /// <summary>
     /// Runs the extraction of <paramref name="images"/> into the store at <paramref name="storeFolder"/>; the ids in
-    /// <paramref name="replace"/> are extracted again even when stored (their files changed).
+    /// <paramref name="replace"/> are extracted again even when stored (their files changed). With
+    /// <paramref name="layer3Maps"/>, each record is the image's map after layer3 instead of its regions, and the last
+    /// stage's weights are written beside (<see cref="WriteStageWeights"/>).
     /// </summary>
     public static Result Run(
         IReadOnlyList<(string Id, ImageLocation Location)> images, RegionFeatureExtractor extractor,
         IReadOnlyDictionary<string, List<RegionBox>>? boxes, string storeFolder, bool float16, bool skipBad,
-        int shardSize = 256, IProgress<Progress>? progress = null, CancellationToken cancel = default, IReadOnlySet<string>? replace = null)
+        int shardSize = 256, IProgress<Progress>? progress = null, CancellationToken cancel = default, IReadOnlySet<string>? replace = null,
+        bool layer3Maps = false)
     {
         // Given boxes with categories of their own set the classes; otherwise they are the detector's 80 COCO ones.
         var classNames = boxes is null ? null : RegionBoxFile.ClassNames(boxes);
-        var manifest = new FeatureStoreManifest
-        {
-            FeatureSize = ResNetFeatureExtractor.FeatureSize, ClassCount = classNames?.Count ?? RegionFeatureExtractor.ClassCount,
-            ClassNames = classNames is null || ReferenceEquals(classNames, CocoCategories.Names) ? null : classNames,
-            DType = float16 ? "float16" : "float32", Extractor = extractor.Describe(givenBoxes: boxes is not null),
-            Regions = extractor.Source(givenBoxes: boxes is not null),
-        };
+        var manifest = layer3Maps
+            ? new FeatureStoreManifest
+            {
+                FeatureSize = RegionFeatureExtractor.Layer3MapShape.Aggregate(1, (a, b) => a * b), MapShape = RegionFeatureExtractor.Layer3MapShape,
+                DType = float16 ? "float16" : "float32", Extractor = $"ResNet-18 (Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1) {ResNetFeatureExtractor.InputSize}x{ResNetFeatureExtractor.InputSize}, the map after layer3",
+            }
+            : new FeatureStoreManifest
+            {
+                FeatureSize = ResNetFeatureExtractor.FeatureSize, ClassCount = classNames?.Count ?? RegionFeatureExtractor.ClassCount,
+                ClassNames = classNames is null || ReferenceEquals(classNames, CocoCategories.Names) ? null : classNames,
+                DType = float16 ? "float16" : "float32", Extractor = extractor.Describe(givenBoxes: boxes is not null),
+                Regions = extractor.Source(givenBoxes: boxes is not null),
+            };
         using var writer = new FeatureStoreWriter(storeFolder, manifest, shardSize);
         var watch = Stopwatch.StartNew();
         int stored = 0, already = 0, skipped = 0, done = 0;
@@ -51,7 +60,7 @@ public static class FeatureExtractionJob
                 {
                     var given = boxes is null ? null : boxes.GetValueOrDefault(id) ?? boxes.GetValueOrDefault(id.TrimStart('0'));
                     var bytes = location.ReadBytes();
-                    var regions = extractor.Extract(id, bytes, location.ToString(), given);
+                    var regions = layer3Maps ? extractor.ExtractLayer3Map(id, bytes, location.ToString()) : extractor.Extract(id, bytes, location.ToString(), given);
                     // The file's hash goes with its features, so a later update can tell a changed photo from the one stored.
                     var sha256 = location.Base64LineOffset < 0 ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) : null;
                     if (replace?.Contains(id) == true) writer.Replace(regions, sha256);
@@ -67,7 +76,32 @@ public static class FeatureExtractionJob
             progress?.Report(new Progress(++done, images.Count, stored, skipped));
         }
         writer.Flush();
+        if (layer3Maps) WriteStageWeights(storeFolder);
         return new Result(stored, already, skipped, reasons, watch.Elapsed, cancel.IsCancellationRequested);
+    }
+
+    /// <summary>
+    /// Writes the packaged network's last stage beside its layer3 maps (<see cref="Tasks.VisualStageInputs.StageWeightsFile"/>):
+    /// the stage that continues them, where a model that trains its own starts. Written once; an existing file is kept.
+    /// </summary>
+    public static void WriteStageWeights(string storeFolder)
+    {
+        var path = Path.Combine(storeFolder, Tasks.VisualStageInputs.StageWeightsFile);
+        if (File.Exists(path)) return;
+        using var network = TrainableResNet18.FromPackagedGraphs();
+        var state = network.StageState();
+        try
+        {
+            AtomicFile.Write(path, temporary =>
+            {
+                using var stream = File.Create(temporary);
+                TorchSharp.PyBridge.Safetensors.SaveStateDict(stream, state);
+            });
+        }
+        finally
+        {
+            foreach (var tensor in state.Values) tensor.Dispose();
+        }
     }
 
     /// <summary>The images of a folder (JPEG, PNG, WebP; recursive), identified by file name without extension.</summary>

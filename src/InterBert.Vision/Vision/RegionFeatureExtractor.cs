@@ -93,6 +93,22 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
             hasClasses ? regions.SelectMany(r => r.ClassDistribution!).ToArray() : null);
     }
 
+    /// <summary>
+    /// The map after layer3 of one encoded image ([256, 14, 14] at 224 x 224, the input of the stage a model can train,
+    /// <see cref="Modeling.ResNetStage"/>), stored as a record of one whole-image region whose features are the map.
+    /// </summary>
+    public ImageRegions ExtractLayer3Map(string id, byte[] encoded, string source)
+    {
+        using var image = decoder.Decode(encoded, source);
+        using var scope = NewDisposeScope();
+        var map = network.Layer3Map(image).data<float>().ToArray();
+        var whole = RegionBox.WholeImage(image.Width, image.Height);
+        return new ImageRegions(id, image.Width, image.Height, 1, [whole.X1, whole.Y1, whole.X2, whole.Y2], whole.Location(image.Width, image.Height).ToArray(), map, null);
+    }
+
+    /// <summary>Shape of the stored layer3 maps (channels, height, width).</summary>
+    public static IReadOnlyList<int> Layer3MapShape { get; } = [Modeling.ResNetStage.InputChannels, ResNetFeatureExtractor.InputSize / 16, ResNetFeatureExtractor.InputSize / 16];
+
     private List<RegionBox> Grid(int width, int height)
     {
         var cells = new List<RegionBox>();

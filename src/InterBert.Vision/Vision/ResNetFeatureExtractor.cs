@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using InterBert.Modeling;
 using Onnx;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
@@ -20,6 +21,8 @@ public sealed class ResNetFeatureExtractor : IDisposable
     public const int FeatureSize = 512;
     /// <summary>The graph's tensor of the last feature map ([512, 7, 7] at 224 x 224), the one region features are pooled from.</summary>
     internal const string FeatureMapName = "ReLU393_Output_0";
+    /// <summary>The graph's tensor of the map after layer3 ([256, 14, 14] at 224 x 224), the input of the stage a model can train (<see cref="ResNetStage"/>).</summary>
+    public const string Layer3MapName = "ReLU347_Output_0";
     private readonly InferenceSession preprocess;
     private readonly InferenceSession network;
 
@@ -55,12 +58,17 @@ public sealed class ResNetFeatureExtractor : IDisposable
     public Tensor FeatureMap(DecodedImage image) => FeatureMap(image.ToPlanar(InputSize, InputSize, InputSize, InputSize, bgr: false));
 
     /// <summary>Runs preprocessing and the CNN on planar RGB 0-255 pixels [3, 224, 224]; returns the [512, 7, 7] feature map.</summary>
-    public Tensor FeatureMap(float[] rgbPlanar)
+    public Tensor FeatureMap(float[] rgbPlanar) => Map(rgbPlanar, FeatureMapName);
+
+    /// <summary>Runs preprocessing and the CNN up to layer3 on an image resized to 224 x 224; returns the [256, 14, 14] map (<see cref="Layer3MapName"/>).</summary>
+    public Tensor Layer3Map(DecodedImage image) => Map(image.ToPlanar(InputSize, InputSize, InputSize, InputSize, bgr: false), Layer3MapName);
+
+    private Tensor Map(float[] rgbPlanar, string name)
     {
         var input = new DenseTensor<float>(rgbPlanar, [1, 3, InputSize, InputSize]);
         using var prepared = preprocess.Run([NamedOnnxValue.CreateFromTensor(preprocess.InputMetadata.Keys.First(), input)]);
         var preparedTensor = prepared.First().AsTensor<float>();
-        using var outputs = network.Run([NamedOnnxValue.CreateFromTensor(network.InputMetadata.Keys.First(), preparedTensor)], [FeatureMapName]);
+        using var outputs = network.Run([NamedOnnxValue.CreateFromTensor(network.InputMetadata.Keys.First(), preparedTensor)], [name]);
         var map = outputs.First().AsTensor<float>();
         var dims = map.Dimensions.ToArray();
         return tensor(map.ToArray(), [dims[1], dims[2], dims[3]]);
@@ -71,46 +79,24 @@ public sealed class ResNetFeatureExtractor : IDisposable
     /// is divided into 7 x 7 bins, each sampled bilinearly at its centre, and the bins are averaged: [R, 512].
     /// A box covering the whole image samples every cell's centre, i.e. the global average pool.
     /// </summary>
-    public static Tensor PoolRegions(Tensor featureMap, IReadOnlyList<RegionBox> boxes, int width, int height, int bins = 7)
+    public static Tensor PoolRegions(Tensor featureMap, IReadOnlyList<RegionBox> boxes, int width, int height, int bins = RoiAlign.Bins)
     {
         using var scope = NewDisposeScope();
-        var channels = featureMap.shape[0];
-        var mapHeight = featureMap.shape[1];
-        var mapWidth = featureMap.shape[2];
-        var grid = new float[boxes.Count * bins * bins * 2];
-        var i = 0;
-        foreach (var box in boxes)
-        {
-            // Continuous feature-map coordinates (cell j spans [j, j+1]); grid_sample with align_corners=false
-            // maps such a coordinate x to 2x/W - 1.
-            var x1 = box.X1 / width * mapWidth;
-            var y1 = box.Y1 / height * mapHeight;
-            var binWidth = Math.Max(box.X2 / width * mapWidth - x1, 1e-3f) / bins;
-            var binHeight = Math.Max(box.Y2 / height * mapHeight - y1, 1e-3f) / bins;
-            for (var by = 0; by < bins; by++)
-            {
-                for (var bx = 0; bx < bins; bx++)
-                {
-                    grid[i++] = 2 * (x1 + (bx + 0.5f) * binWidth) / mapWidth - 1;
-                    grid[i++] = 2 * (y1 + (by + 0.5f) * binHeight) / mapHeight - 1;
-                }
-            }
-        }
-        var samplingGrid = tensor(grid, [1, boxes.Count * bins, bins, 2]);
-        var sampled = nn.functional.grid_sample(featureMap.unsqueeze(0), samplingGrid,
-            mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Border, align_corners: false);
-        // [1, C, R*bins, bins] → [R, C]
-        var pooled = sampled.view(channels, boxes.Count, bins * bins).mean([2]).t().contiguous();
-        return pooled.MoveToOuterDisposeScope();
+        var corners = boxes.SelectMany(b => new[] { b.X1, b.Y1, b.X2, b.Y2 }).ToArray();
+        var grid = tensor(RoiAlign.Grid(corners, boxes.Count, width, height, featureMap.shape[2], featureMap.shape[1], bins), [1, boxes.Count, bins, bins, 2]);
+        return RoiAlign.Pool(featureMap.unsqueeze(0), grid).squeeze(0).contiguous().MoveToOuterDisposeScope();
     }
 
-    /// <summary>Adds the final feature map as a graph output (ONNX Runtime only returns declared outputs).</summary>
+    /// <summary>Adds the final feature map and the layer3 map as graph outputs (ONNX Runtime only returns declared outputs).</summary>
     private static byte[] WithFeatureMapOutput(string path)
     {
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
-        if (!model.Graph.Node.Any(n => n.Output.Contains(FeatureMapName)))
-            throw new InterBertException($"{path}: not the expected ResNet-18 graph (no tensor '{FeatureMapName}')");
-        model.Graph.Output.Add(new ValueInfoProto { Name = FeatureMapName });
+        foreach (var name in new[] { FeatureMapName, Layer3MapName })
+        {
+            if (!model.Graph.Node.Any(n => n.Output.Contains(name)))
+                throw new InterBertException($"{path}: not the expected ResNet-18 graph (no tensor '{name}')");
+            model.Graph.Output.Add(new ValueInfoProto { Name = name });
+        }
         using var stream = new MemoryStream();
         using (var coded = new Google.Protobuf.CodedOutputStream(stream)) model.WriteTo(coded);
         return stream.ToArray();

@@ -1,4 +1,5 @@
 using Onnx;
+using InterBert.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,6 +18,8 @@ public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor>
 {
     /// <summary>The tensor of the last feature map ([512, 7, 7] at 224 x 224), the one region features are pooled from.</summary>
     public const string FeatureMapName = ResNetFeatureExtractor.FeatureMapName;
+    /// <summary>The tensor of the map after layer3 ([256, 14, 14] at 224 x 224), the input of the last stage (<see cref="ResNetStage"/>).</summary>
+    public const string Layer3MapName = ResNetFeatureExtractor.Layer3MapName;
     private static readonly string[] KnownOperators = ["Conv", "BatchNormalization", "Relu", "MaxPool", "Add", "AveragePool"];
     private readonly List<NodeProto> nodes;
     private readonly string inputName;
@@ -69,6 +72,44 @@ public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor>
     {
         var (preprocessPath, networkPath) = ResNetFeatureExtractor.PackagedGraphs(modelsFolder);
         return new TrainableResNet18(ModelProto.Parser.ParseFrom(File.ReadAllBytes(preprocessPath)), ModelProto.Parser.ParseFrom(File.ReadAllBytes(networkPath)), networkPath);
+    }
+
+    /// <summary>
+    /// The graph's last stage (from <see cref="Layer3MapName"/> to <see cref="FeatureMapName"/>) as the weights of a
+    /// <see cref="ResNetStage"/> (its keys, no prefix): read block by block in the graph's order (an Add ends a block;
+    /// in a block the 1 x 1 convolution is the shortcut, the 3 x 3 ones conv1 then conv2; each batch normalisation
+    /// takes the role of the convolution it follows). Copies; the caller owns the tensors.
+    /// </summary>
+    public Dictionary<string, Tensor> StageState()
+    {
+        var state = new Dictionary<string, Tensor>();
+        var roles = new Dictionary<string, string>(); // graph tensor name → key prefix of the convolution that made it
+        var (block, started, threeByThree) = (0, false, 0);
+        using var noGrad = no_grad();
+        foreach (var node in nodes)
+        {
+            if (!started && !node.Input.Contains(Layer3MapName)) continue;
+            started = true;
+            if (node.OpType == "Conv")
+            {
+                var conv = (TorchSharp.Modules.Conv2d)layers[node.Name];
+                var role = conv.weight!.shape[2] == 1 ? "shortcut_conv" : threeByThree++ == 0 ? "conv1" : "conv2";
+                state[$"blocks.{block}.{role}.weight"] = conv.weight!.detach().clone();
+                roles[node.Output[0]] = $"blocks.{block}.{role}";
+            }
+            else if (node.OpType == "BatchNormalization")
+            {
+                var prefix = roles.TryGetValue(node.Input[0], out var conv) ? conv.Replace("conv", "bn") : throw new InterBertException($"{node.Name}: a batch normalisation that follows no convolution of the last stage");
+                foreach (var (name, tensor) in ((FrozenBatchNorm)layers[node.Name]).state_dict()) state[$"{prefix}.{name}"] = tensor.detach().clone();
+            }
+            else if (node.OpType == "Add")
+            {
+                (block, threeByThree) = (block + 1, 0);
+            }
+            if (node.Output.Contains(FeatureMapName)) break;
+        }
+        if (block != ResNetStage.BlockCount) throw new InterBertException($"the graph's last stage has {block} residual blocks, not the {ResNetStage.BlockCount} of {ResNetStage.Name}");
+        return state;
     }
 
     /// <summary>The feature maps [B, 512, 7, 7] of planar RGB 0-255 pixels [B, 3, 224, 224].</summary>
@@ -156,33 +197,6 @@ public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor>
             System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).CopyTo(data);
         }
         return tensor(data, shape);
-    }
-
-    /// <summary>Batch normalisation with fixed statistics and a learnable scale and shift.</summary>
-    private sealed class FrozenBatchNorm : nn.Module<Tensor, Tensor>
-    {
-        private readonly Parameter weight;
-        private readonly Parameter bias;
-        private readonly Tensor runningMean;
-        private readonly Tensor runningVar;
-        private readonly double epsilon;
-
-        public FrozenBatchNorm(Tensor scale, Tensor shift, Tensor mean, Tensor variance, double epsilon) : base(nameof(FrozenBatchNorm))
-        {
-            weight = new Parameter(scale);
-            bias = new Parameter(shift);
-            runningMean = mean;
-            runningVar = variance;
-            this.epsilon = epsilon;
-            register_parameter("weight", weight);
-            register_parameter("bias", bias);
-            register_buffer("running_mean", runningMean);
-            register_buffer("running_var", runningVar);
-        }
-
-        public override Tensor forward(Tensor x) => nn.functional.batch_norm(x, runningMean, runningVar, weight, bias, training: false, eps: epsilon);
-
-        protected override void RegisterComponents() { }
     }
 
     /// <summary>Submodules and buffers are registered explicitly in the constructor.</summary>

@@ -27,6 +27,14 @@ public sealed record FeatureStoreManifest
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public RegionSource? Regions { get; init; }
 
+    /// <summary>
+    /// For a store of CNN feature maps rather than region features (<c>features --layer3-maps</c>): the shape
+    /// (channels, height, width) of each image's one record; absent in region feature stores.
+    /// </summary>
+    [JsonPropertyName("map_shape")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<int>? MapShape { get; init; }
+
     /// <summary>Bytes per stored feature value.</summary>
     [JsonIgnore] public int FeatureBytes => DType == "float16" ? 2 : 4;
 

@@ -18,6 +18,7 @@ public class InterBertBackbone : nn.Module
     private readonly Pooler vPooler;
     private readonly RegionGeometryBias? geometryBias;
     private readonly RegionGeometryBias? vGeometryBias;
+    private readonly ResNetStage? visualStage;
 
     /// <summary>Builds a backbone alone, with BERT-style random initialisation.</summary>
     public InterBertBackbone(InterBertConfig config) : this(config, nameof(InterBertBackbone), initialize: true)
@@ -46,7 +47,32 @@ public class InterBertBackbone : nn.Module
             register_module("geometry_bias", geometryBias);
             register_module("v_geometry_bias", vGeometryBias);
         }
+        if (config.VisualStage is not null)
+        {
+            visualStage = new ResNetStage();
+            register_module(VisualStageKey, visualStage);
+        }
         if (initialize) InitializeWeights();
+    }
+
+    /// <summary>Key prefix (without the dot) of the CNN stage's weights when the model has one (<see cref="InterBertConfig.VisualStage"/>).</summary>
+    public const string VisualStageKey = "visual_stage";
+
+    /// <summary>Whether the model computes its region features itself, with its own CNN stage, from layer3 maps.</summary>
+    public bool HasVisualStage => visualStage is not null;
+
+    /// <summary>
+    /// Region features [B, R, 512] (fp32) computed by the model's CNN stage: the stage runs on layer3 maps
+    /// [B, 256, H, W] (any float type) and its output is pooled by RoI align at <paramref name="grids"/>
+    /// [B, R, bins, bins, 2] (<see cref="RoiAlign.Grid"/>); differentiable with respect to the stage's weights.
+    /// </summary>
+    public Tensor RegionFeatures(Tensor layer3Maps, Tensor grids)
+    {
+        if (visualStage is null) throw new InvalidOperationException("the model has no visual stage (its configuration's visual_stage is absent)");
+        using var autocast = Autocast();
+        // Under bf16 autocast the convolutions cast their inputs themselves; in fp32 the (16-bit) stored maps are widened.
+        var maps = AutocastScope.IsActive ? layer3Maps : layer3Maps.to_type(ScalarType.Float32);
+        return AutocastScope.Widen(RoiAlign.Pool(visualStage.call(maps), grids));
     }
 
     /// <summary>The region embeddings (appearance and box of each region).</summary>
@@ -146,7 +172,8 @@ public class InterBertBackbone : nn.Module
     {
         _ when parameterName.StartsWith("embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.layer.", StringComparison.Ordinal) => "text",
         _ when parameterName.StartsWith("v_embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.v_layer.", StringComparison.Ordinal)
-            || parameterName.StartsWith("geometry_bias.", StringComparison.Ordinal) || parameterName.StartsWith("v_geometry_bias.", StringComparison.Ordinal) => "image",
+            || parameterName.StartsWith("geometry_bias.", StringComparison.Ordinal) || parameterName.StartsWith("v_geometry_bias.", StringComparison.Ordinal)
+            || parameterName.StartsWith(VisualStageKey + ".", StringComparison.Ordinal) => "image",
         _ => "heads",
     };
 

@@ -66,6 +66,14 @@ public sealed record InterBertConfig
     /// (<see cref="RegionGeometryBias"/>), in the single-stream interaction and the image stream. Off in the presets.
     /// </summary>
     [JsonPropertyName("geometry_attention_bias")] public bool GeometryAttentionBias { get; init; }
+    /// <summary>
+    /// The CNN stage the model computes its region features with, trained with it (<see cref="ResNetStage"/>): null
+    /// (features come ready-made from a feature store) or <c>"resnet18-layer4"</c> (the packaged ResNet-18's last
+    /// stage, run on each photo's stored layer3 map, its output pooled per region by RoI align).
+    /// </summary>
+    [JsonPropertyName("visual_stage")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? VisualStage { get; init; }
     /// <summary>Size of the pooled text and image vectors (Linear(hidden → 1024) + ReLU in the paper).</summary>
     [JsonPropertyName("bi_hidden_size")] public int BiHiddenSize { get; init; } = 1024;
     /// <summary>How pooled text and image vectors combine: "mul" (the paper's) or "sum".</summary>
@@ -153,6 +161,8 @@ public sealed record InterBertConfig
         Require(VHiddenSize % VNumAttentionHeads == 0, $"v_hidden_size {VHiddenSize} is not a multiple of v_num_attention_heads {VNumAttentionHeads}");
         Require(VHiddenSize == HiddenSize, $"v_hidden_size {VHiddenSize} must equal hidden_size {HiddenSize}: image and text share the single-stream module");
         Require(PoolingMethod is "mul" or "sum", $"pooling_method '{PoolingMethod}' must be 'mul' or 'sum'");
+        Require(VisualStage is null or ResNetStage.Name, $"visual_stage '{VisualStage}' must be '{ResNetStage.Name}' or absent");
+        Require(VisualStage is null || VFeatureSize == ResNetStage.OutputChannels, $"visual_stage '{VisualStage}' gives {ResNetStage.OutputChannels}-d region features, not v_feature_size {VFeatureSize}");
         Require(HiddenAct is "gelu" or "relu" && VHiddenAct is "gelu" or "relu", "hidden_act and v_hidden_act must be 'gelu' or 'relu'");
     }
 

@@ -13,11 +13,14 @@ public sealed class PreparedPairs : IDisposable
     private readonly Tensor ids;
     private readonly Tensor mask;
     private readonly long[] lengths;
-    private readonly Tensor features;
+    private Tensor features;
     private readonly Tensor locations;
     private readonly Tensor regionMask;
     private readonly long[] regionCounts;
     private readonly long[][] ownNegativeRows;
+    private VisualStageInputs? stage;
+    private InterBertBackbone? stageModel;
+    private bool perBatch;
 
     /// <summary>Collates every caption and every image of <paramref name="corpus"/>.</summary>
     public PreparedPairs(CaptionCorpus corpus, FeatureStore store, int padId, int featureSize, int maxRegions)
@@ -61,6 +64,57 @@ public sealed class PreparedPairs : IDisposable
     /// <summary>Number of images.</summary>
     public int ImageCount => (int)features.shape[0];
 
+    /// <summary>
+    /// From now on, region features come from <paramref name="model"/>'s own CNN stage run on the images' layer3 maps
+    /// in <paramref name="mapStore"/>, instead of the region feature store's; the boxes stay the store's. Per batch
+    /// (each batch's images computed anew, so training reaches the stage), or with <paramref name="snapshot"/> for every
+    /// image now with the stage as it is (no gradient), kept until <see cref="RecomputeFeatures"/>: evaluation.
+    /// </summary>
+    public void ComputeFeaturesWith(InterBertBackbone model, FeatureStore mapStore, FeatureStore regions, bool snapshot)
+    {
+        if (!model.HasVisualStage) throw new ArgumentException("the model has no visual stage", nameof(model));
+        stage ??= new VisualStageInputs(mapStore, regions, Corpus.ImageIds, features.shape[1]);
+        stageModel = model;
+        perBatch = !snapshot;
+        if (snapshot) RecomputeFeatures();
+    }
+
+    /// <summary>Recomputes every image's features with the stage as it is now (a snapshot set by <see cref="ComputeFeaturesWith"/>; nothing otherwise).</summary>
+    public void RecomputeFeatures()
+    {
+        if (stage is null || perBatch) return;
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var computed = new List<Tensor>();
+        for (long start = 0; start < ImageCount; start += 64)
+        {
+            var block = arange(start, Math.Min(start + 64, ImageCount), dtype: ScalarType.Int64);
+            computed.Add(StageFeatures(block, features.shape[1]));
+        }
+        var all = cat(computed, 0).DetachFromDisposeScope();
+        features.Dispose();
+        features = all;
+    }
+
+    /// <summary>Whether region features are computed per batch by a model's stage (<see cref="ComputeFeaturesWith"/>).</summary>
+    public bool ComputesFeaturesPerBatch => stage is not null && perBatch;
+
+    /// <summary>Features of some images by the stage, padding regions zero as in the store.</summary>
+    private Tensor StageFeatures(Tensor images, long regionLength) =>
+        stage!.Features(stageModel!, images, regionLength).mul(regionMask.index_select(0, images).narrow(1, 0, regionLength).unsqueeze(2));
+
+    /// <summary>The region features of some images (repeats allowed), padded to <paramref name="regionLength"/>.</summary>
+    private Tensor FeaturesOf(IReadOnlyList<long> images, long regionLength)
+    {
+        if (!ComputesFeaturesPerBatch) return features.index_select(0, tensor(images.ToArray())).narrow(1, 0, regionLength);
+        // Each distinct image goes through the stage once per batch, however many pairs it is in.
+        var distinct = images.Distinct().ToArray();
+        var position = new Dictionary<long, long>();
+        for (var k = 0; k < distinct.Length; k++) position[distinct[k]] = k;
+        var computed = StageFeatures(tensor(distinct), regionLength);
+        return distinct.Length == images.Count && images.SequenceEqual(distinct) ? computed : computed.index_select(0, tensor(images.Select(i => position[i]).ToArray()));
+    }
+
     /// <summary>The pairs (captions[k], images[k]), padded only as far as the longest caption and image among them.</summary>
     public (TextBatch Text, ImageBatch Image) Pairs(IReadOnlyList<long> captions, IReadOnlyList<long> images)
     {
@@ -70,7 +124,7 @@ public sealed class PreparedPairs : IDisposable
         var i = tensor(images.ToArray());
         var text = new TextBatch(ids.index_select(0, c).narrow(1, 0, textLength), mask.index_select(0, c).narrow(1, 0, textLength));
         var image = new ImageBatch(
-            features.index_select(0, i).narrow(1, 0, regionLength),
+            FeaturesOf(images, regionLength),
             locations.index_select(0, i).narrow(1, 0, regionLength),
             regionMask.index_select(0, i).narrow(1, 0, regionLength));
         return (text, image);
@@ -89,12 +143,13 @@ public sealed class PreparedPairs : IDisposable
     {
         var length = Math.Max(1, images.Max(i => regionCounts[i]));
         var i = tensor(images.ToArray());
-        return new ImageBatch(features.index_select(0, i).narrow(1, 0, length), locations.index_select(0, i).narrow(1, 0, length), regionMask.index_select(0, i).narrow(1, 0, length));
+        return new ImageBatch(FeaturesOf(images, length), locations.index_select(0, i).narrow(1, 0, length), regionMask.index_select(0, i).narrow(1, 0, length));
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var t in new[] { ids, mask, features, locations, regionMask }) t.Dispose();
+        stage?.Dispose();
     }
 }

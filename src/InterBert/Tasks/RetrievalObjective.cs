@@ -33,7 +33,8 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
 
     /// <inheritdoc/>
     public string Fingerprint => FormattableString.Invariant($"retrieval mine-every={MineEvery} contrastive={contrastiveWeight} own-negatives={ownNegativeRate}") +
-        (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "") + (setup.ExtraNegatives > 0 ? $" extra-negatives={setup.ExtraNegatives}" : "");
+        (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "") + (setup.ExtraNegatives > 0 ? $" extra-negatives={setup.ExtraNegatives}" : "") +
+        (setup.Train.ComputesFeaturesPerBatch ? $" visual={Modeling.ResNetStage.Name}" : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -104,6 +105,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     {
         if (validation is null || !(last || step % stepsPerEpoch == 0)) return null;
         status?.Invoke("validating");
+        validation.RecomputeFeatures();
         var result = RetrievalMetrics.FromScores(RetrievalScorer.ScoreAll(model, validation, zeroShot: false, cancel: cancel), validation.Corpus.ImageOf);
         if (Best is null || result.MeanRecall > Best.MeanRecall)
         {

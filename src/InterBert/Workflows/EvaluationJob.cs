@@ -47,6 +47,13 @@ public static class EvaluationJob
             var wholeSplit = CaptionCorpus.Load(options.Dataset, [options.Split], store, tokenizer, maxTokens);
             var corpus = options.MaxCaptions is { } limit ? wholeSplit.FirstCaptions(limit) : wholeSplit;
             using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            if (model.HasVisualStage)
+            {
+                using var maps = VisualStageInputs.OpenMaps(options.VisualMaps
+                    ?? throw new InterBertException($"{options.Weights}: the model computes its region features with its own CNN stage; give --visual-maps (a store written by features --layer3-maps)"));
+                host.Log($"evaluate retrieval: region features of {pairs.ImageCount} images by the model's own {ResNetStage.Name} from {maps.Folder}");
+                pairs.ComputeFeaturesWith(model, maps, store, snapshot: true);
+            }
             var total = (long)pairs.CaptionCount * pairs.ImageCount;
             var head = options.ZeroShot ? "zero-shot (matching head)" : "score head";
             var watch = Stopwatch.StartNew();

@@ -15,6 +15,8 @@ public sealed record EvaluationJobOptions
     public string Split { get; init; } = "test";
     /// <summary>Feature store of the dataset's images.</summary>
     public string? Features { get; init; }
+    /// <summary>Retrieval: the store of layer3 maps a model with its own CNN stage computes its region features from (<c>features --layer3-maps</c>).</summary>
+    public string? VisualMaps { get; init; }
     /// <summary>Score with the pretrained matching head instead of the fine-tuned score head.</summary>
     public bool ZeroShot { get; init; }
     /// <summary>Where to write the results as JSON.</summary>

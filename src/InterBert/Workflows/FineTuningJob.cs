@@ -46,10 +46,13 @@ public static class FineTuningJob
         if (options.SimilarityNegatives && options.ContrastiveWeight <= 0)
             throw new ArgumentException("--negatives similarity draws from the contrastive similarities: give --contrastive-weight above 0");
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
+        using var maps = options.VisualMaps is null ? null : VisualStageInputs.OpenMaps(options.VisualMaps);
         TorchSharp.torch.manual_seed(options.Seed);
-        var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(options.Init, store, options.Precision);
+        var (model, tokenizer, vocabulary, pretrained) = maps is null ? ModelLoading.Load(options.Init, store, options.Precision) : ModelLoading.LoadWithVisualStage(options.Init, maps.Folder, options.Precision);
         using (model)
         {
+            if (maps is null && model.HasVisualStage)
+                throw new InterBertException($"{options.Init}: the model computes its region features with its own CNN stage; give --visual-maps (a store written by features --layer3-maps)");
             var maxTokens = model.Config.TextLength;
             var trainCorpus = CaptionCorpus.Load(options.Dataset, [options.TrainSplit], store, tokenizer, maxTokens);
             var ownNegativeRate = Math.Clamp(options.OwnNegativeRate, 0, 1);
@@ -58,11 +61,17 @@ public static class FineTuningJob
             using var train = new PreparedPairs(trainCorpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             using var validation = options.ValidationSplit == "none" ? null
                 : new PreparedPairs(CaptionCorpus.Load(options.Dataset, [options.ValidationSplit], store, tokenizer, maxTokens), store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            if (maps is not null)
+            {
+                train.ComputeFeaturesWith(model, maps, store, snapshot: false);
+                // Validation scores every pair: its features are computed once per validation (RetrievalObjective).
+                validation?.ComputeFeaturesWith(model, maps, store, snapshot: true);
+            }
             var training = Training(options, StepsFor(options, train.CaptionCount, processes));
             var root = processes.IsRoot;
             if (root)
                 host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({4 + options.ExtraNegatives} pairs each)" +
-                    (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
+                    (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + (maps is null ? "" : $"; region features by the model's own {ResNetStage.Name} from {maps.Folder}, trained with it") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
             var setup = new RetrievalFineTuningSetup
             {
                 Model = model, Train = train, Validation = validation, Training = training, RunFolder = options.Output, Vocabulary = vocabulary, LowerCase = tokenizer.LowerCase,

@@ -1,5 +1,6 @@
 using InterBert.Data;
 using InterBert.Modeling;
+using InterBert.Tasks;
 using InterBert.Text;
 using InterBert.Weights;
 
@@ -20,6 +21,35 @@ public static class ModelLoading
             throw new InterBertException($"{weightsPath}: the model takes {model.Config.VFeatureSize}-d region features but {store.Folder} holds {store.Manifest.FeatureSize}-d ones (a checkpoint of another configuration)");
         }
         return (model, tokenizer, vocabulary, Weights.PretrainedKeys.Read(weightsPath));
+    }
+
+    /// <summary>
+    /// As <see cref="Load"/>, for a model that computes its region features with its own CNN stage from the layer3 maps
+    /// in <paramref name="mapsFolder"/>: a weights file without the stage (a pretrained model) gets it, with the weights
+    /// stored beside the maps (the packaged network's), and the stage's keys count as pretrained either way.
+    /// </summary>
+    public static (InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary, HashSet<string> Pretrained) LoadWithVisualStage(string weightsPath, string mapsFolder, Precision precision = Precision.Fp32)
+    {
+        var (tokenizer, vocabulary) = Vocabulary(weightsPath);
+        var config = ModelCheckpoint.ReadConfig(ModelFolder.WeightsPath(weightsPath));
+        var model = new InterBertModel(config.VisualStage is null ? config with { VisualStage = ResNetStage.Name } : config);
+        try
+        {
+            var report = ModelCheckpoint.LoadWeights(model, weightsPath);
+            var stageKeys = report.Missing.Where(k => k.StartsWith(InterBertBackbone.VisualStageKey + ".", StringComparison.Ordinal)).ToList();
+            var missing = report.Missing.Except(stageKeys).Where(k => k != InterBertModel.LogitScaleKey).ToList();
+            if (missing.Count > 0) throw new CheckpointException($"{weightsPath}: {missing.Count} weights missing, first '{missing[0]}'");
+            if (stageKeys.Count > 0) VisualStageInputs.InitializeStage(model, mapsFolder);
+            model.Precision = precision;
+            var pretrained = Weights.PretrainedKeys.Read(weightsPath);
+            pretrained.UnionWith(model.state_dict().Keys.Where(k => k.StartsWith(InterBertBackbone.VisualStageKey + ".", StringComparison.Ordinal)));
+            return (model, tokenizer, vocabulary, pretrained);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The backbone alone (a task with its own head, such as text classification), with the same companions as <see cref="Load"/>.</summary>
