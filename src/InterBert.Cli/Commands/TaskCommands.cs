@@ -44,6 +44,10 @@ public static class TaskCommands
             Description = "retrieval: wrong images per example beyond the 4-way loss's own, so each caption is ranked against 4 + N pairs (drawn by similarity with --negatives similarity)",
             DefaultValueFactory = _ => 0,
         }.AtLeast(0);
+        var contrastiveBatch = new Option<int>("--contrastive-batch-size")
+        {
+            Description = "retrieval: captions in the contrastive loss per step, the step's examples plus random other training captions (default: the examples alone)",
+        }.AtLeast(0);
         var visualMaps = new Option<string?>("--visual-maps")
         {
             Description = "retrieval: a store of the same images' layer3 maps (features --layer3-maps): the model computes its region features with its own copy of ResNet-18's last stage and fine-tunes it (default: the feature store's frozen features)",
@@ -57,7 +61,7 @@ public static class TaskCommands
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
             task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, negatives, mineBy, extraNegatives,
-            visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
+            contrastiveBatch, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -68,7 +72,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;

@@ -41,6 +41,13 @@ public sealed record RetrievalFineTuningSetup
     /// </summary>
     public int ExtraNegatives { get; init; }
     /// <summary>
+    /// Captions in the contrastive loss per step (0: the step's examples alone): the examples plus captions drawn at
+    /// random from the rest of the training split, so that each caption's vector is told apart from more images than
+    /// the batch's (the first stage's loss, CLIP's lesson: more negatives per step). With <see cref="SimilarityNegatives"/>
+    /// the wrong images and captions are drawn among all of them.
+    /// </summary>
+    public int ContrastiveBatchSize { get; init; }
+    /// <summary>
     /// Mine each caption's hard images by its text vector against every training image (the first stage's own
     /// confusions) rather than by its image's nearest images.
     /// </summary>

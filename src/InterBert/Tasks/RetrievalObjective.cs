@@ -34,7 +34,8 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     /// <inheritdoc/>
     public string Fingerprint => FormattableString.Invariant($"retrieval mine-every={MineEvery} contrastive={contrastiveWeight} own-negatives={ownNegativeRate}") +
         (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "") + (setup.ExtraNegatives > 0 ? $" extra-negatives={setup.ExtraNegatives}" : "") +
-        (setup.Train.ComputesFeaturesPerBatch ? $" visual={Modeling.ResNetStage.Name}" : "");
+        (setup.Train.ComputesFeaturesPerBatch ? $" visual={Modeling.ResNetStage.Name}" : "") +
+        (setup.ContrastiveBatchSize > 0 ? $" contrastive-batch={setup.ContrastiveBatchSize}" : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -63,20 +64,21 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         using (model.Autocast())
         {
             Tensor? contrastiveLoss = null;
+            var contrastiveCaptions = ContrastiveCaptions(examples, step, micro, processes.Rank);
             if (contrastiveWeight > 0 && setup.SimilarityNegatives)
             {
                 // The contrastive pass first: its similarities choose the wrong image and caption of each example (this rank's share of the batch).
-                var contrastive = RetrievalFineTuning.ContrastiveInputs(train, examples);
+                var contrastive = RetrievalFineTuning.ContrastiveInputs(train, contrastiveCaptions);
                 var (textVectors, imageVectors) = ContrastiveLoss.Vectors(model, contrastive.Text, contrastive.Images);
                 contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, contrastive.ImageOfText, model.LogitScale);
-                DrawSimilarNegatives(captionIds, imageIds, first, examples, contrastive.ImageOfText, textVectors, imageVectors, step, micro);
+                DrawSimilarNegatives(captionIds, imageIds, first, examples.Count, contrastiveCaptions, contrastive.ImageOfText, textVectors, imageVectors, step, micro);
             }
             var (text, image) = train.Pairs(captionIds.GetRange(width * first, width * examples.Count), imageIds.GetRange(width * first, width * examples.Count));
             var scores = model.Score(model.Forward(text, image)).view(examples.Count, width);
             loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
             if (contrastiveWeight > 0 && contrastiveLoss is null)
             {
-                var contrastive = RetrievalFineTuning.ContrastiveInputs(train, examples);
+                var contrastive = RetrievalFineTuning.ContrastiveInputs(train, contrastiveCaptions);
                 contrastiveLoss = ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText);
             }
             if (contrastiveLoss is not null) loss = loss + contrastiveLoss * contrastiveWeight;
@@ -85,19 +87,39 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     }
 
     /// <summary>
+    /// The captions of the step's contrastive loss: the examples, then (with a contrastive batch size above their
+    /// count) distinct other training captions drawn at random from a source of their own, so that every other draw
+    /// of the step stays that of a run without them.
+    /// </summary>
+    private List<int> ContrastiveCaptions(List<int> examples, int step, int micro, int rank)
+    {
+        var wanted = Math.Min(setup.ContrastiveBatchSize, train.CaptionCount);
+        if (wanted <= examples.Count) return examples;
+        var random = new Random(unchecked(options.Seed * 15_485_863 + step * 104_723) ^ (micro * 7_927) ^ (rank * 1_299_709));
+        var chosen = new HashSet<int>(examples);
+        var captions = new List<int>(examples);
+        while (captions.Count < wanted)
+        {
+            var caption = random.Next(train.CaptionCount);
+            if (chosen.Add(caption)) captions.Add(caption);
+        }
+        return captions;
+    }
+
+    /// <summary>
     /// Replaces each example's random wrong image (pair 3 of 4) and random wrong caption (pair 2, unless it is one of
     /// the image's own known-false captions) with ones drawn from the batch in proportion to exp(scale x cosine).
     /// </summary>
-    private void DrawSimilarNegatives(List<long> captionIds, List<long> imageIds, int first, List<int> examples, int[] imageOfText,
+    private void DrawSimilarNegatives(List<long> captionIds, List<long> imageIds, int first, int exampleCount, List<int> captions, int[] imageOfText,
         Tensor textVectors, Tensor imageVectors, int step, int micro)
     {
-        // The batch's images by their position in the contrastive layout: example k's image sits at imageOfText[k].
+        // The contrastive images by their position in its layout: caption k's image sits at imageOfText[k].
         var batchImages = new int[imageVectors.shape[0]];
-        for (var k = 0; k < examples.Count; k++) batchImages[imageOfText[k]] = train.Corpus.ImageOf[examples[k]];
+        for (var k = 0; k < captions.Count; k++) batchImages[imageOfText[k]] = train.Corpus.ImageOf[captions[k]];
         var (similarity, scale) = SimilarityNegatives.Cosines(textVectors, imageVectors, model.LogitScale);
         // Its own source, so that the random draws of the other pairs stay those of a run without this option.
         var random = new Random(unchecked(options.Seed * 7_368_787 + step * 31) ^ (micro * 104_729));
-        SimilarityNegatives.Replace(captionIds, imageIds, first, examples, imageOfText, batchImages, similarity, scale, random, train.CaptionCount, setup.ExtraNegatives);
+        SimilarityNegatives.Replace(captionIds, imageIds, first, exampleCount, captions, imageOfText, batchImages, similarity, scale, random, train.CaptionCount, setup.ExtraNegatives);
     }
 
     /// <inheritdoc/>

@@ -76,16 +76,17 @@ public static class SimilarityNegatives
     /// last N the caption with more wrong images, drawn after the first without repeats): each example's wrong image becomes a batch image drawn by
     /// <see cref="ImagesForCaptions(float[,], IReadOnlyList{int}, double, Random, int)"/>, and its wrong caption one drawn by <see cref="CaptionsForImages"/> for its
     /// image, unless it is one of the image's own known-false captions (ids from <paramref name="captionCount"/> on).
-    /// Example k is caption <paramref name="examples"/>[k] of batch image <paramref name="imageOfText"/>[k], whose
-    /// pair-list id is <paramref name="batchImages"/>[imageOfText[k]].
+    /// The similarity's rows are the captions <paramref name="captions"/>, the first <paramref name="exampleCount"/> the
+    /// examples (the rest only candidates, from a larger contrastive batch): example k is caption captions[k] of batch
+    /// image <paramref name="imageOfText"/>[k], whose pair-list id is <paramref name="batchImages"/>[imageOfText[k]].
     /// </summary>
-    internal static void Replace(List<long> captionIds, List<long> imageIds, int first, IReadOnlyList<int> examples, int[] imageOfText, int[] batchImages,
+    internal static void Replace(List<long> captionIds, List<long> imageIds, int first, int exampleCount, IReadOnlyList<int> captions, int[] imageOfText, int[] batchImages,
         float[,] similarity, double scale, Random random, int captionCount, int extraNegatives = 0)
     {
         var width = 4 + extraNegatives;
         var imageFor = ImagesForCaptions(similarity, imageOfText, scale, random, 1 + extraNegatives);
         var captionFor = CaptionsForImages(similarity, imageOfText, scale, random);
-        for (var k = 0; k < examples.Count; k++)
+        for (var k = 0; k < exampleCount; k++)
         {
             var pair = width * (first + k);
             if (imageFor[k][0] >= 0) imageIds[pair + 2] = batchImages[imageFor[k][0]];
@@ -93,7 +94,7 @@ public static class SimilarityNegatives
             for (var e = 1; e <= extraNegatives; e++)
                 if (imageFor[k][e] >= 0) imageIds[pair + 3 + e] = batchImages[imageFor[k][e]];
             var wrong = captionFor[imageOfText[k]];
-            if (wrong >= 0 && captionIds[pair + 1] < captionCount) captionIds[pair + 1] = examples[wrong];
+            if (wrong >= 0 && captionIds[pair + 1] < captionCount) captionIds[pair + 1] = captions[wrong];
         }
     }
 

@@ -40,7 +40,7 @@ public static class EvaluationJob
     private static Result Retrieval(EvaluationJobOptions options, WorkflowHost host, CancellationToken cancel)
     {
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
-        var (model, tokenizer, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
+        var (model, tokenizer, _, _) = ModelLoading.Load(options.Weights, store, options.Precision, visualStage: true);
         using (model)
         {
             var maxTokens = model.Config.TextLength;
@@ -115,7 +115,12 @@ public static class EvaluationJob
             // A dataset that lists hard negatives (captions one change away from the truth) is also asked about them,
             // over the whole split: two pairs per negative cost little next to the ranking.
             var hardNegatives = HardNegativeReader.ReadHardNegatives(options.Dataset, options.Split);
-            if (hardNegatives.Count > 0)
+            if (hardNegatives.Count > 0 && model.HasVisualStage)
+            {
+                // Its pairs take the store's frozen features; a model with its own stage would be asked about other regions than its own.
+                host.Log($"hard negatives: not evaluated for a model with its own CNN stage ({hardNegatives.Count} listed)");
+            }
+            else if (hardNegatives.Count > 0)
             {
                 var result = HardNegativeEvaluation.Evaluate(model, wholeSplit, store, tokenizer, hardNegatives, options.ZeroShot, options.PairsPerBatch);
                 host.Log($"hard negatives below the true caption: attribute {result.AttributeBelowTrue:F1}% of {result.AttributeComparisons}, relation {result.RelationBelowTrue:F1}% of {result.RelationComparisons}; all of an image's below: {result.ImagesAllBelowTrue:F1}% of {result.Images} images");

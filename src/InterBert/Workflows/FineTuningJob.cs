@@ -43,12 +43,14 @@ public static class FineTuningJob
 
     private static Trainer.Result Retrieval(FineTuningJobOptions options, WorkflowHost host, CancellationToken cancel, ProcessGroup processes)
     {
+        if (options.ContrastiveBatchSize > 0 && options.ContrastiveWeight <= 0)
+            throw new ArgumentException("--contrastive-batch-size sizes the contrastive loss: give --contrastive-weight above 0");
         if (options.SimilarityNegatives && options.ContrastiveWeight <= 0)
             throw new ArgumentException("--negatives similarity draws from the contrastive similarities: give --contrastive-weight above 0");
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
         using var maps = options.VisualMaps is null ? null : VisualStageInputs.OpenMaps(options.VisualMaps);
         TorchSharp.torch.manual_seed(options.Seed);
-        var (model, tokenizer, vocabulary, pretrained) = maps is null ? ModelLoading.Load(options.Init, store, options.Precision) : ModelLoading.LoadWithVisualStage(options.Init, maps.Folder, options.Precision);
+        var (model, tokenizer, vocabulary, pretrained) = maps is null ? ModelLoading.Load(options.Init, store, options.Precision, visualStage: true) : ModelLoading.LoadWithVisualStage(options.Init, maps.Folder, options.Precision);
         using (model)
         {
             if (maps is null && model.HasVisualStage)
@@ -70,13 +72,13 @@ public static class FineTuningJob
             var training = Training(options, StepsFor(options, train.CaptionCount, processes));
             var root = processes.IsRoot;
             if (root)
-                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({4 + options.ExtraNegatives} pairs each)" +
+                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({4 + options.ExtraNegatives} pairs each{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions" : "")})" +
                     (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + (maps is null ? "" : $"; region features by the model's own {ResNetStage.Name} from {maps.Folder}, trained with it") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
             var setup = new RetrievalFineTuningSetup
             {
                 Model = model, Train = train, Validation = validation, Training = training, RunFolder = options.Output, Vocabulary = vocabulary, LowerCase = tokenizer.LowerCase,
                 PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = Math.Max(0, options.ContrastiveWeight), OwnNegativeRate = ownNegativeRate,
-                SimilarityNegatives = options.SimilarityNegatives, ExtraNegatives = options.ExtraNegatives, MineByText = options.MineByText, Resume = options.Resume, Group = processes,
+                SimilarityNegatives = options.SimilarityNegatives, ExtraNegatives = options.ExtraNegatives, ContrastiveBatchSize = Math.Max(0, options.ContrastiveBatchSize), MineByText = options.MineByText, Resume = options.Resume, Group = processes,
             };
             var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(setup, new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
             {

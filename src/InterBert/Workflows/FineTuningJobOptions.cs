@@ -45,6 +45,8 @@ public sealed record FineTuningJobOptions
     public int ExtraNegatives { get; init; }
     /// <summary>Retrieval: mine each caption's hard images by its text vector against every training image instead of by its image's nearest images.</summary>
     public bool MineByText { get; init; }
+    /// <summary>Retrieval: captions in the contrastive loss per step, the examples plus random others (0: the examples alone).</summary>
+    public int ContrastiveBatchSize { get; init; }
     /// <summary>
     /// Retrieval: a store of layer3 maps (<c>features --layer3-maps</c>) of the same images; the model then computes its
     /// region features with its own copy of ResNet-18's last stage, trained with it (<c>--visual finetune</c>).

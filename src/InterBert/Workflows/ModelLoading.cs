@@ -10,11 +10,20 @@ namespace InterBert.Workflows;
 public static class ModelLoading
 {
     /// <summary>The model, its tokenizer and vocabulary bytes, and the keys it was initialised from pretrained weights.</summary>
-    public static (InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary, HashSet<string> Pretrained) Load(string weightsPath, FeatureStore? store, Precision precision = Precision.Fp32)
+    /// <remarks>
+    /// A model that computes its region features with its own CNN stage (fine-tuned with <c>--visual-maps</c>) is
+    /// refused unless <paramref name="visualStage"/> says the caller gives it the layer3 maps it needs.
+    /// </remarks>
+    public static (InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary, HashSet<string> Pretrained) Load(string weightsPath, FeatureStore? store, Precision precision = Precision.Fp32, bool visualStage = false)
     {
         var (tokenizer, vocabulary) = Vocabulary(weightsPath);
         var model = ModelCheckpoint.Load(weightsPath);
         model.Precision = precision;
+        if (model.HasVisualStage && !visualStage)
+        {
+            model.Dispose();
+            throw new InterBertException($"{weightsPath}: the model computes its region features with its own fine-tuned CNN stage (from layer3 maps); only finetune and evaluate with --visual-maps take it so far, not the feature store's frozen features");
+        }
         if (store is not null && model.Config.VFeatureSize != store.Manifest.FeatureSize)
         {
             model.Dispose();

@@ -33,7 +33,7 @@ public class FinetuneResumeTests(CocoFeatures features)
     ];
 
     [Fact]
-    public void ExtraWrongImagesDrawnBySimilarityTrainAndChangeWhatIsLearned()
+    public void ExtraWrongImagesAndALargerContrastiveBatchTrainAndChangeWhatIsLearned()
     {
         using var folder = new TempFolder();
         var init = WriteInit(folder);
@@ -51,6 +51,14 @@ public class FinetuneResumeTests(CocoFeatures features)
         Assert.Contains(before.Keys, key => !before[key].bytes.SequenceEqual(after[key].bytes));
         // The fingerprint records the setting, so a resume with another value is refused rather than mixed.
         Assert.Contains("extra-negatives=3", File.ReadAllText(Path.Combine(folder.File("wider"), "checkpoints", "step-8", "trainer.json")));
+
+        // A contrastive loss over more captions than the examples changes what is learned too, and is recorded.
+        var larger = CliProcess.Run(Short(folder.File("larger"), "--contrastive-batch-size", "20"));
+        Assert.True(larger.ExitCode == 0, larger.Error);
+        Assert.Contains("contrastive loss over 20 captions", larger.Output);
+        var largerWeights = Safetensors.LoadStateDict(Path.Combine(folder.File("larger"), "last.safetensors"));
+        Assert.Contains(before.Keys, key => !before[key].bytes.SequenceEqual(largerWeights[key].bytes));
+        Assert.Contains("contrastive-batch=20", File.ReadAllText(Path.Combine(folder.File("larger"), "checkpoints", "step-8", "trainer.json")));
     }
 
     [Fact]

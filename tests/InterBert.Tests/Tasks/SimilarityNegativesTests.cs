@@ -90,7 +90,7 @@ public sealed class SimilarityNegativesTests
         var similarity = new float[,] { { 0.9f, 0.5f }, { 0.1f, 0.8f }, { 0.2f, 0.7f } };
         // Two images only: each caption's wrong image is the other one; image 0's wrong caption is one of image 1's
         // (41 or 42), image 1's is caption 40, whatever the scale.
-        SimilarityNegatives.Replace(captionIds, imageIds, 2, examples, imageOfText, batchImages, similarity, 3, new Random(5), captionCount);
+        SimilarityNegatives.Replace(captionIds, imageIds, 2, examples.Length, examples, imageOfText, batchImages, similarity, 3, new Random(5), captionCount);
         Assert.Equal([9L, 7, 7], new[] { imageIds[4 * 2 + 2], imageIds[4 * 3 + 2], imageIds[4 * 4 + 2] });
         Assert.Contains(captionIds[4 * 2 + 1], new long[] { 41, 42 });
         Assert.Equal(40, captionIds[4 * 3 + 1]);
@@ -104,6 +104,29 @@ public sealed class SimilarityNegativesTests
         }
         Assert.Equal([50L, 51], new[] { captionIds[1], captionIds[4 + 1] });
         Assert.Equal([60L, 61], new[] { imageIds[2], imageIds[4 + 2] });
+    }
+
+    [Fact]
+    public void ALargerContrastiveBatchOffersItsCaptionsAndImagesAsNegativesButOnlyTheExamplesChange()
+    {
+        // Two examples (captions 10, 11 of images 3, 4) and two more contrastive captions (12 of image 5, 13 of image 3).
+        int[] captions = [10, 11, 12, 13];
+        int[] imageOfText = [0, 1, 2, 0];
+        int[] batchImages = [3, 4, 5];
+        var captionIds = new List<long> { 10, 90, 10, 10, 11, 91, 11, 11 };
+        var imageIds = new List<long> { 3, 3, 80, 81, 4, 4, 82, 83 };
+        // Each example's caption is far closer to the extra image 5 than to the other example's image, and caption 12
+        // (the extra, of image 5) is the closest caption of another image to both example images.
+        var similarity = new float[,] { { 0.9f, -0.9f, 0.8f }, { -0.9f, 0.9f, 0.8f }, { 0.8f, 0.8f, 0.9f }, { 0.9f, -0.9f, 0.1f } };
+        var scale = 40.0;
+        SimilarityNegatives.Replace(captionIds, imageIds, 0, 2, captions, imageOfText, batchImages, similarity, scale, new Random(3), 100);
+        // Wrong images: image 5, which only the extra captions brought into the batch.
+        Assert.Equal([5L, 5], new[] { imageIds[2], imageIds[6] });
+        // Image 3's wrong caption is 12 (caption 13 is its own, never drawn); image 4's is 12 as well.
+        Assert.Equal([12L, 12], new[] { captionIds[1], captionIds[5] });
+        // Positives and hard images stay; no pair was added for the extra captions.
+        Assert.Equal(8, captionIds.Count);
+        Assert.Equal([3L, 81, 4, 83], new[] { imageIds[0], imageIds[3], imageIds[4], imageIds[7] });
     }
 
     [Fact]
@@ -149,7 +172,7 @@ public sealed class SimilarityNegativesTests
             imageIds.AddRange([batchImages[e], batchImages[e], 60 + e, 70 + e, 80 + e, 90 + e]);
         }
         var similarity = new float[,] { { 0.9f, 0.5f, 0.4f, 0.3f }, { 0.1f, 0.8f, 0.6f, 0.2f } };
-        SimilarityNegatives.Replace(captionIds, imageIds, 0, examples, imageOfText, batchImages, similarity, 3, new Random(5), 100, extraNegatives: 2);
+        SimilarityNegatives.Replace(captionIds, imageIds, 0, examples.Length, examples, imageOfText, batchImages, similarity, 3, new Random(5), 100, extraNegatives: 2);
         for (var e = 0; e < 2; e++)
         {
             var pairs = Enumerable.Range(e * width, width).ToList();

@@ -102,6 +102,12 @@ public class VisualStageTests(CocoFeatures features, ITestOutputHelper output)
         Assert.True(evaluated.ExitCode == 0, evaluated.Error);
         Assert.Contains("by the model's own resnet18-layer4", evaluated.Output);
 
+        // Indexing would pair the model with the store's frozen features: refused in one line.
+        var index = CliProcess.Run("index", "--weights", run, "--features", features.StorePath, "--dataset", SharedData.CocoDataset, "--out", folder.File("index"), "--threads", "2");
+        Assert.NotEqual(0, index.ExitCode);
+        Assert.Contains("own fine-tuned CNN stage", index.Error);
+        Assert.Single(index.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
         // A region feature store given as maps is refused in one line.
         var wrong = CliProcess.Run(Finetune(folder.File("wrong"), "--visual-maps", features.StorePath));
         Assert.NotEqual(0, wrong.ExitCode);
