@@ -24,9 +24,13 @@ public static class FeaturesCommand
         {
             Description = "store each image's ResNet-18 map after layer3 (256 x 14 x 14) instead of region features, with the last stage's weights beside: what finetune --visual-maps trains that stage from",
         };
+        var model = new Option<string?>("--model")
+        {
+            Description = "a model fine-tuned with --visual-maps: its own CNN stage computes the region features (the store then serves that model: evaluate, index, search)",
+        };
         var command = new Command("features", "Extract region features from raw images into a feature store")
         {
-            dataset, images, tsv, output, boxes, detector, maxRegions, fp16, skipBad, shardSize, layer3Maps,
+            dataset, images, tsv, output, boxes, detector, maxRegions, fp16, skipBad, shardSize, layer3Maps, model,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -36,6 +40,8 @@ public static class FeaturesCommand
             var maps = parse.GetValue(layer3Maps);
             if (maps && (parse.GetValue(boxes) is not null || parse.GetValue(detector) is not null || parse.GetValue(tsv) is not null))
                 throw new ArgumentException("--layer3-maps stores each image's whole map: --boxes, --detector and --from-tsv do not apply");
+            if (parse.GetValue(model) is not null && (maps || parse.GetValue(tsv) is not null))
+                throw new ArgumentException("--model computes region features with a model's CNN stage: not with --layer3-maps or --from-tsv");
             if (parse.GetValue(tsv) is { } tsvPath)
             {
                 var skippedLines = parse.GetValue(skipBad) ? new DatasetReport() : null;
@@ -53,7 +59,8 @@ public static class FeaturesCommand
                 : FeatureExtractionJob.ImagesInFolder(parse.GetValue(images)!);
             var givenBoxes = parse.GetValue(boxes) is { } boxesPath ? RegionBoxFile.Read(boxesPath) : null;
             var threads = parse.GetValue(CommandLine.ThreadsOption);
-            using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), parse.GetValue(maxRegions), threads);
+            using var stageModel = parse.GetValue(model) is { } modelPath ? StageModel(modelPath) : null;
+            using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), parse.GetValue(maxRegions), threads, stage: stageModel);
             var result = ProgressDisplay.Run("features", (progress, cancel) => FeatureExtractionJob.Run(
                 list, extractor, givenBoxes, store, parse.GetValue(fp16), parse.GetValue(skipBad), parse.GetValue(shardSize),
                 new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, $"stored {p.Stored}, skipped {p.Skipped}"))), cancel,
@@ -85,5 +92,14 @@ public static class FeaturesCommand
         }));
         command.Subcommands.Add(info);
         return command;
+    }
+
+    /// <summary>The model whose own CNN stage computes the features; refuses one without a stage in one line.</summary>
+    private static InterBert.Modeling.InterBertModel StageModel(string weights)
+    {
+        var (loaded, _, _, _) = InterBert.Workflows.ModelLoading.Load(weights, null, visualStage: true);
+        if (loaded.HasVisualStage) return loaded;
+        loaded.Dispose();
+        throw new InterBertException($"{weights}: the model has no CNN stage of its own (fine-tune it with --visual-maps); without --model the packaged network's features serve it");
     }
 }

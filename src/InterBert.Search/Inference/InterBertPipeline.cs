@@ -50,7 +50,7 @@ public sealed class InterBertPipeline : IDisposable
             throw;
         }
         var preprocessing = searcher is not null ? ImagePreprocessing.Of(searcher.Store.Manifest) : trained;
-        photos = new PhotoRegions(preprocessing, modelFolder, options.Detector, options.MaxRegions, options.Threads);
+        photos = new PhotoRegions(preprocessing, modelFolder, options.Detector, options.MaxRegions, options.Threads, model);
         ScoresWithMatchingHead = ModelCheckpoint.ScoresWithMatchingHead(ModelCheckpoint.ReadMetadata(weights));
     }
 

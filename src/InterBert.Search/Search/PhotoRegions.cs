@@ -1,4 +1,5 @@
 using InterBert.Data;
+using InterBert.Modeling;
 using InterBert.Vision;
 
 namespace InterBert.Search;
@@ -18,7 +19,8 @@ internal sealed class PhotoRegions : IDisposable
     /// <paramref name="detector"/> and <paramref name="maxRegions"/> overriding it; a recorded detector is looked for
     /// beside <paramref name="modelFolder"/> when it has moved.
     /// </summary>
-    public PhotoRegions(ImagePreprocessing? preprocessing, string modelFolder, string? detector = null, int? maxRegions = null, int threads = 0)
+    /// With <paramref name="stage"/> (a model with its own fine-tuned CNN stage), that stage computes the features.
+    public PhotoRegions(ImagePreprocessing? preprocessing, string modelFolder, string? detector = null, int? maxRegions = null, int threads = 0, InterBertBackbone? stage = null)
     {
         Source = new RegionSource
         {
@@ -28,7 +30,7 @@ internal sealed class PhotoRegions : IDisposable
         };
         Func<string?> resolveDetector = detector is not null ? () => Source.Detector : () => preprocessing?.ResolveDetector(modelFolder);
         roundToHalf = preprocessing?.FeatureDType == "float16";
-        extractor = new Lazy<RegionFeatureExtractor>(() => RegionFeatureExtractor.Open(resolveDetector(), Source.MaxRegions, threads, Source.GridSize),
+        extractor = new Lazy<RegionFeatureExtractor>(() => RegionFeatureExtractor.Open(resolveDetector(), Source.MaxRegions, threads, Source.GridSize, stage),
             LazyThreadSafetyMode.ExecutionAndPublication);
     }
 

@@ -37,7 +37,7 @@ public sealed class TwoStageSearcher : IDisposable
         photos = new Lazy<PhotoRegions>(() => new PhotoRegions(
             ImagePreprocessing.Of(store.Manifest) ?? throw new InterBertException(
                 $"{store.Folder}: the index's features were imported without a description of how their regions were made, so a photo cannot be turned into comparable regions"),
-            Path.GetDirectoryName(Path.GetFullPath(weightsPath))!), LazyThreadSafetyMode.ExecutionAndPublication);
+            Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, stage: model), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     private readonly Lazy<PhotoRegions> photos;
@@ -133,6 +133,9 @@ public sealed class TwoStageSearcher : IDisposable
     {
         if (model.Config.BiHiddenSize != index.Manifest.Dimension || model.Config.VFeatureSize != store.Manifest.FeatureSize)
             throw new InterBertException($"{weights}: does not fit the index {index.Location} ({model.Config.BiHiddenSize}-d vectors, {model.Config.VFeatureSize}-d features)");
+        // Features computed by a fine-tuned CNN stage serve that stage's model only, and such a model only them.
+        if (store.Manifest.VisualStage != model.VisualStageFingerprint())
+            throw new InterBertException($"{weights}: does not fit the index {index.Location}: its features were computed by {(store.Manifest.VisualStage is { } stage ? $"a fine-tuned CNN stage ({stage})" : "the packaged ResNet-18")}, the model's own stage differs");
     }
 
     /// <summary>Token ids of a query ([CLS] ... [SEP], cut at the model's maximum length).</summary>

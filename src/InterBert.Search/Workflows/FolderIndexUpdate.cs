@@ -121,11 +121,13 @@ public static class FolderIndexUpdate
         var replace = new HashSet<string>(StringComparer.Ordinal);
         ImagePreprocessing preprocessing;
         string dtype;
+        string? visualStage;
         using (var store = FeatureStore.Open(storeFolder))
         {
             preprocessing = ImagePreprocessing.Of(store.Manifest)
                 ?? throw new InterBertException($"{storeFolder}: the store's features were imported; an update needs a store made by 'interbert features' (it knows how photos become regions)");
             dtype = store.Manifest.DType;
+            visualStage = store.Manifest.VisualStage;
             for (var k = 0; k < photos.Count; k++)
             {
                 var (id, location) = photos[k];
@@ -141,7 +143,11 @@ public static class FolderIndexUpdate
         var skipped = 0;
         if (extract.Count > 0)
         {
-            using var extractor = RegionFeatureExtractor.Open(preprocessing.ResolveDetector(storeFolder), preprocessing.Regions.MaxRegions, 0, preprocessing.Regions.GridSize);
+            // Features computed by a model's own CNN stage are extended by the same stage: the index's model.
+            using var stageModel = visualStage is null ? null : ModelLoading.Load(options.Weights, null, options.Precision, visualStage: true).Model;
+            if (stageModel is not null && stageModel.VisualStageFingerprint() != visualStage)
+                throw new InterBertException($"{storeFolder}: its features were computed by another model's fine-tuned CNN stage ({visualStage}), not by {options.Weights}'s");
+            using var extractor = RegionFeatureExtractor.Open(preprocessing.ResolveDetector(storeFolder), preprocessing.Regions.MaxRegions, 0, preprocessing.Regions.GridSize, stageModel);
             var extracted = host.RunStage("features", (progress, stop) => FeatureExtractionJob.Run(extract, extractor, null, storeFolder, dtype == "float16", options.SkipBad,
                 progress: new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, $"photos, {p.Skipped} skipped"))),
                 cancel: stop, replace: replace), cancel);

@@ -41,7 +41,7 @@ public static class FeatureExtractionJob
                 FeatureSize = ResNetFeatureExtractor.FeatureSize, ClassCount = classNames?.Count ?? RegionFeatureExtractor.ClassCount,
                 ClassNames = classNames is null || ReferenceEquals(classNames, CocoCategories.Names) ? null : classNames,
                 DType = float16 ? "float16" : "float32", Extractor = extractor.Describe(givenBoxes: boxes is not null),
-                Regions = extractor.Source(givenBoxes: boxes is not null),
+                Regions = extractor.Source(givenBoxes: boxes is not null), VisualStage = extractor.Stage?.VisualStageFingerprint(),
             };
         using var writer = new FeatureStoreWriter(storeFolder, manifest, shardSize);
         var watch = Stopwatch.StartNew();

@@ -1,4 +1,5 @@
 using InterBert.Data;
+using InterBert.Modeling;
 using static TorchSharp.torch;
 
 namespace InterBert.Vision;
@@ -15,15 +16,16 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// <summary>
     /// The one way the tool assembles an extractor: ResNet-18, the YOLOX detector at <paramref name="detectorPath"/> when
     /// given (else the grid), at most <paramref name="maxRegions"/> regions; it owns (and disposes) both networks.
+    /// With <paramref name="stage"/> (a model with its own fine-tuned CNN stage), the region features are that stage's (<see cref="Stage"/>).
     /// </summary>
-    public static RegionFeatureExtractor Open(string? detectorPath, int maxRegions, int threads, int gridSize = 3)
+    public static RegionFeatureExtractor Open(string? detectorPath, int maxRegions, int threads, int gridSize = 3, InterBertBackbone? stage = null)
     {
         var network = new ResNetFeatureExtractor(threads: threads);
         YoloxDetector? boxes = null;
         try
         {
             boxes = detectorPath is null ? null : new YoloxDetector(detectorPath, threads);
-            return new RegionFeatureExtractor(network, boxes, new ImageDecoder()) { MaxRegions = Math.Max(1, maxRegions), GridSize = gridSize, ownsNetworks = true };
+            return new RegionFeatureExtractor(network, boxes, new ImageDecoder()) { MaxRegions = Math.Max(1, maxRegions), GridSize = gridSize, Stage = stage?.HasVisualStage == true ? stage : null, ownsNetworks = true };
         }
         catch
         {
@@ -42,6 +44,13 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
         network.Dispose();
     }
 
+    /// <summary>
+    /// A model with its own fine-tuned CNN stage (<see cref="InterBertConfig.VisualStage"/>) whose stage computes the
+    /// region features: the packaged network runs to layer3, the model's stage does the rest, and its map is pooled
+    /// per region as usual. Null: the packaged network throughout.
+    /// </summary>
+    public InterBertBackbone? Stage { get; init; }
+
     /// <summary>Most regions per image, the whole-image region included.</summary>
     public int MaxRegions { get; init; } = 36;
 
@@ -58,7 +67,7 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     public string Describe(bool givenBoxes) =>
         $"ResNet-18 (Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1) 224x224, RoI align 7x7; regions: the whole image, then " +
         string.Join(", else ", new[] { givenBoxes ? "given boxes" : null, detector is null ? null : "YOLOX detector boxes", $"a {GridSize}x{GridSize} grid" }.OfType<string>()) +
-        $"; at most {MaxRegions}";
+        $"; at most {MaxRegions}" + (Stage is null ? "" : $"; last stage: a model's own fine-tuned {ResNetStage.Name} ({Stage.VisualStageFingerprint()})");
 
     /// <summary>The structured form of <see cref="Describe"/>, recorded in the store so that new photos can be extracted alike.</summary>
     public RegionSource Source(bool givenBoxes) => new() { MaxRegions = MaxRegions, GridSize = GridSize, Detector = detector?.ModelPath, GivenBoxes = givenBoxes };
@@ -84,8 +93,19 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
         regions.Insert(0, RegionBox.WholeImage(width, height) with { ClassDistribution = hasClasses ? Aggregate(regions) : null });
 
         using var scope = NewDisposeScope();
-        var map = network.FeatureMap(image);
-        var features = ResNetFeatureExtractor.PoolRegions(map, regions, width, height).data<float>().ToArray();
+        float[] features;
+        if (Stage is null)
+        {
+            features = ResNetFeatureExtractor.PoolRegions(network.FeatureMap(image), regions, width, height).data<float>().ToArray();
+        }
+        else
+        {
+            using var noGrad = no_grad();
+            var corners = regions.SelectMany(r => new[] { r.X1, r.Y1, r.X2, r.Y2 }).ToArray();
+            var layer3 = network.Layer3Map(image);
+            var grid = tensor(RoiAlign.Grid(corners, regions.Count, width, height, layer3.shape[2], layer3.shape[1]), [1, regions.Count, RoiAlign.Bins, RoiAlign.Bins, 2]);
+            features = Stage.RegionFeatures(layer3.unsqueeze(0), grid).squeeze(0).contiguous().data<float>().ToArray();
+        }
         return new ImageRegions(id, width, height, regions.Count,
             regions.SelectMany(r => new[] { r.X1, r.Y1, r.X2, r.Y2 }).ToArray(),
             regions.SelectMany(r => r.Location(width, height)).ToArray(),

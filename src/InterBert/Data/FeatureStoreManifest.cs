@@ -35,6 +35,14 @@ public sealed record FeatureStoreManifest
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<int>? MapShape { get; init; }
 
+    /// <summary>
+    /// When the features were computed by a model's own fine-tuned CNN stage (<c>features --model</c>): that stage's
+    /// fingerprint (<see cref="Modeling.InterBertBackbone.VisualStageFingerprint"/>); absent for the packaged network's.
+    /// </summary>
+    [JsonPropertyName("visual_stage")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? VisualStage { get; init; }
+
     /// <summary>Bytes per stored feature value.</summary>
     [JsonIgnore] public int FeatureBytes => DType == "float16" ? 2 : 4;
 

@@ -55,11 +55,15 @@ public sealed class FeatureStoreWriter : IDisposable
             var m = existing.Manifest;
             if (m.FeatureSize != manifest.FeatureSize || m.ClassCount != manifest.ClassCount || m.DType != manifest.DType)
                 throw new InterBertException($"{manifestPath}: the store holds {m.FeatureSize}-d {m.DType} features with {m.ClassCount} classes; cannot add {manifest.FeatureSize}-d {manifest.DType} with {manifest.ClassCount}");
+            if (m.VisualStage != manifest.VisualStage)
+                throw new InterBertException($"{manifestPath}: the store's features were computed by {Stage(m.VisualStage)}; cannot add features computed by {Stage(manifest.VisualStage)}");
             return (m, existing.Ids.ToHashSet());
         }
         AtomicFile.WriteAllText(manifestPath, JsonSerializer.Serialize(manifest, FeatureStoreManifest.Json));
         return (manifest, []);
     }
+
+    private static string Stage(string? fingerprint) => fingerprint is null ? "the packaged ResNet-18" : $"a model's fine-tuned CNN stage ({fingerprint})";
 
     /// <summary>The store's layout.</summary>
     public FeatureStoreManifest Manifest { get; }

@@ -62,6 +62,23 @@ public class InterBertBackbone : nn.Module
     public bool HasVisualStage => visualStage is not null;
 
     /// <summary>
+    /// A short hash of the CNN stage's weights (null without one): what a feature store computed by this stage records,
+    /// so that features are only ever paired with the stage that made them.
+    /// </summary>
+    public string? VisualStageFingerprint()
+    {
+        if (visualStage is null) return null;
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var (name, value) in visualStage.state_dict().OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
+            using var contiguous = value.detach().contiguous();
+            hash.AppendData(contiguous.bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+
+    /// <summary>
     /// Region features [B, R, 512] (fp32) computed by the model's CNN stage: the stage runs on layer3 maps
     /// [B, 256, H, W] (any float type) and its output is pooled by RoI align at <paramref name="grids"/>
     /// [B, R, bins, bins, 2] (<see cref="RoiAlign.Grid"/>); differentiable with respect to the stage's weights.

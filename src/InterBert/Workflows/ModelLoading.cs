@@ -11,18 +11,25 @@ public static class ModelLoading
 {
     /// <summary>The model, its tokenizer and vocabulary bytes, and the keys it was initialised from pretrained weights.</summary>
     /// <remarks>
-    /// A model that computes its region features with its own CNN stage (fine-tuned with <c>--visual-maps</c>) is
-    /// refused unless <paramref name="visualStage"/> says the caller gives it the layer3 maps it needs.
+    /// A model that computes its region features with its own CNN stage (fine-tuned with <c>--visual-maps</c>) takes
+    /// only a store its stage wrote (<c>features --model</c>), unless <paramref name="visualStage"/> says the caller
+    /// gives it the layer3 maps it needs; a store written by a stage takes only that stage's model.
     /// </remarks>
     public static (InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary, HashSet<string> Pretrained) Load(string weightsPath, FeatureStore? store, Precision precision = Precision.Fp32, bool visualStage = false)
     {
         var (tokenizer, vocabulary) = Vocabulary(weightsPath);
         var model = ModelCheckpoint.Load(weightsPath);
         model.Precision = precision;
-        if (model.HasVisualStage && !visualStage)
+        var stage = model.VisualStageFingerprint();
+        if (store is not null && store.Manifest.VisualStage is { } storeStage && storeStage != stage)
         {
             model.Dispose();
-            throw new InterBertException($"{weightsPath}: the model computes its region features with its own fine-tuned CNN stage (from layer3 maps); only finetune and evaluate with --visual-maps take it so far, not the feature store's frozen features");
+            throw new InterBertException($"{store.Folder}: its features were computed by another model's fine-tuned CNN stage ({storeStage}), not by {weightsPath}'s");
+        }
+        if (stage is not null && !visualStage && store?.Manifest.VisualStage != stage)
+        {
+            model.Dispose();
+            throw new InterBertException($"{weightsPath}: the model computes its region features with its own fine-tuned CNN stage; give it a feature store written by features --model {weightsPath} (or --visual-maps to finetune and evaluate), not frozen features");
         }
         if (store is not null && model.Config.VFeatureSize != store.Manifest.FeatureSize)
         {

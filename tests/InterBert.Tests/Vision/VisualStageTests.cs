@@ -52,6 +52,7 @@ public class VisualStageTests(CocoFeatures features, ITestOutputHelper output)
         Assert.True(extract.ExitCode == 0, extract.Error);
         Assert.True(File.Exists(Path.Combine(maps, VisualStageInputs.StageWeightsFile)));
 
+        string? packagedStage;
         using (var mapStore = VisualStageInputs.OpenMaps(maps))
         using (var regions = FeatureStore.Open(features.StorePath))
         {
@@ -59,6 +60,7 @@ public class VisualStageTests(CocoFeatures features, ITestOutputHelper output)
             var ids = images.Select(i => i.Id).Take(6).ToList();
             using var model = new InterBertModel(TestInputs.TinyNoDropout with { VFeatureSize = 512, VisualStage = ResNetStage.Name });
             var filled = VisualStageInputs.InitializeStage(model, maps);
+            packagedStage = model.VisualStageFingerprint();
             Assert.Equal(model.state_dict().Keys.Count(k => k.StartsWith("visual_stage.", StringComparison.Ordinal)), filled.Count);
             var stored = ids.Select(regions.Read).ToList();
             var regionLength = stored.Max(r => r.RegionCount);
@@ -92,11 +94,7 @@ public class VisualStageTests(CocoFeatures features, ITestOutputHelper output)
         Assert.True(after["visual_stage.blocks.1.bn1.running_var"].bytes.SequenceEqual(packaged["blocks.1.bn1.running_var"].bytes));
         Assert.Contains($"visual={ResNetStage.Name}", File.ReadAllText(Path.Combine(run, "checkpoints", "step-4", "trainer.json")));
 
-        // Its evaluation needs the maps (one line without them) and computes features with the trained stage.
-        var refused = CliProcess.Run("evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val", "--features", features.StorePath, "--weights", run, "--threads", "2");
-        Assert.NotEqual(0, refused.ExitCode);
-        Assert.Contains("--visual-maps", refused.Error);
-        Assert.Single(refused.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        // Its evaluation computes features with the trained stage from the maps.
         var evaluated = CliProcess.Run("evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val", "--features", features.StorePath, "--weights", run,
             "--visual-maps", maps, "--candidates", "4", "--threads", "2");
         Assert.True(evaluated.ExitCode == 0, evaluated.Error);
@@ -107,6 +105,41 @@ public class VisualStageTests(CocoFeatures features, ITestOutputHelper output)
         Assert.NotEqual(0, index.ExitCode);
         Assert.Contains("own fine-tuned CNN stage", index.Error);
         Assert.Single(index.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        // The fine-tuned stage writes a feature store of its own (recorded by the stage's fingerprint), which its model
+        // then indexes and searches with, a photo's query features computed by the same stage.
+        var photos = folder.File("photos");
+        Directory.CreateDirectory(photos);
+        foreach (var (id, location) in images.Take(5)) File.Copy(location.Path, Path.Combine(photos, Path.GetFileName(location.Path)));
+        var tunedStore = folder.File("tuned-store");
+        var tuned = CliProcess.Run("features", "--images", photos, "--out", tunedStore, "--model", run, "--max-regions", "6", "--threads", "2");
+        Assert.True(tuned.ExitCode == 0, tuned.Error);
+        using (var trainedModel = ModelCheckpoint.Load(Path.Combine(run, "last.safetensors")))
+        using (var mapStore = VisualStageInputs.OpenMaps(maps))
+        using (var store = FeatureStore.Open(tunedStore))
+        {
+            Assert.Equal(trainedModel.VisualStageFingerprint(), store.Manifest.VisualStage);
+            Assert.NotEqual(packagedStage, store.Manifest.VisualStage);
+            // The stored features are the trained stage's, as computed in training from the stored maps.
+            // (The folder's photos are known by file name, the dataset's by its ids.)
+            var photo = store.Read(Path.GetFileNameWithoutExtension(images[0].Location.Path));
+            var map = tensor(mapStore.Read(images[0].Id).Features, [1, 256, 14, 14]);
+            var grid = tensor(RoiAlign.Grid(photo.Boxes, photo.RegionCount, photo.Width, photo.Height, 14, 14), [1, photo.RegionCount, RoiAlign.Bins, RoiAlign.Bins, 2]);
+            Tensor fromMaps;
+            using (no_grad()) fromMaps = trainedModel.RegionFeatures(map, grid)[0];
+            var storedFeatures = tensor(photo.Features, [photo.RegionCount, 512]);
+            Assert.True(fromMaps.sub(storedFeatures).abs().max().item<float>() < 0.02f * storedFeatures.abs().max().item<float>());
+        }
+        var tunedIndex = folder.File("tuned-index");
+        var indexed = CliProcess.Run("index", "--weights", run, "--features", tunedStore, "--images", photos, "--out", tunedIndex, "--threads", "2");
+        Assert.True(indexed.ExitCode == 0, indexed.Error);
+        var (searchCode, searchOutput, searchError) = CliProcess.Run("search", "--index", tunedIndex, "--image", images[2].Location.Path, "--json", "--top", "2", "--threads", "2");
+        Assert.True(searchCode == 0, searchOutput + searchError);
+        Assert.Equal(Path.GetFileNameWithoutExtension(images[2].Location.Path), System.Text.Json.Nodes.JsonNode.Parse(searchOutput)!.AsArray()[0]!["id"]!.GetValue<string>());
+        // The frozen model (its init) does not take the tuned store.
+        var mismatched = CliProcess.Run("index", "--weights", init, "--features", tunedStore, "--images", photos, "--out", folder.File("mismatched"), "--threads", "2");
+        Assert.NotEqual(0, mismatched.ExitCode);
+        Assert.Contains("another model's fine-tuned CNN stage", mismatched.Error);
 
         // A region feature store given as maps is refused in one line.
         var wrong = CliProcess.Run(Finetune(folder.File("wrong"), "--visual-maps", features.StorePath));
