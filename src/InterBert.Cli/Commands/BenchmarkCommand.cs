@@ -39,11 +39,15 @@ public static class BenchmarkCommand
             Description = "pretraining's wrong captions (ITM): random (a fifth from the TF-IDF pool), or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's)", DefaultValueFactory = _ => "random",
         };
         pretrainNegatives.AcceptOnlyFromAmong("random", "similarity");
+        var contrastiveBatch = new Option<int>("--contrastive-batch-size")
+        {
+            Description = "captions in fine-tuning's contrastive loss per step: the examples plus random other training captions (default: the examples alone)",
+        }.AtLeast(0);
         var noBaseline = new Option<bool>("--no-baseline") { Description = "skip the fine-tuning without multimodal pretraining and its evaluation (two stages fewer; the report leaves that row out)" };
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, negatives, pretrainNegatives, noBaseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, negatives, pretrainNegatives, contrastiveBatch, noBaseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -52,6 +56,7 @@ public static class BenchmarkCommand
             {
                 DetectorPath = parse.GetValue(detector),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity",
+                ContrastiveBatch = parse.GetValue(contrastiveBatch),
                 GeometryBias = parse.GetValue(geometryBias),
                 PretrainSimilarityNegatives = parse.GetValue(pretrainNegatives) == "similarity",
                 Baseline = !parse.GetValue(noBaseline),

@@ -218,7 +218,7 @@ public sealed class Flickr8kRecipe
     private bool Finetune(string initWeights, string run, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
         RecipeTraining.Run(RecipeTraining.Retrieval(options, Dataset, Features, initWeights, Path.Combine(folder, run)) with
         {
-            MineEvery = Math.Max(1, options.FinetuneSteps / 4), SimilarityNegatives = options.SimilarityNegatives,
+            MineEvery = Math.Max(1, options.FinetuneSteps / 4), SimilarityNegatives = options.SimilarityNegatives, ContrastiveBatchSize = options.ContrastiveBatch,
         },
             host, progress, cancel);
 

@@ -65,6 +65,8 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public double FinetuneLearningRate { get; init; } = 2e-4;
     /// <summary>Draw fine-tuning's wrong images and captions within the batch in proportion to the contrastive similarity (ALBEF's sampling) rather than at random.</summary>
     public bool SimilarityNegatives { get; init; }
+    /// <summary>Captions in fine-tuning's contrastive loss per step, the examples plus random others (0: the examples alone).</summary>
+    public int ContrastiveBatch { get; init; }
     /// <summary>Draw pretraining's wrong captions within the batch in proportion to the contrastive similarity (ALBEF's sampling) rather than at random or from the TF-IDF pool.</summary>
     public bool PretrainSimilarityNegatives { get; init; }
     /// <summary>Whether the new model gets the attention bias from region pair geometry (<see cref="Modeling.InterBertConfig.GeometryAttentionBias"/>).</summary>
@@ -105,7 +107,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
         "features" => (FormattableString)$"features v1 max-regions={MaxRegions}",
         "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "en" ? 0 : ChineseVocabularySize)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}{(Variant is { ChangesShape: true } v ? " shape=" + v.Fingerprint : "")}{(GeometryBias ? " geometry-bias" : "")}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}{(Variant is { } variant && variant != PretrainingVariant.Full ? " " + variant.Fingerprint : "")}{(PretrainSimilarityNegatives ? " negatives=similarity" : "")}",
-        "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}",
+        "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}{(ContrastiveBatch > FinetuneBatch ? $" contrastive-batch={ContrastiveBatch}" : "")}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",
         "index" => (FormattableString)$"index v2 model-folder precision={Precision.Name()}",
         "calibrate" => (FormattableString)$"calibrate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity}",

@@ -106,6 +106,18 @@ public sealed class Flickr8kRecipeTests
     }
 
     [Fact]
+    public void ALargerContrastiveBatchIsANewFineTuningButReusesPretraining()
+    {
+        var plain = InterBert.Workflows.Flickr8kRecipeOptions.For("data", "out", "en", quick: true);
+        var larger = plain with { ContrastiveBatch = 128 };
+        Assert.NotEqual(plain.Fingerprint("finetune"), larger.Fingerprint("finetune"));
+        Assert.Contains("contrastive-batch=128", larger.Fingerprint("finetune"));
+        foreach (var stage in new[] { "features", "init", "pretrain" }) Assert.Equal(plain.Fingerprint(stage), larger.Fingerprint(stage));
+        // No larger than the batch: the same fine-tuning as without the option.
+        Assert.Equal(plain.Fingerprint("finetune"), (plain with { ContrastiveBatch = plain.FinetuneBatch }).Fingerprint("finetune"));
+    }
+
+    [Fact]
     public void MiniLmLayersInAnotherPresetAreAOneLineError()
     {
         using var folder = new TempFolder();
