@@ -43,6 +43,26 @@ public class VisualStageTests(CocoFeatures features, ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheStageIsPartOfTheModelsImagePathAndItsConfiguration()
+    {
+        var config = TestInputs.TinyNoDropout with { VFeatureSize = 512, VisualStage = ResNetStage.Name };
+        var read = InterBertConfig.FromJson(config.ToJson(), "config.json");
+        Assert.Equal(ResNetStage.Name, read.VisualStage);
+        Assert.Null(InterBertConfig.FromJson((config with { VisualStage = null }).ToJson(), "config.json").VisualStage);
+        using var model = new InterBertModel(read);
+        Assert.True(model.HasVisualStage);
+        var stageKeys = model.named_parameters().Select(p => p.name).Where(n => n.StartsWith("visual_stage.", StringComparison.Ordinal)).ToList();
+        // Three blocks of two convolutions and two normalisations (scale and shift), and the first block's shortcut.
+        Assert.Equal(3 * (2 + 2 * 2) + 1 + 2, stageKeys.Count);
+        Assert.All(stageKeys, k => Assert.Equal("image", InterBertBackbone.PartOf(k)));
+        Assert.Contains("unknown", Assert.Throws<FormatException>(() => (config with { VisualStage = "unknown" }).Validate()).Message);
+        Assert.Contains("v_feature_size 2048", Assert.Throws<FormatException>(() => (config with { VFeatureSize = 2048 }).Validate()).Message);
+        using var plain = new InterBertModel(config with { VisualStage = null });
+        Assert.False(plain.HasVisualStage);
+        Assert.Null(plain.VisualStageFingerprint());
+    }
+
+    [Fact]
     public void StageFeaturesFromStoredMapsEqualTheFrozenStoresAndFineTuningTrainsTheStage()
     {
         using var folder = new TempFolder();
