@@ -59,7 +59,7 @@ public static class FeaturesCommand
                 : FeatureExtractionJob.ImagesInFolder(parse.GetValue(images)!);
             var givenBoxes = parse.GetValue(boxes) is { } boxesPath ? RegionBoxFile.Read(boxesPath) : null;
             var threads = parse.GetValue(CommandLine.ThreadsOption);
-            using var stageModel = parse.GetValue(model) is { } modelPath ? StageModel(modelPath) : null;
+            using var stageModel = parse.GetValue(model) is { } modelPath ? InterBert.Workflows.ModelLoading.LoadStageModel(modelPath) : null;
             using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), parse.GetValue(maxRegions), threads, stage: stageModel);
             var result = ProgressDisplay.Run("features", (progress, cancel) => FeatureExtractionJob.Run(
                 list, extractor, givenBoxes, store, parse.GetValue(fp16), parse.GetValue(skipBad), parse.GetValue(shardSize),
@@ -92,14 +92,5 @@ public static class FeaturesCommand
         }));
         command.Subcommands.Add(info);
         return command;
-    }
-
-    /// <summary>The model whose own CNN stage computes the features; refuses one without a stage in one line.</summary>
-    private static InterBert.Modeling.InterBertModel StageModel(string weights)
-    {
-        var (loaded, _, _, _) = InterBert.Workflows.ModelLoading.Load(weights, null, visualStage: true);
-        if (loaded.HasVisualStage) return loaded;
-        loaded.Dispose();
-        throw new InterBertException($"{weights}: the model has no CNN stage of its own (fine-tune it with --visual-maps); without --model the packaged network's features serve it");
     }
 }

@@ -144,9 +144,7 @@ public static class FolderIndexUpdate
         if (extract.Count > 0)
         {
             // Features computed by a model's own CNN stage are extended by the same stage: the index's model.
-            using var stageModel = visualStage is null ? null : ModelLoading.Load(options.Weights, null, options.Precision, visualStage: true).Model;
-            if (stageModel is not null && stageModel.VisualStageFingerprint() != visualStage)
-                throw new InterBertException($"{storeFolder}: its features were computed by another model's fine-tuned CNN stage ({visualStage}), not by {options.Weights}'s");
+            using var stageModel = visualStage is null ? null : ModelLoading.LoadStageModel(options.Weights, options.Precision, visualStage);
             using var extractor = RegionFeatureExtractor.Open(preprocessing.ResolveDetector(storeFolder), preprocessing.Regions.MaxRegions, 0, preprocessing.Regions.GridSize, stageModel);
             var extracted = host.RunStage("features", (progress, stop) => FeatureExtractionJob.Run(extract, extractor, null, storeFolder, dtype == "float16", options.SkipBad,
                 progress: new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, $"photos, {p.Skipped} skipped"))),

@@ -101,10 +101,8 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
         else
         {
             using var noGrad = no_grad();
-            var corners = regions.SelectMany(r => new[] { r.X1, r.Y1, r.X2, r.Y2 }).ToArray();
             var layer3 = network.Layer3Map(image);
-            var grid = tensor(RoiAlign.Grid(corners, regions.Count, width, height, layer3.shape[2], layer3.shape[1]), [1, regions.Count, RoiAlign.Bins, RoiAlign.Bins, 2]);
-            features = Stage.RegionFeatures(layer3.unsqueeze(0), grid).squeeze(0).contiguous().data<float>().ToArray();
+            features = Stage.RegionFeatures(layer3.unsqueeze(0), ResNetFeatureExtractor.RegionGrid(regions, width, height, layer3)).squeeze(0).contiguous().data<float>().ToArray();
         }
         return new ImageRegions(id, width, height, regions.Count,
             regions.SelectMany(r => new[] { r.X1, r.Y1, r.X2, r.Y2 }).ToArray(),

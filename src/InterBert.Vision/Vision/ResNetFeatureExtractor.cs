@@ -82,9 +82,14 @@ public sealed class ResNetFeatureExtractor : IDisposable
     public static Tensor PoolRegions(Tensor featureMap, IReadOnlyList<RegionBox> boxes, int width, int height, int bins = RoiAlign.Bins)
     {
         using var scope = NewDisposeScope();
+        return RoiAlign.Pool(featureMap.unsqueeze(0), RegionGrid(boxes, width, height, featureMap, bins)).squeeze(0).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The RoI-align grid [1, R, bins, bins, 2] of one image's boxes over its map [C, H, W] (<see cref="RoiAlign.Grid"/>).</summary>
+    internal static Tensor RegionGrid(IReadOnlyList<RegionBox> boxes, int width, int height, Tensor map, int bins = RoiAlign.Bins)
+    {
         var corners = boxes.SelectMany(b => new[] { b.X1, b.Y1, b.X2, b.Y2 }).ToArray();
-        var grid = tensor(RoiAlign.Grid(corners, boxes.Count, width, height, featureMap.shape[2], featureMap.shape[1], bins), [1, boxes.Count, bins, bins, 2]);
-        return RoiAlign.Pool(featureMap.unsqueeze(0), grid).squeeze(0).contiguous().MoveToOuterDisposeScope();
+        return tensor(RoiAlign.Grid(corners, boxes.Count, width, height, map.shape[^1], map.shape[^2], bins), [1, boxes.Count, bins, bins, 2]);
     }
 
     /// <summary>Adds the final feature map and the layer3 map as graph outputs (ONNX Runtime only returns declared outputs).</summary>

@@ -58,6 +58,9 @@ public class InterBertBackbone : nn.Module
     /// <summary>Key prefix (without the dot) of the CNN stage's weights when the model has one (<see cref="InterBertConfig.VisualStage"/>).</summary>
     public const string VisualStageKey = "visual_stage";
 
+    /// <summary>Whether a weight's key (as in <c>state_dict</c>) belongs to the CNN stage.</summary>
+    public static bool IsVisualStageKey(string key) => key.StartsWith(VisualStageKey + ".", StringComparison.Ordinal);
+
     /// <summary>Whether the model computes its region features itself, with its own CNN stage, from layer3 maps.</summary>
     public bool HasVisualStage => visualStage is not null;
 
@@ -72,7 +75,8 @@ public class InterBertBackbone : nn.Module
         foreach (var (name, value) in visualStage.state_dict().OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
-            using var contiguous = value.detach().contiguous();
+            using var detached = value.detach();
+            using var contiguous = detached.contiguous();
             hash.AppendData(contiguous.bytes);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
@@ -190,7 +194,7 @@ public class InterBertBackbone : nn.Module
         _ when parameterName.StartsWith("embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.layer.", StringComparison.Ordinal) => "text",
         _ when parameterName.StartsWith("v_embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.v_layer.", StringComparison.Ordinal)
             || parameterName.StartsWith("geometry_bias.", StringComparison.Ordinal) || parameterName.StartsWith("v_geometry_bias.", StringComparison.Ordinal)
-            || parameterName.StartsWith(VisualStageKey + ".", StringComparison.Ordinal) => "image",
+            || IsVisualStageKey(parameterName) => "image",
         _ => "heads",
     };
 

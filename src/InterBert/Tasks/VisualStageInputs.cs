@@ -34,8 +34,9 @@ public sealed class VisualStageInputs : IDisposable
             {
                 var id = imageIds[n];
                 if (!mapStore.Contains(id)) throw new InterBertException($"{mapStore.Folder}: no layer3 map for image {id}; run features --layer3-maps over the same images");
-                using var map = tensor(mapStore.Read(id).Features, [shape[0], shape[1], shape[2]]);
-                maps[n].copy_(map);
+                // One scope per image: the map read and the row view of the whole tensor are freed at once.
+                using var imageScope = NewDisposeScope();
+                maps[n].copy_(tensor(mapStore.Read(id).Features, [shape[0], shape[1], shape[2]]));
                 var image = regions.Read(id);
                 var count = (int)Math.Min(image.RegionCount, regionLength);
                 RoiAlign.Grid(image.Boxes, count, image.Width, image.Height, shape[2], shape[1]).CopyTo(grid, n * perImage);
@@ -99,7 +100,7 @@ public sealed class VisualStageInputs : IDisposable
         {
             var prefixed = state.ToDictionary(p => $"{InterBertBackbone.VisualStageKey}.{p.Key}", p => p.Value);
             var report = ModelCheckpoint.LoadState(model, prefixed, path);
-            var stageKeys = model.state_dict().Keys.Where(k => k.StartsWith(InterBertBackbone.VisualStageKey + ".", StringComparison.Ordinal)).ToList();
+            var stageKeys = model.state_dict().Keys.Where(InterBertBackbone.IsVisualStageKey).ToList();
             var missing = stageKeys.Except(report.Used).ToList();
             if (missing.Count > 0 || report.Unexpected.Count > 0)
                 throw new InterBertException($"{path}: not the weights of a {ResNetStage.Name} stage ({missing.Count} missing, {report.Unexpected.Count} unexpected)");

@@ -47,7 +47,9 @@ public static class EvaluationJob
             var wholeSplit = CaptionCorpus.Load(options.Dataset, [options.Split], store, tokenizer, maxTokens);
             var corpus = options.MaxCaptions is { } limit ? wholeSplit.FirstCaptions(limit) : wholeSplit;
             using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
-            if (model.HasVisualStage && store.Manifest.VisualStage != model.VisualStageFingerprint())
+            // A model with its own stage takes features from the maps unless the store was computed by that very stage.
+            var stageFromMaps = model.HasVisualStage && store.Manifest.VisualStage != model.VisualStageFingerprint();
+            if (stageFromMaps)
             {
                 using var maps = VisualStageInputs.OpenMaps(options.VisualMaps
                     ?? throw new InterBertException($"{options.Weights}: the model computes its region features with its own CNN stage; give --visual-maps (a store written by features --layer3-maps) or a feature store written by features --model"));
@@ -115,7 +117,7 @@ public static class EvaluationJob
             // A dataset that lists hard negatives (captions one change away from the truth) is also asked about them,
             // over the whole split: two pairs per negative cost little next to the ranking.
             var hardNegatives = HardNegativeReader.ReadHardNegatives(options.Dataset, options.Split);
-            if (hardNegatives.Count > 0 && model.HasVisualStage && store.Manifest.VisualStage != model.VisualStageFingerprint())
+            if (hardNegatives.Count > 0 && stageFromMaps)
             {
                 // Its pairs take the store's frozen features; a model with its own stage would be asked about other regions than its own.
                 host.Log($"hard negatives: not evaluated for a model with its own CNN stage ({hardNegatives.Count} listed)");

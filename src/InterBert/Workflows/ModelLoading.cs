@@ -52,13 +52,13 @@ public static class ModelLoading
         try
         {
             var report = ModelCheckpoint.LoadWeights(model, weightsPath);
-            var stageKeys = report.Missing.Where(k => k.StartsWith(InterBertBackbone.VisualStageKey + ".", StringComparison.Ordinal)).ToList();
+            var stageKeys = report.Missing.Where(InterBertBackbone.IsVisualStageKey).ToList();
             var missing = report.Missing.Except(stageKeys).Where(k => k != InterBertModel.LogitScaleKey).ToList();
             if (missing.Count > 0) throw new CheckpointException($"{weightsPath}: {missing.Count} weights missing, first '{missing[0]}'");
             if (stageKeys.Count > 0) VisualStageInputs.InitializeStage(model, mapsFolder);
             model.Precision = precision;
             var pretrained = Weights.PretrainedKeys.Read(weightsPath);
-            pretrained.UnionWith(model.state_dict().Keys.Where(k => k.StartsWith(InterBertBackbone.VisualStageKey + ".", StringComparison.Ordinal)));
+            pretrained.UnionWith(model.state_dict().Keys.Where(InterBertBackbone.IsVisualStageKey));
             return (model, tokenizer, vocabulary, pretrained);
         }
         catch
@@ -66,6 +66,22 @@ public static class ModelLoading
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A model whose own fine-tuned CNN stage computes region features for a store (<c>features --model</c>, an update
+    /// of such a store); refuses a model without a stage, or whose stage is not <paramref name="expectedStage"/> (the
+    /// fingerprint a store records) when given, in one line.
+    /// </summary>
+    public static InterBertModel LoadStageModel(string weightsPath, Precision precision = Precision.Fp32, string? expectedStage = null)
+    {
+        var (model, _, _, _) = Load(weightsPath, null, precision, visualStage: true);
+        var stage = model.VisualStageFingerprint();
+        if (stage is not null && (expectedStage is null || stage == expectedStage)) return model;
+        model.Dispose();
+        throw new InterBertException(stage is null
+            ? $"{weightsPath}: the model has no CNN stage of its own (fine-tune it with --visual-maps); without --model the packaged network's features serve it"
+            : $"{weightsPath}: its CNN stage ({stage}) is not the one the store's features were computed by ({expectedStage})");
     }
 
     /// <summary>The backbone alone (a task with its own head, such as text classification), with the same companions as <see cref="Load"/>.</summary>

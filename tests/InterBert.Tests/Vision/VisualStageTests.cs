@@ -156,6 +156,11 @@ public class VisualStageTests(CocoFeatures features, ITestOutputHelper output)
         var (searchCode, searchOutput, searchError) = CliProcess.Run("search", "--index", tunedIndex, "--image", images[2].Location.Path, "--json", "--top", "2", "--threads", "2");
         Assert.True(searchCode == 0, searchOutput + searchError);
         Assert.Equal(Path.GetFileNameWithoutExtension(images[2].Location.Path), System.Text.Json.Nodes.JsonNode.Parse(searchOutput)!.AsArray()[0]!["id"]!.GetValue<string>());
+        // A model without a stage of its own cannot compute a store with --model.
+        var noStage = CliProcess.Run("features", "--images", photos, "--out", folder.File("no-stage"), "--model", init, "--threads", "2");
+        Assert.NotEqual(0, noStage.ExitCode);
+        Assert.Contains("no CNN stage of its own", noStage.Error);
+        Assert.False(Directory.Exists(folder.File("no-stage")) && Directory.EnumerateFileSystemEntries(folder.File("no-stage")).Any());
         // The frozen model (its init) does not take the tuned store.
         var mismatched = CliProcess.Run("index", "--weights", init, "--features", tunedStore, "--images", photos, "--out", folder.File("mismatched"), "--threads", "2");
         Assert.NotEqual(0, mismatched.ExitCode);
