@@ -48,6 +48,10 @@ public static class TaskCommands
         {
             Description = "retrieval: captions in the contrastive loss per step, the step's examples plus random other training captions (default: the examples alone)",
         }.AtLeast(0);
+        var residualScore = new Option<bool>("--residual-score")
+        {
+            Description = "retrieval: train the cross-modal score as a correction to the first stage: the ranking loss over score + the scaled unimodal cosine (held fixed), the sum that evaluate --add-similarity and search rank by (needs --contrastive-weight)",
+        };
         var visualMaps = new Option<string?>("--visual-maps")
         {
             Description = "retrieval: a store of the same images' layer3 maps (features --layer3-maps): the model computes its region features with its own copy of ResNet-18's last stage and fine-tunes it (default: the feature store's frozen features)",
@@ -61,7 +65,7 @@ public static class TaskCommands
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
             task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, negatives, mineBy, extraNegatives,
-            contrastiveBatch, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
+            contrastiveBatch, residualScore, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -72,7 +76,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;

@@ -168,6 +168,34 @@ public static class RetrievalFineTuning
         return new ContrastiveBatch(pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()), imageOfText);
     }
 
+    /// <summary>
+    /// The first stage's evidence for each pair, as the re-ranking adds it: the unimodal cosine times the contrastive
+    /// inverse temperature, computed without dropout and without gradient (held fixed), so that a ranking loss on
+    /// score + this trains the score to correct the first stage rather than to rank on its own.
+    /// </summary>
+    internal static Tensor ScaledCosines(InterBertModel model, PreparedPairs pairs, IReadOnlyList<long> captions, IReadOnlyList<long> images)
+    {
+        var training = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            var distinctCaptions = captions.Distinct().ToList();
+            var distinctImages = images.Distinct().ToList();
+            var textVectors = nn.functional.normalize(model.Forward(pairs.Captions(distinctCaptions), null).PooledText!, dim: 1).to(ScalarType.Float32);
+            var imageVectors = nn.functional.normalize(model.Forward(null, pairs.Images(distinctImages)).PooledImage!, dim: 1).to(ScalarType.Float32);
+            var captionRow = distinctCaptions.Select((c, k) => (c, k)).ToDictionary(p => p.c, p => (long)p.k);
+            var imageRow = distinctImages.Select((i, k) => (i, k)).ToDictionary(p => p.i, p => (long)p.k);
+            var cosines = (textVectors.index_select(0, tensor(captions.Select(c => captionRow[c]).ToArray())) *
+                imageVectors.index_select(0, tensor(images.Select(i => imageRow[i]).ToArray()))).sum(1);
+            return cosines * ContrastiveLoss.Scale(model.LogitScale).to(ScalarType.Float32);
+        }
+        finally
+        {
+            if (training) model.train();
+        }
+    }
+
     /// <summary>Saves fine-tuned weights with their vocabulary, task, step, precision, contrastive weight and pretrained keys.</summary>
     internal static void Save(RetrievalFineTuningSetup setup, string path, int step)
     {

@@ -48,6 +48,11 @@ public sealed record RetrievalFineTuningSetup
     /// </summary>
     public int ContrastiveBatchSize { get; init; }
     /// <summary>
+    /// Train the cross-modal score as a correction to the first stage: the ranking loss runs over each pair's score plus
+    /// its scaled unimodal cosine (held fixed), the sum the re-ranking with similarity ranks by; needs <see cref="ContrastiveWeight"/> above 0.
+    /// </summary>
+    public bool ResidualScore { get; init; }
+    /// <summary>
     /// Mine each caption's hard images by its text vector against every training image (the first stage's own
     /// confusions) rather than by its image's nearest images.
     /// </summary>

@@ -35,7 +35,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     public string Fingerprint => FormattableString.Invariant($"retrieval mine-every={MineEvery} contrastive={contrastiveWeight} own-negatives={ownNegativeRate}") +
         (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "") + (setup.ExtraNegatives > 0 ? $" extra-negatives={setup.ExtraNegatives}" : "") +
         (setup.Train.ComputesFeaturesPerBatch ? $" visual={Modeling.ResNetStage.Name}" : "") +
-        (setup.ContrastiveBatchSize > 0 ? $" contrastive-batch={setup.ContrastiveBatchSize}" : "");
+        (setup.ContrastiveBatchSize > 0 ? $" contrastive-batch={setup.ContrastiveBatchSize}" : "") + (setup.ResidualScore ? " residual-score" : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -73,8 +73,11 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
                 contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, contrastive.ImageOfText, model.LogitScale);
                 DrawSimilarNegatives(captionIds, imageIds, first, examples.Count, contrastiveCaptions, contrastive.ImageOfText, textVectors, imageVectors, step, micro);
             }
-            var (text, image) = train.Pairs(captionIds.GetRange(width * first, width * examples.Count), imageIds.GetRange(width * first, width * examples.Count));
+            var pairCaptions = captionIds.GetRange(width * first, width * examples.Count);
+            var pairImages = imageIds.GetRange(width * first, width * examples.Count);
+            var (text, image) = train.Pairs(pairCaptions, pairImages);
             var scores = model.Score(model.Forward(text, image)).view(examples.Count, width);
+            if (setup.ResidualScore) scores = scores + RetrievalFineTuning.ScaledCosines(model, train, pairCaptions, pairImages).view(examples.Count, width);
             loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
             if (contrastiveWeight > 0 && contrastiveLoss is null)
             {

@@ -33,7 +33,7 @@ public class FinetuneResumeTests(CocoFeatures features)
     ];
 
     [Fact]
-    public void ExtraWrongImagesAndALargerContrastiveBatchTrainAndChangeWhatIsLearned()
+    public void ExtraWrongImagesALargerContrastiveBatchAndAResidualScoreTrainAndChangeWhatIsLearned()
     {
         using var folder = new TempFolder();
         var init = WriteInit(folder);
@@ -59,6 +59,14 @@ public class FinetuneResumeTests(CocoFeatures features)
         var largerWeights = Safetensors.LoadStateDict(Path.Combine(folder.File("larger"), "last.safetensors"));
         Assert.Contains(before.Keys, key => !before[key].bytes.SequenceEqual(largerWeights[key].bytes));
         Assert.Contains("contrastive-batch=20", File.ReadAllText(Path.Combine(folder.File("larger"), "checkpoints", "step-8", "trainer.json")));
+
+        // The score trained as a correction to the scaled cosine learns something else again, and is recorded.
+        var residual = CliProcess.Run(Short(folder.File("residual"), "--residual-score"));
+        Assert.True(residual.ExitCode == 0, residual.Error);
+        Assert.Contains("the score trained as a correction to the scaled cosine", residual.Output);
+        var residualWeights = Safetensors.LoadStateDict(Path.Combine(folder.File("residual"), "last.safetensors"));
+        Assert.Contains(before.Keys, key => key.StartsWith("vil_logit", StringComparison.Ordinal) && !before[key].bytes.SequenceEqual(residualWeights[key].bytes));
+        Assert.Contains("residual-score", File.ReadAllText(Path.Combine(folder.File("residual"), "checkpoints", "step-8", "trainer.json")));
     }
 
     [Fact]

@@ -91,6 +91,33 @@ public class RetrievalTests(CocoFeatures features)
     }
 
     [Fact]
+    public void TheResidualScoresOffsetIsTheScaledCosineTheReRankingAddsWithoutGradientOrDropout()
+    {
+        var (model, pairs, store) = Setup("val");
+        using (model) using (pairs) using (store)
+        {
+            // Repeats and a caption paired with several images, as in a step's pairs.
+            long[] captions = [0, 1, 2, 0, 3, 1];
+            long[] images = [0, 0, 1, 2, 1, 2];
+            model.train();
+            using var offsets = RetrievalFineTuning.ScaledCosines(model, pairs, captions, images);
+            Assert.True(model.training, "the model is left in training mode");
+            Assert.False(offsets.requires_grad, "the cosine is held fixed");
+            var values = offsets.data<float>().ToArray();
+            // What evaluate --add-similarity adds to each re-scored pair's score, computed by the evaluation's own path.
+            model.eval();
+            var similarity = TwoStageRetrievalEvaluation.Similarity(model, pairs);
+            var scale = ContrastiveLoss.SimilarityScale(model);
+            for (var k = 0; k < captions.Length; k++)
+            {
+                var expected = scale * similarity[captions[k], images[k]];
+                Assert.True(Math.Abs(values[k] - expected) < 1e-3 * Math.Max(1, Math.Abs(expected)), $"pair {k}: {values[k]} vs {expected}");
+            }
+            Assert.True(values.Distinct().Count() > 3, "the pairs' cosines differ");
+        }
+    }
+
+        [Fact]
     public void BatchedScoringEqualsOnePairAtATime()
     {
         var (model, pairs, store) = Setup("val");
