@@ -28,7 +28,7 @@ public class FinetuneResumeTests(CocoFeatures features)
     private string[] Arguments(string init, string run) =>
     [
         "finetune", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--features", features.StorePath, "--init", init, "--out", run,
-        "--steps", "160", "--batch-size", "8", "--checkpoint-every", "30", "--mine-every", "25", "--val-split", "val",
+        "--steps", "96", "--batch-size", "8", "--checkpoint-every", "30", "--mine-every", "25", "--val-split", "val",
         "--contrastive-weight", "0.5", "--seed", "3", "--lr", "1e-3", "--threads", "2",
     ];
 
