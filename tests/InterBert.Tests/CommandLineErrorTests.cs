@@ -12,6 +12,7 @@ public sealed class CommandLineErrorTests
         { ["finetune", "--task", "retrieval", "--dataset", "d.json", "--features", "f", "--init", "w", "--out", "o", "--negatives", "similarity"], "--contrastive-weight" },
         { ["finetune", "--task", "retrieval", "--dataset", "d.json", "--features", "f", "--init", "w", "--out", "o", "--contrastive-batch-size", "64"], "--contrastive-weight" },
         { ["finetune", "--task", "retrieval", "--dataset", "d.json", "--features", "f", "--init", "w", "--out", "o", "--residual-score"], "--residual-score" },
+        { ["finetune", "--task", "retrieval", "--dataset", "d.json", "--features", "f", "--init", "w", "--out", "o", "--contrastive-weight", "1", "--fixed-contrastive-others"], "--contrastive-batch-size" },
         { ["search", "--index", "idx", "--top", "1", "--top", "2", "a dog"], "--top" },
         { ["search", "--index", "idx", "--top", "0", "a dog"], "--top 0" },
         { ["search", "--index", "idx", "--candidates", "0", "a dog"], "--candidates 0" },

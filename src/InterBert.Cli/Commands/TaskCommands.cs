@@ -48,6 +48,10 @@ public static class TaskCommands
         {
             Description = "retrieval: captions in the contrastive loss per step, the step's examples plus random other training captions (default: the examples alone)",
         }.AtLeast(0);
+        var fixedOthers = new Option<bool>("--fixed-contrastive-others")
+        {
+            Description = "retrieval, with --contrastive-batch-size: the other captions' and photos' vectors are computed without gradient, as negatives only (a forward pass instead of a forward and backward one)",
+        };
         var residualScore = new Option<bool>("--residual-score")
         {
             Description = "retrieval: train the cross-modal score as a correction to the first stage: the ranking loss over score + the scaled unimodal cosine (held fixed), the sum that evaluate --add-similarity and search rank by (needs --contrastive-weight)",
@@ -65,7 +69,7 @@ public static class TaskCommands
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
             task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, negatives, mineBy, extraNegatives,
-            contrastiveBatch, residualScore, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
+            contrastiveBatch, fixedOthers, residualScore, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -76,7 +80,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), FixedContrastiveOthers = parse.GetValue(fixedOthers), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;

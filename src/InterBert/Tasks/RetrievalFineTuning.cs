@@ -161,11 +161,33 @@ public static class RetrievalFineTuning
         return (captionIds, imageIds);
     }
 
-    /// <summary>The examples' captions and their distinct images, for the contrastive loss.</summary>
-    public static ContrastiveBatch ContrastiveInputs(PreparedPairs pairs, IReadOnlyList<int> captions)
+    /// <summary>
+    /// The contrastive loss's vectors for a step's captions (its examples first, then any others of a larger contrastive
+    /// batch) and their distinct images in <see cref="ContrastiveBatch.Layout"/> order. With <paramref name="fixedOthers"/>
+    /// the other captions' vectors, and those of the photos only they bring, are computed without gradient: they serve
+    /// as negatives only (as a queue does in MoCo and ALBEF), for a forward pass instead of a forward and backward one.
+    /// </summary>
+    internal static (Tensor Text, Tensor Images, int[] ImageOfText) ContrastiveVectors(InterBertModel model, PreparedPairs pairs, IReadOnlyList<int> captions, int exampleCount, bool fixedOthers)
     {
         var (images, imageOfText) = ContrastiveBatch.Layout(captions.Select(c => pairs.Corpus.ImageOf[c]));
-        return new ContrastiveBatch(pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()), imageOfText);
+        if (!fixedOthers || exampleCount >= captions.Count)
+        {
+            var (text, imageVectors) = ContrastiveLoss.Vectors(model, pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()));
+            return (text, imageVectors, imageOfText);
+        }
+        // The layout lists images in first-seen order and the examples come first, so the examples' photos lead it.
+        var exampleImages = imageOfText.Take(exampleCount).Max() + 1;
+        Tensor TextVectors(IEnumerable<int> some) => nn.functional.normalize(model.Forward(pairs.Captions(some.Select(c => (long)c).ToList()), null).PooledText!, dim: 1);
+        Tensor ImageVectors(IEnumerable<int> some) => nn.functional.normalize(model.Forward(null, pairs.Images(some.Select(i => (long)i).ToList())).PooledImage!, dim: 1);
+        var trainedText = TextVectors(captions.Take(exampleCount));
+        var trainedImages = ImageVectors(images.Take(exampleImages));
+        Tensor otherText, otherImages;
+        using (no_grad())
+        {
+            otherText = TextVectors(captions.Skip(exampleCount));
+            otherImages = exampleImages < images.Count ? ImageVectors(images.Skip(exampleImages)) : trainedImages.narrow(0, 0, 0).detach();
+        }
+        return (cat([trainedText, otherText.to(trainedText.dtype)]), cat([trainedImages, otherImages.to(trainedImages.dtype)]), imageOfText);
     }
 
     /// <summary>

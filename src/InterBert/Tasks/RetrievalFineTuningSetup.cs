@@ -53,6 +53,11 @@ public sealed record RetrievalFineTuningSetup
     /// </summary>
     public bool ResidualScore { get; init; }
     /// <summary>
+    /// With <see cref="ContrastiveBatchSize"/>: the other captions' vectors, and those of the photos only they bring,
+    /// are computed without gradient (negatives only), a forward pass where a forward and backward one was.
+    /// </summary>
+    public bool FixedContrastiveOthers { get; init; }
+    /// <summary>
     /// Mine each caption's hard images by its text vector against every training image (the first stage's own
     /// confusions) rather than by its image's nearest images.
     /// </summary>

@@ -35,7 +35,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     public string Fingerprint => FormattableString.Invariant($"retrieval mine-every={MineEvery} contrastive={contrastiveWeight} own-negatives={ownNegativeRate}") +
         (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "") + (setup.ExtraNegatives > 0 ? $" extra-negatives={setup.ExtraNegatives}" : "") +
         (setup.Train.ComputesFeaturesPerBatch ? $" visual={Modeling.ResNetStage.Name}" : "") +
-        (setup.ContrastiveBatchSize > 0 ? $" contrastive-batch={setup.ContrastiveBatchSize}" : "") + (setup.ResidualScore ? " residual-score" : "");
+        (setup.ContrastiveBatchSize > 0 ? $" contrastive-batch={setup.ContrastiveBatchSize}" : "") + (setup.ResidualScore ? " residual-score" : "") + (setup.FixedContrastiveOthers ? " contrastive-others=fixed" : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -68,10 +68,9 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
             if (contrastiveWeight > 0 && setup.SimilarityNegatives)
             {
                 // The contrastive pass first: its similarities choose the wrong image and caption of each example (this rank's share of the batch).
-                var contrastive = RetrievalFineTuning.ContrastiveInputs(train, contrastiveCaptions);
-                var (textVectors, imageVectors) = ContrastiveLoss.Vectors(model, contrastive.Text, contrastive.Images);
-                contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, contrastive.ImageOfText, model.LogitScale);
-                DrawSimilarNegatives(captionIds, imageIds, first, examples.Count, contrastiveCaptions, contrastive.ImageOfText, textVectors, imageVectors, step, micro);
+                var (textVectors, imageVectors, imageOfText) = RetrievalFineTuning.ContrastiveVectors(model, train, contrastiveCaptions, examples.Count, setup.FixedContrastiveOthers);
+                contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
+                DrawSimilarNegatives(captionIds, imageIds, first, examples.Count, contrastiveCaptions, imageOfText, textVectors, imageVectors, step, micro);
             }
             var pairCaptions = captionIds.GetRange(width * first, width * examples.Count);
             var pairImages = imageIds.GetRange(width * first, width * examples.Count);
@@ -81,8 +80,8 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
             loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
             if (contrastiveWeight > 0 && contrastiveLoss is null)
             {
-                var contrastive = RetrievalFineTuning.ContrastiveInputs(train, contrastiveCaptions);
-                contrastiveLoss = ContrastiveLoss.Compute(model, contrastive.Text, contrastive.Images, contrastive.ImageOfText);
+                var (textVectors, imageVectors, imageOfText) = RetrievalFineTuning.ContrastiveVectors(model, train, contrastiveCaptions, examples.Count, setup.FixedContrastiveOthers);
+                contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
             }
             if (contrastiveLoss is not null) loss = loss + contrastiveLoss * contrastiveWeight;
         }

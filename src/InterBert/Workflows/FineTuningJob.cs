@@ -47,6 +47,8 @@ public static class FineTuningJob
             throw new ArgumentException("--contrastive-batch-size sizes the contrastive loss: give --contrastive-weight above 0");
         if (options.SimilarityNegatives && options.ContrastiveWeight <= 0)
             throw new ArgumentException("--negatives similarity draws from the contrastive similarities: give --contrastive-weight above 0");
+        if (options.FixedContrastiveOthers && options.ContrastiveBatchSize <= options.BatchSize)
+            throw new ArgumentException("--fixed-contrastive-others fixes the vectors of a larger contrastive batch's other captions: give --contrastive-batch-size above --batch-size");
         if (options.ResidualScore && options.ContrastiveWeight <= 0)
             throw new ArgumentException("--residual-score corrects the first stage's cosine, which the contrastive loss trains: give --contrastive-weight above 0");
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
@@ -74,13 +76,13 @@ public static class FineTuningJob
             var training = Training(options, StepsFor(options, train.CaptionCount, processes));
             var root = processes.IsRoot;
             if (root)
-                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({4 + options.ExtraNegatives} pairs each{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")})" +
+                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({4 + options.ExtraNegatives} pairs each{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions{(options.FixedContrastiveOthers ? ", the others' vectors without gradient" : "")}" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")})" +
                     (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + (maps is null ? "" : $"; region features by the model's own {ResNetStage.Name} from {maps.Folder}, trained with it") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
             var setup = new RetrievalFineTuningSetup
             {
                 Model = model, Train = train, Validation = validation, Training = training, RunFolder = options.Output, Vocabulary = vocabulary, LowerCase = tokenizer.LowerCase,
                 PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = Math.Max(0, options.ContrastiveWeight), OwnNegativeRate = ownNegativeRate,
-                SimilarityNegatives = options.SimilarityNegatives, ExtraNegatives = options.ExtraNegatives, ContrastiveBatchSize = Math.Max(0, options.ContrastiveBatchSize), ResidualScore = options.ResidualScore, MineByText = options.MineByText, Resume = options.Resume, Group = processes,
+                SimilarityNegatives = options.SimilarityNegatives, ExtraNegatives = options.ExtraNegatives, ContrastiveBatchSize = Math.Max(0, options.ContrastiveBatchSize), ResidualScore = options.ResidualScore, FixedContrastiveOthers = options.FixedContrastiveOthers, MineByText = options.MineByText, Resume = options.Resume, Group = processes,
             };
             var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(setup, new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
             {

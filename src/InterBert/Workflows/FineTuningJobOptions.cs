@@ -49,6 +49,8 @@ public sealed record FineTuningJobOptions
     public int ContrastiveBatchSize { get; init; }
     /// <summary>Retrieval: the ranking loss on the score plus the scaled cosine held fixed, so the score learns to correct the first stage (needs <see cref="ContrastiveWeight"/>).</summary>
     public bool ResidualScore { get; init; }
+    /// <summary>Retrieval, with <see cref="ContrastiveBatchSize"/>: the other captions' and photos' vectors without gradient (negatives only).</summary>
+    public bool FixedContrastiveOthers { get; init; }
     /// <summary>
     /// Retrieval: a store of layer3 maps (<c>features --layer3-maps</c>) of the same images; the model then computes its
     /// region features with its own copy of ResNet-18's last stage, trained with it (<c>--visual finetune</c>).

@@ -60,6 +60,14 @@ public class FinetuneResumeTests(CocoFeatures features)
         Assert.Contains(before.Keys, key => !before[key].bytes.SequenceEqual(largerWeights[key].bytes));
         Assert.Contains("contrastive-batch=20", File.ReadAllText(Path.Combine(folder.File("larger"), "checkpoints", "step-8", "trainer.json")));
 
+        // The others' vectors without gradient: a different training again, recorded.
+        var fixedOthers = CliProcess.Run(Short(folder.File("fixed"), "--contrastive-batch-size", "20", "--fixed-contrastive-others"));
+        Assert.True(fixedOthers.ExitCode == 0, fixedOthers.Error);
+        Assert.Contains("the others' vectors without gradient", fixedOthers.Output);
+        var fixedWeights = Safetensors.LoadStateDict(Path.Combine(folder.File("fixed"), "last.safetensors"));
+        Assert.Contains(before.Keys, key => !largerWeights[key].bytes.SequenceEqual(fixedWeights[key].bytes));
+        Assert.Contains("contrastive-others=fixed", File.ReadAllText(Path.Combine(folder.File("fixed"), "checkpoints", "step-8", "trainer.json")));
+
         // The score trained as a correction to the scaled cosine learns something else again, and is recorded.
         var residual = CliProcess.Run(Short(folder.File("residual"), "--residual-score"));
         Assert.True(residual.ExitCode == 0, residual.Error);

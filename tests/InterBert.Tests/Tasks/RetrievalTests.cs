@@ -118,6 +118,43 @@ public class RetrievalTests(CocoFeatures features)
     }
 
         [Fact]
+    public void FixedContrastiveOthersAreTheSameVectorsButPassNoGradient()
+    {
+        var (model, pairs, store) = Setup("train");
+        using (model) using (pairs) using (store)
+        {
+            model.eval(); // no dropout: both ways compute the same vectors
+            // Four examples, then six others, one of which shares an example's photo.
+            var imageOf = pairs.Corpus.ImageOf;
+            var examples = Enumerable.Range(0, 4).ToList();
+            var sharing = Enumerable.Range(4, pairs.CaptionCount - 4).First(c => imageOf[c] == imageOf[0]);
+            var others = Enumerable.Range(4, pairs.CaptionCount - 4).Where(c => !examples.Select(e => imageOf[e]).Contains(imageOf[c])).Take(5).Append(sharing).ToList();
+            var captions = examples.Concat(others).ToList();
+            var (text, images, layout) = RetrievalFineTuning.ContrastiveVectors(model, pairs, captions, examples.Count, fixedOthers: false);
+            var (fixedText, fixedImages, fixedLayout) = RetrievalFineTuning.ContrastiveVectors(model, pairs, captions, examples.Count, fixedOthers: true);
+            Assert.Equal(layout, fixedLayout);
+            Assert.True(text.allclose(fixedText, rtol: 1e-4, atol: 1e-5) && images.allclose(fixedImages, rtol: 1e-4, atol: 1e-5), "the same vectors");
+            var exampleImages = layout.Take(examples.Count).Max() + 1;
+            Assert.True(exampleImages < images.shape[0], "the others bring photos of their own");
+
+            // A loss on the others' vectors alone trains the model through them only when they are not fixed.
+            double GradientFrom(Tensor textVectors, Tensor imageVectors)
+            {
+                model.zero_grad();
+                (textVectors.narrow(0, examples.Count, others.Count).sum() + imageVectors.narrow(0, exampleImages, imageVectors.shape[0] - exampleImages).sum()).backward();
+                return model.parameters().Where(p => p.grad is not null).Sum(p => p.grad!.abs().sum().item<float>());
+            }
+            Assert.True(GradientFrom(text, images) > 0);
+            Assert.Equal(0, GradientFrom(fixedText, fixedImages));
+            // The examples' vectors keep theirs.
+            (fixedText, fixedImages, _) = RetrievalFineTuning.ContrastiveVectors(model, pairs, captions, examples.Count, fixedOthers: true);
+            model.zero_grad();
+            (fixedText.narrow(0, 0, examples.Count).sum() + fixedImages.narrow(0, 0, exampleImages).sum()).backward();
+            Assert.True(model.parameters().Where(p => p.grad is not null).Sum(p => p.grad!.abs().sum().item<float>()) > 0);
+        }
+    }
+
+        [Fact]
     public void BatchedScoringEqualsOnePairAtATime()
     {
         var (model, pairs, store) = Setup("val");
