@@ -170,23 +170,18 @@ public static class RetrievalFineTuning
     internal static (Tensor Text, Tensor Images, int[] ImageOfText) ContrastiveVectors(InterBertModel model, PreparedPairs pairs, IReadOnlyList<int> captions, int exampleCount, bool fixedOthers)
     {
         var (images, imageOfText) = ContrastiveBatch.Layout(captions.Select(c => pairs.Corpus.ImageOf[c]));
+        static List<long> Ids(IEnumerable<int> some) => some.Select(i => (long)i).ToList();
         if (!fixedOthers || exampleCount >= captions.Count)
         {
-            var (text, imageVectors) = ContrastiveLoss.Vectors(model, pairs.Captions(captions.Select(c => (long)c).ToList()), pairs.Images(images.Select(i => (long)i).ToList()));
+            var (text, imageVectors) = ContrastiveLoss.Vectors(model, pairs.Captions(Ids(captions)), pairs.Images(Ids(images)));
             return (text, imageVectors, imageOfText);
         }
         // The layout lists images in first-seen order and the examples come first, so the examples' photos lead it.
         var exampleImages = imageOfText.Take(exampleCount).Max() + 1;
-        Tensor TextVectors(IEnumerable<int> some) => nn.functional.normalize(model.Forward(pairs.Captions(some.Select(c => (long)c).ToList()), null).PooledText!, dim: 1);
-        Tensor ImageVectors(IEnumerable<int> some) => nn.functional.normalize(model.Forward(null, pairs.Images(some.Select(i => (long)i).ToList())).PooledImage!, dim: 1);
-        var trainedText = TextVectors(captions.Take(exampleCount));
-        var trainedImages = ImageVectors(images.Take(exampleImages));
-        Tensor otherText, otherImages;
-        using (no_grad())
-        {
-            otherText = TextVectors(captions.Skip(exampleCount));
-            otherImages = exampleImages < images.Count ? ImageVectors(images.Skip(exampleImages)) : trainedImages.narrow(0, 0, 0).detach();
-        }
+        var (trainedText, trainedImages) = ContrastiveLoss.Vectors(model, pairs.Captions(Ids(captions.Take(exampleCount))), pairs.Images(Ids(images.Take(exampleImages))));
+        var otherText = UnimodalEmbedding.Text(model, pairs.Captions(Ids(captions.Skip(exampleCount))));
+        if (exampleImages == images.Count) return (cat([trainedText, otherText.to(trainedText.dtype)]), trainedImages, imageOfText);
+        var otherImages = UnimodalEmbedding.Image(model, pairs.Images(Ids(images.Skip(exampleImages))));
         return (cat([trainedText, otherText.to(trainedText.dtype)]), cat([trainedImages, otherImages.to(trainedImages.dtype)]), imageOfText);
     }
 
@@ -204,8 +199,8 @@ public static class RetrievalFineTuning
             using var noGrad = no_grad();
             var distinctCaptions = captions.Distinct().ToList();
             var distinctImages = images.Distinct().ToList();
-            var textVectors = nn.functional.normalize(model.Forward(pairs.Captions(distinctCaptions), null).PooledText!, dim: 1).to(ScalarType.Float32);
-            var imageVectors = nn.functional.normalize(model.Forward(null, pairs.Images(distinctImages)).PooledImage!, dim: 1).to(ScalarType.Float32);
+            var textVectors = UnimodalEmbedding.Text(model, pairs.Captions(distinctCaptions)).to(ScalarType.Float32);
+            var imageVectors = UnimodalEmbedding.Image(model, pairs.Images(distinctImages)).to(ScalarType.Float32);
             var captionRow = distinctCaptions.Select((c, k) => (c, k)).ToDictionary(p => p.c, p => (long)p.k);
             var imageRow = distinctImages.Select((i, k) => (i, k)).ToDictionary(p => p.i, p => (long)p.k);
             var cosines = (textVectors.index_select(0, tensor(captions.Select(c => captionRow[c]).ToArray())) *

@@ -65,11 +65,15 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         {
             Tensor? contrastiveLoss = null;
             var contrastiveCaptions = ContrastiveCaptions(examples, step, micro, processes.Rank);
+            (Tensor Loss, Tensor Text, Tensor Images, int[] ImageOfText) ContrastivePass()
+            {
+                var (textVectors, imageVectors, imageOfText) = RetrievalFineTuning.ContrastiveVectors(model, train, contrastiveCaptions, examples.Count, setup.FixedContrastiveOthers);
+                return (ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale), textVectors, imageVectors, imageOfText);
+            }
             if (contrastiveWeight > 0 && setup.SimilarityNegatives)
             {
                 // The contrastive pass first: its similarities choose the wrong image and caption of each example (this rank's share of the batch).
-                var (textVectors, imageVectors, imageOfText) = RetrievalFineTuning.ContrastiveVectors(model, train, contrastiveCaptions, examples.Count, setup.FixedContrastiveOthers);
-                contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
+                (contrastiveLoss, var textVectors, var imageVectors, var imageOfText) = ContrastivePass();
                 DrawSimilarNegatives(captionIds, imageIds, first, examples.Count, contrastiveCaptions, imageOfText, textVectors, imageVectors, step, micro);
             }
             var pairCaptions = captionIds.GetRange(width * first, width * examples.Count);
@@ -78,11 +82,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
             var scores = model.Score(model.Forward(text, image)).view(examples.Count, width);
             if (setup.ResidualScore) scores = scores + RetrievalFineTuning.ScaledCosines(model, train, pairCaptions, pairImages).view(examples.Count, width);
             loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
-            if (contrastiveWeight > 0 && contrastiveLoss is null)
-            {
-                var (textVectors, imageVectors, imageOfText) = RetrievalFineTuning.ContrastiveVectors(model, train, contrastiveCaptions, examples.Count, setup.FixedContrastiveOthers);
-                contrastiveLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
-            }
+            if (contrastiveWeight > 0 && contrastiveLoss is null) contrastiveLoss = ContrastivePass().Loss;
             if (contrastiveLoss is not null) loss = loss + contrastiveLoss * contrastiveWeight;
         }
         return new ObjectiveLoss(loss, [loss.item<float>()], examples.Count);
