@@ -54,6 +54,21 @@ public static class CommandLine
         Description = "the new model's attention among regions gets a learned bias from each pair's relative geometry (left of, above, larger than); off by default",
     };
 
+    /// <summary>The <c>--own-negatives</c> option: which kind of an image's own hard negatives serve as wrong captions.</summary>
+    public static Option<string> OwnNegativeKindOption()
+    {
+        var option = new Option<string>("--own-negatives")
+        {
+            Description = "which of an image's own \"hard_negatives\" serve as its wrong captions: all (the default), or only those whose \"changed\" is relation or attribute",
+            DefaultValueFactory = _ => "all",
+        };
+        option.AcceptOnlyFromAmong("all", "relation", "attribute");
+        return option;
+    }
+
+    /// <summary>The kind an <see cref="OwnNegativeKindOption"/> names, or null for all.</summary>
+    public static string? OwnNegativeKind(ParseResult parse, Option<string> option) => parse.GetValue(option) is { } kind && kind != "all" ? kind : null;
+
     /// <summary>The value of a <see cref="WholeImageRegionOption"/>, or null when not given.</summary>
     public static Pretraining.WholeImageRegionMasking? WholeImageRegion(ParseResult parse, Option<string?> option) => parse.GetValue(option) switch
     {

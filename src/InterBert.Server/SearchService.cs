@@ -162,10 +162,10 @@ public static class SearchService
                 return TimedOut(context, options);
             }
         }
-        IResult Hits(string? query, string? similarTo, Stopwatch watch, IReadOnlyList<SearchHit> hits) => Results.Json(new SearchResponse(query, similarTo,
+        IResult Hits(string? query, string? similarTo, Stopwatch watch, IReadOnlyList<SearchHit> hits, string? note = null) => Results.Json(new SearchResponse(query, similarTo,
             Math.Round(watch.Elapsed.TotalMilliseconds, 1), hits.Select(h => new SearchResult(
                 h.Id, Math.Round(h.Score, 4), Math.Round(h.FirstStageSimilarity, 4), h.Relevance is { } r ? Math.Round(r, 4) : null,
-                h.ImagePath is null ? null : $"/images/{Uri.EscapeDataString(h.Id)}")).ToList()));
+                h.ImagePath is null ? null : $"/images/{Uri.EscapeDataString(h.Id)}")).ToList(), note));
 
         app.MapGet("/api/search", async (HttpContext context) =>
         {
@@ -185,7 +185,7 @@ public static class SearchService
             }
             return await Admitted(context,
                 (cancel, priority) => live.Current.SearchAsync(text, k, Math.Max(options.Candidates, k), options.Mode, options.Ranking, cancel, priority, minRelevance),
-                hits => Hits(text, null, watch, hits));
+                hits => Hits(text, null, watch, hits, live.Current.CanRead(text) ? null : TwoStageSearcher.UnreadableQuery));
         });
         app.MapPost("/api/search/image", async (HttpContext context) =>
         {
@@ -283,5 +283,6 @@ public static class SearchService
         [property: JsonPropertyName("query"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Query,
         [property: JsonPropertyName("similar_to"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SimilarTo,
         [property: JsonPropertyName("milliseconds")] double Milliseconds,
-        [property: JsonPropertyName("results")] IReadOnlyList<SearchResult> Results);
+        [property: JsonPropertyName("results")] IReadOnlyList<SearchResult> Results,
+        [property: JsonPropertyName("note"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Note = null);
 }

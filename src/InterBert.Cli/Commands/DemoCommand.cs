@@ -25,9 +25,12 @@ public static class DemoCommand
         var geometryBias = CommandLine.GeometryBiasOption();
         var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) or minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small)" };
         textInit.AcceptOnlyFromAmong("minilm", "random");
+        var ownNegativeRate = new Option<double?>("--own-negative-rate") { Description = $"share of the wrong captions, in pretraining's matching and fine-tuning, that are the scene's own hard negatives (default {new DemoRecipeOptions().OwnNegativeRate})" };
+        var ownNegatives = CommandLine.OwnNegativeKindOption();
+        var mirroredTwins = new Option<bool>("--mirrored-twins") { Description = "each training scene with a relation caption also trains as its mirror image, whose relation captions are the scene's with their objects swapped (the same text true of one image, false of the other)" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, textInit,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, textInit, ownNegativeRate, ownNegatives, mirroredTwins,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -45,7 +48,14 @@ public static class DemoCommand
                 FinetuneSteps = parse.GetValue(finetuneSteps) ?? settings.FinetuneSteps,
                 WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? settings.WholeImageRegion,
                 GeometryBias = parse.GetValue(geometryBias),
+                OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownNegatives),
+                MirroredTwins = parse.GetValue(mirroredTwins),
             };
+            if (parse.GetValue(ownNegativeRate) is { } rate)
+            {
+                if (rate is < 0 or > 1) throw new ArgumentException($"--own-negative-rate {rate}: a share from 0 to 1");
+                settings = settings with { OwnNegativeRate = rate, FinetuneOwnNegativeRate = rate };
+            }
             if (parse.GetValue(textInit) is { } init)
             {
                 if (settings.Language != "zh") throw new ArgumentException($"--text-init {init}: --lang {settings.Language} always starts from MiniLM's weights and vocabulary");

@@ -34,6 +34,7 @@ public static class PretrainCommand
         var referenceRegions = new Option<bool>("--reference-region-masking") { Description = "the reference code's region masking (10% anchors, IoU >= 0.4)" };
         var hardNegatives = new Option<double>("--hard-negative-rate") { Description = "share of ITM negatives drawn from the captions most similar to the true one (TF-IDF)", DefaultValueFactory = _ => 0.2 };
         var weights = new Option<string>("--loss-weights") { Description = "MSM:MRM:ITM loss weights", DefaultValueFactory = _ => "1:1:1" };
+        var ownKind = CommandLine.OwnNegativeKindOption();
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "share of ITM negatives taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var precision = CommandLine.PrecisionOption();
         var negatives = new Option<string>("--negatives")
@@ -46,7 +47,7 @@ public static class PretrainCommand
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, negatives, precision,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, negatives, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -63,9 +64,11 @@ public static class PretrainCommand
                 ReferenceRegionMasking = parse.GetValue(referenceRegions), WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? new PretrainingTaskOptions().WholeImageRegion,
                 HardNegativeRate = Math.Clamp(parse.GetValue(hardNegatives), 0, 1),
                 SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
-                ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1),
+                ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity",
             };
+            if (tasks.OwnNegativeKind is { } kind && tasks.OwnNegativeRate <= 0)
+                throw new ArgumentException($"--own-negatives {kind} chooses among the images' own wrong captions, which only --own-negative-rate (above 0) uses");
             if (tasks.SimilarityNegatives && tasks.ContrastiveWeight <= 0)
                 throw new ArgumentException("--negatives similarity draws by the contrastive vectors' similarity: add --contrastive-weight (for example 1)");
             var options = new PretrainingJobOptions

@@ -78,6 +78,8 @@ public static class SearchCommand
                 : similarTo is not null ? searcher.Similar(similarTo, count, parse.GetValue(mode)) ?? throw new InterBertException($"{searcher.Index.Location}: no image {similarTo} with features in the index")
                 : searcher.Search(text, count, Math.Max(1, parse.GetValue(candidates)), parse.GetValue(mode), ranking, parse.GetValue(minRelevance));
             var elapsed = watch.Elapsed;
+            if (text.Length > 0 && !searcher.CanRead(text))
+                Console.Error.WriteLine($"search: note: {TwoStageSearcher.UnreadableQuery}");
             if (parse.GetValue(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(hits.Select(h => new

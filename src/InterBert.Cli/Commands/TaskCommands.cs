@@ -26,6 +26,7 @@ public static class TaskCommands
         var valSplit = new Option<string>("--val-split") { Description = "validation split ('none' to skip)", DefaultValueFactory = _ => "val" };
         var mineEvery = new Option<int>("--mine-every") { Description = "steps between hard-negative mining (default: every epoch)" };
         var contrastive = new Option<double>("--contrastive-weight") { Description = "retrieval: weight of the image-text contrastive loss, for models that serve two-stage search (0: off)" };
+        var ownKind = CommandLine.OwnNegativeKindOption();
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "retrieval: share of wrong-caption pairs taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var negatives = new Option<string>("--negatives")
         {
@@ -68,7 +69,7 @@ public static class TaskCommands
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
-            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, negatives, mineBy, extraNegatives,
+            task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, ownKind, negatives, mineBy, extraNegatives,
             contrastiveBatch, fixedOthers, residualScore, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
@@ -79,7 +80,7 @@ public static class TaskCommands
                 Epochs = parse.GetValue(epochs), Steps = parse.GetValue(stepsOption), BatchSize = parse.GetValue(batch), GradientAccumulation = parse.GetValue(accumulate),
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
-                ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives),
+                ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), FixedContrastiveOthers = parse.GetValue(fixedOthers), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption),
             };

@@ -114,6 +114,29 @@ public static class SceneGenerator
         return negatives;
     }
 
+    /// <summary>
+    /// A training scene's mirrored twin: the scene reflected along the axis of its relation captions (left/right:
+    /// horizontally; above/below: vertically), so that its relation captions with their two objects swapped are true
+    /// and its own are false. The twin's captions are the scene's with the first two mentions of each relation caption
+    /// swapped; its hard negatives the scene's, with the relation negative the scene's own relation caption. The same
+    /// caption text is then true of one image and false of the other: only the image tells which (the text alone
+    /// cannot). Null for a scene without a relation caption.
+    /// </summary>
+    public static (Scene Twin, List<CaptionPlan> Captions, List<(CaptionPlan Plan, int TrueCaption, string Changed)> Negatives)? MirroredTwin(
+        Scene scene, IReadOnlyList<CaptionPlan> captions, IReadOnlyList<(CaptionPlan Plan, int TrueCaption, string Changed)> negatives)
+    {
+        if (captions.Count < 3 || captions[2].Kind != "relation") return null;
+        var horizontal = captions[2].Relation is "left" or "right";
+        var objects = scene.Objects.Select(o => horizontal
+            ? o with { X1 = scene.Width - o.X2, X2 = scene.Width - o.X1 }
+            : o with { Y1 = scene.Height - o.Y2, Y2 = scene.Height - o.Y1 }).ToList();
+        static CaptionPlan Swapped(CaptionPlan plan) => plan.Kind != "relation" ? plan
+            : plan with { Mentions = [plan.Mentions[1], plan.Mentions[0], .. plan.Mentions.Skip(2)] };
+        var twinCaptions = captions.Select(Swapped).ToList();
+        var twinNegatives = negatives.Select(n => n.Changed == "relation" ? (captions[n.TrueCaption], n.TrueCaption, n.Changed) : n).ToList();
+        return (scene with { Id = scene.Id + "-mirrored", Objects = objects }, twinCaptions, twinNegatives);
+    }
+
     private static CaptionPlan RelationPlan(IReadOnlyList<SceneObject> objects, int subject, int reference, string relation, bool withSize, Random random)
     {
         var mentions = new List<CaptionMention> { CaptionMention.Of(objects[subject], withSize), CaptionMention.Of(objects[reference], withSize) };

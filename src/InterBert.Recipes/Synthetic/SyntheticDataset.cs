@@ -14,8 +14,12 @@ public static class SyntheticDataset
     /// <summary>Progress: images written of the total.</summary>
     public sealed record Progress(int Done, int Total);
 
-    /// <summary>Options: number of images, seed, and images in the test and validation splits (the rest train).</summary>
-    public sealed record Options(int Images, int Seed, int TestImages, int ValidationImages);
+    /// <summary>
+    /// Options: number of images, seed, and images in the test and validation splits (the rest train); with
+    /// <paramref name="MirroredTwins"/>, each training scene with a relation caption also gets its mirrored twin
+    /// (<see cref="SceneGenerator.MirroredTwin"/>), a training image of its own.
+    /// </summary>
+    public sealed record Options(int Images, int Seed, int TestImages, int ValidationImages, bool MirroredTwins = false);
 
     /// <summary>The English dataset file name.</summary>
     public const string DatasetFile = "dataset.json";
@@ -39,23 +43,29 @@ public static class SyntheticDataset
         var objects = new System.Text.StringBuilder();
         var scenes = Enumerable.Range(0, options.Images).Select(index => SceneGenerator.Layout(options.Seed, index,
             index < options.TestImages ? "test" : index < options.TestImages + options.ValidationImages ? "val" : "train")).ToList();
+        // Each image with its captions and hard negatives, then the training scenes' mirrored twins when asked for.
+        var entries = scenes.Select((scene, index) =>
+        {
+            var captions = SceneGenerator.Captions(options.Seed, index, scene);
+            return (Scene: scene, Index: index, Captions: captions, Negatives: SceneGenerator.HardNegatives(options.Seed, index, scene, captions));
+        }).ToList();
+        if (options.MirroredTwins)
+            entries.AddRange(entries.Where(e => e.Scene.Split == "train").Select(e => (e, Twin: SceneGenerator.MirroredTwin(e.Scene, e.Captions, e.Negatives)))
+                .Where(p => p.Twin is not null).Select(p => (p.Twin!.Value.Twin, p.e.Index, p.Twin.Value.Captions, p.Twin.Value.Negatives)).ToList());
         // Rendering and PNG encoding dominate; each image has its own random source, so the order of work does not matter.
         var done = 0;
         var gate = new object();
-        Parallel.For(0, options.Images, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancel }, index =>
+        Parallel.For(0, entries.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancel }, k =>
         {
-            var png = SceneRenderer.RenderPng(scenes[index], SceneGenerator.RandomFor(options.Seed, index, 4));
-            var imagePath = Path.Combine(imagesFolder, scenes[index].Id + ".png");
+            var png = SceneRenderer.RenderPng(entries[k].Scene, SceneGenerator.RandomFor(options.Seed, entries[k].Index, 4));
+            var imagePath = Path.Combine(imagesFolder, entries[k].Scene.Id + ".png");
             if (!File.Exists(imagePath) || !File.ReadAllBytes(imagePath).AsSpan().SequenceEqual(png)) AtomicFile.Write(imagePath, t => File.WriteAllBytes(t, png));
-            lock (gate) progress?.Report(new Progress(++done, options.Images));
+            lock (gate) progress?.Report(new Progress(++done, entries.Count));
         });
-        for (var index = 0; index < options.Images; index++)
+        foreach (var (scene, _, captions, negatives) in entries)
         {
-            var scene = scenes[index];
             var fileName = scene.Id + ".png";
             var split = scene.Split;
-            var captions = SceneGenerator.Captions(options.Seed, index, scene);
-            var negatives = SceneGenerator.HardNegatives(options.Seed, index, scene, captions);
             foreach (var language in languages)
             {
                 datasets[language.Code].Add(new JsonObject
@@ -84,7 +94,7 @@ public static class SyntheticDataset
             AtomicFile.WriteAllText(Path.Combine(folder, DatasetFileFor(language.Code)), root.ToJsonString(Json) + "\n");
         }
         AtomicFile.WriteAllText(Path.Combine(folder, ObjectsFile), objects.ToString());
-        return scenes;
+        return entries.Select(e => e.Scene).ToList();
     }
 
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

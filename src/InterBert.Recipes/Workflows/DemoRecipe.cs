@@ -99,7 +99,7 @@ public sealed class DemoRecipe
     {
         try
         {
-            SyntheticDataset.Write(Scenes, new SyntheticDataset.Options(settings.Images, settings.Seed, settings.TestImages, settings.ValidationImages),
+            SyntheticDataset.Write(Scenes, new SyntheticDataset.Options(settings.Images, settings.Seed, settings.TestImages, settings.ValidationImages, settings.MirroredTwins),
                 new Progress<SyntheticDataset.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "scenes"))), cancel);
             return true;
         }
@@ -148,14 +148,14 @@ public sealed class DemoRecipe
     private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         var options = RecipeTraining.Pretraining(settings, Dataset, Features, InitialWeights, PretrainFolder, Path.Combine(folder, "cache"));
-        return RecipeTraining.Run(options with { Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate }, CheckpointEvery = 50, LogEvery = 5 }, host, progress, cancel);
+        return RecipeTraining.Run(options with { Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind }, CheckpointEvery = 50, LogEvery = 5 }, host, progress, cancel);
     }
 
     // The demo's fine-tuning trains MiniLM's weights at the full rate, and draws half its wrong captions from each scene's own hard negatives.
     private bool Finetune(string initWeights, string runFolder, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
         RecipeTraining.Run(RecipeTraining.Retrieval(settings, Dataset, Features, initWeights, runFolder) with
         {
-            PretrainedLearningRateMultiplier = 1, MineEvery = Math.Max(1, settings.FinetuneSteps / 3), OwnNegativeRate = settings.FinetuneOwnNegativeRate, LogEvery = 5,
+            PretrainedLearningRateMultiplier = 1, MineEvery = Math.Max(1, settings.FinetuneSteps / 3), OwnNegativeRate = settings.FinetuneOwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind, LogEvery = 5,
         }, host, progress, cancel);
 
     private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>

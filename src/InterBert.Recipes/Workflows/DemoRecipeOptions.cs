@@ -52,6 +52,10 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     public double OwnNegativeRate { get; init; } = 0.5;
     /// <summary>Share of fine-tuning's wrong-caption pairs that are the training scene's own hard negatives.</summary>
     public double FinetuneOwnNegativeRate { get; init; } = 0.5;
+    /// <summary>Whether each training scene with a relation caption also trains as its mirrored twin (<see cref="Synthetic.SceneGenerator.MirroredTwin"/>).</summary>
+    public bool MirroredTwins { get; init; }
+    /// <summary>Which of a scene's own hard negatives serve as wrong captions (<c>relation</c>, <c>attribute</c>); null: both.</summary>
+    public string? OwnNegativeKind { get; init; }
     /// <summary>Scenes in the validation split (held-out pretraining metrics).</summary>
     public int ValidationImages => Math.Max(2, Images / 20);
     /// <summary>CPU threads of the feature extractor (not part of any fingerprint: results do not depend on it).</summary>
@@ -78,13 +82,15 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// <summary>A stable text of every setting, for deciding whether a stage's results can be reused.</summary>
     public string Fingerprint(string stage) => stage switch
     {
-        "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}",
+        "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}" + (MirroredTwins ? " mirrored-twins" : ""),
         "features" => "features v2 classes",
         "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
-        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate} seed={Seed}",
+        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}",
         "evaluate" => $"evaluate v1 shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "calibrate" => $"calibrate v2 candidates=16 precision={Precision.Name()}",
-        _ => $"{stage} v3 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate} seed={Seed}",
+        _ => $"{stage} v3 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate}{OwnKind} seed={Seed}",
     };
+
+    private string OwnKind => OwnNegativeKind is null ? "" : $" own-kind={OwnNegativeKind}";
 }

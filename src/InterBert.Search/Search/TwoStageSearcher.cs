@@ -141,6 +141,19 @@ public sealed class TwoStageSearcher : IDisposable
     /// <summary>Token ids of a query ([CLS] ... [SEP], cut at the model's maximum length).</summary>
     public int[] Tokens(string query) => Tokenizer.Encode(query, Model.Config.TextLength);
 
+    /// <summary>
+    /// Whether the model can read any of the query: false when every word of it is outside the model's vocabulary (all
+    /// [UNK]), as a Chinese query is to an English-only vocabulary. Such a query's results carry relevance 0: the model
+    /// ranked them on nothing the query said.
+    /// </summary>
+    public bool CanRead(string query) => Readable(Tokens(query));
+
+    /// <summary>What a search says of a query <see cref="CanRead"/> is false for.</summary>
+    public const string UnreadableQuery = "none of the query's words is in the model's vocabulary: its results rank on nothing it said (relevance 0)";
+
+    private bool Readable(int[] tokens) =>
+        tokens.Any(t => t != Tokenizer.ClsId && t != Tokenizer.SepId && t != Tokenizer.PadId && t != Tokenizer.UnknownId);
+
     /// <summary>The query's normalised text vector.</summary>
     public float[] QueryVector(int[] tokens) => modelThread.Run(() =>
     {
@@ -252,7 +265,7 @@ public sealed class TwoStageSearcher : IDisposable
             {
                 try
                 {
-                    result.TrySetResult(Ranked(nearest!, scores, top, resolved, minRelevance));
+                    result.TrySetResult(Ranked(nearest!, scores, top, resolved, minRelevance, Readable(tokens)));
                 }
                 catch (Exception e)
                 {
@@ -273,14 +286,15 @@ public sealed class TwoStageSearcher : IDisposable
         var tokens = Tokens(query);
         var nearest = WithFeatures(Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode));
         var scores = ranking == SearchRanking.FirstStage ? new float[nearest.Count] : Rerank(tokens, nearest.Select(n => n.Image.Id).ToList());
-        return Ranked(nearest, scores, top, ranking, minRelevance);
+        return Ranked(nearest, scores, top, ranking, minRelevance, Readable(tokens));
     }
 
     /// <summary>
     /// The candidates ordered by their re-ranking scores (ties by first-stage rank), with their relevance when the model
-    /// is calibrated; the best <paramref name="top"/> of those at or above <paramref name="minRelevance"/>.
+    /// is calibrated (0 for a query the model cannot read); the best <paramref name="top"/> of those at or above
+    /// <paramref name="minRelevance"/>.
     /// </summary>
-    private IReadOnlyList<SearchHit> Ranked(List<IndexHit> nearest, float[] scores, int top, SearchRanking ranking, double? minRelevance)
+    private IReadOnlyList<SearchHit> Ranked(List<IndexHit> nearest, float[] scores, int top, SearchRanking ranking, double? minRelevance, bool readable)
     {
         for (var k = 0; k < scores.Length; k++)
             scores[k] = ranking switch
@@ -292,7 +306,7 @@ public sealed class TwoStageSearcher : IDisposable
         var curve = Relevance?.For(ranking);
         return Enumerable.Range(0, nearest.Count)
             .OrderByDescending(k => scores[k]).ThenBy(k => k)
-            .Select(k => new SearchHit(nearest[k].Image.Id, scores[k], nearest[k].Similarity, k + 1, nearest[k].Image.ImagePath, curve?.Probability(scores[k])))
+            .Select(k => new SearchHit(nearest[k].Image.Id, scores[k], nearest[k].Similarity, k + 1, nearest[k].Image.ImagePath, curve is null ? null : readable ? curve.Probability(scores[k]) : 0))
             .Where(hit => minRelevance is not { } minimum || hit.Relevance >= minimum)
             .Take(top)
             .ToList();

@@ -33,19 +33,26 @@ public static class HardNegativeReader
         return result;
     }
 
-    /// <summary>The hard-negative caption texts of the images of <paramref name="splits"/>, by image id (for training with them).</summary>
-    public static Dictionary<string, IReadOnlyList<string>> HardNegativeTexts(string datasetPath, IEnumerable<string> splits) =>
+    /// <summary>
+    /// The hard-negative caption texts of the images of <paramref name="splits"/>, by image id (for training with them);
+    /// with <paramref name="kind"/>, only those whose <c>changed</c> is that kind (<c>relation</c>, <c>attribute</c>).
+    /// </summary>
+    public static Dictionary<string, IReadOnlyList<string>> HardNegativeTexts(string datasetPath, IEnumerable<string> splits, string? kind = null) =>
         splits.SelectMany(split => ReadHardNegatives(datasetPath, split))
-            .ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value.Select(n => n.Raw).ToList());
+            .Select(p => (p.Key, Texts: (IReadOnlyList<string>)p.Value.Where(n => kind is null || n.Changed == kind).Select(n => n.Raw).ToList()))
+            .Where(p => p.Texts.Count > 0)
+            .ToDictionary(p => p.Key, p => p.Texts);
 
     /// <summary>
     /// <paramref name="corpus"/> with the <c>hard_negatives</c> of its images in <paramref name="datasetPath"/> as their
-    /// known-false captions (for training with own negatives); an error when the splits have none.
+    /// known-false captions (for training with own negatives), only those of <paramref name="kind"/> when given; an error
+    /// when the splits have none.
     /// </summary>
-    public static CaptionCorpus WithOwnNegatives(CaptionCorpus corpus, string datasetPath, IEnumerable<string> splits, WordPieceTokenizer tokenizer, int maxTokens, string option)
+    public static CaptionCorpus WithOwnNegatives(CaptionCorpus corpus, string datasetPath, IEnumerable<string> splits, WordPieceTokenizer tokenizer, int maxTokens, string option, string? kind = null)
     {
-        var falseCaptions = HardNegativeTexts(datasetPath, splits);
-        if (falseCaptions.Count == 0) throw new InterBertException($"{datasetPath}: {option} needs \"hard_negatives\" on the training images, and there are none");
+        var falseCaptions = HardNegativeTexts(datasetPath, splits, kind);
+        if (falseCaptions.Count == 0)
+            throw new InterBertException($"{datasetPath}: {option} needs \"hard_negatives\"{(kind is null ? "" : $" whose \"changed\" is {kind}")} on the training images, and there are none");
         return corpus.WithImageNegatives(falseCaptions, tokenizer, maxTokens);
     }
 }

@@ -28,6 +28,8 @@ public sealed record PretrainingTaskOptions
     public double HardNegativeRate { get; init; } = 0.2;
     /// <summary>Fraction of the wrong captions taken from the image's own known-false captions (a dataset's hard negatives), when it has any.</summary>
     public double OwnNegativeRate { get; init; }
+    /// <summary>Which of the image's own known-false captions serve (a dataset's <c>changed</c> kind, e.g. <c>relation</c>); null: all.</summary>
+    public string? OwnNegativeKind { get; init; }
     /// <summary>
     /// Whether a wrong caption that is not one of the image's own is drawn within the batch, in proportion to
     /// exp(scale x cosine) of the contrastive vectors (ALBEF's sampling), instead of at random or from the TF-IDF pool:

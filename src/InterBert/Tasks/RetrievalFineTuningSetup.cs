@@ -28,6 +28,8 @@ public sealed record RetrievalFineTuningSetup
     public double ContrastiveWeight { get; init; }
     /// <summary>Share of wrong-caption pairs taken from the image's own known-false captions.</summary>
     public double OwnNegativeRate { get; init; }
+    /// <summary>The kind of own known-false captions the corpus was given (e.g. <c>relation</c>); null: all (for the fingerprint).</summary>
+    public string? OwnNegativeKind { get; init; }
     /// <summary>
     /// Draw each caption's wrong image and each image's wrong caption within the batch in proportion to the contrastive
     /// similarity (<see cref="SimilarityNegatives"/>, ALBEF's sampling) instead of at random; needs <see cref="ContrastiveWeight"/> above 0.

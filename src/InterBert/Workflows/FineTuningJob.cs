@@ -49,6 +49,8 @@ public static class FineTuningJob
             throw new ArgumentException("--negatives similarity draws from the contrastive similarities: give --contrastive-weight above 0");
         if (options.FixedContrastiveOthers && options.ContrastiveBatchSize <= options.BatchSize)
             throw new ArgumentException("--fixed-contrastive-others fixes the vectors of a larger contrastive batch's other captions: give --contrastive-batch-size above --batch-size");
+        if (options.OwnNegativeKind is { } kind && options.OwnNegativeRate <= 0)
+            throw new ArgumentException($"--own-negatives {kind} chooses among the images' own wrong captions, which only --own-negative-rate (above 0) uses");
         if (options.ResidualScore && options.ContrastiveWeight <= 0)
             throw new ArgumentException("--residual-score corrects the first stage's cosine, which the contrastive loss trains: give --contrastive-weight above 0");
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
@@ -62,7 +64,7 @@ public static class FineTuningJob
             var maxTokens = model.Config.TextLength;
             var trainCorpus = CaptionCorpus.Load(options.Dataset, [options.TrainSplit], store, tokenizer, maxTokens);
             var ownNegativeRate = Math.Clamp(options.OwnNegativeRate, 0, 1);
-            if (ownNegativeRate > 0) trainCorpus = HardNegativeReader.WithOwnNegatives(trainCorpus, options.Dataset, [options.TrainSplit], tokenizer, maxTokens, "--own-negative-rate");
+            if (ownNegativeRate > 0) trainCorpus = HardNegativeReader.WithOwnNegatives(trainCorpus, options.Dataset, [options.TrainSplit], tokenizer, maxTokens, "--own-negative-rate", options.OwnNegativeKind);
             if (trainCorpus.ImageIds.Count < 3) throw new InterBertException($"{options.Dataset}: retrieval fine-tuning needs at least 3 training images, found {trainCorpus.ImageIds.Count}");
             using var train = new PreparedPairs(trainCorpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             using var validation = options.ValidationSplit == "none" ? null
@@ -81,7 +83,7 @@ public static class FineTuningJob
             var setup = new RetrievalFineTuningSetup
             {
                 Model = model, Train = train, Validation = validation, Training = training, RunFolder = options.Output, Vocabulary = vocabulary, LowerCase = tokenizer.LowerCase,
-                PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = Math.Max(0, options.ContrastiveWeight), OwnNegativeRate = ownNegativeRate,
+                PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = Math.Max(0, options.ContrastiveWeight), OwnNegativeRate = ownNegativeRate, OwnNegativeKind = ownNegativeRate > 0 ? options.OwnNegativeKind : null,
                 SimilarityNegatives = options.SimilarityNegatives, ExtraNegatives = options.ExtraNegatives, ContrastiveBatchSize = Math.Max(0, options.ContrastiveBatchSize), ResidualScore = options.ResidualScore, FixedContrastiveOthers = options.FixedContrastiveOthers, MineByText = options.MineByText, Resume = options.Resume, Group = processes,
             };
             var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(setup, new SynchronousProgress<RetrievalFineTuning.Progress>(p =>

@@ -39,6 +39,8 @@ public sealed record FineTuningJobOptions
     public double ContrastiveWeight { get; init; }
     /// <summary>Share of wrong-caption pairs taken from the image's own hard negatives (retrieval).</summary>
     public double OwnNegativeRate { get; init; }
+    /// <summary>Retrieval: which of the image's own hard negatives serve (their <c>changed</c> kind, e.g. <c>relation</c>); null: all.</summary>
+    public string? OwnNegativeKind { get; init; }
     /// <summary>Retrieval: draw the wrong image and caption of each example within the batch in proportion to the contrastive similarity (ALBEF's sampling; needs <see cref="ContrastiveWeight"/>).</summary>
     public bool SimilarityNegatives { get; init; }
     /// <summary>Retrieval: wrong images per example beyond the 4-way loss's own (drawn by similarity with <see cref="SimilarityNegatives"/>, else at random).</summary>

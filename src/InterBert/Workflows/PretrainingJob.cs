@@ -31,7 +31,7 @@ public static class PretrainingJob
                 throw new InterBertException($"{store.Folder}: {store.Manifest.ClassCount} region classes, but the model predicts v_target_size {model.Config.VTargetSize}");
             var maxTokens = model.Config.TextLength;
             var train = CaptionCorpus.Load(options.Dataset, options.TrainSplits, store, tokenizer, maxTokens);
-            if (options.Tasks.OwnNegativeRate > 0) train = HardNegativeReader.WithOwnNegatives(train, options.Dataset, options.TrainSplits, tokenizer, maxTokens, "--own-negative-rate");
+            if (options.Tasks.OwnNegativeRate > 0) train = HardNegativeReader.WithOwnNegatives(train, options.Dataset, options.TrainSplits, tokenizer, maxTokens, "--own-negative-rate", options.Tasks.OwnNegativeKind);
             var validation = options.ValidationSplit is null or "none" ? null : CaptionCorpus.Load(options.Dataset, [options.ValidationSplit], store, tokenizer, maxTokens);
             if (validation is not null && options.ValidationCaptions is { } shown) validation = validation.FirstCaptions(shown);
             var batchSize = Math.Max(1, options.BatchSize);

@@ -41,6 +41,36 @@ public sealed class OwnNegativeTests(SearchFixture fixture)
     }
 
     [Fact]
+    public void OnlyTheKindAskedForServesAsAnImagesOwnNegatives()
+    {
+        // What the dataset says: each training scene's hard negatives, by the kind of change.
+        var listed = JsonNode.Parse(File.ReadAllText(fixture.Dataset))!["images"]!.AsArray().Where(i => i!["split"]!.GetValue<string>() == "train")
+            .ToDictionary(i => Path.GetFileNameWithoutExtension(i!["filename"]!.GetValue<string>()), i => i!["hard_negatives"]!.AsArray()
+                .Select(n => (Raw: n!["raw"]!.GetValue<string>(), Changed: n["changed"]!.GetValue<string>())).ToList());
+        foreach (var kind in new[] { "relation", "attribute" })
+        {
+            var texts = HardNegativeReader.HardNegativeTexts(fixture.Dataset, ["train"], kind);
+            var expected = listed.Where(p => p.Value.Any(n => n.Changed == kind)).ToDictionary(p => p.Key, p => p.Value.Where(n => n.Changed == kind).Select(n => n.Raw).ToList());
+            Assert.NotEmpty(expected);
+            Assert.True(expected.Count < listed.Count || kind == "attribute", "some scenes have no relation to swap");
+            Assert.Equal(expected.Keys.Order(), texts.Keys.Order());
+            foreach (var (image, raws) in expected) Assert.Equal(raws, texts[image]);
+        }
+        // The corpus of one kind: an image without such a negative has none, every other has exactly its own of that kind.
+        var tokenizer = ModelVocabulary.TokenizerFor(fixture.SearchWeights);
+        using var store = FeatureStore.Open(fixture.Features);
+        var corpus = HardNegativeReader.WithOwnNegatives(CaptionCorpus.Load(fixture.Dataset, ["train"], store, tokenizer, 64), fixture.Dataset, ["train"], tokenizer, 64, "test", "relation");
+        for (var i = 0; i < corpus.ImageIds.Count; i++)
+        {
+            var relations = listed[corpus.ImageIds[i]].Where(n => n.Changed == "relation").Select(n => tokenizer.Encode(n.Raw, 64)).ToList();
+            Assert.Equal(relations.Count, corpus.ImageNegatives[i].Count);
+            for (var k = 0; k < relations.Count; k++) Assert.Equal(relations[k], corpus.ImageNegatives[i][k]);
+        }
+        var error = Assert.Throws<InterBertException>(() => HardNegativeReader.WithOwnNegatives(corpus, fixture.Dataset, ["train"], tokenizer, 64, "--own-negative-rate", "count"));
+        Assert.Contains("whose \"changed\" is count", error.Message);
+    }
+
+    [Fact]
     public void FineTuningWithOwnNegativesPairsEachImageWithItsKnownFalseCaptions()
     {
         var tokenizer = ModelVocabulary.TokenizerFor(fixture.SearchWeights);

@@ -64,6 +64,50 @@ public sealed class RelevanceTests(SearchFixture fixture)
     }
 
     [Fact]
+    public async Task AQueryTheModelCannotReadReturnsNothingAtACutOffThatKeepsEachSceneForItsOwnCaption()
+    {
+        // The demo's vocabulary is the characters of its scene captions; none of this query's is among them.
+        const string nonsense = "今天股市涨";
+        var vocabulary = File.ReadAllLines(Path.Combine(fixture.IndexedModel, "vocab.txt")).ToHashSet();
+        Assert.DoesNotContain(nonsense, c => vocabulary.Contains(c.ToString()));
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.ServerAddress) };
+        async Task<JsonNode> Served(string query, double? minimum = null) => JsonNode.Parse(await http.GetStringAsync(
+            $"/api/search?k=24&q={Uri.EscapeDataString(query)}" + (minimum is { } m ? $"&min_relevance={m.ToString("R", CultureInfo.InvariantCulture)}" : "")))!;
+        static List<(string Id, double Relevance)> Hits(JsonNode results) =>
+            results.AsArray().Select(h => (h!["id"]!.GetValue<string>(), h["relevance"]!.GetValue<double>())).ToList();
+
+        // Each of four test scenes, searched by its own first caption: the relevance its scene gets; the lowest is the cut-off.
+        var scenes = JsonNode.Parse(File.ReadAllText(fixture.Dataset))!["images"]!.AsArray()
+            .Where(i => i!["split"]!.GetValue<string>() == "test").Take(4)
+            .Select(i => (Id: Path.GetFileNameWithoutExtension(i!["filename"]!.GetValue<string>()), Caption: i["sentences"]![0]!["raw"]!.GetValue<string>())).ToList();
+        var own = new List<double>();
+        foreach (var (id, caption) in scenes)
+        {
+            var served = await Served(caption);
+            Assert.Null(served["note"]); // a query it can read carries no note
+            own.Add(Hits(served["results"]!).Single(h => h.Id == id).Relevance);
+        }
+        var cutOff = own.Min() - 1e-4; // the service gives relevance to 4 places
+        Assert.True(cutOff > 0, "a calibrated relevance is a probability above 0");
+        foreach (var (id, caption) in scenes) Assert.Contains(id, Hits((await Served(caption, cutOff))["results"]!).Select(h => h.Id));
+
+        // Unread, the query still ranks every scene (the index is not empty), each at relevance 0, and search says why;
+        // at the cut-off that keeps every scene for its own caption it returns nothing.
+        var (code, output, error) = CliProcess.Run("search", "--index", fixture.IndexFolder, "--json", "--top", "24", "--", nonsense);
+        Assert.True(code == 0, output + error);
+        var unread = Hits(JsonNode.Parse(output)!);
+        Assert.Equal(24, unread.Count);
+        Assert.All(unread, h => Assert.Equal(0, h.Relevance));
+        Assert.Contains("none of the query's words is in the model's vocabulary", error);
+        (code, output, error) = CliProcess.Run("search", "--index", fixture.IndexFolder, "--json", "--top", "24", "--min-relevance", cutOff.ToString("R", CultureInfo.InvariantCulture), "--", nonsense);
+        Assert.True(code == 0, output + error);
+        Assert.Empty(JsonNode.Parse(output)!.AsArray());
+        var refused = await Served(nonsense, cutOff);
+        Assert.Empty(refused["results"]!.AsArray());
+        Assert.Contains("vocabulary", refused["note"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task SearchRanksByTheRankingItsCalibrationMeasuredBestAndSaysSo()
     {
         // The demo's calibrate stage measured the three rankings on its validation scenes and recorded the best.

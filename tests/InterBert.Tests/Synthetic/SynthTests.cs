@@ -35,12 +35,17 @@ public sealed partial class SynthTests
         Assert.False(File.ReadAllBytes(Path.Combine(first.Path, "images", "scene-000000.png")).SequenceEqual(File.ReadAllBytes(Path.Combine(other.Path, "images", "scene-000000.png"))));
     }
 
-    [Fact]
-    public void CaptionsParseBackIntoTheLabelledObjectsAndHardNegativesAreFalse()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CaptionsParseBackIntoTheLabelledObjectsAndHardNegativesAreFalse(bool mirroredTwins)
     {
         using var folder = new TempFolder();
-        var written = SyntheticDataset.Write(folder.Path, new SyntheticDataset.Options(60, 11, 10, 5));
-        Assert.Equal(60, written.Count);
+        var written = SyntheticDataset.Write(folder.Path, new SyntheticDataset.Options(60, 11, 10, 5, mirroredTwins));
+        // A twin for each training scene of two or more objects (each has a relation caption), a training image itself.
+        var twins = mirroredTwins ? written.Take(60).Count(s => s.Split == "train" && s.Objects.Count >= 2) : 0;
+        Assert.Equal(60 + twins, written.Count);
+        Assert.All(written.Skip(60), twin => Assert.Equal("train", twin.Split));
         var boxes = File.ReadLines(folder.File("objects.jsonl")).Select(l => JsonNode.Parse(l)!).GroupBy(o => o["image_id"]!.GetValue<string>())
             .ToDictionary(g => g.Key, g => g.Select(o =>
             {
@@ -52,8 +57,17 @@ public sealed partial class SynthTests
         foreach (var language in new[] { "en", "zh" })
         {
             var images = JsonNode.Parse(File.ReadAllText(folder.File(SyntheticDataset.DatasetFileFor(language))))!["images"]!.AsArray();
-            Assert.Equal(60, images.Count);
+            Assert.Equal(60 + twins, images.Count);
             Assert.Equal(10, images.Count(i => i!["split"]!.GetValue<string>() == "test"));
+            // A twin's relation negative is its scene's relation caption, and its relation caption its scene's relation
+            // negative: the same text true of one image and false of the other.
+            foreach (var twin in images.Skip(60).Select(t => t!))
+            {
+                var scene = images.Single(i => i!["filename"]!.GetValue<string>() == twin["filename"]!.GetValue<string>().Replace("-mirrored", ""))!;
+                string RelationNegative(JsonNode image) => image["hard_negatives"]!.AsArray().Single(n => n!["changed"]!.GetValue<string>() == "relation")!["raw"]!.GetValue<string>();
+                Assert.Equal(scene["sentences"]![2]!["raw"]!.GetValue<string>(), RelationNegative(twin));
+                Assert.Equal(RelationNegative(scene), twin["sentences"]![2]!["raw"]!.GetValue<string>());
+            }
             foreach (var image in images)
             {
                 var id = Path.GetFileNameWithoutExtension(image!["filename"]!.GetValue<string>());
