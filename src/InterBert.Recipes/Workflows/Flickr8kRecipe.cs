@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Pretraining;
@@ -107,12 +108,15 @@ public sealed class Flickr8kRecipe
         var finetune = options.Fingerprint("finetune");
         if (!Stage("finetune-pretrained", $"fine-tune retrieval from the pretrained model ({options.FinetuneSteps} steps)", pretrain + "|" + finetune, Path.Combine(folder, "finetune-pretrained"),
                 (p, c) => Finetune(PretrainedWeights, "finetune-pretrained", p, c), cancel)) return false;
-        if (!Stage("evaluate-pretrained", "evaluate it on test", pretrain + "|" + finetune + "|" + evaluate, null,
-                (p, c) => Evaluate("finetuned-pretrained", FinetunedWeights("finetune-pretrained"), zeroShot: false, p, c), cancel)) return false;
         if (!Stage("index", "index the test photos for search", pretrain + "|" + finetune + "|" + options.Fingerprint("index"), IndexFolder,
                 (p, c) => BuildIndex(Path.Combine(folder, "finetune-pretrained"), p, c), cancel)) return false;
-        if (!Stage("calibrate", "fit the search model's relevance on dev, measure its cut-off on test", pretrain + "|" + finetune + "|" + options.Fingerprint("calibrate"), null,
+        var calibrate = options.Fingerprint("calibrate");
+        if (!Stage("calibrate", "fit the search model's relevance on dev", pretrain + "|" + finetune + "|" + calibrate, null,
                 (p, c) => Calibrate(Path.Combine(folder, "finetune-pretrained"), p, c), cancel)) return false;
+        // After the calibration: the test evaluation of the model folder it was fitted for (the index's; without a
+        // validation split, the last weights) also measures what its relevance cut-off keeps and returns.
+        if (!Stage("evaluate-pretrained", "evaluate it on test, with its relevance cut-off", pretrain + "|" + finetune + "|" + evaluate + "|" + calibrate, null,
+                (p, c) => Evaluate("finetuned-pretrained", ModelFolder.WeightsPath(Path.Combine(folder, "finetune-pretrained")), zeroShot: false, p, c), cancel)) return false;
         if (options.Baseline && !Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({options.FinetuneSteps} steps)", init + "|" + finetune, Path.Combine(folder, "finetune-baseline"),
                 (p, c) => Finetune(InitialWeights, "finetune-baseline", p, c), cancel)) return false;
         if (options.Baseline && !Stage("evaluate-baseline", "evaluate it on test", init + "|" + finetune + "|" + evaluate, null,
@@ -240,6 +244,13 @@ public sealed class Flickr8kRecipe
             var shown = Enumerable.Range(0, options.ShownQueries).Select(q => q * corpus.Captions.Count / Math.Max(options.ShownQueries, 1)).ToList();
             var top = shown.Select(c => new RankedQuery(corpus.Captions[c], corpus.ImageIds[corpus.ImageOf[c]],
                 result.RankedImages(c, 5).Select(i => corpus.ImageIds[i]).ToList())).ToList();
+            // The search model's calibration (fitted on dev by the calibrate stage): what a minimum relevance does on
+            // this test split, from the same scores (on the first language's captions in the bilingual recipe).
+            if (!zeroShot && dataset == EvaluationDatasets[0].Path && RelevanceCalibration.ReadFor(weights, out _) is { } calibration)
+                AtomicFile.WriteAllText(RelevancePath, new JsonObject
+                {
+                    ["relevance_cut_off"] = calibration.CutOffs(result, options.AddSimilarity, line => host.Log(line)),
+                }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             var evaluation = new Flickr8kEvaluation(name, result.Metrics, result.ImageCandidates, result.CaptionCandidates, result.PairsScored, top, Math.Round(watch.Elapsed.TotalSeconds, 1))
             {
                 Rerank = options.AddSimilarity ? "score+similarity" : "score", Unimodal = result.Unimodal, ScoreOnly = result.ScoreOnly, ScorePlusSimilarity = result.ScorePlusSimilarity,
@@ -252,23 +263,17 @@ public sealed class Flickr8kRecipe
         }
     }
 
-    /// <summary>The search model's relevance cut-off measured on test (the calibrate stage's evaluation), when it ran.</summary>
+    /// <summary>The search model's relevance cut-off measured on test (by its test evaluation, after the calibrate stage), when it ran.</summary>
     public string RelevancePath => Path.Combine(EvaluationFolder, "relevance-test.json");
 
-    // The index's model gets its relevance calibration from the dev split (relevance.json in its folder); the same
-    // two-stage evaluation on test then says what a minimum relevance keeps and what it returns for left-out photos.
-    private bool Calibrate(string modelFolder, IProgress<WorkflowProgress> progress, CancellationToken cancel)
-    {
-        var weights = ModelFolder.WeightsPath(modelFolder);
-        var common = new EvaluationJobOptions
+    // The index's model gets its relevance calibration from the dev split (relevance.json in its folder); the test
+    // evaluation that follows says what a minimum relevance keeps and what it returns for left-out photos.
+    private bool Calibrate(string modelFolder, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
+        !EvaluationJob.Run(new EvaluationJobOptions
         {
-            Task = "retrieval", Dataset = Dataset, Features = Features, Weights = weights, Candidates = options.Candidates,
-            AddSimilarity = options.AddSimilarity, Precision = options.Precision,
-        };
-        if (EvaluationJob.Run(common with { Split = "val", FitRelevance = true }, new StageHost(host, progress), cancel).Cancelled) return false;
-        Directory.CreateDirectory(EvaluationFolder);
-        return !EvaluationJob.Run(common with { Split = "test", MetricsOut = RelevancePath }, new StageHost(host, progress), cancel).Cancelled;
-    }
+            Task = "retrieval", Dataset = Dataset, Split = "val", FitRelevance = true, Features = Features, Weights = ModelFolder.WeightsPath(modelFolder),
+            Candidates = options.Candidates, AddSimilarity = options.AddSimilarity, Precision = options.Precision,
+        }, new StageHost(host, progress), cancel).Cancelled;
 
     private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
         !IndexJob.Build(new IndexJobOptions { Weights = weights, Features = Features, Output = IndexFolder, Dataset = Dataset, Split = "test", Precision = options.Precision }, progress, cancel).Cancelled;

@@ -102,6 +102,22 @@ public sealed record RelevanceCalibration
         return (100.0 * kept.Count(k => k) / captions, 100.0 * anyOther.Count(a => !a) / captions);
     }
 
+    /// <summary>
+    /// <see cref="CutOff"/> at minimum relevances 0.3, 0.5 and 0.7, as JSON (<c>{"0.3": {"kept_when_indexed",
+    /// "empty_when_left_out"}, ...}</c>), each line also given to <paramref name="log"/>.
+    /// </summary>
+    public System.Text.Json.Nodes.JsonObject CutOffs(TwoStageRetrievalEvaluation.Result evaluation, bool addSimilarity, Action<string> log)
+    {
+        var cutOffs = new System.Text.Json.Nodes.JsonObject();
+        foreach (var minimum in new[] { 0.3, 0.5, 0.7 })
+        {
+            var (kept, empty) = CutOff(evaluation, addSimilarity, minimum);
+            cutOffs[minimum.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)] = new System.Text.Json.Nodes.JsonObject { ["kept_when_indexed"] = Math.Round(kept, 1), ["empty_when_left_out"] = Math.Round(empty, 1) };
+            log($"  minimum relevance {minimum:0.0}: keeps the true photo for {kept:F1}% of captions; with each caption's photo left out, returns nothing for {empty:F1}%");
+        }
+        return cutOffs;
+    }
+
     private static IEnumerable<(int Caption, int Image, bool Relevant)> CandidatePairs(TwoStageRetrievalEvaluation.Result evaluation)
     {
         var images = evaluation.TextCandidates.GetLength(1);

@@ -87,16 +87,7 @@ public static class EvaluationJob
                 }
                 // With a calibration for these weights, what a minimum relevance does on this split.
                 if (RelevanceCalibration.ReadFor(options.Weights, out _) is { } calibration)
-                {
-                    var cutOffs = new JsonObject();
-                    foreach (var minimum in new[] { 0.3, 0.5, 0.7 })
-                    {
-                        var (kept, empty) = calibration.CutOff(result, options.AddSimilarity, minimum);
-                        cutOffs[minimum.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)] = new JsonObject { ["kept_when_indexed"] = Math.Round(kept, 1), ["empty_when_left_out"] = Math.Round(empty, 1) };
-                        host.Log($"  minimum relevance {minimum:0.0}: keeps the true photo for {kept:F1}% of captions; with each caption's photo left out, returns nothing for {empty:F1}%");
-                    }
-                    json["relevance_cut_off"] = cutOffs;
-                }
+                    json["relevance_cut_off"] = calibration.CutOffs(result, options.AddSimilarity, host.Log);
             }
             else
             {

@@ -62,6 +62,12 @@ public sealed class Flickr8kRecipeTests
         }
         Assert.True(File.Exists(Path.Combine(output, "zh", "index", "index.json")));
         Assert.Contains("./interbert serve --index", stdout);
+        // The calibrate stage fitted the search model's relevance on dev; its test evaluation measured the cut-offs.
+        Assert.True(File.Exists(Path.Combine(output, "zh", "finetune-pretrained", "relevance.json")));
+        var cutOffs = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "zh", "eval", "relevance-test.json")))!["relevance_cut_off"]!.AsObject();
+        Assert.Equal(["0.3", "0.5", "0.7"], cutOffs.Select(p => p.Key));
+        Assert.All(cutOffs, p => Assert.InRange(p.Value!["kept_when_indexed"]!.GetValue<double>(), 0, 100));
+        Assert.Contains("| minimum relevance |", report);
 
         // Other fine-tuning steps: features, initial weights, pretraining and the zero-shot evaluation are reused.
         var (again, rerun, rerunError) = CliProcess.Run(Args(data, output, "4"));
@@ -108,13 +114,18 @@ public sealed class Flickr8kRecipeTests
     [Fact]
     public void ALargerContrastiveBatchIsANewFineTuningButReusesPretraining()
     {
-        var plain = InterBert.Workflows.Flickr8kRecipeOptions.For("data", "out", "en", quick: true);
+        var plain = InterBert.Workflows.Flickr8kRecipeOptions.For("data", "out", "en", quick: false);
         var larger = plain with { ContrastiveBatch = 128 };
         Assert.NotEqual(plain.Fingerprint("finetune"), larger.Fingerprint("finetune"));
         Assert.Contains("contrastive-batch=128", larger.Fingerprint("finetune"));
         foreach (var stage in new[] { "features", "init", "pretrain" }) Assert.Equal(plain.Fingerprint(stage), larger.Fingerprint(stage));
         // No larger than the batch: the same fine-tuning as without the option.
         Assert.Equal(plain.Fingerprint("finetune"), (plain with { ContrastiveBatch = plain.FinetuneBatch }).Fingerprint("finetune"));
+        // The quick recipe fine-tunes with the dev split's best levers and leaves out the fine-tuning without pretraining.
+        var quick = InterBert.Workflows.Flickr8kRecipeOptions.For("data", "out", "en", quick: true);
+        Assert.Equal((128, true, false), (quick.ContrastiveBatch, quick.SimilarityNegatives, quick.Baseline));
+        Assert.Equal((0, false, true), (plain.ContrastiveBatch, plain.SimilarityNegatives, plain.Baseline));
+        Assert.Contains("negatives=similarity contrastive-batch=128", quick.Fingerprint("finetune"));
     }
 
     [Fact]
