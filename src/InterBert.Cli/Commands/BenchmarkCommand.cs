@@ -29,9 +29,9 @@ public static class BenchmarkCommand
         textInit.AcceptOnlyFromAmong("minilm", "random");
         var wholeImage = CommandLine.WholeImageRegionOption();
         var geometryBias = CommandLine.GeometryBiasOption();
-        var negatives = new Option<string?>("--negatives")
+        var negatives = new Option<string>("--negatives")
         {
-            Description = "fine-tuning's wrong images and captions: random, or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's); default: similarity with --quick, else random",
+            Description = "fine-tuning's wrong images and captions: random, or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's)", DefaultValueFactory = _ => "random",
         };
         negatives.AcceptOnlyFromAmong("random", "similarity");
         var pretrainNegatives = new Option<string>("--pretrain-negatives")
@@ -39,16 +39,15 @@ public static class BenchmarkCommand
             Description = "pretraining's wrong captions (ITM): random (a fifth from the TF-IDF pool), or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's)", DefaultValueFactory = _ => "random",
         };
         pretrainNegatives.AcceptOnlyFromAmong("random", "similarity");
-        var contrastiveBatch = new Option<int?>("--contrastive-batch-size")
+        var contrastiveBatch = new Option<int>("--contrastive-batch-size")
         {
-            Description = $"captions in fine-tuning's contrastive loss per step: the examples plus random other training captions (default: {Flickr8kRecipeOptions.QuickContrastiveBatch} with --quick, else the examples alone)",
-        };
-        var noBaseline = new Option<bool>("--no-baseline") { Description = "skip the fine-tuning without multimodal pretraining and its evaluation (two stages fewer; the report leaves that row out); the default with --quick" };
-        var baseline = new Option<bool>("--baseline") { Description = "with --quick: also fine-tune and evaluate without multimodal pretraining (the full recipe always does)" };
+            Description = "captions in fine-tuning's contrastive loss per step: the examples plus random other training captions (default: the examples alone)",
+        }.AtLeast(0);
+        var noBaseline = new Option<bool>("--no-baseline") { Description = "skip the fine-tuning without multimodal pretraining and its evaluation (two stages fewer; the report leaves that row out)" };
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, negatives, pretrainNegatives, contrastiveBatch, noBaseline, baseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, negatives, pretrainNegatives, contrastiveBatch, noBaseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -56,17 +55,11 @@ public static class BenchmarkCommand
             options = options with
             {
                 DetectorPath = parse.GetValue(detector),
-                SimilarityNegatives = parse.GetValue(negatives) is { } drawn ? drawn == "similarity" : options.SimilarityNegatives,
-                ContrastiveBatch = parse.GetValue(contrastiveBatch) is { } size ? (size >= 0 ? size : throw new ArgumentException($"--contrastive-batch-size {size}: expected 0 or more captions")) : options.ContrastiveBatch,
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity",
+                ContrastiveBatch = parse.GetValue(contrastiveBatch),
                 GeometryBias = parse.GetValue(geometryBias),
                 PretrainSimilarityNegatives = parse.GetValue(pretrainNegatives) == "similarity",
-                Baseline = (parse.GetValue(baseline), parse.GetValue(noBaseline)) switch
-                {
-                    (true, true) => throw new ArgumentException("--baseline and --no-baseline: give one"),
-                    (true, _) => true,
-                    (_, true) => false,
-                    _ => options.Baseline,
-                },
+                Baseline = !parse.GetValue(noBaseline),
                 Precision = CommandLine.Precision(parse, precisionOption),
                 Threads = parse.GetValue(CommandLine.ThreadsOption),
                 Candidates = parse.GetValue(candidates) is { } k ? (k > 0 ? k : throw new ArgumentException($"--candidates {k}: expected a positive number of photos")) : options.Candidates,
@@ -128,9 +121,6 @@ public static class BenchmarkCommand
             var options = Flickr8kRecipeOptions.For(parse.GetValue(data)!, parse.GetValue(output)!, parse.GetValue(language)!, parse.GetValue(quick));
             options = options with
             {
-                // The rows compare pretraining under one fine-tuning: the plain one, half the cost a step of the quick
-                // recipe's larger contrastive batch, so that every row fits the benchmark's hours.
-                SimilarityNegatives = false, ContrastiveBatch = 0,
                 DetectorPath = parse.GetValue(detector), Precision = CommandLine.Precision(parse, precisionOption), Threads = parse.GetValue(CommandLine.ThreadsOption),
                 PretrainSteps = parse.GetValue(pretrainSteps) is { } p ? (p > 0 ? p : throw new ArgumentException($"--pretrain-steps {p}: expected a positive number")) : options.PretrainSteps,
                 FinetuneSteps = parse.GetValue(finetuneSteps) is { } f ? (f > 0 ? f : throw new ArgumentException($"--finetune-steps {f}: expected a positive number")) : options.FinetuneSteps,
