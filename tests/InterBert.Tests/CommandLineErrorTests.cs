@@ -16,6 +16,7 @@ public sealed class CommandLineErrorTests
         { ["finetune", "--task", "retrieval", "--dataset", "d.json", "--features", "f", "--init", "w", "--out", "o", "--own-negative-rate", "1", "--own-negatives", "colour"], "colour" },
         { ["pretrain", "--dataset", "d.json", "--features", "f", "--preset", "tiny", "--out", "o", "--steps", "1", "--own-negatives", "relation"], "--own-negative-rate" },
         { ["demo", "--own-negative-rate", "2", "--out", "o"], "--own-negative-rate 2" },
+        { ["demo", "--own-negative-rate", "0", "--own-negatives", "relation", "--out", "o"], "--own-negative-rate" },
         { ["finetune", "--task", "retrieval", "--dataset", "d.json", "--features", "f", "--init", "w", "--out", "o", "--contrastive-weight", "1", "--fixed-contrastive-others"], "--contrastive-batch-size" },
         { ["search", "--index", "idx", "--top", "1", "--top", "2", "a dog"], "--top" },
         { ["search", "--index", "idx", "--top", "0", "a dog"], "--top 0" },

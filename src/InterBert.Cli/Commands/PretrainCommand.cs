@@ -67,8 +67,6 @@ public static class PretrainCommand
                 ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity",
             };
-            if (tasks.OwnNegativeKind is { } kind && tasks.OwnNegativeRate <= 0)
-                throw new ArgumentException($"--own-negatives {kind} chooses among the images' own wrong captions, which only --own-negative-rate (above 0) uses");
             if (tasks.SimilarityNegatives && tasks.ContrastiveWeight <= 0)
                 throw new ArgumentException("--negatives similarity draws by the contrastive vectors' similarity: add --contrastive-weight (for example 1)");
             var options = new PretrainingJobOptions

@@ -28,6 +28,8 @@ public sealed class DemoRecipe
     /// <summary>Prepares a run in <paramref name="folder"/>.</summary>
     public DemoRecipe(string folder, DemoRecipeOptions settings, WorkflowHost? host = null)
     {
+        // Refused before any stage runs, not when the fine-tuning reaches it.
+        HardNegativeReader.CheckKindHasRate(settings.OwnNegativeKind, Math.Min(settings.OwnNegativeRate, settings.FinetuneOwnNegativeRate));
         this.folder = folder;
         this.settings = settings;
         this.host = host ?? new WorkflowHost();

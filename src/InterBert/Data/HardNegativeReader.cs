@@ -43,6 +43,13 @@ public static class HardNegativeReader
             .Where(p => p.Texts.Count > 0)
             .ToDictionary(p => p.Key, p => p.Texts);
 
+    /// <summary>Refuses a kind of own negatives without a rate that uses them (it would choose among captions never drawn).</summary>
+    public static void CheckKindHasRate(string? kind, double rate)
+    {
+        if (kind is not null && rate <= 0)
+            throw new ArgumentException($"--own-negatives {kind} chooses among the images' own wrong captions, which only --own-negative-rate (above 0) uses");
+    }
+
     /// <summary>
     /// <paramref name="corpus"/> with the <c>hard_negatives</c> of its images in <paramref name="datasetPath"/> as their
     /// known-false captions (for training with own negatives), only those of <paramref name="kind"/> when given; an error

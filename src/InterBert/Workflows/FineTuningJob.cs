@@ -49,8 +49,7 @@ public static class FineTuningJob
             throw new ArgumentException("--negatives similarity draws from the contrastive similarities: give --contrastive-weight above 0");
         if (options.FixedContrastiveOthers && options.ContrastiveBatchSize <= options.BatchSize)
             throw new ArgumentException("--fixed-contrastive-others fixes the vectors of a larger contrastive batch's other captions: give --contrastive-batch-size above --batch-size");
-        if (options.OwnNegativeKind is { } kind && options.OwnNegativeRate <= 0)
-            throw new ArgumentException($"--own-negatives {kind} chooses among the images' own wrong captions, which only --own-negative-rate (above 0) uses");
+        HardNegativeReader.CheckKindHasRate(options.OwnNegativeKind, options.OwnNegativeRate);
         if (options.ResidualScore && options.ContrastiveWeight <= 0)
             throw new ArgumentException("--residual-score corrects the first stage's cosine, which the contrastive loss trains: give --contrastive-weight above 0");
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));

@@ -18,6 +18,7 @@ public static class PretrainingJob
     {
         processes ??= ProcessGroup.Current;
         if ((options.Init is null) == (options.Preset is null)) throw new ArgumentException("give --init WEIGHTS or --preset NAME");
+        HardNegativeReader.CheckKindHasRate(options.Tasks.OwnNegativeKind, options.Tasks.OwnNegativeRate);
         Trainer.ClaimRunFolder(options.Output);
         TorchSharp.torch.manual_seed(options.Seed);
         using var store = FeatureStore.Open(options.Features);
