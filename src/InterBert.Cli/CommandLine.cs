@@ -54,6 +54,20 @@ public static class CommandLine
         Description = "the new model's attention among regions gets a learned bias from each pair's relative geometry (left of, above, larger than); off by default",
     };
 
+    /// <summary>The <c>--mask-all-regions</c> option: the share of matched pretraining pairs whose every region is masked.</summary>
+    public static Option<double> AllRegionsMaskedOption()
+    {
+        var option = new Option<double>("--mask-all-regions")
+        {
+            Description = "share of matched pretraining pairs whose every region is masked at once (the boxes stay), so that masked region modeling names each region from the caption and the boxes alone (grounding); 0: the paper's masking",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValue(option) is < 0 or > 1) result.AddError($"--mask-all-regions {result.GetValue(option)}: a share from 0 to 1");
+        });
+        return option;
+    }
+
     /// <summary>The <c>--own-negatives</c> option: which kind of an image's own hard negatives serve as wrong captions.</summary>
     public static Option<string> OwnNegativeKindOption()
     {

@@ -27,10 +27,11 @@ public static class DemoCommand
         textInit.AcceptOnlyFromAmong("minilm", "random");
         var ownNegativeRate = new Option<double?>("--own-negative-rate") { Description = $"share of the wrong captions, in pretraining's matching and fine-tuning, that are the scene's own hard negatives (default {new DemoRecipeOptions().OwnNegativeRate})" };
         var ownNegatives = CommandLine.OwnNegativeKindOption();
+        var allRegionsMasked = CommandLine.AllRegionsMaskedOption();
         var mirroredTwins = new Option<bool>("--mirrored-twins") { Description = "each training scene with a relation caption also trains as its mirror image, whose relation captions are the scene's with their objects swapped (the same text true of one image, false of the other)" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, textInit, ownNegativeRate, ownNegatives, mirroredTwins,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -50,6 +51,7 @@ public static class DemoCommand
                 GeometryBias = parse.GetValue(geometryBias),
                 OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownNegatives),
                 MirroredTwins = parse.GetValue(mirroredTwins),
+                AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),
             };
             if (parse.GetValue(ownNegativeRate) is { } rate)
             {

@@ -35,6 +35,7 @@ public static class PretrainCommand
         var hardNegatives = new Option<double>("--hard-negative-rate") { Description = "share of ITM negatives drawn from the captions most similar to the true one (TF-IDF)", DefaultValueFactory = _ => 0.2 };
         var weights = new Option<string>("--loss-weights") { Description = "MSM:MRM:ITM loss weights", DefaultValueFactory = _ => "1:1:1" };
         var ownKind = CommandLine.OwnNegativeKindOption();
+        var allRegionsMasked = CommandLine.AllRegionsMaskedOption();
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "share of ITM negatives taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var precision = CommandLine.PrecisionOption();
         var negatives = new Option<string>("--negatives")
@@ -47,7 +48,7 @@ public static class PretrainCommand
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, negatives, precision,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, allRegionsMasked, negatives, precision,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -65,7 +66,7 @@ public static class PretrainCommand
                 HardNegativeRate = Math.Clamp(parse.GetValue(hardNegatives), 0, 1),
                 SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
                 ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity",
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),
             };
             if (tasks.SimilarityNegatives && tasks.ContrastiveWeight <= 0)
                 throw new ArgumentException("--negatives similarity draws by the contrastive vectors' similarity: add --contrastive-weight (for example 1)");

@@ -150,7 +150,7 @@ public sealed class DemoRecipe
     private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         var options = RecipeTraining.Pretraining(settings, Dataset, Features, InitialWeights, PretrainFolder, Path.Combine(folder, "cache"));
-        return RecipeTraining.Run(options with { Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind }, CheckpointEvery = 50, LogEvery = 5 }, host, progress, cancel);
+        return RecipeTraining.Run(options with { Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind, AllRegionsMaskedRate = settings.AllRegionsMaskedRate }, CheckpointEvery = 50, LogEvery = 5 }, host, progress, cancel);
     }
 
     // The demo's fine-tuning trains MiniLM's weights at the full rate, and draws half its wrong captions from each scene's own hard negatives.
@@ -199,11 +199,14 @@ public sealed class DemoRecipe
             var top = Enumerable.Range(0, Math.Min(settings.ShownQueries, queries.Captions.Count)).Select(q => new RankedQuery(
                 queries.Captions[q], queries.ImageIds[queries.ImageOf[q]],
                 Enumerable.Range(0, pairs.ImageCount).OrderByDescending(i => scores[q, i]).ThenBy(i => i).Take(5).Select(i => queries.ImageIds[i]).ToList())).ToList();
-            var evaluation = new DemoEvaluation(name, retrieval, negatives, top, Math.Round(watch.Elapsed.TotalSeconds, 1));
+            // The probe asks the region head, which only pretraining trains.
+            var grounding = zeroShot && settings.Language == "en" ? GroundingProbe.Evaluate(model, corpus, store, tokenizer, HardNegativeReader.ReadHardNegatives(Dataset, "test")) : null;
+            var evaluation = new DemoEvaluation(name, retrieval, negatives, top, Math.Round(watch.Elapsed.TotalSeconds, 1), grounding);
             Directory.CreateDirectory(EvaluationFolder);
             AtomicFile.WriteAllText(Path.Combine(EvaluationFolder, name + ".json"), JsonSerializer.Serialize(evaluation, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
             host.Log($"  {name}: text→image R@1/5/10 {retrieval.TextToImage.R1:F1}/{retrieval.TextToImage.R5:F1}/{retrieval.TextToImage.R10:F1}, " +
-                $"image→text {retrieval.ImageToText.R1:F1}/{retrieval.ImageToText.R5:F1}/{retrieval.ImageToText.R10:F1}; hard negatives below the true caption: attribute {negatives.AttributeBelowTrue:F0}%, relation {negatives.RelationBelowTrue:F0}%");
+                $"image→text {retrieval.ImageToText.R1:F1}/{retrieval.ImageToText.R5:F1}/{retrieval.ImageToText.R10:F1}; hard negatives below the true caption: attribute {negatives.AttributeBelowTrue:F0}%, relation {negatives.RelationBelowTrue:F0}%" +
+                (grounding is null ? "" : $"; grounding: the two named objects' boxes told apart {grounding.NamedRight:F0}% of {grounding.Regions}"));
             return true;
         }
     }

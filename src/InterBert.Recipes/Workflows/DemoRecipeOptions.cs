@@ -56,6 +56,8 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     public bool MirroredTwins { get; init; }
     /// <summary>Which of a scene's own hard negatives serve as wrong captions (<c>relation</c>, <c>attribute</c>); null: both.</summary>
     public string? OwnNegativeKind { get; init; }
+    /// <summary>Share of pretraining's matched pairs whose every region is masked (<see cref="Pretraining.PretrainingTaskOptions.AllRegionsMaskedRate"/>).</summary>
+    public double AllRegionsMaskedRate { get; init; }
     /// <summary>Scenes in the validation split (held-out pretraining metrics).</summary>
     public int ValidationImages => Math.Max(2, Images / 20);
     /// <summary>CPU threads of the feature extractor (not part of any fingerprint: results do not depend on it).</summary>
@@ -85,8 +87,8 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}" + (MirroredTwins ? " mirrored-twins" : ""),
         "features" => "features v2 classes",
         "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
-        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}",
-        "evaluate" => $"evaluate v1 shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
+        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : ""),
+        "evaluate" => $"evaluate v2 grounding shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "calibrate" => $"calibrate v2 candidates=16 precision={Precision.Name()}",
         _ => $"{stage} v3 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate}{OwnKind} seed={Seed}",

@@ -39,7 +39,8 @@ public static class DemoReport
             (settings.Language == "en" ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : "A character vocabulary built from the training captions; the text path starts from random weights (no Chinese weights ship)."));
         text.AppendLine($"Model: preset `{settings.Preset}`{(settings.GeometryBias ? " with the attention bias from region pair geometry (`--geometry-bias`)" : "")}; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}" +
             (settings.ContrastiveWeight > 0 ? $", plus the image-text contrastive loss with weight {settings.ContrastiveWeight}" : "") +
-            (settings.OwnNegativeRate > 0 ? $"; {settings.OwnNegativeRate * 100:F0}% of ITM's wrong captions are the scene's own hard negatives" : "") + "). " +
+            (settings.OwnNegativeRate > 0 ? $"; {settings.OwnNegativeRate * 100:F0}% of ITM's wrong captions are the scene's own hard negatives" : "") +
+            (settings.AllRegionsMaskedRate > 0 ? $"; {settings.AllRegionsMaskedRate * 100:F0}% of the true pairs with every region masked (`--mask-all-regions`)" : "") + "). " +
             $"Masked region modeling is the paper's KL task: each masked region's target is the class distribution of its object, one of {ClassCount(folder)} shape-colour-size classes read from the scenes' objects file (the whole image's is their mix); " +
             (settings.WholeImageRegion == WholeImageRegionMasking.Masked ? "the whole-image region is masked, and predicted, whenever a region inside it is, so the masked content does not leak through it. "
                 : "the whole-image region stays visible unless it overlaps an anchor (`--whole-image-region visible`). ") +
@@ -63,6 +64,12 @@ public static class DemoReport
         text.AppendLine("Hard negatives are captions one change away from a true caption of the test image: one object's colour changed, or the two objects of a spatial relation swapped. " +
             "A model that reads the caption against the image scores them below the true caption.");
         text.AppendLine();
+        if (results.TryGetValue("zero-shot", out var zeroShot) && zeroShot.Grounding is { } grounding)
+        {
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"Grounding probe (the pretrained model): with every region's features hidden and only the boxes left, the region head told the two objects a relation caption names apart, box by box, {grounding.NamedRight:F1}% of {grounding.Regions} times (50% without binding the words to the boxes' positions)."));
+            text.AppendLine();
+        }
         if (best is not null)
         {
             var negatives = best.HardNegatives;

@@ -77,7 +77,10 @@ public sealed class PretrainingBatchBuilder(
             if (options.RegionWeight == 0) continue; // without masked region modeling, the model sees every region
             if (!regressFeatures && images[i].Classes is null) continue; // no class distribution to predict
             var count = Math.Min(images[i].RegionCount, regions);
-            var masked = regionMasker.Mask(images[i], count, randoms[i]);
+            // The draw is made only when the option is on, so that runs without it keep their masks bit for bit.
+            var masked = options.AllRegionsMaskedRate > 0 && randoms[i].NextDouble() < options.AllRegionsMaskedRate
+                ? Enumerable.Repeat(true, count).ToArray()
+                : regionMasker.Mask(images[i], count, randoms[i]);
             for (var r = 0; r < count; r++) maskedFlags[i * regions + r] = masked[r];
         }
         var maskedTensor = tensor(maskedFlags, [b, regions]);

@@ -22,6 +22,12 @@ public sealed record PretrainingTaskOptions
     /// detector's class distributions, instead of the paper's KL to them (an ablation; the model needs predict_feature).
     /// </summary>
     public bool RegressRegionFeatures { get; init; }
+    /// <summary>
+    /// Share of matched pairs whose every region is masked at once (the boxes stay), so that masked region modeling
+    /// has to name each region from the caption and the boxes alone ("the circle to the left of the square": the left
+    /// box is the circle): a grounding task. 0 (the paper's): only the anchors and their overlaps are masked.
+    /// </summary>
+    public double AllRegionsMaskedRate { get; init; }
     /// <summary>Fraction of pairs given a wrong caption.</summary>
     public double NegativeRate { get; init; } = 0.5;
     /// <summary>Fraction of the wrong captions drawn from the TF-IDF hard-negative pool.</summary>

@@ -28,7 +28,7 @@ public class FinetuneResumeTests(CocoFeatures features)
     private string[] Arguments(string init, string run) =>
     [
         "finetune", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--features", features.StorePath, "--init", init, "--out", run,
-        "--steps", "96", "--batch-size", "8", "--checkpoint-every", "30", "--mine-every", "25", "--val-split", "val",
+        "--steps", "48", "--batch-size", "8", "--checkpoint-every", "15", "--mine-every", "12", "--val-split", "val",
         "--contrastive-weight", "0.5", "--seed", "3", "--lr", "1e-3", "--threads", "2",
     ];
 
@@ -87,8 +87,8 @@ public class FinetuneResumeTests(CocoFeatures features)
         var reference = CliProcess.Run(Arguments(init, whole));
         Assert.True(reference.ExitCode == 0, reference.Error);
 
-        CliProcess.KillOnceWritten(Arguments(init, killed), Path.Combine(killed, "checkpoints", "step-60", "trainer.json"));
-        Assert.True(Directory.Exists(Path.Combine(killed, "checkpoints", "step-60")));
+        CliProcess.KillOnceWritten(Arguments(init, killed), Path.Combine(killed, "checkpoints", "step-30", "trainer.json"));
+        Assert.True(Directory.Exists(Path.Combine(killed, "checkpoints", "step-30")));
         Assert.False(File.Exists(Path.Combine(killed, "last.safetensors")), "the run finished before it could be killed");
 
         var resumed = CliProcess.Run([.. Arguments(init, killed), "--resume"]);
@@ -112,12 +112,12 @@ public class FinetuneResumeTests(CocoFeatures features)
         Assert.EndsWith("yolox_nano.onnx", preprocessing.Regions.Detector);
         Assert.Equal(File.ReadAllBytes(InterBert.Weights.ModelVocabulary.TokenizerFor(init).Source), File.ReadAllBytes(Path.Combine(whole, "vocab.txt")));
         Assert.Equal(Path.Combine(whole, "model.safetensors"), InterBert.Weights.ModelFolder.WeightsPath(whole));
-                static List<string> After60(string run) => new MetricsLog(Path.Combine(run, "metrics.jsonl")).ReadAll()
-            .Where(r => r["step"]!.GetValue<int>() > 60)
+                static List<string> After30(string run) => new MetricsLog(Path.Combine(run, "metrics.jsonl")).ReadAll()
+            .Where(r => r["step"]!.GetValue<int>() > 30)
             .Select(r => { r.Remove("samples_per_second"); return r.ToJsonString(); }).ToList();
-        var expectedMetrics = After60(whole);
+        var expectedMetrics = After30(whole);
         Assert.Contains(expectedMetrics, line => line.Contains("\"split\":\"validation\""));
-        Assert.Equal(expectedMetrics, After60(killed));
+        Assert.Equal(expectedMetrics, After30(killed));
 
         // Without --resume an existing run is not overwritten.
         var again = CliProcess.Run(Arguments(init, killed));
