@@ -56,7 +56,7 @@ public class TextClassificationTests(ITestOutputHelper output)
         using var classifier = new TextClassifier(backbone, labels);
         // bf16, as the recipes train: the same learning in less time.
         backbone.Precision = Precision.Bf16;
-        var options = new TrainingOptions { Steps = 28, BatchSize = 16, LearningRate = 1e-4, Seed = 2 };
+        var options = new TrainingOptions { Steps = 40, BatchSize = 16, LearningRate = 1e-4, Seed = 2 };
         using var folder = new TempFolder();
         TextClassificationTraining.Run(classifier, tokenizer, train, "train", options, report.Used.ToHashSet(), 64, folder.File("run"));
         // The one trainer logs and plots every task's losses.
