@@ -17,6 +17,8 @@ public sealed class CommandLineErrorTests
         { ["pretrain", "--dataset", "d.json", "--features", "f", "--preset", "tiny", "--out", "o", "--steps", "1", "--own-negatives", "relation"], "--own-negative-rate" },
         { ["demo", "--own-negative-rate", "2", "--out", "o"], "--own-negative-rate 2" },
         { ["demo", "--own-negative-rate", "0", "--own-negatives", "relation", "--out", "o"], "--own-negative-rate" },
+        { ["pretrain", "--dataset", "d.json", "--features", "f", "--preset", "tiny", "--out", "o", "--steps", "1", "--mask-all-regions", "1.5"], "--mask-all-regions 1.5" },
+        { ["demo", "--mask-all-regions", "-0.5", "--out", "o"], "--mask-all-regions -0.5" },
         { ["finetune", "--task", "retrieval", "--dataset", "d.json", "--features", "f", "--init", "w", "--out", "o", "--contrastive-weight", "1", "--fixed-contrastive-others"], "--contrastive-batch-size" },
         { ["search", "--index", "idx", "--top", "1", "--top", "2", "a dog"], "--top" },
         { ["search", "--index", "idx", "--top", "0", "a dog"], "--top 0" },

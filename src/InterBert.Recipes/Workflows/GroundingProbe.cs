@@ -25,7 +25,7 @@ public static class GroundingProbe
         // A class's object phrase is its name without the size word: "small purple circle" names "purple circle".
         var phrases = names.Select(n => n.Contains(' ') ? n[(n.IndexOf(' ') + 1)..] : n).ToArray();
         var captionsOf = Enumerable.Range(0, corpus.Captions.Count).GroupBy(c => corpus.ImageOf[c]).ToDictionary(g => g.Key, g => g.ToList());
-        var probes = new List<(string Image, string Caption, int[] Regions, string[] Phrases)>();
+        var probes = new List<(ImageRegions Image, string Caption, int[] Regions, string[] Phrases)>();
         for (var i = 0; i < corpus.ImageIds.Count; i++)
         {
             if (!negatives.TryGetValue(corpus.ImageIds[i], out var list) || !captionsOf.TryGetValue(i, out var captions)) continue;
@@ -49,7 +49,7 @@ public static class GroundingProbe
             var namedRegions = named.Select(p => Enumerable.Range(0, regionPhrases.Length).Where(r => regionPhrases[r] == p).ToList()).ToList();
             // A phrase with two boxes (two purple circles) cannot be asked about.
             if (namedRegions.Any(r => r.Count != 1)) continue;
-            probes.Add((corpus.ImageIds[i], caption, [namedRegions[0][0], namedRegions[1][0]], [named[0]!, named[1]!]));
+            probes.Add((regions, caption, [namedRegions[0][0], namedRegions[1][0]], [named[0]!, named[1]!]));
         }
         if (probes.Count == 0) return null;
 
@@ -63,7 +63,7 @@ public static class GroundingProbe
                 using var scope = NewDisposeScope();
                 var block = probes.GetRange(start, Math.Min(pairsPerBatch, probes.Count - start));
                 var text = WordPieceTokenizer.Collate(block.Select(p => tokenizer.Encode(p.Caption, model.Config.TextLength)).ToList(), tokenizer.PadId);
-                var image = RegionCollator.Collate(block.Select(p => store.Read(p.Image)).ToList(), model.Config.VFeatureSize, model.Config.MaxRegionLength);
+                var image = RegionCollator.Collate(block.Select(p => p.Image).ToList(), model.Config.VFeatureSize, model.Config.MaxRegionLength);
                 // Every region hidden, as masked region modeling hides one: zero features, box kept.
                 var output = model.Forward(text, image with { Features = zeros_like(image.Features) });
                 var regionCount = image.Features.shape[1];
