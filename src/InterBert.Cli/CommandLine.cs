@@ -54,6 +54,21 @@ public static class CommandLine
         Description = "the new model's attention among regions gets a learned bias from each pair's relative geometry (left of, above, larger than); off by default",
     };
 
+    /// <summary>The <c>--location-frequencies</c> option: sine frequencies of a new model's box encoding (<see cref="InterBert.Modeling.InterBertConfig.VLocationFrequencies"/>).</summary>
+    public static Option<int> LocationFrequenciesOption()
+    {
+        var option = new Option<int>("--location-frequencies")
+        {
+            Description = "the new model encodes each box number also as sines and cosines of this many frequencies (2^k·π), so that nearby boxes embed apart; 0: the paper's five numbers",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValue(option) is < 0 or > InterBert.Modeling.InterBertConfig.MaxLocationFrequencies)
+                result.AddError($"--location-frequencies {result.GetValue(option)}: from 0 to {InterBert.Modeling.InterBertConfig.MaxLocationFrequencies}");
+        });
+        return option;
+    }
+
     /// <summary>The <c>--mask-all-regions</c> option: the share of matched pretraining pairs whose every region is masked.</summary>
     public static Option<double> AllRegionsMaskedOption()
     {

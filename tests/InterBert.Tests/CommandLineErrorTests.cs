@@ -19,6 +19,8 @@ public sealed class CommandLineErrorTests
         { ["demo", "--own-negative-rate", "0", "--own-negatives", "relation", "--out", "o"], "--own-negative-rate" },
         { ["pretrain", "--dataset", "d.json", "--features", "f", "--preset", "tiny", "--out", "o", "--steps", "1", "--mask-all-regions", "1.5"], "--mask-all-regions 1.5" },
         { ["demo", "--mask-all-regions", "-0.5", "--out", "o"], "--mask-all-regions -0.5" },
+        { ["demo", "--location-frequencies", "17", "--out", "o"], "--location-frequencies 17" },
+        { ["init", "--from", "minilm", "--out", "o.safetensors", "--location-frequencies", "-1"], "--location-frequencies -1" },
         { ["finetune", "--task", "retrieval", "--dataset", "d.json", "--features", "f", "--init", "w", "--out", "o", "--contrastive-weight", "1", "--fixed-contrastive-others"], "--contrastive-batch-size" },
         { ["search", "--index", "idx", "--top", "1", "--top", "2", "a dog"], "--top" },
         { ["search", "--index", "idx", "--top", "0", "a dog"], "--top 0" },

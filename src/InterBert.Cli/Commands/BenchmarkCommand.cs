@@ -29,6 +29,7 @@ public static class BenchmarkCommand
         textInit.AcceptOnlyFromAmong("minilm", "random");
         var wholeImage = CommandLine.WholeImageRegionOption();
         var geometryBias = CommandLine.GeometryBiasOption();
+        var locationFrequencies = CommandLine.LocationFrequenciesOption();
         var negatives = new Option<string>("--negatives")
         {
             Description = "fine-tuning's wrong images and captions: random, or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's)", DefaultValueFactory = _ => "random",
@@ -47,7 +48,7 @@ public static class BenchmarkCommand
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, negatives, pretrainNegatives, contrastiveBatch, noBaseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, noBaseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -58,6 +59,7 @@ public static class BenchmarkCommand
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity",
                 ContrastiveBatch = parse.GetValue(contrastiveBatch),
                 GeometryBias = parse.GetValue(geometryBias),
+                LocationFrequencies = parse.GetValue(locationFrequencies),
                 PretrainSimilarityNegatives = parse.GetValue(pretrainNegatives) == "similarity",
                 Baseline = !parse.GetValue(noBaseline),
                 Precision = CommandLine.Precision(parse, precisionOption),

@@ -23,6 +23,7 @@ public static class DemoCommand
         var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps}, in about the same time)" };
         var wholeImage = CommandLine.WholeImageRegionOption();
         var geometryBias = CommandLine.GeometryBiasOption();
+        var locationFrequencies = CommandLine.LocationFrequenciesOption();
         var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) or minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small)" };
         textInit.AcceptOnlyFromAmong("minilm", "random");
         var ownNegativeRate = new Option<double?>("--own-negative-rate") { Description = $"share of the wrong captions, in pretraining's matching and fine-tuning, that are the scene's own hard negatives (default {new DemoRecipeOptions().OwnNegativeRate})" };
@@ -31,7 +32,7 @@ public static class DemoCommand
         var mirroredTwins = new Option<bool>("--mirrored-twins") { Description = "each training scene with a relation caption also trains as its mirror image, whose relation captions are the scene's with their objects swapped (the same text true of one image, false of the other)" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -49,6 +50,7 @@ public static class DemoCommand
                 FinetuneSteps = parse.GetValue(finetuneSteps) ?? settings.FinetuneSteps,
                 WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? settings.WholeImageRegion,
                 GeometryBias = parse.GetValue(geometryBias),
+                LocationFrequencies = parse.GetValue(locationFrequencies),
                 OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownNegatives),
                 MirroredTwins = parse.GetValue(mirroredTwins),
                 AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),

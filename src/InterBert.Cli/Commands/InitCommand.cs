@@ -21,7 +21,8 @@ public static partial class InitCommand
         };
         var cased = new Option<bool>("--cased") { Description = "with --vocab: the vocabulary is cased (default: lower-case, as 'vocab' builds it)" };
         var seed = new Option<int>("--seed") { Description = "seed for the randomly initialised image path and heads", DefaultValueFactory = _ => 42 };
-        var command = new Command("init", "Create a model whose text path starts from pretrained BERT weights") { from, preset, config, output, vocab, cased, seed };
+        var locationFrequencies = CommandLine.LocationFrequenciesOption();
+        var command = new Command("init", "Create a model whose text path starts from pretrained BERT weights") { from, preset, config, output, vocab, cased, seed, locationFrequencies };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var source = parse.GetValue(from)!;
@@ -33,6 +34,7 @@ public static partial class InitCommand
             var (configuration, configName) = presetName is not null
                 ? (InterBertConfig.FromPreset(presetName), $"preset {presetName}")
                 : (InterBertConfig.Load(configPath!), configPath!);
+            if (parse.GetResult(locationFrequencies) is not null) configuration = configuration with { VLocationFrequencies = parse.GetValue(locationFrequencies) };
             var outputPath = parse.GetValue(output)!;
 
             TorchSharp.torch.manual_seed(parse.GetValue(seed));

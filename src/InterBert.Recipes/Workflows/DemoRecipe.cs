@@ -127,7 +127,7 @@ public sealed class DemoRecipe
         // Masked region modeling predicts each region's class (its shape, colour and size, from the scene's objects file), as the paper's KL task.
         int classes;
         using (var store = FeatureStore.Open(Features)) classes = store.Manifest.ClassCount;
-        var config = InterBertConfig.FromPreset(settings.Preset) with { VTargetSize = classes, MaxSeqLength = 64, GeometryAttentionBias = settings.GeometryBias };
+        var config = InterBertConfig.FromPreset(settings.Preset) with { VTargetSize = classes, MaxSeqLength = 64, GeometryAttentionBias = settings.GeometryBias, VLocationFrequencies = settings.LocationFrequencies };
         if (settings.Language == "en")
         {
             RecipeTraining.FromMiniLm(config, settings.Preset, InitialWeights);

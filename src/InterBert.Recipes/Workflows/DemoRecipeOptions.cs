@@ -69,6 +69,9 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// <summary>Whether the model gets the attention bias from region pair geometry (<see cref="Modeling.InterBertConfig.GeometryAttentionBias"/>).</summary>
     public bool GeometryBias { get; init; }
 
+    /// <summary>Sine frequencies of the new model's box encoding (<see cref="Modeling.InterBertConfig.VLocationFrequencies"/>); 0, the paper's five numbers, by default.</summary>
+    public int LocationFrequencies { get; init; }
+
     /// <summary>The settings of a language and precision: bf16 spends the time it saves on more steps.</summary>
     public static DemoRecipeOptions For(string language, Precision precision = Precision.Bf16)
     {
@@ -86,7 +89,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     {
         "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}" + (MirroredTwins ? " mirrored-twins" : ""),
         "features" => "features v2 classes",
-        "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
+        "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
         "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : ""),
         "evaluate" => $"evaluate v2 grounding shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),

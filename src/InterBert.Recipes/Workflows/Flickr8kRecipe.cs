@@ -178,7 +178,7 @@ public sealed class Flickr8kRecipe
     private bool Initialise(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         TorchSharp.torch.manual_seed(options.Seed);
-        var preset = InterBertConfig.FromPreset(options.Preset) with { MaxSeqLength = options.MaxTokens, GeometryAttentionBias = options.GeometryBias };
+        var preset = InterBertConfig.FromPreset(options.Preset) with { MaxSeqLength = options.MaxTokens, GeometryAttentionBias = options.GeometryBias, VLocationFrequencies = options.LocationFrequencies };
         // An ablation row may reshape the model (layers, a regression head); MiniLM's layers fill its text path either way.
         var config = options.Variant?.Shape(preset) ?? preset;
         if (options.Language == "en")

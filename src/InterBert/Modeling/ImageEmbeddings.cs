@@ -16,13 +16,15 @@ public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
     private readonly LayerNorm? locationLayerNorm;
     private readonly AutocastDropout dropout;
     private readonly int featureSize;
+    private readonly int locationFrequencies;
 
     /// <summary>Creates the image embeddings of a configuration.</summary>
     public ImageEmbeddings(InterBertConfig config) : base(nameof(ImageEmbeddings))
     {
         featureSize = config.VFeatureSize;
+        locationFrequencies = config.VLocationFrequencies;
         imageEmbeddings = nn.Linear(config.VFeatureSize, config.VHiddenSize);
-        imageLocationEmbeddings = nn.Linear(InterBertConfig.LocationSize, config.VHiddenSize);
+        imageLocationEmbeddings = nn.Linear(config.LocationInputSize, config.VHiddenSize);
         layerNorm = nn.LayerNorm(config.VHiddenSize, config.LayerNormEps);
         dropout = new AutocastDropout(config.VHiddenDropoutProb);
         register_module("image_embeddings", imageEmbeddings);
@@ -44,12 +46,26 @@ public sealed class ImageEmbeddings : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var (withGlobalFeatures, withGlobalLocations) = PrependGlobalToken(regionFeatures, regionLocations, regionMask);
         // Under bf16 autocast the projections come out in bf16; LayerNorm and everything after it stay fp32.
         var features = AutocastScope.Widen(imageEmbeddings.call(withGlobalFeatures));
-        var locations = AutocastScope.Widen(imageLocationEmbeddings.call(withGlobalLocations));
+        var locations = AutocastScope.Widen(imageLocationEmbeddings.call(LocationInput(withGlobalLocations, locationFrequencies)));
         // Normalised apart, the box carries as much weight as the appearance, however large the features are.
         var embedded = locationLayerNorm is null
             ? layerNorm.call(features.Plus(locations))
             : layerNorm.call(features).Plus(locationLayerNorm.call(locations)).div(KeptScalars.Of(2));
         return dropout.call(embedded);
+    }
+
+    /// <summary>
+    /// The location input of boxes [.., 5]: the five numbers themselves, then, with <paramref name="frequencies"/> n &gt; 0,
+    /// sin(2^k·π·v) for k = 0..n-1 and each number v, then the cosines in the same order: [.., 5·(1 + 2n)].
+    /// </summary>
+    public static Tensor LocationInput(Tensor locations, int frequencies)
+    {
+        if (frequencies == 0) return locations;
+        // Computed in fp32 whatever the autocast: bf16 keeps 8 bits, too few for the finest frequencies' phases.
+        var values = locations.to_type(ScalarType.Float32);
+        var scales = tensor(Enumerable.Range(0, frequencies).Select(k => MathF.PI * (1 << k)).ToArray(), device: locations.device);
+        var phases = values.unsqueeze(-1).mul(scales).flatten(-2); // [.., 5·n]: number-major, frequency-minor
+        return cat([values, phases.sin(), phases.cos()], -1).to_type(locations.dtype);
     }
 
     /// <summary>Adds the global token (mean of real region features, whole-image location) in front of the regions.</summary>

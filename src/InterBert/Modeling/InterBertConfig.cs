@@ -67,6 +67,15 @@ public sealed record InterBertConfig
     /// </summary>
     [JsonPropertyName("geometry_attention_bias")] public bool GeometryAttentionBias { get; init; }
     /// <summary>
+    /// Sine and cosine frequencies added to each of the box's five numbers before its projection (the box's value v
+    /// also as sin(2^k·π·v) and cos(2^k·π·v), k = 0..n-1, as NeRF and DETR encode positions). A linear projection of
+    /// the raw box gives nearby boxes nearly the same embedding, and the layers average the difference away; sine
+    /// features make positions tell apart. 0 (the paper's raw five numbers) in the presets.
+    /// </summary>
+    [JsonPropertyName("v_location_frequencies")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int VLocationFrequencies { get; init; }
+    /// <summary>
     /// The CNN stage the model computes its region features with, trained with it (<see cref="ResNetStage"/>): null
     /// (features come ready-made from a feature store) or <c>"resnet18-layer4"</c> (the packaged ResNet-18's last
     /// stage, run on each photo's stored layer3 map, its output pooled per region by RoI align).
@@ -87,6 +96,12 @@ public sealed record InterBertConfig
 
     /// <summary>Size of the region location vector: (x1/W, y1/H, x2/W, y2/H, area/(W·H)).</summary>
     public const int LocationSize = 5;
+
+    /// <summary>The most sine frequencies a box may be encoded with (the finest, 2^15·π, already resolves far below a pixel).</summary>
+    public const int MaxLocationFrequencies = 16;
+
+    /// <summary>Size of the location input of the region embedding: the five numbers, and their sines and cosines when <see cref="VLocationFrequencies"/> is set.</summary>
+    [JsonIgnore] public int LocationInputSize => LocationSize * (1 + 2 * VLocationFrequencies);
 
     /// <summary>Names of the built-in presets.</summary>
     public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "small", "base"];
@@ -163,6 +178,7 @@ public sealed record InterBertConfig
         Require(PoolingMethod is "mul" or "sum", $"pooling_method '{PoolingMethod}' must be 'mul' or 'sum'");
         Require(VisualStage is null or ResNetStage.Name, $"visual_stage '{VisualStage}' must be '{ResNetStage.Name}' or absent");
         Require(VisualStage is null || VFeatureSize == ResNetStage.OutputChannels, $"visual_stage '{VisualStage}' gives {ResNetStage.OutputChannels}-d region features, not v_feature_size {VFeatureSize}");
+        Require(VLocationFrequencies is >= 0 and <= MaxLocationFrequencies, $"v_location_frequencies {VLocationFrequencies} must be between 0 and {MaxLocationFrequencies}");
         Require(HiddenAct is "gelu" or "relu" && VHiddenAct is "gelu" or "relu", "hidden_act and v_hidden_act must be 'gelu' or 'relu'");
     }
 
