@@ -24,6 +24,11 @@ public static class DemoCommand
         var wholeImage = CommandLine.WholeImageRegionOption();
         var geometryBias = CommandLine.GeometryBiasOption();
         var locationFrequencies = CommandLine.LocationFrequenciesOption();
+        var pretrainedMultiplier = new Option<double?>("--pretrained-lr-multiplier") { Description = $"pretraining's learning-rate multiplier of MiniLM's weights (default {DemoRecipeOptions.DefaultPretrainedLearningRateMultiplier}; fine-tuning trains them at the full rate)" };
+        pretrainedMultiplier.Validators.Add(result =>
+        {
+            if (result.GetValue(pretrainedMultiplier) is <= 0 or > 10) result.AddError($"--pretrained-lr-multiplier {result.GetValue(pretrainedMultiplier)}: a multiplier above 0, at most 10");
+        });
         var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) or minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small)" };
         textInit.AcceptOnlyFromAmong("minilm", "random");
         var ownNegativeRate = new Option<double?>("--own-negative-rate") { Description = $"share of the wrong captions, in pretraining's matching and fine-tuning, that are the scene's own hard negatives (default {new DemoRecipeOptions().OwnNegativeRate})" };
@@ -32,7 +37,7 @@ public static class DemoCommand
         var mirroredTwins = new Option<bool>("--mirrored-twins") { Description = "each training scene with a relation caption also trains as its mirror image, whose relation captions are the scene's with their objects swapped (the same text true of one image, false of the other)" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -51,6 +56,7 @@ public static class DemoCommand
                 WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? settings.WholeImageRegion,
                 GeometryBias = parse.GetValue(geometryBias),
                 LocationFrequencies = parse.GetValue(locationFrequencies),
+                PretrainedLearningRateMultiplier = parse.GetValue(pretrainedMultiplier) ?? settings.PretrainedLearningRateMultiplier,
                 OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownNegatives),
                 MirroredTwins = parse.GetValue(mirroredTwins),
                 AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),

@@ -7,7 +7,7 @@ namespace InterBert.Cli.Commands;
 /// <summary>The <c>finetune</c> and <c>evaluate</c> verbs (retrieval, text classification).</summary>
 public static class TaskCommands
 {
-    private static Option<string> TaskOption() => new("--task") { Description = "retrieval, multiple-choice or text-classification", Required = true };
+    private static Option<string> TaskOption() => new("--task") { Description = "retrieval, multiple-choice or text-classification (evaluate also: grounding, a pretrained model's region head on relation captions with every region hidden)", Required = true };
 
     /// <summary>Creates <c>finetune</c>.</summary>
     public static Command Finetune()

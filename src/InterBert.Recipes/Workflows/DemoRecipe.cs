@@ -206,7 +206,7 @@ public sealed class DemoRecipe
             AtomicFile.WriteAllText(Path.Combine(EvaluationFolder, name + ".json"), JsonSerializer.Serialize(evaluation, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
             host.Log($"  {name}: text→image R@1/5/10 {retrieval.TextToImage.R1:F1}/{retrieval.TextToImage.R5:F1}/{retrieval.TextToImage.R10:F1}, " +
                 $"image→text {retrieval.ImageToText.R1:F1}/{retrieval.ImageToText.R5:F1}/{retrieval.ImageToText.R10:F1}; hard negatives below the true caption: attribute {negatives.AttributeBelowTrue:F0}%, relation {negatives.RelationBelowTrue:F0}%" +
-                (grounding is null ? "" : $"; grounding: the two named objects' boxes told apart {grounding.NamedRight:F0}% of {grounding.Regions}"));
+                (grounding is null ? "" : $"; grounding: the two named objects' boxes told apart {grounding.NamedRight:F0}% of {grounding.Regions}, their sizes {grounding.SizeRight:F0}% of {grounding.SizedRegions}"));
             return true;
         }
     }

@@ -30,8 +30,11 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     public int PretrainBatch { get; init; } = 32;
     /// <summary>Peak pretraining learning rate.</summary>
     public double PretrainLearningRate { get; init; } = 3e-4;
-    /// <summary>Multiplier of the learning rate of weights that came pretrained (MiniLM's).</summary>
-    public double PretrainedLearningRateMultiplier { get; init; } = 0.3;
+    /// <summary>Multiplier of the learning rate of weights that came pretrained (MiniLM's) in pretraining; the demo's fine-tuning trains them at the full rate.</summary>
+    public double PretrainedLearningRateMultiplier { get; init; } = DefaultPretrainedLearningRateMultiplier;
+
+    /// <summary>The default of <see cref="PretrainedLearningRateMultiplier"/>.</summary>
+    public const double DefaultPretrainedLearningRateMultiplier = 0.3;
     /// <summary>MSM:MRM:ITM loss weights (the paper's equal weights: MRM is the KL divergence to each region's shape-colour-size class).</summary>
     public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 1, 1);
     /// <summary>What masked region modeling does with the whole-image region when a region inside it is masked.</summary>
@@ -91,7 +94,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         "features" => "features v2 classes",
         "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
         "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : ""),
-        "evaluate" => $"evaluate v2 grounding shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
+        "evaluate" => $"evaluate v3 grounding-sizes shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "calibrate" => $"calibrate v2 candidates=16 precision={Precision.Name()}",
         _ => $"{stage} v3 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate}{OwnKind} seed={Seed}",

@@ -37,7 +37,7 @@ public static class DemoReport
         text.AppendLine();
         text.AppendLine($"Synthetic scenes: {settings.Images} images (seed {settings.Seed}), {settings.TestImages} in the test split, {settings.ValidationImages} in validation, the rest for training; 5 captions per image. " +
             (settings.Language == "en" ? "Text weights and vocabulary from MiniLM (`init --from minilm`)." : "A character vocabulary built from the training captions; the text path starts from random weights (no Chinese weights ship)."));
-        text.AppendLine($"Model: preset `{settings.Preset}`{(settings.GeometryBias ? " with the attention bias from region pair geometry (`--geometry-bias`)" : "")}{(settings.LocationFrequencies > 0 ? $", boxes encoded with sines of {settings.LocationFrequencies} frequencies (`--location-frequencies {settings.LocationFrequencies}`)" : "")}; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}" +
+        text.AppendLine($"Model: preset `{settings.Preset}`{(settings.GeometryBias ? " with the attention bias from region pair geometry (`--geometry-bias`)" : "")}{(settings.LocationFrequencies > 0 ? $", boxes encoded with sines of {settings.LocationFrequencies} frequencies (`--location-frequencies {settings.LocationFrequencies}`)" : "")}{(settings.PretrainedLearningRateMultiplier != DemoRecipeOptions.DefaultPretrainedLearningRateMultiplier ? $", MiniLM's weights pretrained at {settings.PretrainedLearningRateMultiplier} times the learning rate (`--pretrained-lr-multiplier`)" : "")}; pretraining {settings.PretrainSteps} steps of {settings.PretrainBatch} pairs (MSM + MRM + ITM, loss weights {settings.LossWeights.Segment}:{settings.LossWeights.Region}:{settings.LossWeights.Matching}" +
             (settings.ContrastiveWeight > 0 ? $", plus the image-text contrastive loss with weight {settings.ContrastiveWeight}" : "") +
             (settings.OwnNegativeRate > 0 ? $"; {settings.OwnNegativeRate * 100:F0}% of ITM's wrong captions are the scene's own hard negatives" : "") +
             (settings.AllRegionsMaskedRate > 0 ? $"; {settings.AllRegionsMaskedRate * 100:F0}% of the true pairs with every region masked (`--mask-all-regions`)" : "") + "). " +
@@ -67,7 +67,8 @@ public static class DemoReport
         if (results.TryGetValue("zero-shot", out var zeroShot) && zeroShot.Grounding is { } grounding)
         {
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"Grounding probe (the pretrained model): with every region's features hidden and only the boxes left, the region head told the two objects a relation caption names apart, box by box, {grounding.NamedRight:F1}% of {grounding.Regions} times (50% without binding the words to the boxes' positions)."));
+                $"Grounding probe (the pretrained model): with every region's features hidden and only the boxes left, the region head told the two objects a relation caption names apart, box by box, {grounding.NamedRight:F1}% of {grounding.Regions} times (50% without binding the words to the boxes' positions); " +
+                $"it preferred each box's true size (small or large, which the box alone decides) {grounding.SizeRight:F1}% of {grounding.SizedRegions} times."));
             text.AppendLine();
         }
         if (best is not null)

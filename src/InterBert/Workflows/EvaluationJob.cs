@@ -30,7 +30,8 @@ public static class EvaluationJob
             "retrieval" => Retrieval(options, host, cancel),
             "multiple-choice" => MultipleChoice(options, host),
             "text-classification" => TextClassification(options, host),
-            _ => throw new InterBertException($"evaluate --task {options.Task}: not available yet; expected retrieval, multiple-choice or text-classification"),
+            "grounding" => Grounding(options, host),
+            _ => throw new InterBertException($"evaluate --task {options.Task}: not available yet; expected retrieval, multiple-choice, text-classification or grounding"),
         };
         result.Json["precision"] = options.Precision.Name();
         if (options.MetricsOut is { } path && !result.Cancelled) AtomicFile.WriteAllText(path, result.Json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -147,6 +148,23 @@ public static class EvaluationJob
         var accuracy = 100 * TextClassificationTraining.Accuracy(classifier, tokenizer, examples, options.Dataset, Math.Min(128, classifier.Backbone.Config.MaxPositionEmbeddings));
         host.Log($"evaluate text-classification: {examples.Count} examples, accuracy {accuracy:F1}%");
         return new Result(new JsonObject { ["accuracy"] = accuracy, ["examples"] = examples.Count }, null);
+    }
+
+    private static Result Grounding(EvaluationJobOptions options, WorkflowHost host)
+    {
+        using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for grounding"));
+        if (store.Manifest.ClassNames is not { Count: > 0 })
+            throw new InterBertException($"{store.Folder}: the store names no classes, so no caption's objects can be matched to its boxes (grounding needs a store of given, labelled boxes, as the demo's)");
+        var (model, tokenizer, _, _) = ModelLoading.Load(options.Weights, store, options.Precision);
+        using (model)
+        {
+            var corpus = CaptionCorpus.Load(options.Dataset, [options.Split], store, tokenizer, model.Config.TextLength);
+            var result = GroundingProbe.Evaluate(model, corpus, store, tokenizer, HardNegativeReader.ReadHardNegatives(options.Dataset, options.Split))
+                ?? throw new InterBertException($"{options.Dataset}: no image of split '{options.Split}' has a relation caption (a hard negative whose \"changed\" is relation) naming two objects with one box each");
+            host.Log($"evaluate grounding: {result.Regions} named boxes of relation captions, every region's features hidden; the two named objects told apart {result.NamedRight:F1}% (chance 50), " +
+                $"the true size preferred {result.SizeRight:F1}% of {result.SizedRegions}");
+            return new Result(new JsonObject { ["regions"] = result.Regions, ["named_right"] = result.NamedRight, ["sized_regions"] = result.SizedRegions, ["size_right"] = result.SizeRight }, null);
+        }
     }
 
     private static Result MultipleChoice(EvaluationJobOptions options, WorkflowHost host)

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Text;
@@ -12,46 +13,40 @@ public sealed class GroundingProbeTests
 {
     private static readonly string[] ClassNames = ["small purple circle", "large purple circle", "small yellow star", "large yellow star", "small red square"];
 
-    [Fact]
-    public void EachRelationSceneGivesItsTwoNamedBoxesAndARegionBlindHeadScoresExactlyHalf()
-    {
-        using var folder = new TempFolder();
-        var manifest = new FeatureStoreManifest { FeatureSize = 8, ClassCount = ClassNames.Length, DType = "float32", Extractor = "test", ClassNames = ClassNames };
-        var random = new Random(2);
-        // Scenes: (region classes after the whole image, with -1 for a region without a class), caption, whether it has a relation negative.
-        var scenes = new (int[] Classes, string Caption, bool Relation)[]
-        {
-            ([0, 3], "a purple circle to the left of a yellow star", true),
-            ([2, 1, 4], "a yellow star above a purple circle", true),             // the square is not named: still two boxes asked
-            ([0, 1, 3], "a purple circle to the left of a yellow star", true),    // two purple circles: which one is meant is not well posed
-            ([0, 3], "a small purple circle and a large yellow star", false),     // no relation negative: not asked
-            ([4, 3], "a red square below a yellow star", true),
-        };
-        using (var writer = new FeatureStoreWriter(folder.File("store"), manifest))
-        {
-            for (var s = 0; s < scenes.Length; s++)
-            {
-                var classes = scenes[s].Classes;
-                var count = classes.Length + 1;
-                var boxes = new List<float> { 0, 0, 100, 100 };
-                for (var r = 1; r < count; r++) boxes.AddRange([r * 25, 10, r * 25 + 20, 30]);
-                var distributions = new float[count * ClassNames.Length];
-                for (var r = 1; r < count; r++) distributions[r * ClassNames.Length + classes[r - 1]] = 1;
-                writer.Add(new ImageRegions($"s{s}", 100, 100, count, [.. boxes],
-                    Enumerable.Range(0, count).SelectMany(r => new[] { boxes[r * 4] / 100, boxes[r * 4 + 1] / 100, boxes[r * 4 + 2] / 100, boxes[r * 4 + 3] / 100, 0.04f }).ToArray(),
-                    Enumerable.Range(0, count * 8).Select(_ => (float)random.NextDouble()).ToArray(), distributions));
-            }
-        }
-        File.WriteAllLines(folder.File("d.jsonl"), scenes.Select((s, i) => $"{{\"id\": \"s{i}\", \"image\": \"s{i}.png\", \"captions\": [\"{s.Caption}\"]}}"));
-        using var store = FeatureStore.Open(folder.File("store"));
-        var tokenizer = WordPieceTokenizer.Load(new MemoryStream(MiniLmOnnxReader.ReadVocabularyBytes()), "vocab");
-        var corpus = CaptionCorpus.Load(folder.File("d.jsonl"), [], store, tokenizer, 24);
-        var negatives = scenes.Select((s, i) => (Id: $"s{i}", s))
-            .ToDictionary(p => p.Id, p => new List<HardNegativeCaption> { new("swapped", 0, p.s.Relation ? "relation" : "attribute") });
+    // Scenes: (region classes after the whole image), caption, whether it has a relation negative.
+    private static readonly (int[] Classes, string Caption, bool Relation)[] Scenes =
+    [
+        ([0, 3], "a purple circle to the left of a yellow star", true),
+        ([2, 1, 4], "a yellow star above a purple circle", true),             // the square is not named: still two boxes asked
+        ([0, 1, 3], "a purple circle to the left of a yellow star", true),    // two purple circles: which one is meant is not well posed
+        ([0, 3], "a small purple circle and a large yellow star", false),     // no relation negative: not asked
+        ([4, 3], "a red square below a yellow star", true),
+    ];
 
+    private static void WriteStore(string path, bool withClassNames = true)
+    {
+        var manifest = new FeatureStoreManifest { FeatureSize = 8, ClassCount = ClassNames.Length, DType = "float32", Extractor = "test", ClassNames = withClassNames ? ClassNames : null };
+        var random = new Random(2);
+        using var writer = new FeatureStoreWriter(path, manifest);
+        for (var s = 0; s < Scenes.Length; s++)
+        {
+            var classes = Scenes[s].Classes;
+            var count = classes.Length + 1;
+            var boxes = new List<float> { 0, 0, 100, 100 };
+            for (var r = 1; r < count; r++) boxes.AddRange([r * 25, 10, r * 25 + 20, 30]);
+            var distributions = new float[count * ClassNames.Length];
+            for (var r = 1; r < count; r++) distributions[r * ClassNames.Length + classes[r - 1]] = 1;
+            writer.Add(new ImageRegions($"s{s}", 100, 100, count, [.. boxes],
+                Enumerable.Range(0, count).SelectMany(r => new[] { boxes[r * 4] / 100, boxes[r * 4 + 1] / 100, boxes[r * 4 + 2] / 100, boxes[r * 4 + 3] / 100, 0.04f }).ToArray(),
+                Enumerable.Range(0, count * 8).Select(_ => (float)random.NextDouble()).ToArray(), distributions));
+        }
+    }
+
+    /// <summary>A model whose region head ignores its input and prefers purple circles: each asked scene gets its circle right and its other object wrong.</summary>
+    private static InterBertModel RegionBlindModel()
+    {
         manual_seed(3);
-        using var model = new InterBertModel(TestInputs.TinyNoDropout with { VFeatureSize = 8, VTargetSize = ClassNames.Length });
-        // A region head that ignores its input and prefers purple circles: each asked scene gets its circle right and its other object wrong.
+        var model = new InterBertModel(TestInputs.TinyNoDropout with { VFeatureSize = 8, VTargetSize = ClassNames.Length });
         using (no_grad())
         {
             var (_, decoderWeight) = model.named_parameters().Single(p => p.name.EndsWith("decoder.weight", StringComparison.Ordinal) && p.parameter.shape[0] == ClassNames.Length);
@@ -60,14 +55,69 @@ public sealed class GroundingProbeTests
             // No named object gets half the mass (the circles 0.50 together, the star 0.41, the square 0.09): only the comparison of the two decides.
             decoderBias.copy_(tensor(new float[] { 2, 2, 2.5f, -9, 1 }));
         }
+        return model;
+    }
+
+    [Fact]
+    public void EachRelationSceneGivesItsTwoNamedBoxesAndARegionBlindHeadScoresExactlyHalf()
+    {
+        using var folder = new TempFolder();
+        WriteStore(folder.File("store"));
+        File.WriteAllLines(folder.File("d.jsonl"), Scenes.Select((s, i) => $"{{\"id\": \"s{i}\", \"image\": \"s{i}.png\", \"captions\": [\"{s.Caption}\"]}}"));
+        using var store = FeatureStore.Open(folder.File("store"));
+        var tokenizer = WordPieceTokenizer.Load(new MemoryStream(MiniLmOnnxReader.ReadVocabularyBytes()), "vocab");
+        var corpus = CaptionCorpus.Load(folder.File("d.jsonl"), [], store, tokenizer, 24);
+        var negatives = Scenes.Select((s, i) => (Id: $"s{i}", s))
+            .ToDictionary(p => p.Id, p => new List<HardNegativeCaption> { new("swapped", 0, p.s.Relation ? "relation" : "attribute") });
+        using var model = RegionBlindModel();
         var result = GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives);
         Assert.NotNull(result);
         // Scenes 0, 1 and 4 are asked about, two boxes each.
         Assert.Equal(6, result.Regions);
         // Scenes 0 and 1: the circle's box right, the star's wrong; scene 4: the star over the square for both boxes: one right, one wrong.
         Assert.Equal(50.0, result.NamedRight);
+        // Sizes, where the object has two: scene 0's circle (small and large circles tie: not preferred) and star (the
+        // large star is nearly impossible: wrong), scene 1's star (right) and circle (tie), scene 4's star (wrong); the
+        // square comes in one size and is not counted. One of five.
+        Assert.Equal(5, result.SizedRegions);
+        Assert.Equal(20.0, result.SizeRight);
 
         // Without a relation caption nothing is asked.
         Assert.Null(GroundingProbe.Evaluate(model, corpus, store, tokenizer, new Dictionary<string, List<HardNegativeCaption>>()));
+    }
+
+    [Fact]
+    public void EvaluateGroundingReportsTheProbeAndRefusesAStoreWithoutClassNames()
+    {
+        using var folder = new TempFolder();
+        WriteStore(folder.File("store"));
+        WriteStore(folder.File("unnamed"), withClassNames: false);
+        void WriteDataset(string path, bool relations) => File.WriteAllText(path, new JsonObject
+        {
+            ["images"] = new JsonArray(Scenes.Select((s, i) => (JsonNode)new JsonObject
+            {
+                ["filename"] = $"s{i}.png", ["split"] = "test", ["sentences"] = new JsonArray(new JsonObject { ["raw"] = s.Caption }),
+                ["hard_negatives"] = new JsonArray(new JsonObject { ["raw"] = "swapped", ["true_sentence"] = 0, ["changed"] = s.Relation && relations ? "relation" : "attribute" }),
+            }).ToArray()),
+        }.ToJsonString());
+        WriteDataset(folder.File("dataset.json"), relations: true);
+        WriteDataset(folder.File("colours.json"), relations: false);
+        var weights = folder.File("model.safetensors");
+        using (var model = RegionBlindModel())
+            ModelCheckpoint.Save(model, weights, ModelVocabulary.WriteBeside(weights, MiniLmOnnxReader.ReadVocabularyBytes(), lowerCase: true));
+        var options = new EvaluationJobOptions { Task = "grounding", Dataset = folder.File("dataset.json"), Split = "test", Features = folder.File("store"), Weights = weights, MetricsOut = folder.File("grounding.json") };
+
+        EvaluationJob.Run(options, new WorkflowHost());
+
+        // The same figures as the probe run in memory above, through the dataset's own hard negatives.
+        var json = JsonNode.Parse(File.ReadAllText(folder.File("grounding.json")))!;
+        Assert.Equal(6, json["regions"]!.GetValue<int>());
+        Assert.Equal(50.0, json["named_right"]!.GetValue<double>());
+        Assert.Equal(5, json["sized_regions"]!.GetValue<int>());
+        Assert.Equal(20.0, json["size_right"]!.GetValue<double>());
+        var unnamed = Assert.Throws<InterBertException>(() => EvaluationJob.Run(options with { Features = folder.File("unnamed"), MetricsOut = null }, new WorkflowHost()));
+        Assert.Contains("names no classes", unnamed.Message);
+        var noRelations = Assert.Throws<InterBertException>(() => EvaluationJob.Run(options with { Dataset = folder.File("colours.json"), MetricsOut = null }, new WorkflowHost()));
+        Assert.Contains("no image of split 'test' has a relation caption", noRelations.Message);
     }
 }

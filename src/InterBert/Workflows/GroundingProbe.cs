@@ -10,7 +10,9 @@ namespace InterBert.Workflows;
 /// ("a purple circle to the left of a yellow star"), every region's features are hidden (the boxes stay) and the
 /// region head is asked, for the box of each of the two named objects, which of the two it is. Only the relation
 /// word and the boxes' positions can decide it, so a model that does not bind the words to the geometry scores
-/// 50%. English scenes only: the store's class names ("small purple circle") are matched in the caption's words.
+/// 50%. The same boxes also say whether the model reads a box at all: whether the head prefers the object's true size
+/// ("small" or "large", decided by the box alone) over its other sizes. English scenes only: the store's class names
+/// ("small purple circle") are matched in the caption's words.
 /// </summary>
 public static class GroundingProbe
 {
@@ -25,7 +27,7 @@ public static class GroundingProbe
         // A class's object phrase is its name without the size word: "small purple circle" names "purple circle".
         var phrases = names.Select(n => n.Contains(' ') ? n[(n.IndexOf(' ') + 1)..] : n).ToArray();
         var captionsOf = Enumerable.Range(0, corpus.Captions.Count).GroupBy(c => corpus.ImageOf[c]).ToDictionary(g => g.Key, g => g.ToList());
-        var probes = new List<(ImageRegions Image, string Caption, int[] Regions, string[] Phrases)>();
+        var probes = new List<(ImageRegions Image, string Caption, int[] Regions, string[] Phrases, long[] Classes)>();
         for (var i = 0; i < corpus.ImageIds.Count; i++)
         {
             if (!negatives.TryGetValue(corpus.ImageIds[i], out var list) || !captionsOf.TryGetValue(i, out var captions)) continue;
@@ -36,25 +38,27 @@ public static class GroundingProbe
             if (regions.Classes is null) continue;
             var classCount = regions.ClassCount;
             // Each region's own object phrase (the argmax of its class distribution; a region with none, the whole image, has no phrase).
-            var regionPhrases = Enumerable.Range(0, Math.Min(regions.RegionCount, model.Config.MaxRegionLength)).Select(r =>
+            var regionClasses = Enumerable.Range(0, Math.Min(regions.RegionCount, model.Config.MaxRegionLength)).Select(r =>
             {
                 var row = regions.Classes.AsSpan(r * classCount, classCount);
                 var best = 0;
                 for (var c = 1; c < classCount; c++) if (row[c] > row[best]) best = c;
-                return row[best] > 0.5f ? phrases[best] : null;
+                return row[best] > 0.5f ? best : -1;
             }).ToArray();
+            var regionPhrases = regionClasses.Select(c => c < 0 ? null : phrases[c]).ToArray();
             var words = $" {caption} ";
             var named = regionPhrases.Where(p => p is not null && words.Contains($" {p} ", StringComparison.Ordinal)).Distinct().ToList();
             if (named.Count != 2) continue;
             var namedRegions = named.Select(p => Enumerable.Range(0, regionPhrases.Length).Where(r => regionPhrases[r] == p).ToList()).ToList();
             // A phrase with two boxes (two purple circles) cannot be asked about.
             if (namedRegions.Any(r => r.Count != 1)) continue;
-            probes.Add((regions, caption, [namedRegions[0][0], namedRegions[1][0]], [named[0]!, named[1]!]));
+            probes.Add((regions, caption, [namedRegions[0][0], namedRegions[1][0]], [named[0]!, named[1]!],
+                [regionClasses[namedRegions[0][0]], regionClasses[namedRegions[1][0]]]));
         }
         if (probes.Count == 0) return null;
 
         var classesOf = phrases.Distinct().ToDictionary(p => p, p => Enumerable.Range(0, phrases.Length).Where(c => phrases[c] == p).Select(c => (long)c).ToArray());
-        var right = 0;
+        int right = 0, sized = 0, sizeRight = 0;
         model.eval();
         using (no_grad())
         {
@@ -75,10 +79,16 @@ public static class GroundingProbe
                         var probabilities = model.RegionLogits(hidden[b, block[b].Regions[k]].unsqueeze(0)).to_type(ScalarType.Float32).softmax(-1).squeeze(0);
                         double Mass(string phrase) => probabilities.index_select(0, tensor(classesOf[phrase])).sum().item<float>();
                         if (Mass(block[b].Phrases[k]) > Mass(block[b].Phrases[1 - k])) right++;
+                        // Its size: the true class against the same object's other sizes, where it has any.
+                        var sizes = classesOf[block[b].Phrases[k]];
+                        if (sizes.Length < 2) continue;
+                        sized++;
+                        var own = probabilities[block[b].Classes[k]].item<float>();
+                        if (own > Mass(block[b].Phrases[k]) - own) sizeRight++;
                     }
                 }
             }
         }
-        return new GroundingResult(2 * probes.Count, Math.Round(100.0 * right / (2 * probes.Count), 1));
+        return new GroundingResult(2 * probes.Count, Math.Round(100.0 * right / (2 * probes.Count), 1), sized, sized == 0 ? 0 : Math.Round(100.0 * sizeRight / sized, 1));
     }
 }
