@@ -163,7 +163,7 @@ public static class EvaluationJob
                 ?? throw new InterBertException($"{options.Dataset}: no image of split '{options.Split}' has a relation caption (a hard negative whose \"changed\" is relation) naming two objects with one box each");
             host.Log($"evaluate grounding: {result.Regions} named boxes of relation captions, every region's features hidden; the two named objects told apart {result.NamedRight:F1}% (chance 50), " +
                 $"the true size preferred {result.SizeRight:F1}% of {result.SizedRegions}");
-            return new Result(new JsonObject { ["regions"] = result.Regions, ["named_right"] = result.NamedRight, ["sized_regions"] = result.SizedRegions, ["size_right"] = result.SizeRight }, null);
+            return new Result(JsonSerializer.SerializeToNode(result)!.AsObject(), null);
         }
     }
 

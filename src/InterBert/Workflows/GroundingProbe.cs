@@ -76,15 +76,15 @@ public static class GroundingProbe
                 {
                     for (var k = 0; k < 2; k++)
                     {
-                        var probabilities = model.RegionLogits(hidden[b, block[b].Regions[k]].unsqueeze(0)).to_type(ScalarType.Float32).softmax(-1).squeeze(0);
-                        double Mass(string phrase) => probabilities.index_select(0, tensor(classesOf[phrase])).sum().item<float>();
-                        if (Mass(block[b].Phrases[k]) > Mass(block[b].Phrases[1 - k])) right++;
-                        // Its size: the true class against the same object's other sizes, where it has any.
+                        var probabilities = model.RegionLogits(hidden[b, block[b].Regions[k]].unsqueeze(0)).to_type(ScalarType.Float32).softmax(-1).data<float>().ToArray();
                         var sizes = classesOf[block[b].Phrases[k]];
+                        var mass = sizes.Sum(c => probabilities[c]);
+                        if (mass > classesOf[block[b].Phrases[1 - k]].Sum(c => probabilities[c])) right++;
+                        // Its size: the true class against the same object's other sizes, where it has any.
                         if (sizes.Length < 2) continue;
                         sized++;
-                        var own = probabilities[block[b].Classes[k]].item<float>();
-                        if (own > Mass(block[b].Phrases[k]) - own) sizeRight++;
+                        var own = probabilities[block[b].Classes[k]];
+                        if (own > mass - own) sizeRight++;
                     }
                 }
             }
