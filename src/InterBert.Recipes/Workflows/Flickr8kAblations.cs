@@ -70,12 +70,24 @@ public sealed class Flickr8kAblations
     private Flickr8kRecipeOptions? RunOf(PretrainingVariant row, int seed) =>
         seed == recipe.Seed && (row == PretrainingVariant.Full || !row.Pretrains) ? null : recipe with { Variant = row, Seed = seed, Baseline = false };
 
-    /// <summary>Every finished run of the chosen rows and seeds.</summary>
+    /// <summary>The seeds of a row to report: those asked for, and any other seed whose run an earlier command finished (<c>ROW-seedN</c>).</summary>
+    private IEnumerable<int> SeedsOf(PretrainingVariant row)
+    {
+        var found = Directory.Exists(Folder)
+            ? Directory.EnumerateDirectories(Folder, row.Name + "-seed*")
+                .Select(path => Path.GetFileName(path)[(row.Name.Length + "-seed".Length)..])
+                .Select(text => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seed) ? seed : 0)
+                .Where(seed => seed > 0)
+            : [];
+        return Seeds.Union(found).Order();
+    }
+
+    /// <summary>Every finished run of the chosen rows: the seeds asked for, and more seeds that earlier commands ran (so decisive rows can have three while the others have one).</summary>
     public IReadOnlyList<RowRun> Results()
     {
         var runs = new List<RowRun>();
         foreach (var row in rows)
-        foreach (var seed in Seeds)
+        foreach (var seed in SeedsOf(row))
         {
             var variant = RunOf(row, seed);
             var fromRecipe = variant is null;
@@ -187,7 +199,11 @@ public sealed class Flickr8kAblations
         var defaults = Flickr8kRecipeOptions.For(recipe.DataFolder, recipe.OutputFolder, recipe.Language, recipe.Quick);
         if (recipe.PretrainSteps != defaults.PretrainSteps) quick += Invariant($" --pretrain-steps {recipe.PretrainSteps}");
         if (recipe.FinetuneSteps != defaults.FinetuneSteps) quick += Invariant($" --finetune-steps {recipe.FinetuneSteps}");
-        Line(Invariant($"    ./interbert benchmark ablations --data {recipe.DataFolder} --lang {recipe.Language}{quick} --out {recipe.OutputFolder} --rows {string.Join(',', rows.Select(r => r.Name))} --seeds {seeds}"));
+        var command = $"    ./interbert benchmark ablations --data {recipe.DataFolder} --lang {recipe.Language}{quick} --out {recipe.OutputFolder}";
+        // Rows with more seeds than this command asked for had them from an earlier command: give it too.
+        foreach (var group in runs.GroupBy(r => r.Row).Where(g => g.Count() > seeds).GroupBy(g => g.Count()).OrderByDescending(g => g.Key))
+            Line(Invariant($"{command} --rows {string.Join(',', group.Select(g => g.Key))} --seeds {group.Key}"));
+        Line(Invariant($"{command} --rows {string.Join(',', rows.Select(r => r.Name))} --seeds {seeds}"));
         Line();
         Line("One row alone (its runs are reused by the command above): `--rows NAME`, with `--seeds 3` for the mean and spread.");
         return text.ToString();

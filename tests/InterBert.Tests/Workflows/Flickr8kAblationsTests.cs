@@ -45,6 +45,16 @@ public sealed class Flickr8kAblationsTests
         Assert.Contains("--rows full,two-stream,no-pretraining --seeds 2", report);
         Assert.Contains("two-stream-seed2/pretrain/plots/losses.png", report);
 
+        // A later command with fewer seeds reports every finished seed, and names the command that ran the extra ones.
+        var oneSeed = new Flickr8kAblations(recipe, [.. new[] { "full", "mlm", "no-pretraining" }.Select(PretrainingVariant.Named)], seeds: 1);
+        Assert.Equal([("full", 1), ("full", 2), ("no-pretraining", 1), ("no-pretraining", 2)], oneSeed.Results().Select(r => (r.Row, r.Seed)));
+        Assert.True(oneSeed.Run());
+        Assert.Equal([("full", 1), ("full", 2), ("mlm", 1), ("no-pretraining", 1), ("no-pretraining", 2)], oneSeed.Results().Select(r => (r.Row, r.Seed)));
+        var mixed = File.ReadAllText(oneSeed.ReportPath);
+        Assert.Contains("--rows full,no-pretraining --seeds 2\n", mixed);
+        Assert.Contains("--rows full,mlm,no-pretraining --seeds 1\n", mixed);
+        Assert.Contains($"| {PretrainingVariant.Full.Title} | – | 2 |", mixed);
+
         // The full row run through the ablation path (as its other seeds are) is bit-identical to the recipe's pretraining.
         var throughVariant = new Flickr8kRecipe(recipe with { Variant = PretrainingVariant.Full, Baseline = false });
         Assert.True(throughVariant.Run());
