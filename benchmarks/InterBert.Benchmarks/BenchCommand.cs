@@ -25,6 +25,7 @@ public static class BenchCommand
         bench.Subcommands.Add(SearchBenchmarks.Serve());
         bench.Subcommands.Add(HostSafetyCheck.Create());
         bench.Subcommands.Add(SimilarPhotosBenchmark.Create());
+        bench.Subcommands.Add(BindingBenchmark.Create());
         return bench;
     }
 
