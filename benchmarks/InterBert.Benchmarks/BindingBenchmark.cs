@@ -33,8 +33,9 @@ public static class BindingBenchmark
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
-            if (parse.GetValue(steps) < 1 || parse.GetValue(layers) < 1 || parse.GetValue(hidden) < 8 || parse.GetValue(batch) < 1)
-                throw new InterBertException("bench binding: expected --steps, --layers and --batch-size of at least 1 and --hidden of at least 8");
+            if (parse.GetValue(steps) < 1 || parse.GetValue(layers) < 1 || parse.GetValue(hidden) < 8 || parse.GetValue(batch) < 1 ||
+                parse.GetValue(classes) is < 2 or > BindingScenes.FeatureSize || parse.GetValue(frequencies) < 0)
+                throw new InterBertException($"bench binding: expected --steps, --layers and --batch-size of at least 1, --hidden of at least 8, --classes from 2 to {BindingScenes.FeatureSize} and --location-frequencies of at least 0");
             var config = InterBertConfig.Tiny with
             {
                 VocabSize = 64, HiddenSize = parse.GetValue(hidden), VHiddenSize = parse.GetValue(hidden),

@@ -12,7 +12,7 @@ public sealed class BindingScenesTests
     {
         var batch = new BindingScenes(8, fixedRelation, visible, seed: 3).Next(400);
         var features = batch.Image.Features.data<float>().ToArray();
-        var (relations, firstBoxFirst) = (new HashSet<long>(), 0);
+        var (relations, subjectFirst) = (new HashSet<long>(), 0);
         for (var i = 0; i < 400; i++)
         {
             var caption = batch.Captions.Skip(i * BindingScenes.CaptionLength).Take(BindingScenes.CaptionLength).ToArray();
@@ -25,13 +25,13 @@ public sealed class BindingScenesTests
             Assert.Equal(relation == BindingScenes.Left ? subject : @object, batch.Targets[leftBox]);
             // Scene i's object boxes are rows 2 and 3 of its [global ; whole image ; A ; B] sequence.
             Assert.Equal((i * 4L + 2, i * 4L + 3), (batch.ObjectRows[a], batch.ObjectRows[b]));
-            if (batch.Targets[a] == subject) firstBoxFirst++;
+            if (batch.Targets[a] == subject) subjectFirst++;
             for (var k = 0; k < 2; k++)
             for (var f = 0; f < BindingScenes.FeatureSize; f++)
                 Assert.Equal(visible && f == batch.Targets[i * 2 + k] ? 1f : 0f, features[((i * 3) + 1 + k) * BindingScenes.FeatureSize + f]);
         }
         Assert.Equal(fixedRelation ? [BindingScenes.Left] : new[] { BindingScenes.Left, BindingScenes.Right }, relations.Order());
         // Neither the box order nor anything else gives the subject away: it is the first box about half the time.
-        Assert.InRange(firstBoxFirst, 150, 250);
+        Assert.InRange(subjectFirst, 150, 250);
     }
 }
