@@ -25,17 +25,18 @@ public static class BindingBenchmark
         var geometry = new Option<bool>("--geometry-bias") { Description = "add the learned attention bias from region-pair geometry" };
         var frequencies = new Option<int>("--location-frequencies") { Description = "encode boxes with sines of this many frequencies (0: the paper's five numbers)" };
         var fixedRelation = new Option<bool>("--fixed-relation") { Description = "every caption says \"left\" (no composition with the relation word)" };
+        var curriculum = new Option<int>("--curriculum") { Description = "train this many first steps with every caption saying \"left\", then with both relations" };
         var visible = new Option<bool>("--visible-features") { Description = "each box shows its object (a sanity check)" };
         var seed = new Option<int>("--seed") { Description = "seed of the weights and the scenes", DefaultValueFactory = _ => 1 };
         var command = new Command("binding", "Toy scenes that need a relation word bound to boxes: accuracy of naming each hidden object box from the caption (chance 50%) as a small model trains")
         {
-            steps, layers, hidden, classes, learningRate, batch, geometry, frequencies, fixedRelation, visible, seed,
+            steps, layers, hidden, classes, learningRate, batch, geometry, frequencies, fixedRelation, curriculum, visible, seed,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             if (parse.GetValue(steps) < 1 || parse.GetValue(layers) < 1 || parse.GetValue(hidden) < 8 || parse.GetValue(batch) < 1 ||
-                parse.GetValue(classes) is < 2 or > BindingScenes.FeatureSize || parse.GetValue(frequencies) < 0)
-                throw new InterBertException($"bench binding: expected --steps, --layers and --batch-size of at least 1, --hidden of at least 8, --classes from 2 to {BindingScenes.FeatureSize} and --location-frequencies of at least 0");
+                parse.GetValue(classes) is < 2 or > BindingScenes.FeatureSize || parse.GetValue(frequencies) < 0 || parse.GetValue(curriculum) < 0)
+                throw new InterBertException($"bench binding: expected --steps, --layers and --batch-size of at least 1, --hidden of at least 8, --classes from 2 to {BindingScenes.FeatureSize} and --location-frequencies and --curriculum of at least 0");
             var config = InterBertConfig.Tiny with
             {
                 VocabSize = 64, HiddenSize = parse.GetValue(hidden), VHiddenSize = parse.GetValue(hidden),
@@ -46,18 +47,24 @@ public static class BindingBenchmark
                 HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0, VHiddenDropoutProb = 0, VAttentionProbsDropoutProb = 0,
             };
             Console.WriteLine($"bench binding: {parse.GetValue(layers)} interaction layers of {parse.GetValue(hidden)}, {parse.GetValue(classes)} classes, " +
-                $"{(parse.GetValue(fixedRelation) ? "relation always \"left\"" : "relation left or right")}, features {(parse.GetValue(visible) ? "visible" : "hidden")}, " +
+                $"{(parse.GetValue(fixedRelation) ? "relation always \"left\"" : parse.GetValue(curriculum) > 0 ? $"relation always \"left\" for {parse.GetValue(curriculum)} steps, then left or right" : "relation left or right")}, features {(parse.GetValue(visible) ? "visible" : "hidden")}, " +
                 $"geometry bias {(parse.GetValue(geometry) ? "on" : "off")}, location frequencies {parse.GetValue(frequencies)}, {get_num_threads()} threads; chance 50%");
-            Train(config, new BindingScenes(parse.GetValue(classes), parse.GetValue(fixedRelation), parse.GetValue(visible), parse.GetValue(seed)),
-                parse.GetValue(steps), parse.GetValue(batch), parse.GetValue(learningRate), parse.GetValue(seed),
+            var scenes = new BindingScenes(parse.GetValue(classes), parse.GetValue(fixedRelation), parse.GetValue(visible), parse.GetValue(seed));
+            // The curriculum's scenes are the same but for the relation word; their own seed keeps the test scenes those of a run without it.
+            var warmUp = new BindingScenes(parse.GetValue(classes), true, parse.GetValue(visible), parse.GetValue(seed) + 1000);
+            Train(config, scenes, parse.GetValue(steps), parse.GetValue(batch), parse.GetValue(learningRate), parse.GetValue(seed), warmUp, parse.GetValue(curriculum),
                 (step, loss, accuracy, seconds) => Console.WriteLine($"  step {step}: loss {loss:F3}, test boxes named right {accuracy:F1}% [{seconds:F0} s]"));
             return 0;
         }));
         return command;
     }
 
-    /// <summary>Trains a fresh model on <paramref name="scenes"/> and reports (step, loss, test accuracy %, seconds) ten times; returns the last accuracy.</summary>
-    public static double Train(InterBertConfig config, BindingScenes scenes, int steps, int batchSize, double learningRate, int seed, Action<int, double, double, double> report)
+    /// <summary>
+    /// Trains a fresh model on <paramref name="scenes"/> (on <paramref name="warmUp"/>'s for the first <paramref name="warmUpSteps"/> steps)
+    /// and reports (step, loss, test accuracy % on <paramref name="scenes"/>, seconds) ten times; returns the last accuracy.
+    /// </summary>
+    public static double Train(InterBertConfig config, BindingScenes scenes, int steps, int batchSize, double learningRate, int seed,
+        BindingScenes? warmUp, int warmUpSteps, Action<int, double, double, double> report)
     {
         manual_seed(seed);
         using var model = new InterBertModel(config);
@@ -70,7 +77,7 @@ public static class BindingBenchmark
         for (var step = 1; step <= steps; step++)
         {
             using var scope = NewDisposeScope();
-            var batch = scenes.Next(batchSize);
+            var batch = (step <= warmUpSteps && warmUp is not null ? warmUp : scenes).Next(batchSize);
             var loss = nn.functional.cross_entropy(ObjectLogits(model, batch), tensor(batch.Targets));
             optimizer.zero_grad();
             loss.backward();

@@ -137,6 +137,28 @@ public static class SceneGenerator
         return (scene with { Id = scene.Id + "-mirrored", Objects = objects }, twinCaptions, twinNegatives);
     }
 
+    /// <summary>
+    /// A scene's captions and hard negatives with every relation stated one way only, for a relation curriculum's first
+    /// steps: of the two relation captions (a pair seen from each object), only the one saying "left" or "above" is
+    /// kept, and the relation negative is that caption with its two objects swapped. Whether the subject lies left of
+    /// its object then decides alone which caption is true, without the relation word flipping it (a composition a
+    /// model does not find from both directions at once). Negatives keep pointing at their true caption.
+    /// </summary>
+    public static (List<CaptionPlan> Captions, List<(CaptionPlan Plan, int TrueCaption, string Changed)> Negatives) OneWay(
+        IReadOnlyList<CaptionPlan> captions, IReadOnlyList<(CaptionPlan Plan, int TrueCaption, string Changed)> negatives)
+    {
+        var kept = Enumerable.Range(0, captions.Count).Where(i => captions[i].Kind != "relation" || captions[i].Relation is "left" or "above").ToList();
+        var oneWay = kept.Select(i => captions[i]).ToList();
+        var result = negatives.Where(n => n.Changed != "relation").Select(n => (n.Plan, kept.IndexOf(n.TrueCaption), n.Changed)).ToList();
+        var relation = oneWay.FindIndex(c => c.Kind == "relation");
+        if (relation >= 0 && negatives.Any(n => n.Changed == "relation"))
+        {
+            var plan = oneWay[relation];
+            result.Add((plan with { Mentions = [plan.Mentions[1], plan.Mentions[0], .. plan.Mentions.Skip(2)] }, relation, "relation"));
+        }
+        return (oneWay, result);
+    }
+
     private static CaptionPlan RelationPlan(IReadOnlyList<SceneObject> objects, int subject, int reference, string relation, bool withSize, Random random)
     {
         var mentions = new List<CaptionMention> { CaptionMention.Of(objects[subject], withSize), CaptionMention.Of(objects[reference], withSize) };

@@ -7,7 +7,9 @@ namespace InterBert.Synthetic;
 /// <summary>
 /// Writes a synthetic scene dataset: <c>images/*.png</c>, a Karpathy-split <c>dataset.json</c> (English captions) and
 /// <c>dataset.zh.json</c> (Chinese captions, same images and splits), each image with its <c>hard_negatives</c>, and
-/// <c>objects.jsonl</c> (one labelled box per object). The same seed and size give the same bytes.
+/// <c>objects.jsonl</c> (one labelled box per object), and the same datasets with every relation stated one way
+/// (<c>dataset.one-way.json</c>, <c>dataset.zh.one-way.json</c>: <see cref="SceneGenerator.OneWay"/>) for a relation
+/// curriculum. The same seed and size give the same bytes.
 /// </summary>
 public static class SyntheticDataset
 {
@@ -26,6 +28,9 @@ public static class SyntheticDataset
 
     /// <summary>The dataset file of a language.</summary>
     public static string DatasetFileFor(string language) => language == "en" ? DatasetFile : $"dataset.{language}.json";
+
+    /// <summary>The dataset file of a language with every relation stated one way (left or above).</summary>
+    public static string OneWayDatasetFileFor(string language) => Path.ChangeExtension(DatasetFileFor(language), ".one-way.json");
 
     /// <summary>The objects file name.</summary>
     public const string ObjectsFile = "objects.jsonl";
@@ -62,21 +67,25 @@ public static class SyntheticDataset
             if (!File.Exists(imagePath) || !File.ReadAllBytes(imagePath).AsSpan().SequenceEqual(png)) AtomicFile.Write(imagePath, t => File.WriteAllBytes(t, png));
             lock (gate) progress?.Report(new Progress(++done, entries.Count));
         });
+        var oneWayDatasets = languages.ToDictionary(l => l.Code, _ => new JsonArray());
+        static JsonObject Entry(SceneLanguage language, string fileName, string split, IEnumerable<CaptionPlan> captions, IEnumerable<(CaptionPlan Plan, int TrueCaption, string Changed)> negatives) => new()
+        {
+            ["filepath"] = "images", ["filename"] = fileName, ["split"] = split,
+            ["sentences"] = new JsonArray(captions.Select(c => (JsonNode)new JsonObject { ["raw"] = language.Render(c) }).ToArray()),
+            ["hard_negatives"] = new JsonArray(negatives.Select(n => (JsonNode)new JsonObject
+            {
+                ["raw"] = language.Render(n.Plan), ["true_sentence"] = n.TrueCaption, ["changed"] = n.Changed,
+            }).ToArray()),
+        };
         foreach (var (scene, _, captions, negatives) in entries)
         {
             var fileName = scene.Id + ".png";
             var split = scene.Split;
+            var oneWay = SceneGenerator.OneWay(captions, negatives);
             foreach (var language in languages)
             {
-                datasets[language.Code].Add(new JsonObject
-                {
-                    ["filepath"] = "images", ["filename"] = fileName, ["split"] = split,
-                    ["sentences"] = new JsonArray(captions.Select(c => (JsonNode)new JsonObject { ["raw"] = language.Render(c) }).ToArray()),
-                    ["hard_negatives"] = new JsonArray(negatives.Select(n => (JsonNode)new JsonObject
-                    {
-                        ["raw"] = language.Render(n.Plan), ["true_sentence"] = n.TrueCaption, ["changed"] = n.Changed,
-                    }).ToArray()),
-                });
+                datasets[language.Code].Add(Entry(language, fileName, split, captions, negatives));
+                oneWayDatasets[language.Code].Add(Entry(language, fileName, split, oneWay.Captions, oneWay.Negatives));
             }
             foreach (var o in scene.Objects)
             {
@@ -92,6 +101,8 @@ public static class SyntheticDataset
         {
             var root = new JsonObject { ["dataset"] = "synthetic-scenes", ["language"] = language.Code, ["seed"] = options.Seed, ["images"] = datasets[language.Code] };
             AtomicFile.WriteAllText(Path.Combine(folder, DatasetFileFor(language.Code)), root.ToJsonString(Json) + "\n");
+            var oneWayRoot = new JsonObject { ["dataset"] = "synthetic-scenes, relations one way", ["language"] = language.Code, ["seed"] = options.Seed, ["images"] = oneWayDatasets[language.Code] };
+            AtomicFile.WriteAllText(Path.Combine(folder, OneWayDatasetFileFor(language.Code)), oneWayRoot.ToJsonString(Json) + "\n");
         }
         AtomicFile.WriteAllText(Path.Combine(folder, ObjectsFile), objects.ToString());
         return entries.Select(e => e.Scene).ToList();

@@ -35,13 +35,15 @@ public sealed class DemoRecipe
         this.host = host ?? new WorkflowHost();
         // The report shows the runs' loss curves.
         Training.TrainingPlots.Enable();
-        stages = new StagedRun(folder, "demo", 12, this.host, @"mm\:ss");
+        stages = new StagedRun(folder, "demo", settings.RelationCurriculumSteps > 0 ? 13 : 12, this.host, @"mm\:ss");
     }
 
     private string Scenes => Path.Combine(folder, "scenes");
     private string Dataset => Path.Combine(Scenes, SyntheticDataset.DatasetFileFor(settings.Language));
     private string Features => Path.Combine(folder, "features");
     private string InitialWeights => Path.Combine(folder, "init", "model.safetensors");
+    private string OneWayDataset => Path.Combine(Scenes, SyntheticDataset.OneWayDatasetFileFor(settings.Language));
+    private string OneWayPretrainFolder => Path.Combine(folder, "pretrain-one-way");
     private string PretrainFolder => Path.Combine(folder, "pretrain");
     private string PretrainedWeights => Path.Combine(PretrainFolder, "model.safetensors");
     private string EvaluationFolder => Path.Combine(folder, "eval");
@@ -64,7 +66,11 @@ public sealed class DemoRecipe
         var initFingerprint = fingerprint + "|" + settings.Fingerprint("init");
         if (!Stage("init", settings.Language == "en" ? "initial weights from MiniLM" : settings.ChineseLayersFromMiniLm ? "character vocabulary into MiniLM's layers" : "character vocabulary and random weights", initFingerprint, Path.GetDirectoryName(InitialWeights)!, Initialise)) return false;
         var pretrainFingerprint = initFingerprint + "|" + settings.Fingerprint("pretrain");
-        if (!Stage("pretrain", $"pretrain {settings.PretrainSteps} steps (MSM + MRM + ITM)", pretrainFingerprint, PretrainFolder, Pretrain)) return false;
+        var curriculum = settings.RelationCurriculumSteps;
+        if (curriculum > 0 && !Stage("pretrain-one-way", $"pretrain {curriculum} steps with every relation stated one way (left, above)", pretrainFingerprint + "|one-way", OneWayPretrainFolder,
+                (p, c) => Pretrain(OneWayDataset, InitialWeights, OneWayPretrainFolder, curriculum, p, c))) return false;
+        if (!Stage("pretrain", $"pretrain {settings.PretrainSteps - curriculum} steps (MSM + MRM + ITM){(curriculum > 0 ? ", from the one-way model" : "")}", pretrainFingerprint, PretrainFolder,
+                (p, c) => Pretrain(Dataset, curriculum > 0 ? Path.Combine(OneWayPretrainFolder, "model.safetensors") : InitialWeights, PretrainFolder, settings.PretrainSteps - curriculum, p, c))) return false;
         var evaluate = settings.Fingerprint("evaluate");
         if (!Stage("zero-shot", "zero-shot retrieval (matching head)", pretrainFingerprint + "|zero-shot|" + evaluate, null,
                 (p, c) => Evaluate("zero-shot", PretrainedWeights, zeroShot: true, p, c))) return false;
@@ -147,10 +153,10 @@ public sealed class DemoRecipe
         return true;
     }
 
-    private bool Pretrain(IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    private bool Pretrain(string dataset, string init, string output, int steps, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
-        var options = RecipeTraining.Pretraining(settings, Dataset, Features, InitialWeights, PretrainFolder, Path.Combine(folder, "cache"));
-        return RecipeTraining.Run(options with { Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind, AllRegionsMaskedRate = settings.AllRegionsMaskedRate }, CheckpointEvery = 50, LogEvery = 5 }, host, progress, cancel);
+        var options = RecipeTraining.Pretraining(settings, dataset, Features, init, output, Path.Combine(folder, "cache"));
+        return RecipeTraining.Run(options with { Steps = steps, EvalEvery = Math.Max(1, steps / 4), Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind, AllRegionsMaskedRate = settings.AllRegionsMaskedRate }, CheckpointEvery = 50, LogEvery = 5 }, host, progress, cancel);
     }
 
     // The demo's fine-tuning trains MiniLM's weights at the full rate, and draws half its wrong captions from each scene's own hard negatives.

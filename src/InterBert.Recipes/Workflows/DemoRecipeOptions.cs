@@ -72,6 +72,13 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// <summary>Whether the model gets the attention bias from region pair geometry (<see cref="Modeling.InterBertConfig.GeometryAttentionBias"/>).</summary>
     public bool GeometryBias { get; init; }
 
+    /// <summary>
+    /// Relation curriculum: the first this many of <see cref="PretrainSteps"/> pretrain on the scenes with every relation
+    /// stated one way (left or above: <see cref="Synthetic.SceneGenerator.OneWay"/>), the rest, from those weights, on
+    /// all captions. 0: none.
+    /// </summary>
+    public int RelationCurriculumSteps { get; init; }
+
     /// <summary>Sine frequencies of the new model's box encoding (<see cref="Modeling.InterBertConfig.VLocationFrequencies"/>); 0, the paper's five numbers, by default.</summary>
     public int LocationFrequencies { get; init; }
 
@@ -90,10 +97,10 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// <summary>A stable text of every setting, for deciding whether a stage's results can be reused.</summary>
     public string Fingerprint(string stage) => stage switch
     {
-        "scenes" => $"scenes v1 images={Images} test={TestImages} seed={Seed}" + (MirroredTwins ? " mirrored-twins" : ""),
+        "scenes" => $"scenes v2 one-way images={Images} test={TestImages} seed={Seed}" + (MirroredTwins ? " mirrored-twins" : ""),
         "features" => "features v2 classes",
         "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
-        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : ""),
+        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : "") + (RelationCurriculumSteps > 0 ? $" relation-curriculum={RelationCurriculumSteps}" : ""),
         "evaluate" => $"evaluate v3 grounding-sizes shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "calibrate" => $"calibrate v2 candidates=16 precision={Precision.Name()}",

@@ -81,5 +81,22 @@ public sealed class DemoPipelineTests
             Assert.True(pipeline.Config.GeometryAttentionBias);
             Assert.Equal(3, pipeline.Search("一个红色的圆", top: 3).Count);
         }
+
+        // The relation curriculum: the first steps on the one-way captions (fewer: one of each scene's two relation
+        // captions left out), the rest from that model on all captions; the scenes and features reused (the initial
+        // weights are those without the geometry bias again, so they are made anew).
+        var curriculum = CliProcess.Run([.. Args(folder.Path, "2"), "--relation-curriculum", "1"]);
+        Assert.True(curriculum.ExitCode == 0, curriculum.Output + curriculum.Error);
+        Assert.Equal(2, curriculum.Output.Split('\n').Count(l => l.Contains(": reused")));
+        JsonNode Run(string stage) => JsonNode.Parse(File.ReadAllText(Path.Combine(folder.Path, stage, "run.json")))!;
+        var (oneWay, all) = (Run("pretrain-one-way"), Run("pretrain"));
+        Assert.Equal((1, 3), (oneWay["training"]!["Steps"]!.GetValue<int>(), all["training"]!["Steps"]!.GetValue<int>()));
+        var relationScenes = JsonNode.Parse(File.ReadAllText(Path.Combine(folder.Path, "scenes", "dataset.zh.json")))!["images"]!.AsArray()
+            .Count(i => i!["split"]!.GetValue<string>() == "train" && i["hard_negatives"]!.AsArray().Count == 2);
+        Assert.Equal(all["train_captions"]!.GetValue<int>() - relationScenes, oneWay["train_captions"]!.GetValue<int>());
+        Assert.Contains("`--relation-curriculum`", File.ReadAllText(folder.File("report.md")));
+        var wrongCurriculum = CliProcess.Run([.. Args(folder.Path, "2"), "--relation-curriculum", "4"]);
+        Assert.Equal(2, wrongCurriculum.ExitCode);
+        Assert.Contains("--relation-curriculum 4", wrongCurriculum.Error);
     }
 }

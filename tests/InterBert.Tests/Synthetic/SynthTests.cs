@@ -28,7 +28,7 @@ public sealed partial class SynthTests
             Assert.True(code == 0, output + error);
         }
         var files = Directory.GetFiles(first.Path, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(first.Path, f)).Order().ToList();
-        Assert.Equal(30 + 3, files.Count); // 30 PNGs, dataset.json, dataset.zh.json, objects.jsonl
+        Assert.Equal(30 + 5, files.Count); // 30 PNGs, dataset.json, dataset.zh.json, their one-way versions, objects.jsonl
         Assert.Equal(files, Directory.GetFiles(second.Path, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(second.Path, f)).Order());
         foreach (var file in files) Assert.True(File.ReadAllBytes(Path.Combine(first.Path, file)).SequenceEqual(File.ReadAllBytes(Path.Combine(second.Path, file))), file);
         Assert.False(File.ReadAllBytes(Path.Combine(first.Path, "dataset.json")).SequenceEqual(File.ReadAllBytes(Path.Combine(other.Path, "dataset.json"))));
@@ -108,6 +108,44 @@ public sealed partial class SynthTests
         }
         Assert.Equal([1, 2, 3, 4], counts.Keys.Order());
         Assert.True(relations > 100, $"only {relations} relation captions");
+        foreach (var language in new[] { "en", "zh" }) CheckOneWay(folder, language, boxes);
+    }
+
+    /// <summary>
+    /// The one-way dataset: the same images and captions, less each relation caption that says right or below (its pair
+    /// saying left or above stays), and a relation negative that is false, says left or above, and swaps its true caption's two objects.
+    /// </summary>
+    private static void CheckOneWay(TempFolder folder, string language, Dictionary<string, List<LabelledBox>> boxes)
+    {
+        var images = JsonNode.Parse(File.ReadAllText(folder.File(SyntheticDataset.DatasetFileFor(language))))!["images"]!.AsArray();
+        var oneWay = JsonNode.Parse(File.ReadAllText(folder.File(SyntheticDataset.OneWayDatasetFileFor(language))))!["images"]!.AsArray();
+        Assert.Equal(images.Select(i => i!["filename"]!.GetValue<string>()), oneWay.Select(i => i!["filename"]!.GetValue<string>()));
+        var directions = new HashSet<string>();
+        foreach (var (image, kept) in images.Zip(oneWay))
+        {
+            var objects = boxes[Path.GetFileNameWithoutExtension(image!["filename"]!.GetValue<string>())];
+            var all = image["sentences"]!.AsArray().Select(x => x!["raw"]!.GetValue<string>()).ToList();
+            var sentences = kept!["sentences"]!.AsArray().Select(x => x!["raw"]!.GetValue<string>()).ToList();
+            Assert.Equal(all.Where(c => Parse(c, language).Relation is null or "left" or "above"), sentences);
+            Assert.Equal(objects.Count >= 2 ? 4 : 5, sentences.Count);
+            foreach (var negative in kept["hard_negatives"]!.AsArray())
+            {
+                var raw = negative!["raw"]!.GetValue<string>();
+                var truth = sentences[negative["true_sentence"]!.GetValue<int>()];
+                if (negative["changed"]!.GetValue<string>() != "relation")
+                {
+                    Assert.Contains(raw, image["hard_negatives"]!.AsArray().Select(n => n!["raw"]!.GetValue<string>()));
+                    continue;
+                }
+                var (mentions, relation, _) = Parse(raw, language);
+                var (trueMentions, trueRelation, _) = Parse(truth, language);
+                directions.Add(relation!);
+                Assert.Equal(trueRelation, relation);
+                Assert.Equal((trueMentions[1], trueMentions[0]), (mentions[0], mentions[1]));
+                Assert.False(RelationHolds(relation!, Find(objects, mentions[0]), Find(objects, mentions[1])), $"one-way relation negative '{raw}' is true");
+            }
+        }
+        Assert.Equal(["above", "left"], directions.Order());
     }
 
     [Fact]
