@@ -26,8 +26,11 @@ public sealed class BindingScenes(int classes, bool fixedRelation, bool visibleF
 
     private readonly Random random = new(seed);
 
+    // The changed captions' absent classes come from their own source, so that the scenes are the same with or without them.
+    private readonly Random absentClasses = new(seed + 7919);
+
     /// <summary>Object classes in play (at most <see cref="FeatureSize"/>).</summary>
-    public int Classes { get; } = classes is >= 2 and <= FeatureSize ? classes : throw new ArgumentOutOfRangeException(nameof(classes), $"expected 2 to {FeatureSize} classes");
+    public int Classes { get; } = classes is >= 3 and <= FeatureSize ? classes : throw new ArgumentOutOfRangeException(nameof(classes), $"expected 3 to {FeatureSize} classes");
 
     /// <summary>Whether every caption says "left".</summary>
     public bool FixedRelation { get; } = fixedRelation;
@@ -35,13 +38,19 @@ public sealed class BindingScenes(int classes, bool fixedRelation, bool visibleF
     /// <summary>Whether each object's box carries its class as a one-hot feature (a sanity check: then the boxes alone suffice).</summary>
     public bool VisibleFeatures { get; } = visibleFeatures;
 
-    /// <summary>A batch of scenes: the model's inputs, each object box's class, and the rows of the image sequence (global token first) that hold the object boxes, two per scene.</summary>
-    public sealed record Batch(TextBatch Text, ImageBatch Image, long[] Targets, long[] ObjectRows, float[] ObjectCentres, long[] Captions);
+    /// <summary>
+    /// A batch of scenes: the model's inputs, each object box's class, the rows of the image sequence (global token
+    /// first) that hold the object boxes, two per scene, each caption with its two objects swapped, and each caption with
+    /// its subject changed to a class not in the scene (both false of their scene).
+    /// </summary>
+    public sealed record Batch(TextBatch Text, ImageBatch Image, long[] Targets, long[] ObjectRows, float[] ObjectCentres, long[] Captions, TextBatch SwappedText, TextBatch ChangedText);
 
     /// <summary>Draws <paramref name="scenes"/> scenes.</summary>
     public Batch Next(int scenes)
     {
         var ids = new long[scenes * CaptionLength];
+        var swappedIds = new long[scenes * CaptionLength];
+        var changedIds = new long[scenes * CaptionLength];
         var locations = new float[scenes * RegionCount * 5];
         var features = new float[scenes * RegionCount * FeatureSize];
         var targets = new long[scenes * 2];
@@ -60,6 +69,12 @@ public sealed class BindingScenes(int classes, bool fixedRelation, bool visibleF
             var (subject, @object) = firstIsSubject ? (first, second) : (second, first);
             long[] caption = [Cls, A, FirstObjectWord + subject, To, The, left ? Left : Right, Of, A, FirstObjectWord + @object, Sep];
             Array.Copy(caption, 0, ids, i * CaptionLength, CaptionLength);
+            long[] swapped = [Cls, A, FirstObjectWord + @object, To, The, left ? Left : Right, Of, A, FirstObjectWord + subject, Sep];
+            Array.Copy(swapped, 0, swappedIds, i * CaptionLength, CaptionLength);
+            int absent;
+            do absent = absentClasses.Next(Classes); while (absent == first || absent == second);
+            Array.Copy(caption, 0, changedIds, i * CaptionLength, CaptionLength);
+            changedIds[i * CaptionLength + 2] = FirstObjectWord + absent;
             // Which object is the first box is drawn too, so the box order says nothing.
             var boxes = random.Next(2) == 0 ? new[] { (first, firstX), (second, secondX) } : [(second, secondX), (first, firstX)];
             SetBox(locations, i * RegionCount, 0.5, 0.5, 1, 1);
@@ -75,9 +90,11 @@ public sealed class BindingScenes(int classes, bool fixedRelation, bool visibleF
             }
         }
         var inputIds = tensor(ids).reshape(scenes, CaptionLength);
+        var swappedInputIds = tensor(swappedIds).reshape(scenes, CaptionLength);
+        var changedInputIds = tensor(changedIds).reshape(scenes, CaptionLength);
         return new Batch(new TextBatch(inputIds, ones_like(inputIds)),
             new ImageBatch(tensor(features).reshape(scenes, RegionCount, FeatureSize), tensor(locations).reshape(scenes, RegionCount, 5), ones(scenes, RegionCount)),
-            targets, rows, centres, ids);
+            targets, rows, centres, ids, new TextBatch(swappedInputIds, ones_like(swappedInputIds)), new TextBatch(changedInputIds, ones_like(changedInputIds)));
     }
 
     /// <summary>The paper's five box numbers (x1, y1, x2, y2, area), clipped to the image.</summary>

@@ -18,6 +18,14 @@ public sealed class BindingScenesTests
             var caption = batch.Captions.Skip(i * BindingScenes.CaptionLength).Take(BindingScenes.CaptionLength).ToArray();
             var (subject, relation, @object) = (caption[2] - BindingScenes.FirstObjectWord, caption[5], caption[8] - BindingScenes.FirstObjectWord);
             relations.Add(relation);
+            // The swapped caption names the same two objects the other way round, the rest unchanged.
+            var swapped = batch.SwappedText.InputIds[i].data<long>().ToArray();
+            Assert.Equal(caption.Select((token, t) => t == 2 ? caption[8] : t == 8 ? caption[2] : token), swapped);
+            // The changed caption names, as its subject, an object that is in neither box.
+            var changed = batch.ChangedText.InputIds[i].data<long>().ToArray();
+            Assert.Equal(caption.Where((_, t) => t != 2), changed.Where((_, t) => t != 2));
+            Assert.DoesNotContain(changed[2] - BindingScenes.FirstObjectWord, new[] { subject, @object });
+            Assert.InRange(changed[2] - BindingScenes.FirstObjectWord, 0, 7);
             var (a, b) = (i * 2, i * 2 + 1);
             Assert.Equal(new[] { subject, @object }.Order(), new[] { batch.Targets[a], batch.Targets[b] }.Order());
             Assert.NotEqual(subject, @object);
