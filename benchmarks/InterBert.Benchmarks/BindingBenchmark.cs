@@ -8,8 +8,9 @@ namespace InterBert.Benchmarks;
 
 /// <summary>
 /// <c>bench binding</c>: can the interaction bind a relation word to boxes at all? A small model is trained from scratch
-/// on <see cref="BindingScenes"/> to name each hidden object box from the caption, and its test accuracy (chance 50%)
-/// is printed as it trains. A diagnosis for spatial relations that is quicker than the demo and has one cause only.
+/// on <see cref="BindingScenes"/> to name each hidden object box from the caption (or, <c>--matching</c>, to score a
+/// caption above its swap, the demo's question), and its test accuracy (chance 50%) is printed as it trains. A
+/// diagnosis for spatial relations that is quicker than the demo and has one cause only.
 /// </summary>
 public static class BindingBenchmark
 {
@@ -32,7 +33,7 @@ public static class BindingBenchmark
         var changedObject = new Option<bool>("--changed-object") { Description = "with --matching: the wrong caption names an object not in the scene instead of swapping the two (the sanity check of matching)" };
         var visible = new Option<bool>("--visible-features") { Description = "each box shows its object (a sanity check)" };
         var seed = new Option<int>("--seed") { Description = "seed of the weights and the scenes", DefaultValueFactory = _ => 1 };
-        var command = new Command("binding", "Toy scenes that need a relation word bound to boxes: accuracy of naming each hidden object box from the caption (chance 50%) as a small model trains")
+        var command = new Command("binding", "Toy scenes that need a relation word bound to boxes: accuracy of naming each hidden object box from the caption, or (--matching) of scoring a caption above its swap, as a small model trains (chance 50%)")
         {
             steps, layers, hidden, classes, learningRate, batch, geometry, frequencies, fixedRelation, curriculum, ramp, matching, changedObject, namingWeight, visible, seed,
         };
