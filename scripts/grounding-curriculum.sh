@@ -47,6 +47,7 @@ for name, path in [('dataset', 'test-two-objects.json'), ('dataset.one-way', 'te
 PY
 interbert() { "$root/interbert" "$@"; }
 pretrain() { # NAME DATASET INIT STEPS
+  echo "grounding-curriculum: pretraining $1 ($4 steps on $2.json; log $out/$1.log)"
   interbert pretrain --dataset "$out/$2.json" --features "$demo/features" --init "$3" --out "$out/$1" --steps "$4" --lr 3e-4 \
     --pretrained-lr-multiplier 1 --loss-weights 0:1:0 --mask-all-regions 1 --precision bf16 --seed 1 > "$out/$1.log"
 }

@@ -51,8 +51,12 @@ public static class BindingBenchmark
                 // Nothing to regularise in endless fresh scenes; dropout would only slow the measurement.
                 HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0, VHiddenDropoutProb = 0, VAttentionProbsDropoutProb = 0,
             };
-            Console.WriteLine($"bench binding: {parse.GetValue(layers)} interaction layers of {parse.GetValue(hidden)}, {parse.GetValue(classes)} classes, " +
-                $"{(parse.GetValue(fixedRelation) ? "relation always \"left\"" : parse.GetValue(curriculum) > 0 ? $"relation always \"left\" for {parse.GetValue(curriculum)} steps, then left or right{(parse.GetValue(ramp) > 0 ? $" on a share of steps rising over {parse.GetValue(ramp)}" : "")}" : "relation left or right")}, {(parse.GetValue(matching) ? $"caption against {(parse.GetValue(changedObject) ? "one naming an absent object" : "its swap")} (features visible)" : $"features {(parse.GetValue(visible) ? "visible" : "hidden")}")}, " +
+            var relations = parse.GetValue(fixedRelation) ? "relation always \"left\""
+                : parse.GetValue(curriculum) == 0 ? "relation left or right"
+                : $"relation always \"left\" for {parse.GetValue(curriculum)} steps, then left or right" + (parse.GetValue(ramp) > 0 ? $" on a share of steps rising over {parse.GetValue(ramp)}" : "");
+            var question = !parse.GetValue(matching) ? $"features {(parse.GetValue(visible) ? "visible" : "hidden")}"
+                : $"caption against {(parse.GetValue(changedObject) ? "one naming an absent object" : "its swap")} (features visible)" + (parse.GetValue(namingWeight) > 0 ? $", naming loss at {parse.GetValue(namingWeight)}" : "");
+            Console.WriteLine($"bench binding: {parse.GetValue(layers)} interaction layers of {parse.GetValue(hidden)}, {parse.GetValue(classes)} classes, {relations}, {question}, " +
                 $"geometry bias {(parse.GetValue(geometry) ? "on" : "off")}, location frequencies {parse.GetValue(frequencies)}, {get_num_threads()} threads; chance 50%");
             // Matching needs the features: with them hidden, nothing tells a caption from its swap.
             var shown = parse.GetValue(visible) || parse.GetValue(matching);
@@ -60,12 +64,12 @@ public static class BindingBenchmark
             // The curriculum's scenes are the same but for the relation word; their own seed keeps the test scenes those of a run without it.
             var warmUp = new BindingScenes(parse.GetValue(classes), true, shown, parse.GetValue(seed) + 1000);
             var task = !parse.GetValue(matching) ? BindingTask.Naming : parse.GetValue(changedObject) ? BindingTask.ChangedObject : BindingTask.Swapped;
+            var naming = parse.GetValue(matching) && parse.GetValue(namingWeight) > 0;
             var training = new BindingTraining(parse.GetValue(steps), parse.GetValue(batch), parse.GetValue(learningRate), parse.GetValue(seed))
             {
                 WarmUp = warmUp, WarmUpSteps = parse.GetValue(curriculum), RampSteps = parse.GetValue(ramp), NamingWeight = parse.GetValue(namingWeight),
-                NamingScenes = parse.GetValue(matching) && parse.GetValue(namingWeight) > 0
-                    ? new BindingScenes(parse.GetValue(classes), parse.GetValue(fixedRelation), false, parse.GetValue(seed) + 2000) : null,
-                NamingWarmUp = new BindingScenes(parse.GetValue(classes), true, false, parse.GetValue(seed) + 3000),
+                NamingScenes = naming ? new BindingScenes(parse.GetValue(classes), parse.GetValue(fixedRelation), false, parse.GetValue(seed) + 2000) : null,
+                NamingWarmUp = naming ? new BindingScenes(parse.GetValue(classes), true, false, parse.GetValue(seed) + 3000) : null,
             };
             Train(config, scenes, task, training,
                 (step, loss, accuracy, seconds) => Console.WriteLine($"  step {step}: loss {loss:F3}, {(parse.GetValue(matching) ? "test captions above the wrong one" : "test boxes named right")} {accuracy:F1}% [{seconds:F0} s]"));

@@ -63,8 +63,6 @@ public static class DemoCommand
                 AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),
                 RelationCurriculumSteps = parse.GetValue(relationCurriculum),
             };
-            if (settings.RelationCurriculumSteps < 0 || settings.RelationCurriculumSteps >= settings.PretrainSteps)
-                throw new ArgumentException($"--relation-curriculum {settings.RelationCurriculumSteps}: from 0 to fewer than the {settings.PretrainSteps} pretraining steps");
             if (parse.GetValue(ownNegativeRate) is { } rate)
             {
                 if (rate is < 0 or > 1) throw new ArgumentException($"--own-negative-rate {rate}: a share from 0 to 1");

@@ -106,10 +106,7 @@ public static class SceneGenerator
         negatives.Add((list with { Mentions = changed }, 0, "attribute"));
         if (captions[2].Kind == "relation")
         {
-            var relation = captions[2];
-            var swapped = new List<CaptionMention> { relation.Mentions[1], relation.Mentions[0] };
-            swapped.AddRange(relation.Mentions.Skip(2));
-            negatives.Add((relation with { Mentions = swapped }, 2, "relation"));
+            negatives.Add((WithObjectsSwapped(captions[2]), 2, "relation"));
         }
         return negatives;
     }
@@ -130,9 +127,7 @@ public static class SceneGenerator
         var objects = scene.Objects.Select(o => horizontal
             ? o with { X1 = scene.Width - o.X2, X2 = scene.Width - o.X1 }
             : o with { Y1 = scene.Height - o.Y2, Y2 = scene.Height - o.Y1 }).ToList();
-        static CaptionPlan Swapped(CaptionPlan plan) => plan.Kind != "relation" ? plan
-            : plan with { Mentions = [plan.Mentions[1], plan.Mentions[0], .. plan.Mentions.Skip(2)] };
-        var twinCaptions = captions.Select(Swapped).ToList();
+        var twinCaptions = captions.Select(plan => plan.Kind != "relation" ? plan : WithObjectsSwapped(plan)).ToList();
         var twinNegatives = negatives.Select(n => n.Changed == "relation" ? (captions[n.TrueCaption], n.TrueCaption, n.Changed) : n).ToList();
         return (scene with { Id = scene.Id + "-mirrored", Objects = objects }, twinCaptions, twinNegatives);
     }
@@ -151,13 +146,12 @@ public static class SceneGenerator
         var oneWay = kept.Select(i => captions[i]).ToList();
         var result = negatives.Where(n => n.Changed != "relation").Select(n => (n.Plan, kept.IndexOf(n.TrueCaption), n.Changed)).ToList();
         var relation = oneWay.FindIndex(c => c.Kind == "relation");
-        if (relation >= 0 && negatives.Any(n => n.Changed == "relation"))
-        {
-            var plan = oneWay[relation];
-            result.Add((plan with { Mentions = [plan.Mentions[1], plan.Mentions[0], .. plan.Mentions.Skip(2)] }, relation, "relation"));
-        }
+        if (relation >= 0 && negatives.Any(n => n.Changed == "relation")) result.Add((WithObjectsSwapped(oneWay[relation]), relation, "relation"));
         return (oneWay, result);
     }
+
+    /// <summary>A relation caption with its two related objects swapped ("A left of B" → "B left of A"), the rest as it was.</summary>
+    private static CaptionPlan WithObjectsSwapped(CaptionPlan plan) => plan with { Mentions = [plan.Mentions[1], plan.Mentions[0], .. plan.Mentions.Skip(2)] };
 
     private static CaptionPlan RelationPlan(IReadOnlyList<SceneObject> objects, int subject, int reference, string relation, bool withSize, Random random)
     {

@@ -30,6 +30,8 @@ public sealed class DemoRecipe
     {
         // Refused before any stage runs, not when the fine-tuning reaches it.
         HardNegativeReader.CheckKindHasRate(settings.OwnNegativeKind, Math.Min(settings.OwnNegativeRate, settings.FinetuneOwnNegativeRate));
+        if (settings.RelationCurriculumSteps < 0 || settings.RelationCurriculumSteps >= settings.PretrainSteps)
+            throw new ArgumentException($"--relation-curriculum {settings.RelationCurriculumSteps}: from 0 to fewer than the {settings.PretrainSteps} pretraining steps");
         this.folder = folder;
         this.settings = settings;
         this.host = host ?? new WorkflowHost();
