@@ -83,6 +83,20 @@ public static class CommandLine
         return option;
     }
 
+    /// <summary>The <c>--region-judge-weight</c> option of the jobs that write a model.</summary>
+    public static Option<double?> RegionJudgeWeightOption()
+    {
+        var option = new Option<double?>("--region-judge-weight")
+        {
+            Description = "the written model's pair scores add its region head's judgement at this weight: how much better the caption lets the head name the regions, every region's features hidden, than no caption does (0: off; default: as the initial weights)",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValue(option) is { } weight && !(weight >= 0 && double.IsFinite(weight))) result.AddError($"--region-judge-weight {weight}: a number, 0 or more");
+        });
+        return option;
+    }
+
     /// <summary>The <c>--own-negatives</c> option: which kind of an image's own hard negatives serve as wrong captions.</summary>
     public static Option<string> OwnNegativeKindOption()
     {

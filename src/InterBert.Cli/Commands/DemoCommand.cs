@@ -35,10 +35,15 @@ public static class DemoCommand
         var ownNegatives = CommandLine.OwnNegativeKindOption();
         var allRegionsMasked = CommandLine.AllRegionsMaskedOption();
         var mirroredTwins = new Option<bool>("--mirrored-twins") { Description = "each training scene with a relation caption also trains as its mirror image, whose relation captions are the scene's with their objects swapped (the same text true of one image, false of the other)" };
+        var groundingCurriculum = new Option<int>("--grounding-curriculum")
+        {
+            Description = "before pretraining, this many steps in each of four stages of masked region modeling alone, every region hidden, on the two-object scenes' relation captions: one way, then a third, two thirds and all of the scenes both ways; 0: none",
+        };
+        var judge = CommandLine.RegionJudgeWeightOption();
         var relationCurriculum = new Option<int>("--relation-curriculum") { Description = "pretrain the first this many steps on the scenes with every relation stated one way (left, above), then the rest on all captions; 0: none" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -61,7 +66,7 @@ public static class DemoCommand
                 OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownNegatives),
                 MirroredTwins = parse.GetValue(mirroredTwins),
                 AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),
-                RelationCurriculumSteps = parse.GetValue(relationCurriculum),
+                RelationCurriculumSteps = parse.GetValue(relationCurriculum), GroundingCurriculumSteps = parse.GetValue(groundingCurriculum), RegionJudgeWeight = parse.GetValue(judge) ?? 0,
             };
             if (parse.GetValue(ownNegativeRate) is { } rate)
             {

@@ -38,6 +38,7 @@ public static class PretrainCommand
         var allRegionsMasked = CommandLine.AllRegionsMaskedOption();
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "share of ITM negatives taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var precision = CommandLine.PrecisionOption();
+        var judge = CommandLine.RegionJudgeWeightOption();
         var negatives = new Option<string>("--negatives")
         {
             Description = "ITM's wrong captions (other than the image's own): random (with --hard-negative-rate from the TF-IDF pool), or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's; needs --contrastive-weight)",
@@ -48,7 +49,7 @@ public static class PretrainCommand
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, allRegionsMasked, negatives, precision,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, allRegionsMasked, negatives, precision, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -79,7 +80,7 @@ public static class PretrainCommand
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), EvalEvery = parse.GetValue(evalEvery),
                 TrainSplits = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit), Resume = parse.GetValue(resume),
-                Tasks = tasks, Precision = CommandLine.Precision(parse, precision),
+                Tasks = tasks, Precision = CommandLine.Precision(parse, precision), RegionJudgeWeight = parse.GetValue(judge),
             };
             return PretrainingJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;
         }));

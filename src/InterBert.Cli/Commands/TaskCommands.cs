@@ -67,10 +67,11 @@ public static class TaskCommands
         var keep = new Option<int>("--keep-checkpoints") { Description = "checkpoints kept", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its last checkpoint, exactly" };
         var precisionOption = CommandLine.PrecisionOption();
+        var judge = CommandLine.RegionJudgeWeightOption();
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
             task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, ownKind, negatives, mineBy, extraNegatives,
-            contrastiveBatch, fixedOthers, residualScore, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption,
+            contrastiveBatch, fixedOthers, residualScore, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -82,7 +83,7 @@ public static class TaskCommands
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), FixedContrastiveOthers = parse.GetValue(fixedOthers), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
-                Precision = CommandLine.Precision(parse, precisionOption),
+                Precision = CommandLine.Precision(parse, precisionOption), RegionJudgeWeight = parse.GetValue(judge),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;
         }));

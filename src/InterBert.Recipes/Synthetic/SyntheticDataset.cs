@@ -1,3 +1,4 @@
+using static System.FormattableString;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -46,8 +47,7 @@ public static class SyntheticDataset
         var languages = new SceneLanguage[] { new EnglishSceneLanguage(), new ChineseSceneLanguage() };
         var datasets = languages.ToDictionary(l => l.Code, _ => new JsonArray());
         var objects = new System.Text.StringBuilder();
-        var scenes = Enumerable.Range(0, options.Images).Select(index => SceneGenerator.Layout(options.Seed, index,
-            index < options.TestImages ? "test" : index < options.TestImages + options.ValidationImages ? "val" : "train")).ToList();
+        var scenes = Enumerable.Range(0, options.Images).Select(index => SceneGenerator.Layout(options.Seed, index, SplitOf(options, index))).ToList();
         // Each image with its captions and hard negatives, then the training scenes' mirrored twins when asked for.
         var entries = scenes.Select((scene, index) =>
         {
@@ -107,6 +107,49 @@ public static class SyntheticDataset
         AtomicFile.WriteAllText(Path.Combine(folder, ObjectsFile), objects.ToString());
         return entries.Select(e => e.Scene).ToList();
     }
+
+    /// <summary>
+    /// Writes to <paramref name="path"/> the grounding data of a relation curriculum: the training and validation scenes
+    /// with exactly two objects (so that the caption's two objects are the only boxes), with their relation captions
+    /// only, each scene's relation stated both ways ("A left of B" and "B right of A") with probability
+    /// <paramref name="bothWaysShare"/>, else one way (left or above: <see cref="SceneGenerator.OneWay"/>). The same
+    /// options, language, share and <paramref name="drawSeed"/> give the same bytes; no image is rendered (the scenes
+    /// are those <see cref="Write"/> renders with the same options). Returns the scenes written.
+    /// </summary>
+    public static int WriteGrounding(string path, Options options, string languageCode, double bothWaysShare, int drawSeed)
+    {
+        if (bothWaysShare is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(bothWaysShare), bothWaysShare, "a share from 0 to 1");
+        SceneLanguage language = languageCode switch
+        {
+            "en" => new EnglishSceneLanguage(),
+            "zh" => new ChineseSceneLanguage(),
+            _ => throw new InterBertException($"synth: no captions in language '{languageCode}'; expected en or zh"),
+        };
+        var draw = new Random(drawSeed);
+        var images = new JsonArray();
+        for (var index = options.TestImages; index < options.Images; index++)
+        {
+            var scene = SceneGenerator.Layout(options.Seed, index, SplitOf(options, index));
+            if (scene.Objects.Count != 2) continue;
+            var captions = SceneGenerator.Captions(options.Seed, index, scene);
+            var bothWays = draw.NextDouble() < bothWaysShare;
+            var kept = (bothWays ? captions : SceneGenerator.OneWay(captions, SceneGenerator.HardNegatives(options.Seed, index, scene, captions)).Captions).Where(c => c.Kind == "relation");
+            images.Add(new JsonObject
+            {
+                ["filepath"] = "images", ["filename"] = scene.Id + ".png", ["split"] = scene.Split,
+                ["sentences"] = new JsonArray(kept.Select(c => (JsonNode)new JsonObject { ["raw"] = language.Render(c) }).ToArray()),
+            });
+        }
+        var root = new JsonObject
+        {
+            ["dataset"] = Invariant($"synthetic-scenes, two objects, relation captions, {bothWaysShare:0.##} of the scenes both ways"), ["language"] = languageCode, ["seed"] = options.Seed, ["images"] = images,
+        };
+        AtomicFile.WriteAllText(path, root.ToJsonString(Json) + "\n");
+        return images.Count;
+    }
+
+    private static string SplitOf(Options options, int index) =>
+        index < options.TestImages ? "test" : index < options.TestImages + options.ValidationImages ? "val" : "train";
 
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -32,12 +32,14 @@ public sealed class DemoRecipe
         HardNegativeReader.CheckKindHasRate(settings.OwnNegativeKind, Math.Min(settings.OwnNegativeRate, settings.FinetuneOwnNegativeRate));
         if (settings.RelationCurriculumSteps < 0 || settings.RelationCurriculumSteps >= settings.PretrainSteps)
             throw new ArgumentException($"--relation-curriculum {settings.RelationCurriculumSteps}: from 0 to fewer than the {settings.PretrainSteps} pretraining steps");
+        if (settings.GroundingCurriculumSteps < 0) throw new ArgumentException($"--grounding-curriculum {settings.GroundingCurriculumSteps}: steps per stage, 0 or more");
+        if (!(settings.RegionJudgeWeight >= 0 && double.IsFinite(settings.RegionJudgeWeight))) throw new ArgumentException($"--region-judge-weight {settings.RegionJudgeWeight}: a number, 0 or more");
         this.folder = folder;
         this.settings = settings;
         this.host = host ?? new WorkflowHost();
         // The report shows the runs' loss curves.
         Training.TrainingPlots.Enable();
-        stages = new StagedRun(folder, "demo", settings.RelationCurriculumSteps > 0 ? 13 : 12, this.host, @"mm\:ss");
+        stages = new StagedRun(folder, "demo", 12 + (settings.RelationCurriculumSteps > 0 ? 1 : 0) + (settings.GroundingCurriculumSteps > 0 ? GroundingStages.Length : 0), this.host, @"mm\:ss");
     }
 
     private string Scenes => Path.Combine(folder, "scenes");
@@ -46,6 +48,11 @@ public sealed class DemoRecipe
     private string InitialWeights => Path.Combine(folder, "init", "model.safetensors");
     private string OneWayDataset => Path.Combine(Scenes, SyntheticDataset.OneWayDatasetFileFor(settings.Language));
     private string OneWayPretrainFolder => Path.Combine(folder, "pretrain-one-way");
+    private string GroundingFolder(string stage) => Path.Combine(folder, "ground-" + stage);
+
+    /// <summary>The grounding curriculum's stages: name, share of the two-object scenes stated both ways, and how it is said.</summary>
+    private static readonly (string Name, double BothWays, string Title)[] GroundingStages =
+        [("one-way", 0, "every relation one way (left, above)"), ("third", 1 / 3.0, "a third of the scenes both ways"), ("two-thirds", 2 / 3.0, "two thirds both ways"), ("both-ways", 1, "every scene both ways")];
     private string PretrainFolder => Path.Combine(folder, "pretrain");
     private string PretrainedWeights => Path.Combine(PretrainFolder, "model.safetensors");
     private string EvaluationFolder => Path.Combine(folder, "eval");
@@ -68,11 +75,25 @@ public sealed class DemoRecipe
         var initFingerprint = fingerprint + "|" + settings.Fingerprint("init");
         if (!Stage("init", settings.Language == "en" ? "initial weights from MiniLM" : settings.ChineseLayersFromMiniLm ? "character vocabulary into MiniLM's layers" : "character vocabulary and random weights", initFingerprint, Path.GetDirectoryName(InitialWeights)!, Initialise)) return false;
         var pretrainFingerprint = initFingerprint + "|" + settings.Fingerprint("pretrain");
+        // The grounding curriculum's stages, each from the last one's weights; the pretraining starts from the last.
+        var start = InitialWeights;
+        var grounding = settings.GroundingCurriculumSteps;
+        var groundingFingerprint = initFingerprint;
+        foreach (var (name, share, title) in grounding > 0 ? GroundingStages : [])
+        {
+            var from = start;
+            var output = GroundingFolder(name);
+            groundingFingerprint += $"|grounding v1 {name} steps={grounding} lr={settings.PretrainLearningRate} precision={settings.Precision.Name()} seed={settings.Seed}";
+            if (!Stage("ground-" + name, $"ground relations in the two-object scenes, {title} ({grounding} steps)", groundingFingerprint, output,
+                    (p, c) => Ground(share, from, output, p, c))) return false;
+            start = Path.Combine(output, "model.safetensors");
+        }
         var curriculum = settings.RelationCurriculumSteps;
         if (curriculum > 0 && !Stage("pretrain-one-way", $"pretrain {curriculum} steps with every relation stated one way (left, above)", pretrainFingerprint + "|one-way", OneWayPretrainFolder,
-                (p, c) => Pretrain(OneWayDataset, InitialWeights, OneWayPretrainFolder, curriculum, p, c))) return false;
-        if (!Stage("pretrain", $"pretrain {settings.PretrainSteps - curriculum} steps (MSM + MRM + ITM){(curriculum > 0 ? ", from the one-way model" : "")}", pretrainFingerprint, PretrainFolder,
-                (p, c) => Pretrain(Dataset, curriculum > 0 ? Path.Combine(OneWayPretrainFolder, "model.safetensors") : InitialWeights, PretrainFolder, settings.PretrainSteps - curriculum, p, c))) return false;
+                (p, c) => Pretrain(OneWayDataset, start, OneWayPretrainFolder, curriculum, p, c))) return false;
+        var pretrainFrom = curriculum > 0 ? Path.Combine(OneWayPretrainFolder, "model.safetensors") : start;
+        if (!Stage("pretrain", $"pretrain {settings.PretrainSteps - curriculum} steps (MSM + MRM + ITM){(curriculum > 0 ? ", from the one-way model" : grounding > 0 ? ", from the grounded model" : "")}", pretrainFingerprint, PretrainFolder,
+                (p, c) => Pretrain(Dataset, pretrainFrom, PretrainFolder, settings.PretrainSteps - curriculum, p, c))) return false;
         var evaluate = settings.Fingerprint("evaluate");
         if (!Stage("zero-shot", "zero-shot retrieval (matching head)", pretrainFingerprint + "|zero-shot|" + evaluate, null,
                 (p, c) => Evaluate("zero-shot", PretrainedWeights, zeroShot: true, p, c))) return false;
@@ -109,7 +130,7 @@ public sealed class DemoRecipe
     {
         try
         {
-            SyntheticDataset.Write(Scenes, new SyntheticDataset.Options(settings.Images, settings.Seed, settings.TestImages, settings.ValidationImages, settings.MirroredTwins),
+            SyntheticDataset.Write(Scenes, SceneOptions,
                 new Progress<SyntheticDataset.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, "scenes"))), cancel);
             return true;
         }
@@ -158,13 +179,35 @@ public sealed class DemoRecipe
     private bool Pretrain(string dataset, string init, string output, int steps, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         var options = RecipeTraining.Pretraining(settings, dataset, Features, init, output, Path.Combine(folder, "cache"));
-        return RecipeTraining.Run(options with { Steps = steps, EvalEvery = Math.Max(1, steps / 4), Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind, AllRegionsMaskedRate = settings.AllRegionsMaskedRate }, CheckpointEvery = 50, LogEvery = 5 }, host, progress, cancel);
+        return RecipeTraining.Run(options with
+        {
+            Steps = steps, EvalEvery = Math.Max(1, steps / 4), CheckpointEvery = 50, LogEvery = 5, RegionJudgeWeight = settings.RegionJudgeWeight,
+            Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind, AllRegionsMaskedRate = settings.AllRegionsMaskedRate },
+        }, host, progress, cancel);
     }
+
+    // A grounding stage: masked region modeling alone with every region hidden, so the region head must name each box
+    // from the caption and the boxes; MiniLM's layers at the full rate (at 0.3 times it they do not move far enough to bind).
+    private bool Ground(double bothWaysShare, string init, string output, IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    {
+        var dataset = Path.Combine(output + ".json");
+        SyntheticDataset.WriteGrounding(dataset, SceneOptions, settings.Language, bothWaysShare, settings.Seed);
+        var options = RecipeTraining.Pretraining(settings, dataset, Features, init, output, Path.Combine(folder, "cache"));
+        return RecipeTraining.Run(options with
+        {
+            Steps = settings.GroundingCurriculumSteps, EvalEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), CheckpointEvery = 50, LogEvery = 5, PretrainedLearningRateMultiplier = 1,
+            Tasks = options.Tasks with { SegmentWeight = 0, RegionWeight = 1, MatchingWeight = 0, ContrastiveWeight = 0, AllRegionsMaskedRate = 1 },
+        }, host, progress, cancel);
+    }
+
+    private SyntheticDataset.Options SceneOptions => new(settings.Images, settings.Seed, settings.TestImages, settings.ValidationImages, settings.MirroredTwins);
 
     // The demo's fine-tuning trains MiniLM's weights at the full rate, and draws half its wrong captions from each scene's own hard negatives.
     private bool Finetune(string initWeights, string runFolder, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
         RecipeTraining.Run(RecipeTraining.Retrieval(settings, Dataset, Features, initWeights, runFolder) with
         {
+            // The model without pretraining has an untrained region head: it never judges.
+            RegionJudgeWeight = initWeights == InitialWeights ? 0 : null,
             PretrainedLearningRateMultiplier = 1, MineEvery = Math.Max(1, settings.FinetuneSteps / 3), OwnNegativeRate = settings.FinetuneOwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind, LogEvery = 5,
         }, host, progress, cancel);
 

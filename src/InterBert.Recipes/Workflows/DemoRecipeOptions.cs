@@ -79,6 +79,22 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// </summary>
     public int RelationCurriculumSteps { get; init; }
 
+    /// <summary>
+    /// Grounding curriculum: before pretraining, this many steps in each of four stages of masked region modeling alone,
+    /// every region's features hidden, on the two-object training scenes' relation captions
+    /// (<see cref="Synthetic.SyntheticDataset.WriteGrounding"/>): every relation stated one way, then a third, two thirds
+    /// and all of the scenes both ways, each stage from the last one's weights, MiniLM's layers at the full rate; the
+    /// pretraining starts from the last. 0: none.
+    /// </summary>
+    public int GroundingCurriculumSteps { get; init; }
+
+    /// <summary>
+    /// The region judge weight of the pretrained model and the models fine-tuned from it
+    /// (<see cref="Modeling.InterBertConfig.RegionJudgeWeight"/>): their pair scores add the region head's judgement of
+    /// the caption. The model fine-tuned without pretraining never has it (its region head is untrained). 0: off.
+    /// </summary>
+    public double RegionJudgeWeight { get; init; }
+
     /// <summary>Sine frequencies of the new model's box encoding (<see cref="Modeling.InterBertConfig.VLocationFrequencies"/>); 0, the paper's five numbers, by default.</summary>
     public int LocationFrequencies { get; init; }
 
@@ -100,7 +116,8 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         "scenes" => $"scenes v2 one-way images={Images} test={TestImages} seed={Seed}" + (MirroredTwins ? " mirrored-twins" : ""),
         "features" => "features v2 classes",
         "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
-        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : "") + (RelationCurriculumSteps > 0 ? $" relation-curriculum={RelationCurriculumSteps}" : ""),
+        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : "") + (RelationCurriculumSteps > 0 ? $" relation-curriculum={RelationCurriculumSteps}" : "") +
+            (GroundingCurriculumSteps > 0 ? $" grounding-curriculum={GroundingCurriculumSteps}" : "") + (RegionJudgeWeight > 0 ? $" region-judge={RegionJudgeWeight}" : ""),
         "evaluate" => $"evaluate v3 grounding-sizes shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "calibrate" => $"calibrate v2 candidates=16 precision={Precision.Name()}",

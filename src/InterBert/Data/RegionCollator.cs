@@ -26,7 +26,10 @@ public static class RegionCollator
             Array.Copy(image.Locations, 0, locations, b * r * 5, count * 5);
             for (var i = 0; i < count; i++) mask[b * r + i] = 1;
         }
-        return new ImageBatch(tensor(features, [images.Count, r, featureSize]), tensor(locations, [images.Count, r, 5]), tensor(mask, [images.Count, r]));
+        // Class distributions come along when every image has them, of one size (a store of labelled or detected boxes).
+        var classCount = images[0].ClassCount;
+        var classes = classCount > 0 && images.All(i => i.Classes is not null && i.ClassCount == classCount) ? ClassTargets(images, classCount, r) : null;
+        return new ImageBatch(tensor(features, [images.Count, r, featureSize]), tensor(locations, [images.Count, r, 5]), tensor(mask, [images.Count, r])) { Classes = classes };
     }
 
     /// <summary>Class distributions [B, R, C] padded like <see cref="Collate"/> (zeros where absent).</summary>

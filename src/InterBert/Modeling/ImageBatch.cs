@@ -7,4 +7,12 @@ namespace InterBert.Modeling;
 /// (x1/W, y1/H, x2/W, y2/H, area/(W·H)), <c>RegionMask</c> [B, R] (1 for real regions).
 /// The model prepends its own global token, so outputs have R + 1 image positions.
 /// </summary>
-public sealed record ImageBatch(Tensor Features, Tensor Locations, Tensor RegionMask);
+public sealed record ImageBatch(Tensor Features, Tensor Locations, Tensor RegionMask)
+{
+    /// <summary>
+    /// Each region's class distribution [B, R, C] (zeros for padding and regions without one), when the feature store
+    /// has them: what masked region modeling predicts, and what a model with <see cref="InterBertConfig.RegionJudgeWeight"/>
+    /// scores a caption against. Null otherwise.
+    /// </summary>
+    public Tensor? Classes { get; init; }
+}

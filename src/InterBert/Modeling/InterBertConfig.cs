@@ -76,6 +76,15 @@ public sealed record InterBertConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int VLocationFrequencies { get; init; }
     /// <summary>
+    /// Weight of the region head's judgement in every pair score (<see cref="InterBertModel.PairScores"/>): the score
+    /// plus this times <see cref="InterBertModel.GroundedLikelihood"/>, how well the caption explains the regions'
+    /// classes with every region's features hidden. 0 (the paper's score alone) unless a recipe that trains the region
+    /// head to bind words to boxes sets it.
+    /// </summary>
+    [JsonPropertyName("region_judge_weight")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double RegionJudgeWeight { get; init; }
+    /// <summary>
     /// The CNN stage the model computes its region features with, trained with it (<see cref="ResNetStage"/>): null
     /// (features come ready-made from a feature store) or <c>"resnet18-layer4"</c> (the packaged ResNet-18's last
     /// stage, run on each photo's stored layer3 map, its output pooled per region by RoI align).
@@ -179,6 +188,7 @@ public sealed record InterBertConfig
         Require(VisualStage is null or ResNetStage.Name, $"visual_stage '{VisualStage}' must be '{ResNetStage.Name}' or absent");
         Require(VisualStage is null || VFeatureSize == ResNetStage.OutputChannels, $"visual_stage '{VisualStage}' gives {ResNetStage.OutputChannels}-d region features, not v_feature_size {VFeatureSize}");
         Require(VLocationFrequencies is >= 0 and <= MaxLocationFrequencies, $"v_location_frequencies {VLocationFrequencies} must be between 0 and {MaxLocationFrequencies}");
+        Require(RegionJudgeWeight >= 0 && double.IsFinite(RegionJudgeWeight), $"region_judge_weight {RegionJudgeWeight} must be a finite number, 0 or more");
         Require(HiddenAct is "gelu" or "relu" && VHiddenAct is "gelu" or "relu", "hidden_act and v_hidden_act must be 'gelu' or 'relu'");
     }
 

@@ -66,14 +66,43 @@ public sealed class InterBertModel : InterBertBackbone
 
     /// <summary>
     /// The score of each text-image pair of a forward pass: the score head (fine-tuned models), or, zero-shot, the
-    /// matching head's margin (matched minus not matched).
+    /// matching head's margin (matched minus not matched); plus, when the configuration sets
+    /// <see cref="InterBertConfig.RegionJudgeWeight"/>, that weight times <see cref="GroundedLikelihood"/>.
     /// </summary>
     public Tensor PairScores(TextBatch text, ImageBatch image, bool zeroShot)
     {
         var output = Forward(text, image);
-        if (!zeroShot) return Score(output);
-        var logits = MatchingLogits(output);
-        return logits.select(1, MatchedIndex) - logits.select(1, 1 - MatchedIndex);
+        Tensor score;
+        if (!zeroShot) score = Score(output);
+        else
+        {
+            var logits = MatchingLogits(output);
+            score = logits.select(1, MatchedIndex) - logits.select(1, 1 - MatchedIndex);
+        }
+        return Config.RegionJudgeWeight > 0 ? score + Config.RegionJudgeWeight * GroundedLikelihood(text, image) : score;
+    }
+
+    /// <summary>
+    /// The region head as a judge of the caption [B]: with every region's features hidden (the boxes stay), as masked
+    /// region modeling hides one, how much better the caption lets the head name the regions than no caption does:
+    /// log p(classes | caption, boxes) − log p(classes | [CLS] [SEP], boxes), each Σ over regions and classes of q·log p
+    /// with q each region's class distribution (<see cref="ImageBatch.Classes"/>; padding and the whole image add
+    /// nothing). A caption that names the objects where their boxes are explains them better than the same caption
+    /// with its objects swapped, once the model binds words to boxes; the caption-free term takes out what the boxes
+    /// alone say, so that images with more or easier regions are not preferred for every caption.
+    /// </summary>
+    public Tensor GroundedLikelihood(TextBatch text, ImageBatch image)
+    {
+        var classes = image.Classes ?? throw new InterBertException("the region head judges a caption by the regions' class distributions, and these regions have none (a feature store of labelled or detected boxes has them)");
+        var hidden = image with { Features = zeros_like(image.Features) };
+        var regions = image.Features.shape[1];
+        Tensor LogLikelihood(TextBatch caption) =>
+            // Position 0 of the image sequence is the global token.
+            (classes * RegionLogits(Forward(caption, hidden).ImageSequence!.narrow(1, 1, regions)).to_type(ScalarType.Float32).log_softmax(-1)).sum([1, 2]);
+        // The empty caption of each pair: its [CLS] and its [SEP] (the last token the mask keeps).
+        var separator = text.InputIds.gather(1, text.AttentionMask.sum(1, keepdim: true, type: ScalarType.Int64) - 1);
+        var empty = new TextBatch(cat([text.InputIds.narrow(1, 0, 1), separator], 1), ones_like(text.AttentionMask.narrow(1, 0, 2)));
+        return LogLikelihood(text) - LogLikelihood(empty);
     }
 
     /// <summary>Vocabulary logits for text hidden states (masked segment modeling).</summary>

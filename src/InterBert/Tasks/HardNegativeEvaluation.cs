@@ -7,14 +7,15 @@ namespace InterBert.Tasks;
 
 /// <summary>
 /// Scores each test image against its true captions and their hard negatives (one attribute or one relation
-/// changed) with the full cross-modal model, and counts how often the negative scores lower.
+/// changed) with the full cross-modal model, and counts how often the negative scores lower. With
+/// <c>grounded</c>, the score is the region head's <see cref="InterBertModel.GroundedLikelihood"/> alone instead of the matching or score head's.
 /// </summary>
 public static class HardNegativeEvaluation
 {
     /// <summary>Evaluates the images of <paramref name="corpus"/> that have hard negatives.</summary>
     public static HardNegativeResult Evaluate(
         InterBertModel model, CaptionCorpus corpus, FeatureStore store, WordPieceTokenizer tokenizer,
-        IReadOnlyDictionary<string, List<HardNegativeCaption>> negatives, bool zeroShot, int pairsPerBatch = 64)
+        IReadOnlyDictionary<string, List<HardNegativeCaption>> negatives, bool zeroShot, int pairsPerBatch = 64, bool grounded = false)
     {
         var maxTokens = model.Config.TextLength;
         var captionsOf = Enumerable.Range(0, corpus.Captions.Count).GroupBy(c => corpus.ImageOf[c]).ToDictionary(g => g.Key, g => g.ToList());
@@ -42,7 +43,7 @@ public static class HardNegativeEvaluation
                 var block = pairs.GetRange(start, Math.Min(pairsPerBatch, pairs.Count - start));
                 var text = WordPieceTokenizer.Collate(block.Select(p => tokenizer.Encode(p.Text, maxTokens)).ToList(), tokenizer.PadId);
                 var image = RegionCollator.Collate(block.Select(p => store.Read(p.Image)).ToList(), model.Config.VFeatureSize, model.Config.MaxRegionLength);
-                var values = model.PairScores(text, image, zeroShot).data<float>().ToArray();
+                var values = (grounded ? model.GroundedLikelihood(text, image) : model.PairScores(text, image, zeroShot)).data<float>().ToArray();
                 values.CopyTo(scores, start);
             }
         }

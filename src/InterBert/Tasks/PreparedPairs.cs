@@ -16,6 +16,7 @@ public sealed class PreparedPairs : IDisposable
     private Tensor features;
     private readonly Tensor locations;
     private readonly Tensor regionMask;
+    private readonly Tensor? classes;
     private readonly long[] regionCounts;
     private readonly long[][] ownNegativeRows;
     private VisualStageInputs? stage;
@@ -40,6 +41,7 @@ public sealed class PreparedPairs : IDisposable
         features = image.Features.DetachFromDisposeScope();
         locations = image.Locations.DetachFromDisposeScope();
         regionMask = image.RegionMask.DetachFromDisposeScope();
+        classes = image.Classes?.DetachFromDisposeScope();
         regionCounts = images.Select(i => (long)Math.Min(i.RegionCount, features.shape[1])).ToArray();
     }
 
@@ -126,7 +128,7 @@ public sealed class PreparedPairs : IDisposable
         var image = new ImageBatch(
             FeaturesOf(images, regionLength),
             locations.index_select(0, i).narrow(1, 0, regionLength),
-            regionMask.index_select(0, i).narrow(1, 0, regionLength));
+            regionMask.index_select(0, i).narrow(1, 0, regionLength)) { Classes = classes?.index_select(0, i).narrow(1, 0, regionLength) };
         return (text, image);
     }
 
@@ -143,13 +145,17 @@ public sealed class PreparedPairs : IDisposable
     {
         var length = Math.Max(1, images.Max(i => regionCounts[i]));
         var i = tensor(images.ToArray());
-        return new ImageBatch(FeaturesOf(images, length), locations.index_select(0, i).narrow(1, 0, length), regionMask.index_select(0, i).narrow(1, 0, length));
+        return new ImageBatch(FeaturesOf(images, length), locations.index_select(0, i).narrow(1, 0, length), regionMask.index_select(0, i).narrow(1, 0, length))
+        {
+            Classes = classes?.index_select(0, i).narrow(1, 0, length),
+        };
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var t in new[] { ids, mask, features, locations, regionMask }) t.Dispose();
+        classes?.Dispose();
         stage?.Dispose();
     }
 }

@@ -74,10 +74,14 @@ public static class ModelCheckpoint
         }
     }
 
-    /// <summary>Builds the model recorded in a weights file and loads every weight; a missing key is an error.</summary>
-    public static InterBertModel Load(string path)
+    /// <summary>
+    /// Builds the model recorded in a weights file and loads every weight; a missing key is an error. With
+    /// <paramref name="regionJudgeWeight"/>, the model's <see cref="InterBertConfig.RegionJudgeWeight"/> is that instead of the file's.
+    /// </summary>
+    public static InterBertModel Load(string path, double? regionJudgeWeight = null)
     {
-        var model = new InterBertModel(ReadConfig(path));
+        var config = ReadConfig(path);
+        var model = new InterBertModel(regionJudgeWeight is { } weight ? config with { RegionJudgeWeight = weight } : config);
         var report = LoadWeights(model, path);
         // Files from before the contrastive loss existed lack its temperature; it keeps its initial value.
         var missing = report.Missing.Where(k => k != InterBertModel.LogitScaleKey).ToList();

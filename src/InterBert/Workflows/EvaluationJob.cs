@@ -159,11 +159,18 @@ public static class EvaluationJob
         using (model)
         {
             var corpus = CaptionCorpus.Load(options.Dataset, [options.Split], store, tokenizer, model.Config.TextLength);
-            var result = GroundingProbe.Evaluate(model, corpus, store, tokenizer, HardNegativeReader.ReadHardNegatives(options.Dataset, options.Split))
+            var negatives = HardNegativeReader.ReadHardNegatives(options.Dataset, options.Split);
+            var result = GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives)
                 ?? throw new InterBertException($"{options.Dataset}: no image of split '{options.Split}' has a relation caption (a hard negative whose \"changed\" is relation) naming two objects with one box each");
             host.Log($"evaluate grounding: {result.Regions} named boxes of relation captions, every region's features hidden; the two named objects told apart {result.NamedRight:F1}% (chance 50), " +
                 $"the true size preferred {result.SizeRight:F1}% of {result.SizedRegions}");
-            return new Result(JsonSerializer.SerializeToNode(result)!.AsObject(), null);
+            // The same region head as a judge of whole captions: does the true caption explain the hidden regions' classes better than its hard negatives?
+            var judged = HardNegativeEvaluation.Evaluate(model, corpus, store, tokenizer, negatives, zeroShot: true, grounded: true);
+            host.Log($"evaluate grounding: hard negatives below the true caption by the region head's likelihood of the hidden regions' classes: attribute {judged.AttributeBelowTrue:F1}% of {judged.AttributeComparisons}, " +
+                $"relation {judged.RelationBelowTrue:F1}% of {judged.RelationComparisons}");
+            var json = JsonSerializer.SerializeToNode(result)!.AsObject();
+            json["region_head_hard_negatives"] = JsonSerializer.SerializeToNode(judged);
+            return new Result(json, null);
         }
     }
 

@@ -55,7 +55,7 @@ public static class FineTuningJob
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
         using var maps = options.VisualMaps is null ? null : VisualStageInputs.OpenMaps(options.VisualMaps);
         TorchSharp.torch.manual_seed(options.Seed);
-        var (model, tokenizer, vocabulary, pretrained) = maps is null ? ModelLoading.Load(options.Init, store, options.Precision, visualStage: true) : ModelLoading.LoadWithVisualStage(options.Init, maps.Folder, options.Precision);
+        var (model, tokenizer, vocabulary, pretrained) = maps is null ? ModelLoading.Load(options.Init, store, options.Precision, visualStage: true, options.RegionJudgeWeight) : ModelLoading.LoadWithVisualStage(options.Init, maps.Folder, options.Precision);
         using (model)
         {
             if (maps is null && model.HasVisualStage)

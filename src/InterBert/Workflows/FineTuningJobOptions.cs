@@ -67,6 +67,11 @@ public sealed record FineTuningJobOptions
     public int LogEvery { get; init; } = 10;
     /// <summary>Continue the run in <see cref="Output"/> from its last checkpoint.</summary>
     public bool Resume { get; init; }
+    /// <summary>
+    /// The <see cref="Modeling.InterBertConfig.RegionJudgeWeight"/> of the model this retrieval run writes (its pair scores add the
+    /// region head's judgement at this weight); null: the initial weights'.
+    /// </summary>
+    public double? RegionJudgeWeight { get; init; }
     /// <summary>Arithmetic of the matrix products.</summary>
     public Precision Precision { get; init; } = Precision.Fp32;
 }

@@ -13,12 +13,14 @@ public static class ModelLoading
     /// <remarks>
     /// A model that computes its region features with its own CNN stage (fine-tuned with <c>--visual-maps</c>) takes
     /// only a store its stage wrote (<c>features --model</c>), unless <paramref name="visualStage"/> says the caller
-    /// gives it the layer3 maps it needs; a store written by a stage takes only that stage's model.
+    /// gives it the layer3 maps it needs; a store written by a stage takes only that stage's model. With
+    /// <paramref name="regionJudgeWeight"/>, the model's region judge weight is that instead of the file's (a job's output keeps it).
     /// </remarks>
-    public static (InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary, HashSet<string> Pretrained) Load(string weightsPath, FeatureStore? store, Precision precision = Precision.Fp32, bool visualStage = false)
+    public static (InterBertModel Model, WordPieceTokenizer Tokenizer, byte[] Vocabulary, HashSet<string> Pretrained) Load(string weightsPath, FeatureStore? store, Precision precision = Precision.Fp32, bool visualStage = false,
+        double? regionJudgeWeight = null)
     {
         var (tokenizer, vocabulary) = Vocabulary(weightsPath);
-        var model = ModelCheckpoint.Load(weightsPath);
+        var model = ModelCheckpoint.Load(weightsPath, regionJudgeWeight);
         model.Precision = precision;
         var stage = model.VisualStageFingerprint();
         if (store is not null && store.Manifest.VisualStage is { } storeStage && storeStage != stage)

@@ -23,7 +23,7 @@ public static class PretrainingJob
         TorchSharp.torch.manual_seed(options.Seed);
         using var store = FeatureStore.Open(options.Features);
         var hasClasses = store.Manifest.ClassCount > 0 && store.Entries.All(e => e.HasClasses);
-        var (model, tokenizer, vocabulary, pretrained) = options.Init is { } init ? ModelLoading.Load(init, null, options.Precision) : Create(options, store, hasClasses);
+        var (model, tokenizer, vocabulary, pretrained) = options.Init is { } init ? ModelLoading.Load(init, null, options.Precision, regionJudgeWeight: options.RegionJudgeWeight) : Create(options, store, hasClasses);
         using (model)
         {
             if (model.Config.VFeatureSize != store.Manifest.FeatureSize)
@@ -82,6 +82,7 @@ public static class PretrainingJob
         {
             VocabSize = tokenizer.VocabularySize, VFeatureSize = store.Manifest.FeatureSize,
             VTargetSize = hasClasses ? store.Manifest.ClassCount : preset.VTargetSize, PredictFeature = !hasClasses,
+            RegionJudgeWeight = options.RegionJudgeWeight ?? 0,
         };
         var model = new InterBertModel(config) { Precision = options.Precision };
         return (model, tokenizer, vocabulary, []);

@@ -57,6 +57,11 @@ public sealed record PretrainingJobOptions
     public bool Resume { get; init; }
     /// <summary>The three tasks' settings and loss weights (MaxRegions is taken from the model).</summary>
     public PretrainingTaskOptions Tasks { get; init; } = new();
+    /// <summary>
+    /// The <see cref="Modeling.InterBertConfig.RegionJudgeWeight"/> of the model this run writes (its pair scores add the
+    /// region head's judgement at this weight); null: the initial weights'.
+    /// </summary>
+    public double? RegionJudgeWeight { get; init; }
     /// <summary>Arithmetic of the matrix products.</summary>
     public Precision Precision { get; init; } = Precision.Fp32;
 }

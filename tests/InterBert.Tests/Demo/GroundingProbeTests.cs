@@ -115,6 +115,10 @@ public sealed class GroundingProbeTests
         Assert.Equal(50.0, json["named_right"]!.GetValue<double>());
         Assert.Equal(5, json["sized_regions"]!.GetValue<int>());
         Assert.Equal(20.0, json["size_right"]!.GetValue<double>());
+        // The same head as a judge of whole captions: one that ignores its input gives the true caption and its negative
+        // the same figure, so no negative is below.
+        Assert.Equal(5, json["region_head_hard_negatives"]!["relation_comparisons"]!.GetValue<int>() + json["region_head_hard_negatives"]!["attribute_comparisons"]!.GetValue<int>());
+        Assert.Equal(0.0, json["region_head_hard_negatives"]!["relation_below_true"]!.GetValue<double>());
         var unnamed = Assert.Throws<InterBertException>(() => EvaluationJob.Run(options with { Features = folder.File("unnamed"), MetricsOut = null }, new WorkflowHost()));
         Assert.Contains("names no classes", unnamed.Message);
         var noRelations = Assert.Throws<InterBertException>(() => EvaluationJob.Run(options with { Dataset = folder.File("colours.json"), MetricsOut = null }, new WorkflowHost()));

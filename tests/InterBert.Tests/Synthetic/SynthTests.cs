@@ -108,7 +108,51 @@ public sealed partial class SynthTests
         }
         Assert.Equal([1, 2, 3, 4], counts.Keys.Order());
         Assert.True(relations > 100, $"only {relations} relation captions");
-        foreach (var language in new[] { "en", "zh" }) CheckOneWay(folder, language, boxes);
+        foreach (var language in new[] { "en", "zh" })
+        {
+            CheckOneWay(folder, language, boxes);
+            CheckGrounding(folder, new SyntheticDataset.Options(60, 11, 10, 5, mirroredTwins), language, boxes);
+        }
+    }
+
+    /// <summary>
+    /// The grounding curriculum's data: the training and validation scenes with exactly two objects (no twins), each
+    /// with only relation captions, true of its boxes; one caption saying left or above at share 0, both of the pair at
+    /// share 1, and in between about that share of the scenes with both, drawn the same way each time.
+    /// </summary>
+    private static void CheckGrounding(TempFolder folder, SyntheticDataset.Options options, string language, Dictionary<string, List<LabelledBox>> boxes)
+    {
+        var twoObjects = JsonNode.Parse(File.ReadAllText(folder.File(SyntheticDataset.DatasetFileFor(language))))!["images"]!.AsArray()
+            .Where(i => i!["split"]!.GetValue<string>() != "test" && !i["filename"]!.GetValue<string>().Contains("-mirrored") && boxes[Path.GetFileNameWithoutExtension(i["filename"]!.GetValue<string>())].Count == 2)
+            .Select(i => i!["filename"]!.GetValue<string>()).ToList();
+        Assert.True(twoObjects.Count >= 5, $"only {twoObjects.Count} two-object scenes");
+        List<List<string>> Written(double share, int seed)
+        {
+            var path = folder.File($"grounding-{language}-{share}-{seed}.json");
+            Assert.Equal(twoObjects.Count, SyntheticDataset.WriteGrounding(path, options, language, share, seed));
+            var images = JsonNode.Parse(File.ReadAllText(path))!["images"]!.AsArray();
+            Assert.Equal(twoObjects, images.Select(i => i!["filename"]!.GetValue<string>()));
+            return images.Select(image =>
+            {
+                var objects = boxes[Path.GetFileNameWithoutExtension(image!["filename"]!.GetValue<string>())];
+                var sentences = image["sentences"]!.AsArray().Select(x => x!["raw"]!.GetValue<string>()).ToList();
+                foreach (var sentence in sentences)
+                {
+                    var (mentions, relation, _) = Parse(sentence, language);
+                    Assert.NotNull(relation);
+                    Assert.True(RelationHolds(relation, Find(objects, mentions[0]), Find(objects, mentions[1])), $"'{sentence}' is false for the boxes");
+                }
+                return sentences;
+            }).ToList();
+        }
+        var oneWay = Written(0, 1);
+        Assert.All(oneWay, s => Assert.Equal("left or above", Parse(Assert.Single(s), language).Relation is "left" or "above" ? "left or above" : s[0]));
+        var bothWays = Written(1, 1);
+        Assert.All(bothWays, s => Assert.Equal(2, s.Count));
+        Assert.All(oneWay.Zip(bothWays), p => Assert.Contains(p.First[0], p.Second));
+        var half = Written(0.5, 7);
+        Assert.Equal(half.Select(s => s.Count), Written(0.5, 7).Select(s => s.Count));
+        Assert.InRange(half.Count(s => s.Count == 2), 1, half.Count - 1);
     }
 
     /// <summary>
