@@ -40,10 +40,11 @@ public static class DemoCommand
             Description = "before pretraining, this many steps in each of four stages of masked region modeling alone, every region hidden, on the two-object scenes' relation captions: one way, then a third, two thirds and all of the scenes both ways; 0: none",
         };
         var judge = CommandLine.RegionJudgeWeightOption();
+        var finetuneMultiplier = new Option<double?>("--finetune-pretrained-lr-multiplier") { Description = "fine-tuning's learning-rate multiplier of MiniLM's weights (default 1; 0.3 keeps a grounded model's binding, which the region judge reads)" };
         var relationCurriculum = new Option<int>("--relation-curriculum") { Description = "pretrain the first this many steps on the scenes with every relation stated one way (left, above), then the rest on all captions; 0: none" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, judge,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, judge, finetuneMultiplier,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -67,6 +68,7 @@ public static class DemoCommand
                 MirroredTwins = parse.GetValue(mirroredTwins),
                 AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),
                 RelationCurriculumSteps = parse.GetValue(relationCurriculum), GroundingCurriculumSteps = parse.GetValue(groundingCurriculum), RegionJudgeWeight = parse.GetValue(judge) ?? 0,
+                FinetunePretrainedLearningRateMultiplier = parse.GetValue(finetuneMultiplier) ?? settings.FinetunePretrainedLearningRateMultiplier,
             };
             if (parse.GetValue(ownNegativeRate) is { } rate)
             {

@@ -114,9 +114,9 @@ public static class SyntheticDataset
     /// only, each scene's relation stated both ways ("A left of B" and "B right of A") with probability
     /// <paramref name="bothWaysShare"/>, else one way (left or above: <see cref="SceneGenerator.OneWay"/>). The same
     /// options, language, share and <paramref name="drawSeed"/> give the same bytes; no image is rendered (the scenes
-    /// are those <see cref="Write"/> renders with the same options). Returns the scenes written.
+    /// are those <see cref="Write"/> renders with the same options). Returns the training and validation scenes written.
     /// </summary>
-    public static int WriteGrounding(string path, Options options, string languageCode, double bothWaysShare, int drawSeed)
+    public static (int Training, int Validation) WriteGrounding(string path, Options options, string languageCode, double bothWaysShare, int drawSeed)
     {
         if (bothWaysShare is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(bothWaysShare), bothWaysShare, "a share from 0 to 1");
         SceneLanguage language = languageCode switch
@@ -145,7 +145,8 @@ public static class SyntheticDataset
             ["dataset"] = Invariant($"synthetic-scenes, two objects, relation captions, {bothWaysShare:0.##} of the scenes both ways"), ["language"] = languageCode, ["seed"] = options.Seed, ["images"] = images,
         };
         AtomicFile.WriteAllText(path, root.ToJsonString(Json) + "\n");
-        return images.Count;
+        var validation = images.Count(i => i!["split"]!.GetValue<string>() == "val");
+        return (images.Count - validation, validation);
     }
 
     private static string SplitOf(Options options, int index) =>

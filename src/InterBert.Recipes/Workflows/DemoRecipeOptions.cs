@@ -39,6 +39,11 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     public (double Segment, double Region, double Matching) LossWeights { get; init; } = (1, 1, 1);
     /// <summary>What masked region modeling does with the whole-image region when a region inside it is masked.</summary>
     public WholeImageRegionMasking WholeImageRegion { get; init; } = new PretrainingTaskOptions().WholeImageRegion;
+    /// <summary>
+    /// Multiplier of the learning rate of the weights that came pretrained (MiniLM's) in fine-tuning: 1 by default; a
+    /// grounded model keeps its binding of words to boxes, which the region judge reads, only at a lower rate (0.3).
+    /// </summary>
+    public double FinetunePretrainedLearningRateMultiplier { get; init; } = 1;
     /// <summary>Retrieval fine-tuning steps (each 4 pairs per example).</summary>
     public int FinetuneSteps { get; init; } = Bf16FinetuneSteps;
 
@@ -121,7 +126,8 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         "evaluate" => $"evaluate v3 grounding-sizes shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "calibrate" => $"calibrate v2 candidates=16 precision={Precision.Name()}",
-        _ => $"{stage} v3 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate}{OwnKind} seed={Seed}",
+        _ => $"{stage} v3 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} contrastive={ContrastiveWeight} own-negatives={FinetuneOwnNegativeRate}{OwnKind} seed={Seed}" +
+            (FinetunePretrainedLearningRateMultiplier != 1 ? $" multiplier={FinetunePretrainedLearningRateMultiplier}" : ""),
     };
 
     private string OwnKind => OwnNegativeKind is null ? "" : $" own-kind={OwnNegativeKind}";

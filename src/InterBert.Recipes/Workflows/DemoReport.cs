@@ -41,7 +41,10 @@ public static class DemoReport
             (settings.ContrastiveWeight > 0 ? $", plus the image-text contrastive loss with weight {settings.ContrastiveWeight}" : "") +
             (settings.OwnNegativeRate > 0 ? $"; {settings.OwnNegativeRate * 100:F0}% of ITM's wrong captions are the scene's own hard negatives" : "") +
             (settings.AllRegionsMaskedRate > 0 ? $"; {settings.AllRegionsMaskedRate * 100:F0}% of the true pairs with every region masked (`--mask-all-regions`)" : "") +
-            (settings.RelationCurriculumSteps > 0 ? $"; the first {settings.RelationCurriculumSteps} steps on the scenes with every relation stated one way, left or above (`--relation-curriculum`)" : "") + "). " +
+            (settings.RelationCurriculumSteps > 0 ? $"; the first {settings.RelationCurriculumSteps} steps on the scenes with every relation stated one way, left or above (`--relation-curriculum`)" : "") +
+            (settings.GroundingCurriculumSteps > 0 ? $"; after four grounding stages of {settings.GroundingCurriculumSteps} steps on the two-object scenes' relation captions, every region hidden, one way and then more of the scenes both ways (`--grounding-curriculum`)" : "") +
+            (settings.RegionJudgeWeight > 0 ? $"; the pretrained model and the one fine-tuned from it add the region head's judgement of each caption to their scores at weight {settings.RegionJudgeWeight} (`--region-judge-weight`)" : "") +
+            (settings.FinetunePretrainedLearningRateMultiplier != 1 ? $"; fine-tuning moves MiniLM's weights at {settings.FinetunePretrainedLearningRateMultiplier} times its rate (`--finetune-pretrained-lr-multiplier`)" : "") + "). " +
             $"Masked region modeling is the paper's KL task: each masked region's target is the class distribution of its object, one of {ClassCount(folder)} shape-colour-size classes read from the scenes' objects file (the whole image's is their mix); " +
             (settings.WholeImageRegion == WholeImageRegionMasking.Masked ? "the whole-image region is masked, and predicted, whenever a region inside it is, so the masked content does not leak through it. "
                 : "the whole-image region stays visible unless it overlaps an anchor (`--whole-image-region visible`). ") +
@@ -113,9 +116,15 @@ public static class DemoReport
         text.AppendLine();
         text.AppendLine("| stage | seconds when it ran |");
         text.AppendLine("|---|---|");
-        foreach (var stage in new[] { "scenes", "features", "init", "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "index", "finetune-baseline", "evaluate-baseline" })
+        string[] stages =
+        [
+            "scenes", "features", "init", .. settings.GroundingCurriculumSteps > 0 ? DemoRecipe.GroundingStageNames : [], .. settings.RelationCurriculumSteps > 0 ? ["pretrain-one-way"] : Array.Empty<string>(),
+            "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "index", "calibrate", "finetune-baseline", "evaluate-baseline",
+        ];
+        foreach (var stage in stages)
             text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {stage} | {cache.SecondsOf(stage):F0} |"));
         text.AppendLine();
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"The stages together: {stages.Sum(cache.SecondsOf) / 60:F1} minutes, what a run from an empty folder takes."));
         text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"This run took {thisRun.TotalMinutes:F1} minutes (stages reused from an earlier run take no time)."));
         AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), text.ToString());
     }

@@ -98,5 +98,33 @@ public sealed class DemoPipelineTests
         var wrongCurriculum = CliProcess.Run([.. Args(folder.Path, "2"), "--relation-curriculum", "4"]);
         Assert.Equal(2, wrongCurriculum.ExitCode);
         Assert.Contains("--relation-curriculum 4", wrongCurriculum.Error);
+
+        // The grounding curriculum needs two-object training scenes: these 30 scenes have too few, a clear error.
+        var tooFew = CliProcess.Run([.. Args(folder.Path, "2"), "--grounding-curriculum", "1"]);
+        Assert.Equal(1, tooFew.ExitCode);
+        Assert.Contains("--grounding-curriculum:", tooFew.Error);
+        Assert.DoesNotContain("   at ", tooFew.Error);
+
+        // On 80 scenes: four stages on the two-object training scenes' relation captions (one per scene one way, both of
+        // the pair at the end), each from the last, then pretraining from the last; the pretrained model and the one
+        // fine-tuned from it judge captions with their region head, the one fine-tuned without pretraining does not.
+        var groundedFolder = folder.File("grounded");
+        string[] groundedArgs = ["demo", "--lang", "zh", "--preset", "tiny", "--out", groundedFolder, "--images", "80", "--test-images", "6", "--pretrain-steps", "2", "--finetune-steps", "2", "--threads", "2"];
+        var grounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--region-judge-weight", "1"]);
+        Assert.True(grounded.ExitCode == 0, grounded.Output + grounded.Error);
+        Assert.Contains("[16/16]", grounded.Output);
+        var objectCounts = File.ReadLines(Path.Combine(groundedFolder, "scenes", "objects.jsonl")).GroupBy(l => JsonNode.Parse(l)!["image_id"]!.GetValue<string>()).ToDictionary(g => g.Key, g => g.Count());
+        var twoObjectTrainScenes = JsonNode.Parse(File.ReadAllText(Path.Combine(groundedFolder, "scenes", "dataset.zh.json")))!["images"]!.AsArray()
+            .Count(i => i!["split"]!.GetValue<string>() == "train" && objectCounts[Path.GetFileNameWithoutExtension(i["filename"]!.GetValue<string>())] == 2);
+        JsonNode GroundedRun(string stage) => JsonNode.Parse(File.ReadAllText(Path.Combine(groundedFolder, stage, "run.json")))!;
+        Assert.Equal(twoObjectTrainScenes, GroundedRun("ground-one-way")["train_captions"]!.GetValue<int>());
+        Assert.Equal(2 * twoObjectTrainScenes, GroundedRun("ground-both-ways")["train_captions"]!.GetValue<int>());
+        InterBert.Modeling.InterBertConfig ConfigOf(string run) => InterBert.Weights.ModelCheckpoint.ReadConfig(Path.Combine(groundedFolder, run, "model.safetensors"));
+        Assert.Equal((1.0, 1.0, 0.0), (ConfigOf("pretrain").RegionJudgeWeight, ConfigOf("finetune-pretrained").RegionJudgeWeight, ConfigOf("finetune-baseline").RegionJudgeWeight));
+        Assert.Equal(0.0, ConfigOf("ground-both-ways").RegionJudgeWeight);
+        var groundedReport = File.ReadAllText(Path.Combine(groundedFolder, "report.md"));
+        Assert.Contains("`--grounding-curriculum`", groundedReport);
+        Assert.Contains("`--region-judge-weight`", groundedReport);
+        Assert.Contains("| ground-two-thirds |", groundedReport);
     }
 }

@@ -129,7 +129,8 @@ public sealed partial class SynthTests
         List<List<string>> Written(double share, int seed)
         {
             var path = folder.File($"grounding-{language}-{share}-{seed}.json");
-            Assert.Equal(twoObjects.Count, SyntheticDataset.WriteGrounding(path, options, language, share, seed));
+            var (training, validation) = SyntheticDataset.WriteGrounding(path, options, language, share, seed);
+            Assert.Equal(twoObjects.Count, training + validation);
             var images = JsonNode.Parse(File.ReadAllText(path))!["images"]!.AsArray();
             Assert.Equal(twoObjects, images.Select(i => i!["filename"]!.GetValue<string>()));
             return images.Select(image =>
