@@ -121,6 +121,8 @@ public static class SearchService
             relevance_calibrated = live.Current.Relevance is not null,
             ranking = (options.Ranking ?? live.Current.DefaultRanking).Name(),
             ranking_chosen_by = options.Ranking is null ? live.Current.DefaultRankingReason : "the service's --rank",
+            // The weight of the region head's judgement in the model's cross-modal score (0: the score head alone).
+            region_judge_weight = live.Current.Model.Config.RegionJudgeWeight,
             api_key = keyHash is not null,
         }));
         // Every search runs within its client's share and the overall limits, against a deadline that covers waiting for

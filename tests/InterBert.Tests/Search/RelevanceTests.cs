@@ -142,6 +142,7 @@ public sealed class RelevanceTests(SearchFixture fixture)
         var health = JsonNode.Parse(await http.GetStringAsync("/health"))!;
         Assert.Equal(chosen, health["ranking"]!.GetValue<string>());
         Assert.Contains("measured best when its relevance was fitted", health["ranking_chosen_by"]!.GetValue<string>());
+        Assert.Equal(0.0, health["region_judge_weight"]!.GetValue<double>());
     }
 
     [Fact]
