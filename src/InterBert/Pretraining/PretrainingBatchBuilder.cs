@@ -84,7 +84,8 @@ public sealed class PretrainingBatchBuilder(
             for (var r = 0; r < count; r++) maskedFlags[i * regions + r] = masked[r];
         }
         var maskedTensor = tensor(maskedFlags, [b, regions]);
-        var classTargets = regressFeatures ? null : RegionCollator.ClassTargets(images, store.Manifest.ClassCount, regions);
+        // The collator already made them when every image has them; made here only for a mixed batch.
+        var classTargets = regressFeatures ? null : imageBatch.Classes ?? RegionCollator.ClassTargets(images, store.Manifest.ClassCount, regions);
         var featureTargets = regressFeatures ? imageBatch.Features.clone() : null;
         // Zero the masked regions' features; the global token is the mean of what the model is shown.
         var keep = maskedTensor.logical_not().unsqueeze(-1).to_type(imageBatch.Features.dtype);
