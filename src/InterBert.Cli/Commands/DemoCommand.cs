@@ -39,12 +39,20 @@ public static class DemoCommand
         {
             Description = "before pretraining, this many steps in each of four stages of masked region modeling alone, every region hidden, on the two-object scenes' relation captions: one way, then a third, two thirds and all of the scenes both ways; 0: none",
         };
+        var groundingScenes = new Option<int?>("--grounding-scenes")
+        {
+            Description = "scene layouts the grounding curriculum draws its two-object scenes from (default: the rendered ones); those beyond --images are laid out but not rendered, since grounding hides every region's features",
+        };
+        groundingScenes.Validators.Add(result =>
+        {
+            if (result.GetValue(groundingScenes) is < 1) result.AddError($"--grounding-scenes {result.GetValue(groundingScenes)}: a number of scenes, 1 or more");
+        });
         var judge = CommandLine.RegionJudgeWeightOption();
         var finetuneMultiplier = new Option<double?>("--finetune-pretrained-lr-multiplier") { Description = "fine-tuning's learning-rate multiplier of MiniLM's weights (default 1; 0.3 keeps a grounded model's binding, which the region judge reads)" };
         var relationCurriculum = new Option<int>("--relation-curriculum") { Description = "pretrain the first this many steps on the scenes with every relation stated one way (left, above), then the rest on all captions; 0: none" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, judge, finetuneMultiplier,
+            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, groundingScenes, judge, finetuneMultiplier,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -67,7 +75,8 @@ public static class DemoCommand
                 OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownNegatives),
                 MirroredTwins = parse.GetValue(mirroredTwins),
                 AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),
-                RelationCurriculumSteps = parse.GetValue(relationCurriculum), GroundingCurriculumSteps = parse.GetValue(groundingCurriculum), RegionJudgeWeight = parse.GetValue(judge) ?? 0,
+                RelationCurriculumSteps = parse.GetValue(relationCurriculum), GroundingCurriculumSteps = parse.GetValue(groundingCurriculum),
+                GroundingScenes = parse.GetValue(groundingScenes) ?? settings.GroundingScenes, RegionJudgeWeight = parse.GetValue(judge) ?? 0,
                 FinetunePretrainedLearningRateMultiplier = parse.GetValue(finetuneMultiplier) ?? settings.FinetunePretrainedLearningRateMultiplier,
             };
             if (parse.GetValue(ownNegativeRate) is { } rate)

@@ -114,9 +114,10 @@ public static class SyntheticDataset
     /// only, each scene's relation stated both ways ("A left of B" and "B right of A") with probability
     /// <paramref name="bothWaysShare"/>, else one way (left or above: <see cref="SceneGenerator.OneWay"/>). The same
     /// options, language, share and <paramref name="drawSeed"/> give the same bytes; no image is rendered (the scenes
-    /// are those <see cref="Write"/> renders with the same options). Returns the training and validation scenes written.
+    /// are those <see cref="Write"/> renders with the same options). With <paramref name="only"/>, only the scenes of
+    /// those ids. Returns the training and validation scenes written.
     /// </summary>
-    public static (int Training, int Validation) WriteGrounding(string path, Options options, string languageCode, double bothWaysShare, int drawSeed)
+    public static (int Training, int Validation) WriteGrounding(string path, Options options, string languageCode, double bothWaysShare, int drawSeed, IReadOnlySet<string>? only = null)
     {
         if (bothWaysShare is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(bothWaysShare), bothWaysShare, "a share from 0 to 1");
         SceneLanguage language = languageCode switch
@@ -130,7 +131,7 @@ public static class SyntheticDataset
         for (var index = options.TestImages; index < options.Images; index++)
         {
             var scene = SceneGenerator.Layout(options.Seed, index, SplitOf(options, index));
-            if (scene.Objects.Count != 2) continue;
+            if (scene.Objects.Count != 2 || only is not null && !only.Contains(scene.Id)) continue;
             var captions = SceneGenerator.Captions(options.Seed, index, scene);
             var bothWays = draw.NextDouble() < bothWaysShare;
             var kept = (bothWays ? captions : SceneGenerator.OneWay(captions, SceneGenerator.HardNegatives(options.Seed, index, scene, captions)).Captions).Where(c => c.Kind == "relation");
@@ -149,7 +150,7 @@ public static class SyntheticDataset
         return (images.Count - validation, validation);
     }
 
-    private static string SplitOf(Options options, int index) =>
+    internal static string SplitOf(Options options, int index) =>
         index < options.TestImages ? "test" : index < options.TestImages + options.ValidationImages ? "val" : "train";
 
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

@@ -94,6 +94,16 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     public int GroundingCurriculumSteps { get; init; }
 
     /// <summary>
+    /// The scene layouts the grounding curriculum draws its two-object scenes from (the test scenes left out); 0, or
+    /// fewer than <see cref="Images"/>: the rendered scenes. Those beyond the rendered ones are laid out, never rendered
+    /// (<see cref="Synthetic.GroundingLayoutStore"/>): grounding hides every region's features.
+    /// </summary>
+    public int GroundingScenes { get; init; }
+
+    /// <summary>The number of scene layouts grounding draws from: <see cref="GroundingScenes"/>, at least <see cref="Images"/>.</summary>
+    public int GroundingSceneCount => Math.Max(Images, GroundingScenes);
+
+    /// <summary>
     /// The region judge weight of the pretrained model and the models fine-tuned from it
     /// (<see cref="Modeling.InterBertConfig.RegionJudgeWeight"/>): their pair scores add the region head's judgement of
     /// the caption. The model fine-tuned without pretraining never has it (its region head is untrained). 0: off.
@@ -122,7 +132,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         "features" => "features v2 classes",
         "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
         "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : "") + (RelationCurriculumSteps > 0 ? $" relation-curriculum={RelationCurriculumSteps}" : "") +
-            (GroundingCurriculumSteps > 0 ? $" grounding-curriculum={GroundingCurriculumSteps}" : "") + (RegionJudgeWeight > 0 ? $" region-judge={RegionJudgeWeight}" : ""),
+            (GroundingCurriculumSteps > 0 ? $" grounding-curriculum={GroundingCurriculumSteps}" + (GroundingSceneCount > Images ? $" grounding-scenes={GroundingSceneCount}" : "") : "") + (RegionJudgeWeight > 0 ? $" region-judge={RegionJudgeWeight}" : ""),
         "evaluate" => $"evaluate v3 grounding-sizes shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "calibrate" => $"calibrate v2 candidates=16 precision={Precision.Name()}",

@@ -89,8 +89,7 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
             regions = detector?.Detect(image, MaxRegions - 1) ?? [];
             if (regions.Count == 0) regions = Grid(width, height);
         }
-        var hasClasses = regions.Count > 0 && regions.All(r => r.ClassDistribution is not null);
-        regions.Insert(0, RegionBox.WholeImage(width, height) with { ClassDistribution = hasClasses ? Aggregate(regions) : null });
+        regions.Insert(0, RegionBox.WholeImageOf(width, height, regions));
 
         using var scope = NewDisposeScope();
         float[] features;
@@ -104,11 +103,7 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
             var layer3 = network.Layer3Map(image);
             features = Stage.RegionFeatures(layer3.unsqueeze(0), ResNetFeatureExtractor.RegionGrid(regions, width, height, layer3)).squeeze(0).contiguous().data<float>().ToArray();
         }
-        return new ImageRegions(id, width, height, regions.Count,
-            regions.SelectMany(r => new[] { r.X1, r.Y1, r.X2, r.Y2 }).ToArray(),
-            regions.SelectMany(r => r.Location(width, height)).ToArray(),
-            features,
-            hasClasses ? regions.SelectMany(r => r.ClassDistribution!).ToArray() : null);
+        return ImageRegions.FromBoxes(id, width, height, regions, features);
     }
 
     /// <summary>
@@ -134,15 +129,5 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
             for (var x = 0; x < GridSize; x++)
                 cells.Add(new RegionBox((float)x * width / GridSize, (float)y * height / GridSize, (float)(x + 1) * width / GridSize, (float)(y + 1) * height / GridSize));
         return cells.Take(MaxRegions - 1).ToList();
-    }
-
-    /// <summary>The whole image's distribution: the normalised sum of its regions' distributions.</summary>
-    private static float[] Aggregate(IReadOnlyList<RegionBox> regions)
-    {
-        var sum = new float[regions[0].ClassDistribution!.Length];
-        foreach (var r in regions) for (var c = 0; c < sum.Length; c++) sum[c] += r.ClassDistribution![c];
-        var total = sum.Sum();
-        for (var c = 0; c < sum.Length; c++) sum[c] /= total;
-        return sum;
     }
 }

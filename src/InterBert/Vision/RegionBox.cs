@@ -32,4 +32,18 @@ public sealed record RegionBox(float X1, float Y1, float X2, float Y2, float[]? 
 
     /// <summary>The box covering a whole image.</summary>
     public static RegionBox WholeImage(int width, int height) => new(0, 0, width, height, Label: "image");
+
+    /// <summary>
+    /// The whole-image region of an image with these regions: its class distribution is the normalised sum of theirs
+    /// when every one has a distribution, else none.
+    /// </summary>
+    public static RegionBox WholeImageOf(int width, int height, IReadOnlyList<RegionBox> regions)
+    {
+        if (regions.Count == 0 || regions.Any(r => r.ClassDistribution is null)) return WholeImage(width, height);
+        var sum = new float[regions[0].ClassDistribution!.Length];
+        foreach (var r in regions) for (var c = 0; c < sum.Length; c++) sum[c] += r.ClassDistribution![c];
+        var total = sum.Sum();
+        for (var c = 0; c < sum.Length; c++) sum[c] /= total;
+        return WholeImage(width, height) with { ClassDistribution = sum };
+    }
 }

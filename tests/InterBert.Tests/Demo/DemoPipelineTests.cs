@@ -105,17 +105,36 @@ public sealed class DemoPipelineTests
         Assert.Contains("--grounding-curriculum:", tooFew.Error);
         Assert.DoesNotContain("   at ", tooFew.Error);
 
-        // On 80 scenes: four stages on the two-object training scenes' relation captions (one per scene one way, both of
-        // the pair at the end), each from the last, then pretraining from the last; the pretrained model and the one
-        // fine-tuned from it judge captions with their region head, the one fine-tuned without pretraining does not.
+        // On 80 rendered scenes and 160 layouts: four stages on the two-object training scenes' relation captions (one per
+        // scene one way, both of the pair at the end), each from the last, then pretraining from the last; the pretrained
+        // model and the one fine-tuned from it judge captions with their region head, the one fine-tuned without
+        // pretraining does not.
         var groundedFolder = folder.File("grounded");
         string[] groundedArgs = ["demo", "--lang", "zh", "--preset", "tiny", "--out", groundedFolder, "--images", "80", "--test-images", "6", "--pretrain-steps", "2", "--finetune-steps", "2", "--threads", "2"];
-        var grounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--region-judge-weight", "1"]);
+        var grounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "160", "--region-judge-weight", "1"]);
         Assert.True(grounded.ExitCode == 0, grounded.Output + grounded.Error);
-        Assert.Contains("[16/16]", grounded.Output);
-        var objectCounts = File.ReadLines(Path.Combine(groundedFolder, "scenes", "objects.jsonl")).GroupBy(l => JsonNode.Parse(l)!["image_id"]!.GetValue<string>()).ToDictionary(g => g.Key, g => g.Count());
-        var twoObjectTrainScenes = JsonNode.Parse(File.ReadAllText(Path.Combine(groundedFolder, "scenes", "dataset.zh.json")))!["images"]!.AsArray()
-            .Count(i => i!["split"]!.GetValue<string>() == "train" && objectCounts[Path.GetFileNameWithoutExtension(i["filename"]!.GetValue<string>())] == 2);
+        Assert.Contains("[17/17]", grounded.Output);
+        // The layouts are every two-object scene after the test ones, rendered or not, whose classes the rendered
+        // scenes have; a rendered one's record is the extracted one's boxes, locations and classes, without features.
+        using var rendered = InterBert.Data.FeatureStore.Open(Path.Combine(groundedFolder, "features"));
+        using var layouts = InterBert.Data.FeatureStore.Open(Path.Combine(groundedFolder, "ground-features"));
+        var classNames = rendered.Manifest.ClassNames!;
+        var expected = Enumerable.Range(6, 154).Select(i => InterBert.Synthetic.SceneGenerator.Layout(1, i, "train"))
+            .Where(scene => scene.Objects.Count == 2 && scene.Objects.All(o => classNames.Contains(o.Label))).Select(scene => scene.Id).ToHashSet();
+        Assert.True(expected.Count(id => !rendered.Contains(id)) > 10, "layouts beyond the rendered scenes");
+        Assert.Equal(expected.Order(), layouts.Ids.Order());
+        Assert.Equal(rendered.Manifest.ClassNames, layouts.Manifest.ClassNames);
+        foreach (var id in layouts.Ids.Where(rendered.Contains))
+        {
+            var (laid, extracted) = (layouts.Read(id), rendered.Read(id));
+            Assert.Equal(3, laid.RegionCount);
+            Assert.Equal(extracted.Boxes, laid.Boxes, (a, b) => Math.Abs(a - b) < 1e-3);
+            Assert.Equal(extracted.Locations, laid.Locations, (a, b) => Math.Abs(a - b) < 1e-5);
+            Assert.Equal(extracted.Classes, laid.Classes);
+            Assert.All(laid.Features, v => Assert.Equal(0f, v));
+        }
+        var validationImages = JsonNode.Parse(File.ReadAllText(Path.Combine(groundedFolder, "scenes", "dataset.zh.json")))!["images"]!.AsArray().Count(i => i!["split"]!.GetValue<string>() == "val");
+        var twoObjectTrainScenes = expected.Count(id => int.Parse(id.Split('-')[1]) >= 6 + validationImages);
         JsonNode GroundedRun(string stage) => JsonNode.Parse(File.ReadAllText(Path.Combine(groundedFolder, stage, "run.json")))!;
         Assert.Equal(twoObjectTrainScenes, GroundedRun("ground-one-way")["train_captions"]!.GetValue<int>());
         Assert.Equal(2 * twoObjectTrainScenes, GroundedRun("ground-both-ways")["train_captions"]!.GetValue<int>());
@@ -126,5 +145,6 @@ public sealed class DemoPipelineTests
         Assert.Contains("`--grounding-curriculum`", groundedReport);
         Assert.Contains("`--region-judge-weight`", groundedReport);
         Assert.Contains("| ground-two-thirds |", groundedReport);
+        Assert.Contains("`--grounding-scenes`", groundedReport);
     }
 }
