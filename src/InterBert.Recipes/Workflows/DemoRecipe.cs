@@ -82,12 +82,15 @@ public sealed class DemoRecipe
         if (!Stage("features", "extract region features (given boxes)", fingerprint, Features, ExtractFeatures)) return false;
         var initFingerprint = fingerprint + "|" + settings.Fingerprint("init");
         if (!Stage("init", settings.Language == "en" ? "initial weights from MiniLM" : settings.ChineseLayersFromMiniLm ? "character vocabulary into MiniLM's layers" : "character vocabulary and random weights", initFingerprint, Path.GetDirectoryName(InitialWeights)!, Initialise)) return false;
-        var pretrainFingerprint = initFingerprint + "|" + settings.Fingerprint("pretrain");
         // The grounding curriculum's stages, each from the last one's weights; the pretraining starts from the last.
         var start = InitialWeights;
         var grounding = settings.GroundingCurriculumSteps;
-        var groundingFingerprint = initFingerprint + $"|grounding-layouts v1 scenes={settings.GroundingSceneCount}";
-        if (grounding > 0 && !Stage("ground-layouts", $"lay out {settings.GroundingSceneCount} scenes' boxes and classes for grounding (nothing rendered)", groundingFingerprint, GroundingFeatures, WriteGroundingLayouts)) return false;
+        var groundingFingerprint = initFingerprint;
+        if (grounding > 0)
+        {
+            groundingFingerprint += $"|grounding-layouts v1 scenes={settings.GroundingSceneCount}";
+            if (!Stage("ground-layouts", $"lay out {settings.GroundingSceneCount} scenes' boxes and classes for grounding (nothing rendered)", groundingFingerprint, GroundingFeatures, WriteGroundingLayouts)) return false;
+        }
         foreach (var (name, share, title) in grounding > 0 ? GroundingStages : [])
         {
             var from = start;
@@ -97,6 +100,8 @@ public sealed class DemoRecipe
                     (p, c) => Ground(share, from, output, p, c))) return false;
             start = Path.Combine(output, "model.safetensors");
         }
+        // Pretraining follows from the grounding stages' weights, so a change to them is a change to it.
+        var pretrainFingerprint = groundingFingerprint + "|" + settings.Fingerprint("pretrain");
         var curriculum = settings.RelationCurriculumSteps;
         if (curriculum > 0 && !Stage("pretrain-one-way", $"pretrain {curriculum} steps with every relation stated one way (left, above)", pretrainFingerprint + "|one-way", OneWayPretrainFolder,
                 (p, c) => Pretrain(OneWayDataset, start, OneWayPretrainFolder, curriculum, p, c))) return false;

@@ -146,5 +146,14 @@ public sealed class DemoPipelineTests
         Assert.Contains("`--region-judge-weight`", groundedReport);
         Assert.Contains("| ground-two-thirds |", groundedReport);
         Assert.Contains("`--grounding-scenes`", groundedReport);
+
+        // Other grounding scenes change the grounding stages and so everything trained after them; only the stages
+        // before grounding and the baseline, which never saw it, are reused.
+        var regrounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "120", "--region-judge-weight", "1"]);
+        Assert.True(regrounded.ExitCode == 0, regrounded.Output + regrounded.Error);
+        var reused = regrounded.Output.Split('\n').Where(l => l.Contains(": reused")).ToList();
+        Assert.Equal(5, reused.Count);
+        Assert.Contains(reused, l => l.Contains("without multimodal pretraining"));
+        Assert.DoesNotContain(reused, l => l.Contains("pretrain ") || l.Contains("zero-shot"));
     }
 }
