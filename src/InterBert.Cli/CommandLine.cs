@@ -197,18 +197,28 @@ public static class CommandLine
             var code = e is ArgumentException ? UsageError : 1;
             if (!ProcessGroup.IsDistributed)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
+                Console.Error.WriteLine($"error: {Describe(e)}");
                 return code;
             }
             // One rank's error must end the whole job: the other ranks would otherwise wait for it in the next all-reduce.
-            Console.Error.WriteLine($"error: rank {ProcessGroup.Current.Rank}: {e.Message}");
+            Console.Error.WriteLine($"error: rank {ProcessGroup.Current.Rank}: {Describe(e)}");
             Console.Error.Flush();
             ProcessGroup.Current.Abort(code);
             return code;
         }
     };
 
+    // A full disk is the machine's state, not a bug: one line, and what to do. Files are written to a temporary name
+    // and renamed, so what was finished before is intact and the command continues from it.
     private static bool IsUserError(Exception e) =>
         e is InterBertException or FileNotFoundException or DirectoryNotFoundException or FormatException
-            or ArgumentException or UnauthorizedAccessException or InvalidDataException;
+            or ArgumentException or UnauthorizedAccessException or InvalidDataException
+        || e is IOException io && IsDiskFull(io);
+
+    private static bool IsDiskFull(IOException e) =>
+        (e.HResult & 0xFFFF) is 28 or 112 || e.Message.Contains("No space left on device", StringComparison.OrdinalIgnoreCase);
+
+    private static string Describe(Exception e) => e is IOException io && IsDiskFull(io)
+        ? $"{e.Message.Trim()}: the disk is full; free some space and run the same command again (what it finished is kept)"
+        : e.Message;
 }

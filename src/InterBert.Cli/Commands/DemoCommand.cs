@@ -21,10 +21,15 @@ public static class DemoCommand
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model" };
         var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
         var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps}, in about the same time)" };
+        var grounded = new Option<bool>("--grounded")
+        {
+            Description = $"the grounded recipe (bf16, about 22 minutes): four {DemoRecipeOptions.GroundedGroundingSteps}-step grounding stages on {DemoRecipeOptions.DefaultGroundingScenes} scene layouts, box sines, the geometry bias, every region hidden in half the true pairs, {DemoRecipeOptions.GroundedPretrainSteps} pretraining steps with MiniLM's layers at the full rate, the region head judging captions, fine-tuning MiniLM's layers at 0.3 times the rate; the options below change any of it",
+        };
         var wholeImage = CommandLine.WholeImageRegionOption();
         var geometryBias = CommandLine.GeometryBiasOption();
+        geometryBias.Description = "the model's attention among regions gets a learned bias from each pair's relative geometry (default off; on with --grounded, --geometry-bias false turns it off)";
         var locationFrequencies = CommandLine.LocationFrequenciesOption();
-        var pretrainedMultiplier = new Option<double?>("--pretrained-lr-multiplier") { Description = $"pretraining's learning-rate multiplier of MiniLM's weights (default {DemoRecipeOptions.DefaultPretrainedLearningRateMultiplier}; fine-tuning trains them at the full rate)" };
+        var pretrainedMultiplier = new Option<double?>("--pretrained-lr-multiplier") { Description = $"pretraining's learning-rate multiplier of MiniLM's weights (default {DemoRecipeOptions.DefaultPretrainedLearningRateMultiplier}; 1 with --grounded)" };
         pretrainedMultiplier.Validators.Add(result =>
         {
             if (result.GetValue(pretrainedMultiplier) is <= 0 or > 10) result.AddError($"--pretrained-lr-multiplier {result.GetValue(pretrainedMultiplier)}: a multiplier above 0, at most 10");
@@ -37,26 +42,31 @@ public static class DemoCommand
         var mirroredTwins = new Option<bool>("--mirrored-twins") { Description = "each training scene with a relation caption also trains as its mirror image, whose relation captions are the scene's with their objects swapped (the same text true of one image, false of the other)" };
         var groundingCurriculum = new Option<int>("--grounding-curriculum")
         {
-            Description = "before pretraining, this many steps in each of four stages of masked region modeling alone, every region hidden, on the two-object scenes' relation captions: one way, then a third, two thirds and all of the scenes both ways; 0: none",
+            Description = $"before pretraining, this many steps in each of four stages of masked region modeling alone, every region hidden, on the two-object scenes' relation captions: one way, then a third, two thirds and all of the scenes both ways (0, the default: none; {DemoRecipeOptions.GroundedGroundingSteps} with --grounded)",
         };
         var groundingScenes = new Option<int?>("--grounding-scenes")
         {
-            Description = "scene layouts the grounding curriculum draws its two-object scenes from (default: the rendered ones); those beyond --images are laid out but not rendered, since grounding hides every region's features",
+            Description = $"scene layouts the grounding curriculum draws its two-object scenes from (default {DemoRecipeOptions.DefaultGroundingScenes}, at least --images); those beyond --images are laid out but not rendered, since grounding hides every region's features",
         };
         groundingScenes.Validators.Add(result =>
         {
             if (result.GetValue(groundingScenes) is < 1) result.AddError($"--grounding-scenes {result.GetValue(groundingScenes)}: a number of scenes, 1 or more");
         });
         var judge = CommandLine.RegionJudgeWeightOption();
-        var finetuneMultiplier = new Option<double?>("--finetune-pretrained-lr-multiplier") { Description = "fine-tuning's learning-rate multiplier of MiniLM's weights (default 1; 0.3 keeps a grounded model's binding, which the region judge reads)" };
+        judge.Description = "the pretrained model and the one fine-tuned from it add their region head's judgement of each caption at this weight (0, the default: off; 1 with --grounded)";
+        var finetuneMultiplier = new Option<double?>("--finetune-pretrained-lr-multiplier") { Description = "fine-tuning's learning-rate multiplier of MiniLM's weights (default 1; 0.3 with --grounded, which keeps a grounded model's binding that the region judge reads)" };
         var relationCurriculum = new Option<int>("--relation-curriculum") { Description = "pretrain the first this many steps on the scenes with every relation stated one way (left, above), then the rest on all captions; 0: none" };
-        var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores)")
+        var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores; --grounded about 22)")
         {
-            language, output, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, groundingScenes, judge, finetuneMultiplier,
+            language, output, grounded, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, groundingScenes, judge, finetuneMultiplier,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
-            var settings = DemoRecipeOptions.For(parse.GetValue(language)!, parse.GetValue(precision) is { } precisionName ? InterBert.Modeling.PrecisionNames.Parse(precisionName) : InterBert.Modeling.Precision.Bf16);
+            var chosenPrecision = parse.GetValue(precision) is { } precisionName ? InterBert.Modeling.PrecisionNames.Parse(precisionName) : InterBert.Modeling.Precision.Bf16;
+            if (parse.GetValue(grounded) && chosenPrecision != InterBert.Modeling.Precision.Bf16)
+                throw new ArgumentException("--grounded runs in bf16 (in fp32 its grounding stages alone would take the demo's time)");
+            var settings = DemoRecipeOptions.For(parse.GetValue(language)!, chosenPrecision);
+            if (parse.GetValue(grounded)) settings = DemoRecipeOptions.Grounded(settings);
             if (parse.GetValue(preset) is { } presetName)
             {
                 if (settings.Language == "en" && presetName != "small") throw new ArgumentException("demo --lang en uses MiniLM's weights, which fill the small preset only");
@@ -69,14 +79,15 @@ public static class DemoCommand
                 PretrainSteps = parse.GetValue(pretrainSteps) ?? settings.PretrainSteps,
                 FinetuneSteps = parse.GetValue(finetuneSteps) ?? settings.FinetuneSteps,
                 WholeImageRegion = CommandLine.WholeImageRegion(parse, wholeImage) ?? settings.WholeImageRegion,
-                GeometryBias = parse.GetValue(geometryBias),
-                LocationFrequencies = parse.GetValue(locationFrequencies),
+                GeometryBias = Given(parse, geometryBias, settings.GeometryBias),
+                LocationFrequencies = Given(parse, locationFrequencies, settings.LocationFrequencies),
                 PretrainedLearningRateMultiplier = parse.GetValue(pretrainedMultiplier) ?? settings.PretrainedLearningRateMultiplier,
                 OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownNegatives),
                 MirroredTwins = parse.GetValue(mirroredTwins),
-                AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),
-                RelationCurriculumSteps = parse.GetValue(relationCurriculum), GroundingCurriculumSteps = parse.GetValue(groundingCurriculum),
-                GroundingScenes = parse.GetValue(groundingScenes) ?? settings.GroundingScenes, RegionJudgeWeight = parse.GetValue(judge) ?? 0,
+                AllRegionsMaskedRate = Given(parse, allRegionsMasked, settings.AllRegionsMaskedRate),
+                RelationCurriculumSteps = parse.GetValue(relationCurriculum),
+                GroundingCurriculumSteps = Given(parse, groundingCurriculum, settings.GroundingCurriculumSteps),
+                GroundingScenes = parse.GetValue(groundingScenes) ?? settings.GroundingScenes, RegionJudgeWeight = parse.GetValue(judge) ?? settings.RegionJudgeWeight,
                 FinetunePretrainedLearningRateMultiplier = parse.GetValue(finetuneMultiplier) ?? settings.FinetunePretrainedLearningRateMultiplier,
             };
             if (parse.GetValue(ownNegativeRate) is { } rate)
@@ -111,4 +122,7 @@ public static class DemoCommand
         }));
         return command;
     }
+
+    // An option the command line gave, else the recipe's value (a flag without a value given is implicit, not false).
+    private static T Given<T>(ParseResult parse, Option<T> option, T recipe) => parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : recipe;
 }

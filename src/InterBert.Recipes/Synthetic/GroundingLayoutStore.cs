@@ -44,7 +44,7 @@ public static class GroundingLayoutStore
                 return new RegionBox(o.X1, o.Y1, o.X2, o.Y2, distribution, o.Label).ClipTo(scene.Width, scene.Height);
             }).ToList();
             boxes.Insert(0, RegionBox.WholeImageOf(scene.Width, scene.Height, boxes));
-            writer.Add(ImageRegions.FromBoxes(scene.Id, scene.Width, scene.Height, boxes, new float[boxes.Count * like.FeatureSize]));
+            writer.Add(RegionBox.RecordOf(scene.Id, scene.Width, scene.Height, boxes, new float[boxes.Count * like.FeatureSize]));
             written.Add(scene.Id);
         }
         return (written, skipped);

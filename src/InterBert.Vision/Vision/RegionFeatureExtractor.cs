@@ -103,7 +103,7 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
             var layer3 = network.Layer3Map(image);
             features = Stage.RegionFeatures(layer3.unsqueeze(0), ResNetFeatureExtractor.RegionGrid(regions, width, height, layer3)).squeeze(0).contiguous().data<float>().ToArray();
         }
-        return ImageRegions.FromBoxes(id, width, height, regions, features);
+        return RegionBox.RecordOf(id, width, height, regions, features);
     }
 
     /// <summary>

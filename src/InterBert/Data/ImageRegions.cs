@@ -11,18 +11,4 @@ public sealed record ImageRegions(string Id, int Width, int Height, int RegionCo
 
     /// <summary>Number of classes of the distributions (0 when absent).</summary>
     public int ClassCount => Classes is null || RegionCount == 0 ? 0 : Classes.Length / RegionCount;
-
-    /// <summary>
-    /// The record of these regions (region 0 the whole image) with these features [R, D]; the class distributions are
-    /// stored when every region has one.
-    /// </summary>
-    public static ImageRegions FromBoxes(string id, int width, int height, IReadOnlyList<Vision.RegionBox> regions, float[] features)
-    {
-        var hasClasses = regions.Count > 0 && regions.All(r => r.ClassDistribution is not null);
-        return new ImageRegions(id, width, height, regions.Count,
-            regions.SelectMany(r => new[] { r.X1, r.Y1, r.X2, r.Y2 }).ToArray(),
-            regions.SelectMany(r => r.Location(width, height)).ToArray(),
-            features,
-            hasClasses ? regions.SelectMany(r => r.ClassDistribution!).ToArray() : null);
-    }
 }

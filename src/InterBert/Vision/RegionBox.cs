@@ -46,4 +46,18 @@ public sealed record RegionBox(float X1, float Y1, float X2, float Y2, float[]? 
         for (var c = 0; c < sum.Length; c++) sum[c] /= total;
         return WholeImage(width, height) with { ClassDistribution = sum };
     }
+
+    /// <summary>
+    /// The feature-store record of these regions (region 0 the whole image) with these features [R, D]; the class
+    /// distributions are stored when every region has one.
+    /// </summary>
+    public static Data.ImageRegions RecordOf(string id, int width, int height, IReadOnlyList<RegionBox> regions, float[] features)
+    {
+        var hasClasses = regions.Count > 0 && regions.All(r => r.ClassDistribution is not null);
+        return new Data.ImageRegions(id, width, height, regions.Count,
+            regions.SelectMany(r => new[] { r.X1, r.Y1, r.X2, r.Y2 }).ToArray(),
+            regions.SelectMany(r => r.Location(width, height)).ToArray(),
+            features,
+            hasClasses ? regions.SelectMany(r => r.ClassDistribution!).ToArray() : null);
+    }
 }

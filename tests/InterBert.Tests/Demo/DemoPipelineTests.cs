@@ -100,18 +100,18 @@ public sealed class DemoPipelineTests
         Assert.Contains("--relation-curriculum 4", wrongCurriculum.Error);
 
         // The grounding curriculum needs two-object training scenes: these 30 scenes have too few, a clear error.
-        var tooFew = CliProcess.Run([.. Args(folder.Path, "2"), "--grounding-curriculum", "1"]);
+        var tooFew = CliProcess.Run([.. Args(folder.Path, "2"), "--grounding-curriculum", "1", "--grounding-scenes", "30"]);
         Assert.Equal(1, tooFew.ExitCode);
         Assert.Contains("--grounding-curriculum:", tooFew.Error);
         Assert.DoesNotContain("   at ", tooFew.Error);
 
-        // On 80 rendered scenes and 160 layouts: four stages on the two-object training scenes' relation captions (one per
-        // scene one way, both of the pair at the end), each from the last, then pretraining from the last; the pretrained
-        // model and the one fine-tuned from it judge captions with their region head, the one fine-tuned without
-        // pretraining does not.
+        // The grounded recipe, on 80 rendered scenes and 160 layouts: four stages on the two-object training scenes'
+        // relation captions (one per scene one way, both of the pair at the end), each from the last, then pretraining
+        // from the last; the pretrained model and the one fine-tuned from it judge captions with their region head, the
+        // one fine-tuned without pretraining does not.
         var groundedFolder = folder.File("grounded");
-        string[] groundedArgs = ["demo", "--lang", "zh", "--preset", "tiny", "--out", groundedFolder, "--images", "80", "--test-images", "6", "--pretrain-steps", "2", "--finetune-steps", "2", "--threads", "2"];
-        var grounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "160", "--region-judge-weight", "1"]);
+        string[] groundedArgs = ["demo", "--lang", "zh", "--preset", "tiny", "--out", groundedFolder, "--images", "80", "--test-images", "6", "--pretrain-steps", "2", "--finetune-steps", "2", "--threads", "2", "--grounded"];
+        var grounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "160"]);
         Assert.True(grounded.ExitCode == 0, grounded.Output + grounded.Error);
         Assert.Contains("[17/17]", grounded.Output);
         // The layouts are every two-object scene after the test ones, rendered or not, whose classes the rendered
@@ -141,6 +141,11 @@ public sealed class DemoPipelineTests
         InterBert.Modeling.InterBertConfig ConfigOf(string run) => InterBert.Weights.ModelCheckpoint.ReadConfig(Path.Combine(groundedFolder, run, "model.safetensors"));
         Assert.Equal((1.0, 1.0, 0.0), (ConfigOf("pretrain").RegionJudgeWeight, ConfigOf("finetune-pretrained").RegionJudgeWeight, ConfigOf("finetune-baseline").RegionJudgeWeight));
         Assert.Equal(0.0, ConfigOf("ground-both-ways").RegionJudgeWeight);
+        // The rest of the grounded recipe: boxes as sines, the geometry bias, every region hidden in half the true pairs,
+        // MiniLM's layers pretrained at the full rate and fine-tuned at 0.3 times it.
+        Assert.Equal((8, true), (ConfigOf("init").VLocationFrequencies, ConfigOf("init").GeometryAttentionBias));
+        Assert.Contains("AllRegionsMaskedRate = 0.5", GroundedRun("pretrain")["tasks"]!.GetValue<string>());
+        Assert.Equal((1.0, 0.3), (GroundedRun("pretrain")["training"]!["PretrainedLearningRateMultiplier"]!.GetValue<double>(), GroundedRun("finetune-pretrained")["training"]!["PretrainedLearningRateMultiplier"]!.GetValue<double>()));
         var groundedReport = File.ReadAllText(Path.Combine(groundedFolder, "report.md"));
         Assert.Contains("`--grounding-curriculum`", groundedReport);
         Assert.Contains("`--region-judge-weight`", groundedReport);
@@ -149,11 +154,11 @@ public sealed class DemoPipelineTests
 
         // Other grounding scenes change the grounding stages and so everything trained after them; only the stages
         // before grounding and the baseline, which never saw it, are reused.
-        var regrounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "120", "--region-judge-weight", "1"]);
+        var regrounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "120"]);
         Assert.True(regrounded.ExitCode == 0, regrounded.Output + regrounded.Error);
-        var reused = regrounded.Output.Split('\n').Where(l => l.Contains(": reused")).ToList();
-        Assert.Equal(5, reused.Count);
-        Assert.Contains(reused, l => l.Contains("without multimodal pretraining"));
-        Assert.DoesNotContain(reused, l => l.Contains("pretrain ") || l.Contains("zero-shot"));
+        var reusedAfterRegrounding = regrounded.Output.Split('\n').Where(l => l.Contains(": reused")).ToList();
+        Assert.Equal(5, reusedAfterRegrounding.Count);
+        Assert.Contains(reusedAfterRegrounding, l => l.Contains("without multimodal pretraining"));
+        Assert.DoesNotContain(reusedAfterRegrounding, l => l.Contains("pretrain ") || l.Contains("zero-shot"));
     }
 }
