@@ -17,15 +17,14 @@ public static class GroundingLayoutStore
     /// <summary>
     /// Writes the records into <paramref name="folder"/>, with the feature size and class names of
     /// <paramref name="like"/> (the rendered scenes' store, whose classes a model predicts); a scene with an object of
-    /// a class <paramref name="like"/> lacks is skipped. Returns the ids written and the number skipped.
+    /// a class <paramref name="like"/> lacks is skipped. Returns the number of scenes written and of those skipped.
     /// </summary>
-    public static (IReadOnlySet<string> Written, int Skipped) Write(string folder, SyntheticDataset.Options options, FeatureStoreManifest like, CancellationToken cancel = default)
+    public static (int Written, int Skipped) Write(string folder, SyntheticDataset.Options options, FeatureStoreManifest like, CancellationToken cancel = default)
     {
         if (like.ClassNames is not { Count: > 0 } names)
             throw new InterBertException($"{folder}: the scenes' feature store names no classes, so grounding has no classes to predict");
         var classOf = names.Select((name, index) => (name, index)).ToDictionary(p => p.name, p => p.index, StringComparer.Ordinal);
-        var written = new HashSet<string>(StringComparer.Ordinal);
-        var skipped = 0;
+        var (written, skipped) = (0, 0);
         using var writer = new FeatureStoreWriter(folder, like with { Extractor = Extractor, Regions = null, VisualStage = null, MapShape = null });
         for (var index = options.TestImages; index < options.Images; index++)
         {
@@ -45,7 +44,7 @@ public static class GroundingLayoutStore
             }).ToList();
             boxes.Insert(0, RegionBox.WholeImageOf(scene.Width, scene.Height, boxes));
             writer.Add(RegionBox.RecordOf(scene.Id, scene.Width, scene.Height, boxes, new float[boxes.Count * like.FeatureSize]));
-            written.Add(scene.Id);
+            written++;
         }
         return (written, skipped);
     }

@@ -229,7 +229,7 @@ public sealed class DemoRecipe
         FeatureStoreManifest manifest;
         using (var store = FeatureStore.Open(Features)) manifest = store.Manifest;
         var (written, skipped) = GroundingLayoutStore.Write(GroundingFeatures, GroundingSceneOptions, manifest, cancel);
-        progress.Report(new WorkflowProgress(written.Count, written.Count, $"two-object scenes laid out{(skipped > 0 ? $", {skipped} skipped for a class the rendered scenes lack" : "")}"));
+        progress.Report(new WorkflowProgress(written, written, $"two-object scenes laid out{(skipped > 0 ? $", {skipped} skipped for a class the rendered scenes lack" : "")}"));
         return true;
     }
 

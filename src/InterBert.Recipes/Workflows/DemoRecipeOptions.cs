@@ -155,7 +155,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         "features" => "features v2 classes",
         "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
         "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : "") + (RelationCurriculumSteps > 0 ? $" relation-curriculum={RelationCurriculumSteps}" : "") +
-            (GroundingCurriculumSteps > 0 ? $" grounding-curriculum={GroundingCurriculumSteps}" + (GroundingSceneCount > Images ? $" grounding-scenes={GroundingSceneCount}" : "") : "") + (RegionJudgeWeight > 0 ? $" region-judge={RegionJudgeWeight}" : ""),
+            (GroundingCurriculumSteps > 0 ? $" grounding-curriculum={GroundingCurriculumSteps}" : "") + (RegionJudgeWeight > 0 ? $" region-judge={RegionJudgeWeight}" : ""),
         "evaluate" => $"evaluate v3 grounding-sizes shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "calibrate" => $"calibrate v2 candidates=16 precision={Precision.Name()}",
