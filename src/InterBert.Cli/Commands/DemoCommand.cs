@@ -62,10 +62,7 @@ public static class DemoCommand
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
-            var chosenPrecision = parse.GetValue(precision) is { } precisionName ? InterBert.Modeling.PrecisionNames.Parse(precisionName) : InterBert.Modeling.Precision.Bf16;
-            if (parse.GetValue(grounded) && chosenPrecision != InterBert.Modeling.Precision.Bf16)
-                throw new ArgumentException("--grounded runs in bf16 (in fp32 its grounding stages alone would take the demo's time)");
-            var settings = DemoRecipeOptions.For(parse.GetValue(language)!, chosenPrecision);
+            var settings = DemoRecipeOptions.For(parse.GetValue(language)!, parse.GetValue(precision) is { } precisionName ? InterBert.Modeling.PrecisionNames.Parse(precisionName) : InterBert.Modeling.Precision.Bf16);
             if (parse.GetValue(grounded)) settings = DemoRecipeOptions.Grounded(settings);
             if (parse.GetValue(preset) is { } presetName)
             {

@@ -140,9 +140,12 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// The grounded recipe (bf16): four grounding stages of 300 steps on the two-object scenes of 3,000 layouts, boxes
     /// as sines of 8 frequencies, the geometry bias (without it the grounding stages do not learn the classes), every
     /// region hidden in half the true pairs, MiniLM's layers pretrained at the full rate for 400 steps, the region head
-    /// judging captions at weight 1, and fine-tuning that moves MiniLM's layers at 0.3 times the rate.
+    /// judging captions at weight 1, and fine-tuning that moves MiniLM's layers at 0.3 times the rate. Throws
+    /// <see cref="ArgumentException"/> for settings in another precision.
     /// </summary>
-    public static DemoRecipeOptions Grounded(DemoRecipeOptions settings) => settings with
+    public static DemoRecipeOptions Grounded(DemoRecipeOptions settings) => settings.Precision != Precision.Bf16
+        ? throw new ArgumentException("--grounded runs in bf16 (in fp32 its grounding stages alone would take the demo's time)")
+        : settings with
     {
         GroundingCurriculumSteps = GroundedGroundingSteps, RegionJudgeWeight = 1, LocationFrequencies = 8, AllRegionsMaskedRate = 0.5, GeometryBias = true,
         PretrainedLearningRateMultiplier = 1, FinetunePretrainedLearningRateMultiplier = 0.3, PretrainSteps = GroundedPretrainSteps,
