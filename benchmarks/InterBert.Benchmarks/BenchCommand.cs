@@ -228,9 +228,7 @@ public static class BenchCommand
         {
             var images = DatasetReader.Read(parse.GetValue(dataset)!).Take(parse.GetValue(count)).Select(i => (i.Id, i.Location)).ToList();
             var threads = parse.GetValue(CommandLine.ThreadsOption);
-            using var network = new ResNetFeatureExtractor(threads: threads);
-            using var yolox = parse.GetValue(detector) is { } path ? new YoloxDetector(path, threads) : null;
-            var extractor = new RegionFeatureExtractor(network, yolox, new ImageDecoder());
+            using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), 36, threads, parallelImages: true);
             var folder = Path.Combine(Path.GetTempPath(), $"interbert-bench-{Guid.NewGuid():N}");
             try
             {
@@ -241,7 +239,7 @@ public static class BenchCommand
                 var result = FeatureExtractionJob.Run(images, extractor, null, folder, false, false);
                 watch.Stop();
                 using (var store = FeatureStore.Open(folder)) regions = store.Entries.Sum(e => (long)e.Regions);
-                Console.WriteLine($"bench features: {result.Stored} images, {regions} regions ({(double)regions / result.Stored:F1} per image), {Environment.ProcessorCount} cores, {threads} threads");
+                Console.WriteLine($"bench features: {result.Stored} images, {regions} regions ({(double)regions / result.Stored:F1} per image), {Environment.ProcessorCount} cores, {threads} threads, {extractor.Workers.Count} images at once");
                 Console.WriteLine($"bench features: {result.Stored / watch.Elapsed.TotalSeconds:F1} images/s ({watch.Elapsed.TotalMilliseconds / result.Stored:F1} ms per image: decode, detector, ResNet-18, RoI align, store)");
             }
             finally

@@ -60,7 +60,7 @@ public static class FeaturesCommand
             var givenBoxes = parse.GetValue(boxes) is { } boxesPath ? RegionBoxFile.Read(boxesPath) : null;
             var threads = parse.GetValue(CommandLine.ThreadsOption);
             using var stageModel = parse.GetValue(model) is { } modelPath ? InterBert.Workflows.ModelLoading.LoadStageModel(modelPath) : null;
-            using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), parse.GetValue(maxRegions), threads, stage: stageModel);
+            using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), parse.GetValue(maxRegions), threads, stage: stageModel, parallelImages: true);
             var result = ProgressDisplay.Run("features", (progress, cancel) => FeatureExtractionJob.Run(
                 list, extractor, givenBoxes, store, parse.GetValue(fp16), parse.GetValue(skipBad), parse.GetValue(shardSize),
                 new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, $"stored {p.Stored}, skipped {p.Skipped}"))), cancel,

@@ -158,7 +158,7 @@ public sealed class DemoRecipe
     {
         var images = DatasetReader.Read(Dataset).Select(i => (i.Id, i.Location)).ToList();
         var boxes = RegionBoxFile.Read(Path.Combine(Scenes, SyntheticDataset.ObjectsFile));
-        using var extractor = RegionFeatureExtractor.Open(null, 8, settings.Threads);
+        using var extractor = RegionFeatureExtractor.Open(null, 8, settings.Threads, parallelImages: true);
         var result = FeatureExtractionJob.Run(images, extractor, boxes, Features, float16: false, skipBad: false, progress: new Progress<FeatureExtractionJob.Progress>(
             p => progress.Report(new WorkflowProgress(p.Done, p.Total, "images"))), cancel: cancel);
         return !result.Cancelled;

@@ -169,7 +169,7 @@ public sealed class Flickr8kRecipe
             if (images.All(i => existing.Contains(i.Id))) return true;
         }
         var detector = options.DetectorPath ?? throw new InterBertException("the features stage needs the YOLOX detector (--detector yolox_nano.onnx)");
-        using var extractor = RegionFeatureExtractor.Open(detector, options.MaxRegions, options.Threads);
+        using var extractor = RegionFeatureExtractor.Open(detector, options.MaxRegions, options.Threads, parallelImages: true);
         var result = FeatureExtractionJob.Run(images, extractor, null, Features, float16: false, skipBad: false, progress: new Progress<FeatureExtractionJob.Progress>(
             p => progress.Report(new WorkflowProgress(p.Done, p.Total, "photos"))), cancel: cancel);
         return !result.Cancelled;

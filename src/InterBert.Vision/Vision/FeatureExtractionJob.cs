@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using InterBert.Data;
 
 namespace InterBert.Vision;
@@ -47,34 +48,67 @@ public static class FeatureExtractionJob
         var watch = Stopwatch.StartNew();
         int stored = 0, already = 0, skipped = 0, done = 0;
         var reasons = new List<string>();
+        var workers = extractor.Workers;
+        var pending = new List<(string Id, ImageLocation Location)>(workers.Count);
+        // Up to one image per worker at a time, extracted at once and stored in input order: the store's content and
+        // order, and the image a bad-image error names, are those of one image at a time.
+        void ExtractPending()
+        {
+            var results = new (ImageRegions? Regions, string? Sha256, ExceptionDispatchInfo? Error)[pending.Count];
+            void ExtractOne(int k)
+            {
+                var (id, location) = pending[k];
+                try
+                {
+                    var given = boxes is null ? null : boxes.GetValueOrDefault(id) ?? boxes.GetValueOrDefault(id.TrimStart('0'));
+                    var bytes = location.ReadBytes();
+                    var regions = layer3Maps ? workers[k].ExtractLayer3Map(id, bytes, location.ToString()) : workers[k].Extract(id, bytes, location.ToString(), given);
+                    // The file's hash goes with its features, so a later update can tell a changed photo from the one stored.
+                    var sha256 = location.Base64LineOffset < 0 ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) : null;
+                    results[k] = (regions, sha256, null);
+                }
+                catch (Exception e)
+                {
+                    results[k] = (null, null, ExceptionDispatchInfo.Capture(e));
+                }
+            }
+            if (pending.Count == 1) ExtractOne(0);
+            else Parallel.For(0, pending.Count, new ParallelOptions { MaxDegreeOfParallelism = pending.Count }, ExtractOne);
+            for (var k = 0; k < pending.Count; k++)
+            {
+                var (regions, sha256, error) = results[k];
+                if (error?.SourceException is InterBertException bad && skipBad)
+                {
+                    skipped++;
+                    if (reasons.Count < 20) reasons.Add(bad.Message);
+                }
+                else if (error is not null)
+                {
+                    error.Throw();
+                }
+                else
+                {
+                    if (replace?.Contains(pending[k].Id) == true) writer.Replace(regions!, sha256);
+                    else writer.Add(regions!, sha256);
+                    stored++;
+                }
+                progress?.Report(new Progress(++done, images.Count, stored, skipped));
+            }
+            pending.Clear();
+        }
         foreach (var (id, location) in images)
         {
             if (cancel.IsCancellationRequested) break;
             if (writer.Contains(id) && replace?.Contains(id) != true)
             {
                 already++;
+                progress?.Report(new Progress(++done, images.Count, stored, skipped));
+                continue;
             }
-            else
-            {
-                try
-                {
-                    var given = boxes is null ? null : boxes.GetValueOrDefault(id) ?? boxes.GetValueOrDefault(id.TrimStart('0'));
-                    var bytes = location.ReadBytes();
-                    var regions = layer3Maps ? extractor.ExtractLayer3Map(id, bytes, location.ToString()) : extractor.Extract(id, bytes, location.ToString(), given);
-                    // The file's hash goes with its features, so a later update can tell a changed photo from the one stored.
-                    var sha256 = location.Base64LineOffset < 0 ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) : null;
-                    if (replace?.Contains(id) == true) writer.Replace(regions, sha256);
-                    else writer.Add(regions, sha256);
-                    stored++;
-                }
-                catch (InterBertException e) when (skipBad)
-                {
-                    skipped++;
-                    if (reasons.Count < 20) reasons.Add(e.Message);
-                }
-            }
-            progress?.Report(new Progress(++done, images.Count, stored, skipped));
+            pending.Add((id, location));
+            if (pending.Count == workers.Count) ExtractPending();
         }
+        if (pending.Count > 0 && !cancel.IsCancellationRequested) ExtractPending();
         writer.Flush();
         if (layer3Maps) WriteStageWeights(storeFolder);
         return new Result(stored, already, skipped, reasons, watch.Elapsed, cancel.IsCancellationRequested);

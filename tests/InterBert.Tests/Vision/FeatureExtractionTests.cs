@@ -130,6 +130,54 @@ public class FeatureExtractionTests
     }
 
     [Fact]
+    public void ParallelImagesStoreExactlyWhatOneAtATimeStores()
+    {
+        using var folder = new TempFolder();
+        var images = DatasetReader.Read(SharedData.CocoDataset).Select(i => (i.Id, i.Location)).Take(7).ToList();
+        var detectorPath = SharedData.Path("models", "yolox-nano", "yolox_nano.onnx");
+        using var detector = new YoloxDetector(detectorPath);
+        var single = new RegionFeatureExtractor(Network.Value, detector, new ImageDecoder());
+        FeatureExtractionJob.Run(images, single, null, folder.File("single"), float16: false, skipBad: false);
+
+        // Three workers over seven images: two full rounds and a last one of a single image.
+        using var parallel = RegionFeatureExtractor.Open(detectorPath, 36, threads: 3, parallelImages: true);
+        Assert.Equal(3, parallel.Workers.Count);
+        Assert.Equal(3, parallel.Workers.Distinct().Count());
+        var result = FeatureExtractionJob.Run(images, parallel, null, folder.File("parallel"), float16: false, skipBad: false);
+        Assert.Equal(7, result.Stored);
+        using (var store = FeatureStore.Open(folder.File("parallel"))) Assert.Equal(images.Select(i => i.Id), store.Ids);
+        foreach (var file in new[] { "shard-00000.bin", "shard-00000.index.json" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(folder.File("single"), file)), File.ReadAllBytes(Path.Combine(folder.File("parallel"), file)));
+
+        // A model's own CNN stage is one module: no copies for it.
+        using var oneAtATime = RegionFeatureExtractor.Open(detectorPath, 36, threads: 3);
+        Assert.Single(oneAtATime.Workers);
+    }
+
+    [Fact]
+    public void ParallelImagesStopAtTheBadImageInInputOrderOrSkipIt()
+    {
+        using var folder = new TempFolder();
+        var imagesFolder = Directory.CreateDirectory(folder.File("images")).FullName;
+        var good = SharedData.Path("data", "coco-sample", "images", "000000000790.jpg");
+        foreach (var name in new[] { "a-good.jpg", "c-good.jpg", "d-good.jpg" }) File.Copy(good, Path.Combine(imagesFolder, name));
+        var bad = Path.Combine(imagesFolder, "b-truncated.jpg");
+        File.WriteAllBytes(bad, File.ReadAllBytes(good)[..1000]);
+        using var extractor = RegionFeatureExtractor.Open(null, 36, threads: 2, parallelImages: true);
+        var images = FeatureExtractionJob.ImagesInFolder(imagesFolder);
+        var store = folder.File("store");
+
+        // The bad image shares its round with a good one before it: that one is stored, nothing after the bad one is.
+        var error = Assert.Throws<InterBertException>(() => FeatureExtractionJob.Run(images, extractor, null, store, false, skipBad: false, shardSize: 1));
+        Assert.Contains(bad, error.Message);
+        using (var partial = FeatureStore.Open(store)) Assert.Equal(["a-good"], partial.Ids);
+
+        var result = FeatureExtractionJob.Run(images, extractor, null, store, false, skipBad: true, shardSize: 1);
+        Assert.Equal((2, 1, 1), (result.Stored, result.AlreadyStored, result.Skipped));
+        using (var complete = FeatureStore.Open(store)) Assert.Equal(["a-good", "c-good", "d-good"], complete.Ids);
+    }
+
+    [Fact]
     public void ExifOrientationAndGrayscaleAreHandled()
     {
         using var folder = new TempFolder();
