@@ -32,7 +32,7 @@ public static class BenchmarkCommand
         var locationFrequencies = CommandLine.LocationFrequenciesOption();
         var negatives = new Option<string>("--negatives")
         {
-            Description = "fine-tuning's wrong images and captions: random, or similarity (drawn within the batch in proportion to the contrastive similarity, ALBEF's)", DefaultValueFactory = _ => "random",
+            Description = "fine-tuning's wrong images and captions: similarity (drawn within the contrastive batch in proportion to the contrastive similarity, ALBEF's) or random", DefaultValueFactory = _ => "similarity",
         };
         negatives.AcceptOnlyFromAmong("random", "similarity");
         var pretrainNegatives = new Option<string>("--pretrain-negatives")
@@ -42,13 +42,13 @@ public static class BenchmarkCommand
         pretrainNegatives.AcceptOnlyFromAmong("random", "similarity");
         var contrastiveBatch = new Option<int>("--contrastive-batch-size")
         {
-            Description = "captions in fine-tuning's contrastive loss per step: the examples plus random other training captions (default: the examples alone)",
+            Description = "captions in fine-tuning's contrastive loss per step: the examples plus random other training captions (0: the examples alone)", DefaultValueFactory = _ => Flickr8kRecipeOptions.DefaultContrastiveBatch,
         }.AtLeast(0);
-        var noBaseline = new Option<bool>("--no-baseline") { Description = "skip the fine-tuning without multimodal pretraining and its evaluation (two stages fewer; the report leaves that row out)" };
+        var baseline = new Option<bool>("--baseline") { Description = "also fine-tune and evaluate without multimodal pretraining (two stages more, a row more in the report)" };
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
-        var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning with and without pretraining, two-stage test evaluation, index, report")
+        var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning (and without pretraining with --baseline), two-stage test evaluation, index, relevance calibration, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, noBaseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, baseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -61,7 +61,7 @@ public static class BenchmarkCommand
                 GeometryBias = parse.GetValue(geometryBias),
                 LocationFrequencies = parse.GetValue(locationFrequencies),
                 PretrainSimilarityNegatives = parse.GetValue(pretrainNegatives) == "similarity",
-                Baseline = !parse.GetValue(noBaseline),
+                Baseline = parse.GetValue(baseline),
                 Precision = CommandLine.Precision(parse, precisionOption),
                 Threads = parse.GetValue(CommandLine.ThreadsOption),
                 Candidates = parse.GetValue(candidates) is { } k ? (k > 0 ? k : throw new ArgumentException($"--candidates {k}: expected a positive number of photos")) : options.Candidates,
@@ -124,6 +124,9 @@ public static class BenchmarkCommand
             options = options with
             {
                 DetectorPath = parse.GetValue(detector), Precision = CommandLine.Precision(parse, precisionOption), Threads = parse.GetValue(CommandLine.ThreadsOption),
+                // The rows compare pretraining variants under the fine-tuning their table was measured with: random wrong
+                // pairs and the contrastive loss over the step's examples alone.
+                SimilarityNegatives = false, ContrastiveBatch = 0,
                 PretrainSteps = parse.GetValue(pretrainSteps) is { } p ? (p > 0 ? p : throw new ArgumentException($"--pretrain-steps {p}: expected a positive number")) : options.PretrainSteps,
                 FinetuneSteps = parse.GetValue(finetuneSteps) is { } f ? (f > 0 ? f : throw new ArgumentException($"--finetune-steps {f}: expected a positive number")) : options.FinetuneSteps,
             };

@@ -101,6 +101,7 @@ public static class TaskCommands
         var zeroShot = new Option<bool>("--zero-shot") { Description = "score with the pretrained matching head instead of the fine-tuned score head" };
         var metricsOut = new Option<string?>("--metrics-out") { Description = "write the results as JSON" };
         var maxCaptions = new Option<int?>("--max-captions") { Description = "rank only the first N captions (and their images); hard negatives are all scored" };
+        var captionsPerImage = new Option<int?>("--captions-per-image") { Description = "rank only the first N captions of each image, every image still a candidate (e.g. 1: a fifth of Flickr8k's captions)" };
         var pairsPerBatch = new Option<int>("--pairs-per-batch") { Description = "pairs scored per forward pass", DefaultValueFactory = _ => 64 };
         var candidates = new Option<string>("--candidates")
         {
@@ -114,14 +115,15 @@ public static class TaskCommands
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive or two-stage cross-modal scoring)")
         {
-            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, pairsPerBatch, candidates, addSimilarity, fitRelevance, visualMaps, precisionOption,
+            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, captionsPerImage, pairsPerBatch, candidates, addSimilarity, fitRelevance, visualMaps, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var options = new EvaluationJobOptions
             {
                 Task = parse.GetValue(task)!, Dataset = parse.GetValue(dataset)!, Split = parse.GetValue(split)!, Features = parse.GetValue(features), Weights = parse.GetValue(weights)!,
-                ZeroShot = parse.GetValue(zeroShot), MetricsOut = parse.GetValue(metricsOut), ScoresOut = parse.GetValue(scoresOut), MaxCaptions = parse.GetValue(maxCaptions), PairsPerBatch = parse.GetValue(pairsPerBatch),
+                ZeroShot = parse.GetValue(zeroShot), MetricsOut = parse.GetValue(metricsOut), ScoresOut = parse.GetValue(scoresOut), MaxCaptions = parse.GetValue(maxCaptions),
+                CaptionsPerImage = parse.GetValue(captionsPerImage) is { } n ? (n > 0 ? n : throw new ArgumentException($"--captions-per-image {n}: expected a positive number")) : null, PairsPerBatch = parse.GetValue(pairsPerBatch),
                 Candidates = ParseCandidates(parse.GetValue(candidates)!), AddSimilarity = parse.GetValue(addSimilarity), FitRelevance = parse.GetValue(fitRelevance), VisualMaps = parse.GetValue(visualMaps), Precision = CommandLine.Precision(parse, precisionOption),
             };
             if (EvaluationJob.Run(options, new ConsoleWorkflowHost()).Retrieval is { } metrics)

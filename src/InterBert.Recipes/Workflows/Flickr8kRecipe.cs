@@ -272,7 +272,7 @@ public sealed class Flickr8kRecipe
         !EvaluationJob.Run(new EvaluationJobOptions
         {
             Task = "retrieval", Dataset = Dataset, Split = "val", FitRelevance = true, Features = Features, Weights = ModelFolder.WeightsPath(modelFolder),
-            Candidates = options.Candidates, AddSimilarity = options.AddSimilarity, Precision = options.Precision,
+            Candidates = options.Candidates, AddSimilarity = options.AddSimilarity, Precision = options.Precision, CaptionsPerImage = options.CalibrationCaptionsPerImage,
         }, new StageHost(host, progress), cancel).Cancelled;
 
     private bool BuildIndex(string weights, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>

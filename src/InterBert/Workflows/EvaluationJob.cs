@@ -47,6 +47,7 @@ public static class EvaluationJob
             var maxTokens = model.Config.TextLength;
             var wholeSplit = CaptionCorpus.Load(options.Dataset, [options.Split], store, tokenizer, maxTokens);
             var corpus = options.MaxCaptions is { } limit ? wholeSplit.FirstCaptions(limit) : wholeSplit;
+            if (options.CaptionsPerImage is { } perImage) corpus = corpus.FirstCaptionsOfEachImage(perImage);
             using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
             // A model with its own stage takes features from the maps unless the store was computed by that very stage.
             var stageFromMaps = model.HasVisualStage && store.Manifest.VisualStage != model.VisualStageFingerprint();

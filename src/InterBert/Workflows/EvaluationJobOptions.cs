@@ -25,6 +25,8 @@ public sealed record EvaluationJobOptions
     public string? ScoresOut { get; init; }
     /// <summary>Rank only the first N captions (and their images).</summary>
     public int? MaxCaptions { get; init; }
+    /// <summary>Rank only the first N captions of each image (every image stays a candidate): a cheaper evaluation.</summary>
+    public int? CaptionsPerImage { get; init; }
     /// <summary>Pairs scored per forward pass.</summary>
     public int PairsPerBatch { get; init; } = 64;
     /// <summary>Two-stage retrieval: images re-scored per caption; null scores every pair.</summary>

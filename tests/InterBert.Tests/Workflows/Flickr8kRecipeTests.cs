@@ -33,7 +33,7 @@ public sealed class Flickr8kRecipeTests
     private static string[] Args(string data, string output, string finetuneSteps) =>
     [
         "benchmark", "flickr8k", "--data", data, "--lang", "zh", "--preset", "tiny", "--text-init", "random", "--out", output,
-        "--detector", SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"), "--pretrain-steps", "3", "--finetune-steps", finetuneSteps,
+        "--detector", SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"), "--pretrain-steps", "3", "--finetune-steps", finetuneSteps, "--baseline",
     ];
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class Flickr8kRecipeTests
         WriteMiniature(data);
         var output = folder.File("out");
         var (code, stdout, stderr) = CliProcess.Run(["benchmark", "flickr8k", "--data", data, "--lang", "en+zh", "--out", output,
-            "--detector", SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"), "--pretrain-steps", "2", "--finetune-steps", "2", "--no-baseline"]);
+            "--detector", SharedData.Path("models", "yolox-nano", "yolox_nano.onnx"), "--pretrain-steps", "2", "--finetune-steps", "2"]);
         Assert.True(code == 0, stdout + stderr);
         // Each language's test captions apart: 2 photos x 4 captions, English in one evaluation and Chinese in the other.
         foreach (var (language, marker) in new[] { ("en", "number"), ("zh", "第") })
@@ -105,16 +105,29 @@ public sealed class Flickr8kRecipeTests
         Assert.Contains("one model for both languages", report);
         Assert.Contains("Chinese only: not run with these settings", report);
         Assert.True(File.Exists(Path.Combine(output, "en+zh", "index", "index.json")));
-        // --no-baseline: no fine-tuning without pretraining, and no row for it.
+        // No --baseline: no fine-tuning without pretraining, and no row for it.
         Assert.False(Directory.Exists(Path.Combine(output, "en+zh", "finetune-baseline")));
         Assert.DoesNotContain("without multimodal pretraining", report);
         Assert.Contains("[9/9] write the report", stdout);
     }
 
     [Fact]
+    public void TheRecipeFineTunesWithTheLeversChosenOnDevAndTheQuickOneCalibratesOnOneCaptionPerPhoto()
+    {
+        var full = InterBert.Workflows.Flickr8kRecipeOptions.For("data", "out", "en", quick: false);
+        Assert.Equal((true, 128, false), (full.SimilarityNegatives, full.ContrastiveBatch, full.Baseline));
+        Assert.Contains("negatives=similarity contrastive-batch=128", full.Fingerprint("finetune"));
+        var quick = InterBert.Workflows.Flickr8kRecipeOptions.For("data", "out", "en", quick: true);
+        Assert.Equal((1, null), (quick.CalibrationCaptionsPerImage, full.CalibrationCaptionsPerImage));
+        // A calibration on other captions is another stage; the full recipe's fingerprint is the one it always had.
+        Assert.EndsWith("captions-per-image=1", quick.Fingerprint("calibrate"));
+        Assert.EndsWith($"add-similarity={full.AddSimilarity}", full.Fingerprint("calibrate"));
+    }
+
+    [Fact]
     public void ALargerContrastiveBatchIsANewFineTuningButReusesPretraining()
     {
-        var plain = InterBert.Workflows.Flickr8kRecipeOptions.For("data", "out", "en", quick: false);
+        var plain = InterBert.Workflows.Flickr8kRecipeOptions.For("data", "out", "en", quick: false) with { ContrastiveBatch = 0 };
         var larger = plain with { ContrastiveBatch = 128 };
         Assert.NotEqual(plain.Fingerprint("finetune"), larger.Fingerprint("finetune"));
         Assert.Contains("contrastive-batch=128", larger.Fingerprint("finetune"));
