@@ -20,9 +20,12 @@ echo "features: $(seconds "$cli" features --images "$work/photos" --detector "$d
 update=(index --weights "$model" --features "$work/features" --images "$work/photos" --out "$work/index" --update)
 echo "first update: $(seconds "$cli" "${update[@]}") s; $(grep -o '[0-9]* new.*embedded' "$work/last.log")"
 echo "search by words: $(seconds "$cli" search --index "$work/index" --top 5 -- "a dog runs through the grass") s; $(grep -o 'in [0-9]* ms' "$work/last.log") inside"
-photo="$work/photos/$(ls "$work/photos" | head -1)"
+# Globs, not `ls | head`: with pipefail, head closing the pipe early can fail the script (SIGPIPE).
+photos=("$work"/photos/*)
+photo=${photos[0]}
 echo "search by photo: $(seconds "$cli" search --index "$work/index" --top 5 --image "$photo") s; $(grep -o 'in [0-9]* ms' "$work/last.log") inside"
 head -20 "$extra" | while read -r f; do cp "$images/$f" "$work/photos/"; done
-ls "$work/photos" | head -5 | while read -r f; do rm "$work/photos/$f"; done
+photos=("$work"/photos/*)
+rm -- "${photos[@]:0:5}"
 echo "update after +20 -5: $(seconds "$cli" "${update[@]}") s; $(grep -o '[0-9]* new.*embedded' "$work/last.log")"
 echo "update, nothing changed: $(seconds "$cli" "${update[@]}") s; $(grep -o 'up to date.*' "$work/last.log")"
