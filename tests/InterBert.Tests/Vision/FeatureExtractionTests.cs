@@ -149,7 +149,7 @@ public class FeatureExtractionTests
         foreach (var file in new[] { "shard-00000.bin", "shard-00000.index.json" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(folder.File("single"), file)), File.ReadAllBytes(Path.Combine(folder.File("parallel"), file)));
 
-        // A model's own CNN stage is one module: no copies for it.
+        // Without parallel images (a search by photo extracts one photo): one copy of the networks, not one per thread.
         using var oneAtATime = RegionFeatureExtractor.Open(detectorPath, 36, threads: 3);
         Assert.Single(oneAtATime.Workers);
     }
