@@ -33,6 +33,7 @@ public sealed class DemoRecipe
         if (settings.RelationCurriculumSteps < 0 || settings.RelationCurriculumSteps >= settings.PretrainSteps)
             throw new ArgumentException($"--relation-curriculum {settings.RelationCurriculumSteps}: from 0 to fewer than the {settings.PretrainSteps} pretraining steps");
         if (settings.GroundingCurriculumSteps < 0) throw new ArgumentException($"--grounding-curriculum {settings.GroundingCurriculumSteps}: steps per stage, 0 or more");
+        if (settings.GroundingBatch < 0) throw new ArgumentException($"--grounding-batch {settings.GroundingBatch}: pairs per step, 0 (the pretraining's batch) or more");
         if (!(settings.RegionJudgeWeight >= 0 && double.IsFinite(settings.RegionJudgeWeight))) throw new ArgumentException($"--region-judge-weight {settings.RegionJudgeWeight}: a number, 0 or more");
         if (!(settings.FinetunePretrainedLearningRateMultiplier > 0 && double.IsFinite(settings.FinetunePretrainedLearningRateMultiplier)))
             throw new ArgumentException($"--finetune-pretrained-lr-multiplier {settings.FinetunePretrainedLearningRateMultiplier}: a number above 0");
@@ -41,7 +42,7 @@ public sealed class DemoRecipe
         this.host = host ?? new WorkflowHost();
         // The report shows the runs' loss curves.
         Training.TrainingPlots.Enable();
-        stages = new StagedRun(folder, "demo", 12 + (settings.RelationCurriculumSteps > 0 ? 1 : 0) + (settings.GroundingCurriculumSteps > 0 ? GroundingStages.Length + 1 : 0), this.host, @"mm\:ss");
+        stages = new StagedRun(folder, "demo", (settings.Baseline ? 12 : 10) + (settings.RelationCurriculumSteps > 0 ? 1 : 0) + (settings.GroundingCurriculumSteps > 0 ? GroundingStages.Length + 1 : 0), this.host, @"mm\:ss");
     }
 
     private string Scenes => Path.Combine(folder, "scenes");
@@ -95,7 +96,8 @@ public sealed class DemoRecipe
         {
             var from = start;
             var output = GroundingFolder(name);
-            groundingFingerprint += $"|grounding v2 {name} steps={grounding} lr={settings.PretrainLearningRate} precision={settings.Precision.Name()} seed={settings.Seed}";
+            groundingFingerprint += $"|grounding v2 {name} steps={grounding} lr={settings.PretrainLearningRate} precision={settings.Precision.Name()} seed={settings.Seed}" +
+                (settings.GroundingBatch > 0 ? $" true-pairs batch={settings.GroundingBatch}" : "");
             if (!Stage("ground-" + name, $"ground relations in the two-object scenes, {title} ({grounding} steps)", groundingFingerprint, output,
                     (p, c) => Ground(share, from, output, p, c))) return false;
             start = Path.Combine(output, "model.safetensors");
@@ -122,9 +124,9 @@ public sealed class DemoRecipe
                 (p, c) => BuildIndex(pretrainedRun, p, c))) return false;
         if (!Stage("calibrate", "fit the search model's relevance calibration on the validation scenes", pretrainFingerprint + "|" + finetune + "|" + settings.Fingerprint("calibrate"), null,
                 (p, c) => Calibrate(pretrainedRun, p, c))) return false;
-        if (!Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({settings.FinetuneSteps} steps)", initFingerprint + "|" + finetune, baselineRun,
+        if (settings.Baseline && !Stage("finetune-baseline", $"fine-tune retrieval without multimodal pretraining ({settings.FinetuneSteps} steps)", initFingerprint + "|" + finetune, baselineRun,
                 (p, c) => Finetune(InitialWeights, baselineRun, p, c))) return false;
-        if (!Stage("evaluate-baseline", "evaluate the fine-tuned baseline", initFingerprint + "|" + finetune + "|" + evaluate, null,
+        if (settings.Baseline && !Stage("evaluate-baseline", "evaluate the fine-tuned baseline", initFingerprint + "|" + finetune + "|" + evaluate, null,
                 (p, c) => Evaluate("finetuned-baseline", Path.Combine(baselineRun, "last.safetensors"), zeroShot: false, p, c))) return false;
         // The report is cheap: always rewritten, so it shows this run's timings.
         stages.Last("write the report");
@@ -135,6 +137,8 @@ public sealed class DemoRecipe
     /// <summary>The evaluations written so far, by name.</summary>
     public Dictionary<string, DemoEvaluation> Results() =>
         new[] { "zero-shot", "finetuned-baseline", "finetuned-pretrained" }
+            // A baseline left in the folder by an earlier run is not this run's.
+            .Where(name => settings.Baseline || name != "finetuned-baseline")
             .Select(name => Path.Combine(EvaluationFolder, name + ".json"))
             .Where(File.Exists)
             .Select(path => JsonSerializer.Deserialize<DemoEvaluation>(File.ReadAllText(path))!)
@@ -219,7 +223,9 @@ public sealed class DemoRecipe
             // A small run may have no two-object validation scene: then the stage validates on nothing.
             ValidationSplit = validation > 0 ? options.ValidationSplit : "none",
             Steps = settings.GroundingCurriculumSteps, EvalEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), CheckpointEvery = 50, LogEvery = 5, PretrainedLearningRateMultiplier = 1,
-            Tasks = options.Tasks with { SegmentWeight = 0, RegionWeight = 1, MatchingWeight = 0, ContrastiveWeight = 0, AllRegionsMaskedRate = 1 },
+            BatchSize = settings.GroundingBatch > 0 ? settings.GroundingBatch : options.BatchSize,
+            // Masked region modeling skips the wrong-caption pairs: with a batch of its own, every pair is a true one.
+            Tasks = options.Tasks with { SegmentWeight = 0, RegionWeight = 1, MatchingWeight = 0, ContrastiveWeight = 0, AllRegionsMaskedRate = 1, NegativeRate = settings.GroundingBatch > 0 ? 0 : options.Tasks.NegativeRate },
         }, host, progress, cancel);
     }
 

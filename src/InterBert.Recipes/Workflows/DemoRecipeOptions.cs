@@ -6,7 +6,7 @@ namespace InterBert.Workflows;
 /// <summary>
 /// The sizes and recipes of a demo run. The default fits in under fifteen minutes on two cores (in bf16 10.2 measured
 /// in English, 12.8 in Chinese); <see cref="Grounded"/> (<c>demo --grounded</c>) adds a grounding curriculum on scene
-/// layouts before pretraining, the region head judging captions and fine-tuning that keeps the binding, in about 22.
+/// layouts before pretraining, the region head judging captions and fine-tuning that keeps the binding, in about 15.
 /// </summary>
 public sealed record DemoRecipeOptions : IRecipeTraining
 {
@@ -18,6 +18,9 @@ public sealed record DemoRecipeOptions : IRecipeTraining
 
     /// <summary>The grounded recipe's steps in each of the four grounding stages; the scene layouts grounding draws from.</summary>
     public const int GroundedGroundingSteps = 300, DefaultGroundingScenes = 3000;
+
+    /// <summary>The grounded recipe's true pairs per grounding step: half the pretraining's batch, about as many true pairs as it has.</summary>
+    public const int GroundedGroundingBatch = 16;
 
     /// <summary>Pretraining and fine-tuning steps that fit the time in fp32 (<c>--precision fp32</c>).</summary>
     public const int Fp32PretrainSteps = 160, Fp32FinetuneSteps = 100;
@@ -111,6 +114,16 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// </summary>
     public int GroundingScenes { get; init; } = DefaultGroundingScenes;
 
+    /// <summary>
+    /// Pairs per grounding step. 0: the pretraining's batch, with its share of wrong captions (which masked region
+    /// modeling, grounding's only task, skips); N: N pairs a step, every one a true pair: about the same true pairs per
+    /// step for N = half the pretraining's batch, in half the compute.
+    /// </summary>
+    public int GroundingBatch { get; init; }
+
+    /// <summary>Whether the demo also fine-tunes, evaluates and reports the model without multimodal pretraining (the default demo does; the grounded one leaves it out).</summary>
+    public bool Baseline { get; init; } = true;
+
     /// <summary>The number of scene layouts grounding draws from: <see cref="GroundingScenes"/>, at least <see cref="Images"/>.</summary>
     public int GroundingSceneCount => Math.Max(Images, GroundingScenes);
 
@@ -137,17 +150,18 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     }
 
     /// <summary>
-    /// The grounded recipe (bf16): four grounding stages of 300 steps on the two-object scenes of 3,000 layouts, boxes
+    /// The grounded recipe (bf16): four grounding stages of 300 steps of 16 true pairs on the two-object scenes of 3,000 layouts, boxes
     /// as sines of 8 frequencies, the geometry bias (without it the grounding stages do not learn the classes), every
     /// region hidden in half the true pairs, MiniLM's layers pretrained at the full rate for 400 steps, the region head
-    /// judging captions at weight 1, and fine-tuning that moves MiniLM's layers at 0.3 times the rate. Throws
+    /// judging captions at weight 1, and fine-tuning that moves MiniLM's layers at 0.3 times the rate; no model
+    /// fine-tuned without pretraining (<see cref="Baseline"/>), so that it fits in about 15 minutes. Throws
     /// <see cref="ArgumentException"/> for settings in another precision.
     /// </summary>
     public static DemoRecipeOptions Grounded(DemoRecipeOptions settings) => settings.Precision != Precision.Bf16
         ? throw new ArgumentException("--grounded runs in bf16 (in fp32 its grounding stages alone would take the demo's time)")
         : settings with
     {
-        GroundingCurriculumSteps = GroundedGroundingSteps, RegionJudgeWeight = 1, LocationFrequencies = 8, AllRegionsMaskedRate = 0.5, GeometryBias = true,
+        GroundingCurriculumSteps = GroundedGroundingSteps, GroundingBatch = GroundedGroundingBatch, Baseline = false, RegionJudgeWeight = 1, LocationFrequencies = 8, AllRegionsMaskedRate = 0.5, GeometryBias = true,
         PretrainedLearningRateMultiplier = 1, FinetunePretrainedLearningRateMultiplier = 0.3, PretrainSteps = GroundedPretrainSteps,
     };
 

@@ -43,14 +43,16 @@ public static class DemoReport
             (settings.AllRegionsMaskedRate > 0 ? $"; {settings.AllRegionsMaskedRate * 100:F0}% of the true pairs with every region masked (`--mask-all-regions`)" : "") +
             (settings.RelationCurriculumSteps > 0 ? $"; the first {settings.RelationCurriculumSteps} steps on the scenes with every relation stated one way, left or above (`--relation-curriculum`)" : "") +
             (settings.GroundingCurriculumSteps > 0 ? $"; after four grounding stages of {settings.GroundingCurriculumSteps} steps on the two-object scenes' relation captions, every region hidden, one way and then more of the scenes both ways (`--grounding-curriculum`)" +
-                (settings.GroundingSceneCount > settings.Images ? $", drawn from {settings.GroundingSceneCount} scene layouts of which only the first {settings.Images} are rendered (`--grounding-scenes`)" : "") : "") +
+                (settings.GroundingSceneCount > settings.Images ? $", drawn from {settings.GroundingSceneCount} scene layouts of which only the first {settings.Images} are rendered (`--grounding-scenes`)" : "") +
+                (settings.GroundingBatch > 0 ? $", {settings.GroundingBatch} true pairs a step (`--grounding-batch`)" : "") : "") +
             (settings.RegionJudgeWeight > 0 ? $"; the pretrained model and the one fine-tuned from it add the region head's judgement of each caption to their scores at weight {settings.RegionJudgeWeight} (`--region-judge-weight`)" : "") +
             (settings.FinetunePretrainedLearningRateMultiplier != 1 ? $"; fine-tuning moves MiniLM's weights at {settings.FinetunePretrainedLearningRateMultiplier} times its rate (`--finetune-pretrained-lr-multiplier`)" : "") + "). " +
             $"Masked region modeling is the paper's KL task: each masked region's target is the class distribution of its object, one of {ClassCount(folder)} shape-colour-size classes read from the scenes' objects file (the whole image's is their mix); " +
             (settings.WholeImageRegion == WholeImageRegionMasking.Masked ? "the whole-image region is masked, and predicted, whenever a region inside it is, so the masked content does not leak through it. "
                 : "the whole-image region stays visible unless it overlaps an anchor (`--whole-image-region visible`). ") +
             $"retrieval fine-tuning {settings.FinetuneSteps} steps of {settings.FinetuneBatch} examples x 4 pairs" + (settings.ContrastiveWeight > 0 ? " plus the contrastive loss" : "") +
-            (settings.FinetuneOwnNegativeRate > 0 ? $" ({settings.FinetuneOwnNegativeRate * 100:F0}% of the wrong captions the scene's own hard negatives)" : "") + ", for both fine-tuned models; " +
+            (settings.FinetuneOwnNegativeRate > 0 ? $" ({settings.FinetuneOwnNegativeRate * 100:F0}% of the wrong captions the scene's own hard negatives)" : "") +
+            (settings.Baseline ? ", for both fine-tuned models; " : " (no model fine-tuned without pretraining: `--baseline` adds it); ") +
             (settings.Precision == Precision.Bf16
                 ? $"training, evaluation and indexing in bf16 mixed precision, which leaves time for {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps by default where fp32 (`--precision fp32`) fits {DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps} (docs/benchmarks.md compares the two recipes' results)."
                 : "everything in fp32 (`--precision fp32`)."));
@@ -120,7 +122,7 @@ public static class DemoReport
         string[] stages =
         [
             "scenes", "features", "init", .. settings.GroundingCurriculumSteps > 0 ? DemoRecipe.GroundingStageNames : [], .. settings.RelationCurriculumSteps > 0 ? ["pretrain-one-way"] : Array.Empty<string>(),
-            "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "index", "calibrate", "finetune-baseline", "evaluate-baseline",
+            "pretrain", "zero-shot", "finetune-pretrained", "evaluate-pretrained", "index", "calibrate", .. settings.Baseline ? ["finetune-baseline", "evaluate-baseline"] : Array.Empty<string>(),
         ];
         foreach (var stage in stages)
             text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {stage} | {cache.SecondsOf(stage):F0} |"));

@@ -15,6 +15,8 @@ public sealed record Flickr8kEvaluation(
 {
     /// <summary>How re-scored pairs were ranked: <c>score</c> or <c>score+similarity</c>.</summary>
     [JsonPropertyName("rerank")] public string Rerank { get; init; } = "score";
+    /// <summary>The multiplier of the scaled cosine in score + similarity (the search model's calibration's, fitted on dev; 1 otherwise).</summary>
+    [JsonPropertyName("similarity_weight")] public float SimilarityWeight { get; init; } = 1;
     /// <summary>The same pass ranked by the unimodal cosine alone (the first stage).</summary>
     [JsonPropertyName("unimodal")] public RetrievalMetrics? Unimodal { get; init; }
     /// <summary>The same pass re-ranked by the cross-modal score alone.</summary>

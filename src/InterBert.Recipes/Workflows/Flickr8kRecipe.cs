@@ -238,22 +238,24 @@ public sealed class Flickr8kRecipe
         {
             var corpus = CaptionCorpus.Load(dataset, ["test"], store, tokenizer, model.Config.TextLength);
             using var pairs = new PreparedPairs(corpus, store, tokenizer.PadId, model.Config.VFeatureSize, model.Config.MaxRegionLength);
+            // The search model ranks score + similarity with the cosine weighed as its calibration on dev fitted it.
+            var calibration = zeroShot ? null : RelevanceCalibration.ReadFor(weights, out _);
             var result = TwoStageRetrievalEvaluation.Evaluate(model, pairs, options.Candidates, zeroShot, progress: new Progress<TwoStageRetrievalEvaluation.Progress>(
-                p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), cancel: cancel, addSimilarity: options.AddSimilarity);
+                p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), cancel: cancel, addSimilarity: options.AddSimilarity, similarityWeight: calibration?.SimilarityWeight ?? 1);
             // A few captions spread over the test split, each with its five first photos.
             var shown = Enumerable.Range(0, options.ShownQueries).Select(q => q * corpus.Captions.Count / Math.Max(options.ShownQueries, 1)).ToList();
             var top = shown.Select(c => new RankedQuery(corpus.Captions[c], corpus.ImageIds[corpus.ImageOf[c]],
                 result.RankedImages(c, 5).Select(i => corpus.ImageIds[i]).ToList())).ToList();
             // The search model's calibration (fitted on dev by the calibrate stage): what a minimum relevance does on
             // this test split, from the same scores (on the first language's captions in the bilingual recipe).
-            if (!zeroShot && dataset == EvaluationDatasets[0].Path && RelevanceCalibration.ReadFor(weights, out _) is { } calibration)
+            if (dataset == EvaluationDatasets[0].Path && calibration is not null)
                 AtomicFile.WriteAllText(RelevancePath, new JsonObject
                 {
                     ["relevance_cut_off"] = calibration.CutOffs(result, options.AddSimilarity, line => host.Log(line)),
                 }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             var evaluation = new Flickr8kEvaluation(name, result.Metrics, result.ImageCandidates, result.CaptionCandidates, result.PairsScored, top, Math.Round(watch.Elapsed.TotalSeconds, 1))
             {
-                Rerank = options.AddSimilarity ? "score+similarity" : "score", Unimodal = result.Unimodal, ScoreOnly = result.ScoreOnly, ScorePlusSimilarity = result.ScorePlusSimilarity,
+                Rerank = options.AddSimilarity ? "score+similarity" : "score", SimilarityWeight = result.SimilarityWeight, Unimodal = result.Unimodal, ScoreOnly = result.ScoreOnly, ScorePlusSimilarity = result.ScorePlusSimilarity,
             };
             Directory.CreateDirectory(EvaluationFolder);
             AtomicFile.WriteAllText(Path.Combine(EvaluationFolder, name + ".json"), JsonSerializer.Serialize(evaluation, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));

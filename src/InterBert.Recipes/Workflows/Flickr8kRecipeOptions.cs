@@ -123,7 +123,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
         "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}{(ContrastiveBatch > FinetuneBatch ? $" contrastive-batch={ContrastiveBatch}" : "")}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",
         "index" => (FormattableString)$"index v2 model-folder precision={Precision.Name()}",
-        "calibrate" => (FormattableString)$"calibrate v3 dev precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity}{(CalibrationCaptionsPerImage is { } perImage ? $" captions-per-image={perImage}" : "")}",
+        "calibrate" => (FormattableString)$"calibrate v4 similarity-weight dev precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity}{(CalibrationCaptionsPerImage is { } perImage ? $" captions-per-image={perImage}" : "")}",
         _ => throw new ArgumentException($"unknown stage {stage}"),
     });
 }

@@ -29,8 +29,9 @@ public sealed class TwoStageSearcher : IDisposable
         WeightsPath = weightsPath;
         zeroShot = index.Manifest.Score == "matching-head";
         model.eval();
-        SimilarityScale = ContrastiveLoss.SimilarityScale(model);
         Relevance = RelevanceCalibration.ReadFor(weightsPath, out relevanceMissing);
+        // The calibration's weight is the one its score + similarity curve was fitted with, and ranked dev best.
+        SimilarityScale = ContrastiveLoss.SimilarityScale(model) * (Relevance?.SimilarityWeight ?? 1);
         // In bf16 the model thread holds one autocast region for its lifetime: the weights are cast once, not per query.
         ownsModel = sharedThread is null;
         modelThread = sharedThread ?? new ModelThread("interbert-search-model", model.Autocast);
@@ -56,7 +57,10 @@ public sealed class TwoStageSearcher : IDisposable
     public RelevanceCalibration? Relevance { get; }
     private readonly string relevanceMissing;
 
-    /// <summary>The model's contrastive inverse temperature: first-stage cosines times this are on the scale of logits.</summary>
+    /// <summary>
+    /// The cosine's weight in score + similarity: the model's contrastive inverse temperature (which puts cosines on the
+    /// scale of logits) times its relevance calibration's <see cref="RelevanceCalibration.SimilarityWeight"/>.
+    /// </summary>
     public float SimilarityScale { get; }
 
     /// <summary>

@@ -28,8 +28,18 @@ public sealed record RelevanceCalibration
     [JsonPropertyName("candidates")] public int Candidates { get; init; }
     /// <summary>The curve of the cross-modal score alone.</summary>
     [JsonPropertyName("score")] public RelevanceCurve Score { get; init; } = new(0, 0);
-    /// <summary>The curve of the score plus the scaled first-stage cosine.</summary>
+    /// <summary>The curve of the score plus the scaled first-stage cosine (times <see cref="SimilarityWeight"/>).</summary>
     [JsonPropertyName("score_plus_similarity")] public RelevanceCurve ScorePlusSimilarity { get; init; } = new(0, 0);
+    /// <summary>
+    /// The multiplier of the scaled cosine in score + similarity that ranked the fit's split best (of
+    /// <see cref="SimilarityWeights"/>; 1, BLIP-2's plain sum, in calibrations older than the fit of it).
+    /// </summary>
+    [JsonPropertyName("similarity_weight")] public float SimilarityWeight { get; init; } = 1;
+    /// <summary>Text-to-image R@1, R@5, R@10 of score + similarity on the fit's split, by similarity weight: why <see cref="SimilarityWeight"/> was chosen.</summary>
+    [JsonPropertyName("text_to_image_by_similarity_weight")] public Dictionary<string, double[]>? TextToImageBySimilarityWeight { get; init; }
+
+    /// <summary>The similarity weights a fit tries, 1 (the plain sum) first so that it wins a tie.</summary>
+    public static IReadOnlyList<float> SimilarityWeights { get; } = [1, 0.25f, 0.5f, 0.75f, 1.5f, 2, 3, 4, 6, 8];
     /// <summary>The curve of the first-stage cosine alone (absent from calibrations older than that ranking).</summary>
     [JsonPropertyName("similarity")] public RelevanceCurve? Similarity { get; init; }
     /// <summary>
@@ -54,24 +64,34 @@ public sealed record RelevanceCalibration
     /// <summary>The ranking measured best when the calibration was fitted, if it says.</summary>
     [JsonIgnore] public SearchRanking? MeasuredBest => Ranking is { } name && SearchRankingNames.All.TryGetValue(name, out var ranking) ? ranking : null;
 
-    /// <summary>Fits both curves on a two-stage evaluation's candidates: each caption's own photo against the others proposed with it.</summary>
+    /// <summary>
+    /// Fits the curves on a two-stage evaluation's candidates (each caption's own photo against the others proposed
+    /// with it), and the similarity weight: the one of <see cref="SimilarityWeights"/> whose score + similarity ranks
+    /// the split best (text-to-image R@1 + R@5 + R@10), from the evaluation's scores.
+    /// </summary>
     public static RelevanceCalibration Fit(TwoStageRetrievalEvaluation.Result evaluation, string weightsPath, string fittedOn)
     {
+        var byWeight = SimilarityWeights.ToDictionary(w => w.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture),
+            w => w == evaluation.SimilarityWeight && evaluation.ScorePlusSimilarity is { } same ? same : evaluation.ScorePlusWeightedSimilarity(w), StringComparer.Ordinal);
+        var textToImageByWeight = byWeight.ToDictionary(p => p.Key, p => new[] { p.Value.TextToImage.R1, p.Value.TextToImage.R5, p.Value.TextToImage.R10 }, StringComparer.Ordinal);
+        var bestWeight = Best(textToImageByWeight)!;
+        var weight = float.Parse(bestWeight, System.Globalization.CultureInfo.InvariantCulture);
         var (scores, fused, cosines) = (new List<(double, bool)>(), new List<(double, bool)>(), new List<(double, bool)>());
         foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
         {
             var score = evaluation.PairScores[caption, image];
             scores.Add((score, relevant));
-            fused.Add((score + evaluation.SimilarityScale * evaluation.Similarity[caption, image], relevant));
+            fused.Add((score + weight * evaluation.SimilarityScale * evaluation.Similarity[caption, image], relevant));
             cosines.Add((evaluation.Similarity[caption, image], relevant));
         }
         var measured = new Dictionary<string, double[]>(StringComparer.Ordinal);
-        foreach (var (ranking, metrics) in new[] { (SearchRanking.FirstStage, evaluation.Unimodal), (SearchRanking.ScoreAndSimilarity, evaluation.ScorePlusSimilarity), (SearchRanking.Score, evaluation.ScoreOnly) })
+        foreach (var (ranking, metrics) in new[] { (SearchRanking.FirstStage, evaluation.Unimodal), (SearchRanking.ScoreAndSimilarity, byWeight[bestWeight]), (SearchRanking.Score, evaluation.ScoreOnly) })
             if (metrics is { TextToImage: var t }) measured[ranking.Name()] = [t.R1, t.R5, t.R10];
         return new RelevanceCalibration
         {
             WeightsSha256 = FileHash.Sha256(Weights.ModelFolder.WeightsPath(weightsPath)), FittedOn = fittedOn, Captions = evaluation.ImageOf.Count, Candidates = evaluation.ImageCandidates,
             Score = RelevanceCurve.Fit(scores), ScorePlusSimilarity = RelevanceCurve.Fit(fused), Similarity = RelevanceCurve.Fit(cosines),
+            SimilarityWeight = weight, TextToImageBySimilarityWeight = textToImageByWeight,
             Ranking = Best(measured), TextToImageByRanking = measured,
         };
     }
@@ -94,7 +114,7 @@ public sealed record RelevanceCalibration
         var anyOther = new bool[captions];
         foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
         {
-            var score = evaluation.PairScores[caption, image] + (addSimilarity ? evaluation.SimilarityScale * evaluation.Similarity[caption, image] : 0);
+            var score = evaluation.PairScores[caption, image] + (addSimilarity ? SimilarityWeight * evaluation.SimilarityScale * evaluation.Similarity[caption, image] : 0);
             if (curve.Probability(score) < minimum) continue;
             if (relevant) kept[caption] = true;
             else anyOther[caption] = true;

@@ -11,7 +11,8 @@ namespace InterBert.Tasks;
 /// so with <c>K</c> equal to the number of images every pair is re-scored and the ranks are the exhaustive ones.
 /// With <c>addSimilarity</c>, a re-scored pair's score is the cross-modal score plus the unimodal cosine on the
 /// contrastive loss's logit scale (BLIP-2's re-ranking adds the two the same way), so the first stage's evidence is
-/// kept rather than replaced.
+/// kept rather than replaced; <c>similarityWeight</c> multiplies that cosine term (1: BLIP-2's sum; a relevance
+/// calibration fits it on a dev split, <see cref="RelevanceCalibration.SimilarityWeight"/>).
 /// </summary>
 public static class TwoStageRetrievalEvaluation
 {
@@ -34,12 +35,22 @@ public static class TwoStageRetrievalEvaluation
         internal float[,] Scores { get; init; } = new float[0, 0];
         /// <summary>The cross-modal scores of the re-scored pairs (without the cosine), whichever ranking was asked.</summary>
         internal float[,] PairScores { get; init; } = new float[0, 0];
-        /// <summary>The model's contrastive inverse temperature (the cosine's weight in score + similarity).</summary>
+        /// <summary>The model's contrastive inverse temperature (the cosine's weight in score + similarity, before <see cref="SimilarityWeight"/>).</summary>
         internal float SimilarityScale { get; init; }
+        /// <summary>The multiplier of the scaled cosine in <see cref="ScorePlusSimilarity"/>.</summary>
+        public float SimilarityWeight { get; init; } = 1;
         /// <summary>The image of each caption.</summary>
         internal IReadOnlyList<int> ImageOf { get; init; } = [];
         internal float[,] Similarity { get; init; } = new float[0, 0];
         internal bool[,] TextCandidates { get; init; } = new bool[0, 0];
+        internal bool[,] ImageCandidatesOf { get; init; } = new bool[0, 0];
+
+        /// <summary>
+        /// The metrics of the re-scored pairs ranked by the score plus <paramref name="weight"/> times the scaled cosine
+        /// (the rest by the cosine), from this evaluation's scores: no pair is scored again.
+        /// </summary>
+        public RetrievalMetrics ScorePlusWeightedSimilarity(float weight) =>
+            RetrievalMetrics.FromTwoStage(Fuse(PairScores, Similarity, TextCandidates, ImageCandidatesOf, SimilarityScale * weight), Similarity, TextCandidates, ImageCandidatesOf, ImageOf);
 
         /// <summary>The first <paramref name="count"/> images (indices) of a caption's ranking: re-scored candidates by score, then the rest by similarity.</summary>
         public IReadOnlyList<int> RankedImages(int caption, int count) => Enumerable.Range(0, Scores.GetLength(1))
@@ -50,8 +61,9 @@ public static class TwoStageRetrievalEvaluation
 
     /// <summary>Evaluates with <paramref name="candidates"/> images re-scored per caption.</summary>
     public static Result Evaluate(InterBertModel model, PreparedPairs pairs, int candidates, bool zeroShot, int pairsPerBatch = 64,
-        IProgress<Progress>? progress = null, CancellationToken cancel = default, bool addSimilarity = false)
+        IProgress<Progress>? progress = null, CancellationToken cancel = default, bool addSimilarity = false, float similarityWeight = 1)
     {
+        if (!(similarityWeight >= 0 && float.IsFinite(similarityWeight))) throw new ArgumentException($"similarity weight {similarityWeight}: a number, 0 or more");
         if (candidates < 1) throw new InterBertException($"--candidates {candidates}: give a positive number of images, or 'all'");
         var captions = pairs.CaptionCount;
         var images = pairs.ImageCount;
@@ -104,15 +116,24 @@ public static class TwoStageRetrievalEvaluation
         }
         var scoreOnly = RetrievalMetrics.FromTwoStage(scores, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
         var scale = ContrastiveLoss.SimilarityScale(model);
-        var fused = new float[captions, images];
-        foreach (var (c, i) in ordered) fused[c, i] = scores[c, i] + scale * similarity[c, i];
+        var fused = Fuse(scores, similarity, textCandidates, imageCandidatesOf, scale * similarityWeight);
         var withSimilarity = RetrievalMetrics.FromTwoStage(fused, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
         return new Result(addSimilarity ? withSimilarity : scoreOnly, imageCandidates, captionCandidates, ordered.Count)
         {
             ScoreOnly = scoreOnly, ScorePlusSimilarity = withSimilarity, Unimodal = RetrievalMetrics.FromScores(similarity, pairs.Corpus.ImageOf),
             Scores = addSimilarity ? fused : scores, Similarity = similarity, TextCandidates = textCandidates,
-            PairScores = scores, SimilarityScale = scale, ImageOf = pairs.Corpus.ImageOf,
+            PairScores = scores, SimilarityScale = scale, SimilarityWeight = similarityWeight, ImageOf = pairs.Corpus.ImageOf, ImageCandidatesOf = imageCandidatesOf,
         };
+    }
+
+    /// <summary>Score + <paramref name="cosineWeight"/> x cosine on the re-scored pairs (the others stay 0: they rank by the cosine).</summary>
+    private static float[,] Fuse(float[,] scores, float[,] similarity, bool[,] textCandidates, bool[,] imageCandidates, float cosineWeight)
+    {
+        var fused = new float[scores.GetLength(0), scores.GetLength(1)];
+        for (var c = 0; c < scores.GetLength(0); c++)
+            for (var i = 0; i < scores.GetLength(1); i++)
+                if (textCandidates[c, i] || imageCandidates[c, i]) fused[c, i] = scores[c, i] + cosineWeight * similarity[c, i];
+        return fused;
     }
 
     /// <summary>Cosine similarity [captions, images] of the unimodal (pooled, normalised) vectors, in fp32.</summary>

@@ -68,14 +68,19 @@ public static class EvaluationJob
             {
                 if (options.ScoresOut is not null) throw new ArgumentException("--scores-out writes every pair's score; it needs --candidates all");
                 host.Log($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images, two-stage: unimodal ranking, then the {head} re-scores each caption's {Math.Min(k, pairs.ImageCount)} nearest images; {options.Precision.Name()}");
+                // Score + similarity weighs the cosine as the model's calibration says (a new fit tries every weight itself).
+                var known = options.FitRelevance ? null : RelevanceCalibration.ReadFor(options.Weights, out _);
+                var similarityWeight = known?.SimilarityWeight ?? 1;
+                if (similarityWeight != 1 && options.AddSimilarity) host.Log($"score + similarity: the cosine at {similarityWeight} times the model's scale (its {RelevanceCalibration.FileName})");
                 var result = host.RunStage("evaluate", (progress, stop) => TwoStageRetrievalEvaluation.Evaluate(model, pairs, k, options.ZeroShot, options.PairsPerBatch,
-                    new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), stop, options.AddSimilarity), cancel);
+                    new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), stop, options.AddSimilarity, similarityWeight), cancel);
                 metrics = result.Metrics;
                 scored = result.PairsScored;
                 json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
                 json["candidates"] = result.ImageCandidates;
                 json["caption_candidates"] = result.CaptionCandidates;
                 json["rerank"] = options.AddSimilarity ? "score+similarity" : "score";
+                json["similarity_weight"] = similarityWeight;
                 host.Log($"re-scored {scored:N0} of {total:N0} pairs: {result.ImageCandidates} images per caption, {result.CaptionCandidates} captions per image");
                 foreach (var (label, other) in new[] { ("unimodal first stage alone", result.Unimodal!), ("re-ranked by the score alone", result.ScoreOnly!), ("re-ranked by score + similarity", result.ScorePlusSimilarity!) })
                     host.Log($"  {label}: text→image R@1/5/10 {other.TextToImage.R1:F1}/{other.TextToImage.R5:F1}/{other.TextToImage.R10:F1}, image→text {other.ImageToText.R1:F1}/{other.ImageToText.R5:F1}/{other.ImageToText.R10:F1}");
@@ -85,6 +90,9 @@ public static class EvaluationJob
                 if (options.FitRelevance)
                 {
                     var fitted = RelevanceCalibration.Fit(result, options.Weights, $"{options.Dataset} (split {options.Split})");
+                    host.Log($"score + similarity by the cosine's weight (text→image R@1/5/10): {string.Join(", ", fitted.TextToImageBySimilarityWeight!.Select(p => $"{p.Key}: {p.Value[0]:F1}/{p.Value[1]:F1}/{p.Value[2]:F1}"))}; fitted {fitted.SimilarityWeight}");
+                    json["fitted_similarity_weight"] = fitted.SimilarityWeight;
+                    json["text_to_image_by_similarity_weight"] = JsonSerializer.SerializeToNode(fitted.TextToImageBySimilarityWeight);
                     host.Log($"relevance calibration fitted on {pairs.CaptionCount} captions x {result.ImageCandidates} candidates → {fitted.WriteBeside(options.Weights)}");
                 }
                 // With a calibration for these weights, what a minimum relevance does on this split.

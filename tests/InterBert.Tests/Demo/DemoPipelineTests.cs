@@ -108,10 +108,10 @@ public sealed class DemoPipelineTests
         // The grounded recipe, on 80 rendered scenes and 160 layouts: four stages on the two-object training scenes'
         // relation captions (one per scene one way, both of the pair at the end), each from the last, then pretraining
         // from the last; the pretrained model and the one fine-tuned from it judge captions with their region head, the
-        // one fine-tuned without pretraining does not.
+        // one fine-tuned without pretraining (which the grounded recipe leaves out unless asked, --baseline) does not.
         var groundedFolder = folder.File("grounded");
         string[] groundedArgs = ["demo", "--lang", "zh", "--preset", "tiny", "--out", groundedFolder, "--images", "80", "--test-images", "6", "--pretrain-steps", "2", "--finetune-steps", "2", "--threads", "2", "--grounded"];
-        var grounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "160"]);
+        var grounded = CliProcess.Run([.. groundedArgs, "--baseline", "--grounding-curriculum", "1", "--grounding-scenes", "160"]);
         Assert.True(grounded.ExitCode == 0, grounded.Output + grounded.Error);
         Assert.Contains("[17/17]", grounded.Output);
         // The layouts are every two-object scene after the test ones, rendered or not, whose classes the rendered
@@ -138,6 +138,11 @@ public sealed class DemoPipelineTests
         JsonNode GroundedRun(string stage) => JsonNode.Parse(File.ReadAllText(Path.Combine(groundedFolder, stage, "run.json")))!;
         Assert.Equal(twoObjectTrainScenes, GroundedRun("ground-one-way")["train_captions"]!.GetValue<int>());
         Assert.Equal(2 * twoObjectTrainScenes, GroundedRun("ground-both-ways")["train_captions"]!.GetValue<int>());
+        // Grounding trains masked region modeling alone, which skips wrong-caption pairs: its steps are 16 true pairs,
+        // where pretraining's are 32 with half of them wrong.
+        Assert.Equal((16, 32), (GroundedRun("ground-third")["training"]!["BatchSize"]!.GetValue<int>(), GroundedRun("pretrain")["training"]!["BatchSize"]!.GetValue<int>()));
+        Assert.Contains("NegativeRate = 0,", GroundedRun("ground-third")["tasks"]!.GetValue<string>());
+        Assert.Contains("NegativeRate = 0.5,", GroundedRun("pretrain")["tasks"]!.GetValue<string>());
         InterBert.Modeling.InterBertConfig ConfigOf(string run) => InterBert.Weights.ModelCheckpoint.ReadConfig(Path.Combine(groundedFolder, run, "model.safetensors"));
         Assert.Equal((1.0, 1.0, 0.0), (ConfigOf("pretrain").RegionJudgeWeight, ConfigOf("finetune-pretrained").RegionJudgeWeight, ConfigOf("finetune-baseline").RegionJudgeWeight));
         Assert.Equal(0.0, ConfigOf("ground-both-ways").RegionJudgeWeight);
@@ -152,13 +157,28 @@ public sealed class DemoPipelineTests
         Assert.Contains("| ground-two-thirds |", groundedReport);
         Assert.Contains("`--grounding-scenes`", groundedReport);
 
+        Assert.Contains("fine-tuned without multimodal pretraining", groundedReport);
+
         // Other grounding scenes change the grounding stages and so everything trained after them; only the stages
         // before grounding and the baseline, which never saw it, are reused.
-        var regrounded = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "120"]);
+        var regrounded = CliProcess.Run([.. groundedArgs, "--baseline", "--grounding-curriculum", "1", "--grounding-scenes", "120"]);
         Assert.True(regrounded.ExitCode == 0, regrounded.Output + regrounded.Error);
         var reusedAfterRegrounding = regrounded.Output.Split('\n').Where(l => l.Contains(": reused")).ToList();
         Assert.Equal(5, reusedAfterRegrounding.Count);
         Assert.Contains(reusedAfterRegrounding, l => l.Contains("without multimodal pretraining"));
         Assert.DoesNotContain(reusedAfterRegrounding, l => l.Contains("pretrain ") || l.Contains("zero-shot"));
+
+        // The grounded recipe as given: every stage reused, the baseline's two not run, and its earlier results,
+        // still in the folder, not reported as this run's.
+        var withoutBaseline = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "120"]);
+        Assert.True(withoutBaseline.ExitCode == 0, withoutBaseline.Output + withoutBaseline.Error);
+        Assert.Contains("[15/15]", withoutBaseline.Output);
+        Assert.DoesNotContain("without multimodal pretraining", withoutBaseline.Output);
+        Assert.Equal(14, withoutBaseline.Output.Split('\n').Count(l => l.Contains(": reused")));
+        Assert.True(File.Exists(Path.Combine(groundedFolder, "eval", "finetuned-baseline.json")));
+        var reportWithoutBaseline = File.ReadAllText(Path.Combine(groundedFolder, "report.md"));
+        Assert.DoesNotContain("fine-tuned without multimodal pretraining", reportWithoutBaseline);
+        Assert.DoesNotContain("| finetune-baseline |", reportWithoutBaseline);
+        Assert.Contains("`--baseline` adds it", reportWithoutBaseline);
     }
 }

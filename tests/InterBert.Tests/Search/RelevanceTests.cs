@@ -146,6 +146,29 @@ public sealed class RelevanceTests(SearchFixture fixture)
     }
 
     [Fact]
+    public void SearchWeighsTheCosineAsTheCalibrationSays()
+    {
+        // A copy of the search model whose calibration says 3: the same weights, so the calibration still belongs to them.
+        using var copy = new TempFolder();
+        foreach (var file in Directory.GetFiles(fixture.IndexedModel)) File.Copy(file, Path.Combine(copy.Path, Path.GetFileName(file)));
+        var path = Path.Combine(copy.Path, RelevanceCalibration.FileName);
+        var calibration = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        var fitted = calibration["similarity_weight"]!.GetValue<float>();
+        Assert.Contains(fitted, RelevanceCalibration.SimilarityWeights);
+        calibration["similarity_weight"] = 3;
+        File.WriteAllText(path, calibration.ToJsonString());
+        using var original = InterBert.Search.TwoStageSearcher.Open(fixture.IndexFolder);
+        using var weighed = InterBert.Search.TwoStageSearcher.Open(fixture.IndexFolder, copy.Path);
+        Assert.Equal(3 / fitted * original.SimilarityScale, weighed.SimilarityScale, 3);
+        // Each re-ranked hit's score is its cross-modal score plus the cosine at the calibration's weight.
+        const string query = "一个蓝色的正方形";
+        var scoreAlone = weighed.Search(query, 12, candidates: 12, ranking: SearchRanking.Score).ToDictionary(h => h.Id, h => h.Score);
+        var fused = weighed.Search(query, 12, candidates: 12, ranking: SearchRanking.ScoreAndSimilarity);
+        Assert.Equal(12, fused.Count);
+        Assert.All(fused, h => Assert.Equal(scoreAlone[h.Id] + weighed.SimilarityScale * h.FirstStageSimilarity, h.Score, 3));
+    }
+
+    [Fact]
     public void AMinimumRelevanceWithoutACalibrationForTheseWeightsIsOneLineNamingTheFix()
     {
         // The other fine-tuning's weights have no relevance.json beside them.
