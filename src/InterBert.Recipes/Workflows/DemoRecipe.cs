@@ -33,6 +33,7 @@ public sealed class DemoRecipe
         if (settings.RelationCurriculumSteps < 0 || settings.RelationCurriculumSteps >= settings.PretrainSteps)
             throw new ArgumentException($"--relation-curriculum {settings.RelationCurriculumSteps}: from 0 to fewer than the {settings.PretrainSteps} pretraining steps");
         if (settings.GroundingCurriculumSteps < 0) throw new ArgumentException($"--grounding-curriculum {settings.GroundingCurriculumSteps}: steps per stage, 0 or more");
+        if (settings.GroundingLearningRate is { } groundingRate && !(groundingRate > 0 && double.IsFinite(groundingRate))) throw new ArgumentException($"--grounding-lr {groundingRate}: a learning rate above 0");
         if (settings.GroundingBatch < 0) throw new ArgumentException($"--grounding-batch {settings.GroundingBatch}: pairs per step, 0 (the pretraining's batch) or more");
         if (!(settings.RegionJudgeWeight >= 0 && double.IsFinite(settings.RegionJudgeWeight))) throw new ArgumentException($"--region-judge-weight {settings.RegionJudgeWeight}: a number, 0 or more");
         if (!(settings.FinetunePretrainedLearningRateMultiplier > 0 && double.IsFinite(settings.FinetunePretrainedLearningRateMultiplier)))
@@ -96,7 +97,7 @@ public sealed class DemoRecipe
         {
             var from = start;
             var output = GroundingFolder(name);
-            groundingFingerprint += $"|grounding v2 {name} steps={grounding} lr={settings.PretrainLearningRate} precision={settings.Precision.Name()} seed={settings.Seed}" +
+            groundingFingerprint += $"|grounding v2 {name} steps={grounding} lr={settings.GroundingLearningRate ?? settings.PretrainLearningRate} precision={settings.Precision.Name()} seed={settings.Seed}" +
                 (settings.GroundingBatch > 0 ? $" true-pairs batch={settings.GroundingBatch}" : "");
             if (!Stage("ground-" + name, $"ground relations in the two-object scenes, {title} ({grounding} steps)", groundingFingerprint, output,
                     (p, c) => Ground(share, from, output, p, c))) return false;
@@ -224,7 +225,7 @@ public sealed class DemoRecipe
             // A small run may have no two-object validation scene: then the stage validates on nothing.
             ValidationSplit = validation > 0 ? options.ValidationSplit : "none",
             Steps = settings.GroundingCurriculumSteps, EvalEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), CheckpointEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), LogEvery = 5, PretrainedLearningRateMultiplier = 1,
-            BatchSize = settings.GroundingBatch > 0 ? settings.GroundingBatch : options.BatchSize,
+            BatchSize = settings.GroundingBatch > 0 ? settings.GroundingBatch : options.BatchSize, LearningRate = settings.GroundingLearningRate ?? options.LearningRate,
             // Masked region modeling skips the wrong-caption pairs: with a batch of its own, every pair is a true one.
             Tasks = options.Tasks with { SegmentWeight = 0, RegionWeight = 1, MatchingWeight = 0, ContrastiveWeight = 0, AllRegionsMaskedRate = 1, NegativeRate = settings.GroundingBatch > 0 ? 0 : options.Tasks.NegativeRate },
         }, host, progress, cancel);

@@ -121,6 +121,9 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// </summary>
     public int GroundingBatch { get; init; }
 
+    /// <summary>Peak learning rate of the grounding stages; null: the pretraining's (<see cref="PretrainLearningRate"/>).</summary>
+    public double? GroundingLearningRate { get; init; }
+
     /// <summary>Whether the demo also fine-tunes, evaluates and reports the model without multimodal pretraining (the default demo does; the grounded one leaves it out).</summary>
     public bool Baseline { get; init; } = true;
 
