@@ -87,16 +87,18 @@ public static class EvaluationJob
                 json["unimodal"] = JsonSerializer.SerializeToNode(result.Unimodal);
                 json["score_only"] = JsonSerializer.SerializeToNode(result.ScoreOnly);
                 json["score_plus_similarity"] = JsonSerializer.SerializeToNode(result.ScorePlusSimilarity);
+                var calibration = known;
                 if (options.FitRelevance)
                 {
-                    var fitted = RelevanceCalibration.Fit(result, options.Weights, $"{options.Dataset} (split {options.Split})");
+                    var fitted = calibration = RelevanceCalibration.Fit(result, options.Weights, $"{options.Dataset} (split {options.Split})");
                     host.Log($"score + similarity by the cosine's weight (text→image R@1/5/10): {string.Join(", ", fitted.TextToImageBySimilarityWeight!.Select(p => $"{p.Key}: {p.Value[0]:F1}/{p.Value[1]:F1}/{p.Value[2]:F1}"))}; fitted {fitted.SimilarityWeight}");
                     json["fitted_similarity_weight"] = fitted.SimilarityWeight;
                     json["text_to_image_by_similarity_weight"] = JsonSerializer.SerializeToNode(fitted.TextToImageBySimilarityWeight);
                     host.Log($"relevance calibration fitted on {pairs.CaptionCount} captions x {result.ImageCandidates} candidates → {fitted.WriteBeside(options.Weights)}");
                 }
-                // With a calibration for these weights, what a minimum relevance does on this split.
-                if (RelevanceCalibration.ReadFor(options.Weights, out _) is { } calibration)
+                // With a calibration for these weights (read above, or just fitted: no second hash of the weights), what a
+                // minimum relevance does on this split.
+                if (calibration is not null)
                     json["relevance_cut_off"] = calibration.CutOffs(result, options.AddSimilarity, host.Log);
             }
             else
