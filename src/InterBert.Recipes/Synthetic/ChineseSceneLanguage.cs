@@ -29,6 +29,11 @@ public sealed class ChineseSceneLanguage : SceneLanguage
         _ => throw new ArgumentException($"unknown size '{key}'"),
     };
 
+    /// <inheritdoc/>
+    public override string ObjectPhrase(string englishPhrase) => englishPhrase.Split(' ') is [var colour, var shape]
+        ? Colour(colour) + Shape(shape)
+        : throw new ArgumentException($"'{englishPhrase}': expected a colour and a shape");
+
     /// <summary>The word for a relation key (placed after 的).</summary>
     public static string RelationWord(string relation) => relation switch
     {

@@ -17,6 +17,9 @@ public sealed class EnglishSceneLanguage : SceneLanguage
     /// <inheritdoc/>
     public override string Size(string key) => key;
 
+    /// <inheritdoc/>
+    public override string ObjectPhrase(string englishPhrase) => englishPhrase;
+
     /// <summary>The phrase for a relation key.</summary>
     public static string RelationPhrase(string relation) => relation switch
     {

@@ -15,6 +15,9 @@ public abstract class SceneLanguage
     /// <summary>The word for a size key.</summary>
     public abstract string Size(string key);
 
+    /// <summary>How a caption names an object by colour and shape ("purple circle" → "紫色圆形"), from the English phrase of a class name.</summary>
+    public abstract string ObjectPhrase(string englishPhrase);
+
     /// <summary>The caption text of a plan.</summary>
     public abstract string Render(CaptionPlan plan);
 

@@ -294,7 +294,8 @@ public sealed class DemoRecipe
                 queries.Captions[q], queries.ImageIds[queries.ImageOf[q]],
                 Enumerable.Range(0, pairs.ImageCount).OrderByDescending(i => scores[q, i]).ThenBy(i => i).Take(5).Select(i => queries.ImageIds[i]).ToList())).ToList();
             // The probe asks the region head, which only pretraining trains.
-            var grounding = zeroShot && settings.Language == "en" ? GroundingProbe.Evaluate(model, corpus, store, tokenizer, HardNegativeReader.ReadHardNegatives(Dataset, "test")) : null;
+            var grounding = zeroShot ? GroundingProbe.Evaluate(model, corpus, store, tokenizer, HardNegativeReader.ReadHardNegatives(Dataset, "test"),
+                objectPhrase: settings.Language == "en" ? null : SceneLanguage.For(settings.Language).ObjectPhrase) : null;
             var evaluation = new DemoEvaluation(name, retrieval, negatives, top, Math.Round(watch.Elapsed.TotalSeconds, 1), grounding);
             Directory.CreateDirectory(EvaluationFolder);
             AtomicFile.WriteAllText(Path.Combine(EvaluationFolder, name + ".json"), JsonSerializer.Serialize(evaluation, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));

@@ -11,21 +11,24 @@ namespace InterBert.Workflows;
 /// region head is asked, for the box of each of the two named objects, which of the two it is. Only the relation
 /// word and the boxes' positions can decide it, so a model that does not bind the words to the geometry scores
 /// 50%. The same boxes also say whether the model reads a box at all: whether the head prefers the object's true size
-/// ("small" or "large", decided by the box alone) over its other sizes. English scenes only: the store's class names
-/// ("small purple circle") are matched in the caption's words.
+/// ("small" or "large", decided by the box alone) over its other sizes. The store's class names ("small purple
+/// circle") are matched in the caption's words, or, given <c>objectPhrase</c>, their object phrases in the caption's
+/// language ("紫色圆形") anywhere in its text.
 /// </summary>
 public static class GroundingProbe
 {
     /// <summary>
     /// Probes <paramref name="model"/> on the scenes of <paramref name="corpus"/> that have a relation hard negative
     /// (whose true sentence is the relation caption); null when the store has no class names or no scene qualifies.
+    /// <paramref name="objectPhrase"/> turns an English object phrase ("purple circle") into the captions' own, for
+    /// captions in another language; null: the captions are English, matched word for word.
     /// </summary>
     public static GroundingResult? Evaluate(InterBertModel model, CaptionCorpus corpus, FeatureStore store, WordPieceTokenizer tokenizer,
-        IReadOnlyDictionary<string, List<HardNegativeCaption>> negatives, int pairsPerBatch = 32)
+        IReadOnlyDictionary<string, List<HardNegativeCaption>> negatives, int pairsPerBatch = 32, Func<string, string>? objectPhrase = null)
     {
         if (store.Manifest.ClassNames is not { } names || names.Count == 0) return null;
         // A class's object phrase is its name without the size word: "small purple circle" names "purple circle".
-        var phrases = names.Select(n => n.Contains(' ') ? n[(n.IndexOf(' ') + 1)..] : n).ToArray();
+        var phrases = names.Select(n => n.Contains(' ') ? n[(n.IndexOf(' ') + 1)..] : n).Select(p => objectPhrase is null ? p : objectPhrase(p)).ToArray();
         var captionsOf = Enumerable.Range(0, corpus.Captions.Count).GroupBy(c => corpus.ImageOf[c]).ToDictionary(g => g.Key, g => g.ToList());
         var probes = new List<(ImageRegions Image, string Caption, int[] Regions, string[] Phrases, long[] Classes)>();
         for (var i = 0; i < corpus.ImageIds.Count; i++)
@@ -46,8 +49,9 @@ public static class GroundingProbe
                 return row[best] > 0.5f ? best : -1;
             }).ToArray();
             var regionPhrases = regionClasses.Select(c => c < 0 ? null : phrases[c]).ToArray();
+            // English is matched word for word ("red circle" is not in "a dark red circles"); Chinese has no spaces to match.
             var words = $" {caption} ";
-            var named = regionPhrases.Where(p => p is not null && words.Contains($" {p} ", StringComparison.Ordinal)).Distinct().ToList();
+            var named = regionPhrases.Where(p => p is not null && (objectPhrase is null ? words.Contains($" {p} ", StringComparison.Ordinal) : caption.Contains(p, StringComparison.Ordinal))).Distinct().ToList();
             if (named.Count != 2) continue;
             var namedRegions = named.Select(p => Enumerable.Range(0, regionPhrases.Length).Where(r => regionPhrases[r] == p).ToList()).ToList();
             // A phrase with two boxes (two purple circles) cannot be asked about.

@@ -87,6 +87,32 @@ public sealed class GroundingProbeTests
     }
 
     [Fact]
+    public void ChineseCaptionsAreAskedAboutThroughTheirOwnObjectPhrases()
+    {
+        // The same scenes in Chinese: the probe must find the same boxes, here without spaces between words.
+        string[] chinese = ["一个紫色圆形在一个黄色星形的左边", "一个黄色星形在一个紫色圆形的上面", "一个紫色圆形在一个黄色星形的左边", "一个小的紫色圆形和一个大的黄色星形", "一个红色正方形在一个黄色星形的下面"];
+        using var folder = new TempFolder();
+        WriteStore(folder.File("store"));
+        File.WriteAllLines(folder.File("d.jsonl"), chinese.Select((c, i) => $"{{\"id\": \"s{i}\", \"image\": \"s{i}.png\", \"captions\": [\"{c}\"]}}"));
+        using var store = FeatureStore.Open(folder.File("store"));
+        var tokenizer = WordPieceTokenizer.Load(new MemoryStream(MiniLmOnnxReader.ReadVocabularyBytes()), "vocab");
+        var corpus = CaptionCorpus.Load(folder.File("d.jsonl"), [], store, tokenizer, 24);
+        var negatives = Scenes.Select((s, i) => (Id: $"s{i}", s))
+            .ToDictionary(p => p.Id, p => new List<HardNegativeCaption> { new("swapped", 0, p.s.Relation ? "relation" : "attribute") });
+        using var model = RegionBlindModel();
+
+        var result = GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives, objectPhrase: new InterBert.Synthetic.ChineseSceneLanguage().ObjectPhrase);
+
+        Assert.NotNull(result);
+        Assert.Equal(6, result.Regions);
+        Assert.Equal(50.0, result.NamedRight);
+        Assert.Equal(5, result.SizedRegions);
+        Assert.Equal(20.0, result.SizeRight);
+        // Read as English, no caption names a class: nothing is asked.
+        Assert.Null(GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives));
+    }
+
+    [Fact]
     public void EvaluateGroundingReportsTheProbeAndRefusesAStoreWithoutClassNames()
     {
         using var folder = new TempFolder();
