@@ -71,11 +71,13 @@ public sealed record RelevanceCalibration
     /// </summary>
     public static RelevanceCalibration Fit(TwoStageRetrievalEvaluation.Result evaluation, string weightsPath, string fittedOn)
     {
-        var byWeight = SimilarityWeights.ToDictionary(w => w.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture),
-            w => w == evaluation.SimilarityWeight && evaluation.ScorePlusSimilarity is { } same ? same : evaluation.ScorePlusWeightedSimilarity(w), StringComparer.Ordinal);
+        // Keyed by the printed weight for relevance.json; the weight itself is looked up, not parsed back.
+        var weightOf = SimilarityWeights.ToDictionary(w => w.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal);
+        var byWeight = weightOf.ToDictionary(p => p.Key,
+            p => p.Value == evaluation.SimilarityWeight && evaluation.ScorePlusSimilarity is { } same ? same : evaluation.ScorePlusWeightedSimilarity(p.Value), StringComparer.Ordinal);
         var textToImageByWeight = byWeight.ToDictionary(p => p.Key, p => new[] { p.Value.TextToImage.R1, p.Value.TextToImage.R5, p.Value.TextToImage.R10 }, StringComparer.Ordinal);
         var bestWeight = Best(textToImageByWeight)!;
-        var weight = float.Parse(bestWeight, System.Globalization.CultureInfo.InvariantCulture);
+        var weight = weightOf[bestWeight];
         var (scores, fused, cosines) = (new List<(double, bool)>(), new List<(double, bool)>(), new List<(double, bool)>());
         foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
         {
