@@ -7,7 +7,7 @@ namespace InterBert.Workflows;
 
 /// <summary>
 /// Whether a pretrained model ties a caption's words to their regions: for each test scene with a relation caption
-/// ("a purple circle to the left of a yellow star"), every region's features are hidden (the boxes stay) and the
+/// that names exactly two objects ("a purple circle to the left of a yellow star"), every region's features are hidden (the boxes stay) and the
 /// region head is asked, for the box of each of the two named objects, which of the two it is. Only the relation
 /// word and the boxes' positions can decide it, so a model that does not bind the words to the geometry scores
 /// 50%. The same boxes also say whether the model reads a box at all: whether the head prefers the object's true size
@@ -49,8 +49,10 @@ public static class GroundingProbe
                 return row[best] > 0.5f ? best : -1;
             }).ToArray();
             var regionPhrases = regionClasses.Select(c => c < 0 ? null : phrases[c]).ToArray();
-            // English is matched word for word ("red circle" is not in "a dark red circles"); Chinese has no spaces to match.
-            var words = $" {caption} ";
+            // English is matched word for word ("red circle" is not in "a dark red circles"), punctuation apart: "a
+            // purple circle left of a yellow star, plus a red square" names three objects, and is not asked about.
+            // Chinese has no spaces to match.
+            var words = $" {string.Concat(caption.Select(c => char.IsPunctuation(c) ? ' ' : c))} ";
             var named = regionPhrases.Where(p => p is not null && (objectPhrase is null ? words.Contains($" {p} ", StringComparison.Ordinal) : caption.Contains(p, StringComparison.Ordinal))).Distinct().ToList();
             if (named.Count != 2) continue;
             var namedRegions = named.Select(p => Enumerable.Range(0, regionPhrases.Length).Where(r => regionPhrases[r] == p).ToList()).ToList();

@@ -21,6 +21,7 @@ public sealed class GroundingProbeTests
         ([0, 1, 3], "a purple circle to the left of a yellow star", true),    // two purple circles: which one is meant is not well posed
         ([0, 3], "a small purple circle and a large yellow star", false),     // no relation negative: not asked
         ([4, 3], "a red square below a yellow star", true),
+        ([0, 3, 4], "a purple circle to the left of a yellow star, plus a red square", true), // three named objects: not asked
     ];
 
     private static void WriteStore(string path, bool withClassNames = true)
@@ -90,7 +91,7 @@ public sealed class GroundingProbeTests
     public void ChineseCaptionsAreAskedAboutThroughTheirOwnObjectPhrases()
     {
         // The same scenes in Chinese: the probe must find the same boxes, here without spaces between words.
-        string[] chinese = ["一个紫色圆形在一个黄色星形的左边", "一个黄色星形在一个紫色圆形的上面", "一个紫色圆形在一个黄色星形的左边", "一个小的紫色圆形和一个大的黄色星形", "一个红色正方形在一个黄色星形的下面"];
+        string[] chinese = ["一个紫色圆形在一个黄色星形的左边", "一个黄色星形在一个紫色圆形的上面", "一个紫色圆形在一个黄色星形的左边", "一个小的紫色圆形和一个大的黄色星形", "一个红色正方形在一个黄色星形的下面", "一个紫色圆形在一个黄色星形的左边，还有一个红色正方形"];
         using var folder = new TempFolder();
         WriteStore(folder.File("store"));
         File.WriteAllLines(folder.File("d.jsonl"), chinese.Select((c, i) => $"{{\"id\": \"s{i}\", \"image\": \"s{i}.png\", \"captions\": [\"{c}\"]}}"));
@@ -143,7 +144,7 @@ public sealed class GroundingProbeTests
         Assert.Equal(20.0, json["size_right"]!.GetValue<double>());
         // The same head as a judge of whole captions: one that ignores its input gives the true caption and its negative
         // the same figure, so no negative is below.
-        Assert.Equal(5, json["region_head_hard_negatives"]!["relation_comparisons"]!.GetValue<int>() + json["region_head_hard_negatives"]!["attribute_comparisons"]!.GetValue<int>());
+        Assert.Equal(Scenes.Length, json["region_head_hard_negatives"]!["relation_comparisons"]!.GetValue<int>() + json["region_head_hard_negatives"]!["attribute_comparisons"]!.GetValue<int>());
         Assert.Equal(0.0, json["region_head_hard_negatives"]!["relation_below_true"]!.GetValue<double>());
         var unnamed = Assert.Throws<InterBertException>(() => EvaluationJob.Run(options with { Features = folder.File("unnamed"), MetricsOut = null }, new WorkflowHost()));
         Assert.Contains("names no classes", unnamed.Message);
