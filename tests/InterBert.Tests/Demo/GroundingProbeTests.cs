@@ -59,19 +59,25 @@ public sealed class GroundingProbeTests
         return model;
     }
 
-    [Fact]
-    public void EachRelationSceneGivesItsTwoNamedBoxesAndARegionBlindHeadScoresExactlyHalf()
+    /// <summary>The probe's results on <see cref="Scenes"/> captioned by <paramref name="captions"/>, with and without their phrases' mapping.</summary>
+    private static (GroundingResult? Probed, GroundingResult? WithoutRelations, GroundingResult? ReadAsEnglish) Probe(IReadOnlyList<string> captions, Func<string, string>? objectPhrase)
     {
         using var folder = new TempFolder();
         WriteStore(folder.File("store"));
-        File.WriteAllLines(folder.File("d.jsonl"), Scenes.Select((s, i) => $"{{\"id\": \"s{i}\", \"image\": \"s{i}.png\", \"captions\": [\"{s.Caption}\"]}}"));
+        File.WriteAllLines(folder.File("d.jsonl"), captions.Select((c, i) => $"{{\"id\": \"s{i}\", \"image\": \"s{i}.png\", \"captions\": [\"{c}\"]}}"));
         using var store = FeatureStore.Open(folder.File("store"));
         var tokenizer = WordPieceTokenizer.Load(new MemoryStream(MiniLmOnnxReader.ReadVocabularyBytes()), "vocab");
         var corpus = CaptionCorpus.Load(folder.File("d.jsonl"), [], store, tokenizer, 24);
         var negatives = Scenes.Select((s, i) => (Id: $"s{i}", s))
             .ToDictionary(p => p.Id, p => new List<HardNegativeCaption> { new("swapped", 0, p.s.Relation ? "relation" : "attribute") });
         using var model = RegionBlindModel();
-        var result = GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives);
+        return (GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives, objectPhrase: objectPhrase),
+            GroundingProbe.Evaluate(model, corpus, store, tokenizer, new Dictionary<string, List<HardNegativeCaption>>(), objectPhrase: objectPhrase),
+            GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives));
+    }
+
+    private static void AssertTheScenesFigures(GroundingResult? result)
+    {
         Assert.NotNull(result);
         // Scenes 0, 1 and 4 are asked about, two boxes each.
         Assert.Equal(6, result.Regions);
@@ -82,9 +88,15 @@ public sealed class GroundingProbeTests
         // square comes in one size and is not counted. One of five.
         Assert.Equal(5, result.SizedRegions);
         Assert.Equal(20.0, result.SizeRight);
+    }
 
+    [Fact]
+    public void EachRelationSceneGivesItsTwoNamedBoxesAndARegionBlindHeadScoresExactlyHalf()
+    {
+        var (probed, withoutRelations, _) = Probe([.. Scenes.Select(s => s.Caption)], objectPhrase: null);
+        AssertTheScenesFigures(probed);
         // Without a relation caption nothing is asked.
-        Assert.Null(GroundingProbe.Evaluate(model, corpus, store, tokenizer, new Dictionary<string, List<HardNegativeCaption>>()));
+        Assert.Null(withoutRelations);
     }
 
     [Fact]
@@ -92,25 +104,10 @@ public sealed class GroundingProbeTests
     {
         // The same scenes in Chinese: the probe must find the same boxes, here without spaces between words.
         string[] chinese = ["一个紫色圆形在一个黄色星形的左边", "一个黄色星形在一个紫色圆形的上面", "一个紫色圆形在一个黄色星形的左边", "一个小的紫色圆形和一个大的黄色星形", "一个红色正方形在一个黄色星形的下面", "一个紫色圆形在一个黄色星形的左边，还有一个红色正方形"];
-        using var folder = new TempFolder();
-        WriteStore(folder.File("store"));
-        File.WriteAllLines(folder.File("d.jsonl"), chinese.Select((c, i) => $"{{\"id\": \"s{i}\", \"image\": \"s{i}.png\", \"captions\": [\"{c}\"]}}"));
-        using var store = FeatureStore.Open(folder.File("store"));
-        var tokenizer = WordPieceTokenizer.Load(new MemoryStream(MiniLmOnnxReader.ReadVocabularyBytes()), "vocab");
-        var corpus = CaptionCorpus.Load(folder.File("d.jsonl"), [], store, tokenizer, 24);
-        var negatives = Scenes.Select((s, i) => (Id: $"s{i}", s))
-            .ToDictionary(p => p.Id, p => new List<HardNegativeCaption> { new("swapped", 0, p.s.Relation ? "relation" : "attribute") });
-        using var model = RegionBlindModel();
-
-        var result = GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives, objectPhrase: new InterBert.Synthetic.ChineseSceneLanguage().ObjectPhrase);
-
-        Assert.NotNull(result);
-        Assert.Equal(6, result.Regions);
-        Assert.Equal(50.0, result.NamedRight);
-        Assert.Equal(5, result.SizedRegions);
-        Assert.Equal(20.0, result.SizeRight);
+        var (probed, _, readAsEnglish) = Probe(chinese, new InterBert.Synthetic.ChineseSceneLanguage().ObjectPhrase);
+        AssertTheScenesFigures(probed);
         // Read as English, no caption names a class: nothing is asked.
-        Assert.Null(GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives));
+        Assert.Null(readAsEnglish);
     }
 
     [Fact]
