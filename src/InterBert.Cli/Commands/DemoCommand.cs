@@ -65,6 +65,11 @@ public static class DemoCommand
             Description = "also fine-tune and evaluate the model without multimodal pretraining, for the report's comparison (on by default; off with --grounded, where --baseline turns it on)",
         };
         var groundingRate = new Option<double?>("--grounding-lr") { Description = $"peak learning rate of the grounding stages (default: the pretraining's, 3e-4; {DemoRecipeOptions.GroundedGroundingLearningRate:0e0} with --grounded)" };
+        var groundingWarmup = new Option<double?>("--grounding-warmup") { Description = "share of each grounding stage's steps spent warming up to its peak rate (default 0.1)" };
+        groundingWarmup.Validators.Add(result =>
+        {
+            if (result.GetValue(groundingWarmup) is { } share && !(share >= 0 && share < 1)) result.AddError($"--grounding-warmup {share}: a share of the steps, from 0 to below 1");
+        });
         var seed = new Option<int?>("--seed") { Description = "seed of the scenes, the initialisation and every training stage (default 1): another seed measures how much a result owes to the run" };
         var judge = CommandLine.RegionJudgeWeightOption();
         judge.Description = "the pretrained model and the one fine-tuned from it add their region head's judgement of each caption at this weight (0, the default: off; 1 with --grounded)";
@@ -72,7 +77,7 @@ public static class DemoCommand
         var relationCurriculum = new Option<int>("--relation-curriculum") { Description = "pretrain the first this many steps on the scenes with every relation stated one way (left, above), then the rest on all captions; 0: none" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores; --grounded about 15)")
         {
-            language, output, grounded, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, groundingScenes, groundingBatch, judge, finetuneMultiplier, baseline, seed, groundingRate,
+            language, output, grounded, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, groundingScenes, groundingBatch, judge, finetuneMultiplier, baseline, seed, groundingRate, groundingWarmup,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -99,7 +104,8 @@ public static class DemoCommand
                 AllRegionsMaskedRate = Given(parse, allRegionsMasked, settings.AllRegionsMaskedRate),
                 RelationCurriculumSteps = parse.GetValue(relationCurriculum),
                 GroundingCurriculumSteps = Given(parse, groundingCurriculum, settings.GroundingCurriculumSteps),
-                GroundingBatch = parse.GetValue(groundingBatch) ?? settings.GroundingBatch, GroundingLearningRate = parse.GetValue(groundingRate) ?? settings.GroundingLearningRate, Baseline = Given(parse, baseline, settings.Baseline),
+                GroundingBatch = parse.GetValue(groundingBatch) ?? settings.GroundingBatch, GroundingLearningRate = parse.GetValue(groundingRate) ?? settings.GroundingLearningRate,
+                GroundingWarmupFraction = parse.GetValue(groundingWarmup) ?? settings.GroundingWarmupFraction, Baseline = Given(parse, baseline, settings.Baseline),
                 GroundingScenes = parse.GetValue(groundingScenes) ?? settings.GroundingScenes, RegionJudgeWeight = parse.GetValue(judge) ?? settings.RegionJudgeWeight,
                 FinetunePretrainedLearningRateMultiplier = parse.GetValue(finetuneMultiplier) ?? settings.FinetunePretrainedLearningRateMultiplier,
             };

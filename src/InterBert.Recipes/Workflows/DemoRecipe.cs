@@ -34,6 +34,7 @@ public sealed class DemoRecipe
             throw new ArgumentException($"--relation-curriculum {settings.RelationCurriculumSteps}: from 0 to fewer than the {settings.PretrainSteps} pretraining steps");
         if (settings.GroundingCurriculumSteps < 0) throw new ArgumentException($"--grounding-curriculum {settings.GroundingCurriculumSteps}: steps per stage, 0 or more");
         if (settings.GroundingLearningRate is { } groundingRate && !(groundingRate > 0 && double.IsFinite(groundingRate))) throw new ArgumentException($"--grounding-lr {groundingRate}: a learning rate above 0");
+        if (settings.GroundingWarmupFraction is { } warmup && !(warmup >= 0 && warmup < 1)) throw new ArgumentException($"--grounding-warmup {warmup}: a share of the steps, from 0 to below 1");
         if (settings.GroundingBatch < 0) throw new ArgumentException($"--grounding-batch {settings.GroundingBatch}: pairs per step, 0 (the pretraining's batch) or more");
         if (!(settings.RegionJudgeWeight >= 0 && double.IsFinite(settings.RegionJudgeWeight))) throw new ArgumentException($"--region-judge-weight {settings.RegionJudgeWeight}: a number, 0 or more");
         if (!(settings.FinetunePretrainedLearningRateMultiplier > 0 && double.IsFinite(settings.FinetunePretrainedLearningRateMultiplier)))
@@ -98,7 +99,7 @@ public sealed class DemoRecipe
             var from = start;
             var output = GroundingFolder(name);
             groundingFingerprint += $"|grounding v2 {name} steps={grounding} lr={settings.GroundingLearningRate ?? settings.PretrainLearningRate} precision={settings.Precision.Name()} seed={settings.Seed}" +
-                (settings.GroundingBatch > 0 ? $" true-pairs batch={settings.GroundingBatch}" : "");
+                (settings.GroundingBatch > 0 ? $" true-pairs batch={settings.GroundingBatch}" : "") + (settings.GroundingWarmupFraction is { } warmup ? $" warmup={warmup}" : "");
             if (!Stage("ground-" + name, $"ground relations in the two-object scenes, {title} ({grounding} steps)", groundingFingerprint, output,
                     (p, c) => Ground(share, from, output, p, c))) return false;
             start = Path.Combine(output, "model.safetensors");
@@ -226,6 +227,7 @@ public sealed class DemoRecipe
             ValidationSplit = validation > 0 ? options.ValidationSplit : "none",
             Steps = settings.GroundingCurriculumSteps, EvalEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), CheckpointEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), LogEvery = 5, PretrainedLearningRateMultiplier = 1,
             BatchSize = settings.GroundingBatch > 0 ? settings.GroundingBatch : options.BatchSize, LearningRate = settings.GroundingLearningRate ?? options.LearningRate,
+            WarmupFraction = settings.GroundingWarmupFraction ?? options.WarmupFraction,
             // Masked region modeling skips the wrong-caption pairs: with a batch of its own, every pair is a true one.
             Tasks = options.Tasks with { SegmentWeight = 0, RegionWeight = 1, MatchingWeight = 0, ContrastiveWeight = 0, AllRegionsMaskedRate = 1, NegativeRate = settings.GroundingBatch > 0 ? 0 : options.Tasks.NegativeRate },
         }, host, progress, cancel);

@@ -131,6 +131,9 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// <summary>Peak learning rate of the grounding stages; null: the pretraining's (<see cref="PretrainLearningRate"/>).</summary>
     public double? GroundingLearningRate { get; init; }
 
+    /// <summary>Share of each grounding stage's steps spent warming up to its peak rate; null: the training default (0.1).</summary>
+    public double? GroundingWarmupFraction { get; init; }
+
     /// <summary>Whether the demo also fine-tunes, evaluates and reports the model without multimodal pretraining (the default demo does; the grounded one leaves it out).</summary>
     public bool Baseline { get; init; } = true;
 
