@@ -42,7 +42,7 @@ public static class PretrainingJob
                 : throw new ArgumentException("give --steps N or --epochs N"));
             var training = new TrainingOptions
             {
-                Steps = steps, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = options.LearningRate,
+                Steps = steps, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = options.LearningRate, WarmupFraction = options.WarmupFraction,
                 PretrainedLearningRateMultiplier = options.PretrainedLearningRateMultiplier, Seed = options.Seed,
                 CheckpointEvery = Math.Max(1, options.CheckpointEvery), KeepCheckpoints = options.KeepCheckpoints, EvalEvery = options.EvalEvery, LogEvery = Math.Max(1, options.LogEvery),
             };

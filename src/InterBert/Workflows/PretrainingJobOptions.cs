@@ -33,6 +33,8 @@ public sealed record PretrainingJobOptions
     public int GradientAccumulation { get; init; } = 1;
     /// <summary>Peak learning rate.</summary>
     public double LearningRate { get; init; } = 1e-4;
+    /// <summary>Share of the steps spent warming up to <see cref="LearningRate"/>, before the linear decay.</summary>
+    public double WarmupFraction { get; init; } = 0.1;
     /// <summary>Learning-rate multiplier of weights that came pretrained.</summary>
     public double PretrainedLearningRateMultiplier { get; init; } = 1;
     /// <summary>Seed of initialisation, order, masks and dropout.</summary>
