@@ -112,10 +112,12 @@ public static class TaskCommands
         var fitRelevance = new Option<bool>("--fit-relevance") { Description = "two-stage: fit the model's relevance calibration on this split (a dev split) and write relevance.json beside the weights, for search --min-relevance" };
         var scoresOut = new Option<string?>("--scores-out") { Description = "retrieval with --candidates all: write every caption-image pair's score as TSV (image_id, caption, score)" };
         var visualMaps = new Option<string?>("--visual-maps") { Description = "retrieval: the store of layer3 maps (features --layer3-maps) that a model fine-tuned with --visual-maps computes its region features from" };
+        var sceneLanguage = new Option<string?>("--scene-language") { Description = "grounding: the language of the demo scenes' captions, en (the default) or zh" };
+        sceneLanguage.AcceptOnlyFromAmong("en", "zh");
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive or two-stage cross-modal scoring)")
         {
-            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, captionsPerImage, pairsPerBatch, candidates, addSimilarity, fitRelevance, visualMaps, precisionOption,
+            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, captionsPerImage, pairsPerBatch, candidates, addSimilarity, fitRelevance, visualMaps, sceneLanguage, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -125,6 +127,7 @@ public static class TaskCommands
                 ZeroShot = parse.GetValue(zeroShot), MetricsOut = parse.GetValue(metricsOut), ScoresOut = parse.GetValue(scoresOut), MaxCaptions = parse.GetValue(maxCaptions),
                 CaptionsPerImage = parse.GetValue(captionsPerImage) is { } n ? (n > 0 ? n : throw new ArgumentException($"--captions-per-image {n}: expected a positive number")) : null, PairsPerBatch = parse.GetValue(pairsPerBatch),
                 Candidates = ParseCandidates(parse.GetValue(candidates)!), AddSimilarity = parse.GetValue(addSimilarity), FitRelevance = parse.GetValue(fitRelevance), VisualMaps = parse.GetValue(visualMaps), Precision = CommandLine.Precision(parse, precisionOption),
+                ObjectPhrase = parse.GetValue(sceneLanguage) is { } language and not "en" ? InterBert.Synthetic.SceneLanguage.For(language).ObjectPhrase : null,
             };
             if (EvaluationJob.Run(options, new ConsoleWorkflowHost()).Retrieval is { } metrics)
             {

@@ -171,8 +171,9 @@ public static class EvaluationJob
         {
             var corpus = CaptionCorpus.Load(options.Dataset, [options.Split], store, tokenizer, model.Config.TextLength);
             var negatives = HardNegativeReader.ReadHardNegatives(options.Dataset, options.Split);
-            var result = GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives)
-                ?? throw new InterBertException($"{options.Dataset}: no image of split '{options.Split}' has a relation caption (a hard negative whose \"changed\" is relation) naming exactly two objects with one box each (matched to the store's English class names; the demo probes Chinese captions itself)");
+            var result = GroundingProbe.Evaluate(model, corpus, store, tokenizer, negatives, objectPhrase: options.ObjectPhrase)
+                ?? throw new InterBertException($"{options.Dataset}: no image of split '{options.Split}' has a relation caption (a hard negative whose \"changed\" is relation) naming exactly two objects with one box each " +
+                    $"(matched to the store's class names{(options.ObjectPhrase is null ? " in English; --scene-language zh reads Chinese captions" : " in the scene language")})");
             host.Log($"evaluate grounding: {result.Regions} named boxes of relation captions, every region's features hidden; the two named objects told apart {result.NamedRight:F1}% (chance 50), " +
                 $"the true size preferred {result.SizeRight:F1}% of {result.SizedRegions}");
             // The same region head as a judge of whole captions: does the true caption explain the hidden regions' classes better than its hard negatives?

@@ -40,4 +40,9 @@ public sealed record EvaluationJobOptions
     public bool FitRelevance { get; init; }
     /// <summary>Arithmetic of the matrix products.</summary>
     public Precision Precision { get; init; } = Precision.Fp32;
+    /// <summary>
+    /// Grounding: how the captions name an object, from the English phrase of a store class ("purple circle"); null:
+    /// the captions are English and name it so.
+    /// </summary>
+    public Func<string, string>? ObjectPhrase { get; init; }
 }

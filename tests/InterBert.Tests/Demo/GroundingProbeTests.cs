@@ -24,6 +24,9 @@ public sealed class GroundingProbeTests
         ([0, 3, 4], "a purple circle to the left of a yellow star, plus a red square", true), // three named objects: not asked
     ];
 
+    // The scenes' captions in Chinese.
+    private static readonly string[] ChineseCaptions = ["一个紫色圆形在一个黄色星形的左边", "一个黄色星形在一个紫色圆形的上面", "一个紫色圆形在一个黄色星形的左边", "一个小的紫色圆形和一个大的黄色星形", "一个红色正方形在一个黄色星形的下面", "一个紫色圆形在一个黄色星形的左边，还有一个红色正方形"];
+
     private static void WriteStore(string path, bool withClassNames = true)
     {
         var manifest = new FeatureStoreManifest { FeatureSize = 8, ClassCount = ClassNames.Length, DType = "float32", Extractor = "test", ClassNames = withClassNames ? ClassNames : null };
@@ -103,8 +106,7 @@ public sealed class GroundingProbeTests
     public void ChineseCaptionsAreAskedAboutThroughTheirOwnObjectPhrases()
     {
         // The same scenes in Chinese: the probe must find the same boxes, here without spaces between words.
-        string[] chinese = ["一个紫色圆形在一个黄色星形的左边", "一个黄色星形在一个紫色圆形的上面", "一个紫色圆形在一个黄色星形的左边", "一个小的紫色圆形和一个大的黄色星形", "一个红色正方形在一个黄色星形的下面", "一个紫色圆形在一个黄色星形的左边，还有一个红色正方形"];
-        var (probed, _, readAsEnglish) = Probe(chinese, new InterBert.Synthetic.ChineseSceneLanguage().ObjectPhrase);
+        var (probed, _, readAsEnglish) = Probe(ChineseCaptions, new InterBert.Synthetic.ChineseSceneLanguage().ObjectPhrase);
         AssertTheScenesFigures(probed);
         // Read as English, no caption names a class: nothing is asked.
         Assert.Null(readAsEnglish);
@@ -116,11 +118,11 @@ public sealed class GroundingProbeTests
         using var folder = new TempFolder();
         WriteStore(folder.File("store"));
         WriteStore(folder.File("unnamed"), withClassNames: false);
-        void WriteDataset(string path, bool relations) => File.WriteAllText(path, new JsonObject
+        void WriteDataset(string path, bool relations, IReadOnlyList<string>? captions = null) => File.WriteAllText(path, new JsonObject
         {
             ["images"] = new JsonArray(Scenes.Select((s, i) => (JsonNode)new JsonObject
             {
-                ["filename"] = $"s{i}.png", ["split"] = "test", ["sentences"] = new JsonArray(new JsonObject { ["raw"] = s.Caption }),
+                ["filename"] = $"s{i}.png", ["split"] = "test", ["sentences"] = new JsonArray(new JsonObject { ["raw"] = captions?[i] ?? s.Caption }),
                 ["hard_negatives"] = new JsonArray(new JsonObject { ["raw"] = "swapped", ["true_sentence"] = 0, ["changed"] = s.Relation && relations ? "relation" : "attribute" }),
             }).ToArray()),
         }.ToJsonString());
@@ -147,5 +149,19 @@ public sealed class GroundingProbeTests
         Assert.Contains("names no classes", unnamed.Message);
         var noRelations = Assert.Throws<InterBertException>(() => EvaluationJob.Run(options with { Dataset = folder.File("colours.json"), MetricsOut = null }, new WorkflowHost()));
         Assert.Contains("no image of split 'test' has a relation caption", noRelations.Message);
+
+        // Chinese captions through the command line: read in their scene language, the same boxes and figures; read as
+        // English, nothing is asked, and the one-line error says which option reads them.
+        WriteDataset(folder.File("chinese.json"), relations: true, ChineseCaptions);
+        string[] evaluate = ["evaluate", "--task", "grounding", "--dataset", folder.File("chinese.json"), "--features", folder.File("store"), "--weights", weights];
+        var (code, output, error) = CliProcess.Run([.. evaluate, "--scene-language", "zh", "--metrics-out", folder.File("chinese-grounding.json")]);
+        Assert.True(code == 0, output + error);
+        var chinese = JsonNode.Parse(File.ReadAllText(folder.File("chinese-grounding.json")))!;
+        Assert.Equal(6, chinese["regions"]!.GetValue<int>());
+        Assert.Equal(50.0, chinese["named_right"]!.GetValue<double>());
+        (code, output, error) = CliProcess.Run(evaluate);
+        Assert.Equal(1, code);
+        Assert.Contains("--scene-language zh", error);
+        Assert.DoesNotContain("   at ", error);
     }
 }
