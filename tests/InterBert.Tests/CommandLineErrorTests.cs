@@ -24,6 +24,8 @@ public sealed class CommandLineErrorTests
         { ["demo", "--grounded", "--precision", "fp32", "--out", "o"], "--grounded" },
         { ["demo", "--grounded", "--grounding-lr", "-1", "--out", "o"], "--grounding-lr -1" },
         { ["demo", "--grounded", "--grounding-batch", "-2", "--out", "o"], "--grounding-batch -2" },
+        { ["demo", "--grounded", "--grounding-warmup", "1", "--out", "o"], "--grounding-warmup 1" },
+        { ["evaluate", "--task", "grounding", "--dataset", "d.json", "--weights", "w", "--scene-language", "fr"], "fr" },
         { ["init", "--from", "minilm", "--out", "o.safetensors", "--location-frequencies", "-1"], "--location-frequencies -1" },
         { ["finetune", "--task", "retrieval", "--dataset", "d.json", "--features", "f", "--init", "w", "--out", "o", "--contrastive-weight", "1", "--fixed-contrastive-others"], "--contrastive-batch-size" },
         { ["search", "--index", "idx", "--top", "1", "--top", "2", "a dog"], "--top" },
