@@ -70,6 +70,11 @@ public static class DemoCommand
         {
             if (result.GetValue(groundingWarmup) is { } share && !(share >= 0 && share < 1)) result.AddError($"--grounding-warmup {share}: a share of the steps, from 0 to below 1");
         });
+        var groundingStart = new Option<double?>("--grounding-start-multiplier") { Description = "learning-rate multiplier of MiniLM's weights in the first grounding stage only (default 1: the full rate, as in the later stages)" };
+        groundingStart.Validators.Add(result =>
+        {
+            if (result.GetValue(groundingStart) is { } multiplier && !(multiplier >= 0 && multiplier <= 1)) result.AddError($"--grounding-start-multiplier {multiplier}: a multiplier from 0 to 1");
+        });
         var seed = new Option<int?>("--seed") { Description = "seed of the scenes, the initialisation and every training stage (default 1): another seed measures how much a result owes to the run" };
         var judge = CommandLine.RegionJudgeWeightOption();
         judge.Description = "the pretrained model and the one fine-tuned from it add their region head's judgement of each caption at this weight (0, the default: off; 1 with --grounded)";
@@ -77,7 +82,7 @@ public static class DemoCommand
         var relationCurriculum = new Option<int>("--relation-curriculum") { Description = "pretrain the first this many steps on the scenes with every relation stated one way (left, above), then the rest on all captions; 0: none" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores; --grounded about 15)")
         {
-            language, output, grounded, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, groundingScenes, groundingBatch, judge, finetuneMultiplier, baseline, seed, groundingRate, groundingWarmup,
+            language, output, grounded, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, groundingScenes, groundingBatch, judge, finetuneMultiplier, baseline, seed, groundingRate, groundingWarmup, groundingStart,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -105,7 +110,8 @@ public static class DemoCommand
                 RelationCurriculumSteps = parse.GetValue(relationCurriculum),
                 GroundingCurriculumSteps = Given(parse, groundingCurriculum, settings.GroundingCurriculumSteps),
                 GroundingBatch = parse.GetValue(groundingBatch) ?? settings.GroundingBatch, GroundingLearningRate = parse.GetValue(groundingRate) ?? settings.GroundingLearningRate,
-                GroundingWarmupFraction = parse.GetValue(groundingWarmup) ?? settings.GroundingWarmupFraction, Baseline = Given(parse, baseline, settings.Baseline),
+                GroundingWarmupFraction = parse.GetValue(groundingWarmup) ?? settings.GroundingWarmupFraction,
+                GroundingFirstStagePretrainedMultiplier = parse.GetValue(groundingStart) ?? settings.GroundingFirstStagePretrainedMultiplier, Baseline = Given(parse, baseline, settings.Baseline),
                 GroundingScenes = parse.GetValue(groundingScenes) ?? settings.GroundingScenes, RegionJudgeWeight = parse.GetValue(judge) ?? settings.RegionJudgeWeight,
                 FinetunePretrainedLearningRateMultiplier = parse.GetValue(finetuneMultiplier) ?? settings.FinetunePretrainedLearningRateMultiplier,
             };

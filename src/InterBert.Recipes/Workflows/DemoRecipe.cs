@@ -35,6 +35,8 @@ public sealed class DemoRecipe
         if (settings.GroundingCurriculumSteps < 0) throw new ArgumentException($"--grounding-curriculum {settings.GroundingCurriculumSteps}: steps per stage, 0 or more");
         if (settings.GroundingLearningRate is { } groundingRate && !(groundingRate > 0 && double.IsFinite(groundingRate))) throw new ArgumentException($"--grounding-lr {groundingRate}: a learning rate above 0");
         if (settings.GroundingWarmupFraction is { } warmup && !(warmup >= 0 && warmup < 1)) throw new ArgumentException($"--grounding-warmup {warmup}: a share of the steps, from 0 to below 1");
+        if (!(settings.GroundingFirstStagePretrainedMultiplier >= 0 && settings.GroundingFirstStagePretrainedMultiplier <= 1))
+            throw new ArgumentException($"--grounding-start-multiplier {settings.GroundingFirstStagePretrainedMultiplier}: a multiplier from 0 to 1");
         if (settings.GroundingBatch < 0) throw new ArgumentException($"--grounding-batch {settings.GroundingBatch}: pairs per step, 0 (the pretraining's batch) or more");
         if (!(settings.RegionJudgeWeight >= 0 && double.IsFinite(settings.RegionJudgeWeight))) throw new ArgumentException($"--region-judge-weight {settings.RegionJudgeWeight}: a number, 0 or more");
         if (!(settings.FinetunePretrainedLearningRateMultiplier > 0 && double.IsFinite(settings.FinetunePretrainedLearningRateMultiplier)))
@@ -97,11 +99,13 @@ public sealed class DemoRecipe
         foreach (var (name, share, title) in grounding > 0 ? GroundingStages : [])
         {
             var from = start;
+            var multiplier = from == InitialWeights ? settings.GroundingFirstStagePretrainedMultiplier : 1;
             var output = GroundingFolder(name);
             groundingFingerprint += $"|grounding v2 {name} steps={grounding} lr={settings.GroundingLearningRate ?? settings.PretrainLearningRate} precision={settings.Precision.Name()} seed={settings.Seed}" +
-                (settings.GroundingBatch > 0 ? $" true-pairs batch={settings.GroundingBatch}" : "") + (settings.GroundingWarmupFraction is { } warmup ? $" warmup={warmup}" : "");
+                (settings.GroundingBatch > 0 ? $" true-pairs batch={settings.GroundingBatch}" : "") + (settings.GroundingWarmupFraction is { } warmup ? $" warmup={warmup}" : "") +
+                (settings.GroundingFirstStagePretrainedMultiplier != 1 ? $" start-multiplier={settings.GroundingFirstStagePretrainedMultiplier}" : "");
             if (!Stage("ground-" + name, $"ground relations in the two-object scenes, {title} ({grounding} steps)", groundingFingerprint, output,
-                    (p, c) => Ground(share, from, output, p, c))) return false;
+                    (p, c) => Ground(share, from, output, multiplier, p, c))) return false;
             start = Path.Combine(output, "model.safetensors");
         }
         // Pretraining follows from the grounding stages' weights, so a change to them is a change to it.
@@ -212,7 +216,7 @@ public sealed class DemoRecipe
     // Half the pairs have a wrong caption, as in pretraining (masked region modeling skips them). Every pair a true one
     // in half the steps bound less (zero-shot relations 62% against 78%); every pair a true one in batches of half the
     // size, the same steps at half the compute, bound in some runs and not in others (docs/levers.md).
-    private bool Ground(double bothWaysShare, string init, string output, IProgress<WorkflowProgress> progress, CancellationToken cancel)
+    private bool Ground(double bothWaysShare, string init, string output, double pretrainedMultiplier, IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         var dataset = output + ".json";
         HashSet<string> laidOut;
@@ -225,7 +229,7 @@ public sealed class DemoRecipe
         {
             // A small run may have no two-object validation scene: then the stage validates on nothing.
             ValidationSplit = validation > 0 ? options.ValidationSplit : "none",
-            Steps = settings.GroundingCurriculumSteps, EvalEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), CheckpointEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), LogEvery = 5, PretrainedLearningRateMultiplier = 1,
+            Steps = settings.GroundingCurriculumSteps, EvalEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), CheckpointEvery = Math.Max(1, settings.GroundingCurriculumSteps / 2), LogEvery = 5, PretrainedLearningRateMultiplier = pretrainedMultiplier,
             BatchSize = settings.GroundingBatch > 0 ? settings.GroundingBatch : options.BatchSize, LearningRate = settings.GroundingLearningRate ?? options.LearningRate,
             WarmupFraction = settings.GroundingWarmupFraction ?? options.WarmupFraction,
             // Masked region modeling skips the wrong-caption pairs: with a batch of its own, every pair is a true one.

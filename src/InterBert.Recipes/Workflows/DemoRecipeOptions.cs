@@ -134,6 +134,12 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// <summary>Share of each grounding stage's steps spent warming up to its peak rate; null: the training default (0.1).</summary>
     public double? GroundingWarmupFraction { get; init; }
 
+    /// <summary>
+    /// Learning-rate multiplier of MiniLM's weights in the first grounding stage only (the later ones train them at
+    /// the full rate): below 1, the new region layers learn to read the caption before MiniLM's layers move far.
+    /// </summary>
+    public double GroundingFirstStagePretrainedMultiplier { get; init; } = 1;
+
     /// <summary>Whether the demo also fine-tunes, evaluates and reports the model without multimodal pretraining (the default demo does; the grounded one leaves it out).</summary>
     public bool Baseline { get; init; } = true;
 
