@@ -162,9 +162,14 @@ public sealed class DemoPipelineTests
         Assert.Contains("fine-tuned without multimodal pretraining", groundedReport);
 
         // Other grounding scenes change the grounding stages and so everything trained after them; only the stages
-        // before grounding and the baseline, which never saw it, are reused.
-        var regrounded = CliProcess.Run([.. groundedArgs, "--baseline", "--grounding-curriculum", "1", "--grounding-scenes", "120"]);
+        // before grounding and the baseline, which never saw it, are reused. The grounding stages' warm-up share is
+        // theirs alone, and the start multiplier sets MiniLM's rate in the first stage only.
+        string[] regrounding = ["--grounding-curriculum", "1", "--grounding-scenes", "120", "--grounding-warmup", "0.5", "--grounding-start-multiplier", "0.25"];
+        var regrounded = CliProcess.Run([.. groundedArgs, "--baseline", .. regrounding]);
         Assert.True(regrounded.ExitCode == 0, regrounded.Output + regrounded.Error);
+        double Training(string stage, string key) => GroundedRun(stage)["training"]![key]!.GetValue<double>();
+        Assert.Equal((0.5, 0.5, 0.1), (Training("ground-one-way", "WarmupFraction"), Training("ground-both-ways", "WarmupFraction"), Training("pretrain", "WarmupFraction")));
+        Assert.Equal((0.25, 1.0, 1.0), (Training("ground-one-way", "PretrainedLearningRateMultiplier"), Training("ground-third", "PretrainedLearningRateMultiplier"), Training("ground-both-ways", "PretrainedLearningRateMultiplier")));
         var reusedAfterRegrounding = regrounded.Output.Split('\n').Where(l => l.Contains(": reused")).ToList();
         Assert.Equal(5, reusedAfterRegrounding.Count);
         Assert.Contains(reusedAfterRegrounding, l => l.Contains("without multimodal pretraining"));
@@ -172,7 +177,7 @@ public sealed class DemoPipelineTests
 
         // The grounded recipe as given: every stage reused, the baseline's two not run, and its earlier results,
         // still in the folder, not reported as this run's.
-        var withoutBaseline = CliProcess.Run([.. groundedArgs, "--grounding-curriculum", "1", "--grounding-scenes", "120"]);
+        var withoutBaseline = CliProcess.Run([.. groundedArgs, .. regrounding]);
         Assert.True(withoutBaseline.ExitCode == 0, withoutBaseline.Output + withoutBaseline.Error);
         Assert.Contains("[15/15]", withoutBaseline.Output);
         Assert.DoesNotContain("without multimodal pretraining", withoutBaseline.Output);
