@@ -136,7 +136,8 @@ public sealed record DemoRecipeOptions : IRecipeTraining
 
     /// <summary>
     /// Learning-rate multiplier of MiniLM's weights in the first grounding stage only (the later ones train them at
-    /// the full rate): below 1, the new region layers learn to read the caption before MiniLM's layers move far.
+    /// the full rate): below 1, the new region layers learn first (LP-FT's order). Measured at 0, it did not cure the
+    /// first stage's stall and slowed the seeds that learn (docs/levers.md), so the recipe keeps 1.
     /// </summary>
     public double GroundingFirstStagePretrainedMultiplier { get; init; } = 1;
 
