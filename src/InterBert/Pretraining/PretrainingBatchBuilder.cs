@@ -8,8 +8,8 @@ namespace InterBert.Pretraining;
 /// Builds pretraining batches: for each caption, with probability <c>NegativeRate</c> a wrong caption (one of the
 /// image's own known-false captions with probability <c>OwnNegativeRate</c> when it has any; else hard from the
 /// TF-IDF pool with probability <c>HardNegativeRate</c>, else random, never one of the same image); segment masking on
-/// every caption; region masking on matched pairs only. All randomness comes from the given generator, so a batch is a
-/// function of (data, seed, step).
+/// every caption (none when masked segment modeling's weight is 0); region masking on matched pairs only. All
+/// randomness comes from the given generator, so a batch is a function of (data, seed, step).
 /// </summary>
 public sealed class PretrainingBatchBuilder(
     CaptionCorpus corpus, FeatureStore store, SegmentMasker segmentMasker, RegionMasker regionMasker,
@@ -55,7 +55,9 @@ public sealed class PretrainingBatchBuilder(
                     : corpus.Tokens[wrongCaptions is { } given && given[i] >= 0 ? given[i] : WrongCaption(caption, random)];
             }
             matched[i] = !negative;
-            var (ids, segmentLabels) = segmentMasker.Mask(tokens, random);
+            // Without masked segment modeling nothing is predicted from a masked word, and a masked relation or object
+            // word leaves masked region modeling a target the caption no longer states: the model reads every word.
+            var (ids, segmentLabels) = options.SegmentWeight == 0 ? SegmentMasker.Unmasked(tokens) : segmentMasker.Mask(tokens, random);
             texts.Add(ids);
             labels.Add(segmentLabels);
             images.Add(store.Read(corpus.ImageIds[image]));

@@ -37,8 +37,7 @@ public sealed class SegmentMasker(WordPieceTokenizer tokenizer, SegmentMaskingMo
         {
             foreach (var (anchor, extra) in ChooseSegments(words.Count, random)) MarkWords(words, ids.Length, anchor, extra, chosen);
         }
-        var corrupted = (int[])ids.Clone();
-        var labels = Enumerable.Repeat(Ignore, ids.Length).ToArray();
+        var (corrupted, labels) = Unmasked(ids);
         for (var i = 0; i < ids.Length; i++)
         {
             if (!chosen[i]) continue;
@@ -49,6 +48,9 @@ public sealed class SegmentMasker(WordPieceTokenizer tokenizer, SegmentMaskingMo
         }
         return (corrupted, labels);
     }
+
+    /// <summary>A sequence left as it is: its ids (a copy) and no labels.</summary>
+    public static (int[] Ids, int[] Labels) Unmasked(int[] ids) => ((int[])ids.Clone(), Enumerable.Repeat(Ignore, ids.Length).ToArray());
 
     /// <summary>
     /// The segments to mask among <paramref name="wordCount"/> words: (anchor word, extra words after it).

@@ -112,6 +112,30 @@ public class MaskingTests(CocoFeatures features)
     }
 
     [Fact]
+    public void CaptionsAreReadWholeWhenMaskedSegmentModelingIsOff()
+    {
+        using var store = FeatureStore.Open(features.StorePath);
+        var tokenizer = Tokenizer.Value;
+        var corpus = CaptionCorpus.Load(SharedData.CocoDataset, ["train", "test"], store, tokenizer, 40);
+        var captions = Enumerable.Range(0, Math.Min(32, corpus.Captions.Count)).ToList();
+        (long[] Ids, long[] Labels) Batch(double segmentWeight)
+        {
+            var options = new PretrainingTaskOptions { NegativeRate = 0, SegmentWeight = segmentWeight, AllRegionsMaskedRate = 1 };
+            var builder = new PretrainingBatchBuilder(corpus, store, new SegmentMasker(tokenizer), new RegionMasker(), null, options, tokenizer.PadId, regressFeatures: false);
+            var batch = builder.Build(captions, new Random(4));
+            return (batch.Text.InputIds.data<long>().ToArray(), batch.SegmentLabels.data<long>().ToArray());
+        }
+        var collated = WordPieceTokenizer.Collate(captions.Select(c => corpus.Tokens[c]).ToList(), tokenizer.PadId).InputIds.data<long>().ToArray();
+        var (offIds, offLabels) = Batch(0);
+        Assert.Equal(collated, offIds);
+        Assert.All(offLabels, label => Assert.Equal(SegmentMasker.Ignore, label));
+        // With the task on, the same captions lose words to [MASK] and carry their labels.
+        var (onIds, onLabels) = Batch(1);
+        Assert.Contains(tokenizer.MaskId, onIds.Select(i => (int)i));
+        Assert.Contains(onLabels, label => label != SegmentMasker.Ignore);
+    }
+
+    [Fact]
     public void EveryRegionOverlappingAMaskedAnchorIsMasked()
     {
         using var store = FeatureStore.Open(features.StorePath);
