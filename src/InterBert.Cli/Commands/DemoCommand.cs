@@ -34,11 +34,12 @@ public static class DemoCommand
         {
             if (result.GetValue(pretrainedMultiplier) is <= 0 or > 10) result.AddError($"--pretrained-lr-multiplier {result.GetValue(pretrainedMultiplier)}: a multiplier above 0, at most 10");
         });
-        var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) or minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small)" };
+        var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) or minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small; the default with --grounded)" };
         textInit.AcceptOnlyFromAmong("minilm", "random");
         var ownNegativeRate = new Option<double?>("--own-negative-rate") { Description = $"share of the wrong captions, in pretraining's matching and fine-tuning, that are the scene's own hard negatives (default {new DemoRecipeOptions().OwnNegativeRate})" };
         var ownNegatives = CommandLine.OwnNegativeKindOption();
         var allRegionsMasked = CommandLine.AllRegionsMaskedOption();
+        var conditionalMasking = new Option<bool>("--conditional-masking") { Description = "the pretraining pairs whose every region is masked (--mask-all-regions) keep their caption whole, so that naming the regions can read every word (UNITER's conditional masking)" };
         var mirroredTwins = new Option<bool>("--mirrored-twins") { Description = "each training scene with a relation caption also trains as its mirror image, whose relation captions are the scene's with their objects swapped (the same text true of one image, false of the other)" };
         var groundingCurriculum = new Option<int>("--grounding-curriculum")
         {
@@ -82,17 +83,18 @@ public static class DemoCommand
         var relationCurriculum = new Option<int>("--relation-curriculum") { Description = "pretrain the first this many steps on the scenes with every relation stated one way (left, above), then the rest on all captions; 0: none" };
         var command = new Command("demo", "Run InterBERT end to end on synthetic scenes and write a report (10 minutes in English, 13 in Chinese, measured on 2 cores; --grounded about 15)")
         {
-            language, output, grounded, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, relationCurriculum, groundingCurriculum, groundingScenes, groundingBatch, judge, finetuneMultiplier, baseline, seed, groundingRate, groundingWarmup, groundingStart,
+            language, output, grounded, images, test, pretrainSteps, finetuneSteps, preset, precision, wholeImage, geometryBias, locationFrequencies, pretrainedMultiplier, textInit, ownNegativeRate, ownNegatives, mirroredTwins, allRegionsMasked, conditionalMasking, relationCurriculum, groundingCurriculum, groundingScenes, groundingBatch, judge, finetuneMultiplier, baseline, seed, groundingRate, groundingWarmup, groundingStart,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
             var settings = DemoRecipeOptions.For(parse.GetValue(language)!, parse.GetValue(precision) is { } precisionName ? InterBert.Modeling.PrecisionNames.Parse(precisionName) : InterBert.Modeling.Precision.Bf16);
-            if (parse.GetValue(grounded)) settings = DemoRecipeOptions.Grounded(settings);
             if (parse.GetValue(preset) is { } presetName)
             {
                 if (settings.Language == "en" && presetName != "small") throw new ArgumentException("demo --lang en uses MiniLM's weights, which fill the small preset only");
                 settings = settings with { Preset = presetName };
             }
+            // After the preset: the grounded recipe starts Chinese from MiniLM's layers only where they fit.
+            if (parse.GetValue(grounded)) settings = DemoRecipeOptions.Grounded(settings);
             settings = settings with
             {
                 Images = parse.GetValue(images) ?? settings.Images,
@@ -106,7 +108,7 @@ public static class DemoCommand
                 PretrainedLearningRateMultiplier = parse.GetValue(pretrainedMultiplier) ?? settings.PretrainedLearningRateMultiplier,
                 OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownNegatives),
                 MirroredTwins = parse.GetValue(mirroredTwins),
-                AllRegionsMaskedRate = Given(parse, allRegionsMasked, settings.AllRegionsMaskedRate),
+                AllRegionsMaskedRate = Given(parse, allRegionsMasked, settings.AllRegionsMaskedRate), ConditionalMasking = parse.GetValue(conditionalMasking),
                 RelationCurriculumSteps = parse.GetValue(relationCurriculum),
                 GroundingCurriculumSteps = Given(parse, groundingCurriculum, settings.GroundingCurriculumSteps),
                 GroundingBatch = parse.GetValue(groundingBatch) ?? settings.GroundingBatch, GroundingLearningRate = parse.GetValue(groundingRate) ?? settings.GroundingLearningRate,

@@ -36,6 +36,7 @@ public static class PretrainCommand
         var weights = new Option<string>("--loss-weights") { Description = "MSM:MRM:ITM loss weights", DefaultValueFactory = _ => "1:1:1" };
         var ownKind = CommandLine.OwnNegativeKindOption();
         var allRegionsMasked = CommandLine.AllRegionsMaskedOption();
+        var conditionalMasking = new Option<bool>("--conditional-masking") { Description = "the pairs whose every region is masked (--mask-all-regions) keep their caption whole, so that naming the regions can read every word (UNITER's conditional masking)" };
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "share of ITM negatives taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var precision = CommandLine.PrecisionOption();
         var judge = CommandLine.RegionJudgeWeightOption();
@@ -49,7 +50,7 @@ public static class PretrainCommand
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, allRegionsMasked, negatives, precision, judge,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, allRegionsMasked, conditionalMasking, negatives, precision, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -67,7 +68,7 @@ public static class PretrainCommand
                 HardNegativeRate = Math.Clamp(parse.GetValue(hardNegatives), 0, 1),
                 SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
                 ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", AllRegionsMaskedRate = parse.GetValue(allRegionsMasked),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", AllRegionsMaskedRate = parse.GetValue(allRegionsMasked), ConditionalMasking = parse.GetValue(conditionalMasking),
             };
             if (tasks.SimilarityNegatives && tasks.ContrastiveWeight <= 0)
                 throw new ArgumentException("--negatives similarity draws by the contrastive vectors' similarity: add --contrastive-weight (for example 1)");

@@ -207,7 +207,7 @@ public sealed class DemoRecipe
         {
             // A checkpoint (weights and optimizer state, about 350 MB in English) costs 0.5-2 s: four a stage are enough to resume from.
             Steps = steps, EvalEvery = Math.Max(1, steps / 4), CheckpointEvery = Math.Max(1, steps / 4), LogEvery = 5, RegionJudgeWeight = settings.RegionJudgeWeight,
-            Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind, AllRegionsMaskedRate = settings.AllRegionsMaskedRate },
+            Tasks = options.Tasks with { OwnNegativeRate = settings.OwnNegativeRate, OwnNegativeKind = settings.OwnNegativeKind, AllRegionsMaskedRate = settings.AllRegionsMaskedRate, ConditionalMasking = settings.ConditionalMasking },
         }, host, progress, cancel);
     }
 

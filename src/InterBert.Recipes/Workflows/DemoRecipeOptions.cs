@@ -87,6 +87,8 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     public string? OwnNegativeKind { get; init; }
     /// <summary>Share of pretraining's matched pairs whose every region is masked (<see cref="Pretraining.PretrainingTaskOptions.AllRegionsMaskedRate"/>).</summary>
     public double AllRegionsMaskedRate { get; init; }
+    /// <summary>Whether those pairs keep their caption whole in pretraining (<see cref="Pretraining.PretrainingTaskOptions.ConditionalMasking"/>).</summary>
+    public bool ConditionalMasking { get; init; }
     /// <summary>Scenes in the validation split (held-out pretraining metrics).</summary>
     public int ValidationImages => Math.Max(2, Images / 20);
     /// <summary>CPU threads of the feature extractor (not part of any fingerprint: results do not depend on it).</summary>
@@ -174,8 +176,10 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// as sines of 8 frequencies, the geometry bias (without it the grounding stages do not learn the classes), every
     /// region hidden in half the true pairs, MiniLM's layers pretrained at the full rate for 400 steps, the region head
     /// judging captions at weight 1, and fine-tuning that moves MiniLM's layers at 0.3 times the rate; no model
-    /// fine-tuned without pretraining (<see cref="Baseline"/>), so that it fits in about 15 minutes. Throws
-    /// <see cref="ArgumentException"/> for settings in another precision.
+    /// fine-tuned without pretraining (<see cref="Baseline"/>), so that it fits in about 15 minutes. In Chinese the text
+    /// path starts from MiniLM's layers with the character vocabulary transplanted when the preset is the small one they
+    /// fill (random text layers did not bind); set the preset first. Throws <see cref="ArgumentException"/> for
+    /// settings in another precision.
     /// </summary>
     public static DemoRecipeOptions Grounded(DemoRecipeOptions settings) => settings.Precision != Precision.Bf16
         ? throw new ArgumentException("--grounded runs in bf16 (in fp32 its grounding stages alone would take the demo's time)")
@@ -183,6 +187,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     {
         GroundingCurriculumSteps = GroundedGroundingSteps, GroundingBatch = GroundedGroundingBatch, GroundingLearningRate = GroundedGroundingLearningRate, Baseline = false, RegionJudgeWeight = 1, LocationFrequencies = 8, AllRegionsMaskedRate = 0.5, GeometryBias = true,
         PretrainedLearningRateMultiplier = 1, FinetunePretrainedLearningRateMultiplier = 0.3, PretrainSteps = GroundedPretrainSteps,
+        ChineseLayersFromMiniLm = settings.Language == "zh" && settings.Preset == "small",
     };
 
     /// <summary>A stable text of every setting, for deciding whether a stage's results can be reused.</summary>
@@ -191,7 +196,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         "scenes" => $"scenes v2 one-way images={Images} test={TestImages} seed={Seed}" + (MirroredTwins ? " mirrored-twins" : ""),
         "features" => "features v2 classes",
         "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
-        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : "") + (RelationCurriculumSteps > 0 ? $" relation-curriculum={RelationCurriculumSteps}" : "") +
+        "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : "") + (ConditionalMasking ? " conditional-masking" : "") + (RelationCurriculumSteps > 0 ? $" relation-curriculum={RelationCurriculumSteps}" : "") +
             (GroundingCurriculumSteps > 0 ? $" grounding-curriculum={GroundingCurriculumSteps}" : "") + (RegionJudgeWeight > 0 ? $" region-judge={RegionJudgeWeight}" : ""),
         "evaluate" => $"evaluate v3 grounding-sizes shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),
         "index" => "index v2 model-folder" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),

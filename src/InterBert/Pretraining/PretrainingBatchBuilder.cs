@@ -8,7 +8,8 @@ namespace InterBert.Pretraining;
 /// Builds pretraining batches: for each caption, with probability <c>NegativeRate</c> a wrong caption (one of the
 /// image's own known-false captions with probability <c>OwnNegativeRate</c> when it has any; else hard from the
 /// TF-IDF pool with probability <c>HardNegativeRate</c>, else random, never one of the same image); segment masking on
-/// every caption (none when masked segment modeling's weight is 0); region masking on matched pairs only. All
+/// every caption (none when masked segment modeling's weight is 0, or with conditional masking when every region of
+/// the pair is masked); region masking on matched pairs only. All
 /// randomness comes from the given generator, so a batch is a function of (data, seed, step).
 /// </summary>
 public sealed class PretrainingBatchBuilder(
@@ -39,6 +40,8 @@ public sealed class PretrainingBatchBuilder(
         var labels = new List<int[]>(b);
         var images = new List<ImageRegions>(b);
         var matched = new bool[b];
+        // With conditional masking the every-region draw comes first, since it decides whether the caption is masked.
+        var allRegionsDrawn = new bool?[b];
         for (var i = 0; i < b; i++)
         {
             var caption = captionIndices[i];
@@ -55,12 +58,15 @@ public sealed class PretrainingBatchBuilder(
                     : corpus.Tokens[wrongCaptions is { } given && given[i] >= 0 ? given[i] : WrongCaption(caption, random)];
             }
             matched[i] = !negative;
+            var imageRegions = store.Read(corpus.ImageIds[image]);
+            if (options.ConditionalMasking && options.AllRegionsMaskedRate > 0 && RegionsMaskable(matched[i], imageRegions))
+                allRegionsDrawn[i] = random.NextDouble() < options.AllRegionsMaskedRate;
             // Without masked segment modeling nothing is predicted from a masked word, and a masked relation or object
             // word leaves masked region modeling a target the caption no longer states: the model reads every word.
-            var (ids, segmentLabels) = options.SegmentWeight == 0 ? SegmentMasker.Unmasked(tokens) : segmentMasker.Mask(tokens, random);
+            var (ids, segmentLabels) = options.SegmentWeight == 0 || allRegionsDrawn[i] == true ? SegmentMasker.Unmasked(tokens) : segmentMasker.Mask(tokens, random);
             texts.Add(ids);
             labels.Add(segmentLabels);
-            images.Add(store.Read(corpus.ImageIds[image]));
+            images.Add(imageRegions);
         }
 
         var text = Text.WordPieceTokenizer.Collate(texts, padId);
@@ -75,12 +81,10 @@ public sealed class PretrainingBatchBuilder(
         var maskedFlags = new bool[b * regions];
         for (var i = 0; i < b; i++)
         {
-            if (!matched[i]) continue; // masked region modeling only on matched pairs
-            if (options.RegionWeight == 0) continue; // without masked region modeling, the model sees every region
-            if (!regressFeatures && images[i].Classes is null) continue; // no class distribution to predict
+            if (!RegionsMaskable(matched[i], images[i])) continue;
             var count = Math.Min(images[i].RegionCount, regions);
             // The draw is made only when the option is on, so that runs without it keep their masks bit for bit.
-            var masked = options.AllRegionsMaskedRate > 0 && randoms[i].NextDouble() < options.AllRegionsMaskedRate
+            var masked = allRegionsDrawn[i] ?? (options.AllRegionsMaskedRate > 0 && randoms[i].NextDouble() < options.AllRegionsMaskedRate)
                 ? Enumerable.Repeat(true, count).ToArray()
                 : regionMasker.Mask(images[i], count, randoms[i]);
             for (var r = 0; r < count; r++) maskedFlags[i * regions + r] = masked[r];
@@ -98,6 +102,11 @@ public sealed class PretrainingBatchBuilder(
             tensor(matched.Select(m => m ? (long)InterBertModel.MatchedIndex : 1 - InterBertModel.MatchedIndex).ToArray()),
             options.ContrastiveWeight > 0 && includeContrastive ? ContrastiveInputs(captionIndices) : null);
     }
+
+    // Masked region modeling runs on matched pairs only, not at all at weight 0 (the model then sees every region), and
+    // on an image only when there is something to predict (features to regress, or a class distribution).
+    private bool RegionsMaskable(bool matched, ImageRegions image) =>
+        matched && options.RegionWeight != 0 && (regressFeatures || image.Classes is not null);
 
     /// <summary>Each example's own caption, unmasked, and the distinct images of the examples, unmasked.</summary>
     public ContrastiveBatch ContrastiveInputs(IReadOnlyList<int> captionIndices)

@@ -28,6 +28,12 @@ public sealed record PretrainingTaskOptions
     /// box is the circle): a grounding task. 0 (the paper's): only the anchors and their overlaps are masked.
     /// </summary>
     public double AllRegionsMaskedRate { get; init; }
+    /// <summary>
+    /// Whether a pair whose every region is masked (<see cref="AllRegionsMaskedRate"/>) keeps its caption whole, so
+    /// that naming its regions can read every word (UNITER's conditional masking: one modality masked at a time); off,
+    /// its caption is masked as any other.
+    /// </summary>
+    public bool ConditionalMasking { get; init; }
     /// <summary>Fraction of pairs given a wrong caption.</summary>
     public double NegativeRate { get; init; } = 0.5;
     /// <summary>Fraction of the wrong captions drawn from the TF-IDF hard-negative pool.</summary>

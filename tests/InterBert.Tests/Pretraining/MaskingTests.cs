@@ -136,6 +136,39 @@ public class MaskingTests(CocoFeatures features)
     }
 
     [Fact]
+    public void ConditionalMaskingLeavesTheCaptionWholeWhereEveryRegionIsMasked()
+    {
+        using var store = FeatureStore.Open(features.StorePath);
+        var tokenizer = Tokenizer.Value;
+        var corpus = CaptionCorpus.Load(SharedData.CocoDataset, ["train", "test"], store, tokenizer, 40);
+        var captions = Enumerable.Range(0, Math.Min(32, corpus.Captions.Count)).ToList();
+        // Per pair: whether every one of its regions is masked, and whether its caption lost a word.
+        List<(bool AllRegions, bool CaptionMasked)> Pairs(bool conditional)
+        {
+            var options = new PretrainingTaskOptions { NegativeRate = 0, AllRegionsMaskedRate = 0.5, ConditionalMasking = conditional };
+            var builder = new PretrainingBatchBuilder(corpus, store, new SegmentMasker(tokenizer), new RegionMasker(), null, options, tokenizer.PadId, regressFeatures: false);
+            var batch = builder.Build(captions, new Random(7));
+            var masked = batch.RegionMasked.to_type(TorchSharp.torch.ScalarType.Bool);
+            var regions = (int)masked.shape[1];
+            var flags = masked.data<bool>().ToArray();
+            var labels = batch.SegmentLabels.data<long>().ToArray();
+            var width = (int)batch.SegmentLabels.shape[1];
+            return captions.Select((c, i) =>
+            {
+                var count = Math.Min(store.Read(corpus.ImageIds[corpus.ImageOf[c]]).RegionCount, regions);
+                var all = Enumerable.Range(0, count).All(r => flags[i * regions + r]);
+                return (all, Enumerable.Range(0, width).Any(t => labels[i * width + t] != SegmentMasker.Ignore));
+            }).ToList();
+        }
+        var conditional = Pairs(conditional: true);
+        Assert.Contains(conditional, p => p.AllRegions);
+        Assert.Contains(conditional, p => !p.AllRegions && p.CaptionMasked);
+        Assert.DoesNotContain(conditional, p => p.AllRegions && p.CaptionMasked);
+        // Without it the same share of pairs has every region masked and their captions are masked as any other.
+        Assert.Contains(Pairs(conditional: false), p => p.AllRegions && p.CaptionMasked);
+    }
+
+    [Fact]
     public void EveryRegionOverlappingAMaskedAnchorIsMasked()
     {
         using var store = FeatureStore.Open(features.StorePath);
