@@ -175,9 +175,9 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     }
 
     /// <summary>
-    /// The grounded recipe (bf16): four grounding stages of 150 steps of 16 true pairs at 2e-4 on the
-    /// two-object scenes of 3,000 layouts, each caption read whole, boxes as sines of 8 frequencies, the geometry bias (without it the grounding stages do not learn the classes), every
-    /// region hidden in half the true pairs, MiniLM's layers pretrained at the full rate for 400 steps, the region head
+    /// The grounded recipe (bf16): four grounding stages of 150 steps of 16 true pairs at 2e-4 on the two-object scenes
+    /// of 3,000 layouts, each caption read whole, boxes as sines of 8 frequencies, the geometry bias (without it the
+    /// grounding stages do not learn the classes), every region hidden in half the true pairs, MiniLM's layers pretrained at the full rate for 400 steps, the region head
     /// judging captions at weight 1, and fine-tuning that moves MiniLM's layers at 0.3 times the rate; no model
     /// fine-tuned without pretraining (<see cref="Baseline"/>), so that it fits in about 15 minutes. In Chinese the text
     /// path starts from MiniLM's layers with the character vocabulary transplanted when the preset is the small one they

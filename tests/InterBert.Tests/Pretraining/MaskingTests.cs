@@ -111,18 +111,26 @@ public class MaskingTests(CocoFeatures features)
         for (var i = 0; i < anyMasked.Length; i++) if (anyMasked[i]) Assert.Equal(0f, shown[i]);
     }
 
+    // The COCO sample's captions, and the first 32 of them.
+    private static (CaptionCorpus Corpus, List<int> Captions) FirstCaptions(FeatureStore store)
+    {
+        var corpus = CaptionCorpus.Load(SharedData.CocoDataset, ["train", "test"], store, Tokenizer.Value, 40);
+        return (corpus, Enumerable.Range(0, Math.Min(32, corpus.Captions.Count)).ToList());
+    }
+
+    private static PretrainingBatch BuildBatch(CaptionCorpus corpus, FeatureStore store, List<int> captions, PretrainingTaskOptions options, int seed) =>
+        new PretrainingBatchBuilder(corpus, store, new SegmentMasker(Tokenizer.Value), new RegionMasker(), null, options, Tokenizer.Value.PadId, regressFeatures: false)
+            .Build(captions, new Random(seed));
+
     [Fact]
     public void CaptionsAreReadWholeWhenMaskedSegmentModelingIsOff()
     {
         using var store = FeatureStore.Open(features.StorePath);
         var tokenizer = Tokenizer.Value;
-        var corpus = CaptionCorpus.Load(SharedData.CocoDataset, ["train", "test"], store, tokenizer, 40);
-        var captions = Enumerable.Range(0, Math.Min(32, corpus.Captions.Count)).ToList();
+        var (corpus, captions) = FirstCaptions(store);
         (long[] Ids, long[] Labels) Batch(double segmentWeight)
         {
-            var options = new PretrainingTaskOptions { NegativeRate = 0, SegmentWeight = segmentWeight, AllRegionsMaskedRate = 1 };
-            var builder = new PretrainingBatchBuilder(corpus, store, new SegmentMasker(tokenizer), new RegionMasker(), null, options, tokenizer.PadId, regressFeatures: false);
-            var batch = builder.Build(captions, new Random(4));
+            var batch = BuildBatch(corpus, store, captions, new PretrainingTaskOptions { NegativeRate = 0, SegmentWeight = segmentWeight, AllRegionsMaskedRate = 1 }, 4);
             return (batch.Text.InputIds.data<long>().ToArray(), batch.SegmentLabels.data<long>().ToArray());
         }
         var collated = WordPieceTokenizer.Collate(captions.Select(c => corpus.Tokens[c]).ToList(), tokenizer.PadId).InputIds.data<long>().ToArray();
@@ -139,15 +147,11 @@ public class MaskingTests(CocoFeatures features)
     public void ConditionalMaskingLeavesTheCaptionWholeWhereEveryRegionIsMasked()
     {
         using var store = FeatureStore.Open(features.StorePath);
-        var tokenizer = Tokenizer.Value;
-        var corpus = CaptionCorpus.Load(SharedData.CocoDataset, ["train", "test"], store, tokenizer, 40);
-        var captions = Enumerable.Range(0, Math.Min(32, corpus.Captions.Count)).ToList();
+        var (corpus, captions) = FirstCaptions(store);
         // Per pair: whether every one of its regions is masked, and whether its caption lost a word.
         List<(bool AllRegions, bool CaptionMasked)> Pairs(bool conditional)
         {
-            var options = new PretrainingTaskOptions { NegativeRate = 0, AllRegionsMaskedRate = 0.5, ConditionalMasking = conditional };
-            var builder = new PretrainingBatchBuilder(corpus, store, new SegmentMasker(tokenizer), new RegionMasker(), null, options, tokenizer.PadId, regressFeatures: false);
-            var batch = builder.Build(captions, new Random(7));
+            var batch = BuildBatch(corpus, store, captions, new PretrainingTaskOptions { NegativeRate = 0, AllRegionsMaskedRate = 0.5, ConditionalMasking = conditional }, 7);
             var masked = batch.RegionMasked.to_type(TorchSharp.torch.ScalarType.Bool);
             var regions = (int)masked.shape[1];
             var flags = masked.data<bool>().ToArray();
