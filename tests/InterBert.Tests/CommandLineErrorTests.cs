@@ -19,6 +19,8 @@ public sealed class CommandLineErrorTests
         { ["demo", "--own-negative-rate", "0", "--own-negatives", "relation", "--out", "o"], "--own-negative-rate" },
         { ["pretrain", "--dataset", "d.json", "--features", "f", "--preset", "tiny", "--out", "o", "--steps", "1", "--mask-all-regions", "1.5"], "--mask-all-regions 1.5" },
         { ["demo", "--mask-all-regions", "-0.5", "--out", "o"], "--mask-all-regions -0.5" },
+        { ["demo", "--conditional-masking", "--out", "o"], "--conditional-masking" },
+        { ["pretrain", "--dataset", "d.json", "--features", "f", "--preset", "tiny", "--out", "o", "--steps", "1", "--conditional-masking"], "--conditional-masking" },
         { ["demo", "--location-frequencies", "17", "--out", "o"], "--location-frequencies 17" },
         { ["demo", "--pretrained-lr-multiplier", "0", "--out", "o"], "--pretrained-lr-multiplier 0" },
         { ["demo", "--grounded", "--precision", "fp32", "--out", "o"], "--grounded" },

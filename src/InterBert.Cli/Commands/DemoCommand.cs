@@ -117,6 +117,8 @@ public static class DemoCommand
                 GroundingScenes = parse.GetValue(groundingScenes) ?? settings.GroundingScenes, RegionJudgeWeight = parse.GetValue(judge) ?? settings.RegionJudgeWeight,
                 FinetunePretrainedLearningRateMultiplier = parse.GetValue(finetuneMultiplier) ?? settings.FinetunePretrainedLearningRateMultiplier,
             };
+            if (settings.ConditionalMasking && settings.AllRegionsMaskedRate <= 0)
+                throw new ArgumentException("--conditional-masking keeps the caption whole on the pairs whose every region is masked: add --mask-all-regions (for example 0.5; --grounded has it)");
             if (parse.GetValue(ownNegativeRate) is { } rate)
             {
                 if (rate is < 0 or > 1) throw new ArgumentException($"--own-negative-rate {rate}: a share from 0 to 1");

@@ -70,6 +70,8 @@ public static class PretrainCommand
                 ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity", AllRegionsMaskedRate = parse.GetValue(allRegionsMasked), ConditionalMasking = parse.GetValue(conditionalMasking),
             };
+            if (tasks.ConditionalMasking && tasks.AllRegionsMaskedRate <= 0)
+                throw new ArgumentException("--conditional-masking keeps the caption whole on the pairs whose every region is masked: add --mask-all-regions (for example 0.5)");
             if (tasks.SimilarityNegatives && tasks.ContrastiveWeight <= 0)
                 throw new ArgumentException("--negatives similarity draws by the contrastive vectors' similarity: add --contrastive-weight (for example 1)");
             var options = new PretrainingJobOptions
