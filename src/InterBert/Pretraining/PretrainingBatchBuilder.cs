@@ -9,8 +9,8 @@ namespace InterBert.Pretraining;
 /// image's own known-false captions with probability <c>OwnNegativeRate</c> when it has any; else hard from the
 /// TF-IDF pool with probability <c>HardNegativeRate</c>, else random, never one of the same image); segment masking on
 /// every caption (none when masked segment modeling's weight is 0, or with conditional masking when every region of
-/// the pair is masked); region masking on matched pairs only. All
-/// randomness comes from the given generator, so a batch is a function of (data, seed, step).
+/// the pair is masked); region masking on matched pairs only. All randomness comes from the given generator, so a
+/// batch is a function of (data, seed, step).
 /// </summary>
 public sealed class PretrainingBatchBuilder(
     CaptionCorpus corpus, FeatureStore store, SegmentMasker segmentMasker, RegionMasker regionMasker,
