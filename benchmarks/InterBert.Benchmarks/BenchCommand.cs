@@ -19,6 +19,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Memory());
         bench.Subcommands.Add(Attention());
         bench.Subcommands.Add(Visual());
+        bench.Subcommands.Add(Optimizer());
         bench.Subcommands.Add(Retrieval());
         bench.Subcommands.Add(AllReduceBenchmark.Create());
         bench.Subcommands.Add(SearchBenchmarks.Search());
@@ -199,6 +200,55 @@ public static class BenchCommand
                 Console.WriteLine($"  {precision.Name()}: whole network forward + backward {whole:F2} s (forward alone {wholeForward:F2} s); layer4 from the cached layer3 map, forward + backward {last:F2} s");
             }
             return 0;
+        }));
+        return command;
+    }
+
+    private static Command Optimizer()
+    {
+        var preset = new Option<string>("--preset") { Description = "model preset whose weights to update", DefaultValueFactory = _ => "small" };
+        var steps = new Option<int>("--steps") { Description = "measured steps (after 3 warm-up steps)", DefaultValueFactory = _ => 20 };
+        var command = new Command("optimizer", "One AdamW step over every weight of a model (the trainer's groups, random gradients): TorchSharp's AdamW against the trainer's, which keeps its buffers") { preset, steps };
+        command.SetAction(CommandLine.Guarded(parse =>
+        {
+            var name = parse.GetValue(preset)!;
+            var measured = parse.GetValue(steps);
+            if (measured < 1) throw new ArgumentException("--steps must be at least 1");
+            var config = InterBertConfig.FromPreset(name);
+            InterBertModel Model() { TorchSharp.torch.manual_seed(1); return new InterBertModel(config); }
+            using var libraryModel = Model();
+            using var trainerModel = Model();
+            var options = new InterBert.Training.TrainingOptions { LearningRate = 2e-4 };
+            var noKeys = new HashSet<string>();
+            using var trainer = InterBert.Training.ParameterGroups.Create(trainerModel, options, noKeys);
+            using var libraryGroups = InterBert.Training.ParameterGroups.Create(libraryModel, options, noKeys);
+            using var library = TorchSharp.torch.optim.AdamW(libraryGroups.Optimizer.ParamGroups.Cast<TorchSharp.Modules.AdamW.ParamGroup>(), 2e-4);
+            var weights = libraryModel.parameters().Zip(trainerModel.parameters()).ToList();
+            var count = weights.Sum(w => w.First.numel());
+            Console.WriteLine($"bench optimizer: preset {name}, {count / 1e6:F1} M weights in {weights.Count} tensors, {TorchSharp.torch.get_num_threads()} threads; milliseconds per step");
+            double libraryMs = 0, trainerMs = 0;
+            var watch = new Stopwatch();
+            for (var step = 0; step < measured + 3; step++)
+            {
+                TorchSharp.torch.manual_seed(100 + step);
+                foreach (var (a, b) in weights)
+                {
+                    var grad = TorchSharp.torch.randn_like(a);
+                    a.grad = grad;
+                    b.grad = grad.clone();
+                }
+                watch.Restart();
+                library.step();
+                var first = watch.Elapsed.TotalMilliseconds;
+                watch.Restart();
+                trainer.Optimizer.step();
+                if (step < 3) continue;
+                libraryMs += first;
+                trainerMs += watch.Elapsed.TotalMilliseconds;
+            }
+            var identical = weights.All(w => w.First.data<float>().ToArray().AsSpan().SequenceEqual(w.Second.data<float>().ToArray()));
+            Console.WriteLine($"  TorchSharp's AdamW: {libraryMs / measured:F1} ms; the trainer's: {trainerMs / measured:F1} ms ({libraryMs / trainerMs:F2}x); weights bit-identical after {measured + 3} steps: {(identical ? "yes" : "NO")}");
+            return identical ? 0 : 1;
         }));
         return command;
     }

@@ -44,7 +44,7 @@ public sealed class ParameterGroups : IDisposable
                 multipliers.Add(multiplier);
             }
         }
-        return new ParameterGroups(torch.optim.AdamW(groups, options.LearningRate), multipliers.ToArray(), model.parameters().ToList(), options.ClipNorm);
+        return new ParameterGroups(new AdamW(groups, options.LearningRate), multipliers.ToArray(), model.parameters().ToList(), options.ClipNorm);
     }
 
     /// <summary>Whether a parameter is exempt from weight decay (biases, LayerNorm weights and the contrastive temperature).</summary>
