@@ -10,14 +10,24 @@ namespace InterBert.Training;
 /// is zero. Allocating and faulting in fresh memory the size of every weight twice a step was half of what the
 /// step cost (<c>bench optimizer</c>). Named as the library's class because TorchSharp writes the class name into
 /// the saved state and checks it on loading: checkpoints written with either load into the other.
+/// <para>
+/// Embedding tables (named at construction) are updated row by row where few rows are live: a row whose gradient,
+/// first and second moments are all zero (a token no step has seen) gets exactly no update but the decay, so only
+/// the live rows go through the step. A MiniLM word table has 30,522 rows, and a demo step sees a few dozen of them.
+/// </para>
 /// </summary>
 public sealed class AdamW : TorchSharp.Modules.AdamW
 {
     private readonly Dictionary<IntPtr, torch.Tensor> denominators = new();
+    private readonly HashSet<IntPtr> tables;
 
-    /// <summary>Creates the optimiser over <paramref name="groups"/> (neither amsgrad nor maximize).</summary>
-    public AdamW(IEnumerable<ParamGroup> groups, double learningRate) : base(groups, learningRate)
+    /// <summary>
+    /// Creates the optimiser over <paramref name="groups"/> (neither amsgrad nor maximize); <paramref name="embeddingTables"/>
+    /// are the parameters (in the groups) whose rows are looked up by index.
+    /// </summary>
+    public AdamW(IEnumerable<ParamGroup> groups, double learningRate, IEnumerable<Parameter>? embeddingTables = null) : base(groups, learningRate)
     {
+        tables = (embeddingTables ?? []).Select(t => t.Handle).ToHashSet();
         foreach (var group in ParamGroups.Cast<ParamGroup>())
         {
             var options = (Options)group.Options;
@@ -43,6 +53,17 @@ public sealed class AdamW : TorchSharp.Modules.AdamW
                 if (weightDecay != 0) parameter.mul_(1 - learningRate * weightDecay);
                 var biasCorrection1 = 1 - Math.Pow(beta1, state.step);
                 var biasCorrection2 = 1 - Math.Pow(beta2, state.step);
+                if (tables.Contains(parameter.Handle) && LiveRows(grad, state) is { } rows)
+                {
+                    var (weights, mean, square, rowGrad) = (parameter.index_select(0, rows), state.exp_avg.index_select(0, rows), state.exp_avg_sq.index_select(0, rows), grad.index_select(0, rows));
+                    mean.mul_(beta1).add_(rowGrad, alpha: 1 - beta1);
+                    square.mul_(beta2).addcmul_(rowGrad, rowGrad, value: 1 - beta2);
+                    weights.addcdiv_(mean, square.sqrt().div_(Math.Sqrt(biasCorrection2)).add_(eps), value: -(learningRate / biasCorrection1));
+                    parameter.index_copy_(0, rows, weights);
+                    state.exp_avg.index_copy_(0, rows, mean);
+                    state.exp_avg_sq.index_copy_(0, rows, square);
+                    continue;
+                }
                 state.exp_avg.mul_(beta1).add_(grad, alpha: 1 - beta1);
                 state.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value: 1 - beta2);
                 var denominator = Denominator(parameter, state.exp_avg_sq);
@@ -51,6 +72,18 @@ public sealed class AdamW : TorchSharp.Modules.AdamW
             }
         }, closure);
     }
+
+    /// <summary>The rows of a table with a gradient or a moment that is not zero, when they are under half the table (else the whole step is cheaper).</summary>
+    private static torch.Tensor? LiveRows(torch.Tensor grad, State state)
+    {
+        // A row's largest and smallest values are both zero only where all of it is; these reductions run at memory
+        // speed, where ne(0).any(1) took ten times as long. The second moment is never negative.
+        var live = NotZero(grad).logical_or_(NotZero(state.exp_avg)).logical_or_(state.exp_avg_sq.amax(1).ne(0));
+        var rows = live.nonzero().squeeze(1);
+        return rows.shape[0] * 2 < grad.shape[0] ? rows : null;
+    }
+
+    private static torch.Tensor NotZero(torch.Tensor rows) => rows.amax(1).ne(0).logical_or_(rows.amin(1).ne(0));
 
     private torch.Tensor Denominator(Parameter parameter, torch.Tensor like)
     {

@@ -44,7 +44,7 @@ public sealed class ParameterGroups : IDisposable
                 multipliers.Add(multiplier);
             }
         }
-        return new ParameterGroups(new AdamW(groups, options.LearningRate), multipliers.ToArray(), model.parameters().ToList(), options.ClipNorm);
+        return new ParameterGroups(new AdamW(groups, options.LearningRate, model.named_parameters().Where(p => p.name.EndsWith("word_embeddings.weight", StringComparison.Ordinal)).Select(p => p.parameter)), multipliers.ToArray(), model.parameters().ToList(), options.ClipNorm);
     }
 
     /// <summary>Whether a parameter is exempt from weight decay (biases, LayerNorm weights and the contrastive temperature).</summary>

@@ -7,8 +7,8 @@ namespace InterBert.Tests.Training;
 
 /// <summary>
 /// The trainer's AdamW against TorchSharp's: the same weights after every step, with and without weight decay, a
-/// learning rate that changes between steps and a weight that gets no gradient; the same saved state, so that
-/// checkpoints load across the two.
+/// learning rate that changes between steps, a weight that gets no gradient and an embedding table updated by its
+/// live rows; the same saved state, so that checkpoints load across the two.
 /// </summary>
 public class AdamWTests
 {
@@ -40,7 +40,9 @@ public class AdamWTests
         var library = Weights();
         var inPlace = Weights();
         using var reference = optim.AdamW(Groups(library), 1e-2);
-        using var optimizer = new InPlaceAdamW(Groups(inPlace), 1e-2);
+        // The first weight is an embedding table: rows 0-2 are looked up every step, row 7 in the first step only (its
+        // moments stay live after), row 9 in the fourth only, every other row never.
+        using var optimizer = new InPlaceAdamW(Groups(inPlace), 1e-2, [inPlace[0]]);
         for (var step = 0; step < 6; step++)
         {
             manual_seed(100 + step);
@@ -54,6 +56,13 @@ public class AdamWTests
                     continue;
                 }
                 var grad = randn(library[i].shape) * (i + 1);
+                if (i == 0)
+                {
+                    var looked = new long[] { 0, 1, 2 }.Concat(step == 0 ? [7L] : []).Concat(step == 3 ? [9L] : []).ToArray();
+                    var rows = zeros(library[0].shape[0], 1);
+                    rows[tensor(looked)] = ones(looked.Length, 1);
+                    grad = grad * rows;
+                }
                 library[i].grad = grad;
                 inPlace[i].grad = grad.clone();
             }
