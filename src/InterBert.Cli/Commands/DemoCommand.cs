@@ -34,8 +34,8 @@ public static class DemoCommand
         {
             if (result.GetValue(pretrainedMultiplier) is <= 0 or > 10) result.AddError($"--pretrained-lr-multiplier {result.GetValue(pretrainedMultiplier)}: a multiplier above 0, at most 10");
         });
-        var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) or minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small; the default with --grounded)" };
-        textInit.AcceptOnlyFromAmong("minilm", "random");
+        var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small; the default with --grounded) or minilm-aligned (the same, and each character that the scenes' English captions align to an English token starts from that token's embedding)" };
+        textInit.AcceptOnlyFromAmong("minilm", "minilm-aligned", "random");
         var ownNegativeRate = new Option<double?>("--own-negative-rate") { Description = $"share of the wrong captions, in pretraining's matching and fine-tuning, that are the scene's own hard negatives (default {new DemoRecipeOptions().OwnNegativeRate})" };
         var ownNegatives = CommandLine.OwnNegativeKindOption();
         var allRegionsMasked = CommandLine.AllRegionsMaskedOption();
@@ -127,8 +127,8 @@ public static class DemoCommand
             if (parse.GetValue(textInit) is { } init)
             {
                 if (settings.Language != "zh") throw new ArgumentException($"--text-init {init}: --lang {settings.Language} always starts from MiniLM's weights and vocabulary");
-                if (init == "minilm" && settings.Preset != "small") throw new ArgumentException($"--text-init minilm: MiniLM's layers fill the small preset only, not {settings.Preset}");
-                settings = settings with { ChineseLayersFromMiniLm = init == "minilm" };
+                if (init != "random" && settings.Preset != "small") throw new ArgumentException($"--text-init {init}: MiniLM's layers fill the small preset only, not {settings.Preset}");
+                settings = settings with { ChineseLayersFromMiniLm = init != "random", AlignedCharacters = init == "minilm-aligned" };
             }
             if (settings.TestImages < 5 || settings.TestImages + settings.ValidationImages + 3 > settings.Images)
                 throw new ArgumentException($"demo: {settings.TestImages} test images need at least {settings.TestImages + settings.ValidationImages + 3} scenes (and at least 5 test images)");

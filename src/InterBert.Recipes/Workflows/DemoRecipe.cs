@@ -195,9 +195,21 @@ public sealed class DemoRecipe
             RecipeTraining.RandomWeights(config, vocabularyPath, vocabulary, InitialWeights);
             return true;
         }
-        var (shared, added) = RecipeTraining.FromMiniLmWithVocabulary(config, settings.Preset, vocabulary, vocabularyPath, InitialWeights);
-        progress.Report(new WorkflowProgress(1, 1, $"{shared} of {shared + added} tokens kept MiniLM's embeddings"));
+        var (shared, added, aligned) = RecipeTraining.FromMiniLmWithVocabulary(config, settings.Preset, vocabulary, vocabularyPath, InitialWeights,
+            settings.AlignedCharacters ? ParallelTrainingCaptions() : null);
+        progress.Report(new WorkflowProgress(1, 1, $"{shared} of {shared + added} tokens start from MiniLM's embeddings ({aligned} through the English captions they align to)"));
         return true;
+    }
+
+    /// <summary>The training scenes' captions in English and in Chinese, which the scenes write in the same order.</summary>
+    private IEnumerable<(string English, string Other)> ParallelTrainingCaptions()
+    {
+        var english = DatasetReader.Read(Path.Combine(Scenes, SyntheticDataset.DatasetFileFor("en"))).Where(i => i.Split == "train").ToDictionary(i => i.Id);
+        foreach (var image in DatasetReader.Read(Dataset).Where(i => i.Split == "train"))
+        {
+            if (!english.TryGetValue(image.Id, out var translated) || translated.Captions.Count != image.Captions.Count) continue;
+            for (var k = 0; k < image.Captions.Count; k++) yield return (translated.Captions[k], image.Captions[k]);
+        }
     }
 
     private bool Pretrain(string dataset, string init, string output, int steps, IProgress<WorkflowProgress> progress, CancellationToken cancel)

@@ -100,6 +100,11 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     public int ShownQueries { get; init; } = 4;
     /// <summary>Chinese only: whether the text path starts from MiniLM's layers with the learned character vocabulary transplanted (else random).</summary>
     public bool ChineseLayersFromMiniLm { get; init; }
+    /// <summary>
+    /// Chinese from MiniLM's layers only: characters that the training scenes' English captions align to an English
+    /// token start from that token's row (<see cref="Text.ParallelCaptionAlignment"/>; <c>--text-init minilm-aligned</c>).
+    /// </summary>
+    public bool AlignedCharacters { get; init; }
     /// <summary>Whether the model gets the attention bias from region pair geometry (<see cref="Modeling.InterBertConfig.GeometryAttentionBias"/>).</summary>
     public bool GeometryBias { get; init; }
 
@@ -198,7 +203,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     {
         "scenes" => $"scenes v2 one-way images={Images} test={TestImages} seed={Seed}" + (MirroredTwins ? " mirrored-twins" : ""),
         "features" => "features v2 classes",
-        "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : ""),
+        "init" => $"init v3 kl lang={Language} preset={Preset} seed={Seed}" + (GeometryBias ? " geometry-bias" : "") + (LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "") + (Language == "zh" && ChineseLayersFromMiniLm ? " text=minilm" : "") + (Language == "zh" && ChineseLayersFromMiniLm && AlignedCharacters ? " aligned" : ""),
         "pretrain" => $"pretrain v3 whole-image={WholeImageRegion} precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} own-negatives={OwnNegativeRate}{OwnKind} seed={Seed}" + (AllRegionsMaskedRate > 0 ? $" all-regions-masked={AllRegionsMaskedRate}" : "") + (ConditionalMasking ? " conditional-masking" : "") + (RelationCurriculumSteps > 0 ? $" relation-curriculum={RelationCurriculumSteps}" : "") +
             (GroundingCurriculumSteps > 0 ? $" grounding-curriculum={GroundingCurriculumSteps}" : "") + (RegionJudgeWeight > 0 ? $" region-judge={RegionJudgeWeight}" : ""),
         "evaluate" => $"evaluate v3 grounding-sizes shown={ShownQueries}" + (Precision == Precision.Fp32 ? "" : $" precision={Precision.Name()}"),

@@ -205,7 +205,7 @@ public sealed class Flickr8kRecipe
             RecipeTraining.RandomWeights(config, vocabularyPath, vocabulary, InitialWeights);
             return true;
         }
-        var (shared, added) = RecipeTraining.FromMiniLmWithVocabulary(config, options.Preset, vocabulary, vocabularyPath, InitialWeights);
+        var (shared, added, _) = RecipeTraining.FromMiniLmWithVocabulary(config, options.Preset, vocabulary, vocabularyPath, InitialWeights);
         progress.Report(new WorkflowProgress(1, 1, $"{shared} of {shared + added} tokens kept MiniLM's embeddings"));
         return true;
     }

@@ -66,16 +66,25 @@ internal static class RecipeTraining
 
     /// <summary>
     /// Initial weights for a learned vocabulary from MiniLM's layers: tokens MiniLM knows keep its embeddings, the others
-    /// start random (<see cref="VocabularyTransplant"/>); written with the vocabulary beside them. Returns how many tokens
-    /// kept MiniLM's embeddings, and how many are new.
+    /// start random (<see cref="VocabularyTransplant"/>); written with the vocabulary beside them. With
+    /// <paramref name="parallelCaptions"/> (English caption, its translation), a token that aligns to an English token
+    /// (<see cref="ParallelCaptionAlignment"/>) starts from that token's row. Returns how many tokens kept or took
+    /// MiniLM's embeddings, how many are new, and how many of the first were aligned.
     /// </summary>
-    public static (int Shared, int New) FromMiniLmWithVocabulary(InterBertConfig config, string preset, byte[] vocabulary, string vocabularyPath, string weights)
+    public static (int Shared, int New, int Aligned) FromMiniLmWithVocabulary(InterBertConfig config, string preset, byte[] vocabulary, string vocabularyPath, string weights,
+        IEnumerable<(string English, string Other)>? parallelCaptions = null)
     {
         using var english = MiniLmOnnxReader.Read();
-        var transplant = VocabularyTransplant.Apply(english, vocabulary, lowerCase: true, vocabularyPath);
+        IReadOnlyDictionary<string, string>? alignment = null;
+        if (parallelCaptions is not null)
+        {
+            var englishTokens = WordPieceTokenizer.Load(new MemoryStream(english.Vocabulary), english.Source, english.LowerCase);
+            alignment = ParallelCaptionAlignment.Align(parallelCaptions, englishTokens, WordPieceTokenizer.Load(new MemoryStream(vocabulary), vocabularyPath));
+        }
+        var transplant = VocabularyTransplant.Apply(english, vocabulary, lowerCase: true, vocabularyPath, alignment);
         using var encoder = transplant.Encoder;
         PretrainedInitializer.CreateAndSave(config, encoder, $"preset {preset}", weights);
-        return (transplant.SharedTokens, transplant.NewTokens);
+        return (transplant.SharedTokens, transplant.NewTokens, transplant.AlignedTokens);
     }
 
     /// <summary>Random initial weights for a learned vocabulary, written with the vocabulary beside them.</summary>

@@ -7,18 +7,20 @@ namespace InterBert.Weights;
 /// Gives a pretrained encoder a different vocabulary (for example Chinese characters for an English encoder): the
 /// transformer layers, positions and token types are kept; a token found in both vocabularies keeps its embedding
 /// row; every other token starts from a random row drawn with the per-dimension mean and spread of the encoder's
-/// rows, so the pretrained layers see inputs of the scale they were trained on.
+/// rows, so the pretrained layers see inputs of the scale they were trained on. With an alignment (a new token → the
+/// encoder's token it stands for, <see cref="Text.ParallelCaptionAlignment"/>), an aligned token starts from its
+/// English token's row instead.
 /// </summary>
 public static class VocabularyTransplant
 {
-    /// <summary>What a transplant kept: tokens of the new vocabulary whose rows came from the encoder.</summary>
-    public sealed record Result(PretrainedTextEncoder Encoder, int SharedTokens, int NewTokens);
+    /// <summary>What a transplant kept: tokens of the new vocabulary whose rows came from the encoder (the same token, or the one it is aligned to), of which aligned.</summary>
+    public sealed record Result(PretrainedTextEncoder Encoder, int SharedTokens, int NewTokens, int AlignedTokens = 0);
 
     /// <summary>
     /// A new encoder (its own tensors; dispose both) with <paramref name="vocabulary"/> (a BERT vocab.txt's bytes)
     /// in place of the encoder's; <paramref name="source"/> names the vocabulary in errors and in the result's source.
     /// </summary>
-    public static Result Apply(PretrainedTextEncoder encoder, byte[] vocabulary, bool lowerCase, string source)
+    public static Result Apply(PretrainedTextEncoder encoder, byte[] vocabulary, bool lowerCase, string source, IReadOnlyDictionary<string, string>? alignment = null)
     {
         var words = encoder.Find("embeddings.word_embeddings.weight")
             ?? throw new CheckpointException($"{encoder.Source}: no embeddings.word_embeddings.weight: not a BERT checkpoint");
@@ -30,9 +32,13 @@ public static class VocabularyTransplant
 
         var sourceRows = new List<long>();
         var targetRows = new List<long>();
+        var aligned = 0;
         for (var id = 0; id < newTokens.VocabularySize; id++)
         {
-            if (!oldIds.TryGetValue(newTokens.IdToToken(id), out var old)) continue;
+            var token = newTokens.IdToToken(id);
+            long old;
+            if (alignment is not null && alignment.TryGetValue(token, out var englishToken) && oldIds.TryGetValue(englishToken, out old)) aligned++;
+            else if (!oldIds.TryGetValue(token, out old)) continue;
             sourceRows.Add(old);
             targetRows.Add(id);
         }
@@ -66,7 +72,7 @@ public static class VocabularyTransplant
             // The table is mostly new rows: fine-tuning must not treat it as pretrained (no lower learning rate).
             var result = new PretrainedTextEncoder($"{encoder.Source} with the vocabulary {source}", state, vocabulary, lowerCase, encoder.AttentionHeads,
                 freshKeys: [ModelCheckpoint.NormalizeKey(wordsKey)]);
-            return new Result(result, sourceRows.Count, newTokens.VocabularySize - sourceRows.Count);
+            return new Result(result, sourceRows.Count, newTokens.VocabularySize - sourceRows.Count, aligned);
         }
         catch
         {

@@ -153,6 +153,29 @@ public class BertCheckpointReaderTests
     }
 
     [Fact]
+    public void AlignedTokensStartFromTheRowsTheyAlignTo()
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        var bert = BertState(64, 32, 64, layers: 1, seed: 6);
+        WriteVocabulary(folder.Path, 64);
+        using var encoder = new PretrainedTextEncoder("test encoder", bert, File.ReadAllBytes(folder.File("vocab.txt")), lowerCase: true, attentionHeads: null);
+        string[] tokens = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]", "新", "tok20", "字", "tok10"];
+        File.WriteAllLines(folder.File("zh.txt"), tokens);
+        // 新 aligns to tok30; tok10, which the encoder has, aligns to tok11, which wins; 字 aligns to a token the encoder lacks.
+        var alignment = new Dictionary<string, string> { ["新"] = "tok30", ["tok10"] = "tok11", ["字"] = "missing" };
+
+        var transplant = VocabularyTransplant.Apply(encoder, File.ReadAllBytes(folder.File("zh.txt")), lowerCase: true, folder.File("zh.txt"), alignment);
+        Assert.Equal((8, 1, 2), (transplant.SharedTokens, transplant.NewTokens, transplant.AlignedTokens));
+        var words = transplant.Encoder.State.Single(p => p.Key.EndsWith("word_embeddings.weight", StringComparison.Ordinal)).Value;
+        var old = bert["bert.embeddings.word_embeddings.weight"];
+        foreach (var (newId, oldId) in new[] { (5, 30), (6, 20), (8, 11) })
+            Assert.True(words[newId].eq(old[oldId]).all().item<bool>(), $"row {newId} ({tokens[newId]}) is not the encoder's row {oldId}");
+        Assert.False(old.eq(words[7]).all(1).any().item<bool>(), "字 copied an encoder row");
+        transplant.Encoder.Dispose();
+    }
+
+    [Fact]
     public void HiddenSizeThatDoesNotFitThePresetIsAClearError()
     {
         using var folder = new TempFolder();
