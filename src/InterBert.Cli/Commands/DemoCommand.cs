@@ -34,7 +34,7 @@ public static class DemoCommand
         {
             if (result.GetValue(pretrainedMultiplier) is <= 0 or > 10) result.AddError($"--pretrained-lr-multiplier {result.GetValue(pretrainedMultiplier)}: a multiplier above 0, at most 10");
         });
-        var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small; the default with --grounded) or minilm-aligned (the same, and each character that the scenes' English captions align to an English token starts from that token's embedding)" };
+        var textInit = new Option<string?>("--text-init") { Description = "zh only: random (the whole text path random, the default) minilm (MiniLM's layers with the learned character vocabulary transplanted; preset small) or minilm-aligned (the same, and each character that the scenes' English captions align to an English token starts from that token's embedding; the default with --grounded)" };
         textInit.AcceptOnlyFromAmong("minilm", "minilm-aligned", "random");
         var ownNegativeRate = new Option<double?>("--own-negative-rate") { Description = $"share of the wrong captions, in pretraining's matching and fine-tuning, that are the scene's own hard negatives (default {new DemoRecipeOptions().OwnNegativeRate})" };
         var ownNegatives = CommandLine.OwnNegativeKindOption();

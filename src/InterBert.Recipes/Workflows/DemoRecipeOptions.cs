@@ -185,8 +185,9 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// grounding stages do not learn the classes), every region hidden in half the true pairs, MiniLM's layers pretrained at the full rate for 400 steps, the region head
     /// judging captions at weight 1, and fine-tuning that moves MiniLM's layers at 0.3 times the rate; no model
     /// fine-tuned without pretraining (<see cref="Baseline"/>), so that it fits in about 15 minutes. In Chinese the text
-    /// path starts from MiniLM's layers with the character vocabulary transplanted when the preset is the small one they
-    /// fill (random text layers did not bind); set the preset first. Throws <see cref="ArgumentException"/> for
+    /// path starts from MiniLM's layers with the character vocabulary transplanted, each character that the English
+    /// captions align to an English token starting from that token's row, when the preset is the small one they fill
+    /// (random text layers did not bind, nor MiniLM's with random rows for the new characters); set the preset first. Throws <see cref="ArgumentException"/> for
     /// settings in another precision.
     /// </summary>
     public static DemoRecipeOptions Grounded(DemoRecipeOptions settings) => settings.Precision != Precision.Bf16
@@ -196,6 +197,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
         GroundingCurriculumSteps = GroundedGroundingSteps, GroundingBatch = GroundedGroundingBatch, GroundingLearningRate = GroundedGroundingLearningRate, Baseline = false, RegionJudgeWeight = 1, LocationFrequencies = 8, AllRegionsMaskedRate = 0.5, GeometryBias = true,
         PretrainedLearningRateMultiplier = 1, FinetunePretrainedLearningRateMultiplier = 0.3, PretrainSteps = GroundedPretrainSteps,
         ChineseLayersFromMiniLm = settings.Language == "zh" && settings.Preset == "small",
+        AlignedCharacters = settings.Language == "zh" && settings.Preset == "small",
     };
 
     /// <summary>A stable text of every setting, for deciding whether a stage's results can be reused.</summary>
