@@ -23,7 +23,7 @@ public static class DemoCommand
         var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps}, in about the same time)" };
         var grounded = new Option<bool>("--grounded")
         {
-            Description = $"the grounded recipe (bf16, about 15 minutes): four {DemoRecipeOptions.GroundedGroundingSteps}-step grounding stages of {DemoRecipeOptions.GroundedGroundingBatch} true pairs at {DemoRecipeOptions.GroundedGroundingLearningRate:0e0} on {DemoRecipeOptions.DefaultGroundingScenes} scene layouts, box sines, the geometry bias, every region hidden in half the true pairs, {DemoRecipeOptions.GroundedPretrainSteps} pretraining steps with MiniLM's layers at the full rate, the region head judging captions, fine-tuning MiniLM's layers at 0.3 times the rate, no model fine-tuned without pretraining; the options below change any of it",
+            Description = $"the grounded recipe (bf16, about 15 minutes): four {DemoRecipeOptions.GroundedGroundingSteps}-step grounding stages ({DemoRecipeOptions.GroundedChineseGroundingSteps} in Chinese) of {DemoRecipeOptions.GroundedGroundingBatch} true pairs at {DemoRecipeOptions.GroundedGroundingLearningRate:0e0} on {DemoRecipeOptions.DefaultGroundingScenes} scene layouts, box sines, the geometry bias, every region hidden in half the true pairs, {DemoRecipeOptions.GroundedPretrainSteps} pretraining steps with MiniLM's layers at the full rate, the region head judging captions, fine-tuning MiniLM's layers at 0.3 times the rate, no model fine-tuned without pretraining; the options below change any of it",
         };
         var wholeImage = CommandLine.WholeImageRegionOption();
         var geometryBias = CommandLine.GeometryBiasOption();
@@ -43,7 +43,7 @@ public static class DemoCommand
         var mirroredTwins = new Option<bool>("--mirrored-twins") { Description = "each training scene with a relation caption also trains as its mirror image, whose relation captions are the scene's with their objects swapped (the same text true of one image, false of the other)" };
         var groundingCurriculum = new Option<int>("--grounding-curriculum")
         {
-            Description = $"before pretraining, this many steps in each of four stages of masked region modeling alone, every region hidden, on the two-object scenes' relation captions: one way, then a third, two thirds and all of the scenes both ways (0, the default: none; {DemoRecipeOptions.GroundedGroundingSteps} with --grounded)",
+            Description = $"before pretraining, this many steps in each of four stages of masked region modeling alone, every region hidden, on the two-object scenes' relation captions: one way, then a third, two thirds and all of the scenes both ways (0, the default: none; {DemoRecipeOptions.GroundedGroundingSteps} with --grounded, {DemoRecipeOptions.GroundedChineseGroundingSteps} in Chinese)",
         };
         var groundingScenes = new Option<int?>("--grounding-scenes")
         {

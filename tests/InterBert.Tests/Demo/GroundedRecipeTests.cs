@@ -21,5 +21,8 @@ public class GroundedRecipeTests
         Assert.False(DemoRecipeOptions.Grounded(DemoRecipeOptions.For("en", Precision.Bf16)).ChineseLayersFromMiniLm);
         Assert.False(DemoRecipeOptions.Grounded(DemoRecipeOptions.For("en", Precision.Bf16)).AlignedCharacters);
         Assert.Throws<ArgumentException>(() => DemoRecipeOptions.Grounded(DemoRecipeOptions.For("zh", Precision.Fp32)));
+        // Chinese steps are slower: its stages are half as long, to fit the same 15 minutes.
+        Assert.Equal(300, DemoRecipeOptions.Grounded(DemoRecipeOptions.For("en", Precision.Bf16)).GroundingCurriculumSteps);
+        Assert.Equal(150, DemoRecipeOptions.Grounded(chinese).GroundingCurriculumSteps);
     }
 }
