@@ -234,6 +234,8 @@ public static class BenchCommand
                 for (var step = 0; step < measured + 3; step++)
                 {
                     TorchSharp.torch.manual_seed(100 + step);
+                    // The parameters keep their gradients; the step's other tensors go with the scope.
+                    using var scope = TorchSharp.torch.NewDisposeScope();
                     foreach (var (key, a, b) in weights)
                     {
                         var grad = TorchSharp.torch.randn_like(a);
