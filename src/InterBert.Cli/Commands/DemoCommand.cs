@@ -23,7 +23,7 @@ public static class DemoCommand
         var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps}, in about the same time)" };
         var grounded = new Option<bool>("--grounded")
         {
-            Description = $"the grounded recipe (bf16, about 15 minutes): four {DemoRecipeOptions.GroundedGroundingSteps}-step grounding stages ({DemoRecipeOptions.GroundedChineseGroundingSteps} in Chinese) of {DemoRecipeOptions.GroundedGroundingBatch} true pairs at {DemoRecipeOptions.GroundedGroundingLearningRate:0e0} on {DemoRecipeOptions.DefaultGroundingScenes} scene layouts, box sines, the geometry bias, every region hidden in half the true pairs, {DemoRecipeOptions.GroundedPretrainSteps} pretraining steps with MiniLM's layers at the full rate, the region head judging captions, fine-tuning MiniLM's layers at 0.3 times the rate, no model fine-tuned without pretraining; the options below change any of it",
+            Description = $"the grounded recipe (bf16, about 15 minutes): four {DemoRecipeOptions.GroundedGroundingSteps}-step grounding stages ({DemoRecipeOptions.GroundedChineseGroundingSteps} in Chinese) of {DemoRecipeOptions.GroundedGroundingBatch} true pairs at {DemoRecipeOptions.GroundedGroundingLearningRate:0e0} ({DemoRecipeOptions.GroundedChineseGroundingLearningRate:0e0} in Chinese) on {DemoRecipeOptions.DefaultGroundingScenes} scene layouts, box sines, the geometry bias, every region hidden in half the true pairs, {DemoRecipeOptions.GroundedPretrainSteps} pretraining steps with MiniLM's layers at the full rate, the region head judging captions, fine-tuning MiniLM's layers at 0.3 times the rate, no model fine-tuned without pretraining; the options below change any of it",
         };
         var wholeImage = CommandLine.WholeImageRegionOption();
         var geometryBias = CommandLine.GeometryBiasOption();
@@ -65,7 +65,7 @@ public static class DemoCommand
         {
             Description = "also fine-tune and evaluate the model without multimodal pretraining, for the report's comparison (on by default; off with --grounded, where --baseline turns it on)",
         };
-        var groundingRate = new Option<double?>("--grounding-lr") { Description = $"peak learning rate of the grounding stages (default: the pretraining's, 3e-4; {DemoRecipeOptions.GroundedGroundingLearningRate:0e0} with --grounded)" };
+        var groundingRate = new Option<double?>("--grounding-lr") { Description = $"peak learning rate of the grounding stages (default: the pretraining's, 3e-4; {DemoRecipeOptions.GroundedGroundingLearningRate:0e0} with --grounded, {DemoRecipeOptions.GroundedChineseGroundingLearningRate:0e0} in Chinese)" };
         var groundingWarmup = new Option<double?>("--grounding-warmup") { Description = "share of each grounding stage's steps spent warming up to its peak rate (default 0.1)" };
         groundingWarmup.Validators.Add(result =>
         {
