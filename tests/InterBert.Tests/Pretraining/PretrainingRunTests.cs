@@ -23,7 +23,7 @@ public class PretrainingRunTests(CocoFeatures features, ITestOutputHelper output
         using var model = new InterBertModel(InterBertConfig.Tiny with { VTargetSize = store.Manifest.ClassCount });
         var train = CaptionCorpus.Load(SharedData.CocoDataset, ["train", "test"], store, tokenizer, 36);
         var validation = CaptionCorpus.Load(SharedData.CocoDataset, ["val"], store, tokenizer, 36);
-        var training = new TrainingOptions { Steps = 300, BatchSize = 32, LearningRate = 1e-3, EvalEvery = 300, CheckpointEvery = 300, EvalPairs = 200, Seed = 3 };
+        var training = new TrainingOptions { Steps = 500, BatchSize = 32, LearningRate = 1e-3, EvalEvery = 500, CheckpointEvery = 500, EvalPairs = 200, Seed = 3 };
         var tasks = new PretrainingTaskOptions();
         var neighbours = CaptionNeighbours.Build(train.Captions, train.ImageOf);
 
@@ -50,9 +50,9 @@ public class PretrainingRunTests(CocoFeatures features, ITestOutputHelper output
         Assert.Equal(store.Manifest.DType, InterBert.Data.ImagePreprocessing.ReadFrom(run.Path)!.FeatureDType);
         Assert.Equal(tokenizer.VocabularySize, ModelVocabulary.TokenizerFor(run.Path).VocabularySize);
         Assert.True(File.Exists(Path.Combine(run.Path, "plots", "losses.png")));
-        Assert.True(File.Exists(Path.Combine(run.Path, "checkpoints", "step-300", "optimizer.bin")));
+        Assert.True(File.Exists(Path.Combine(run.Path, "checkpoints", "step-500", "optimizer.bin")));
         var rows = new MetricsLog(Path.Combine(run.Path, "metrics.jsonl")).ReadAll();
-        Assert.Equal(30, rows.Count(r => r["split"] is null)); // a line every 10 steps
+        Assert.Equal(50, rows.Count(r => r["split"] is null)); // a line every 10 steps
         Assert.Equal(tokenizer.VocabularySize, ModelVocabulary.TokenizerFor(result.WeightsPath).VocabularySize);
     }
 

@@ -81,7 +81,7 @@ public sealed class SearchServiceTests(SearchFixture fixture)
     public void UnderOverloadTheServiceAnswersOrTurnsAwayWithoutServerErrors()
     {
         // Functional only: throughput and memory are the load benchmark's figures (bench serve prints them), not assertions.
-        var (code, output, error) = CliProcess.Run("bench", "serve", "--index", fixture.IndexFolder, "--seconds", "12", "--warm-up", "4", "--clients", "16", "--threads", "2");
+        var (code, output, error) = CliProcess.Run("bench", "serve", "--index", fixture.IndexFolder, "--seconds", "6", "--warm-up", "2", "--clients", "16", "--threads", "2");
         Assert.True(code == 0, output + error);
         var figures = output.Split('\n').Single(l => l.StartsWith("bench serve: 5xx", StringComparison.Ordinal));
         Assert.StartsWith("bench serve: 5xx 0, no response 0;", figures);
