@@ -20,7 +20,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     /// The grounded recipe's steps in each of the four grounding stages, in English and in Chinese (with captions read
     /// whole, 150 bound the English seeds that 300 with masked captions did not; 300 bind more, 98.7% against 74.4% with
     /// seed 4, and fit in 15 minutes since the optimiser step got cheaper; Chinese steps take longer, and its 150 bind
-    /// with aligned characters; docs/levers.md); the scene layouts grounding draws from.
+    /// seed 1 with aligned characters, seeds 2 and 3 only partly; docs/levers.md); the scene layouts grounding draws from.
     /// </summary>
     public const int GroundedGroundingSteps = 300, GroundedChineseGroundingSteps = 150, DefaultGroundingScenes = 3000;
 
@@ -190,7 +190,7 @@ public sealed record DemoRecipeOptions : IRecipeTraining
     }
 
     /// <summary>
-    /// The grounded recipe (bf16): four grounding stages of 300 steps (150 in Chinese) of 16 true pairs at 2e-4 on the two-object scenes
+    /// The grounded recipe (bf16): four grounding stages of 300 steps (150 in Chinese) of 16 true pairs at 2e-4 (3e-4 in Chinese) on the two-object scenes
     /// of 3,000 layouts, each caption read whole, boxes as sines of 8 frequencies, the geometry bias (without it the
     /// grounding stages do not learn the classes), every region hidden in half the true pairs, MiniLM's layers pretrained at the full rate for 400 steps, the region head
     /// judging captions at weight 1, and fine-tuning that moves MiniLM's layers at 0.3 times the rate; no model

@@ -24,8 +24,7 @@ public class GroundedRecipeTests
         // Chinese steps are slower: its stages are half as long, to fit the same 15 minutes.
         Assert.Equal(300, DemoRecipeOptions.Grounded(DemoRecipeOptions.For("en", Precision.Bf16)).GroundingCurriculumSteps);
         Assert.Equal(150, DemoRecipeOptions.Grounded(chinese).GroundingCurriculumSteps);
-        // ... and learn at a higher peak rate; the grounding stages' fingerprint carries the rate, so a Chinese folder
-        // grounded at the English rate grounds again.
+        // ... and learn at a higher peak rate.
         Assert.Equal(2e-4, DemoRecipeOptions.Grounded(DemoRecipeOptions.For("en", Precision.Bf16)).GroundingLearningRate);
         Assert.Equal(3e-4, DemoRecipeOptions.Grounded(chinese).GroundingLearningRate);
     }
