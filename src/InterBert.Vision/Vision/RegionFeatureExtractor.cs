@@ -6,7 +6,7 @@ namespace InterBert.Vision;
 
 /// <summary>
 /// Turns an image into regions with features: the whole image first, then given boxes, else detector boxes,
-/// else a fixed grid; at most <see cref="MaxRegions"/> in all. The CNN runs once per image and every region is
+/// else a fixed grid (with <see cref="GridAlways"/>, detector boxes and then the grid); at most <see cref="MaxRegions"/> in all. The CNN runs once per image and every region is
 /// pooled from its feature map.
 /// </summary>
 public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, YoloxDetector? detector, ImageDecoder decoder) : IDisposable
@@ -22,7 +22,8 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// small networks ONNX Runtime gains nearly nothing from a second thread, while one image per core ran 2.75 times as
     /// fast on 2 cores (`bench features`).
     /// </summary>
-    public static RegionFeatureExtractor Open(string? detectorPath, int maxRegions, int threads, int gridSize = 3, InterBertBackbone? stage = null, bool parallelImages = false)
+    /// With <paramref name="gridAlways"/>, every image without given boxes gets the grid after its detector boxes (<see cref="GridAlways"/>).
+    public static RegionFeatureExtractor Open(string? detectorPath, int maxRegions, int threads, int gridSize = 3, InterBertBackbone? stage = null, bool parallelImages = false, bool gridAlways = false)
     {
         var cores = threads > 0 ? threads : Environment.ProcessorCount;
         // A model's own stage is one module: its images go through it one at a time.
@@ -31,7 +32,7 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
         var opened = new List<RegionFeatureExtractor>();
         try
         {
-            for (var w = 0; w < workers; w++) opened.Add(OpenOne(detectorPath, maxRegions, threadsEach, gridSize, stage));
+            for (var w = 0; w < workers; w++) opened.Add(OpenOne(detectorPath, maxRegions, threadsEach, gridSize, stage, gridAlways));
             opened[0].siblings = opened.Skip(1).ToList();
             return opened[0];
         }
@@ -45,14 +46,14 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// <summary>Most copies of the networks <see cref="Open"/> makes for parallel images (each holds both networks, about 100 MB).</summary>
     public const int MaxWorkers = 8;
 
-    private static RegionFeatureExtractor OpenOne(string? detectorPath, int maxRegions, int threads, int gridSize, InterBertBackbone? stage)
+    private static RegionFeatureExtractor OpenOne(string? detectorPath, int maxRegions, int threads, int gridSize, InterBertBackbone? stage, bool gridAlways)
     {
         var network = new ResNetFeatureExtractor(threads: threads);
         YoloxDetector? boxes = null;
         try
         {
             boxes = detectorPath is null ? null : new YoloxDetector(detectorPath, threads);
-            return new RegionFeatureExtractor(network, boxes, new ImageDecoder()) { MaxRegions = Math.Max(1, maxRegions), GridSize = gridSize, Stage = stage?.HasVisualStage == true ? stage : null, ownsNetworks = true };
+            return new RegionFeatureExtractor(network, boxes, new ImageDecoder()) { MaxRegions = Math.Max(1, maxRegions), GridSize = gridSize, GridAlways = gridAlways, Stage = stage?.HasVisualStage == true ? stage : null, ownsNetworks = true };
         }
         catch
         {
@@ -94,6 +95,14 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// <summary>Cells per side of the fallback grid.</summary>
     public int GridSize { get; init; } = 3;
 
+    /// <summary>
+    /// Whether images without given boxes get the grid's cells after their detector boxes, not only when nothing is
+    /// detected: on photos the detector boxes a person or two (Flickr8k: 4.7 regions on average, the whole image
+    /// included), and the cells give the cross-modal layers the scene around them to attend to. The boxes then take
+    /// at most <see cref="MaxRegions"/> - 1 - the cells' count places.
+    /// </summary>
+    public bool GridAlways { get; init; }
+
     /// <summary>Number of classes of the stored distributions (the 80 COCO categories).</summary>
     public static int ClassCount => CocoCategories.Names.Count;
 
@@ -103,11 +112,11 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// </summary>
     public string Describe(bool givenBoxes) =>
         $"ResNet-18 (Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1) 224x224, RoI align 7x7; regions: the whole image, then " +
-        string.Join(", else ", new[] { givenBoxes ? "given boxes" : null, detector is null ? null : "YOLOX detector boxes", $"a {GridSize}x{GridSize} grid" }.OfType<string>()) +
+        string.Join(", else ", new[] { givenBoxes ? "given boxes" : null, detector is null ? null : "YOLOX detector boxes" + (GridAlways ? $" and a {GridSize}x{GridSize} grid" : ""), $"a {GridSize}x{GridSize} grid" }.OfType<string>()) +
         $"; at most {MaxRegions}" + (Stage is null ? "" : $"; last stage: a model's own fine-tuned {ResNetStage.Name} ({Stage.VisualStageFingerprint()})");
 
     /// <summary>The structured form of <see cref="Describe"/>, recorded in the store so that new photos can be extracted alike.</summary>
-    public RegionSource Source(bool givenBoxes) => new() { MaxRegions = MaxRegions, GridSize = GridSize, Detector = detector?.ModelPath, GivenBoxes = givenBoxes };
+    public RegionSource Source(bool givenBoxes) => new() { MaxRegions = MaxRegions, GridSize = GridSize, GridAlways = GridAlways, Detector = detector?.ModelPath, GivenBoxes = givenBoxes };
 
     /// <summary>Extracts the regions of one encoded image.</summary>
     public ImageRegions Extract(string id, byte[] encoded, string source, IReadOnlyList<RegionBox>? givenBoxes)
@@ -121,13 +130,27 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
             // empty boxes keep their place as a zero-area region.
             regions = givenBoxes.Select(b => b.ClipTo(width, height)).Take(MaxRegions - 1).ToList();
         }
+        else if (GridAlways)
+        {
+            var grid = Grid(width, height);
+            var room = MaxRegions - 1 - grid.Count;
+            var detected = room > 0 && detector is not null ? detector.Detect(image, room) : [];
+            // The whole image's class distribution is its detected objects', as without the grid; the cells have
+            // none, so such a record stores no class distributions (masked region modeling then regresses features).
+            return Record(id, image, [RegionBox.WholeImageOf(width, height, detected), .. detected, .. grid]);
+        }
         else
         {
             regions = detector?.Detect(image, MaxRegions - 1) ?? [];
             if (regions.Count == 0) regions = Grid(width, height);
         }
         regions.Insert(0, RegionBox.WholeImageOf(width, height, regions));
+        return Record(id, image, regions);
+    }
 
+    private ImageRegions Record(string id, DecodedImage image, List<RegionBox> regions)
+    {
+        var (width, height) = (image.Width, image.Height);
         using var scope = NewDisposeScope();
         float[] features;
         if (Stage is null)

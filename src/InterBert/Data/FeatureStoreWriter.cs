@@ -57,11 +57,15 @@ public sealed class FeatureStoreWriter : IDisposable
                 throw new InterBertException($"{manifestPath}: the store holds {m.FeatureSize}-d {m.DType} features with {m.ClassCount} classes; cannot add {manifest.FeatureSize}-d {manifest.DType} with {manifest.ClassCount}");
             if (m.VisualStage != manifest.VisualStage)
                 throw new InterBertException($"{manifestPath}: the store's features were computed by {Stage(m.VisualStage)}; cannot add features computed by {Stage(manifest.VisualStage)}");
+            if ((m.Regions?.GridAlways ?? false) != (manifest.Regions?.GridAlways ?? false))
+                throw new InterBertException($"{manifestPath}: the store's regions were extracted {GridKind(m.Regions)}; cannot add regions extracted {GridKind(manifest.Regions)} (features --grid-always must match the store)");
             return (m, existing.Ids.ToHashSet());
         }
         AtomicFile.WriteAllText(manifestPath, JsonSerializer.Serialize(manifest, FeatureStoreManifest.Json));
         return (manifest, []);
     }
+
+    private static string GridKind(RegionSource? regions) => regions?.GridAlways == true ? "with the grid in every image" : "with the grid only where nothing was detected";
 
     private static string Stage(string? fingerprint) => fingerprint is null ? "the packaged ResNet-18" : $"a model's fine-tuned CNN stage ({fingerprint})";
 

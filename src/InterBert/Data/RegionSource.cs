@@ -12,6 +12,8 @@ public sealed record RegionSource
     [JsonPropertyName("max_regions")] public int MaxRegions { get; init; } = 36;
     /// <summary>Cells per side of the fallback grid.</summary>
     [JsonPropertyName("grid_size")] public int GridSize { get; init; } = 3;
+    /// <summary>Whether the grid's cells follow the detector boxes in every image, not only where nothing was detected (<c>features --grid-always</c>).</summary>
+    [JsonPropertyName("grid_always")] public bool GridAlways { get; init; }
     /// <summary>The YOLOX ONNX model that boxed images without given boxes (absolute path), or null: none.</summary>
     [JsonPropertyName("detector")] public string? Detector { get; init; }
     /// <summary>Whether a boxes file gave the boxes of the images it lists (a new photo has none: it takes the detector or the grid).</summary>

@@ -155,6 +155,59 @@ public class FeatureExtractionTests
     }
 
     [Fact]
+    public void GridAlwaysPutsTheCellsAfterTheDetectorBoxesAndNewPhotosGetThemToo()
+    {
+        using var folder = new TempFolder();
+        var images = DatasetReader.Read(SharedData.CocoDataset).Select(i => (i.Id, i.Location)).Take(5).ToList();
+        var detectorPath = SharedData.Path("models", "yolox-nano", "yolox_nano.onnx");
+        using var detector = new YoloxDetector(detectorPath);
+        var plain = new RegionFeatureExtractor(Network.Value, detector, new ImageDecoder());
+        var gridded = new RegionFeatureExtractor(Network.Value, detector, new ImageDecoder()) { GridAlways = true };
+        FeatureExtractionJob.Run(images, plain, null, folder.File("plain"), float16: false, skipBad: false);
+        FeatureExtractionJob.Run(images, gridded, null, folder.File("grid"), float16: false, skipBad: false);
+
+        using (var plainStore = FeatureStore.Open(folder.File("plain")))
+        using (var gridStore = FeatureStore.Open(folder.File("grid")))
+        {
+            Assert.True(gridStore.Manifest.Regions!.GridAlways);
+            Assert.False(plainStore.Manifest.Regions!.GridAlways);
+            var detectedSomewhere = false;
+            foreach (var (id, _) in images)
+            {
+                var without = plainStore.Read(id);
+                var with = gridStore.Read(id);
+                var detected = without.Classes is null ? 0 : without.RegionCount - 1; // no classes: nothing detected, the grid stood in
+                detectedSomewhere |= detected > 0;
+                Assert.Equal(1 + detected + 9, with.RegionCount);
+                // The whole image and the detector's boxes come first, exactly as without the grid.
+                var shared = (1 + detected) * without.FeatureSize;
+                Assert.Equal(without.Boxes[..((1 + detected) * 4)], with.Boxes[..((1 + detected) * 4)]);
+                Assert.Equal(without.Features[..shared], with.Features[..shared]);
+                // Then the 3 x 3 cells, row by row.
+                for (var cell = 0; cell < 9; cell++)
+                {
+                    var (x, y) = (cell % 3, cell / 3);
+                    var box = with.Boxes[((1 + detected + cell) * 4)..((2 + detected + cell) * 4)];
+                    Assert.Equal([x * with.Width / 3f, y * with.Height / 3f, (x + 1) * with.Width / 3f, (y + 1) * with.Height / 3f], box);
+                }
+                Assert.Null(with.Classes); // the cells have no class distribution
+            }
+            Assert.True(detectedSomewhere);
+        }
+
+        // A store is extended only the way it was made.
+        var error = Assert.Throws<InterBertException>(() => FeatureExtractionJob.Run(
+            DatasetReader.Read(SharedData.CocoDataset).Select(i => (i.Id, i.Location)).Skip(5).Take(1).ToList(), plain, null, folder.File("grid"), float16: false, skipBad: false));
+        Assert.Contains("--grid-always", error.Message);
+
+        // A new photo searched against a model whose store had the grid gets the grid as well.
+        using var photos = new InterBert.Search.PhotoRegions(new ImagePreprocessing { Regions = new RegionSource { GridAlways = true, Detector = detectorPath } }, folder.Path);
+        var photo = photos.Extract(File.ReadAllBytes(images[0].Location.Path), "photo.jpg");
+        using var reference = FeatureStore.Open(folder.File("grid"));
+        Assert.Equal(reference.Read(images[0].Id).Boxes, photo.Boxes);
+    }
+
+    [Fact]
     public void ParallelImagesStopAtTheBadImageInInputOrderOrSkipIt()
     {
         using var folder = new TempFolder();
