@@ -29,6 +29,11 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public string? DetectorPath { get; init; }
     /// <summary>Most regions per photo, the whole photo included.</summary>
     public int MaxRegions { get; init; } = 36;
+    /// <summary>
+    /// Whether every photo gets the 3x3 grid's cells after its detector boxes (<c>features --grid-always</c>), in a
+    /// store of its own (<c>features-grid/</c>) beside the detector-only one.
+    /// </summary>
+    public bool GridAlways { get; init; }
     /// <summary>Arithmetic of training, evaluation and indexing.</summary>
     public Precision Precision { get; init; } = Precision.Bf16;
     /// <summary>CPU threads for ONNX Runtime (feature extraction).</summary>
@@ -117,7 +122,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     /// <summary>A stable text of the settings a stage depends on, for deciding whether its results can be reused.</summary>
     public string Fingerprint(string stage) => FormattableString.Invariant(stage switch
     {
-        "features" => (FormattableString)$"features v1 max-regions={MaxRegions}",
+        "features" => (FormattableString)$"features v1 max-regions={MaxRegions}{(GridAlways ? " grid-always" : "")}",
         "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "en" ? 0 : ChineseVocabularySize)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}{(Variant is { ChangesShape: true } v ? " shape=" + v.Fingerprint : "")}{(GeometryBias ? " geometry-bias" : "")}{(LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "")}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}{(Variant is { } variant && variant != PretrainingVariant.Full ? " " + variant.Fingerprint : "")}{(PretrainSimilarityNegatives ? " negatives=similarity" : "")}",
         "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}{(ContrastiveBatch > FinetuneBatch ? $" contrastive-batch={ContrastiveBatch}" : "")}",

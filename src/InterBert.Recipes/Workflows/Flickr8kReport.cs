@@ -37,7 +37,9 @@ public static class Flickr8kReport
             : $"# InterBERT on Flickr8k{(english ? "" : "-CN")} ({(english ? "English" : "Chinese")} captions{(options.Quick ? ", quick recipe" : "")})");
         line("");
         line(Invariant($"Photos: Flickr8k's 8,000 photos in the standard split, 6,000 for training, 1,000 for validation (`val`, the distribution's dev file), 1,000 for test; {(bilingual ? "each with Flickr8k's five English and Flickr8K-CN's five Chinese captions, ten in all, trained on together" : english ? "Flickr8k's five English captions each" : "Flickr8K-CN's five Chinese captions each, written by native speakers")}. ") +
-            Invariant($"Regions: the whole photo and up to {options.MaxRegions - 1} YOLOX boxes, ResNet-18 features by RoI align; the detector's class distributions are the masked-region-modeling targets (KL). ") +
+            (options.GridAlways
+                ? Invariant($"Regions: the whole photo, up to {options.MaxRegions - 10} YOLOX boxes and a 3x3 grid of cells (`--grid-always`), ResNet-18 features by RoI align; the boxes' class distributions are the masked-region-modeling targets (KL), the cells, no objects, have none. ")
+                : Invariant($"Regions: the whole photo and up to {options.MaxRegions - 1} YOLOX boxes, ResNet-18 features by RoI align; the detector's class distributions are the masked-region-modeling targets (KL). ")) +
             (english ? "Text weights and vocabulary from MiniLM (`init --from minilm`)."
             : bilingual ? Invariant($"One vocabulary for both languages: MiniLM's {30522:N0} entries, every English token at its id, then the {VocabularySize(folder) - 30522:N0} Chinese characters of the training captions it lacks ({VocabularySize(folder):N0} in all); the text weights are MiniLM's, the added characters' embeddings start random.")
             : Invariant($"A vocabulary learned from the training captions ({VocabularySize(folder):N0} entries, at most {options.ChineseVocabularySize:N0}: BERT's tokenization splits Chinese into characters).") +

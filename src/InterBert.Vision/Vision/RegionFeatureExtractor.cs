@@ -135,8 +135,11 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
             var grid = Grid(width, height);
             var room = MaxRegions - 1 - grid.Count;
             var detected = room > 0 && detector is not null ? detector.Detect(image, room) : [];
-            // The whole image's class distribution is its detected objects', as without the grid; the cells have
-            // none, so such a record stores no class distributions (masked region modeling then regresses features).
+            // The whole image's class distribution is its detected objects', as without the grid. A cell is no object:
+            // its row is zero, which gives masked region modeling's KL nothing to learn from it, while the boxes keep
+            // their targets (without any box, the record has no classes, as with the fallback grid).
+            if (detected.Count > 0 && detected.All(r => r.ClassDistribution is not null))
+                grid = grid.Select(cell => cell with { ClassDistribution = new float[detected[0].ClassDistribution!.Length] }).ToList();
             return Record(id, image, [RegionBox.WholeImageOf(width, height, detected), .. detected, .. grid]);
         }
         else

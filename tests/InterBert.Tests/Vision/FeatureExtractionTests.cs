@@ -190,7 +190,10 @@ public class FeatureExtractionTests
                     var box = with.Boxes[((1 + detected + cell) * 4)..((2 + detected + cell) * 4)];
                     Assert.Equal([x * with.Width / 3f, y * with.Height / 3f, (x + 1) * with.Width / 3f, (y + 1) * with.Height / 3f], box);
                 }
-                Assert.Null(with.Classes); // the cells have no class distribution
+                if (detected == 0) { Assert.Null(with.Classes); continue; }
+                // The boxes keep their class distributions; a cell's row is zero (no target for masked region modeling).
+                Assert.Equal(without.Classes, with.Classes![..((1 + detected) * 80)]);
+                Assert.All(with.Classes[((1 + detected) * 80)..], v => Assert.Equal(0f, v));
             }
             Assert.True(detectedSomewhere);
         }
