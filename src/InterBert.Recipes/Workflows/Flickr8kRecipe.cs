@@ -93,7 +93,7 @@ public sealed class Flickr8kRecipe
     public bool Run(CancellationToken cancel = default)
     {
         var features = options.Fingerprint("features");
-        if (!Stage("features", "region features of the 8,000 photos (ResNet-18, YOLOX boxes)", features, null, ExtractFeatures, cancel)) return false;
+        if (!Stage("features", $"region features of the 8,000 photos (ResNet-18, YOLOX boxes{(options.GridAlways ? " and a 3x3 grid" : "")})", features, null, ExtractFeatures, cancel)) return false;
         var init = features + "|" + options.Fingerprint("init");
         if (!Stage("init", options.Language == "en" ? "initial weights from MiniLM"
             : options.Language == "en+zh" ? "MiniLM's weights and vocabulary, extended by the characters of the Chinese training captions"

@@ -137,6 +137,20 @@ public sealed class Flickr8kRecipeTests
     }
 
     [Fact]
+    public void TheGridInEveryPhotoIsAFeatureStoreOfItsOwnAndANewRunFromFeaturesOn()
+    {
+        using var folder = new TempFolder();
+        var data = Directory.CreateDirectory(folder.File("flickr8k")).FullName;
+        WriteMiniature(data);
+        var plain = InterBert.Workflows.Flickr8kRecipeOptions.For(data, folder.File("out"), "en", quick: true);
+        var gridded = plain with { GridAlways = true };
+        Assert.Equal(plain.Fingerprint("features") + " grid-always", gridded.Fingerprint("features"));
+        // Both stores live side by side in the working folder; neither run reuses the other's photos.
+        Assert.Equal(Path.Combine(folder.File("out"), "features"), new InterBert.Workflows.Flickr8kRecipe(plain).Features);
+        Assert.Equal(Path.Combine(folder.File("out"), "features-grid"), new InterBert.Workflows.Flickr8kRecipe(gridded).Features);
+    }
+
+    [Fact]
     public void MiniLmLayersInAnotherPresetAreAOneLineError()
     {
         using var folder = new TempFolder();
