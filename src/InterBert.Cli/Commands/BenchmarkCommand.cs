@@ -48,11 +48,15 @@ public static class BenchmarkCommand
         {
             Description = "every photo's regions: the whole photo, its YOLOX boxes and a 3x3 grid of cells (features --grid-always; a store of its own, features-grid/), instead of the grid only where nothing is detected",
         };
+        var maskMismatched = new Option<bool>("--mask-mismatched-regions")
+        {
+            Description = "pretraining hides the regions of the pairs with a wrong caption as of the matched ones (pretrain --mask-mismatched-regions), so that matching cannot answer from a hidden region alone",
+        };
         var baseline = new Option<bool>("--baseline") { Description = "also fine-tune and evaluate without multimodal pretraining (two stages more, a row more in the report)" };
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning (and without pretraining with --baseline), two-stage test evaluation, index, relevance calibration, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, gridAlways, baseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, gridAlways, maskMismatched, baseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -67,6 +71,7 @@ public static class BenchmarkCommand
                 PretrainSimilarityNegatives = parse.GetValue(pretrainNegatives) == "similarity",
                 Baseline = parse.GetValue(baseline),
                 GridAlways = parse.GetValue(gridAlways),
+                MaskMismatchedRegions = parse.GetValue(maskMismatched),
                 Precision = CommandLine.Precision(parse, precisionOption),
                 Threads = parse.GetValue(CommandLine.ThreadsOption),
                 Candidates = parse.GetValue(candidates) is { } k ? (k > 0 ? k : throw new ArgumentException($"--candidates {k}: expected a positive number of photos")) : options.Candidates,

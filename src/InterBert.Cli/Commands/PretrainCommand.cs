@@ -37,6 +37,7 @@ public static class PretrainCommand
         var ownKind = CommandLine.OwnNegativeKindOption();
         var allRegionsMasked = CommandLine.AllRegionsMaskedOption();
         var conditionalMasking = new Option<bool>("--conditional-masking") { Description = "the pairs whose every region is masked (--mask-all-regions) keep their caption whole, so that naming the regions can read every word (UNITER's conditional masking)" };
+        var maskMismatched = new Option<bool>("--mask-mismatched-regions") { Description = "hide the regions of the pairs with a wrong caption the same way as a matched pair's (no region target), so that matching cannot answer from a hidden region alone (off: the paper's, regions hidden on matched pairs only)" };
         var ownNegatives = new Option<double>("--own-negative-rate") { Description = "share of ITM negatives taken from the image's own \"hard_negatives\" captions in the dataset (synth writes them)" };
         var precision = CommandLine.PrecisionOption();
         var judge = CommandLine.RegionJudgeWeightOption();
@@ -50,7 +51,7 @@ public static class PretrainCommand
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, allRegionsMasked, conditionalMasking, negatives, precision, judge,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, allRegionsMasked, conditionalMasking, maskMismatched, negatives, precision, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -69,6 +70,7 @@ public static class PretrainCommand
                 SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
                 ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity", AllRegionsMaskedRate = parse.GetValue(allRegionsMasked), ConditionalMasking = parse.GetValue(conditionalMasking),
+                MaskMismatchedRegions = parse.GetValue(maskMismatched),
             };
             if (tasks.ConditionalMasking && tasks.AllRegionsMaskedRate <= 0)
                 throw new ArgumentException("--conditional-masking keeps the caption whole on the pairs whose every region is masked: add --mask-all-regions (for example 0.5)");

@@ -9,7 +9,8 @@ namespace InterBert.Pretraining;
 /// image's own known-false captions with probability <c>OwnNegativeRate</c> when it has any; else hard from the
 /// TF-IDF pool with probability <c>HardNegativeRate</c>, else random, never one of the same image); segment masking on
 /// every caption (none when masked segment modeling's weight is 0, or with conditional masking when every region of
-/// the pair is masked); region masking on matched pairs only. All randomness comes from the given generator, so a
+/// the pair is masked); region masking on matched pairs only (with <c>MaskMismatchedRegions</c>, wrong pairs' regions
+/// hidden alike, without targets). All randomness comes from the given generator, so a
 /// batch is a function of (data, seed, step).
 /// </summary>
 public sealed class PretrainingBatchBuilder(
@@ -79,22 +80,29 @@ public sealed class PretrainingBatchBuilder(
         var imageBatch = RegionCollator.Collate(images, featureSize, options.MaxRegions);
         var regions = (int)imageBatch.Features.shape[1];
         var maskedFlags = new bool[b * regions];
+        var hiddenFlags = new bool[b * regions];
         for (var i = 0; i < b; i++)
         {
-            if (!RegionsMaskable(matched[i], images[i])) continue;
+            var scored = RegionsMaskable(matched[i], images[i]);
+            // A wrong pair's regions hidden alike (without targets), so that a hidden region does not tell a matched pair.
+            if (!scored && !(options.MaskMismatchedRegions && RegionsMaskable(true, images[i]))) continue;
             var count = Math.Min(images[i].RegionCount, regions);
             // The draw is made only when the option is on, so that runs without it keep their masks bit for bit.
             var masked = allRegionsDrawn[i] ?? (options.AllRegionsMaskedRate > 0 && randoms[i].NextDouble() < options.AllRegionsMaskedRate)
                 ? Enumerable.Repeat(true, count).ToArray()
                 : regionMasker.Mask(images[i], count, randoms[i]);
-            for (var r = 0; r < count; r++) maskedFlags[i * regions + r] = masked[r];
+            for (var r = 0; r < count; r++)
+            {
+                maskedFlags[i * regions + r] = scored && masked[r];
+                hiddenFlags[i * regions + r] = masked[r];
+            }
         }
         var maskedTensor = tensor(maskedFlags, [b, regions]);
         // The collator already made them when every image has them; made here only for a mixed batch.
         var classTargets = regressFeatures ? null : imageBatch.Classes ?? RegionCollator.ClassTargets(images, store.Manifest.ClassCount, regions);
         var featureTargets = regressFeatures ? imageBatch.Features.clone() : null;
         // Zero the masked regions' features; the global token is the mean of what the model is shown.
-        var keep = maskedTensor.logical_not().unsqueeze(-1).to_type(imageBatch.Features.dtype);
+        var keep = tensor(hiddenFlags, [b, regions]).logical_not().unsqueeze(-1).to_type(imageBatch.Features.dtype);
         var maskedFeatures = imageBatch.Features * keep;
         return new PretrainingBatch(
             text, tensor(labelArray, [b, length]),

@@ -34,6 +34,13 @@ public sealed record PretrainingTaskOptions
     /// its caption is masked as any other.
     /// </summary>
     public bool ConditionalMasking { get; init; }
+    /// <summary>
+    /// Whether a wrong pair's regions are hidden the same way as a matched pair's (drawn alike, no masked-region target).
+    /// Off (the paper's), only matched pairs have hidden regions, so image-text matching can answer "matched" from a
+    /// zeroed region alone: on Flickr8k with the grid in every photo (13.7 regions a photo) the matching loss fell to
+    /// 0.008 and held-out accuracy reached 100% in 400 steps, a shortcut rather than a match.
+    /// </summary>
+    public bool MaskMismatchedRegions { get; init; }
     /// <summary>Fraction of pairs given a wrong caption.</summary>
     public double NegativeRate { get; init; } = 0.5;
     /// <summary>Fraction of the wrong captions drawn from the TF-IDF hard-negative pool.</summary>
