@@ -35,8 +35,8 @@ cat > "$work/nuget.config" <<CONFIG
 <configuration><packageSources><clear /><add key="local" value="$work/packages" /></packageSources></configuration>
 CONFIG
 dotnet tool install --tool-path "$work/tools" --configfile "$work/nuget.config" InterBert.Cli > /dev/null
-"$work/tools/interbert" --help | grep -q "interbert \[command\] \[options\]" || { echo "pack: interbert --help does not name the tool interbert" >&2; exit 1; }
-"$work/tools/interbert" model info --preset tiny | grep -q "1,071,662" || { echo "pack: interbert model info --preset tiny failed" >&2; exit 1; }
+"$work/tools/interbert" --help | grep "interbert \[command\] \[options\]" >/dev/null || { echo "pack: interbert --help does not name the tool interbert" >&2; exit 1; }
+"$work/tools/interbert" model info --preset tiny | grep "1,071,662" >/dev/null || { echo "pack: interbert model info --preset tiny failed" >&2; exit 1; }
 
 # The C# sample as a user builds it: InterBert.Search from the packed folder, the rest from the usual feed.
 example="$work/QuickStart"

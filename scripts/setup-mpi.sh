@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
 
 has_mpich() {
-  command -v mpiexec >/dev/null 2>&1 && /sbin/ldconfig -p 2>/dev/null | grep -Eq 'libmpi(ch)?\.so\.12 '
+  command -v mpiexec >/dev/null 2>&1 && /sbin/ldconfig -p 2>/dev/null | grep -E 'libmpi(ch)?\.so\.12 ' >/dev/null
 }
 
 if has_mpich; then

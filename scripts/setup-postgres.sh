@@ -26,7 +26,7 @@ if bin=$(find_postgres); then
   exit 0
 fi
 
-if apt-cache policy postgresql-17-pgvector 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+if apt-cache policy postgresql-17-pgvector 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then
   apt_install "the database index (PostgreSQL with pgvector)" --no-install-recommends postgresql-17 postgresql-17-pgvector
 else
   # Not in this machine's suites (Debian 12's bookworm): from trixie, if this is Debian at all.

@@ -111,6 +111,43 @@ public class MaskingTests(CocoFeatures features)
         for (var i = 0; i < anyMasked.Length; i++) if (anyMasked[i]) Assert.Equal(0f, shown[i]);
     }
 
+    [Fact]
+    public void WrongPairsHideRegionsAlikeWithoutTargetsWhenAsked()
+    {
+        using var store = FeatureStore.Open(features.StorePath);
+        var (corpus, captions) = FirstCaptions(store);
+        // Per pair: whether it is matched, which regions the model is shown as zeros, which carry a region target.
+        List<(bool Matched, bool[] Hidden, bool[] Scored)> Pairs(bool maskMismatched, int seed)
+        {
+            var batch = BuildBatch(corpus, store, captions, new PretrainingTaskOptions { NegativeRate = 0.5, MaskMismatchedRegions = maskMismatched }, seed);
+            var regions = (int)batch.RegionMasked.shape[1];
+            var scored = batch.RegionMasked.to_type(TorchSharp.torch.ScalarType.Bool).data<bool>().ToArray();
+            var shown = batch.Image.Features.abs().sum(2).data<float>().ToArray();
+            var matched = batch.MatchLabels.data<long>().Select(l => l == InterBert.Modeling.InterBertModel.MatchedIndex).ToArray();
+            return captions.Select((c, i) =>
+            {
+                var stored = store.Read(corpus.ImageIds[corpus.ImageOf[c]]);
+                var count = Math.Min(stored.RegionCount, regions);
+                // Regions whose stored features are not all zero, so that a hidden one shows as zeros.
+                var visible = Enumerable.Range(0, count).Where(r => stored.Features.AsSpan(r * stored.FeatureSize, stored.FeatureSize).ToArray().Any(v => v != 0)).ToList();
+                return (matched[i], visible.Select(r => shown[i * regions + r] == 0).ToArray(), visible.Select(r => scored[i * regions + r]).ToArray());
+            }).ToList();
+        }
+        static double ShareWithHidden(IEnumerable<(bool Matched, bool[] Hidden, bool[] Scored)> pairs) => pairs.Average(p => p.Hidden.Any(h => h) ? 1.0 : 0.0);
+
+        var asked = Enumerable.Range(0, 12).SelectMany(seed => Pairs(maskMismatched: true, seed)).ToList();
+        var paper = Enumerable.Range(0, 12).SelectMany(seed => Pairs(maskMismatched: false, seed)).ToList();
+        // The paper's: only matched pairs show hidden regions, so a hidden region tells a matched pair.
+        Assert.All(paper.Where(p => !p.Matched), p => Assert.DoesNotContain(true, p.Hidden));
+        Assert.True(ShareWithHidden(paper.Where(p => p.Matched)) > 0.3);
+        // Asked: a wrong pair hides regions as often as a matched one, and none of its regions is a target.
+        var (matchedShare, wrongShare) = (ShareWithHidden(asked.Where(p => p.Matched)), ShareWithHidden(asked.Where(p => !p.Matched)));
+        Assert.True(Math.Abs(matchedShare - wrongShare) < 0.15, $"pairs with a hidden region: matched {matchedShare:P0}, wrong {wrongShare:P0}");
+        Assert.All(asked.Where(p => !p.Matched), p => Assert.DoesNotContain(true, p.Scored));
+        // A matched pair's targets are exactly its hidden regions.
+        Assert.All(asked.Where(p => p.Matched), p => Assert.Equal(p.Hidden, p.Scored));
+    }
+
     // The COCO sample's captions, and the first 32 of them.
     private static (CaptionCorpus Corpus, List<int> Captions) FirstCaptions(FeatureStore store)
     {

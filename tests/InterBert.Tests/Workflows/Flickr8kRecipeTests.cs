@@ -137,17 +137,21 @@ public sealed class Flickr8kRecipeTests
     }
 
     [Fact]
-    public void TheGridInEveryPhotoIsAFeatureStoreOfItsOwnAndANewRunFromFeaturesOn()
+    public void TheGridInEveryPhotoAndHiddenWrongPairRegionsAreStagesOfTheirOwn()
     {
         using var folder = new TempFolder();
         var data = Directory.CreateDirectory(folder.File("flickr8k")).FullName;
         WriteMiniature(data);
-        var plain = InterBert.Workflows.Flickr8kRecipeOptions.For(data, folder.File("out"), "en", quick: true);
-        var gridded = plain with { GridAlways = true };
+        var plain = InterBert.Workflows.Flickr8kRecipeOptions.For(data, folder.File("plain"), "en", quick: true);
+        var gridded = InterBert.Workflows.Flickr8kRecipeOptions.For(data, folder.File("grid"), "en", quick: true) with { GridAlways = true };
         Assert.Equal(plain.Fingerprint("features") + " grid-always", gridded.Fingerprint("features"));
-        // Both stores live side by side in the working folder; neither run reuses the other's photos.
-        Assert.Equal(Path.Combine(folder.File("out"), "features"), new InterBert.Workflows.Flickr8kRecipe(plain).Features);
-        Assert.Equal(Path.Combine(folder.File("out"), "features-grid"), new InterBert.Workflows.Flickr8kRecipe(gridded).Features);
+        // The grid's store has a folder of its own, so a working folder can hold both without mixing their photos.
+        Assert.Equal(Path.Combine(folder.File("plain"), "features"), new InterBert.Workflows.Flickr8kRecipe(plain).Features);
+        Assert.Equal(Path.Combine(folder.File("grid"), "features-grid"), new InterBert.Workflows.Flickr8kRecipe(gridded).Features);
+        // Pretraining that hides wrong pairs' regions too is a pretraining of its own; the features stay.
+        var hiding = plain with { MaskMismatchedRegions = true };
+        Assert.Equal(plain.Fingerprint("features"), hiding.Fingerprint("features"));
+        Assert.Equal(plain.Fingerprint("pretrain") + " mask-mismatched-regions", hiding.Fingerprint("pretrain"));
     }
 
     [Fact]
