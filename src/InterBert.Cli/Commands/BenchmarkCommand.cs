@@ -46,11 +46,13 @@ public static class BenchmarkCommand
         }.AtLeast(0);
         var gridAlways = new Option<bool>("--grid-always")
         {
-            Description = "every photo's regions: the whole photo, its YOLOX boxes and a 3x3 grid of cells (features --grid-always; a store of its own, features-grid/), instead of the grid only where nothing is detected",
+            Description = "every photo's regions: the whole photo, its YOLOX boxes and a 3x3 grid of cells (features --grid-always; a store of its own, features-grid/); false: the grid only where nothing is detected (features/, the recipe before it)",
+            DefaultValueFactory = _ => true,
         };
         var maskMismatched = new Option<bool>("--mask-mismatched-regions")
         {
-            Description = "pretraining hides the regions of the pairs with a wrong caption as of the matched ones (pretrain --mask-mismatched-regions), so that matching cannot answer from a hidden region alone",
+            Description = "pretraining hides the regions of the pairs with a wrong caption as of the matched ones (pretrain --mask-mismatched-regions), so that matching cannot answer from a hidden region alone; false: matched pairs' only (the paper's, the recipe before it)",
+            DefaultValueFactory = _ => true,
         };
         var baseline = new Option<bool>("--baseline") { Description = "also fine-tune and evaluate without multimodal pretraining (two stages more, a row more in the report)" };
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };

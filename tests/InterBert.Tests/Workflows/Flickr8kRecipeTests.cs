@@ -46,8 +46,17 @@ public sealed class Flickr8kRecipeTests
         var (code, stdout, stderr) = CliProcess.Run(Args(data, output, "3"));
         Assert.True(code == 0, stdout + stderr);
         // The features of the 10 photos of the three splits are shared by both languages; the runs are under zh/.
-        Assert.True(File.Exists(Path.Combine(output, "features", "store.json")));
+        // By default every photo has the grid's cells after its boxes, in a store of its own.
+        using (var store = InterBert.Data.FeatureStore.Open(Path.Combine(output, "features-grid")))
+        {
+            Assert.True(store.Manifest.Regions!.GridAlways);
+            Assert.All(store.Ids, id => Assert.True(store.Read(id).RegionCount >= 10));
+        }
+        Assert.False(Directory.Exists(Path.Combine(output, "features")));
         var report = File.ReadAllText(Path.Combine(output, "zh", "report.md"));
+        Assert.Contains("a 3x3 grid of cells", report);
+        // And pretraining hides wrong pairs' regions as of matched ones.
+        Assert.Contains("mask-mismatched-regions", File.ReadAllText(Path.Combine(output, "zh", "stages.json")));
         Assert.Contains("Flickr8K-CN's five Chinese captions", report);
         Assert.Contains("fine-tuned after pretraining", report);
         foreach (var name in new[] { "zero-shot", "finetuned-pretrained", "finetuned-baseline" })
