@@ -42,6 +42,7 @@ public static class FolderIndexUpdate
     {
         if (options.Connection is not null) return IndexJob.Backend("postgres").Update(options, host, cancel);
         var output = options.Output ?? throw new ArgumentException("--out is required: the index folder");
+        if (IndexJob.RegionsNote(options) is { } note) host.Log(note);
         ImageIndex.ClaimFolder(output);
         using var old = File.Exists(Path.Combine(output, ImageIndex.ManifestFile)) ? ImageIndex.Open(output) : null;
         old?.CheckModel(options.Weights);

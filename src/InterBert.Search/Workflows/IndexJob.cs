@@ -30,6 +30,7 @@ public static class IndexJob
     {
         if (options.Remove.Count == 0 && !ModelCheckpoint.ReadMetadata(options.Weights).ContainsKey(ContrastiveLoss.WeightMetadataKey))
             host.Log($"index: note: {options.Weights} was not trained with the contrastive loss; its text and image vectors may not be aligned, so first-stage candidates can miss (fine-tune with --contrastive-weight)");
+        if (RegionsNote(options) is { } note) host.Log(note);
         if (options.Update) throw new ArgumentException("an update is FolderIndexUpdate.Run's work (index --update)");
         if (options.Connection is not null)
             return Backend("postgres").Index(options, host, cancel);
@@ -46,6 +47,22 @@ public static class IndexJob
         host.Log($"index: {result.Count} images ({ModelCheckpoint.ReadConfig(options.Weights).BiHiddenSize}-d vectors{(result.Resumed > 0 ? $", {result.Resumed} from an earlier run" : "")}) in {result.Elapsed.TotalSeconds:F1} s → {options.Output}");
         host.Log($"search it: ./interbert search --index {options.Output} \"a query\"    serve it: ./interbert serve --index {options.Output}");
         return result;
+    }
+
+    /// <summary>
+    /// A note when the model learnt on regions made otherwise than the store's: the grid's cells in every photo or only
+    /// where nothing was detected (<c>features --grid-always</c>). The model still ranks, less well than on regions like
+    /// its training's; null when they agree or either does not say.
+    /// </summary>
+    internal static string? RegionsNote(IndexJobOptions options)
+    {
+        if (options.Features is not { } features || !File.Exists(Path.Combine(features, FeatureStore.ManifestFile))) return null;
+        var modelFolder = Directory.Exists(options.Weights) ? options.Weights : Path.GetDirectoryName(Path.GetFullPath(options.Weights))!;
+        var trained = ImagePreprocessing.ReadFrom(modelFolder)?.Regions;
+        using var store = FeatureStore.Open(features);
+        if (trained is null || store.Manifest.Regions is not { } stored || trained.GridAlways == stored.GridAlways) return null;
+        return $"index: note: {options.Weights} was trained on regions {(trained.GridAlways ? "with" : "without")} a grid in every photo, {features} holds them {(stored.GridAlways ? "with" : "without")} it; " +
+            $"extract the photos as the model's were (features {(trained.GridAlways ? "--grid-always" : "without --grid-always")}) for its best ranking";
     }
 
     /// <summary>Builds (or continues) the index, reporting images done; the recipes run it as one of their stages.</summary>

@@ -208,6 +208,12 @@ public class FeatureExtractionTests
         var photo = photos.Extract(File.ReadAllBytes(images[0].Location.Path), "photo.jpg");
         using var reference = FeatureStore.Open(folder.File("grid"));
         Assert.Equal(reference.Read(images[0].Id).Boxes, photo.Boxes);
+
+        // Indexing a store made otherwise than the model's training photos is noted, the matching one is not.
+        var model = Directory.CreateDirectory(folder.File("model")).FullName;
+        new ImagePreprocessing { Regions = reference.Manifest.Regions! }.WriteTo(model);
+        Assert.Null(InterBert.Workflows.IndexJob.RegionsNote(new InterBert.Workflows.IndexJobOptions { Weights = model, Features = folder.File("grid") }));
+        Assert.Contains("features --grid-always", InterBert.Workflows.IndexJob.RegionsNote(new InterBert.Workflows.IndexJobOptions { Weights = model, Features = folder.File("plain") }));
     }
 
     [Fact]
