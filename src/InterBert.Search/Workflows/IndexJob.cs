@@ -59,8 +59,7 @@ public static class IndexJob
         if (options.Features is not { } features || !File.Exists(Path.Combine(features, FeatureStore.ManifestFile))) return null;
         var modelFolder = Directory.Exists(options.Weights) ? options.Weights : Path.GetDirectoryName(Path.GetFullPath(options.Weights))!;
         var trained = ImagePreprocessing.ReadFrom(modelFolder)?.Regions;
-        using var store = FeatureStore.Open(features);
-        if (trained is null || store.Manifest.Regions is not { } stored || trained.GridAlways == stored.GridAlways) return null;
+        if (trained is null || FeatureStore.ReadManifest(features).Regions is not { } stored || trained.GridAlways == stored.GridAlways) return null;
         return $"index: note: {options.Weights} was trained on regions {(trained.GridAlways ? "with" : "without")} a grid in every photo, {features} holds them {(stored.GridAlways ? "with" : "without")} it; " +
             $"extract the photos as the model's were (features {(trained.GridAlways ? "--grid-always" : "without --grid-always")}) for its best ranking";
     }

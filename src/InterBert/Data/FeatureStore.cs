@@ -38,6 +38,23 @@ public sealed class FeatureStore : IDisposable
     /// <summary>Opens a store; a missing or corrupt file gives an error naming it.</summary>
     public static FeatureStore Open(string folder)
     {
+        var store = new FeatureStore(folder, ReadManifest(folder));
+        try
+        {
+            foreach (var indexPath in Directory.GetFiles(folder, "shard-*.index.json").Order())
+                store.AddShard(indexPath);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+        return store;
+    }
+
+    /// <summary>A store's description alone, without reading its shards; a missing or corrupt file gives an error naming it.</summary>
+    public static FeatureStoreManifest ReadManifest(string folder)
+    {
         var manifestPath = Path.Combine(folder, ManifestFile);
         if (!File.Exists(manifestPath)) throw new InterBertException($"{folder}: not a feature store (no {ManifestFile})");
         FeatureStoreManifest manifest;
@@ -51,18 +68,7 @@ public sealed class FeatureStore : IDisposable
         }
         if (manifest.Format != "interbert-features" || manifest.FeatureSize <= 0 || manifest.DType is not ("float16" or "float32"))
             throw new InterBertException($"{manifestPath}: not an interbert feature store description");
-        var store = new FeatureStore(folder, manifest);
-        try
-        {
-            foreach (var indexPath in Directory.GetFiles(folder, "shard-*.index.json").Order())
-                store.AddShard(indexPath);
-        }
-        catch
-        {
-            store.Dispose();
-            throw;
-        }
-        return store;
+        return manifest;
     }
 
     private void AddShard(string indexPath)
