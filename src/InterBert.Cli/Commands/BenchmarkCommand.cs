@@ -49,6 +49,11 @@ public static class BenchmarkCommand
             Description = "every photo's regions: the whole photo, its YOLOX boxes and a 3x3 grid of cells (features --grid-always; a store of its own, features-grid/); false: the grid only where nothing is detected (features/, the recipe before it)",
             DefaultValueFactory = _ => true,
         };
+        var inputSize = new Option<int>("--input-size")
+        {
+            Description = "side in pixels each photo is resized to for ResNet-18 (features --input-size; other than 224, a store of its own, features-grid-SIZE/)",
+            DefaultValueFactory = _ => InterBert.Data.RegionSource.DefaultInputSize,
+        };
         var maskMismatched = new Option<bool>("--mask-mismatched-regions")
         {
             Description = "pretraining hides the regions of the pairs with a wrong caption as of the matched ones (pretrain --mask-mismatched-regions), so that matching cannot answer from a hidden region alone; false: matched pairs' only (the paper's, the recipe before it)",
@@ -58,7 +63,7 @@ public static class BenchmarkCommand
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning (and without pretraining with --baseline), two-stage test evaluation, index, relevance calibration, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, gridAlways, maskMismatched, baseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, gridAlways, inputSize, maskMismatched, baseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -73,6 +78,7 @@ public static class BenchmarkCommand
                 PretrainSimilarityNegatives = parse.GetValue(pretrainNegatives) == "similarity",
                 Baseline = parse.GetValue(baseline),
                 GridAlways = parse.GetValue(gridAlways),
+                InputSize = parse.GetValue(inputSize),
                 MaskMismatchedRegions = parse.GetValue(maskMismatched),
                 Precision = CommandLine.Precision(parse, precisionOption),
                 Threads = parse.GetValue(CommandLine.ThreadsOption),

@@ -21,6 +21,11 @@ public static class FeaturesCommand
         {
             Description = "add a 3x3 grid of cells after the detector boxes in every image, not only where nothing is detected: the scene around the objects, as regions the cross-modal layers attend to",
         };
+        var inputSize = new Option<int>("--input-size")
+        {
+            Description = "side in pixels each photo is resized to for ResNet-18 (a multiple of 32): 448 gives a 14 x 14 map, so that a small box has more than a cell or two to pool from; 224 is the network's own",
+            DefaultValueFactory = _ => ResNetFeatureExtractor.InputSize,
+        };
         var fp16 = new Option<bool>("--fp16") { Description = "store features as float16 (half the disk)" };
         var skipBad = new Option<bool>("--skip-bad") { Description = "skip and count bad images or entries instead of stopping" };
         var shardSize = new Option<int>("--shard-size") { Description = "images per shard", DefaultValueFactory = _ => 256 };
@@ -34,7 +39,7 @@ public static class FeaturesCommand
         };
         var command = new Command("features", "Extract region features from raw images into a feature store")
         {
-            dataset, images, tsv, output, boxes, detector, maxRegions, gridAlways, fp16, skipBad, shardSize, layer3Maps, model,
+            dataset, images, tsv, output, boxes, detector, maxRegions, gridAlways, inputSize, fp16, skipBad, shardSize, layer3Maps, model,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -46,6 +51,8 @@ public static class FeaturesCommand
                 throw new ArgumentException("--layer3-maps stores each image's whole map: --boxes, --detector and --from-tsv do not apply");
             if (parse.GetValue(gridAlways) && (maps || parse.GetValue(tsv) is not null))
                 throw new ArgumentException("--grid-always adds cells to extracted regions: not with --layer3-maps or --from-tsv");
+            if (parse.GetValue(inputSize) != ResNetFeatureExtractor.InputSize && (maps || parse.GetValue(tsv) is not null))
+                throw new ArgumentException("--input-size resizes the photos of extracted regions: not with --layer3-maps (whose maps are 224's) or --from-tsv");
             if (parse.GetValue(model) is not null && (maps || parse.GetValue(tsv) is not null))
                 throw new ArgumentException("--model computes region features with a model's CNN stage: not with --layer3-maps or --from-tsv");
             if (parse.GetValue(tsv) is { } tsvPath)
@@ -66,7 +73,8 @@ public static class FeaturesCommand
             var givenBoxes = parse.GetValue(boxes) is { } boxesPath ? RegionBoxFile.Read(boxesPath) : null;
             var threads = parse.GetValue(CommandLine.ThreadsOption);
             using var stageModel = parse.GetValue(model) is { } modelPath ? InterBert.Workflows.ModelLoading.LoadStageModel(modelPath) : null;
-            using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), parse.GetValue(maxRegions), threads, stage: stageModel, parallelImages: true, gridAlways: parse.GetValue(gridAlways));
+            using var extractor = RegionFeatureExtractor.Open(parse.GetValue(detector), parse.GetValue(maxRegions), threads, stage: stageModel, parallelImages: true, gridAlways: parse.GetValue(gridAlways),
+                inputSize: parse.GetValue(inputSize));
             var result = ProgressDisplay.Run("features", (progress, cancel) => FeatureExtractionJob.Run(
                 list, extractor, givenBoxes, store, parse.GetValue(fp16), parse.GetValue(skipBad), parse.GetValue(shardSize),
                 new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new ProgressDisplay.Update(p.Done, p.Total, $"stored {p.Stored}, skipped {p.Skipped}"))), cancel,

@@ -49,7 +49,8 @@ public sealed class Flickr8kRecipe
         if (options.Language != "en" && !File.Exists(chinese)) throw new InterBertException($"{chinese}: Flickr8K-CN's caption file not found (--lang {options.Language} reads it from the Flickr8k folder)");
         if (options.Language != "zh" && FlickrTokenReader.CaptionFileIn(options.DataFolder) is null)
             throw new InterBertException($"{options.DataFolder}: no Flickr8k.token.txt (lay the dataset out as distributed: captions, split files, Flicker8k_Dataset/)");
-        OutputFolder.Claim(options.OutputFolder, "the Flickr8k recipe's working folder", "en/" + StageCache.FileName, "zh/" + StageCache.FileName, "en+zh/" + StageCache.FileName, "features/" + Data.FeatureStore.ManifestFile, "features-grid/" + Data.FeatureStore.ManifestFile);
+        OutputFolder.Claim(options.OutputFolder, "the Flickr8k recipe's working folder", "en/" + StageCache.FileName, "zh/" + StageCache.FileName, "en+zh/" + StageCache.FileName, "features/" + Data.FeatureStore.ManifestFile, "features-grid/" + Data.FeatureStore.ManifestFile,
+            Path.GetFileName(Features) + "/" + Data.FeatureStore.ManifestFile);
         OutputFolder.Claim(Path.Combine(options.OutputFolder, options.Language), "the Flickr8k recipe's working folder", StageCache.FileName);
         folder = Directory.CreateDirectory(VariantFolder(options) ?? Path.Combine(options.OutputFolder, options.Language)).FullName;
         // An ablation row: features, init, [pretrain, zero-shot,] fine-tune, evaluate.
@@ -75,7 +76,8 @@ public sealed class Flickr8kRecipe
     public IReadOnlyList<(string Suffix, string Path)> EvaluationDatasets { get; }
 
     /// <summary>The region features of all photos (shared by both languages).</summary>
-    public string Features => Path.Combine(options.OutputFolder, options.GridAlways ? "features-grid" : "features");
+    public string Features => Path.Combine(options.OutputFolder, (options.GridAlways ? "features-grid" : "features") +
+        (options.InputSize != Data.RegionSource.DefaultInputSize ? $"-{options.InputSize}" : ""));
 
     /// <summary>The search index of the test photos, built with the model fine-tuned after pretraining.</summary>
     public string IndexFolder => Path.Combine(folder, "index");
@@ -93,7 +95,7 @@ public sealed class Flickr8kRecipe
     public bool Run(CancellationToken cancel = default)
     {
         var features = options.Fingerprint("features");
-        if (!Stage("features", $"region features of the 8,000 photos (ResNet-18, YOLOX boxes{(options.GridAlways ? " and a 3x3 grid" : "")})", features, null, ExtractFeatures, cancel)) return false;
+        if (!Stage("features", $"region features of the 8,000 photos (ResNet-18{(options.InputSize != Data.RegionSource.DefaultInputSize ? $" at {options.InputSize} pixels" : "")}, YOLOX boxes{(options.GridAlways ? " and a 3x3 grid" : "")})", features, null, ExtractFeatures, cancel)) return false;
         var init = features + "|" + options.Fingerprint("init");
         if (!Stage("init", options.Language == "en" ? "initial weights from MiniLM"
             : options.Language == "en+zh" ? "MiniLM's weights and vocabulary, extended by the characters of the Chinese training captions"
@@ -169,7 +171,7 @@ public sealed class Flickr8kRecipe
             if (images.All(i => existing.Contains(i.Id))) return true;
         }
         var detector = options.DetectorPath ?? throw new InterBertException("the features stage needs the YOLOX detector (--detector yolox_nano.onnx)");
-        using var extractor = RegionFeatureExtractor.Open(detector, options.MaxRegions, options.Threads, parallelImages: true, gridAlways: options.GridAlways);
+        using var extractor = RegionFeatureExtractor.Open(detector, options.MaxRegions, options.Threads, parallelImages: true, gridAlways: options.GridAlways, inputSize: options.InputSize);
         var result = FeatureExtractionJob.Run(images, extractor, null, Features, float16: false, skipBad: false, progress: new Progress<FeatureExtractionJob.Progress>(
             p => progress.Report(new WorkflowProgress(p.Done, p.Total, "photos"))), cancel: cancel);
         return !result.Cancelled;

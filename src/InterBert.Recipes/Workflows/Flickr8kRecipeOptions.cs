@@ -34,6 +34,11 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     /// store of its own (<c>features-grid/</c>) beside the detector-only one.
     /// </summary>
     public bool GridAlways { get; init; }
+    /// <summary>
+    /// Side in pixels each photo is resized to for ResNet-18 (<c>features --input-size</c>); other than 224, the store
+    /// is a folder of its own (<c>features-448/</c>, <c>features-grid-448/</c>).
+    /// </summary>
+    public int InputSize { get; init; } = Data.RegionSource.DefaultInputSize;
     /// <summary>Arithmetic of training, evaluation and indexing.</summary>
     public Precision Precision { get; init; } = Precision.Bf16;
     /// <summary>CPU threads for ONNX Runtime (feature extraction).</summary>
@@ -124,7 +129,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     /// <summary>A stable text of the settings a stage depends on, for deciding whether its results can be reused.</summary>
     public string Fingerprint(string stage) => FormattableString.Invariant(stage switch
     {
-        "features" => (FormattableString)$"features v1 max-regions={MaxRegions}{(GridAlways ? " grid-always" : "")}",
+        "features" => (FormattableString)$"features v1 max-regions={MaxRegions}{(GridAlways ? " grid-always" : "")}{(InputSize != Data.RegionSource.DefaultInputSize ? $" input-size={InputSize}" : "")}",
         "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "en" ? 0 : ChineseVocabularySize)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}{(Variant is { ChangesShape: true } v ? " shape=" + v.Fingerprint : "")}{(GeometryBias ? " geometry-bias" : "")}{(LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "")}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}{(Variant is { } variant && variant != PretrainingVariant.Full ? " " + variant.Fingerprint : "")}{(PretrainSimilarityNegatives ? " negatives=similarity" : "")}{(MaskMismatchedRegions ? " mask-mismatched-regions" : "")}",
         "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}{(ContrastiveBatch > FinetuneBatch ? $" contrastive-batch={ContrastiveBatch}" : "")}",

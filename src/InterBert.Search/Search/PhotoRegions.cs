@@ -27,11 +27,12 @@ internal sealed class PhotoRegions : IDisposable
             MaxRegions = maxRegions ?? preprocessing?.Regions.MaxRegions ?? 36,
             GridSize = preprocessing?.Regions.GridSize ?? 3,
             GridAlways = preprocessing?.Regions.GridAlways ?? false,
+            InputSize = preprocessing?.Regions.InputSize ?? 0,
             Detector = detector is not null ? Path.GetFullPath(detector) : preprocessing?.Regions.Detector,
         };
         Func<string?> resolveDetector = detector is not null ? () => Source.Detector : () => preprocessing?.ResolveDetector(modelFolder);
         roundToHalf = preprocessing?.FeatureDType == "float16";
-        extractor = new Lazy<RegionFeatureExtractor>(() => RegionFeatureExtractor.Open(resolveDetector(), Source.MaxRegions, threads, Source.GridSize, stage, gridAlways: Source.GridAlways),
+        extractor = new Lazy<RegionFeatureExtractor>(() => RegionFeatureExtractor.Open(resolveDetector(), Source.MaxRegions, threads, Source.GridSize, stage, gridAlways: Source.GridAlways, inputSize: Source.Side),
             LazyThreadSafetyMode.ExecutionAndPublication);
     }
 

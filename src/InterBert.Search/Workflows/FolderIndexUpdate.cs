@@ -146,7 +146,8 @@ public static class FolderIndexUpdate
         {
             // Features computed by a model's own CNN stage are extended by the same stage: the index's model.
             using var stageModel = visualStage is null ? null : ModelLoading.LoadStageModel(options.Weights, options.Precision, visualStage);
-            using var extractor = RegionFeatureExtractor.Open(preprocessing.ResolveDetector(storeFolder), preprocessing.Regions.MaxRegions, 0, preprocessing.Regions.GridSize, stageModel, parallelImages: true, gridAlways: preprocessing.Regions.GridAlways);
+            using var extractor = RegionFeatureExtractor.Open(preprocessing.ResolveDetector(storeFolder), preprocessing.Regions.MaxRegions, 0, preprocessing.Regions.GridSize, stageModel, parallelImages: true, gridAlways: preprocessing.Regions.GridAlways,
+                inputSize: preprocessing.Regions.Side);
             var extracted = host.RunStage("features", (progress, stop) => FeatureExtractionJob.Run(extract, extractor, null, storeFolder, dtype == "float16", options.SkipBad,
                 progress: new Progress<FeatureExtractionJob.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, $"photos, {p.Skipped} skipped"))),
                 cancel: stop, replace: replace), cancel);

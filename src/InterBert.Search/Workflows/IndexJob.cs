@@ -51,17 +51,23 @@ public static class IndexJob
 
     /// <summary>
     /// A note when the model learnt on regions made otherwise than the store's: the grid's cells in every photo or only
-    /// where nothing was detected (<c>features --grid-always</c>). The model still ranks, less well than on regions like
-    /// its training's; null when they agree or either does not say.
+    /// where nothing was detected (<c>features --grid-always</c>), or photos resized to another side (<c>features
+    /// --input-size</c>). The model still ranks, less well than on regions like its training's; null when they agree or
+    /// either does not say.
     /// </summary>
     internal static string? RegionsNote(IndexJobOptions options)
     {
         if (options.Features is not { } features || !File.Exists(Path.Combine(features, FeatureStore.ManifestFile))) return null;
         var modelFolder = Directory.Exists(options.Weights) ? options.Weights : Path.GetDirectoryName(Path.GetFullPath(options.Weights))!;
         var trained = ImagePreprocessing.ReadFrom(modelFolder)?.Regions;
-        if (trained is null || FeatureStore.ReadManifest(features).Regions is not { } stored || trained.GridAlways == stored.GridAlways) return null;
-        return $"index: note: {options.Weights} was trained on regions {(trained.GridAlways ? "with" : "without")} a grid in every photo, {features} holds them {(stored.GridAlways ? "with" : "without")} it; " +
-            $"extract the photos as the model's were (features {(trained.GridAlways ? "--grid-always" : "without --grid-always")}) for its best ranking";
+        if (trained is null || FeatureStore.ReadManifest(features).Regions is not { } stored) return null;
+        var differences = new List<string>();
+        if (trained.GridAlways != stored.GridAlways)
+            differences.Add($"{(trained.GridAlways ? "with" : "without")} a grid in every photo (the store {(stored.GridAlways ? "with" : "without")}; features {(trained.GridAlways ? "--grid-always" : "without --grid-always")})");
+        if (trained.Side != stored.Side)
+            differences.Add($"photos resized to {trained.Side} pixels (the store's to {stored.Side}; features --input-size {trained.Side})");
+        if (differences.Count == 0) return null;
+        return $"index: note: {options.Weights} was trained on regions {string.Join(" and ", differences)}: extract {features}'s photos as the model's were for its best ranking";
     }
 
     /// <summary>Builds (or continues) the index, reporting images done; the recipes run it as one of their stages.</summary>

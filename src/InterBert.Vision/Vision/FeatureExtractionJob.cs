@@ -29,6 +29,8 @@ public static class FeatureExtractionJob
         int shardSize = 256, IProgress<Progress>? progress = null, CancellationToken cancel = default, IReadOnlySet<string>? replace = null,
         bool layer3Maps = false)
     {
+        if (layer3Maps && extractor.InputSize != ResNetFeatureExtractor.InputSize)
+            throw new InterBertException($"input size {extractor.InputSize}: layer3 maps are stored for 224-pixel photos, the size a model's CNN stage trains on");
         // Given boxes with categories of their own set the classes; otherwise they are the detector's 80 COCO ones.
         var classNames = boxes is null ? null : RegionBoxFile.ClassNames(boxes);
         var manifest = layer3Maps

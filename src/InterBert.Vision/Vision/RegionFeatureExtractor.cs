@@ -22,9 +22,14 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// small networks ONNX Runtime gains nearly nothing from a second thread, while one image per core ran 2.75 times as
     /// fast on 2 cores (`bench features`).
     /// </summary>
-    /// With <paramref name="gridAlways"/>, every image without given boxes gets the grid after its detector boxes (<see cref="GridAlways"/>).
-    public static RegionFeatureExtractor Open(string? detectorPath, int maxRegions, int threads, int gridSize = 3, InterBertBackbone? stage = null, bool parallelImages = false, bool gridAlways = false)
+    /// With <paramref name="gridAlways"/>, every image without given boxes gets the grid after its detector boxes (<see cref="GridAlways"/>);
+    /// <paramref name="inputSize"/> is the side photos are resized to for the CNN (<see cref="ResNetFeatureExtractor.Size"/>).
+    public static RegionFeatureExtractor Open(string? detectorPath, int maxRegions, int threads, int gridSize = 3, InterBertBackbone? stage = null, bool parallelImages = false, bool gridAlways = false,
+        int inputSize = ResNetFeatureExtractor.InputSize)
     {
+        ResNetFeatureExtractor.CheckSize(inputSize);
+        if (stage?.HasVisualStage == true && inputSize != ResNetFeatureExtractor.InputSize)
+            throw new InterBertException($"input size {inputSize}: a model's own CNN stage was trained on maps of 224-pixel photos; extract its store at 224");
         var cores = threads > 0 ? threads : Environment.ProcessorCount;
         // A model's own stage is one module: its images go through it one at a time.
         var workers = parallelImages && stage?.HasVisualStage != true ? Math.Clamp(cores, 1, MaxWorkers) : 1;
@@ -32,7 +37,7 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
         var opened = new List<RegionFeatureExtractor>();
         try
         {
-            for (var w = 0; w < workers; w++) opened.Add(OpenOne(detectorPath, maxRegions, threadsEach, gridSize, stage, gridAlways));
+            for (var w = 0; w < workers; w++) opened.Add(OpenOne(detectorPath, maxRegions, threadsEach, gridSize, stage, gridAlways, inputSize));
             opened[0].siblings = opened.Skip(1).ToList();
             return opened[0];
         }
@@ -46,9 +51,9 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// <summary>Most copies of the networks <see cref="Open"/> makes for parallel images (each holds both networks, about 100 MB).</summary>
     public const int MaxWorkers = 8;
 
-    private static RegionFeatureExtractor OpenOne(string? detectorPath, int maxRegions, int threads, int gridSize, InterBertBackbone? stage, bool gridAlways)
+    private static RegionFeatureExtractor OpenOne(string? detectorPath, int maxRegions, int threads, int gridSize, InterBertBackbone? stage, bool gridAlways, int inputSize)
     {
-        var network = new ResNetFeatureExtractor(threads: threads);
+        var network = new ResNetFeatureExtractor(threads: threads, size: inputSize);
         YoloxDetector? boxes = null;
         try
         {
@@ -103,6 +108,9 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// </summary>
     public bool GridAlways { get; init; }
 
+    /// <summary>Side in pixels each photo is resized to for the CNN (<see cref="ResNetFeatureExtractor.Size"/>).</summary>
+    public int InputSize => network.Size;
+
     /// <summary>Number of classes of the stored distributions (the 80 COCO categories).</summary>
     public static int ClassCount => CocoCategories.Names.Count;
 
@@ -111,12 +119,13 @@ public sealed class RegionFeatureExtractor(ResNetFeatureExtractor network, Yolox
     /// as this run was configured (given boxes only when a boxes file was given).
     /// </summary>
     public string Describe(bool givenBoxes) =>
-        $"ResNet-18 (Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1) 224x224, RoI align 7x7; regions: the whole image, then " +
+        $"ResNet-18 (Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1) {network.Size}x{network.Size}, RoI align 7x7; regions: the whole image, then " +
         string.Join(", else ", new[] { givenBoxes ? "given boxes" : null, detector is null ? null : "YOLOX detector boxes" + (GridAlways ? $" and a {GridSize}x{GridSize} grid" : ""), $"a {GridSize}x{GridSize} grid" }.OfType<string>()) +
         $"; at most {MaxRegions}" + (Stage is null ? "" : $"; last stage: a model's own fine-tuned {ResNetStage.Name} ({Stage.VisualStageFingerprint()})");
 
     /// <summary>The structured form of <see cref="Describe"/>, recorded in the store so that new photos can be extracted alike.</summary>
-    public RegionSource Source(bool givenBoxes) => new() { MaxRegions = MaxRegions, GridSize = GridSize, GridAlways = GridAlways, Detector = detector?.ModelPath, GivenBoxes = givenBoxes };
+    public RegionSource Source(bool givenBoxes) => new() { MaxRegions = MaxRegions, GridSize = GridSize, GridAlways = GridAlways, Detector = detector?.ModelPath, GivenBoxes = givenBoxes,
+        InputSize = network.Size == ResNetFeatureExtractor.InputSize ? 0 : network.Size };
 
     /// <summary>Extracts the regions of one encoded image.</summary>
     public ImageRegions Extract(string id, byte[] encoded, string source, IReadOnlyList<RegionBox>? givenBoxes)

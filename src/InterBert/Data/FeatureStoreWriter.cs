@@ -59,6 +59,8 @@ public sealed class FeatureStoreWriter : IDisposable
                 throw new InterBertException($"{manifestPath}: the store's features were computed by {Stage(m.VisualStage)}; cannot add features computed by {Stage(manifest.VisualStage)}");
             if ((m.Regions?.GridAlways ?? false) != (manifest.Regions?.GridAlways ?? false))
                 throw new InterBertException($"{manifestPath}: the store's regions were extracted {GridKind(m.Regions)}; cannot add regions extracted {GridKind(manifest.Regions)} (features --grid-always must match the store)");
+            if ((m.Regions?.Side ?? RegionSource.DefaultInputSize) != (manifest.Regions?.Side ?? RegionSource.DefaultInputSize))
+                throw new InterBertException($"{manifestPath}: the store's photos were resized to {m.Regions?.Side ?? RegionSource.DefaultInputSize} pixels a side; cannot add photos resized to {manifest.Regions?.Side ?? RegionSource.DefaultInputSize} (features --input-size must match the store)");
             return (m, existing.Ids.ToHashSet());
         }
         AtomicFile.WriteAllText(manifestPath, JsonSerializer.Serialize(manifest, FeatureStoreManifest.Json));

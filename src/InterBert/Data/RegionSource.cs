@@ -14,6 +14,15 @@ public sealed record RegionSource
     [JsonPropertyName("grid_size")] public int GridSize { get; init; } = 3;
     /// <summary>Whether the grid's cells follow the detector boxes in every image, not only where nothing was detected (<c>features --grid-always</c>).</summary>
     [JsonPropertyName("grid_always")] public bool GridAlways { get; init; }
+    /// <summary>
+    /// Side of the square the photos were resized to before the CNN (<c>features --input-size</c>); 0 in stores written
+    /// before the option, which were all extracted at 224 (<see cref="Side"/>).
+    /// </summary>
+    [JsonPropertyName("input_size")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int InputSize { get; init; }
+    /// <summary>The side the photos were resized to: <see cref="InputSize"/>, or 224 where the store does not say.</summary>
+    [JsonIgnore] public int Side => InputSize > 0 ? InputSize : DefaultInputSize;
+    /// <summary>The CNN's own input side, the one every store was extracted at before <see cref="InputSize"/> existed.</summary>
+    public const int DefaultInputSize = 224;
     /// <summary>The YOLOX ONNX model that boxed images without given boxes (absolute path), or null: none.</summary>
     [JsonPropertyName("detector")] public string? Detector { get; init; }
     /// <summary>Whether a boxes file gave the boxes of the images it lists (a new photo has none: it takes the detector or the grid).</summary>

@@ -217,6 +217,63 @@ public class FeatureExtractionTests
     }
 
     [Fact]
+    public void ALargerInputSizeGivesFinerMapsAndStoresKeepTheirSize()
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var folder = new TempFolder();
+        Assert.Contains("multiple of 32", Assert.Throws<InterBertException>(() => new ResNetFeatureExtractor(size: 300)).Message);
+
+        // At 448 the graph, freed of its 224-pixel shapes, gives a 14 x 14 map; the converted network (its own execution of
+        // the same graph, in TorchSharp) computes the same map from the same pixels.
+        using var large = new ResNetFeatureExtractor(size: 448);
+        using var image = new ImageDecoder().Decode(SharedData.Path("data", "coco-sample", "images", "000000000790.jpg"));
+        var pixels = image.ToPlanar(448, 448, 448, 448, bgr: false);
+        var map = large.FeatureMap(pixels);
+        Assert.Equal([512L, 14, 14], map.shape);
+        using (var network = TrainableResNet18.FromPackagedGraphs())
+        using (TorchSharp.torch.no_grad())
+        {
+            network.eval();
+            var converted = network.call(TorchSharp.torch.tensor(pixels, [1, 3, 448, 448])).squeeze(0);
+            Assert.True(converted.sub(map).abs().max().item<float>() <= 1e-3f * map.abs().max().item<float>());
+        }
+        // Not the 224 map in disguise: upsampled, that one differs from it by far more than rounding.
+        var small = Network.Value.FeatureMap(image);
+        var upsampled = TorchSharp.torch.nn.functional.interpolate(small.unsqueeze(0), [14, 14], mode: TorchSharp.torch.InterpolationMode.Bilinear).squeeze(0);
+        Assert.True(upsampled.sub(map).abs().mean().item<float>() > 0.1f * map.abs().mean().item<float>());
+
+        // A store records the size; the whole-image region is the 448 map's average; it is extended only at its size.
+        var images = DatasetReader.Read(SharedData.CocoDataset).Select(i => (i.Id, i.Location)).Take(3).ToList();
+        using (var extractor = RegionFeatureExtractor.Open(null, 36, threads: 1, inputSize: 448))
+            FeatureExtractionJob.Run(images, extractor, null, folder.File("448"), float16: false, skipBad: false);
+        using (var store = FeatureStore.Open(folder.File("448")))
+        {
+            Assert.Equal(448, store.Manifest.Regions!.InputSize);
+            Assert.Contains("448x448", store.Manifest.Extractor);
+            var first = store.Read(images[0].Id);
+            using var decoded = new ImageDecoder().Decode(images[0].Location.Path);
+            var average = large.FeatureMap(decoded).mean([1, 2]).data<float>().ToArray();
+            Assert.True(average.Zip(first.Features[..512]).Max(p => Math.Abs(p.First - p.Second)) <= 1e-3f * average.Max(Math.Abs));
+        }
+        using (var plain = RegionFeatureExtractor.Open(null, 36, threads: 1))
+        {
+            var refused = Assert.Throws<InterBertException>(() => FeatureExtractionJob.Run(
+                DatasetReader.Read(SharedData.CocoDataset).Select(i => (i.Id, i.Location)).Skip(3).Take(1).ToList(), plain, null, folder.File("448"), float16: false, skipBad: false));
+            Assert.Contains("--input-size", refused.Message);
+        }
+
+        // A photo searched against a model whose store was extracted at 448 is extracted at 448.
+        using var reference = FeatureStore.Open(folder.File("448"));
+        using var photos = new InterBert.Search.PhotoRegions(new ImagePreprocessing { Regions = reference.Manifest.Regions! }, folder.Path);
+        Assert.Equal(reference.Read(images[0].Id).Features, photos.Extract(File.ReadAllBytes(images[0].Location.Path), "photo.jpg").Features);
+
+        // Indexing a 448 store with a model trained at 224 is noted.
+        var model = Directory.CreateDirectory(folder.File("model")).FullName;
+        new ImagePreprocessing { Regions = reference.Manifest.Regions! with { InputSize = 0 } }.WriteTo(model);
+        Assert.Contains("--input-size 224", InterBert.Workflows.IndexJob.RegionsNote(new InterBert.Workflows.IndexJobOptions { Weights = model, Features = folder.File("448") }));
+    }
+
+    [Fact]
     public void ParallelImagesStopAtTheBadImageInInputOrderOrSkipIt()
     {
         using var folder = new TempFolder();
