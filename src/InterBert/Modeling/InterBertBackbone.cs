@@ -96,6 +96,15 @@ public class InterBertBackbone : nn.Module
         return AutocastScope.Widen(RoiAlign.Pool(visualStage.call(maps), grids));
     }
 
+    /// <summary>
+    /// The joint pass's key of a single-stream layer's weight (<c>encoder.layer.i.*</c> → <c>encoder.joint_layer.i.*</c>),
+    /// or null for any other key: what an untied interaction copies its layers from.
+    /// </summary>
+    public string? JointKeyOf(string key) =>
+        key.StartsWith("encoder.layer.", StringComparison.Ordinal) && int.Parse(key.Split('.')[2], System.Globalization.CultureInfo.InvariantCulture) < Config.NumHiddenLayers
+            ? "encoder." + InterBertEncoder.JointLayerName + key["encoder.layer".Length..]
+            : null;
+
     /// <summary>The region embeddings (appearance and box of each region).</summary>
     public ImageEmbeddings RegionEmbeddings => vEmbeddings;
 
@@ -153,7 +162,7 @@ public class InterBertBackbone : nn.Module
                 var textLength = joint.shape[1] - imageLength;
                 jointAttention = jointAttention.Plus(nn.functional.pad(bias, [0, textLength, 0, textLength]));
             }
-            joint = encoder.Interact(joint, jointAttention);
+            joint = encoder.Interact(joint, jointAttention, joint: true);
             imageHidden = joint.narrow(1, 0, imageLength);
             textHidden = joint.narrow(1, imageLength, joint.shape[1] - imageLength);
         }
@@ -191,7 +200,8 @@ public class InterBertBackbone : nn.Module
     /// <summary>Which part of the model a parameter belongs to: "text", "image" or "heads".</summary>
     public static string PartOf(string parameterName) => parameterName switch
     {
-        _ when parameterName.StartsWith("embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.layer.", StringComparison.Ordinal) => "text",
+        _ when parameterName.StartsWith("embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.layer.", StringComparison.Ordinal)
+            || parameterName.StartsWith("encoder." + InterBertEncoder.JointLayerName + ".", StringComparison.Ordinal) => "text",
         _ when parameterName.StartsWith("v_embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.v_layer.", StringComparison.Ordinal)
             || parameterName.StartsWith("geometry_bias.", StringComparison.Ordinal) || parameterName.StartsWith("v_geometry_bias.", StringComparison.Ordinal)
             || IsVisualStageKey(parameterName) => "image",

@@ -76,6 +76,15 @@ public sealed record InterBertConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int VLocationFrequencies { get; init; }
     /// <summary>
+    /// Whether the joint pass over [image ; text] runs its own copy of the single-stream layers (<c>encoder.joint_layer.*</c>)
+    /// while a text-only or image-only pass (the vectors of search's first stage) keeps <c>encoder.layer.0 .. n-1</c>.
+    /// Tied (the paper's, and the default), one set of layers serves the unimodal vectors, which the contrastive loss
+    /// trains, and the cross-modal interaction, which the ranking and matching losses train.
+    /// </summary>
+    [JsonPropertyName("untied_interaction")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool UntiedInteraction { get; init; }
+    /// <summary>
     /// Weight of the region head's judgement in every pair score (<see cref="InterBertModel.PairScores"/>): the score
     /// plus this times <see cref="InterBertModel.GroundedLikelihood"/>, how well the caption explains the regions'
     /// classes with every region's features hidden. 0 (the paper's score alone) unless a recipe that trains the region

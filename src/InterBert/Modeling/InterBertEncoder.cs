@@ -12,6 +12,7 @@ public sealed class InterBertEncoder : nn.Module
 {
     private readonly ModuleList<BertLayer> layer;
     private readonly ModuleList<BertLayer> vLayer;
+    private readonly ModuleList<BertLayer>? jointLayer;
     private readonly int singleStreamLayers;
 
     /// <summary>Creates the encoder of a configuration.</summary>
@@ -24,12 +25,24 @@ public sealed class InterBertEncoder : nn.Module
         vLayer = nn.ModuleList(Enumerable.Range(0, config.VNumHiddenLayers).Select(_ => new BertLayer(imageShape)).ToArray());
         register_module("layer", layer);
         register_module("v_layer", vLayer);
+        if (config.UntiedInteraction)
+        {
+            jointLayer = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(textShape)).ToArray());
+            register_module(JointLayerName, jointLayer);
+        }
     }
 
-    /// <summary>Runs the single-stream interaction layers over a sequence (joint, or one modality alone).</summary>
-    public Tensor Interact(Tensor hidden, Tensor additiveMask)
+    /// <summary>Name (under <c>encoder.</c>) of the joint pass's own single-stream layers when the interaction is untied (<see cref="InterBertConfig.UntiedInteraction"/>).</summary>
+    public const string JointLayerName = "joint_layer";
+
+    /// <summary>
+    /// Runs the single-stream interaction layers over a sequence: one modality alone, or, with <paramref name="joint"/>,
+    /// [image ; text] (through the joint pass's own copy when the interaction is untied).
+    /// </summary>
+    public Tensor Interact(Tensor hidden, Tensor additiveMask, bool joint = false)
     {
-        for (var i = 0; i < singleStreamLayers; i++) hidden = layer[i].call(hidden, additiveMask);
+        var layers = joint && jointLayer is not null ? jointLayer : layer;
+        for (var i = 0; i < singleStreamLayers; i++) hidden = layers[i].call(hidden, additiveMask);
         return hidden;
     }
 

@@ -51,6 +51,11 @@ public sealed record FineTuningJobOptions
     public int ContrastiveBatchSize { get; init; }
     /// <summary>Retrieval: the ranking loss on the score plus the scaled cosine held fixed, so the score learns to correct the first stage (needs <see cref="ContrastiveWeight"/>).</summary>
     public bool ResidualScore { get; init; }
+    /// <summary>
+    /// Retrieval: the joint pass gets its own copy of the single-stream layers (<see cref="Modeling.InterBertConfig.UntiedInteraction"/>),
+    /// so that the ranking loss trains the interaction and the contrastive loss the unimodal vectors, each on layers of its own.
+    /// </summary>
+    public bool UntieInteraction { get; init; }
     /// <summary>Retrieval, with <see cref="ContrastiveBatchSize"/>: the other captions' and photos' vectors without gradient (negatives only).</summary>
     public bool FixedContrastiveOthers { get; init; }
     /// <summary>

@@ -71,6 +71,38 @@ public static class ModelLoading
     }
 
     /// <summary>
+    /// The model with its interaction untied (<see cref="InterBertConfig.UntiedInteraction"/>): when its weights share
+    /// the single-stream layers between the unimodal and joint passes, a model whose joint pass starts from a copy of
+    /// them (the same function at first), the copies counting as pretrained where their originals do. Disposes
+    /// <paramref name="model"/> when it returns another; a model already untied is returned as it is.
+    /// </summary>
+    public static InterBertModel Untie(InterBertModel model, HashSet<string> pretrained)
+    {
+        if (model.Config.UntiedInteraction) return model;
+        var untied = new InterBertModel(model.Config with { UntiedInteraction = true }) { Precision = model.Precision };
+        try
+        {
+            using var noGrad = TorchSharp.torch.no_grad();
+            var source = model.state_dict();
+            var target = untied.state_dict();
+            foreach (var (key, value) in source)
+            {
+                target[key].copy_(value);
+                if (model.JointKeyOf(key) is not { } joint) continue;
+                target[joint].copy_(value);
+                if (pretrained.Contains(key)) pretrained.Add(joint);
+            }
+            model.Dispose();
+            return untied;
+        }
+        catch
+        {
+            untied.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// A model whose own fine-tuned CNN stage computes region features for a store (<c>features --model</c>, an update
     /// of such a store); refuses a model without a stage, or whose stage is not <paramref name="expectedStage"/> (the
     /// fingerprint a store records) when given, in one line.
