@@ -49,6 +49,10 @@ public static class BenchmarkCommand
             Description = "every photo's regions: the whole photo, its YOLOX boxes and a 3x3 grid of cells (features --grid-always; a store of its own, features-grid/); false: the grid only where nothing is detected (features/, the recipe before it)",
             DefaultValueFactory = _ => true,
         };
+        var untie = new Option<bool>("--untie-interaction")
+        {
+            Description = "the new model's joint pass over [image ; text] gets its own copy of the single-stream layers, from pretraining on (finetune --untie-interaction); the search vectors keep the originals",
+        };
         var inputSize = new Option<int>("--input-size")
         {
             Description = "side in pixels each photo is resized to for ResNet-18 (features --input-size; other than 224, a store of its own, features-grid-SIZE/)",
@@ -63,7 +67,7 @@ public static class BenchmarkCommand
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning (and without pretraining with --baseline), two-stage test evaluation, index, relevance calibration, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, gridAlways, inputSize, maskMismatched, baseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, gridAlways, inputSize, untie, maskMismatched, baseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -74,6 +78,7 @@ public static class BenchmarkCommand
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity",
                 ContrastiveBatch = parse.GetValue(contrastiveBatch),
                 GeometryBias = parse.GetValue(geometryBias),
+                UntieInteraction = parse.GetValue(untie),
                 LocationFrequencies = parse.GetValue(locationFrequencies),
                 PretrainSimilarityNegatives = parse.GetValue(pretrainNegatives) == "similarity",
                 Baseline = parse.GetValue(baseline),

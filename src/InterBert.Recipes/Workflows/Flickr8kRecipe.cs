@@ -180,7 +180,7 @@ public sealed class Flickr8kRecipe
     private bool Initialise(IProgress<WorkflowProgress> progress, CancellationToken cancel)
     {
         TorchSharp.torch.manual_seed(options.Seed);
-        var preset = InterBertConfig.FromPreset(options.Preset) with { MaxSeqLength = options.MaxTokens, GeometryAttentionBias = options.GeometryBias, VLocationFrequencies = options.LocationFrequencies };
+        var preset = InterBertConfig.FromPreset(options.Preset) with { MaxSeqLength = options.MaxTokens, GeometryAttentionBias = options.GeometryBias, UntiedInteraction = options.UntieInteraction, VLocationFrequencies = options.LocationFrequencies };
         // An ablation row may reshape the model (layers, a regression head); MiniLM's layers fill its text path either way.
         var config = options.Variant?.Shape(preset) ?? preset;
         if (options.Language == "en")

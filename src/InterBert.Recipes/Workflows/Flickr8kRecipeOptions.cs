@@ -86,6 +86,8 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public bool MaskMismatchedRegions { get; init; }
     /// <summary>Whether the new model gets the attention bias from region pair geometry (<see cref="Modeling.InterBertConfig.GeometryAttentionBias"/>).</summary>
     public bool GeometryBias { get; init; }
+    /// <summary>Whether the new model's joint pass has its own copy of the single-stream layers (<see cref="Modeling.InterBertConfig.UntiedInteraction"/>), from pretraining on.</summary>
+    public bool UntieInteraction { get; init; }
 
     /// <summary>Sine frequencies of the new model's box encoding (<see cref="Modeling.InterBertConfig.VLocationFrequencies"/>); 0, the paper's five numbers, by default.</summary>
     public int LocationFrequencies { get; init; }
@@ -130,7 +132,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public string Fingerprint(string stage) => FormattableString.Invariant(stage switch
     {
         "features" => (FormattableString)$"features v1 max-regions={MaxRegions}{(GridAlways ? " grid-always" : "")}{(InputSize != Data.RegionSource.DefaultInputSize ? $" input-size={InputSize}" : "")}",
-        "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "en" ? 0 : ChineseVocabularySize)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}{(Variant is { ChangesShape: true } v ? " shape=" + v.Fingerprint : "")}{(GeometryBias ? " geometry-bias" : "")}{(LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "")}",
+        "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "en" ? 0 : ChineseVocabularySize)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}{(Variant is { ChangesShape: true } v ? " shape=" + v.Fingerprint : "")}{(GeometryBias ? " geometry-bias" : "")}{(UntieInteraction ? " untied-interaction" : "")}{(LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "")}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}{(Variant is { } variant && variant != PretrainingVariant.Full ? " " + variant.Fingerprint : "")}{(PretrainSimilarityNegatives ? " negatives=similarity" : "")}{(MaskMismatchedRegions ? " mask-mismatched-regions" : "")}",
         "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}{(ContrastiveBatch > FinetuneBatch ? $" contrastive-batch={ContrastiveBatch}" : "")}",
         "evaluate" => (FormattableString)$"evaluate v2 precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",

@@ -45,13 +45,32 @@ public static class PretrainedInitializer
         var model = new InterBertModel(fitted);
         try
         {
-            return (model, ModelCheckpoint.LoadState(model, encoder.State, encoder.Source));
+            var report = ModelCheckpoint.LoadState(model, encoder.State, encoder.Source);
+            return (model, fitted.UntiedInteraction ? IntoJointLayers(model, report) : report);
         }
         catch
         {
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// An untied interaction's joint layers (<see cref="InterBertConfig.UntiedInteraction"/>) start as copies of the
+    /// single-stream layers the encoder filled, and count as filled from it.
+    /// </summary>
+    private static LoadReport IntoJointLayers(InterBertModel model, LoadReport report)
+    {
+        using var noGrad = TorchSharp.torch.no_grad();
+        var state = model.state_dict();
+        var copied = new List<string>();
+        foreach (var key in report.Used)
+        {
+            if (model.JointKeyOf(key) is not { } joint) continue;
+            state[joint].copy_(state[key]);
+            copied.Add(joint);
+        }
+        return report with { Used = [.. report.Used, .. copied], Missing = [.. report.Missing.Except(copied)] };
     }
 
     /// <summary>Creates a backbone alone (for a task with its own head, such as a text classifier) and loads the encoder into its text path.</summary>

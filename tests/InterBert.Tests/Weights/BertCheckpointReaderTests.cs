@@ -111,6 +111,35 @@ public class BertCheckpointReaderTests
     }
 
     [Fact]
+    public void AnUntiedInteractionStartsItsJointLayersFromTheEncodersLayers()
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        var config = TestInputs.TinyNoDropout with { UntiedInteraction = true };
+        var bert = BertState(64, config.HiddenSize, config.IntermediateSize, layers: 3, seed: 7);
+        WriteVocabulary(folder.Path, 64);
+        using var encoder = new PretrainedTextEncoder("test encoder", bert, File.ReadAllBytes(folder.File("vocab.txt")), lowerCase: true, attentionHeads: null);
+        var output = folder.File("out/model.safetensors");
+        var report = PretrainedInitializer.CreateAndSave(config, encoder, "tiny", output);
+        Assert.DoesNotContain(report.Missing, k => k.StartsWith("encoder.joint_layer.", StringComparison.Ordinal));
+
+        using var loaded = ModelCheckpoint.Load(output);
+        Assert.True(loaded.Config.UntiedInteraction);
+        var state = loaded.state_dict();
+        var pretrained = InterBert.Weights.PretrainedKeys.Read(output);
+        // Each of the 2 single-stream layers is copied, the text stream's layer 2 is not.
+        foreach (var layer in new[] { 0, 1 })
+        {
+            var key = $"encoder.layer.{layer}.attention.self.query.weight";
+            var joint = $"encoder.joint_layer.{layer}.attention.self.query.weight";
+            Assert.True(state[joint].equal(state[key]).all().item<bool>());
+            Assert.True(state[joint].equal(bert[$"bert.encoder.layer.{layer}.attention.self.query.weight"]).all().item<bool>());
+            Assert.Contains(joint, pretrained);
+        }
+        Assert.DoesNotContain("encoder.joint_layer.2.attention.self.query.weight", state.Keys);
+    }
+
+    [Fact]
     public void TransplantedVocabularyKeepsTheLayersAndTheRowsOfSharedTokens()
     {
         using var folder = new TempFolder();
