@@ -53,10 +53,9 @@ public static class BenchmarkCommand
         {
             Description = "the new model's joint pass over [image ; text] gets its own copy of the single-stream layers, from pretraining on (finetune --untie-interaction); the search vectors keep the originals",
         };
-        var inputSize = new Option<int>("--input-size")
+        var inputSize = new Option<int?>("--input-size")
         {
-            Description = "side in pixels each photo is resized to for ResNet-18 (features --input-size; other than 224, a store of its own, features-grid-SIZE/)",
-            DefaultValueFactory = _ => InterBert.Data.RegionSource.DefaultInputSize,
+            Description = $"side in pixels each photo is resized to for ResNet-18 (features --input-size; other than 224, a store of its own, features-grid-SIZE/); default {Flickr8kRecipeOptions.FullInputSize}, and 224 with --quick, whose 40 minutes leave no room for the longer extraction",
         };
         var maskMismatched = new Option<bool>("--mask-mismatched-regions")
         {
@@ -83,7 +82,7 @@ public static class BenchmarkCommand
                 PretrainSimilarityNegatives = parse.GetValue(pretrainNegatives) == "similarity",
                 Baseline = parse.GetValue(baseline),
                 GridAlways = parse.GetValue(gridAlways),
-                InputSize = parse.GetValue(inputSize),
+                InputSize = parse.GetValue(inputSize) ?? (parse.GetValue(quick) ? InterBert.Data.RegionSource.DefaultInputSize : Flickr8kRecipeOptions.FullInputSize),
                 MaskMismatchedRegions = parse.GetValue(maskMismatched),
                 Precision = CommandLine.Precision(parse, precisionOption),
                 Threads = parse.GetValue(CommandLine.ThreadsOption),

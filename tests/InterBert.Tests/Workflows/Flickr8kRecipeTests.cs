@@ -161,6 +161,14 @@ public sealed class Flickr8kRecipeTests
         var hiding = plain with { MaskMismatchedRegions = true };
         Assert.Equal(plain.Fingerprint("features"), hiding.Fingerprint("features"));
         Assert.Equal(plain.Fingerprint("pretrain") + " mask-mismatched-regions", hiding.Fingerprint("pretrain"));
+        // Photos at another side are features of their own, in a store of their own; an untied interaction, a model of its own.
+        var larger = gridded with { InputSize = 448, OutputFolder = folder.File("larger") };
+        Assert.Equal(gridded.Fingerprint("features") + " input-size=448", larger.Fingerprint("features"));
+        Assert.Equal(Path.Combine(folder.File("larger"), "features-grid-448"), new InterBert.Workflows.Flickr8kRecipe(larger).Features);
+        var untied = plain with { UntieInteraction = true };
+        Assert.Equal(plain.Fingerprint("features"), untied.Fingerprint("features"));
+        Assert.Contains(" untied-interaction", untied.Fingerprint("init"));
+        Assert.DoesNotContain("untied", plain.Fingerprint("init"));
     }
 
     [Fact]
