@@ -46,15 +46,19 @@ public sealed class Flickr8kRecipeTests
         var (code, stdout, stderr) = CliProcess.Run(Args(data, output, "3"));
         Assert.True(code == 0, stdout + stderr);
         // The features of the 10 photos of the three splits are shared by both languages; the runs are under zh/.
-        // By default every photo has the grid's cells after its boxes, in a store of its own.
-        using (var store = InterBert.Data.FeatureStore.Open(Path.Combine(output, "features-grid")))
+        // By default every photo has the grid's cells after its boxes, and the full recipe's photos are extracted at 448
+        // pixels, in a store of its own.
+        using (var store = InterBert.Data.FeatureStore.Open(Path.Combine(output, "features-grid-448")))
         {
             Assert.True(store.Manifest.Regions!.GridAlways);
+            Assert.Equal(448, store.Manifest.Regions.InputSize);
             Assert.All(store.Ids, id => Assert.True(store.Read(id).RegionCount >= 10));
         }
         Assert.False(Directory.Exists(Path.Combine(output, "features")));
+        Assert.False(Directory.Exists(Path.Combine(output, "features-grid")));
         var report = File.ReadAllText(Path.Combine(output, "zh", "report.md"));
         Assert.Contains("a 3x3 grid of cells", report);
+        Assert.Contains("photos resized to 448 pixels (`--input-size 448`)", report);
         // And pretraining hides wrong pairs' regions as of matched ones.
         Assert.Contains("mask-mismatched-regions", File.ReadAllText(Path.Combine(output, "zh", "stages.json")));
         Assert.Contains("Flickr8K-CN's five Chinese captions", report);
