@@ -85,7 +85,6 @@ public sealed class ResNetFeatureExtractor : IDisposable
 
     private Tensor Map(float[] rgbPlanar, string name)
     {
-        var input = new DenseTensor<float>(rgbPlanar, [1, 3, Size, Size]);
         if (preprocess is null)
         {
             // The packaged preprocessing, at this size: RGB to BGR, minus the mean image resized.
@@ -95,6 +94,7 @@ public sealed class ResNetFeatureExtractor : IDisposable
                 for (var i = 0; i < plane; i++) bgr[c * plane + i] = rgbPlanar[(2 - c) * plane + i] - meanImage![c * plane + i];
             return Run(new DenseTensor<float>(bgr, [1, 3, Size, Size]), name);
         }
+        var input = new DenseTensor<float>(rgbPlanar, [1, 3, Size, Size]);
         using var prepared = preprocess.Run([NamedOnnxValue.CreateFromTensor(preprocess.InputMetadata.Keys.First(), input)]);
         return Run(prepared.First().AsTensor<float>(), name);
     }
@@ -130,9 +130,8 @@ public sealed class ResNetFeatureExtractor : IDisposable
     {
         var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(preprocessPath)).Graph;
         var mean = graph.Initializer.FirstOrDefault(i => i.Name == "MeanImage") ?? throw new InterBertException($"{preprocessPath}: the preprocessing graph has no MeanImage");
-        var values = mean.FloatData.Count > 0 ? mean.FloatData.ToArray() : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(mean.RawData.Span).ToArray();
         using var scope = NewDisposeScope();
-        var image = tensor(values).view(1, 3, InputSize, InputSize);
+        var image = TrainableResNet18.ToTensor(mean).view(1, 3, InputSize, InputSize);
         return nn.functional.interpolate(image, [size, size], mode: InterpolationMode.Bilinear, align_corners: false).contiguous().data<float>().ToArray();
     }
 
@@ -173,7 +172,6 @@ public sealed class ResNetFeatureExtractor : IDisposable
                 dims[2] = new TensorShapeProto.Types.Dimension { DimParam = "height" };
                 dims[3] = new TensorShapeProto.Types.Dimension { DimParam = "width" };
             }
-            foreach (var input in graph.Input.Where(i => initializers.Contains(i.Name) && !needed.Contains(i.Name)).ToList()) graph.Input.Remove(input);
         }
         foreach (var name in maps) model.Graph.Output.Add(new ValueInfoProto { Name = name });
         using var stream = new MemoryStream();

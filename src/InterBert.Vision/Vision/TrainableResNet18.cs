@@ -182,7 +182,8 @@ public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor>
         return values is { Count: 2 } ? (values[0], values[1]) : (fallback, fallback);
     }
 
-    private static Tensor ToTensor(TensorProto proto)
+    /// <summary>An ONNX initializer's float values as a tensor of its shape.</summary>
+    internal static Tensor ToTensor(TensorProto proto)
     {
         var shape = proto.Dims.ToArray();
         float[] data;
