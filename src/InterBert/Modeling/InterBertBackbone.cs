@@ -190,6 +190,12 @@ public class InterBertBackbone : nn.Module
             imageHidden is null ? null : vPooler.call(imageHidden));
     }
 
+    /// <summary>A text sequence's positions in the pooled vectors' space (see <see cref="Pooler.EachPosition"/>).</summary>
+    public Tensor TextPositions(Tensor textSequence) => tPooler.EachPosition(textSequence);
+
+    /// <summary>An image sequence's positions in the pooled vectors' space (see <see cref="Pooler.EachPosition"/>).</summary>
+    public Tensor ImagePositions(Tensor imageSequence) => vPooler.EachPosition(imageSequence);
+
     /// <summary>Runs a head in the model's precision; its output is fp32 whatever the precision (losses and scores are computed in fp32).</summary>
     protected Tensor InPrecision(Func<Tensor> head)
     {

@@ -24,6 +24,16 @@ public sealed class Pooler : nn.Module<Tensor, Tensor>
         return nn.functional.relu(dense.call(sequence.select(1, 0)));
     }
 
+    /// <summary>
+    /// Every position through the pooler's layer, not only the first: [B, L, bi_hidden] in the space the pooled vectors
+    /// share, so that words and regions can be compared one by one (<see cref="TokenRegionMatching"/>).
+    /// </summary>
+    public Tensor EachPosition(Tensor sequence)
+    {
+        using var fp32 = AutocastScope.IsActive ? AutocastScope.Enter(Precision.Fp32) : null;
+        return nn.functional.relu(dense.call(sequence));
+    }
+
     /// <summary>Submodules are registered explicitly under their checkpoint names in the constructor; field-based registration would add duplicate keys.</summary>
     protected override void RegisterComponents() { }
 }

@@ -31,6 +31,12 @@ public static class TwoStageRetrievalEvaluation
         public RetrievalMetrics? ScorePlusSimilarity { get; init; }
         /// <summary>Every pair ranked by the unimodal cosine alone (the first stage, no re-scoring).</summary>
         public RetrievalMetrics? Unimodal { get; init; }
+        /// <summary>With word-region matching asked: re-scored pairs ranked by its score alone (<see cref="TokenRegionMatching"/>).</summary>
+        public RetrievalMetrics? WordRegionOnly { get; init; }
+        /// <summary>With word-region matching asked: re-scored pairs ranked by the word-region score plus the cosine, both on the logit scale.</summary>
+        public RetrievalMetrics? WordRegionPlusSimilarity { get; init; }
+        /// <summary>With word-region matching asked: the cross-modal score plus the word-region score and the cosine on the logit scale.</summary>
+        public RetrievalMetrics? ScorePlusWordRegionPlusSimilarity { get; init; }
 
         internal float[,] Scores { get; init; } = new float[0, 0];
         /// <summary>The cross-modal scores of the re-scored pairs (without the cosine), whichever ranking was asked.</summary>
@@ -61,7 +67,8 @@ public static class TwoStageRetrievalEvaluation
 
     /// <summary>Evaluates with <paramref name="candidates"/> images re-scored per caption.</summary>
     public static Result Evaluate(InterBertModel model, PreparedPairs pairs, int candidates, bool zeroShot, int pairsPerBatch = 64,
-        IProgress<Progress>? progress = null, CancellationToken cancel = default, bool addSimilarity = false, float similarityWeight = 1)
+        IProgress<Progress>? progress = null, CancellationToken cancel = default, bool addSimilarity = false, float similarityWeight = 1,
+        bool wordRegion = false)
     {
         if (!(similarityWeight >= 0 && float.IsFinite(similarityWeight))) throw new ArgumentException($"similarity weight {similarityWeight}: a number, 0 or more");
         if (candidates < 1) throw new InterBertException($"--candidates {candidates}: give a positive number of images, or 'all'");
@@ -118,8 +125,20 @@ public static class TwoStageRetrievalEvaluation
         var scale = ContrastiveLoss.SimilarityScale(model);
         var fused = Fuse(scores, similarity, textCandidates, imageCandidatesOf, scale * similarityWeight);
         var withSimilarity = RetrievalMetrics.FromTwoStage(fused, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
+        RetrievalMetrics? wordRegionOnly = null, wordRegionPlusSimilarity = null, allThree = null;
+        if (wordRegion)
+        {
+            var matching = TokenRegionScores.Of(model, pairs, ordered, cancel);
+            wordRegionOnly = RetrievalMetrics.FromTwoStage(matching, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
+            var zero = new float[captions, images];
+            var scaledMatching = Fuse(zero, matching, textCandidates, imageCandidatesOf, scale);
+            wordRegionPlusSimilarity = RetrievalMetrics.FromTwoStage(Fuse(scaledMatching, similarity, textCandidates, imageCandidatesOf, scale), similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
+            allThree = RetrievalMetrics.FromTwoStage(Fuse(Fuse(scores, matching, textCandidates, imageCandidatesOf, scale), similarity, textCandidates, imageCandidatesOf, scale),
+                similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
+        }
         return new Result(addSimilarity ? withSimilarity : scoreOnly, imageCandidates, captionCandidates, ordered.Count)
         {
+            WordRegionOnly = wordRegionOnly, WordRegionPlusSimilarity = wordRegionPlusSimilarity, ScorePlusWordRegionPlusSimilarity = allThree,
             ScoreOnly = scoreOnly, ScorePlusSimilarity = withSimilarity, Unimodal = RetrievalMetrics.FromScores(similarity, pairs.Corpus.ImageOf),
             Scores = addSimilarity ? fused : scores, Similarity = similarity, TextCandidates = textCandidates,
             PairScores = scores, SimilarityScale = scale, SimilarityWeight = similarityWeight, ImageOf = pairs.Corpus.ImageOf, ImageCandidatesOf = imageCandidatesOf,

@@ -73,7 +73,7 @@ public static class EvaluationJob
                 var similarityWeight = known?.SimilarityWeight ?? 1;
                 if (similarityWeight != 1 && options.AddSimilarity) host.Log($"score + similarity: the cosine at {similarityWeight} times the model's scale (its {RelevanceCalibration.FileName})");
                 var result = host.RunStage("evaluate", (progress, stop) => TwoStageRetrievalEvaluation.Evaluate(model, pairs, k, options.ZeroShot, options.PairsPerBatch,
-                    new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), stop, options.AddSimilarity, similarityWeight), cancel);
+                    new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), stop, options.AddSimilarity, similarityWeight, options.WordRegion), cancel);
                 metrics = result.Metrics;
                 scored = result.PairsScored;
                 json = JsonSerializer.SerializeToNode(metrics)!.AsObject();
@@ -87,6 +87,14 @@ public static class EvaluationJob
                 json["unimodal"] = JsonSerializer.SerializeToNode(result.Unimodal);
                 json["score_only"] = JsonSerializer.SerializeToNode(result.ScoreOnly);
                 json["score_plus_similarity"] = JsonSerializer.SerializeToNode(result.ScorePlusSimilarity);
+                if (result.WordRegionOnly is not null)
+                {
+                    foreach (var (label, other) in new[] { ("re-ranked by word-region matching alone", result.WordRegionOnly!), ("re-ranked by word-region + similarity", result.WordRegionPlusSimilarity!), ("re-ranked by score + word-region + similarity", result.ScorePlusWordRegionPlusSimilarity!) })
+                        host.Log($"  {label}: text→image R@1/5/10 {other.TextToImage.R1:F1}/{other.TextToImage.R5:F1}/{other.TextToImage.R10:F1}, image→text {other.ImageToText.R1:F1}/{other.ImageToText.R5:F1}/{other.ImageToText.R10:F1}");
+                    json["word_region_only"] = JsonSerializer.SerializeToNode(result.WordRegionOnly);
+                    json["word_region_plus_similarity"] = JsonSerializer.SerializeToNode(result.WordRegionPlusSimilarity);
+                    json["score_plus_word_region_plus_similarity"] = JsonSerializer.SerializeToNode(result.ScorePlusWordRegionPlusSimilarity);
+                }
                 var calibration = known;
                 if (options.FitRelevance)
                 {

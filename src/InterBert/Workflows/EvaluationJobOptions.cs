@@ -33,6 +33,9 @@ public sealed record EvaluationJobOptions
     public int? Candidates { get; init; }
     /// <summary>Two-stage: rank by score plus the scaled unimodal cosine.</summary>
     public bool AddSimilarity { get; init; }
+
+    /// <summary>Two-stage retrieval: also rank the re-scored pairs by word-region matching (<see cref="Modeling.TokenRegionMatching"/>), alone and with the other scores.</summary>
+    public bool WordRegion { get; init; }
     /// <summary>
     /// Two-stage retrieval: fit the model's relevance calibration on this split's candidates and write it beside the
     /// weights (<c>relevance.json</c>), for searches with a minimum relevance. Fit on a dev split, not the test split.
