@@ -24,8 +24,29 @@ public static class ContrastiveLoss
     }
 
     /// <summary>The L2-normalised pooled vectors the loss compares (with gradient): the text-only pass, then the image-only pass.</summary>
-    public static (Tensor Text, Tensor Images) Vectors(InterBertModel model, TextBatch text, ImageBatch images) =>
-        (nn.functional.normalize(model.Forward(text, null).PooledText!, dim: 1), nn.functional.normalize(model.Forward(null, images).PooledImage!, dim: 1));
+    public static (Tensor Text, Tensor Images) Vectors(InterBertModel model, TextBatch text, ImageBatch images)
+    {
+        var (textVectors, imageVectors, _) = Vectors(model, text, images, wordRegion: false);
+        return (textVectors, imageVectors);
+    }
+
+    /// <summary>
+    /// The same vectors and, with <paramref name="wordRegion"/>, the <see cref="TokenRegionMatching"/> score of every
+    /// caption with every image [captions, images] from the same two passes (with gradient).
+    /// </summary>
+    public static (Tensor Text, Tensor Images, Tensor? WordRegion) Vectors(InterBertModel model, TextBatch text, ImageBatch images, bool wordRegion)
+    {
+        var textOutput = model.Forward(text, null);
+        var imageOutput = model.Forward(null, images);
+        Tensor? matching = null;
+        if (wordRegion)
+        {
+            var (words, wordMask) = TokenRegionMatching.Words(model, textOutput.TextSequence!, text);
+            var (regions, regionMask) = TokenRegionMatching.Regions(model, imageOutput.ImageSequence!, images);
+            matching = TokenRegionMatching.AllPairs(words, wordMask, regions, regionMask);
+        }
+        return (nn.functional.normalize(textOutput.PooledText!, dim: 1), nn.functional.normalize(imageOutput.PooledImage!, dim: 1), matching);
+    }
 
     /// <summary>The inverse temperature from the learned log-scale, capped at 100 as in CLIP so the logits cannot run away.</summary>
     public static Tensor Scale(Tensor logitScale) => logitScale.clamp_max(Math.Log(100)).exp();
@@ -44,14 +65,20 @@ public static class ContrastiveLoss
     /// </summary>
     public static Tensor FromVectors(Tensor textVectors, Tensor imageVectors, IReadOnlyList<int> imageOfText, Tensor logitScale)
     {
-        var imageCount = imageVectors.shape[0];
-        if (imageOfText.Count != textVectors.shape[0] || imageOfText.Any(i => i < 0 || i >= imageCount))
-            throw new ArgumentException("every caption needs the index of its image in the batch");
         // The similarities are a loss computation: fp32 even inside a bf16 region, whose 8-bit mantissa would round
         // cosines to steps of 0.004, as large as the margins the loss learns from once multiplied by the temperature.
         using var fp32 = AutocastScope.Enter(Precision.Fp32);
-        var scale = Scale(logitScale);
-        var logits = matmul(textVectors, imageVectors.t()) * scale;
+        return FromLogits(matmul(textVectors, imageVectors.t()) * Scale(logitScale), imageOfText);
+    }
+
+    /// <summary>The same loss from logits [captions, images] already on their scale (caption t's image at <paramref name="imageOfText"/>[t]).</summary>
+    public static Tensor FromLogits(Tensor logits, IReadOnlyList<int> imageOfText)
+    {
+        var imageCount = logits.shape[1];
+        if (imageOfText.Count != logits.shape[0] || imageOfText.Any(i => i < 0 || i >= imageCount))
+            throw new ArgumentException("every caption needs the index of its image in the batch");
+        using var fp32 = AutocastScope.Enter(Precision.Fp32);
+        logits = logits.to_type(ScalarType.Float32);
         var targets = tensor(imageOfText.Select(i => (long)i).ToArray());
         var textToImage = nn.functional.cross_entropy(logits, targets);
         var owns = new bool[imageCount * imageOfText.Count];

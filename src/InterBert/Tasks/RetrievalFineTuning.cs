@@ -167,22 +167,23 @@ public static class RetrievalFineTuning
     /// the other captions' vectors, and those of the photos only they bring, are computed without gradient: they serve
     /// as negatives only (as a queue does in MoCo and ALBEF), for a forward pass instead of a forward and backward one.
     /// </summary>
-    internal static (Tensor Text, Tensor Images, int[] ImageOfText) ContrastiveVectors(InterBertModel model, PreparedPairs pairs, IReadOnlyList<int> captions, int exampleCount, bool fixedOthers)
+    internal static (Tensor Text, Tensor Images, int[] ImageOfText, Tensor? WordRegion) ContrastiveVectors(InterBertModel model, PreparedPairs pairs, IReadOnlyList<int> captions, int exampleCount, bool fixedOthers, bool wordRegion = false)
     {
         var (images, imageOfText) = ContrastiveBatch.Layout(captions.Select(c => pairs.Corpus.ImageOf[c]));
         static List<long> Ids(IEnumerable<int> some) => some.Select(i => (long)i).ToList();
         if (!fixedOthers || exampleCount >= captions.Count)
         {
-            var (text, imageVectors) = ContrastiveLoss.Vectors(model, pairs.Captions(Ids(captions)), pairs.Images(Ids(images)));
-            return (text, imageVectors, imageOfText);
+            var (text, imageVectors, matching) = ContrastiveLoss.Vectors(model, pairs.Captions(Ids(captions)), pairs.Images(Ids(images)), wordRegion);
+            return (text, imageVectors, imageOfText, matching);
         }
+        if (wordRegion) throw new ArgumentException("word-region matching needs every contrastive vector with gradient, not fixed others");
         // The layout lists images in first-seen order and the examples come first, so the examples' photos lead it.
         var exampleImages = imageOfText.Take(exampleCount).Max() + 1;
         var (trainedText, trainedImages) = ContrastiveLoss.Vectors(model, pairs.Captions(Ids(captions.Take(exampleCount))), pairs.Images(Ids(images.Take(exampleImages))));
         var otherText = UnimodalEmbedding.Text(model, pairs.Captions(Ids(captions.Skip(exampleCount))));
-        if (exampleImages == images.Count) return (cat([trainedText, otherText.to(trainedText.dtype)]), trainedImages, imageOfText);
+        if (exampleImages == images.Count) return (cat([trainedText, otherText.to(trainedText.dtype)]), trainedImages, imageOfText, null);
         var otherImages = UnimodalEmbedding.Image(model, pairs.Images(Ids(images.Skip(exampleImages))));
-        return (cat([trainedText, otherText.to(trainedText.dtype)]), cat([trainedImages, otherImages.to(trainedImages.dtype)]), imageOfText);
+        return (cat([trainedText, otherText.to(trainedText.dtype)]), cat([trainedImages, otherImages.to(trainedImages.dtype)]), imageOfText, null);
     }
 
     /// <summary>

@@ -59,6 +59,9 @@ public sealed record RetrievalFineTuningSetup
     /// are computed without gradient (negatives only), a forward pass where a forward and backward one was.
     /// </summary>
     public bool FixedContrastiveOthers { get; init; }
+
+    /// <summary>Weight of the word-region matching loss (<see cref="Modeling.TokenRegionMatching"/>, contrasted over the contrastive batch; 0: off).</summary>
+    public double WordRegionWeight { get; init; }
     /// <summary>
     /// Mine each caption's hard images by its text vector against every training image (the first stage's own
     /// confusions) rather than by its image's nearest images.

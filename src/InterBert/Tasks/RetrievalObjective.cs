@@ -36,7 +36,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "") + (setup.ExtraNegatives > 0 ? $" extra-negatives={setup.ExtraNegatives}" : "") +
         (setup.Train.ComputesFeaturesPerBatch ? $" visual={Modeling.ResNetStage.Name}" : "") +
         (setup.ContrastiveBatchSize > 0 ? $" contrastive-batch={setup.ContrastiveBatchSize}" : "") + (setup.ResidualScore ? " residual-score" : "") + (setup.FixedContrastiveOthers ? " contrastive-others=fixed" : "") +
-        (setup.Model.Config.UntiedInteraction ? " untied-interaction" : "");
+        (setup.Model.Config.UntiedInteraction ? " untied-interaction" : "") + (setup.WordRegionWeight > 0 ? FormattableString.Invariant($" word-region={setup.WordRegionWeight}") : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -68,8 +68,14 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
             var contrastiveCaptions = ContrastiveCaptions(examples, step, micro, processes.Rank);
             (Tensor Loss, Tensor Text, Tensor Images, int[] ImageOfText) ContrastivePass()
             {
-                var (textVectors, imageVectors, imageOfText) = RetrievalFineTuning.ContrastiveVectors(model, train, contrastiveCaptions, examples.Count, setup.FixedContrastiveOthers);
-                return (ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale), textVectors, imageVectors, imageOfText);
+                var wordRegion = setup.WordRegionWeight > 0;
+                var (textVectors, imageVectors, imageOfText, matching) = RetrievalFineTuning.ContrastiveVectors(model, train, contrastiveCaptions, examples.Count, setup.FixedContrastiveOthers, wordRegion);
+                var passLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
+                // The word-region scores are contrasted at the first stage's temperature, held fixed: this loss trains
+                // the words and regions, not the scale the search vectors' loss learns.
+                if (matching is not null)
+                    passLoss = passLoss + ContrastiveLoss.FromLogits(matching * ContrastiveLoss.Scale(model.LogitScale).detach(), imageOfText) * setup.WordRegionWeight;
+                return (passLoss, textVectors, imageVectors, imageOfText);
             }
             if (contrastiveWeight > 0 && setup.SimilarityNegatives)
             {

@@ -50,6 +50,10 @@ public static class FineTuningJob
         if (options.FixedContrastiveOthers && options.ContrastiveBatchSize <= options.BatchSize)
             throw new ArgumentException("--fixed-contrastive-others fixes the vectors of a larger contrastive batch's other captions: give --contrastive-batch-size above --batch-size");
         HardNegativeReader.CheckKindHasRate(options.OwnNegativeKind, options.OwnNegativeRate);
+        if (!(options.WordRegionWeight >= 0 && double.IsFinite(options.WordRegionWeight)))
+            throw new ArgumentException($"--word-region-weight {options.WordRegionWeight}: expected a number, 0 or more");
+        if (options.WordRegionWeight > 0 && (options.ContrastiveWeight <= 0 || options.FixedContrastiveOthers))
+            throw new ArgumentException("--word-region-weight trains on the contrastive batch: it needs --contrastive-weight above 0 and no --fixed-contrastive-others");
         if (options.ResidualScore && options.ContrastiveWeight <= 0)
             throw new ArgumentException("--residual-score corrects the first stage's cosine, which the contrastive loss trains: give --contrastive-weight above 0");
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
@@ -78,13 +82,13 @@ public static class FineTuningJob
             var training = Training(options, StepsFor(options, train.CaptionCount, processes));
             var root = processes.IsRoot;
             if (root)
-                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({4 + options.ExtraNegatives} pairs each{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions{(options.FixedContrastiveOthers ? ", the others' vectors without gradient" : "")}" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")}{(model.Config.UntiedInteraction ? "; the joint pass on its own copy of the single-stream layers" : "")})" +
+                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({4 + options.ExtraNegatives} pairs each{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions{(options.FixedContrastiveOthers ? ", the others' vectors without gradient" : "")}" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")}{(model.Config.UntiedInteraction ? "; the joint pass on its own copy of the single-stream layers" : "")}{(options.WordRegionWeight > 0 ? $"; word-region matching at weight {options.WordRegionWeight}" : "")})" +
                     (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + (maps is null ? "" : $"; region features by the model's own {ResNetStage.Name} from {maps.Folder}, trained with it") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
             var setup = new RetrievalFineTuningSetup
             {
                 Model = model, Train = train, Validation = validation, Training = training, RunFolder = options.Output, Vocabulary = vocabulary, LowerCase = tokenizer.LowerCase,
                 PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = Math.Max(0, options.ContrastiveWeight), OwnNegativeRate = ownNegativeRate, OwnNegativeKind = ownNegativeRate > 0 ? options.OwnNegativeKind : null,
-                SimilarityNegatives = options.SimilarityNegatives, ExtraNegatives = options.ExtraNegatives, ContrastiveBatchSize = Math.Max(0, options.ContrastiveBatchSize), ResidualScore = options.ResidualScore, FixedContrastiveOthers = options.FixedContrastiveOthers, MineByText = options.MineByText, Resume = options.Resume, Group = processes,
+                SimilarityNegatives = options.SimilarityNegatives, ExtraNegatives = options.ExtraNegatives, ContrastiveBatchSize = Math.Max(0, options.ContrastiveBatchSize), ResidualScore = options.ResidualScore, FixedContrastiveOthers = options.FixedContrastiveOthers, WordRegionWeight = options.WordRegionWeight, MineByText = options.MineByText, Resume = options.Resume, Group = processes,
             };
             var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(setup, new SynchronousProgress<RetrievalFineTuning.Progress>(p =>
             {

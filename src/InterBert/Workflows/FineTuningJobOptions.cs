@@ -58,6 +58,9 @@ public sealed record FineTuningJobOptions
     public bool UntieInteraction { get; init; }
     /// <summary>Retrieval, with <see cref="ContrastiveBatchSize"/>: the other captions' and photos' vectors without gradient (negatives only).</summary>
     public bool FixedContrastiveOthers { get; init; }
+
+    /// <summary>Retrieval: weight of the word-region matching loss over the contrastive batch (0: off; needs the contrastive loss).</summary>
+    public double WordRegionWeight { get; init; }
     /// <summary>
     /// Retrieval: a store of layer3 maps (<c>features --layer3-maps</c>) of the same images; the model then computes its
     /// region features with its own copy of ResNet-18's last stage, trained with it (<c>--visual finetune</c>).
