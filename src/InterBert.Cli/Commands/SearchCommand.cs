@@ -21,7 +21,8 @@ public static class SearchCommand
         var option = new Option<string>("--rank")
         {
             Description = "how candidates are ranked: auto (the ranking the model's relevance.json measured best on its dev split, else score+similarity), "
-                + "score (the cross-modal score), score+similarity (the score plus the first-stage cosine on the contrastive logit scale, BLIP-2's) or first-stage (the cosine alone: no cross-modal scoring, fastest)",
+                + "score (the cross-modal score), score+similarity (the score plus the first-stage cosine on the contrastive logit scale, BLIP-2's) first-stage (the cosine alone: no cross-modal scoring, fastest), "
+                + "word-region+similarity (each query word's attention over a candidate's regions plus the cosine, from an image-only pass per candidate) or score+word-region+similarity (all three)",
             DefaultValueFactory = _ => "auto",
         };
         option.AcceptOnlyFromAmong(["auto", .. SearchRankingNames.All.Keys]);

@@ -31,7 +31,8 @@ public sealed class TwoStageSearcher : IDisposable
         model.eval();
         Relevance = RelevanceCalibration.ReadFor(weightsPath, out relevanceMissing);
         // The calibration's weight is the one its score + similarity curve was fitted with, and ranked dev best.
-        SimilarityScale = ContrastiveLoss.SimilarityScale(model) * (Relevance?.SimilarityWeight ?? 1);
+        ContrastiveScale = ContrastiveLoss.SimilarityScale(model);
+        SimilarityScale = ContrastiveScale * (Relevance?.SimilarityWeight ?? 1);
         // In bf16 the model thread holds one autocast region for its lifetime: the weights are cast once, not per query.
         ownsModel = sharedThread is null;
         modelThread = sharedThread ?? new ModelThread("interbert-search-model", model.Autocast);
@@ -62,6 +63,9 @@ public sealed class TwoStageSearcher : IDisposable
     /// scale of logits) times its relevance calibration's <see cref="RelevanceCalibration.SimilarityWeight"/>.
     /// </summary>
     public float SimilarityScale { get; }
+
+    /// <summary>The model's contrastive inverse temperature: the weight of the cosine and of word-region matching in the word-region rankings.</summary>
+    public float ContrastiveScale { get; }
 
     /// <summary>
     /// Opens an index with its model: the weights it records, or <paramref name="weightsPath"/>, which must be the
@@ -166,20 +170,43 @@ public sealed class TwoStageSearcher : IDisposable
     });
 
     /// <summary>Cross-modal scores of the query against the images <paramref name="imageIds"/> of the feature store.</summary>
-    public float[] Rerank(int[] tokens, IReadOnlyList<string> imageIds, int pairsPerBatch = DefaultCandidates) => modelThread.Run(() =>
+    public float[] Rerank(int[] tokens, IReadOnlyList<string> imageIds, int pairsPerBatch = DefaultCandidates) =>
+        Rerank(tokens, imageIds, SearchRanking.Score, pairsPerBatch);
+
+    /// <summary>
+    /// What <paramref name="ranking"/> adds to the cosine for each image of <paramref name="imageIds"/>: the
+    /// cross-modal score, word-region matching on the contrastive logit scale, or both (0 for the first stage).
+    /// </summary>
+    public float[] Rerank(int[] tokens, IReadOnlyList<string> imageIds, SearchRanking ranking, int pairsPerBatch = DefaultCandidates) => modelThread.Run(() =>
     {
         var scores = new float[imageIds.Count];
+        if (!ranking.NeedsScore() && !ranking.NeedsWordRegion()) return scores;
         // Images added to a database index while it is served have their features in shards written since: take them in
         // (the store is read only on this thread).
         if (imageIds.Any(id => !Store.Contains(id))) Store.AddNewShards();
         using (no_grad())
         {
+            using var queryScope = NewDisposeScope();
+            Tensor? words = null, wordMask = null;
+            if (ranking.NeedsWordRegion())
+            {
+                var query = TextBatch.Repeated(tokens, 1);
+                (words, wordMask) = TokenRegionMatching.Words(Model, Model.Forward(query, null).TextSequence!, query);
+            }
             for (var start = 0; start < imageIds.Count; start += pairsPerBatch)
             {
                 using var scope = NewDisposeScope();
                 var block = imageIds.Skip(start).Take(pairsPerBatch).Select(Store.Read).ToList();
                 var image = RegionCollator.Collate(block, Store.Manifest.FeatureSize, Model.Config.MaxRegionLength);
-                Model.PairScores(TextBatch.Repeated(tokens, block.Count), image, zeroShot).data<float>().CopyTo(scores, start);
+                var values = zeros(block.Count);
+                if (ranking.NeedsScore()) values = values + Model.PairScores(TextBatch.Repeated(tokens, block.Count), image, zeroShot).to(ScalarType.Float32);
+                if (words is not null)
+                {
+                    var (regions, regionMask) = TokenRegionMatching.Regions(Model, Model.Forward(null, image).ImageSequence!, image);
+                    var matching = TokenRegionMatching.Paired(words.expand(block.Count, -1, -1), wordMask!.expand(block.Count, -1), regions, regionMask);
+                    values = values + matching * ContrastiveScale;
+                }
+                values.data<float>().CopyTo(scores, start);
             }
         }
         return scores;
@@ -199,7 +226,8 @@ public sealed class TwoStageSearcher : IDisposable
     /// The <paramref name="top"/> best images for <paramref name="query"/>: <paramref name="candidates"/> from the
     /// index, ordered by <paramref name="ranking"/> (<see cref="DefaultRanking"/> when null; ties by first-stage rank).
     /// A hit's score is what it was ranked by: the cross-modal score, that plus the first-stage cosine times
-    /// <see cref="SimilarityScale"/> (BLIP-2's re-ranking), or the cosine alone.
+    /// <see cref="SimilarityScale"/> (BLIP-2's re-ranking), the cosine alone, or word-region matching plus the cosine
+    /// times <see cref="ContrastiveScale"/> (with the score too in score+word-region+similarity).
     /// </summary>
     /// <remarks>With <paramref name="minRelevance"/>, only hits whose calibrated relevance reaches it are returned, possibly none.</remarks>
     public IReadOnlyList<SearchHit> Search(string query, int top = 10, int candidates = DefaultCandidates, SearchMode mode = SearchMode.Auto, SearchRanking? ranking = null,
@@ -255,7 +283,7 @@ public sealed class TwoStageSearcher : IDisposable
                 cancel.ThrowIfCancellationRequested();
                 if (done > 0 && modelThread.OthersWaitBefore(priority)) return false;
                 var block = nearest.Skip(done).Take(ServiceRerankBlock).Select(n => n.Image.Id).ToList();
-                Rerank(tokens, block).CopyTo(scores, done);
+                Rerank(tokens, block, resolved).CopyTo(scores, done);
                 done += block.Count;
             }
             return true;
@@ -289,7 +317,7 @@ public sealed class TwoStageSearcher : IDisposable
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query is empty");
         var tokens = Tokens(query);
         var nearest = WithFeatures(Index.NearestImages(QueryVector(tokens), Math.Max(candidates, top), mode));
-        var scores = ranking == SearchRanking.FirstStage ? new float[nearest.Count] : Rerank(tokens, nearest.Select(n => n.Image.Id).ToList());
+        var scores = Rerank(tokens, nearest.Select(n => n.Image.Id).ToList(), ranking);
         return Ranked(nearest, scores, top, ranking, minRelevance, Readable(tokens));
     }
 
@@ -304,6 +332,7 @@ public sealed class TwoStageSearcher : IDisposable
             scores[k] = ranking switch
             {
                 SearchRanking.ScoreAndSimilarity => scores[k] + SimilarityScale * nearest[k].Similarity,
+                SearchRanking.WordRegionAndSimilarity or SearchRanking.ScoreWordRegionAndSimilarity => scores[k] + ContrastiveScale * nearest[k].Similarity,
                 SearchRanking.FirstStage => nearest[k].Similarity,
                 _ => scores[k],
             };

@@ -42,6 +42,10 @@ public sealed record RelevanceCalibration
     public static IReadOnlyList<float> SimilarityWeights { get; } = [1, 0.25f, 0.5f, 0.75f, 1.5f, 2, 3, 4, 6, 8];
     /// <summary>The curve of the first-stage cosine alone (absent from calibrations older than that ranking).</summary>
     [JsonPropertyName("similarity")] public RelevanceCurve? Similarity { get; init; }
+    /// <summary>The curve of word-region matching plus the cosine on the logit scale (absent when the fit did not measure it).</summary>
+    [JsonPropertyName("word_region_plus_similarity")] public RelevanceCurve? WordRegionPlusSimilarity { get; init; }
+    /// <summary>The curve of the score plus word-region matching and the cosine on the logit scale (absent when the fit did not measure it).</summary>
+    [JsonPropertyName("score_plus_word_region_plus_similarity")] public RelevanceCurve? ScorePlusWordRegionPlusSimilarity { get; init; }
     /// <summary>
     /// The ranking that found the described photos best on the fit's split (text-to-image R@1 + R@5 + R@10; on a tie the
     /// cheaper), which search uses unless told otherwise; absent from older calibrations.
@@ -58,6 +62,8 @@ public sealed record RelevanceCalibration
     {
         SearchRanking.Score => Score,
         SearchRanking.ScoreAndSimilarity => ScorePlusSimilarity,
+        SearchRanking.WordRegionAndSimilarity => WordRegionPlusSimilarity,
+        SearchRanking.ScoreWordRegionAndSimilarity => ScorePlusWordRegionPlusSimilarity,
         _ => Similarity,
     };
 
@@ -79,20 +85,31 @@ public sealed record RelevanceCalibration
         var bestWeight = Best(textToImageByWeight)!;
         var weight = weightOf[bestWeight];
         var (scores, fused, cosines) = (new List<(double, bool)>(), new List<(double, bool)>(), new List<(double, bool)>());
+        var (wordRegion, allThree) = (new List<(double, bool)>(), new List<(double, bool)>());
+        var matching = evaluation.WordRegionScores;
         foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
         {
             var score = evaluation.PairScores[caption, image];
+            var cosine = evaluation.Similarity[caption, image];
             scores.Add((score, relevant));
-            fused.Add((score + weight * evaluation.SimilarityScale * evaluation.Similarity[caption, image], relevant));
-            cosines.Add((evaluation.Similarity[caption, image], relevant));
+            fused.Add((score + weight * evaluation.SimilarityScale * cosine, relevant));
+            cosines.Add((cosine, relevant));
+            if (matching is null) continue;
+            // As search ranks them: word-region matching and the cosine, each on the contrastive logit scale.
+            var both = evaluation.SimilarityScale * (matching[caption, image] + cosine);
+            wordRegion.Add((both, relevant));
+            allThree.Add((score + both, relevant));
         }
         var measured = new Dictionary<string, double[]>(StringComparer.Ordinal);
-        foreach (var (ranking, metrics) in new[] { (SearchRanking.FirstStage, evaluation.Unimodal), (SearchRanking.ScoreAndSimilarity, byWeight[bestWeight]), (SearchRanking.Score, evaluation.ScoreOnly) })
+        // Cheapest first, so that a tie goes to the cheaper ranking.
+        foreach (var (ranking, metrics) in new[] { (SearchRanking.FirstStage, evaluation.Unimodal), (SearchRanking.WordRegionAndSimilarity, evaluation.WordRegionPlusSimilarity),
+            (SearchRanking.ScoreAndSimilarity, byWeight[bestWeight]), (SearchRanking.Score, evaluation.ScoreOnly), (SearchRanking.ScoreWordRegionAndSimilarity, evaluation.ScorePlusWordRegionPlusSimilarity) })
             if (metrics is { TextToImage: var t }) measured[ranking.Name()] = [t.R1, t.R5, t.R10];
         return new RelevanceCalibration
         {
             WeightsSha256 = FileHash.Sha256(Weights.ModelFolder.WeightsPath(weightsPath)), FittedOn = fittedOn, Captions = evaluation.ImageOf.Count, Candidates = evaluation.ImageCandidates,
             Score = RelevanceCurve.Fit(scores), ScorePlusSimilarity = RelevanceCurve.Fit(fused), Similarity = RelevanceCurve.Fit(cosines),
+            WordRegionPlusSimilarity = matching is null ? null : RelevanceCurve.Fit(wordRegion), ScorePlusWordRegionPlusSimilarity = matching is null ? null : RelevanceCurve.Fit(allThree),
             SimilarityWeight = weight, TextToImageBySimilarityWeight = textToImageByWeight,
             Ranking = Best(measured), TextToImageByRanking = measured,
         };

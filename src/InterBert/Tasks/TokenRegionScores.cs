@@ -17,6 +17,8 @@ internal static class TokenRegionScores
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         Tensor words, wordMask, regions, regionMask;
+        // Every caption's word vectors are held at once: in bf16 for a bf16 model (half the memory), else as computed.
+        var held = model.Precision == Precision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         using (model.Autocast())
         {
             var textLength = Enumerable.Range(0, pairs.CaptionCount).Max(pairs.CaptionLength);
@@ -29,7 +31,7 @@ internal static class TokenRegionScores
                 var text = pairs.Captions(rows);
                 var (vectors, mask) = TokenRegionMatching.Words(model, model.Forward(text, null).TextSequence!, text);
                 var pad = textLength - vectors.shape[1];
-                w.Add(nn.functional.pad(vectors.to_type(ScalarType.BFloat16), [0, 0, 0, pad]).MoveToOuterDisposeScope());
+                w.Add(nn.functional.pad(vectors.to_type(held), [0, 0, 0, pad]).MoveToOuterDisposeScope());
                 wm.Add(nn.functional.pad(mask, [0, pad]).MoveToOuterDisposeScope());
             }
             (words, wordMask) = (cat(w, 0), cat(wm, 0));
@@ -43,7 +45,7 @@ internal static class TokenRegionScores
                 var image = pairs.Images(rows);
                 var (vectors, mask) = TokenRegionMatching.Regions(model, model.Forward(null, image).ImageSequence!, image);
                 var pad = regionLength - vectors.shape[1];
-                r.Add(nn.functional.pad(vectors.to_type(ScalarType.BFloat16), [0, 0, 0, pad]).MoveToOuterDisposeScope());
+                r.Add(nn.functional.pad(vectors.to_type(held), [0, 0, 0, pad]).MoveToOuterDisposeScope());
                 rm.Add(nn.functional.pad(mask, [0, pad]).MoveToOuterDisposeScope());
             }
             (regions, regionMask) = (cat(r, 0), cat(rm, 0));

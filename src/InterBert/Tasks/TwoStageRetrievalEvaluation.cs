@@ -39,6 +39,8 @@ public static class TwoStageRetrievalEvaluation
         public RetrievalMetrics? ScorePlusWordRegionPlusSimilarity { get; init; }
 
         internal float[,] Scores { get; init; } = new float[0, 0];
+        /// <summary>The word-region matching scores of the re-scored pairs, when asked (before the logit scale).</summary>
+        internal float[,]? WordRegionScores { get; init; }
         /// <summary>The cross-modal scores of the re-scored pairs (without the cosine), whichever ranking was asked.</summary>
         internal float[,] PairScores { get; init; } = new float[0, 0];
         /// <summary>The model's contrastive inverse temperature (the cosine's weight in score + similarity, before <see cref="SimilarityWeight"/>).</summary>
@@ -126,9 +128,10 @@ public static class TwoStageRetrievalEvaluation
         var fused = Fuse(scores, similarity, textCandidates, imageCandidatesOf, scale * similarityWeight);
         var withSimilarity = RetrievalMetrics.FromTwoStage(fused, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
         RetrievalMetrics? wordRegionOnly = null, wordRegionPlusSimilarity = null, allThree = null;
+        float[,]? matching = null;
         if (wordRegion)
         {
-            var matching = TokenRegionScores.Of(model, pairs, ordered, cancel);
+            matching = TokenRegionScores.Of(model, pairs, ordered, cancel);
             wordRegionOnly = RetrievalMetrics.FromTwoStage(matching, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
             var zero = new float[captions, images];
             var scaledMatching = Fuse(zero, matching, textCandidates, imageCandidatesOf, scale);
@@ -138,7 +141,7 @@ public static class TwoStageRetrievalEvaluation
         }
         return new Result(addSimilarity ? withSimilarity : scoreOnly, imageCandidates, captionCandidates, ordered.Count)
         {
-            WordRegionOnly = wordRegionOnly, WordRegionPlusSimilarity = wordRegionPlusSimilarity, ScorePlusWordRegionPlusSimilarity = allThree,
+            WordRegionScores = matching, WordRegionOnly = wordRegionOnly, WordRegionPlusSimilarity = wordRegionPlusSimilarity, ScorePlusWordRegionPlusSimilarity = allThree,
             ScoreOnly = scoreOnly, ScorePlusSimilarity = withSimilarity, Unimodal = RetrievalMetrics.FromScores(similarity, pairs.Corpus.ImageOf),
             Scores = addSimilarity ? fused : scores, Similarity = similarity, TextCandidates = textCandidates,
             PairScores = scores, SimilarityScale = scale, SimilarityWeight = similarityWeight, ImageOf = pairs.Corpus.ImageOf, ImageCandidatesOf = imageCandidatesOf,

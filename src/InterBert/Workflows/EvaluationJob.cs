@@ -73,7 +73,7 @@ public static class EvaluationJob
                 var similarityWeight = known?.SimilarityWeight ?? 1;
                 if (similarityWeight != 1 && options.AddSimilarity) host.Log($"score + similarity: the cosine at {similarityWeight} times the model's scale (its {RelevanceCalibration.FileName})");
                 var result = host.RunStage("evaluate", (progress, stop) => TwoStageRetrievalEvaluation.Evaluate(model, pairs, k, options.ZeroShot, options.PairsPerBatch,
-                    new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), stop, options.AddSimilarity, similarityWeight, options.WordRegion), cancel);
+                    new Progress<TwoStageRetrievalEvaluation.Progress>(p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), stop, options.AddSimilarity, similarityWeight, options.WordRegion || options.FitRelevance), cancel);
                 metrics = result.Metrics;
                 scored = result.PairsScored;
                 json = JsonSerializer.SerializeToNode(metrics)!.AsObject();

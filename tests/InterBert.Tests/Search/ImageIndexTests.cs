@@ -83,6 +83,18 @@ public sealed class ImageIndexTests(SearchFixture fixture)
         Assert.Equal(hits.Select(h => h.Id).Order(), blended.Select(h => h.Id).Order());
         foreach (var hit in blended) Assert.Equal(reference[hit.Id] + scale * hit.FirstStageSimilarity, hit.Score, 3);
         for (var k = 1; k < blended.Count; k++) Assert.True(blended[k - 1].Score >= blended[k].Score);
+
+        // Word-region matching: each hit's score is the evaluation's word-region score of the pair plus its cosine, both
+        // on the same scale; with the cross-modal score on top in the ranking of all three.
+        var allPairs = Enumerable.Range(0, pairs.ImageCount).Select(i => (0, i)).ToList();
+        var matching = TokenRegionScores.Of(searcher.Model, pairs, allPairs);
+        var matchingOf = Enumerable.Range(0, pairs.ImageCount).ToDictionary(i => query.ImageIds[i], i => matching[0, i]);
+        var byWords = searcher.Search(query.Captions[0], top: 24, candidates: 24, ranking: SearchRanking.WordRegionAndSimilarity);
+        Assert.Equal(hits.Select(h => h.Id).Order(), byWords.Select(h => h.Id).Order());
+        foreach (var hit in byWords) Assert.Equal(scale * (matchingOf[hit.Id] + hit.FirstStageSimilarity), hit.Score, 3);
+        for (var k = 1; k < byWords.Count; k++) Assert.True(byWords[k - 1].Score >= byWords[k].Score);
+        var allThree = searcher.Search(query.Captions[0], top: 24, candidates: 24, ranking: SearchRanking.ScoreWordRegionAndSimilarity);
+        foreach (var hit in allThree) Assert.Equal(reference[hit.Id] + scale * (matchingOf[hit.Id] + hit.FirstStageSimilarity), hit.Score, 3);
     }
 
     [Fact]

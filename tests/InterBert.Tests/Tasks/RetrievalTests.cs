@@ -131,8 +131,8 @@ public class RetrievalTests(CocoFeatures features)
             var sharing = Enumerable.Range(4, pairs.CaptionCount - 4).First(c => imageOf[c] == imageOf[0]);
             var others = Enumerable.Range(4, pairs.CaptionCount - 4).Where(c => !examples.Select(e => imageOf[e]).Contains(imageOf[c])).Take(5).Append(sharing).ToList();
             var captions = examples.Concat(others).ToList();
-            var (text, images, layout) = RetrievalFineTuning.ContrastiveVectors(model, pairs, captions, examples.Count, fixedOthers: false);
-            var (fixedText, fixedImages, fixedLayout) = RetrievalFineTuning.ContrastiveVectors(model, pairs, captions, examples.Count, fixedOthers: true);
+            var (text, images, layout, _) = RetrievalFineTuning.ContrastiveVectors(model, pairs, captions, examples.Count, fixedOthers: false);
+            var (fixedText, fixedImages, fixedLayout, _) = RetrievalFineTuning.ContrastiveVectors(model, pairs, captions, examples.Count, fixedOthers: true);
             Assert.Equal(layout, fixedLayout);
             Assert.True(text.allclose(fixedText, rtol: 1e-4, atol: 1e-5) && images.allclose(fixedImages, rtol: 1e-4, atol: 1e-5), "the same vectors");
             var exampleImages = layout.Take(examples.Count).Max() + 1;
@@ -148,7 +148,7 @@ public class RetrievalTests(CocoFeatures features)
             Assert.True(GradientFrom(text, images) > 0);
             Assert.Equal(0, GradientFrom(fixedText, fixedImages));
             // The examples' vectors keep theirs.
-            (fixedText, fixedImages, _) = RetrievalFineTuning.ContrastiveVectors(model, pairs, captions, examples.Count, fixedOthers: true);
+            (fixedText, fixedImages, _, _) = RetrievalFineTuning.ContrastiveVectors(model, pairs, captions, examples.Count, fixedOthers: true);
             model.zero_grad();
             (fixedText.narrow(0, 0, examples.Count).sum() + fixedImages.narrow(0, 0, exampleImages).sum()).backward();
             Assert.True(model.parameters().Where(p => p.grad is not null).Sum(p => p.grad!.abs().sum().item<float>()) > 0);
