@@ -13,7 +13,7 @@ public sealed record Flickr8kEvaluation(
     [property: JsonPropertyName("top5")] IReadOnlyList<RankedQuery> Top,
     [property: JsonPropertyName("seconds")] double Seconds)
 {
-    /// <summary>How re-scored pairs were ranked: <c>score</c> or <c>score+similarity</c>.</summary>
+    /// <summary>How re-scored pairs were ranked (a <see cref="SearchRankingNames"/> name): the search model's calibrated best, else <c>score</c> or <c>score+similarity</c>.</summary>
     [JsonPropertyName("rerank")] public string Rerank { get; init; } = "score";
     /// <summary>The multiplier of the scaled cosine in score + similarity (the search model's calibration's, fitted on dev; 1 otherwise).</summary>
     [JsonPropertyName("similarity_weight")] public float SimilarityWeight { get; init; } = 1;
@@ -23,4 +23,10 @@ public sealed record Flickr8kEvaluation(
     [JsonPropertyName("score_only")] public RetrievalMetrics? ScoreOnly { get; init; }
     /// <summary>The same pass re-ranked by the score plus the scaled cosine.</summary>
     [JsonPropertyName("score_plus_similarity")] public RetrievalMetrics? ScorePlusSimilarity { get; init; }
+    /// <summary>The same pass re-ranked by word-region matching alone.</summary>
+    [JsonPropertyName("word_region_only")] public RetrievalMetrics? WordRegionOnly { get; init; }
+    /// <summary>The same pass re-ranked by word-region matching plus the cosine, both on the logit scale.</summary>
+    [JsonPropertyName("word_region_plus_similarity")] public RetrievalMetrics? WordRegionPlusSimilarity { get; init; }
+    /// <summary>The same pass re-ranked by the score plus word-region matching and the cosine on the logit scale.</summary>
+    [JsonPropertyName("score_plus_word_region_plus_similarity")] public RetrievalMetrics? ScorePlusWordRegionPlusSimilarity { get; init; }
 }

@@ -226,6 +226,7 @@ public sealed class Flickr8kRecipe
         RecipeTraining.Run(RecipeTraining.Retrieval(options, Dataset, Features, initWeights, Path.Combine(folder, run)) with
         {
             MineEvery = Math.Max(1, options.FinetuneSteps / 4), SimilarityNegatives = options.SimilarityNegatives, ContrastiveBatchSize = options.ContrastiveBatch,
+            WordRegionWeight = options.WordRegionWeight,
         },
             host, progress, cancel);
 
@@ -244,7 +245,10 @@ public sealed class Flickr8kRecipe
             // The search model ranks score + similarity with the cosine weighed as its calibration on dev fitted it.
             var calibration = zeroShot ? null : RelevanceCalibration.ReadFor(weights, out _);
             var result = TwoStageRetrievalEvaluation.Evaluate(model, pairs, options.Candidates, zeroShot, progress: new Progress<TwoStageRetrievalEvaluation.Progress>(
-                p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), cancel: cancel, addSimilarity: options.AddSimilarity, similarityWeight: calibration?.SimilarityWeight ?? 1);
+                p => progress.Report(new WorkflowProgress(p.Done, p.Total, p.Stage))), cancel: cancel, addSimilarity: options.AddSimilarity, similarityWeight: calibration?.SimilarityWeight ?? 1, wordRegion: true);
+            // The search model's headline is the ranking search uses by default: the one its calibration measured best on dev.
+            var (ranking, headline) = calibration?.MeasuredBest is { } measured && result.Of(measured) is { } chosen
+                ? (measured.Name(), chosen) : (options.AddSimilarity ? "score+similarity" : "score", result.Metrics);
             // A few captions spread over the test split, each with its five first photos.
             var shown = Enumerable.Range(0, options.ShownQueries).Select(q => q * corpus.Captions.Count / Math.Max(options.ShownQueries, 1)).ToList();
             var top = shown.Select(c => new RankedQuery(corpus.Captions[c], corpus.ImageIds[corpus.ImageOf[c]],
@@ -254,16 +258,17 @@ public sealed class Flickr8kRecipe
             if (dataset == EvaluationDatasets[0].Path && calibration is not null)
                 AtomicFile.WriteAllText(RelevancePath, new JsonObject
                 {
-                    ["relevance_cut_off"] = calibration.CutOffs(result, options.AddSimilarity, line => host.Log(line)),
+                    ["relevance_cut_off"] = calibration.CutOffs(result, SearchRankingNames.Parse(ranking), line => host.Log(line)),
                 }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            var evaluation = new Flickr8kEvaluation(name, result.Metrics, result.ImageCandidates, result.CaptionCandidates, result.PairsScored, top, Math.Round(watch.Elapsed.TotalSeconds, 1))
+            var evaluation = new Flickr8kEvaluation(name, headline, result.ImageCandidates, result.CaptionCandidates, result.PairsScored, top, Math.Round(watch.Elapsed.TotalSeconds, 1))
             {
-                Rerank = options.AddSimilarity ? "score+similarity" : "score", SimilarityWeight = result.SimilarityWeight, Unimodal = result.Unimodal, ScoreOnly = result.ScoreOnly, ScorePlusSimilarity = result.ScorePlusSimilarity,
+                Rerank = ranking, SimilarityWeight = result.SimilarityWeight, Unimodal = result.Unimodal, ScoreOnly = result.ScoreOnly, ScorePlusSimilarity = result.ScorePlusSimilarity,
+                WordRegionOnly = result.WordRegionOnly, WordRegionPlusSimilarity = result.WordRegionPlusSimilarity, ScorePlusWordRegionPlusSimilarity = result.ScorePlusWordRegionPlusSimilarity,
             };
             Directory.CreateDirectory(EvaluationFolder);
             AtomicFile.WriteAllText(Path.Combine(EvaluationFolder, name + ".json"), JsonSerializer.Serialize(evaluation, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
-            var r = result.Metrics;
-            host.Log($"  {name}: text→image R@1/5/10 {r.TextToImage.R1:F1}/{r.TextToImage.R5:F1}/{r.TextToImage.R10:F1}, image→text {r.ImageToText.R1:F1}/{r.ImageToText.R5:F1}/{r.ImageToText.R10:F1} ({r.Captions} captions x {r.Images} photos, K = {result.ImageCandidates})");
+            var r = headline;
+            host.Log($"  {name} ({ranking}): text→image R@1/5/10 {r.TextToImage.R1:F1}/{r.TextToImage.R5:F1}/{r.TextToImage.R10:F1}, image→text {r.ImageToText.R1:F1}/{r.ImageToText.R5:F1}/{r.ImageToText.R10:F1} ({r.Captions} captions x {r.Images} photos, K = {result.ImageCandidates})");
             return true;
         }
     }

@@ -51,7 +51,7 @@ public static class Flickr8kReport
             (bilingual && options.PretrainSteps == Flickr8kRecipeOptions.For("", "", "en+zh", options.Quick).PretrainSteps ? "Twice the steps of a single-language run, so that each language's captions are seen as often as in its own run. " : "") +
             $"Arithmetic: {options.Precision.Name()}.");
         if (results.Values.FirstOrDefault() is { } any)
-            line(Invariant($"Test protocol: all {any.Retrieval.Captions:N0} test captions against all {any.Retrieval.Images:N0} test photos, two-stage (ALBEF's): every pair ranked by the unimodal vectors, then each caption's {any.Candidates} nearest photos and each photo's {any.CaptionCandidates} nearest captions re-scored by the cross-modal model ({any.PairsScored:N0} pairs) and ranked by {(any.Rerank == "score" ? "the cross-modal score (ALBEF's re-ranking)" : "the cross-modal score plus the unimodal cosine on the contrastive logit scale (BLIP-2's re-ranking)")}. Chance R@1 is 0.1%."));
+            line(Invariant($"Test protocol: all {any.Retrieval.Captions:N0} test captions against all {any.Retrieval.Images:N0} test photos, two-stage (ALBEF's): every pair ranked by the unimodal vectors, then each caption's {any.Candidates} nearest photos and each photo's {any.CaptionCandidates} nearest captions re-scored by the cross-modal model ({any.PairsScored:N0} pairs) and ranked by {RankingText(any.Rerank)}{(any.Rerank is "score" or "score+similarity" ? "" : " (the ranking the calibrate stage measured best on dev, which search uses)")}. Chance R@1 is 0.1%."));
         line("");
         line("| model | text→image R@1 | R@5 | R@10 | image→text R@1 | R@5 | R@10 |");
         line("|---|---|---|---|---|---|---|");
@@ -71,11 +71,18 @@ public static class Flickr8kReport
         if (best is { Unimodal: { } unimodal, ScoreOnly: { } scoreOnly, ScorePlusSimilarity: { } both })
         {
             line("");
-            line("What each stage adds, for the model fine-tuned after pretraining (the same scored pairs, ranked three ways):");
+            line($"What each stage adds, for the model fine-tuned after pretraining (the same scored pairs, ranked {(best.WordRegionOnly is null ? "three" : "six")} ways):");
             line("");
             line("| ranking | text→image R@1 | R@5 | R@10 | image→text R@1 | R@5 | R@10 |");
             line("|---|---|---|---|---|---|---|");
-            foreach (var (label, m) in new[] { ("unimodal cosine alone (first stage)", unimodal), ("re-ranked by the cross-modal score alone", scoreOnly), (best.SimilarityWeight == 1 ? "re-ranked by score + scaled cosine" : Invariant($"re-ranked by score + {best.SimilarityWeight} x scaled cosine (the weight fitted on dev)"), both) })
+            var rows = new List<(string Label, Tasks.RetrievalMetrics Metrics)>
+            {
+                ("unimodal cosine alone (first stage)", unimodal), ("re-ranked by the cross-modal score alone", scoreOnly),
+                (best.SimilarityWeight == 1 ? "re-ranked by score + scaled cosine" : Invariant($"re-ranked by score + {best.SimilarityWeight} x scaled cosine (the weight fitted on dev)"), both),
+            };
+            if (best is { WordRegionOnly: { } alone, WordRegionPlusSimilarity: { } withCosine, ScorePlusWordRegionPlusSimilarity: { } all })
+                rows.AddRange([("re-ranked by word-region matching alone", alone), ("re-ranked by word-region matching + scaled cosine", withCosine), ("re-ranked by score + word-region matching + scaled cosine", all)]);
+            foreach (var (label, m) in rows)
                 line(Invariant($"| {label} | {m.TextToImage.R1:F1} | {m.TextToImage.R5:F1} | {m.TextToImage.R10:F1} | {m.ImageToText.R1:F1} | {m.ImageToText.R5:F1} | {m.ImageToText.R10:F1} |"));
         }
         line("");
@@ -173,4 +180,14 @@ public static class Flickr8kReport
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
+
+    /// <summary>A ranking's name in words, for the report.</summary>
+    private static string RankingText(string ranking) => ranking switch
+    {
+        "score" => "the cross-modal score (ALBEF's re-ranking)",
+        "score+similarity" => "the cross-modal score plus the unimodal cosine on the contrastive logit scale (BLIP-2's re-ranking)",
+        "first-stage" => "the unimodal cosine alone",
+        "word-region+similarity" => "word-region matching (each word's attention over the photo's regions, and each region's over the words) plus the unimodal cosine, both on the contrastive logit scale",
+        _ => "the cross-modal score plus word-region matching and the unimodal cosine on the contrastive logit scale",
+    };
 }

@@ -54,9 +54,6 @@ public sealed record RelevanceCalibration
     /// <summary>Text-to-image R@1, R@5, R@10 of each ranking on the fit's split, by ranking name: why <see cref="Ranking"/> was chosen.</summary>
     [JsonPropertyName("text_to_image_by_ranking")] public Dictionary<string, double[]>? TextToImageByRanking { get; init; }
 
-    /// <summary>The curve of a ranking (score alone, or score plus similarity).</summary>
-    public RelevanceCurve For(bool addSimilarity) => addSimilarity ? ScorePlusSimilarity : Score;
-
     /// <summary>The curve of a ranking; null for the first stage in a calibration fitted before it had one.</summary>
     public RelevanceCurve? For(SearchRanking ranking) => ranking switch
     {
@@ -125,15 +122,25 @@ public sealed record RelevanceCalibration
     /// photo is kept (among the candidates and above the cut-off), and, leaving each caption's photo out of its
     /// candidates, the share for which nothing is returned.
     /// </summary>
-    public (double KeptWhenIndexed, double EmptyWhenLeftOut) CutOff(TwoStageRetrievalEvaluation.Result evaluation, bool addSimilarity, double minimum)
+    public (double KeptWhenIndexed, double EmptyWhenLeftOut) CutOff(TwoStageRetrievalEvaluation.Result evaluation, SearchRanking ranking, double minimum)
     {
-        var curve = For(addSimilarity);
+        var curve = For(ranking) ?? throw new InterBertException($"the relevance calibration has no curve for the {ranking.Name()} ranking; fit it again");
+        if (ranking.NeedsWordRegion() && evaluation.WordRegionScores is null) throw new ArgumentException("the evaluation did not compute word-region matching");
         var captions = evaluation.ImageOf.Count;
         var kept = new bool[captions];
         var anyOther = new bool[captions];
         foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
         {
-            var score = evaluation.PairScores[caption, image] + (addSimilarity ? SimilarityWeight * evaluation.SimilarityScale * evaluation.Similarity[caption, image] : 0);
+            var cosine = evaluation.Similarity[caption, image];
+            // Each ranking's score as search computes it (TwoStageSearcher.Ranked).
+            var score = ranking switch
+            {
+                SearchRanking.Score => evaluation.PairScores[caption, image],
+                SearchRanking.ScoreAndSimilarity => evaluation.PairScores[caption, image] + SimilarityWeight * evaluation.SimilarityScale * cosine,
+                SearchRanking.FirstStage => cosine,
+                SearchRanking.WordRegionAndSimilarity => evaluation.SimilarityScale * (evaluation.WordRegionScores![caption, image] + cosine),
+                _ => evaluation.PairScores[caption, image] + evaluation.SimilarityScale * (evaluation.WordRegionScores![caption, image] + cosine),
+            };
             if (curve.Probability(score) < minimum) continue;
             if (relevant) kept[caption] = true;
             else anyOther[caption] = true;
@@ -145,12 +152,12 @@ public sealed record RelevanceCalibration
     /// <see cref="CutOff"/> at minimum relevances 0.3, 0.5 and 0.7, as JSON (<c>{"0.3": {"kept_when_indexed",
     /// "empty_when_left_out"}, ...}</c>), each line also given to <paramref name="log"/>.
     /// </summary>
-    public System.Text.Json.Nodes.JsonObject CutOffs(TwoStageRetrievalEvaluation.Result evaluation, bool addSimilarity, Action<string> log)
+    public System.Text.Json.Nodes.JsonObject CutOffs(TwoStageRetrievalEvaluation.Result evaluation, SearchRanking ranking, Action<string> log)
     {
         var cutOffs = new System.Text.Json.Nodes.JsonObject();
         foreach (var minimum in new[] { 0.3, 0.5, 0.7 })
         {
-            var (kept, empty) = CutOff(evaluation, addSimilarity, minimum);
+            var (kept, empty) = CutOff(evaluation, ranking, minimum);
             cutOffs[minimum.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)] = new System.Text.Json.Nodes.JsonObject { ["kept_when_indexed"] = Math.Round(kept, 1), ["empty_when_left_out"] = Math.Round(empty, 1) };
             log($"  minimum relevance {minimum:0.0}: keeps the true photo for {kept:F1}% of captions; with each caption's photo left out, returns nothing for {empty:F1}%");
         }

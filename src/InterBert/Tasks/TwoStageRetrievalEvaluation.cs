@@ -60,6 +60,16 @@ public static class TwoStageRetrievalEvaluation
         public RetrievalMetrics ScorePlusWeightedSimilarity(float weight) =>
             RetrievalMetrics.FromTwoStage(Fuse(PairScores, Similarity, TextCandidates, ImageCandidatesOf, SimilarityScale * weight), Similarity, TextCandidates, ImageCandidatesOf, ImageOf);
 
+        /// <summary>The metrics of a search ranking from this evaluation (null for a word-region ranking it did not compute).</summary>
+        public RetrievalMetrics? Of(SearchRanking ranking) => ranking switch
+        {
+            SearchRanking.FirstStage => Unimodal,
+            SearchRanking.Score => ScoreOnly,
+            SearchRanking.ScoreAndSimilarity => ScorePlusSimilarity,
+            SearchRanking.WordRegionAndSimilarity => WordRegionPlusSimilarity,
+            _ => ScorePlusWordRegionPlusSimilarity,
+        };
+
         /// <summary>The first <paramref name="count"/> images (indices) of a caption's ranking: re-scored candidates by score, then the rest by similarity.</summary>
         public IReadOnlyList<int> RankedImages(int caption, int count) => Enumerable.Range(0, Scores.GetLength(1))
             .OrderByDescending(i => TextCandidates[caption, i])

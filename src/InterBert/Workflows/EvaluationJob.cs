@@ -107,7 +107,7 @@ public static class EvaluationJob
                 // With a calibration for these weights (read above, or just fitted: no second hash of the weights), what a
                 // minimum relevance does on this split.
                 if (calibration is not null)
-                    json["relevance_cut_off"] = calibration.CutOffs(result, options.AddSimilarity, host.Log);
+                    json["relevance_cut_off"] = calibration.CutOffs(result, options.AddSimilarity ? SearchRanking.ScoreAndSimilarity : SearchRanking.Score, host.Log);
             }
             else
             {
