@@ -4,57 +4,58 @@ using static TorchSharp.torch;
 namespace InterBert.Tasks;
 
 /// <summary>
-/// <see cref="TokenRegionMatching"/> scores of chosen caption-image pairs of a split: one text-only pass per caption
-/// and one image-only pass per image, then the pairs from their word and region vectors.
+/// <see cref="TokenRegionMatching"/> scores of chosen caption-image pairs of a split: every caption's word vectors and
+/// every image's region vectors, filled in by the text-only and image-only passes (the first stage's own passes in a
+/// two-stage evaluation), then the pairs from them.
 /// </summary>
-internal static class TokenRegionScores
+internal sealed class TokenRegionScores : IDisposable
 {
-    /// <summary>The score of each listed pair, in a [captions, images] array (unlisted pairs 0).</summary>
-    public static float[,] Of(InterBertModel model, PreparedPairs pairs, IReadOnlyList<(int Caption, int Image)> listed, CancellationToken cancel = default)
+    private readonly Tensor words, wordMask, regions, regionMask;
+
+    /// <summary>Room for every caption's and image's vectors of <paramref name="pairs"/>, held in bf16 for a bf16 model (half the memory), else in fp32.</summary>
+    public TokenRegionScores(InterBertModel model, PreparedPairs pairs)
     {
-        const int block = 128;
-        model.eval();
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        Tensor words, wordMask, regions, regionMask;
-        // Every caption's word vectors are held at once: in bf16 for a bf16 model (half the memory), else as computed.
         var held = model.Precision == Precision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
-        using (model.Autocast())
-        {
-            var textLength = Enumerable.Range(0, pairs.CaptionCount).Max(pairs.CaptionLength);
-            var (w, wm) = (new List<Tensor>(), new List<Tensor>());
-            for (var start = 0; start < pairs.CaptionCount; start += block)
-            {
-                cancel.ThrowIfCancellationRequested();
-                using var blockScope = NewDisposeScope();
-                var rows = Enumerable.Range(start, Math.Min(block, pairs.CaptionCount - start)).Select(c => (long)c).ToList();
-                var text = pairs.Captions(rows);
-                var (vectors, mask) = TokenRegionMatching.Words(model, model.Forward(text, null).TextSequence!, text);
-                var pad = textLength - vectors.shape[1];
-                w.Add(nn.functional.pad(vectors.to_type(held), [0, 0, 0, pad]).MoveToOuterDisposeScope());
-                wm.Add(nn.functional.pad(mask, [0, pad]).MoveToOuterDisposeScope());
-            }
-            (words, wordMask) = (cat(w, 0), cat(wm, 0));
-            var regionLength = Enumerable.Range(0, pairs.ImageCount).Max(pairs.RegionCount) + 1;
-            var (r, rm) = (new List<Tensor>(), new List<Tensor>());
-            for (var start = 0; start < pairs.ImageCount; start += block)
-            {
-                cancel.ThrowIfCancellationRequested();
-                using var blockScope = NewDisposeScope();
-                var rows = Enumerable.Range(start, Math.Min(block, pairs.ImageCount - start)).Select(i => (long)i).ToList();
-                var image = pairs.Images(rows);
-                var (vectors, mask) = TokenRegionMatching.Regions(model, model.Forward(null, image).ImageSequence!, image);
-                var pad = regionLength - vectors.shape[1];
-                r.Add(nn.functional.pad(vectors.to_type(held), [0, 0, 0, pad]).MoveToOuterDisposeScope());
-                rm.Add(nn.functional.pad(mask, [0, pad]).MoveToOuterDisposeScope());
-            }
-            (regions, regionMask) = (cat(r, 0), cat(rm, 0));
-        }
-        var scores = new float[pairs.CaptionCount, pairs.ImageCount];
+        var size = model.Config.BiHiddenSize;
+        var textLength = Enumerable.Range(0, pairs.CaptionCount).Max(pairs.CaptionLength);
+        var regionLength = Enumerable.Range(0, pairs.ImageCount).Max(pairs.RegionCount) + 1;
+        words = zeros([pairs.CaptionCount, textLength, size], held);
+        wordMask = zeros([pairs.CaptionCount, textLength], ScalarType.Bool);
+        regions = zeros([pairs.ImageCount, regionLength, size], held);
+        regionMask = zeros([pairs.ImageCount, regionLength], ScalarType.Bool);
+    }
+
+    /// <summary>Keeps the word vectors of a text-only pass over the captions <paramref name="rows"/>.</summary>
+    public void AddCaptions(InterBertModel model, InterBertOutput output, TextBatch text, IReadOnlyList<long> rows)
+    {
+        using var scope = NewDisposeScope();
+        var (vectors, mask) = TokenRegionMatching.Words(model, output.TextSequence!, text);
+        var index = tensor(rows.ToArray());
+        var length = vectors.shape[1];
+        words.narrow(1, 0, length).index_copy_(0, index, vectors.to_type(words.dtype));
+        wordMask.narrow(1, 0, length).index_copy_(0, index, mask);
+    }
+
+    /// <summary>Keeps the region vectors of an image-only pass over the images <paramref name="rows"/>.</summary>
+    public void AddImages(InterBertModel model, InterBertOutput output, ImageBatch image, IReadOnlyList<long> rows)
+    {
+        using var scope = NewDisposeScope();
+        var (vectors, mask) = TokenRegionMatching.Regions(model, output.ImageSequence!, image);
+        var index = tensor(rows.ToArray());
+        var length = vectors.shape[1];
+        regions.narrow(1, 0, length).index_copy_(0, index, vectors.to_type(regions.dtype));
+        regionMask.narrow(1, 0, length).index_copy_(0, index, mask);
+    }
+
+    /// <summary>The score of each listed pair, in a [captions, images] array (unlisted pairs 0).</summary>
+    public float[,] Of(IReadOnlyList<(int Caption, int Image)> listed, CancellationToken cancel = default)
+    {
+        var scores = new float[words.shape[0], regions.shape[0]];
+        using var noGrad = no_grad();
         for (var start = 0; start < listed.Count; start += 512)
         {
             cancel.ThrowIfCancellationRequested();
-            using var blockScope = NewDisposeScope();
+            using var scope = NewDisposeScope();
             var part = listed.Skip(start).Take(512).ToList();
             var c = tensor(part.Select(p => (long)p.Caption).ToArray());
             var i = tensor(part.Select(p => (long)p.Image).ToArray());
@@ -63,5 +64,20 @@ internal static class TokenRegionScores
             for (var k = 0; k < part.Count; k++) scores[part[k].Caption, part[k].Image] = values[k];
         }
         return scores;
+    }
+
+    /// <summary>The scores of the listed pairs, with passes of their own over every caption and image.</summary>
+    public static float[,] Of(InterBertModel model, PreparedPairs pairs, IReadOnlyList<(int Caption, int Image)> listed, CancellationToken cancel = default)
+    {
+        using var scope = NewDisposeScope();
+        using var positions = new TokenRegionScores(model, pairs);
+        TwoStageRetrievalEvaluation.Vectors(model, pairs, null, cancel, positions);
+        return positions.Of(listed, cancel);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var t in new[] { words, wordMask, regions, regionMask }) t.Dispose();
     }
 }

@@ -89,7 +89,9 @@ public static class TwoStageRetrievalEvaluation
         var imageCandidates = Math.Min(candidates, images);
         var captionCandidates = (int)Math.Min(captions, ((long)imageCandidates * captions + images - 1) / images);
         model.eval();
-        var similarity = Similarity(model, pairs, progress, cancel);
+        // Word-region matching keeps the word and region vectors of the first stage's own passes.
+        using var positions = wordRegion ? new TokenRegionScores(model, pairs) : null;
+        var similarity = Similarity(model, pairs, progress, cancel, positions);
 
         var textCandidates = new bool[captions, images];
         var imageCandidatesOf = new bool[captions, images];
@@ -141,7 +143,7 @@ public static class TwoStageRetrievalEvaluation
         float[,]? matching = null;
         if (wordRegion)
         {
-            matching = TokenRegionScores.Of(model, pairs, ordered, cancel);
+            matching = positions!.Of(ordered, cancel);
             wordRegionOnly = RetrievalMetrics.FromTwoStage(matching, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
             var zero = new float[captions, images];
             var scaledMatching = Fuse(zero, matching, textCandidates, imageCandidatesOf, scale);
@@ -169,10 +171,13 @@ public static class TwoStageRetrievalEvaluation
     }
 
     /// <summary>Cosine similarity [captions, images] of the unimodal (pooled, normalised) vectors, in fp32.</summary>
-    public static float[,] Similarity(InterBertModel model, PreparedPairs pairs, IProgress<Progress>? progress = null, CancellationToken cancel = default)
+    public static float[,] Similarity(InterBertModel model, PreparedPairs pairs, IProgress<Progress>? progress = null, CancellationToken cancel = default) =>
+        Similarity(model, pairs, progress, cancel, positions: null);
+
+    private static float[,] Similarity(InterBertModel model, PreparedPairs pairs, IProgress<Progress>? progress, CancellationToken cancel, TokenRegionScores? positions)
     {
         using var scope = NewDisposeScope();
-        var (text, images) = Vectors(model, pairs, progress, cancel);
+        var (text, images) = Vectors(model, pairs, progress, cancel, positions);
         var values = matmul(text, images.t()).data<float>().ToArray();
         var result = new float[pairs.CaptionCount, pairs.ImageCount];
         Buffer.BlockCopy(values, 0, result, 0, values.Length * sizeof(float));
@@ -183,7 +188,11 @@ public static class TwoStageRetrievalEvaluation
     /// The unimodal (pooled, normalised) vectors of every caption, in caption order [captions, D], and of every image
     /// [images, D], in fp32, in the caller's dispose scope (no gradient).
     /// </summary>
-    public static (Tensor Text, Tensor Images) Vectors(InterBertModel model, PreparedPairs pairs, IProgress<Progress>? progress = null, CancellationToken cancel = default)
+    public static (Tensor Text, Tensor Images) Vectors(InterBertModel model, PreparedPairs pairs, IProgress<Progress>? progress = null, CancellationToken cancel = default) =>
+        Vectors(model, pairs, progress, cancel, positions: null);
+
+    /// <summary>The same vectors; with <paramref name="positions"/>, the same passes also fill in every caption's word and image's region vectors.</summary>
+    internal static (Tensor Text, Tensor Images) Vectors(InterBertModel model, PreparedPairs pairs, IProgress<Progress>? progress, CancellationToken cancel, TokenRegionScores? positions)
     {
         const int block = 128;
         model.eval();
@@ -202,7 +211,10 @@ public static class TwoStageRetrievalEvaluation
                 var rows = captionOrder.Skip(start).Take(block).Select(c => (long)c).ToList();
                 // One scope per block: only the vectors outlive it, not every layer's activations of every block.
                 using var blockScope = NewDisposeScope();
-                textVectors.Add(UnimodalEmbedding.Text(model, pairs.Captions(rows)).to(ScalarType.Float32).MoveToOuterDisposeScope());
+                var text = pairs.Captions(rows);
+                var output = model.Forward(text, null);
+                positions?.AddCaptions(model, output, text, rows);
+                textVectors.Add(nn.functional.normalize(output.PooledText!, dim: 1).to(ScalarType.Float32).MoveToOuterDisposeScope());
                 progress?.Report(new Progress("vectors", done += rows.Count, total));
             }
             for (var start = 0; start < pairs.ImageCount; start += block)
@@ -210,7 +222,10 @@ public static class TwoStageRetrievalEvaluation
                 cancel.ThrowIfCancellationRequested();
                 var rows = Enumerable.Range(start, Math.Min(block, pairs.ImageCount - start)).Select(i => (long)i).ToList();
                 using var blockScope = NewDisposeScope();
-                imageVectors.Add(UnimodalEmbedding.Image(model, pairs.Images(rows)).to(ScalarType.Float32).MoveToOuterDisposeScope());
+                var image = pairs.Images(rows);
+                var output = model.Forward(null, image);
+                positions?.AddImages(model, output, image, rows);
+                imageVectors.Add(nn.functional.normalize(output.PooledImage!, dim: 1).to(ScalarType.Float32).MoveToOuterDisposeScope());
                 progress?.Report(new Progress("vectors", done += rows.Count, total));
             }
         }

@@ -67,6 +67,40 @@ public class RetrievalTests(CocoFeatures features)
         }
     }
 
+    [Fact]
+    public void WordRegionRankingsWithEveryImageACandidateRankAsTheFullMatrix()
+    {
+        var (model, pairs, store) = Setup("val");
+        using (model) using (pairs) using (store)
+        {
+            var all = TwoStageRetrievalEvaluation.Evaluate(model, pairs, pairs.ImageCount, zeroShot: false, wordRegion: true);
+            // Independent reference: every caption against every image in one batch, from the contrastive loss's passes.
+            model.eval();
+            float[,] matrix;
+            using (no_grad())
+            {
+                var captions = Enumerable.Range(0, pairs.CaptionCount).Select(c => (long)c).ToList();
+                var images = Enumerable.Range(0, pairs.ImageCount).Select(i => (long)i).ToList();
+                var (_, _, matching) = ContrastiveLoss.Vectors(model, pairs.Captions(captions), pairs.Images(images), wordRegion: true);
+                var values = matching!.data<float>().ToArray();
+                matrix = new float[pairs.CaptionCount, pairs.ImageCount];
+                Buffer.BlockCopy(values, 0, matrix, 0, values.Length * sizeof(float));
+            }
+            Assert.Equal(RetrievalMetrics.FromScores(matrix, pairs.Corpus.ImageOf), all.WordRegionOnly);
+            for (var c = 0; c < pairs.CaptionCount; c += 37)
+                for (var i = 0; i < pairs.ImageCount; i += 7)
+                    Assert.Equal(matrix[c, i], all.WordRegionScores![c, i], 4);
+            // Plus the cosine on the logit scale: the scaled sum of the two, ranked over every pair.
+            var scale = ContrastiveLoss.SimilarityScale(model);
+            var fused = new float[pairs.CaptionCount, pairs.ImageCount];
+            var similarity = TwoStageRetrievalEvaluation.Similarity(model, pairs);
+            for (var c = 0; c < pairs.CaptionCount; c++)
+                for (var i = 0; i < pairs.ImageCount; i++) fused[c, i] = scale * (all.WordRegionScores![c, i] + similarity[c, i]);
+            Assert.Equal(RetrievalMetrics.FromScores(fused, pairs.Corpus.ImageOf), all.WordRegionPlusSimilarity);
+            Assert.Null(TwoStageRetrievalEvaluation.Evaluate(model, pairs, 4, zeroShot: false).WordRegionOnly);
+        }
+    }
+
     /// <summary>R@10 text→image of the unimodal vectors alone: with K = 10, two-stage R@10 is exactly this (re-scoring only reorders the 10).</summary>
     private static double TextToImageRecallAt10(InterBertModel model, PreparedPairs pairs)
     {
