@@ -64,13 +64,13 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         Tensor loss;
         using (model.Autocast())
         {
-            Tensor? contrastiveLoss = null;
+            Tensor? contrastiveLoss = null; // weighted
             var contrastiveCaptions = ContrastiveCaptions(examples, step, micro, processes.Rank);
             (Tensor Loss, Tensor Text, Tensor Images, int[] ImageOfText) ContrastivePass()
             {
                 var wordRegion = setup.WordRegionWeight > 0;
                 var (textVectors, imageVectors, imageOfText, matching) = RetrievalFineTuning.ContrastiveVectors(model, train, contrastiveCaptions, examples.Count, setup.FixedContrastiveOthers, wordRegion);
-                var passLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale);
+                var passLoss = ContrastiveLoss.FromVectors(textVectors, imageVectors, imageOfText, model.LogitScale) * contrastiveWeight;
                 // The word-region scores are contrasted at the first stage's temperature, held fixed: this loss trains
                 // the words and regions, not the scale the search vectors' loss learns.
                 if (matching is not null)
@@ -90,7 +90,8 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
             if (setup.ResidualScore) scores = scores + RetrievalFineTuning.ScaledCosines(model, train, pairCaptions, pairImages).view(examples.Count, width);
             loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
             if (contrastiveWeight > 0 && contrastiveLoss is null) contrastiveLoss = ContrastivePass().Loss;
-            if (contrastiveLoss is not null) loss = loss + contrastiveLoss * contrastiveWeight;
+            // Already weighted: the contrastive loss times its weight, plus word-region matching's times its own.
+            if (contrastiveLoss is not null) loss = loss + contrastiveLoss;
         }
         return new ObjectiveLoss(loss, [loss.item<float>()], examples.Count);
     }

@@ -29,22 +29,23 @@ internal sealed class TokenRegionScores : IDisposable
     public void AddCaptions(InterBertModel model, InterBertOutput output, TextBatch text, IReadOnlyList<long> rows)
     {
         using var scope = NewDisposeScope();
-        var (vectors, mask) = TokenRegionMatching.Words(model, output.TextSequence!, text);
-        var index = tensor(rows.ToArray());
-        var length = vectors.shape[1];
-        words.narrow(1, 0, length).index_copy_(0, index, vectors.to_type(words.dtype));
-        wordMask.narrow(1, 0, length).index_copy_(0, index, mask);
+        Keep(words, wordMask, TokenRegionMatching.Words(model, output.TextSequence!, text), rows);
     }
 
     /// <summary>Keeps the region vectors of an image-only pass over the images <paramref name="rows"/>.</summary>
     public void AddImages(InterBertModel model, InterBertOutput output, ImageBatch image, IReadOnlyList<long> rows)
     {
         using var scope = NewDisposeScope();
-        var (vectors, mask) = TokenRegionMatching.Regions(model, output.ImageSequence!, image);
+        Keep(regions, regionMask, TokenRegionMatching.Regions(model, output.ImageSequence!, image), rows);
+    }
+
+    /// <summary>Copies a block's vectors and mask (as long as its own padding) into the rows of the held ones.</summary>
+    private static void Keep(Tensor held, Tensor heldMask, (Tensor Vectors, Tensor Mask) block, IReadOnlyList<long> rows)
+    {
         var index = tensor(rows.ToArray());
-        var length = vectors.shape[1];
-        regions.narrow(1, 0, length).index_copy_(0, index, vectors.to_type(regions.dtype));
-        regionMask.narrow(1, 0, length).index_copy_(0, index, mask);
+        var length = block.Vectors.shape[1];
+        held.narrow(1, 0, length).index_copy_(0, index, block.Vectors.to_type(held.dtype));
+        heldMask.narrow(1, 0, length).index_copy_(0, index, block.Mask);
     }
 
     /// <summary>The score of each listed pair, in a [captions, images] array (unlisted pairs 0).</summary>
