@@ -81,22 +81,13 @@ public sealed record RelevanceCalibration
         var textToImageByWeight = byWeight.ToDictionary(p => p.Key, p => new[] { p.Value.TextToImage.R1, p.Value.TextToImage.R5, p.Value.TextToImage.R10 }, StringComparer.Ordinal);
         var bestWeight = Best(textToImageByWeight)!;
         var weight = weightOf[bestWeight];
-        var (scores, fused, cosines) = (new List<(double, bool)>(), new List<(double, bool)>(), new List<(double, bool)>());
-        var (wordRegion, allThree) = (new List<(double, bool)>(), new List<(double, bool)>());
         var matching = evaluation.WordRegionScores;
+        // Each ranking's examples for its curve, scored as search scores it (word-region rankings when the evaluation computed them).
+        var rankings = new[] { SearchRanking.Score, SearchRanking.ScoreAndSimilarity, SearchRanking.FirstStage, SearchRanking.WordRegionAndSimilarity, SearchRanking.ScoreWordRegionAndSimilarity }
+            .Where(r => matching is not null || !r.NeedsWordRegion()).ToList();
+        var examples = rankings.ToDictionary(r => r, _ => new List<(double, bool)>());
         foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
-        {
-            var score = evaluation.PairScores[caption, image];
-            var cosine = evaluation.Similarity[caption, image];
-            scores.Add((score, relevant));
-            fused.Add((score + weight * evaluation.SimilarityScale * cosine, relevant));
-            cosines.Add((cosine, relevant));
-            if (matching is null) continue;
-            // As search ranks them: word-region matching and the cosine, each on the contrastive logit scale.
-            var both = evaluation.SimilarityScale * (matching[caption, image] + cosine);
-            wordRegion.Add((both, relevant));
-            allThree.Add((score + both, relevant));
-        }
+            foreach (var ranking in rankings) examples[ranking].Add((ScoreOf(evaluation, ranking, weight, caption, image), relevant));
         var measured = new Dictionary<string, double[]>(StringComparer.Ordinal);
         // Cheapest first, so that a tie goes to the cheaper ranking.
         foreach (var (ranking, metrics) in new[] { (SearchRanking.FirstStage, evaluation.Unimodal), (SearchRanking.WordRegionAndSimilarity, evaluation.WordRegionPlusSimilarity),
@@ -105,8 +96,9 @@ public sealed record RelevanceCalibration
         return new RelevanceCalibration
         {
             WeightsSha256 = FileHash.Sha256(Weights.ModelFolder.WeightsPath(weightsPath)), FittedOn = fittedOn, Captions = evaluation.ImageOf.Count, Candidates = evaluation.ImageCandidates,
-            Score = RelevanceCurve.Fit(scores), ScorePlusSimilarity = RelevanceCurve.Fit(fused), Similarity = RelevanceCurve.Fit(cosines),
-            WordRegionPlusSimilarity = matching is null ? null : RelevanceCurve.Fit(wordRegion), ScorePlusWordRegionPlusSimilarity = matching is null ? null : RelevanceCurve.Fit(allThree),
+            Score = RelevanceCurve.Fit(examples[SearchRanking.Score]), ScorePlusSimilarity = RelevanceCurve.Fit(examples[SearchRanking.ScoreAndSimilarity]), Similarity = RelevanceCurve.Fit(examples[SearchRanking.FirstStage]),
+            WordRegionPlusSimilarity = matching is null ? null : RelevanceCurve.Fit(examples[SearchRanking.WordRegionAndSimilarity]),
+            ScorePlusWordRegionPlusSimilarity = matching is null ? null : RelevanceCurve.Fit(examples[SearchRanking.ScoreWordRegionAndSimilarity]),
             SimilarityWeight = weight, TextToImageBySimilarityWeight = textToImageByWeight,
             Ranking = Best(measured), TextToImageByRanking = measured,
         };
@@ -131,16 +123,7 @@ public sealed record RelevanceCalibration
         var anyOther = new bool[captions];
         foreach (var (caption, image, relevant) in CandidatePairs(evaluation))
         {
-            var cosine = evaluation.Similarity[caption, image];
-            // Each ranking's score as search computes it (TwoStageSearcher.Ranked).
-            var score = ranking switch
-            {
-                SearchRanking.Score => evaluation.PairScores[caption, image],
-                SearchRanking.ScoreAndSimilarity => evaluation.PairScores[caption, image] + SimilarityWeight * evaluation.SimilarityScale * cosine,
-                SearchRanking.FirstStage => cosine,
-                SearchRanking.WordRegionAndSimilarity => evaluation.SimilarityScale * (evaluation.WordRegionScores![caption, image] + cosine),
-                _ => evaluation.PairScores[caption, image] + evaluation.SimilarityScale * (evaluation.WordRegionScores![caption, image] + cosine),
-            };
+            var score = ScoreOf(evaluation, ranking, SimilarityWeight, caption, image);
             if (curve.Probability(score) < minimum) continue;
             if (relevant) kept[caption] = true;
             else anyOther[caption] = true;
@@ -162,6 +145,20 @@ public sealed record RelevanceCalibration
             log($"  minimum relevance {minimum:0.0}: keeps the true photo for {kept:F1}% of captions; with each caption's photo left out, returns nothing for {empty:F1}%");
         }
         return cutOffs;
+    }
+
+    /// <summary>A candidate pair's score under a ranking, as search computes it (<c>TwoStageSearcher</c>), the cosine of score + similarity at <paramref name="similarityWeight"/>.</summary>
+    private static double ScoreOf(TwoStageRetrievalEvaluation.Result evaluation, SearchRanking ranking, float similarityWeight, int caption, int image)
+    {
+        var cosine = evaluation.Similarity[caption, image];
+        return ranking switch
+        {
+            SearchRanking.Score => evaluation.PairScores[caption, image],
+            SearchRanking.ScoreAndSimilarity => evaluation.PairScores[caption, image] + similarityWeight * evaluation.SimilarityScale * cosine,
+            SearchRanking.FirstStage => cosine,
+            SearchRanking.WordRegionAndSimilarity => evaluation.SimilarityScale * (evaluation.WordRegionScores![caption, image] + cosine),
+            _ => evaluation.PairScores[caption, image] + evaluation.SimilarityScale * (evaluation.WordRegionScores![caption, image] + cosine),
+        };
     }
 
     private static IEnumerable<(int Caption, int Image, bool Relevant)> CandidatePairs(TwoStageRetrievalEvaluation.Result evaluation)

@@ -145,9 +145,8 @@ public static class TwoStageRetrievalEvaluation
         {
             matching = positions!.Of(ordered, cancel);
             wordRegionOnly = RetrievalMetrics.FromTwoStage(matching, similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
-            var zero = new float[captions, images];
-            var scaledMatching = Fuse(zero, matching, textCandidates, imageCandidatesOf, scale);
-            wordRegionPlusSimilarity = RetrievalMetrics.FromTwoStage(Fuse(scaledMatching, similarity, textCandidates, imageCandidatesOf, scale), similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
+            // Search ranks by the scale times (word-region + cosine); the common scale does not change the order.
+            wordRegionPlusSimilarity = RetrievalMetrics.FromTwoStage(Fuse(matching, similarity, textCandidates, imageCandidatesOf, 1), similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
             allThree = RetrievalMetrics.FromTwoStage(Fuse(Fuse(scores, matching, textCandidates, imageCandidatesOf, scale), similarity, textCandidates, imageCandidatesOf, scale),
                 similarity, textCandidates, imageCandidatesOf, pairs.Corpus.ImageOf);
         }

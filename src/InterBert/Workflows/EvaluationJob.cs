@@ -113,6 +113,7 @@ public static class EvaluationJob
             {
                 if (options.AddSimilarity) throw new ArgumentException("--add-similarity belongs to the two-stage evaluation; give --candidates K");
                 if (options.FitRelevance) throw new ArgumentException("--fit-relevance fits on the two-stage candidates; give --candidates K");
+                if (options.WordRegion) throw new ArgumentException("--word-region ranks the two-stage candidates; give --candidates K");
                 if (options.ScoresOut is { } scoresPath && Path.GetDirectoryName(Path.GetFullPath(scoresPath)) is { } scoresFolder && !Directory.Exists(scoresFolder))
                     throw new InterBertException($"{scoresPath}: its folder does not exist");
                 host.Log($"evaluate retrieval: {pairs.CaptionCount} captions x {pairs.ImageCount} images = {total:N0} pairs, {head}; {options.Precision.Name()}");
