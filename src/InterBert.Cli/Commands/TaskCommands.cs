@@ -65,6 +65,10 @@ public static class TaskCommands
         {
             Description = "retrieval: train the cross-modal score as a correction to the first stage: the ranking loss over score + the scaled unimodal cosine (held fixed), the sum that evaluate --add-similarity and search rank by (needs --contrastive-weight)",
         };
+        var rerankerLists = new Option<int>("--reranker-lists")
+        {
+            Description = "retrieval: train the re-ranker alone over a search model's fixed first stage (--init): each training caption against its photo and its K-1 nearest training photos by the first stage, cross-entropy over the list; only the joint pass's own layers (the interaction is untied) and the score head train (0: off)",
+        }.AtLeast(0);
         var visualMaps = new Option<string?>("--visual-maps")
         {
             Description = "retrieval: a store of the same images' layer3 maps (features --layer3-maps): the model computes its region features with its own copy of ResNet-18's last stage and fine-tunes it (default: the feature store's frozen features)",
@@ -79,7 +83,7 @@ public static class TaskCommands
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
             task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, ownKind, negatives, mineBy, extraNegatives,
-            contrastiveBatch, fixedOthers, wordRegionWeight, residualScore, untie, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption, judge,
+            contrastiveBatch, fixedOthers, wordRegionWeight, residualScore, untie, rerankerLists, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -90,7 +94,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), UntieInteraction = parse.GetValue(untie), FixedContrastiveOthers = parse.GetValue(fixedOthers), WordRegionWeight = parse.GetValue(wordRegionWeight), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), UntieInteraction = parse.GetValue(untie), RerankerLists = parse.GetValue(rerankerLists), FixedContrastiveOthers = parse.GetValue(fixedOthers), WordRegionWeight = parse.GetValue(wordRegionWeight), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption), RegionJudgeWeight = parse.GetValue(judge),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;
@@ -120,6 +124,10 @@ public static class TaskCommands
         var wordRegion = new Option<bool>("--word-region") { Description = "two-stage: also rank the re-scored pairs by word-region matching (each word's attention over the regions, from the text-only and image-only passes), alone, plus the cosine, and plus score and cosine" };
         var fitRelevance = new Option<bool>("--fit-relevance") { Description = "two-stage: fit the model's relevance calibration on this split (a dev split) and write relevance.json beside the weights, for search --min-relevance" };
         var scoresOut = new Option<string?>("--scores-out") { Description = "retrieval with --candidates all: write every caption-image pair's score as TSV (image_id, caption, score)" };
+        var rerankerLists = new Option<int>("--reranker-lists")
+        {
+            Description = "retrieval: train the re-ranker alone over a search model's fixed first stage (--init): each training caption against its photo and its K-1 nearest training photos by the first stage, cross-entropy over the list; only the joint pass's own layers (the interaction is untied) and the score head train (0: off)",
+        }.AtLeast(0);
         var visualMaps = new Option<string?>("--visual-maps") { Description = "retrieval: the store of layer3 maps (features --layer3-maps) that a model fine-tuned with --visual-maps computes its region features from" };
         var sceneLanguage = new Option<string?>("--scene-language") { Description = "grounding: the language of the demo scenes' captions, en (the default) or zh" };
         sceneLanguage.AcceptOnlyFromAmong("en", "zh");

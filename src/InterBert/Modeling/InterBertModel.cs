@@ -23,13 +23,16 @@ public sealed class InterBertModel : InterBertBackbone
         vilLogit = nn.Linear(config.BiHiddenSize, 1);
         fusionDropout = new AutocastDropout(config.HiddenDropoutProb);
         register_module("cls", cls);
-        register_module("vil_logit", vilLogit);
+        register_module(ScoreHeadName, vilLogit);
         register_module("fusion_dropout", fusionDropout);
         // CLIP's learnable inverse temperature, started at 1/0.07; used only by the optional contrastive loss.
         logitScale = nn.Parameter(full(1, InitialLogitScale));
         register_parameter(LogitScaleKey, logitScale);
         InitializeModelWeights();
     }
+
+    /// <summary>Checkpoint name of the score head (<see cref="Score"/>), the reference implementation's.</summary>
+    public const string ScoreHeadName = "vil_logit";
 
     /// <summary>Checkpoint key of the contrastive loss's learnable log inverse temperature (absent from older files).</summary>
     public const string LogitScaleKey = "logit_scale";

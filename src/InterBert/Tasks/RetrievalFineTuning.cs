@@ -31,6 +31,7 @@ public static class RetrievalFineTuning
     {
         var runFolder = setup.RunFolder;
         var options = setup.Training;
+        using var firstStage = setup.RerankerLists > 0 ? HoldFirstStage(setup.Model) : null;
         Directory.CreateDirectory(runFolder);
         var bestPath = Path.Combine(runFolder, "best.safetensors");
         var lastPath = Path.Combine(runFolder, "last.safetensors");
@@ -51,6 +52,50 @@ public static class RetrievalFineTuning
         // The run folder is a model folder of the model to use: the best by validation, else the last.
         ModelFolder.Complete(runFolder, bestPath, Data.ImagePreprocessing.Of(setup.Train.Features, fingerprintDetector: true));
         return new Result(objective.Best, bestPath, lastPath, result.Step);
+    }
+
+    /// <summary>
+    /// Holds every weight of the first stage fixed (requires_grad off) until disposed: all but the joint pass's own
+    /// single-stream layers and the score head, so that training re-ranks with a new interaction over the same search
+    /// vectors. Needs an untied interaction (<see cref="InterBertConfig.UntiedInteraction"/>); otherwise the joint pass
+    /// shares its layers with the search vectors.
+    /// </summary>
+    public static IDisposable HoldFirstStage(InterBertModel model)
+    {
+        if (!model.Config.UntiedInteraction)
+            throw new ArgumentException("training the re-ranker alone needs the joint pass on layers of its own: untie the model's interaction first");
+        var prefix = "encoder." + InterBertEncoder.JointLayerName + ".";
+        var held = model.named_parameters()
+            .Where(p => p.parameter.requires_grad && !p.name.StartsWith(prefix, StringComparison.Ordinal) && !p.name.StartsWith(InterBertModel.ScoreHeadName + ".", StringComparison.Ordinal))
+            .Select(p => p.parameter).ToList();
+        foreach (var parameter in held) parameter.requires_grad = false;
+        return new HeldParameters(held);
+    }
+
+    private sealed class HeldParameters(List<TorchSharp.Modules.Parameter> held) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var parameter in held) parameter.requires_grad = true;
+            held.Clear();
+        }
+    }
+
+    /// <summary>
+    /// The caption and image indices of each example's list (<see cref="RetrievalFineTuningSetup.RerankerLists"/>):
+    /// the caption with its own image first, then with each of its mined images, <c>1 + hard[c].Length</c> pairs in a row.
+    /// </summary>
+    public static (List<long> Captions, List<long> Images) ListIds(PreparedPairs pairs, IReadOnlyList<int> examples, int[][] hard)
+    {
+        var captionIds = new List<long>();
+        var imageIds = new List<long>();
+        foreach (var c in examples)
+        {
+            captionIds.AddRange(Enumerable.Repeat((long)c, 1 + hard[c].Length));
+            imageIds.Add(pairs.Corpus.ImageOf[c]);
+            imageIds.AddRange(hard[c].Select(i => (long)i));
+        }
+        return (captionIds, imageIds);
     }
 
     /// <summary>

@@ -24,8 +24,16 @@ public sealed record RetrievalFineTuningSetup
     public IReadOnlySet<string> PretrainedKeys { get; init; } = new HashSet<string>();
     /// <summary>Steps between hard-negative mining (0: every epoch).</summary>
     public int MineEvery { get; init; }
-    /// <summary>Weight of the image-text contrastive loss (0: off).</summary>
+    /// <summary>Weight of the image-text contrastive loss (0: off); with <see cref="RerankerLists"/>, the first stage's, recorded in the weights but not trained.</summary>
     public double ContrastiveWeight { get; init; }
+    /// <summary>
+    /// Train the re-ranker alone, on lists (0: off, the 4-way loss): each training caption's photo and its this many
+    /// minus one nearest other training photos by the first stage's vectors, the candidates a search re-ranks, scored by
+    /// the cross-modal head with cross-entropy over the list. The first stage is held fixed (so the lists are mined once):
+    /// only the joint pass's own layers (the model's interaction must be untied) and the score head train, and every
+    /// weight the search vectors use stays bit-identical. No contrastive loss runs; a step is joint passes only.
+    /// </summary>
+    public int RerankerLists { get; init; }
     /// <summary>Share of wrong-caption pairs taken from the image's own known-false captions.</summary>
     public double OwnNegativeRate { get; init; }
     /// <summary>The kind of own known-false captions the corpus was given (e.g. <c>relation</c>); null: all (for the fingerprint).</summary>

@@ -20,9 +20,11 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     private readonly PreparedPairs train = setup.Train;
     private readonly PreparedPairs? validation = setup.Validation;
     private readonly TrainingOptions options = setup.Training;
-    private readonly double contrastiveWeight = setup.ContrastiveWeight;
+    // Training the re-ranker alone holds the first stage fixed: no contrastive loss runs (its weight is only recorded).
+    private readonly double contrastiveWeight = setup.RerankerLists > 0 ? 0 : setup.ContrastiveWeight;
+    private readonly int lists = setup.RerankerLists > 0 ? Math.Min(setup.RerankerLists, setup.Train.ImageCount) : 0;
     private readonly double ownNegativeRate = setup.OwnNegativeRate;
-    private readonly int width = 4 + setup.ExtraNegatives;
+    private readonly int width = setup.RerankerLists > 0 ? Math.Min(setup.RerankerLists, setup.Train.ImageCount) : 4 + setup.ExtraNegatives; // pairs per example
     private const string StateFile = "retrieval.json";
     private readonly EpochCursor order = new(setup.Train.CaptionCount, setup.Training.Seed);
     private readonly int stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)setup.Train.CaptionCount / setup.Training.BatchSize));
@@ -36,7 +38,8 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "") + (setup.ExtraNegatives > 0 ? $" extra-negatives={setup.ExtraNegatives}" : "") +
         (setup.Train.ComputesFeaturesPerBatch ? $" visual={Modeling.ResNetStage.Name}" : "") +
         (setup.ContrastiveBatchSize > 0 ? $" contrastive-batch={setup.ContrastiveBatchSize}" : "") + (setup.ResidualScore ? " residual-score" : "") + (setup.FixedContrastiveOthers ? " contrastive-others=fixed" : "") +
-        (setup.Model.Config.UntiedInteraction ? " untied-interaction" : "") + (setup.WordRegionWeight > 0 ? FormattableString.Invariant($" word-region={setup.WordRegionWeight}") : "");
+        (setup.Model.Config.UntiedInteraction ? " untied-interaction" : "") + (setup.WordRegionWeight > 0 ? FormattableString.Invariant($" word-region={setup.WordRegionWeight}") : "") +
+        (lists > 0 ? $" reranker-lists={lists}" : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -46,6 +49,14 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     /// <inheritdoc/>
     public void BeforeStep(int step)
     {
+        if (lists > 0)
+        {
+            // The first stage is held fixed, so its confusions are mined once (and restored with a checkpoint).
+            if (hard is not null) return;
+            status?.Invoke("mining each caption's nearest photos by the first stage");
+            hard = RetrievalFineTuning.MineTextHardNegatives(model, train, lists - 1);
+            return;
+        }
         if (step % MineEvery != 0 || train.ImageCount <= 2) return;
         status?.Invoke("mining hard negatives");
         hard = setup.MineByText ? RetrievalFineTuning.MineTextHardNegatives(model, train, 8) : RetrievalFineTuning.MineHardNegatives(model, train, 8);
@@ -58,7 +69,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         // The wrong captions and images are drawn for the whole global batch from one source per (step, micro-batch),
         // and each rank takes its share: the ranks together train on exactly the pairs one process would.
         var random = new Random(unchecked(options.Seed * 1_000_003 + step) ^ (micro * 7_919));
-        var (captionIds, imageIds) = RetrievalFineTuning.FourWayIds(train, everyRank, hard, random, ownNegativeRate, setup.ExtraNegatives);
+        var (captionIds, imageIds) = lists > 0 ? RetrievalFineTuning.ListIds(train, everyRank, hard!) : RetrievalFineTuning.FourWayIds(train, everyRank, hard, random, ownNegativeRate, setup.ExtraNegatives);
         var first = StepBatch.FirstOfRank(options, processes);
         var examples = everyRank.Skip(first).Take(options.BatchSize).ToList();
         Tensor loss;

@@ -26,7 +26,7 @@ public sealed class ParameterGroups : IDisposable
     /// <summary>Each group's learning-rate multiplier, in the optimiser's group order.</summary>
     public IReadOnlyList<double> Multipliers { get; }
 
-    /// <summary>Creates the optimiser for <paramref name="model"/>'s parameters.</summary>
+    /// <summary>Creates the optimiser for <paramref name="model"/>'s parameters (those held fixed, with requires_grad off, left out).</summary>
     public static ParameterGroups Create(torch.nn.Module model, TrainingOptions options, IReadOnlySet<string> pretrainedKeys)
     {
         var groups = new List<AdamW.ParamGroup>();
@@ -36,7 +36,7 @@ public sealed class ParameterGroups : IDisposable
             foreach (var decay in new[] { true, false })
             {
                 var members = model.named_parameters()
-                    .Where(p => pretrainedKeys.Contains(p.name) == pretrained && NoDecay(p.name) != decay)
+                    .Where(p => p.parameter.requires_grad && pretrainedKeys.Contains(p.name) == pretrained && NoDecay(p.name) != decay)
                     .Select(p => p.parameter).ToList();
                 if (members.Count == 0) continue;
                 var multiplier = pretrained ? options.PretrainedLearningRateMultiplier : 1.0;
@@ -44,7 +44,7 @@ public sealed class ParameterGroups : IDisposable
                 multipliers.Add(multiplier);
             }
         }
-        return new ParameterGroups(new AdamW(groups, options.LearningRate, model.named_parameters().Where(p => p.name.EndsWith("word_embeddings.weight", StringComparison.Ordinal)).Select(p => p.parameter)), multipliers.ToArray(), model.parameters().ToList(), options.ClipNorm);
+        return new ParameterGroups(new AdamW(groups, options.LearningRate, model.named_parameters().Where(p => p.name.EndsWith("word_embeddings.weight", StringComparison.Ordinal)).Select(p => p.parameter)), multipliers.ToArray(), model.parameters().Where(p => p.requires_grad).ToList(), options.ClipNorm);
     }
 
     /// <summary>Whether a parameter is exempt from weight decay (biases, LayerNorm weights and the contrastive temperature).</summary>

@@ -45,7 +45,8 @@ public static class Trainer
         ClaimRunFolder(run.Folder);
         Directory.CreateDirectory(run.Folder);
         using var groups = ParameterGroups.Create(run.Trainable, training, run.PretrainedKeys);
-        var parameters = run.Trainable.parameters().ToList();
+        // Parameters held fixed (requires_grad off, e.g. a re-ranker trained over a fixed first stage) are neither updated nor averaged.
+        var parameters = run.Trainable.parameters().Where(p => p.requires_grad).ToList();
         var checkpoints = new CheckpointManager(run.Folder, training.KeepCheckpoints);
         var metrics = new MetricsLog(Path.Combine(run.Folder, "metrics.jsonl"));
         var fingerprint = $"seed={training.Seed};batch={training.BatchSize}{(ranks > 1 ? $"x{ranks} ranks" : "")};accumulate={training.GradientAccumulation};steps={training.Steps};lr={training.LearningRate};{objective.Fingerprint}";

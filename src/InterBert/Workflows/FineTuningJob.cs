@@ -54,13 +54,30 @@ public static class FineTuningJob
             throw new ArgumentException($"--word-region-weight {options.WordRegionWeight}: expected a number, 0 or more");
         if (options.WordRegionWeight > 0 && (options.ContrastiveWeight <= 0 || options.FixedContrastiveOthers))
             throw new ArgumentException("--word-region-weight trains on the contrastive batch: it needs --contrastive-weight above 0 and no --fixed-contrastive-others");
-        if (options.ResidualScore && options.ContrastiveWeight <= 0)
+        if (options.ResidualScore && options.ContrastiveWeight <= 0 && options.RerankerLists == 0)
             throw new ArgumentException("--residual-score corrects the first stage's cosine, which the contrastive loss trains: give --contrastive-weight above 0");
+        var contrastiveWeight = Math.Max(0, options.ContrastiveWeight);
+        if (options.RerankerLists > 0)
+        {
+            if (options.RerankerLists < 2) throw new ArgumentException($"--reranker-lists {options.RerankerLists}: a list needs the true photo and at least one other; expected 2 or more");
+            if (options.ContrastiveWeight > 0 || options.SimilarityNegatives || options.ExtraNegatives > 0 || options.MineByText || options.OwnNegativeRate > 0 || options.WordRegionWeight > 0 || options.ContrastiveBatchSize > 0 || options.FixedContrastiveOthers || options.VisualMaps is not null)
+                throw new ArgumentException("--reranker-lists trains the re-ranker alone over a fixed first stage: drop --contrastive-weight, --negatives, --extra-negatives, --mine-by, --own-negative-rate, --word-region-weight, --contrastive-batch-size, --fixed-contrastive-others and --visual-maps");
+        }
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
         using var maps = options.VisualMaps is null ? null : VisualStageInputs.OpenMaps(options.VisualMaps);
         TorchSharp.torch.manual_seed(options.Seed);
         var (model, tokenizer, vocabulary, pretrained) = maps is null ? ModelLoading.Load(options.Init, store, options.Precision, visualStage: true, options.RegionJudgeWeight) : ModelLoading.LoadWithVisualStage(options.Init, maps.Folder, options.Precision);
-        if (options.UntieInteraction) model = ModelLoading.Untie(model, pretrained);
+        if (options.RerankerLists > 0)
+        {
+            // The first stage is the init's: its contrastive weight is recorded again, so that index and search take the result as a search model.
+            var recorded = ModelCheckpoint.ReadMetadata(options.Init).GetValueOrDefault(ContrastiveLoss.WeightMetadataKey);
+            if (recorded is null || !double.TryParse(recorded, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out contrastiveWeight) || contrastiveWeight <= 0)
+            {
+                model.Dispose();
+                throw new InterBertException($"{options.Init}: --reranker-lists re-ranks a first stage, and these weights have none (not fine-tuned with --contrastive-weight)");
+            }
+        }
+        if (options.UntieInteraction || options.RerankerLists > 0) model = ModelLoading.Untie(model, pretrained);
         using (model)
         {
             if (maps is null && model.HasVisualStage)
@@ -82,12 +99,12 @@ public static class FineTuningJob
             var training = Training(options, StepsFor(options, train.CaptionCount, processes));
             var root = processes.IsRoot;
             if (root)
-                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({4 + options.ExtraNegatives} pairs each{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions{(options.FixedContrastiveOthers ? ", the others' vectors without gradient" : "")}" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")}{(model.Config.UntiedInteraction ? "; the joint pass on its own copy of the single-stream layers" : "")}{(options.WordRegionWeight > 0 ? $"; word-region matching at weight {options.WordRegionWeight}" : "")})" +
+                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({(options.RerankerLists > 0 ? $"the re-ranker alone, each caption against its photo and its {Math.Min(options.RerankerLists, train.ImageCount) - 1} nearest photos by the first stage, which stays fixed" : $"{4 + options.ExtraNegatives} pairs each")}{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions{(options.FixedContrastiveOthers ? ", the others' vectors without gradient" : "")}" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")}{(model.Config.UntiedInteraction ? "; the joint pass on its own copy of the single-stream layers" : "")}{(options.WordRegionWeight > 0 ? $"; word-region matching at weight {options.WordRegionWeight}" : "")})" +
                     (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + (maps is null ? "" : $"; region features by the model's own {ResNetStage.Name} from {maps.Folder}, trained with it") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
             var setup = new RetrievalFineTuningSetup
             {
                 Model = model, Train = train, Validation = validation, Training = training, RunFolder = options.Output, Vocabulary = vocabulary, LowerCase = tokenizer.LowerCase,
-                PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = Math.Max(0, options.ContrastiveWeight), OwnNegativeRate = ownNegativeRate, OwnNegativeKind = ownNegativeRate > 0 ? options.OwnNegativeKind : null,
+                PretrainedKeys = pretrained, MineEvery = options.MineEvery, ContrastiveWeight = contrastiveWeight, RerankerLists = options.RerankerLists, OwnNegativeRate = ownNegativeRate, OwnNegativeKind = ownNegativeRate > 0 ? options.OwnNegativeKind : null,
                 SimilarityNegatives = options.SimilarityNegatives, ExtraNegatives = options.ExtraNegatives, ContrastiveBatchSize = Math.Max(0, options.ContrastiveBatchSize), ResidualScore = options.ResidualScore, FixedContrastiveOthers = options.FixedContrastiveOthers, WordRegionWeight = options.WordRegionWeight, MineByText = options.MineByText, Resume = options.Resume, Group = processes,
             };
             var result = host.RunStage("finetune", (progress, stop) => RetrievalFineTuning.Run(setup, new SynchronousProgress<RetrievalFineTuning.Progress>(p =>

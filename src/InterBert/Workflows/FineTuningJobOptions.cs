@@ -59,6 +59,13 @@ public sealed record FineTuningJobOptions
     /// <summary>Retrieval, with <see cref="ContrastiveBatchSize"/>: the other captions' and photos' vectors without gradient (negatives only).</summary>
     public bool FixedContrastiveOthers { get; init; }
 
+    /// <summary>
+    /// Retrieval: train the re-ranker alone on lists of each training caption's photo and its this many minus one
+    /// nearest training photos by the first stage (0: off). The first stage stays fixed; the interaction is untied.
+    /// Needs a search model (<c>--init</c> trained with the contrastive loss) and no loss or sampling option of the first stage.
+    /// </summary>
+    public int RerankerLists { get; init; }
+
     /// <summary>Retrieval: weight of the word-region matching loss over the contrastive batch (0: off; needs the contrastive loss).</summary>
     public double WordRegionWeight { get; init; }
     /// <summary>
