@@ -72,6 +72,19 @@ public class RerankerListsTests(CocoFeatures features)
         // Still a search model: the first stage's contrastive weight is recorded.
         Assert.Equal("1", ModelCheckpoint.ReadMetadata(Path.Combine(lists, "last.safetensors"))[ContrastiveLoss.WeightMetadataKey]);
 
+        // Evaluated two-stage, it ranks by the same first stage as the model it started from, and re-ranks otherwise.
+        System.Text.Json.Nodes.JsonNode Evaluate(string weights, string json)
+        {
+            var evaluation = CliProcess.Run(["evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val", "--features", features.StorePath,
+                "--weights", weights, "--candidates", "5", "--add-similarity", "--metrics-out", folder.File(json), "--threads", "2"]);
+            Assert.True(evaluation.ExitCode == 0, evaluation.Error);
+            return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(folder.File(json)))!;
+        }
+        var searchMetrics = Evaluate(searchWeights, "search.json");
+        var listsMetrics = Evaluate(Path.Combine(lists, "last.safetensors"), "lists.json");
+        Assert.Equal(searchMetrics["unimodal"]!.ToJsonString(), listsMetrics["unimodal"]!.ToJsonString());
+        Assert.NotEqual(searchMetrics["score_only"]!.ToJsonString(), listsMetrics["score_only"]!.ToJsonString());
+
         // Killed after its first checkpoint, then resumed: the same weights as the run straight through (the lists are restored, not mined from a changed model).
         var killed = folder.File("killed");
         CliProcess.KillOnceWritten(Finetune(searchWeights, killed, "--reranker-lists", "5", "--checkpoint-every", "3"), Path.Combine(killed, "checkpoints", "step-3", "trainer.json"));
