@@ -13,8 +13,10 @@ namespace InterBert.Tests.Tasks;
 [Collection("coco features")]
 public class FinetuneResumeTests(CocoFeatures features)
 {
+    private string WriteInit(TempFolder folder) => WriteInit(features, folder);
+
     /// <summary>Dropout-free tiny weights for the COCO store.</summary>
-    private string WriteInit(TempFolder folder)
+    internal static string WriteInit(CocoFeatures features, TempFolder folder)
     {
         using var store = FeatureStore.Open(features.StorePath);
         var config = TestInputs.TinyNoDropout with { VFeatureSize = store.Manifest.FeatureSize, PredictFeature = true };

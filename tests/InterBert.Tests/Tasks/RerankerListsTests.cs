@@ -13,16 +13,7 @@ namespace InterBert.Tests.Tasks;
 [Collection("coco features")]
 public class RerankerListsTests(CocoFeatures features)
 {
-    private string WriteInit(TempFolder folder)
-    {
-        using var store = FeatureStore.Open(features.StorePath);
-        var config = TestInputs.TinyNoDropout with { VFeatureSize = store.Manifest.FeatureSize, PredictFeature = true };
-        TorchSharp.torch.manual_seed(13);
-        using var model = new InterBertModel(config);
-        var path = folder.File("init.safetensors");
-        ModelCheckpoint.Save(model, path, ModelVocabulary.WriteBeside(path, MiniLmOnnxReader.ReadVocabularyBytes(), lowerCase: true));
-        return path;
-    }
+    private string WriteInit(TempFolder folder) => FinetuneResumeTests.WriteInit(features, folder);
 
     private string[] Finetune(string init, string run, params string[] more) =>
     [
