@@ -124,10 +124,6 @@ public static class TaskCommands
         var wordRegion = new Option<bool>("--word-region") { Description = "two-stage: also rank the re-scored pairs by word-region matching (each word's attention over the regions, from the text-only and image-only passes), alone, plus the cosine, and plus score and cosine" };
         var fitRelevance = new Option<bool>("--fit-relevance") { Description = "two-stage: fit the model's relevance calibration on this split (a dev split) and write relevance.json beside the weights, for search --min-relevance" };
         var scoresOut = new Option<string?>("--scores-out") { Description = "retrieval with --candidates all: write every caption-image pair's score as TSV (image_id, caption, score)" };
-        var rerankerLists = new Option<int>("--reranker-lists")
-        {
-            Description = "retrieval: train the re-ranker alone over a search model's fixed first stage (--init): each training caption against its photo and its K-1 nearest training photos by the first stage, cross-entropy over the list; only the joint pass's own layers (the interaction is untied) and the score head train (0: off)",
-        }.AtLeast(0);
         var visualMaps = new Option<string?>("--visual-maps") { Description = "retrieval: the store of layer3 maps (features --layer3-maps) that a model fine-tuned with --visual-maps computes its region features from" };
         var sceneLanguage = new Option<string?>("--scene-language") { Description = "grounding: the language of the demo scenes' captions, en (the default) or zh" };
         sceneLanguage.AcceptOnlyFromAmong("en", "zh");

@@ -13,6 +13,7 @@ namespace InterBert.Tasks;
 /// validation split is evaluated; the best (by mean recall) and the last weights are kept. With a contrastive weight,
 /// the image-text contrastive loss over the step's captions and their images is added (search models). The loop is
 /// the shared <see cref="Trainer"/>'s (<see cref="RetrievalObjective"/>): accumulation, exact resume and MPI included.
+/// With <see cref="RetrievalFineTuningSetup.RerankerLists"/> it trains the re-ranker alone over a fixed first stage instead.
 /// </summary>
 public static class RetrievalFineTuning
 {

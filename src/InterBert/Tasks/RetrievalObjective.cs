@@ -24,7 +24,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     private readonly double contrastiveWeight = setup.RerankerLists > 0 ? 0 : setup.ContrastiveWeight;
     private readonly int lists = setup.RerankerLists > 0 ? Math.Min(setup.RerankerLists, setup.Train.ImageCount) : 0;
     private readonly double ownNegativeRate = setup.OwnNegativeRate;
-    private readonly int width = setup.RerankerLists > 0 ? Math.Min(setup.RerankerLists, setup.Train.ImageCount) : 4 + setup.ExtraNegatives; // pairs per example
+    private readonly int width = setup.RerankerLists > 0 ? Math.Min(setup.RerankerLists, setup.Train.ImageCount) : 4 + setup.ExtraNegatives; // pairs per example (a list's length)
     private const string StateFile = "retrieval.json";
     private readonly EpochCursor order = new(setup.Train.CaptionCount, setup.Training.Seed);
     private readonly int stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)setup.Train.CaptionCount / setup.Training.BatchSize));
