@@ -24,7 +24,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     private readonly double contrastiveWeight = setup.RerankerLists > 0 ? 0 : setup.ContrastiveWeight;
     private readonly int lists = setup.RerankerLists > 0 ? Math.Min(setup.RerankerLists, setup.Train.ImageCount) : 0;
     private readonly double ownNegativeRate = setup.OwnNegativeRate;
-    private readonly int width = setup.RerankerLists > 0 ? Math.Min(setup.RerankerLists, setup.Train.ImageCount) : 4 + setup.ExtraNegatives; // pairs per example (a list's length)
+    private int Width => lists > 0 ? lists : 4 + setup.ExtraNegatives; // pairs per example (a list's length)
     private const string StateFile = "retrieval.json";
     private readonly EpochCursor order = new(setup.Train.CaptionCount, setup.Training.Seed);
     private readonly int stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)setup.Train.CaptionCount / setup.Training.BatchSize));
@@ -94,11 +94,11 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
                 (contrastiveLoss, var textVectors, var imageVectors, var imageOfText) = ContrastivePass();
                 DrawSimilarNegatives(captionIds, imageIds, first, examples.Count, contrastiveCaptions, imageOfText, textVectors, imageVectors, step, micro);
             }
-            var pairCaptions = captionIds.GetRange(width * first, width * examples.Count);
-            var pairImages = imageIds.GetRange(width * first, width * examples.Count);
+            var pairCaptions = captionIds.GetRange(Width * first, Width * examples.Count);
+            var pairImages = imageIds.GetRange(Width * first, Width * examples.Count);
             var (text, image) = train.Pairs(pairCaptions, pairImages);
-            var scores = model.Score(model.Forward(text, image)).view(examples.Count, width);
-            if (setup.ResidualScore) scores = scores + RetrievalFineTuning.ScaledCosines(model, train, pairCaptions, pairImages).view(examples.Count, width);
+            var scores = model.Score(model.Forward(text, image)).view(examples.Count, Width);
+            if (setup.ResidualScore) scores = scores + RetrievalFineTuning.ScaledCosines(model, train, pairCaptions, pairImages).view(examples.Count, Width);
             loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
             if (contrastiveWeight > 0 && contrastiveLoss is null) contrastiveLoss = ContrastivePass().Loss;
             // Already weighted: the contrastive loss times its weight, plus word-region matching's times its own.

@@ -99,4 +99,30 @@ public class RerankerListsTests(CocoFeatures features)
         Assert.Equal(examples.SelectMany(c => Enumerable.Repeat((long)c, 3)), captions);
         Assert.Equal(examples.SelectMany(c => new long[] { corpus.ImageOf[c], hard[c][0], hard[c][1] }), images);
     }
+
+    [Fact]
+    public void HoldingTheFirstStageLetsTheScoresGradientReachOnlyTheJointCopyAndTheHeadUntilReleased()
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        TorchSharp.torch.manual_seed(5);
+        using var model = InterBert.Workflows.ModelLoading.Untie(new InterBertModel(TestInputs.TinyNoDropout), []);
+        var text = TestInputs.Text(model.Config, [5, 3], 6, seed: 2);
+        var image = TestInputs.Image(model.Config, [4, 2], 5, seed: 2);
+        using (RetrievalFineTuning.HoldFirstStage(model))
+        {
+            model.Score(model.Forward(text, image)).sum().backward();
+            foreach (var (name, parameter) in model.named_parameters())
+            {
+                var trained = name.StartsWith("encoder.joint_layer.", StringComparison.Ordinal) || name.StartsWith(InterBertModel.ScoreHeadName + ".", StringComparison.Ordinal);
+                Assert.Equal(trained, parameter.requires_grad);
+                if (!trained) Assert.Null(parameter.grad);
+            }
+            // A real gradient, not only a weight decay's pull: the first joint layer and the head both get one.
+            Assert.True(model.named_parameters().Single(p => p.name == "encoder.joint_layer.0.attention.self.query.weight").parameter.grad!.abs().sum().item<float>() > 0);
+            Assert.True(model.named_parameters().Single(p => p.name == InterBertModel.ScoreHeadName + ".weight").parameter.grad!.abs().sum().item<float>() > 0);
+        }
+        Assert.All(model.parameters(), p => Assert.True(p.requires_grad));
+        using var tied = new InterBertModel(TestInputs.TinyNoDropout);
+        Assert.Throws<ArgumentException>(() => RetrievalFineTuning.HoldFirstStage(tied));
+    }
 }
