@@ -69,6 +69,10 @@ public static class TaskCommands
         {
             Description = "retrieval: train the re-ranker alone over a search model's fixed first stage (--init): each training caption against its photo and its K-1 nearest training photos by the first stage, cross-entropy over the list; only the joint pass's own layers (the interaction is untied) and the score head train (0: off)",
         }.AtLeast(0);
+        var lateInteraction = new Option<int>("--late-interaction")
+        {
+            Description = "retrieval, with --reranker-lists: the re-ranker is a late interaction of N layers added to the search model, over every word and region of the text-only and image-only passes (started from the text stream's top N layers), instead of the joint pass; evaluate, index and search then score pairs with it (0: off)",
+        }.AtLeast(0);
         var visualMaps = new Option<string?>("--visual-maps")
         {
             Description = "retrieval: a store of the same images' layer3 maps (features --layer3-maps): the model computes its region features with its own copy of ResNet-18's last stage and fine-tunes it (default: the feature store's frozen features)",
@@ -83,7 +87,7 @@ public static class TaskCommands
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
             task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, ownKind, negatives, mineBy, extraNegatives,
-            contrastiveBatch, fixedOthers, wordRegionWeight, residualScore, untie, rerankerLists, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption, judge,
+            contrastiveBatch, fixedOthers, wordRegionWeight, residualScore, untie, rerankerLists, lateInteraction, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -94,7 +98,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), UntieInteraction = parse.GetValue(untie), RerankerLists = parse.GetValue(rerankerLists), FixedContrastiveOthers = parse.GetValue(fixedOthers), WordRegionWeight = parse.GetValue(wordRegionWeight), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), UntieInteraction = parse.GetValue(untie), RerankerLists = parse.GetValue(rerankerLists), LateInteraction = parse.GetValue(lateInteraction), FixedContrastiveOthers = parse.GetValue(fixedOthers), WordRegionWeight = parse.GetValue(wordRegionWeight), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption), RegionJudgeWeight = parse.GetValue(judge),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;

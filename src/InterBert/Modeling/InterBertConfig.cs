@@ -94,6 +94,14 @@ public sealed record InterBertConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public double RegionJudgeWeight { get; init; }
     /// <summary>
+    /// Layers of the late interaction (<see cref="LateInteraction"/>), a re-ranker over the unimodal passes' sequences
+    /// that replaces the joint pass's score in every pair score: 0 (none, the paper's) unless
+    /// <c>finetune --late-interaction N</c> adds it over a search model.
+    /// </summary>
+    [JsonPropertyName("late_interaction_layers")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int LateInteractionLayers { get; init; }
+    /// <summary>
     /// The CNN stage the model computes its region features with, trained with it (<see cref="ResNetStage"/>): null
     /// (features come ready-made from a feature store) or <c>"resnet18-layer4"</c> (the packaged ResNet-18's last
     /// stage, run on each photo's stored layer3 map, its output pooled per region by RoI align).

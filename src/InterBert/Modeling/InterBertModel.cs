@@ -15,6 +15,7 @@ public sealed class InterBertModel : InterBertBackbone
     private readonly Linear vilLogit;
     private readonly AutocastDropout fusionDropout;
     private readonly Parameter logitScale;
+    private readonly LateInteraction? lateInteraction;
 
     /// <summary>Builds a model with BERT-style random initialisation.</summary>
     public InterBertModel(InterBertConfig config) : base(config, nameof(InterBertModel), initialize: false)
@@ -28,6 +29,11 @@ public sealed class InterBertModel : InterBertBackbone
         // CLIP's learnable inverse temperature, started at 1/0.07; used only by the optional contrastive loss.
         logitScale = nn.Parameter(full(1, InitialLogitScale));
         register_parameter(LogitScaleKey, logitScale);
+        if (config.LateInteractionLayers > 0)
+        {
+            lateInteraction = new LateInteraction(config);
+            register_module(LateInteraction.Name, lateInteraction);
+        }
         InitializeModelWeights();
     }
 
@@ -64,6 +70,25 @@ public sealed class InterBertModel : InterBertBackbone
     /// <summary>Image-text matching logits [B, 2]: index <see cref="MatchedIndex"/> (0) = matched, 1 = not matched.</summary>
     public Tensor MatchingLogits(InterBertOutput output) => InFp32(() => cls.Matching.call(Fuse(output)));
 
+    /// <summary>Whether pair scores come from the late interaction (<see cref="InterBertConfig.LateInteractionLayers"/>) rather than the joint pass.</summary>
+    public bool HasLateInteraction => lateInteraction is not null;
+
+    /// <summary>
+    /// The late interaction's score [B] (<see cref="LateInteraction"/>) from a text-only and an image-only pass of the
+    /// same pairs (their sequences and masks).
+    /// </summary>
+    public Tensor LateScore(InterBertOutput textPass, TextBatch text, InterBertOutput imagePass, ImageBatch image) =>
+        LateScore(textPass.TextSequence ?? throw new ArgumentException("late interaction needs a text pass"), text.AttentionMask,
+            imagePass.ImageSequence ?? throw new ArgumentException("late interaction needs an image pass"), ImageEmbeddings.MaskWithGlobalToken(image.RegionMask));
+
+    /// <summary>The late interaction's score [B] from the unimodal sequences and their masks (1 real, 0 padding; the image's with its global token).</summary>
+    public Tensor LateScore(Tensor textSequence, Tensor textMask, Tensor imageSequence, Tensor imageMask)
+    {
+        var late = lateInteraction ?? throw new InvalidOperationException("the model has no late interaction (late_interaction_layers is 0)");
+        using var autocast = Autocast();
+        return late.call(textSequence, textMask, imageSequence, imageMask);
+    }
+
     /// <summary>The score head [B] used by retrieval and multiple choice.</summary>
     public Tensor Score(InterBertOutput output) => InFp32(() => vilLogit.call(Fuse(output)).squeeze(-1));
 
@@ -74,12 +99,12 @@ public sealed class InterBertModel : InterBertBackbone
     /// </summary>
     public Tensor PairScores(TextBatch text, ImageBatch image, bool zeroShot)
     {
-        var output = Forward(text, image);
         Tensor score;
-        if (!zeroShot) score = Score(output);
+        if (!zeroShot && lateInteraction is not null) score = LateScore(Forward(text, null), text, Forward(null, image), image);
+        else if (!zeroShot) score = Score(Forward(text, image));
         else
         {
-            var logits = MatchingLogits(output);
+            var logits = MatchingLogits(Forward(text, image));
             score = logits.select(1, MatchedIndex) - logits.select(1, 1 - MatchedIndex);
         }
         return Config.RegionJudgeWeight > 0 ? score + Config.RegionJudgeWeight * GroundedLikelihood(text, image) : score;

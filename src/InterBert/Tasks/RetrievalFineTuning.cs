@@ -37,7 +37,7 @@ public static class RetrievalFineTuning
         var bestPath = Path.Combine(runFolder, "best.safetensors");
         var lastPath = Path.Combine(runFolder, "last.safetensors");
         var (step, learningRate) = (0, 0.0);
-        var objective = new RetrievalObjective(setup, bestPath, status => progress?.Report(new Progress(step, options.Steps, double.NaN, learningRate, status)), cancel);
+        using var objective = new RetrievalObjective(setup, bestPath, status => progress?.Report(new Progress(step, options.Steps, double.NaN, learningRate, status)), cancel);
         var run = new TrainingRun(runFolder, setup.Model, setup.Model, options, setup.PretrainedKeys, setup.Resume, setup.Group)
         {
             Description = new Dictionary<string, object> { ["task"] = "retrieval", ["train_captions"] = setup.Train.CaptionCount, ["train_images"] = setup.Train.ImageCount },
@@ -56,18 +56,19 @@ public static class RetrievalFineTuning
     }
 
     /// <summary>
-    /// Holds every weight of the first stage fixed (requires_grad off) until disposed: all but the joint pass's own
-    /// single-stream layers and the score head, so that training re-ranks with a new interaction over the same search
-    /// vectors. Needs an untied interaction (<see cref="InterBertConfig.UntiedInteraction"/>); otherwise the joint pass
-    /// shares its layers with the search vectors.
+    /// Holds every weight of the first stage fixed (requires_grad off) until disposed: all but the re-ranker's own,
+    /// so that training re-ranks with a new interaction over the same search vectors. The re-ranker's own weights are
+    /// the late interaction (<see cref="InterBertModel.HasLateInteraction"/>) when the model has one, else the joint
+    /// pass's own single-stream layers and the score head, which need an untied interaction
+    /// (<see cref="InterBertConfig.UntiedInteraction"/>; otherwise the joint pass shares its layers with the search vectors).
     /// </summary>
     public static IDisposable HoldFirstStage(InterBertModel model)
     {
-        if (!model.Config.UntiedInteraction)
+        string[] trained = model.HasLateInteraction ? [LateInteraction.Name + "."] : ["encoder." + InterBertEncoder.JointLayerName + ".", InterBertModel.ScoreHeadName + "."];
+        if (!model.HasLateInteraction && !model.Config.UntiedInteraction)
             throw new ArgumentException("training the re-ranker alone needs the joint pass on layers of its own: untie the model's interaction first");
-        var prefix = "encoder." + InterBertEncoder.JointLayerName + ".";
         var held = model.named_parameters()
-            .Where(p => p.parameter.requires_grad && !p.name.StartsWith(prefix, StringComparison.Ordinal) && !p.name.StartsWith(InterBertModel.ScoreHeadName + ".", StringComparison.Ordinal))
+            .Where(p => p.parameter.requires_grad && !trained.Any(prefix => p.name.StartsWith(prefix, StringComparison.Ordinal)))
             .Select(p => p.parameter).ToList();
         foreach (var parameter in held) parameter.requires_grad = false;
         return new HeldParameters(held);

@@ -14,7 +14,7 @@ namespace InterBert.Tasks;
 /// ranking loss over mined hard negatives, plus the contrastive loss when weighted. Its own state, checkpointed for an
 /// exact resume: the hard negatives last mined and the best validation so far.
 /// </summary>
-internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string bestPath, Action<string>? status, CancellationToken cancel) : ITrainingObjective
+internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string bestPath, Action<string>? status, CancellationToken cancel) : ITrainingObjective, IDisposable
 {
     private readonly InterBertModel model = setup.Model;
     private readonly PreparedPairs train = setup.Train;
@@ -29,6 +29,8 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     private readonly EpochCursor order = new(setup.Train.CaptionCount, setup.Training.Seed);
     private readonly int stepsPerEpoch = Math.Max(1, (int)Math.Ceiling((double)setup.Train.CaptionCount / setup.Training.BatchSize));
     private int[][]? hard;
+    // With a late interaction over the fixed first stage, its inputs: every caption's and image's unimodal sequences, computed once.
+    private UnimodalSequences? sequences;
 
     /// <summary>The best validation so far (by mean recall).</summary>
     public RetrievalMetrics? Best { get; private set; }
@@ -39,7 +41,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         (setup.Train.ComputesFeaturesPerBatch ? $" visual={Modeling.ResNetStage.Name}" : "") +
         (setup.ContrastiveBatchSize > 0 ? $" contrastive-batch={setup.ContrastiveBatchSize}" : "") + (setup.ResidualScore ? " residual-score" : "") + (setup.FixedContrastiveOthers ? " contrastive-others=fixed" : "") +
         (setup.Model.Config.UntiedInteraction ? " untied-interaction" : "") + (setup.WordRegionWeight > 0 ? FormattableString.Invariant($" word-region={setup.WordRegionWeight}") : "") +
-        (lists > 0 ? $" reranker-lists={lists}" : "");
+        (lists > 0 ? $" reranker-lists={lists}" : "") + (setup.Model.HasLateInteraction ? $" late-interaction={setup.Model.Config.LateInteractionLayers}" : "");
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ValueNames { get; } = ["loss"];
@@ -51,10 +53,18 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     {
         if (lists > 0)
         {
-            // The first stage is held fixed, so its confusions are mined once (and restored with a checkpoint).
-            if (hard is not null) return;
-            status?.Invoke("mining each caption's nearest photos by the first stage");
-            hard = RetrievalFineTuning.MineTextHardNegatives(model, train, lists - 1);
+            // The first stage is held fixed, so its confusions are mined once (and restored with a checkpoint), and a late
+            // interaction's inputs are computed once (again after a resume: the same fixed passes give the same sequences).
+            if (hard is null)
+            {
+                status?.Invoke("mining each caption's nearest photos by the first stage");
+                hard = RetrievalFineTuning.MineTextHardNegatives(model, train, lists - 1);
+            }
+            if (model.HasLateInteraction && sequences is null)
+            {
+                status?.Invoke("computing every caption's and photo's unimodal sequences");
+                sequences = UnimodalSequences.Compute(model, train);
+            }
             return;
         }
         if (step % MineEvery != 0 || train.ImageCount <= 2) return;
@@ -96,9 +106,18 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
             }
             var pairCaptions = captionIds.GetRange(Width * first, Width * examples.Count);
             var pairImages = imageIds.GetRange(Width * first, Width * examples.Count);
-            var (text, image) = train.Pairs(pairCaptions, pairImages);
-            var scores = model.Score(model.Forward(text, image)).view(examples.Count, Width);
-            if (setup.ResidualScore) scores = scores + RetrievalFineTuning.ScaledCosines(model, train, pairCaptions, pairImages).view(examples.Count, Width);
+            Tensor scores;
+            if (sequences is not null)
+            {
+                scores = sequences.Scores(model, pairCaptions, pairImages).view(examples.Count, Width);
+                if (setup.ResidualScore) scores = scores + sequences.ScaledCosines(model, pairCaptions, pairImages).view(examples.Count, Width);
+            }
+            else
+            {
+                var (text, image) = train.Pairs(pairCaptions, pairImages);
+                scores = model.Score(model.Forward(text, image)).view(examples.Count, Width);
+                if (setup.ResidualScore) scores = scores + RetrievalFineTuning.ScaledCosines(model, train, pairCaptions, pairImages).view(examples.Count, Width);
+            }
             loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
             if (contrastiveWeight > 0 && contrastiveLoss is null) contrastiveLoss = ContrastivePass().Loss;
             // Already weighted: the contrastive loss times its weight, plus word-region matching's times its own.
@@ -176,6 +195,9 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         var saved = JsonSerializer.Deserialize<SavedState>(File.ReadAllText(path)) ?? throw new CheckpointException($"{path}: empty");
         (hard, Best) = (saved.Hard, saved.Best);
     }
+
+    /// <inheritdoc/>
+    public void Dispose() => sequences?.Dispose();
 
     private sealed record SavedState([property: JsonPropertyName("hard_negatives")] int[][]? Hard, [property: JsonPropertyName("best")] RetrievalMetrics? Best);
 }

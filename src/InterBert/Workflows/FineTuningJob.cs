@@ -63,6 +63,8 @@ public static class FineTuningJob
             if (options.ContrastiveWeight > 0 || options.SimilarityNegatives || options.ExtraNegatives > 0 || options.MineByText || options.OwnNegativeRate > 0 || options.WordRegionWeight > 0 || options.ContrastiveBatchSize > 0 || options.FixedContrastiveOthers || options.VisualMaps is not null)
                 throw new ArgumentException("--reranker-lists trains the re-ranker alone over a fixed first stage: drop --contrastive-weight, --negatives, --extra-negatives, --mine-by, --own-negative-rate, --word-region-weight, --contrastive-batch-size, --fixed-contrastive-others and --visual-maps");
         }
+        if (options.LateInteraction != 0 && options.RerankerLists == 0)
+            throw new ArgumentException("--late-interaction adds a re-ranker trained alone over a fixed first stage: give --reranker-lists too");
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
         using var maps = options.VisualMaps is null ? null : VisualStageInputs.OpenMaps(options.VisualMaps);
         TorchSharp.torch.manual_seed(options.Seed);
@@ -77,7 +79,17 @@ public static class FineTuningJob
                 throw new InterBertException($"{options.Init}: --reranker-lists re-ranks a first stage, and these weights have none (not fine-tuned with --contrastive-weight)");
             }
         }
-        if (options.UntieInteraction || options.RerankerLists > 0) model = ModelLoading.Untie(model, pretrained);
+        if (model.HasLateInteraction && options.RerankerLists == 0)
+        {
+            model.Dispose();
+            throw new InterBertException($"{options.Init}: these weights score pairs by a late interaction, which trains over its fixed first stage: give --reranker-lists");
+        }
+        if (options.LateInteraction != 0)
+        {
+            try { model = ModelLoading.AddLateInteraction(model, options.LateInteraction, pretrained); }
+            catch { model.Dispose(); throw; }
+        }
+        else if (options.UntieInteraction || (options.RerankerLists > 0 && !model.HasLateInteraction)) model = ModelLoading.Untie(model, pretrained);
         using (model)
         {
             if (maps is null && model.HasVisualStage)
@@ -99,7 +111,7 @@ public static class FineTuningJob
             var training = Training(options, StepsFor(options, train.CaptionCount, processes));
             var root = processes.IsRoot;
             if (root)
-                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({(options.RerankerLists > 0 ? $"the re-ranker alone, each caption against its photo and its {Math.Min(options.RerankerLists, train.ImageCount) - 1} nearest photos by the first stage, which stays fixed" : $"{4 + options.ExtraNegatives} pairs each")}{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions{(options.FixedContrastiveOthers ? ", the others' vectors without gradient" : "")}" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")}{(model.Config.UntiedInteraction ? "; the joint pass on its own copy of the single-stream layers" : "")}{(options.WordRegionWeight > 0 ? $"; word-region matching at weight {options.WordRegionWeight}" : "")})" +
+                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({(options.RerankerLists > 0 ? $"the re-ranker alone{(model.HasLateInteraction ? $" (a late interaction of {model.Config.LateInteractionLayers} layers over the unimodal passes' sequences)" : "")}, each caption against its photo and its {Math.Min(options.RerankerLists, train.ImageCount) - 1} nearest photos by the first stage, which stays fixed" : $"{4 + options.ExtraNegatives} pairs each")}{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions{(options.FixedContrastiveOthers ? ", the others' vectors without gradient" : "")}" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")}{(model.Config.UntiedInteraction ? "; the joint pass on its own copy of the single-stream layers" : "")}{(options.WordRegionWeight > 0 ? $"; word-region matching at weight {options.WordRegionWeight}" : "")})" +
                     (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + (maps is null ? "" : $"; region features by the model's own {ResNetStage.Name} from {maps.Folder}, trained with it") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
             var setup = new RetrievalFineTuningSetup
             {

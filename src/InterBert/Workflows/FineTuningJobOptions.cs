@@ -66,6 +66,13 @@ public sealed record FineTuningJobOptions
     /// </summary>
     public int RerankerLists { get; init; }
 
+    /// <summary>
+    /// Retrieval, with <see cref="RerankerLists"/>: the re-ranker is a late interaction of this many layers added to
+    /// the search model (<see cref="Modeling.LateInteraction"/>), trained over the unimodal passes' sequences instead
+    /// of the joint pass (0: the joint pass and its score head).
+    /// </summary>
+    public int LateInteraction { get; init; }
+
     /// <summary>Retrieval: weight of the word-region matching loss over the contrastive batch (0: off; needs the contrastive loss).</summary>
     public double WordRegionWeight { get; init; }
     /// <summary>

@@ -103,6 +103,44 @@ public static class ModelLoading
     }
 
     /// <summary>
+    /// The model with a late interaction of <paramref name="layers"/> layers added (<see cref="LateInteraction"/>), its
+    /// layers starting as copies of the text stream's top layers (which already read sequences at that depth; ALBEF
+    /// starts its fusion layers from BERT's top ones), its modality marks and score new. Every other weight is copied,
+    /// so the search vectors are unchanged. Disposes <paramref name="model"/>; refuses a model that already has one.
+    /// </summary>
+    public static InterBertModel AddLateInteraction(InterBertModel model, int layers, HashSet<string> pretrained)
+    {
+        if (model.HasLateInteraction) throw new InterBertException("the model already has a late interaction: fine-tune it further without --late-interaction");
+        var textLayers = model.Config.TextPathLayers;
+        if (layers < 1 || layers > textLayers) throw new ArgumentException($"--late-interaction {layers}: expected 1 to {textLayers} (the text path's layers, whose top ones it starts from)");
+        var added = new InterBertModel(model.Config with { LateInteractionLayers = layers }) { Precision = model.Precision };
+        try
+        {
+            using var noGrad = TorchSharp.torch.no_grad();
+            var target = added.state_dict();
+            foreach (var (key, value) in model.state_dict())
+            {
+                target[key].copy_(value);
+                for (var i = 0; i < layers; i++)
+                {
+                    var prefix = $"encoder.layer.{textLayers - layers + i}.";
+                    if (!key.StartsWith(prefix, StringComparison.Ordinal)) continue;
+                    var copy = LateInteraction.LayerKey(i, key[prefix.Length..]);
+                    target[copy].copy_(value);
+                    if (pretrained.Contains(key)) pretrained.Add(copy);
+                }
+            }
+            model.Dispose();
+            return added;
+        }
+        catch
+        {
+            added.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// A model whose own fine-tuned CNN stage computes region features for a store (<c>features --model</c>, an update
     /// of such a store); refuses a model without a stage, or whose stage is not <paramref name="expectedStage"/> (the
     /// fingerprint a store records) when given, in one line.
