@@ -121,6 +121,8 @@ public static class TwoStageRetrievalEvaluation
         var ordered = toScore.Select(p => (Caption: (int)(p / images), Image: (int)(p % images)))
             .OrderBy(p => pairs.CaptionLength(p.Caption)).ThenBy(p => pairs.RegionCount(p.Image)).ThenBy(p => p.Caption).ThenBy(p => p.Image).ToList();
         var scores = new float[captions, images];
+        // A late interaction reads the unimodal passes' sequences: each caption and image runs once, not once per pair.
+        using var sequences = model.HasLateInteraction && !zeroShot ? UnimodalSequences.Compute(model, pairs) : null;
         using (no_grad())
         using (model.Autocast())
         {
@@ -129,8 +131,15 @@ public static class TwoStageRetrievalEvaluation
                 cancel.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 var block = ordered.GetRange(start, Math.Min(pairsPerBatch, ordered.Count - start));
-                var (text, image) = pairs.Pairs(block.Select(p => (long)p.Caption).ToList(), block.Select(p => (long)p.Image).ToList());
-                var values = model.PairScores(text, image, zeroShot).to(ScalarType.Float32).data<float>().ToArray();
+                var blockCaptions = block.Select(p => (long)p.Caption).ToList();
+                var blockImages = block.Select(p => (long)p.Image).ToList();
+                float[] values;
+                if (sequences is not null) values = PlusRegionJudge(model, sequences.Scores(model, blockCaptions, blockImages), pairs, blockCaptions, blockImages).to(ScalarType.Float32).data<float>().ToArray();
+                else
+                {
+                    var (text, image) = pairs.Pairs(blockCaptions, blockImages);
+                    values = model.PairScores(text, image, zeroShot).to(ScalarType.Float32).data<float>().ToArray();
+                }
                 for (var k = 0; k < block.Count; k++) scores[block[k].Caption, block[k].Image] = values[k];
                 progress?.Report(new Progress("pairs", start + block.Count, ordered.Count));
             }
@@ -157,6 +166,14 @@ public static class TwoStageRetrievalEvaluation
             Scores = addSimilarity ? fused : scores, Similarity = similarity, TextCandidates = textCandidates,
             PairScores = scores, SimilarityScale = scale, SimilarityWeight = similarityWeight, ImageOf = pairs.Corpus.ImageOf, ImageCandidatesOf = imageCandidatesOf,
         };
+    }
+
+    /// <summary>The pair scores of <see cref="InterBertModel.PairScores"/> from late-interaction scores: plus the region judge where the model weighs one.</summary>
+    private static Tensor PlusRegionJudge(InterBertModel model, Tensor scores, PreparedPairs pairs, List<long> captions, List<long> images)
+    {
+        if (model.Config.RegionJudgeWeight <= 0) return scores;
+        var (text, image) = pairs.Pairs(captions, images);
+        return scores + model.Config.RegionJudgeWeight * model.GroundedLikelihood(text, image);
     }
 
     /// <summary>Score + <paramref name="cosineWeight"/> x cosine on the re-scored pairs (the others stay 0: they rank by the cosine).</summary>
