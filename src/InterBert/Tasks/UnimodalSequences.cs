@@ -33,24 +33,27 @@ internal sealed class UnimodalSequences : IDisposable
             for (var start = 0; start < pairs.CaptionCount; start += block)
             {
                 var rows = Enumerable.Range(start, Math.Min(block, pairs.CaptionCount - start)).Select(c => (long)c).ToList();
+                // One scope per block: only the kept sequences outlive it, not every layer's activations of every block.
+                using var blockScope = NewDisposeScope();
                 var text = pairs.Captions(rows);
                 var output = model.Forward(text, null);
                 var pad = textLength - (int)text.InputIds.shape[1];
-                textParts.Add(nn.functional.pad(output.TextSequence!, [0, 0, 0, pad]));
-                textMaskParts.Add(nn.functional.pad(text.AttentionMask.to_type(ScalarType.Int64), [0, pad]));
-                textVectorParts.Add(nn.functional.normalize(output.PooledText!, dim: 1).to(ScalarType.Float32));
+                textParts.Add(nn.functional.pad(output.TextSequence!, [0, 0, 0, pad]).MoveToOuterDisposeScope());
+                textMaskParts.Add(nn.functional.pad(text.AttentionMask.to_type(ScalarType.Int64), [0, pad]).MoveToOuterDisposeScope());
+                textVectorParts.Add(nn.functional.normalize(output.PooledText!, dim: 1).to(ScalarType.Float32).MoveToOuterDisposeScope());
             }
             var (imageParts, imageMaskParts, imageVectorParts) = (new List<Tensor>(), new List<Tensor>(), new List<Tensor>());
             for (var start = 0; start < pairs.ImageCount; start += block)
             {
                 var rows = Enumerable.Range(start, Math.Min(block, pairs.ImageCount - start)).Select(i => (long)i).ToList();
+                using var blockScope = NewDisposeScope();
                 var image = pairs.Images(rows);
                 var output = model.Forward(null, image);
                 var mask = ImageEmbeddings.MaskWithGlobalToken(image.RegionMask).to_type(ScalarType.Int64);
                 var pad = imageLength - (int)mask.shape[1];
-                imageParts.Add(nn.functional.pad(output.ImageSequence!, [0, 0, 0, pad]));
-                imageMaskParts.Add(nn.functional.pad(mask, [0, pad]));
-                imageVectorParts.Add(nn.functional.normalize(output.PooledImage!, dim: 1).to(ScalarType.Float32));
+                imageParts.Add(nn.functional.pad(output.ImageSequence!, [0, 0, 0, pad]).MoveToOuterDisposeScope());
+                imageMaskParts.Add(nn.functional.pad(mask, [0, pad]).MoveToOuterDisposeScope());
+                imageVectorParts.Add(nn.functional.normalize(output.PooledImage!, dim: 1).to(ScalarType.Float32).MoveToOuterDisposeScope());
             }
             Tensor Kept(List<Tensor> parts) => cat(parts, 0).DetachFromDisposeScope();
             return new UnimodalSequences(pairs, Kept(textParts), Kept(textMaskParts), Kept(imageParts), Kept(imageMaskParts), Kept(textVectorParts), Kept(imageVectorParts));
