@@ -188,6 +188,14 @@ public sealed class TwoStageSearcher : IDisposable
         {
             using var queryScope = NewDisposeScope();
             Tensor? words = null, wordMask = null;
+            // A late interaction reads the query's text-only pass, the same for every candidate: it runs once.
+            TextBatch? queryText = null;
+            Tensor? querySequence = null;
+            if (ranking.NeedsScore() && Model.HasLateInteraction && !zeroShot && Model.Config.RegionJudgeWeight <= 0)
+            {
+                queryText = TextBatch.Repeated(tokens, 1);
+                querySequence = Model.Forward(queryText, null).TextSequence!;
+            }
             if (ranking.NeedsWordRegion())
             {
                 var query = TextBatch.Repeated(tokens, 1);
@@ -199,7 +207,10 @@ public sealed class TwoStageSearcher : IDisposable
                 var block = imageIds.Skip(start).Take(pairsPerBatch).Select(Store.Read).ToList();
                 var image = RegionCollator.Collate(block, Store.Manifest.FeatureSize, Model.Config.MaxRegionLength);
                 var values = zeros(block.Count);
-                if (ranking.NeedsScore()) values = values + Model.PairScores(TextBatch.Repeated(tokens, block.Count), image, zeroShot).to(ScalarType.Float32);
+                if (querySequence is not null)
+                    values = values + Model.LateScore(querySequence.expand(block.Count, -1, -1), queryText!.AttentionMask.expand(block.Count, -1),
+                        Model.Forward(null, image).ImageSequence!, ImageEmbeddings.MaskWithGlobalToken(image.RegionMask)).to(ScalarType.Float32);
+                else if (ranking.NeedsScore()) values = values + Model.PairScores(TextBatch.Repeated(tokens, block.Count), image, zeroShot).to(ScalarType.Float32);
                 if (words is not null)
                 {
                     var (regions, regionMask) = TokenRegionMatching.Regions(Model, Model.Forward(null, image).ImageSequence!, image);

@@ -164,6 +164,22 @@ public class LateInteractionTests(CocoFeatures features)
         Assert.Equal(searchMetrics["unimodal"]!.ToJsonString(), lateMetrics["unimodal"]!.ToJsonString());
         Assert.NotEqual(searchMetrics["score_only"]!.ToJsonString(), lateMetrics["score_only"]!.ToJsonString());
 
+        // Indexed and searched, each hit's score is the model's pair score (the query's text pass run once for all candidates).
+        var index = folder.File("index");
+        var indexed = CliProcess.Run("index", "--weights", late, "--features", features.StorePath, "--dataset", SharedData.CocoDataset, "--split", "val", "--out", index, "--threads", "2");
+        Assert.True(indexed.ExitCode == 0, indexed.Error);
+        using (var searcher = InterBert.Search.TwoStageSearcher.Open(index))
+        {
+            Assert.True(searcher.Model.HasLateInteraction);
+            var query = CaptionCorpus.Load(SharedData.CocoDataset, ["val"], searcher.Store, searcher.Tokenizer, searcher.Model.Config.TextLength).WithCaptions([4]);
+            using var pairs = new PreparedPairs(query, searcher.Store, searcher.Tokenizer.PadId, searcher.Model.Config.VFeatureSize, searcher.Model.Config.MaxRegionLength);
+            var reference = RetrievalScorer.ScoreAll(searcher.Model, pairs, zeroShot: false);
+            var hits = searcher.Search(query.Captions[0], top: pairs.ImageCount, candidates: pairs.ImageCount, ranking: SearchRanking.Score);
+            Assert.Equal(pairs.ImageCount, hits.Count);
+            var scoreOf = Enumerable.Range(0, pairs.ImageCount).ToDictionary(i => query.ImageIds[i], i => reference[0, i]);
+            foreach (var hit in hits) Assert.Equal(scoreOf[hit.Id], hit.Score, 3);
+        }
+
         // Killed after its first checkpoint, then resumed: the sequences computed again give the same weights.
         var killed = folder.File("killed");
         string[] again = Finetune(searchWeights, killed, "--reranker-lists", "5", "--late-interaction", "1", "--residual-score", "--checkpoint-every", "3");
