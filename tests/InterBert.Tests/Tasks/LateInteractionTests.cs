@@ -152,15 +152,8 @@ public class LateInteractionTests(CocoFeatures features)
         Assert.Contains(lateWeights, noLists.Error);
         Assert.DoesNotContain("   at ", noLists.Error);
 
-        System.Text.Json.Nodes.JsonNode Evaluate(string weights, string json)
-        {
-            var evaluation = CliProcess.Run(["evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val", "--features", features.StorePath,
-                "--weights", weights, "--candidates", "5", "--add-similarity", "--metrics-out", folder.File(json), "--threads", "2"]);
-            Assert.True(evaluation.ExitCode == 0, evaluation.Error);
-            return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(folder.File(json)))!;
-        }
-        var searchMetrics = Evaluate(searchWeights, "search.json");
-        var lateMetrics = Evaluate(lateWeights, "late.json");
+        var searchMetrics = RerankerListsTests.EvaluateTwoStage(features, folder, searchWeights, "search.json");
+        var lateMetrics = RerankerListsTests.EvaluateTwoStage(features, folder, lateWeights, "late.json");
         Assert.Equal(searchMetrics["unimodal"]!.ToJsonString(), lateMetrics["unimodal"]!.ToJsonString());
         Assert.NotEqual(searchMetrics["score_only"]!.ToJsonString(), lateMetrics["score_only"]!.ToJsonString());
 

@@ -64,15 +64,8 @@ public class RerankerListsTests(CocoFeatures features)
         Assert.Equal("1", ModelCheckpoint.ReadMetadata(Path.Combine(lists, "last.safetensors"))[ContrastiveLoss.WeightMetadataKey]);
 
         // Evaluated two-stage, it ranks by the same first stage as the model it started from, and re-ranks otherwise.
-        System.Text.Json.Nodes.JsonNode Evaluate(string weights, string json)
-        {
-            var evaluation = CliProcess.Run(["evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val", "--features", features.StorePath,
-                "--weights", weights, "--candidates", "5", "--add-similarity", "--metrics-out", folder.File(json), "--threads", "2"]);
-            Assert.True(evaluation.ExitCode == 0, evaluation.Error);
-            return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(folder.File(json)))!;
-        }
-        var searchMetrics = Evaluate(searchWeights, "search.json");
-        var listsMetrics = Evaluate(Path.Combine(lists, "last.safetensors"), "lists.json");
+        var searchMetrics = EvaluateTwoStage(features, folder, searchWeights, "search.json");
+        var listsMetrics = EvaluateTwoStage(features, folder, Path.Combine(lists, "last.safetensors"), "lists.json");
         Assert.Equal(searchMetrics["unimodal"]!.ToJsonString(), listsMetrics["unimodal"]!.ToJsonString());
         Assert.NotEqual(searchMetrics["score_only"]!.ToJsonString(), listsMetrics["score_only"]!.ToJsonString());
 
@@ -84,6 +77,15 @@ public class RerankerListsTests(CocoFeatures features)
         Assert.True(resumed.ExitCode == 0, resumed.Error);
         var again = Safetensors.LoadStateDict(Path.Combine(killed, "last.safetensors"));
         foreach (var (key, tensor) in after) Assert.True(tensor.bytes.SequenceEqual(again[key].bytes), $"{key} differs after resume");
+    }
+
+    /// <summary>The metrics file of <c>evaluate --candidates 5 --add-similarity</c> of some weights on the COCO sample's val split.</summary>
+    internal static System.Text.Json.Nodes.JsonNode EvaluateTwoStage(CocoFeatures features, TempFolder folder, string weights, string json)
+    {
+        var evaluation = CliProcess.Run(["evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val", "--features", features.StorePath,
+            "--weights", weights, "--candidates", "5", "--add-similarity", "--metrics-out", folder.File(json), "--threads", "2"]);
+        Assert.True(evaluation.ExitCode == 0, evaluation.Error);
+        return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(folder.File(json)))!;
     }
 
     [Fact]
