@@ -101,6 +101,21 @@ public static class RetrievalFineTuning
     }
 
     /// <summary>
+    /// The loss over lists of scores [B, K] (each caption's own photo first, then its K - 1 nearest other photos by
+    /// the first stage): cross-entropy with the own photo as the target, averaged over the lists that are the candidates
+    /// a search re-ranks, those whose own photo the first stage puts among its K nearest (its cosine, from
+    /// <paramref name="cosines"/> [B, K], at least that of one of the others). Any other list would teach the re-ranker
+    /// that the photo the first stage finds least alike is the right one: there the own photo is always last by cosine.
+    /// A step without such a list gives a loss of 0.
+    /// </summary>
+    public static Tensor ListLoss(Tensor scores, Tensor cosines)
+    {
+        var candidates = cosines.select(1, 0).ge(cosines.narrow(1, 1, cosines.shape[1] - 1).min(1).values).to_type(ScalarType.Float32);
+        var perList = nn.functional.cross_entropy(scores, zeros(scores.shape[0], dtype: ScalarType.Int64), reduction: nn.Reduction.None);
+        return (perList * candidates).sum() / candidates.sum().clamp_min(1);
+    }
+
+    /// <summary>
     /// For each caption, the images (not its own) closest to its own image by the image-only pooled vectors: images
     /// the model currently finds alike. Only images go through the model (a text pass over every caption would cost
     /// many times more), and the captions of one image share its negatives.

@@ -107,18 +107,21 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
             var pairCaptions = captionIds.GetRange(Width * first, Width * examples.Count);
             var pairImages = imageIds.GetRange(Width * first, Width * examples.Count);
             Tensor scores;
+            Tensor? cosines = null; // scaled, of the lists' pairs
             if (sequences is not null)
             {
                 scores = sequences.Scores(model, pairCaptions, pairImages).view(examples.Count, Width);
-                if (setup.ResidualScore) scores = scores + sequences.ScaledCosines(model, pairCaptions, pairImages).view(examples.Count, Width);
+                if (lists > 0 || setup.ResidualScore) cosines = sequences.ScaledCosines(model, pairCaptions, pairImages).view(examples.Count, Width);
             }
             else
             {
                 var (text, image) = train.Pairs(pairCaptions, pairImages);
                 scores = model.Score(model.Forward(text, image)).view(examples.Count, Width);
-                if (setup.ResidualScore) scores = scores + RetrievalFineTuning.ScaledCosines(model, train, pairCaptions, pairImages).view(examples.Count, Width);
+                if (lists > 0 || setup.ResidualScore) cosines = RetrievalFineTuning.ScaledCosines(model, train, pairCaptions, pairImages).view(examples.Count, Width);
             }
-            loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
+            if (setup.ResidualScore) scores = scores + cosines!;
+            if (lists > 0) loss = RetrievalFineTuning.ListLoss(scores, cosines!);
+            else loss = nn.functional.cross_entropy(scores, zeros(examples.Count, dtype: ScalarType.Int64));
             if (contrastiveWeight > 0 && contrastiveLoss is null) contrastiveLoss = ContrastivePass().Loss;
             // Already weighted: the contrastive loss times its weight, plus word-region matching's times its own.
             if (contrastiveLoss is not null) loss = loss + contrastiveLoss;

@@ -89,6 +89,21 @@ public class RerankerListsTests(CocoFeatures features)
     }
 
     [Fact]
+    public void OnlyListsWhoseOwnPhotoTheFirstStagePutsAmongItsNearestCount()
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var scores = TorchSharp.torch.tensor(new float[] { 2, 0, 1, /**/ 0, 3, 1, /**/ 1, 1, 1 }).view(3, 3);
+        // List 0: its own photo's cosine above one other's (a candidate); list 1: below both (search never re-ranks it);
+        // list 2: level with the lowest (a candidate).
+        var cosines = TorchSharp.torch.tensor(new float[] { 0.5f, 0.9f, 0.2f, /**/ 0.1f, 0.8f, 0.7f, /**/ 0.3f, 0.3f, 0.6f }).view(3, 3);
+        var loss = RetrievalFineTuning.ListLoss(scores, cosines).item<float>();
+        double CrossEntropy(double own, params double[] others) => -own + Math.Log(Math.Exp(own) + others.Sum(Math.Exp));
+        Assert.Equal((CrossEntropy(2, 0, 1) + CrossEntropy(1, 1, 1)) / 2, loss, 5);
+        var none = RetrievalFineTuning.ListLoss(scores.narrow(0, 1, 1), cosines.narrow(0, 1, 1)).item<float>();
+        Assert.Equal(0, none);
+    }
+
+    [Fact]
     public void AListIsTheCaptionWithItsOwnPhotoFirstThenItsMinedPhotosInOrder()
     {
         using var store = FeatureStore.Open(features.StorePath);
