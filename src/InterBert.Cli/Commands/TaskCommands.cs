@@ -67,7 +67,7 @@ public static class TaskCommands
         };
         var rerankerLists = new Option<int>("--reranker-lists")
         {
-            Description = "retrieval: train the re-ranker alone over a search model's fixed first stage (--init): each training caption against its photo and its K-1 nearest training photos by the first stage, cross-entropy over the list; only the joint pass's own layers (the interaction is untied) and the score head train (0: off)",
+            Description = "retrieval: train the re-ranker alone over a search model's fixed first stage (--init): each training caption against its photo and its K-1 nearest training photos by the first stage, cross-entropy over the lists whose photo the first stage puts among its K nearest (those a search re-ranks); only the joint pass's own layers (the interaction is untied) and the score head train (0: off)",
         }.AtLeast(0);
         var lateInteraction = new Option<int>("--late-interaction")
         {
