@@ -171,6 +171,8 @@ public static class FineTuningJob
         var (model, tokenizer, vocabulary, pretrained) = ModelLoading.Load(options.Init, store, options.Precision);
         using (model)
         {
+            // Multiple choice trains the joint pass's score head, which a late interaction's pair scores do not use.
+            if (model.HasLateInteraction) throw new InterBertException($"{options.Init}: these weights score pairs by a late interaction; multiple choice fine-tunes the joint pass's score: start from the search model it was added to");
             var root = processes.IsRoot;
             if (root) host.Log($"finetune multiple-choice: {items.Count} questions, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} (Q->A and QA->R in turn)");
             var result = host.RunStage("finetune", (progress, stop) => MultipleChoiceTask.Train(model, items, store, tokenizer, training, pretrained, options.Output,
