@@ -93,8 +93,9 @@ public sealed class InterBertModel : InterBertBackbone
     public Tensor Score(InterBertOutput output) => InFp32(() => vilLogit.call(Fuse(output)).squeeze(-1));
 
     /// <summary>
-    /// The score of each text-image pair of a forward pass: the score head (fine-tuned models), or, zero-shot, the
-    /// matching head's margin (matched minus not matched); plus, when the configuration sets
+    /// The score of each text-image pair: the score head over the joint pass (fine-tuned models), or the late
+    /// interaction over a text-only and an image-only pass when the model has one, or, zero-shot, the matching head's
+    /// margin (matched minus not matched); plus, when the configuration sets
     /// <see cref="InterBertConfig.RegionJudgeWeight"/>, that weight times <see cref="GroundedLikelihood"/>.
     /// </summary>
     public Tensor PairScores(TextBatch text, ImageBatch image, bool zeroShot)
