@@ -207,13 +207,15 @@ public sealed class TwoStageSearcher : IDisposable
                 var block = imageIds.Skip(start).Take(pairsPerBatch).Select(Store.Read).ToList();
                 var image = RegionCollator.Collate(block, Store.Manifest.FeatureSize, Model.Config.MaxRegionLength);
                 var values = zeros(block.Count);
+                // The candidates' image-only pass, once for the late interaction and word-region matching alike.
+                var imageSequence = querySequence is not null || words is not null ? Model.Forward(null, image).ImageSequence! : null;
                 if (querySequence is not null)
                     values = values + Model.LateScore(querySequence.expand(block.Count, -1, -1), queryText!.AttentionMask.expand(block.Count, -1),
-                        Model.Forward(null, image).ImageSequence!, ImageEmbeddings.MaskWithGlobalToken(image.RegionMask)).to(ScalarType.Float32);
+                        imageSequence!, ImageEmbeddings.MaskWithGlobalToken(image.RegionMask)).to(ScalarType.Float32);
                 else if (ranking.NeedsScore()) values = values + Model.PairScores(TextBatch.Repeated(tokens, block.Count), image, zeroShot).to(ScalarType.Float32);
                 if (words is not null)
                 {
-                    var (regions, regionMask) = TokenRegionMatching.Regions(Model, Model.Forward(null, image).ImageSequence!, image);
+                    var (regions, regionMask) = TokenRegionMatching.Regions(Model, imageSequence!, image);
                     var matching = TokenRegionMatching.Paired(words.expand(block.Count, -1, -1), wordMask!.expand(block.Count, -1), regions, regionMask);
                     values = values + matching * ContrastiveScale;
                 }
