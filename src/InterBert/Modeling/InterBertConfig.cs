@@ -102,6 +102,18 @@ public sealed record InterBertConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int LateInteractionLayers { get; init; }
     /// <summary>
+    /// How the joint pass scores a pair (<see cref="InterBertModel.Score"/>): <c>"head"</c> (null, the paper's: a linear
+    /// head over the fused pooled vectors) or <c>"joint-cosine"</c> (the cosine of the joint pass's own pooled text and
+    /// image vectors on the contrastive loss's scale: the first stage's similarity, computed with every word attending
+    /// to every region).
+    /// </summary>
+    [JsonPropertyName("pair_score")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? PairScore { get; init; }
+
+    /// <summary>The <see cref="PairScore"/> that reads the joint pass's vectors by their cosine.</summary>
+    public const string JointCosineScore = "joint-cosine";
+    /// <summary>
     /// The CNN stage the model computes its region features with, trained with it (<see cref="ResNetStage"/>): null
     /// (features come ready-made from a feature store) or <c>"resnet18-layer4"</c> (the packaged ResNet-18's last
     /// stage, run on each photo's stored layer3 map, its output pooled per region by RoI align).
@@ -205,6 +217,7 @@ public sealed record InterBertConfig
         Require(VisualStage is null or ResNetStage.Name, $"visual_stage '{VisualStage}' must be '{ResNetStage.Name}' or absent");
         Require(VisualStage is null || VFeatureSize == ResNetStage.OutputChannels, $"visual_stage '{VisualStage}' gives {ResNetStage.OutputChannels}-d region features, not v_feature_size {VFeatureSize}");
         Require(VLocationFrequencies is >= 0 and <= MaxLocationFrequencies, $"v_location_frequencies {VLocationFrequencies} must be between 0 and {MaxLocationFrequencies}");
+        Require(PairScore is null or "head" or JointCosineScore, $"pair_score '{PairScore}' must be 'head' or '{JointCosineScore}'");
         Require(RegionJudgeWeight >= 0 && double.IsFinite(RegionJudgeWeight), $"region_judge_weight {RegionJudgeWeight} must be a finite number, 0 or more");
         Require(HiddenAct is "gelu" or "relu" && VHiddenAct is "gelu" or "relu", "hidden_act and v_hidden_act must be 'gelu' or 'relu'");
     }

@@ -89,8 +89,19 @@ public sealed class InterBertModel : InterBertBackbone
         return late.call(textSequence, textMask, imageSequence, imageMask);
     }
 
-    /// <summary>The score head [B] used by retrieval and multiple choice.</summary>
-    public Tensor Score(InterBertOutput output) => InFp32(() => vilLogit.call(Fuse(output)).squeeze(-1));
+    /// <summary>
+    /// The joint pass's score [B] used by retrieval and multiple choice: the score head over the fused pooled vectors,
+    /// or, when <see cref="InterBertConfig.PairScore"/> is <see cref="InterBertConfig.JointCosineScore"/>, the cosine
+    /// of the joint pass's pooled text and image vectors times the contrastive loss's inverse temperature (held fixed
+    /// here: the ranking loss trains the vectors, the contrastive loss the temperature).
+    /// </summary>
+    public Tensor Score(InterBertOutput output)
+    {
+        if (Config.PairScore != InterBertConfig.JointCosineScore) return InFp32(() => vilLogit.call(Fuse(output)).squeeze(-1));
+        if (output.PooledText is null || output.PooledImage is null) throw new ArgumentException("the joint cosine needs a forward pass with both text and image");
+        return InFp32(() => nn.functional.cosine_similarity(output.PooledText.to_type(ScalarType.Float32), output.PooledImage.to_type(ScalarType.Float32), dim: 1)
+            * ContrastiveLoss.Scale(logitScale).detach());
+    }
 
     /// <summary>
     /// The score of each text-image pair: the score head over the joint pass (fine-tuned models), or the late

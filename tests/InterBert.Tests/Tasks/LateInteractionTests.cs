@@ -1,6 +1,7 @@
 using InterBert.Data;
 using InterBert.Modeling;
 using InterBert.Tasks;
+using InterBert.Tests.Training;
 using InterBert.Weights;
 using InterBert.Workflows;
 using TorchSharp.PyBridge;
@@ -151,6 +152,14 @@ public class LateInteractionTests(CocoFeatures features)
         Assert.Equal(1, noLists.ExitCode);
         Assert.Contains(lateWeights, noLists.Error);
         Assert.DoesNotContain("   at ", noLists.Error);
+        // Multiple choice would train the joint pass's score head, which its pair scores no longer read: refused the same way.
+        var choice = CliProcess.Run("finetune", "--task", "multiple-choice", "--dataset", PretrainedKeysTests.WriteQuestions(folder), "--features", features.StorePath,
+            "--init", lateWeights, "--out", folder.File("choice"), "--epochs", "1", "--batch-size", "2", "--threads", "2");
+        Assert.Equal(1, choice.ExitCode);
+        Assert.Contains(lateWeights, choice.Error);
+        Assert.Contains("late interaction", choice.Error);
+        Assert.DoesNotContain("   at ", choice.Error);
+        Assert.False(File.Exists(Path.Combine(folder.File("choice"), "last.safetensors")));
 
         var searchMetrics = RerankerListsTests.EvaluateTwoStage(features, folder, searchWeights, "search.json");
         var lateMetrics = RerankerListsTests.EvaluateTwoStage(features, folder, lateWeights, "late.json");

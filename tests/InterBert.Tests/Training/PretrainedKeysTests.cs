@@ -83,6 +83,17 @@ public class PretrainedKeysTests(CocoFeatures features)
         Assert.Contains(SafetensorsHeader.Read(pretrained).Json.Select(p => p.Key), key => key.StartsWith("cls.", StringComparison.Ordinal));
         Assert.True(Directory.GetFiles(classification, "model.safetensors", SearchOption.AllDirectories).Length >= 2, "the run's weights and at least one checkpoint");
 
+        var questions = WriteQuestions(folder);
+        var choice = folder.File("choice");
+        (code, _, error) = CliProcess.Run([.. new[] { "finetune", "--task", "multiple-choice", "--dataset", questions, "--features", features.StorePath, "--init", pretrained,
+            "--out", choice, "--epochs", "1", "--batch-size", "2" }, .. common]);
+        Assert.True(code == 0, error);
+        AssertOnlyNewWeightsMoved(init, Path.Combine(choice, "last.safetensors"), "multiple-choice");
+    }
+
+    /// <summary>Writes four VCR-style questions over the first four COCO sample images, each image's caption the right answer.</summary>
+    internal static string WriteQuestions(TempFolder folder)
+    {
         var questions = folder.File("questions.jsonl");
         var images = DatasetReader.Read(SharedData.CocoDataset).Take(4).ToList();
         File.WriteAllLines(questions, images.Select((image, k) => new JsonObject
@@ -92,10 +103,6 @@ public class PretrainedKeysTests(CocoFeatures features)
             ["rationale_choices"] = new JsonArray(new JsonArray("yes"), new JsonArray("no"), new JsonArray("maybe"), new JsonArray("never")),
             ["answer_label"] = k, ["rationale_label"] = k % 2, ["img_fn"] = $"coco/{image.Id}.jpg",
         }.ToJsonString()));
-        var choice = folder.File("choice");
-        (code, _, error) = CliProcess.Run([.. new[] { "finetune", "--task", "multiple-choice", "--dataset", questions, "--features", features.StorePath, "--init", pretrained,
-            "--out", choice, "--epochs", "1", "--batch-size", "2" }, .. common]);
-        Assert.True(code == 0, error);
-        AssertOnlyNewWeightsMoved(init, Path.Combine(choice, "last.safetensors"), "multiple-choice");
+        return questions;
     }
 }
