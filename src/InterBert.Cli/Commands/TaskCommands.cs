@@ -1,4 +1,5 @@
 using System.CommandLine;
+using InterBert.Modeling;
 using InterBert.Workflows;
 using Spectre.Console;
 
@@ -73,6 +74,11 @@ public static class TaskCommands
         {
             Description = "retrieval, with --reranker-lists: the re-ranker is a late interaction of N layers added to the search model, over every word and region of the text-only and image-only passes (started from the text stream's top N layers), instead of the joint pass; evaluate, index and search then score pairs with it (0: off)",
         }.AtLeast(0);
+        var pairScore = new Option<string?>("--pair-score")
+        {
+            Description = "retrieval: how the joint pass scores a pair: head (a linear head over the fused pooled vectors, the paper's) or joint-cosine (the cosine of the joint pass's own pooled text and image vectors on the contrastive scale: the first stage's similarity with every word attending to every region) (default: the init's, else head)",
+        };
+        pairScore.AcceptOnlyFromAmong("head", InterBertConfig.JointCosineScore);
         var visualMaps = new Option<string?>("--visual-maps")
         {
             Description = "retrieval: a store of the same images' layer3 maps (features --layer3-maps): the model computes its region features with its own copy of ResNet-18's last stage and fine-tunes it (default: the feature store's frozen features)",
@@ -87,7 +93,7 @@ public static class TaskCommands
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
             task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, ownKind, negatives, mineBy, extraNegatives,
-            contrastiveBatch, fixedOthers, wordRegionWeight, residualScore, untie, rerankerLists, lateInteraction, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption, judge,
+            contrastiveBatch, fixedOthers, wordRegionWeight, residualScore, untie, rerankerLists, lateInteraction, pairScore, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -98,7 +104,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), UntieInteraction = parse.GetValue(untie), RerankerLists = parse.GetValue(rerankerLists), LateInteraction = parse.GetValue(lateInteraction), FixedContrastiveOthers = parse.GetValue(fixedOthers), WordRegionWeight = parse.GetValue(wordRegionWeight), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), UntieInteraction = parse.GetValue(untie), RerankerLists = parse.GetValue(rerankerLists), LateInteraction = parse.GetValue(lateInteraction), PairScore = parse.GetValue(pairScore), FixedContrastiveOthers = parse.GetValue(fixedOthers), WordRegionWeight = parse.GetValue(wordRegionWeight), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption), RegionJudgeWeight = parse.GetValue(judge),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;

@@ -59,7 +59,7 @@ public static class EvaluationJob
                 pairs.ComputeFeaturesWith(model, maps, store, snapshot: true);
             }
             var total = (long)pairs.CaptionCount * pairs.ImageCount;
-            var head = options.ZeroShot ? "zero-shot (matching head)" : "score head";
+            var head = options.ZeroShot ? "zero-shot (matching head)" : model.HasLateInteraction ? "late interaction" : model.Config.PairScore == InterBertConfig.JointCosineScore ? "joint pass's cosine" : "score head";
             var watch = Stopwatch.StartNew();
             RetrievalMetrics metrics;
             long scored;

@@ -84,6 +84,11 @@ public static class FineTuningJob
             model.Dispose();
             throw new InterBertException($"{options.Init}: these weights score pairs by a late interaction, which trains over its fixed first stage: give --reranker-lists");
         }
+        if (options.PairScore is { } pairScore && pairScore != (model.Config.PairScore ?? "head"))
+        {
+            try { model = ModelLoading.WithConfig(model, model.Config with { PairScore = pairScore == "head" ? null : pairScore }); }
+            catch { model.Dispose(); throw; }
+        }
         if (options.LateInteraction != 0)
         {
             try { model = ModelLoading.AddLateInteraction(model, options.LateInteraction, pretrained); }
@@ -111,7 +116,7 @@ public static class FineTuningJob
             var training = Training(options, StepsFor(options, train.CaptionCount, processes));
             var root = processes.IsRoot;
             if (root)
-                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({(options.RerankerLists > 0 ? $"the re-ranker alone{(model.HasLateInteraction ? $" (a late interaction of {model.Config.LateInteractionLayers} layers over the unimodal passes' sequences)" : "")}, each caption against its photo and its {Math.Min(options.RerankerLists, train.ImageCount) - 1} nearest photos by the first stage, which stays fixed" : $"{4 + options.ExtraNegatives} pairs each")}{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions{(options.FixedContrastiveOthers ? ", the others' vectors without gradient" : "")}" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")}{(model.Config.UntiedInteraction ? "; the joint pass on its own copy of the single-stream layers" : "")}{(options.WordRegionWeight > 0 ? $"; word-region matching at weight {options.WordRegionWeight}" : "")})" +
+                host.Log($"finetune retrieval: {train.CaptionCount} captions of {train.ImageCount} images, {training.Steps} steps of {training.BatchSize * training.GradientAccumulation} examples ({(options.RerankerLists > 0 ? $"the re-ranker alone{(model.HasLateInteraction ? $" (a late interaction of {model.Config.LateInteractionLayers} layers over the unimodal passes' sequences)" : "")}, each caption against its photo and its {Math.Min(options.RerankerLists, train.ImageCount) - 1} nearest photos by the first stage, which stays fixed" : $"{4 + options.ExtraNegatives} pairs each")}{(options.ContrastiveBatchSize > options.BatchSize ? $"; contrastive loss over {options.ContrastiveBatchSize} captions{(options.FixedContrastiveOthers ? ", the others' vectors without gradient" : "")}" : "")}{(options.ResidualScore ? "; the score trained as a correction to the scaled cosine" : "")}{(model.Config.UntiedInteraction ? "; the joint pass on its own copy of the single-stream layers" : "")}{(model.Config.PairScore == InterBertConfig.JointCosineScore && !model.HasLateInteraction ? "; pairs scored by the joint pass's own cosine" : "")}{(options.WordRegionWeight > 0 ? $"; word-region matching at weight {options.WordRegionWeight}" : "")})" +
                     (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + (maps is null ? "" : $"; region features by the model's own {ResNetStage.Name} from {maps.Folder}, trained with it") + $"; validation on {(validation is null ? "nothing" : $"{validation.CaptionCount} captions x {validation.ImageCount} images")}; {options.Precision.Name()}");
             var setup = new RetrievalFineTuningSetup
             {

@@ -103,6 +103,30 @@ public static class ModelLoading
     }
 
     /// <summary>
+    /// The same weights in a model of <paramref name="config"/>, a configuration that changes no weight's shape or name
+    /// (how pairs are scored, say). Disposes <paramref name="model"/>.
+    /// </summary>
+    public static InterBertModel WithConfig(InterBertModel model, InterBertConfig config)
+    {
+        var changed = new InterBertModel(config) { Precision = model.Precision };
+        try
+        {
+            using var noGrad = TorchSharp.torch.no_grad();
+            var target = changed.state_dict();
+            var source = model.state_dict();
+            if (target.Count != source.Count) throw new ArgumentException("the configuration changes the model's weights");
+            foreach (var (key, value) in source) target[key].copy_(value);
+            model.Dispose();
+            return changed;
+        }
+        catch
+        {
+            changed.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// The model with a late interaction of <paramref name="layers"/> layers added (<see cref="LateInteraction"/>), its
     /// layers starting as copies of the text stream's top layers (which already read sequences at that depth; ALBEF
     /// starts its fusion layers from BERT's top ones), its modality marks and score new. Every other weight is copied,
