@@ -1,4 +1,6 @@
 using InterBert.Modeling;
+using InterBert.Tests.Tasks;
+using InterBert.Weights;
 using static TorchSharp.torch;
 
 namespace InterBert.Tests.Modeling;
@@ -7,7 +9,8 @@ namespace InterBert.Tests.Modeling;
 /// <c>pair_score: joint-cosine</c>: the joint pass scored by the cosine of its own pooled vectors on the contrastive
 /// loss's scale (capped as the first stage's is), trained through the vectors and never through the temperature.
 /// </summary>
-public class JointCosineScoreTests
+[Collection("coco features")]
+public class JointCosineScoreTests(CocoFeatures features)
 {
     private static float Cosine(float[] a, float[] b)
     {
@@ -60,5 +63,41 @@ public class JointCosineScoreTests
         var wrong = Assert.Throws<FormatException>(() => InterBertConfig.FromJson(config.ToJson().Replace(InterBertConfig.JointCosineScore, "dot"), "m/config.json"));
         Assert.Contains("m/config.json", wrong.Message);
         Assert.Contains("pair_score 'dot'", wrong.Message);
+    }
+
+    [Fact]
+    public void FinetuneWritesItKeepsItFromTheInitAndEvaluatesWithIt()
+    {
+        using var folder = new TempFolder();
+        var init = FinetuneResumeTests.WriteInit(features, folder);
+        string[] Finetune(string from, string run, params string[] more) =>
+        [
+            "finetune", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--features", features.StorePath, "--init", from, "--out", run,
+            "--steps", "3", "--batch-size", "8", "--val-split", "none", "--seed", "3", "--contrastive-weight", "1", "--threads", "2", .. more,
+        ];
+        var wrong = CliProcess.Run(Finetune(init, folder.File("wrong"), "--pair-score", "dot"));
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains("'dot'", wrong.Error);
+        Assert.Contains(InterBertConfig.JointCosineScore, wrong.Error);
+
+        var cosine = folder.File("cosine");
+        var trained = CliProcess.Run(Finetune(init, cosine, "--pair-score", InterBertConfig.JointCosineScore));
+        Assert.True(trained.ExitCode == 0, trained.Error);
+        Assert.Contains("pairs scored by the joint pass's own cosine", trained.Output);
+        var weights = Path.Combine(cosine, "last.safetensors");
+        Assert.Equal(InterBertConfig.JointCosineScore, ModelCheckpoint.ReadConfig(weights).PairScore);
+        // Fine-tuned again without the option, the model keeps its score; with "head" it goes back to the paper's.
+        var again = folder.File("again");
+        Assert.Equal(0, CliProcess.Run(Finetune(weights, again)).ExitCode);
+        Assert.Equal(InterBertConfig.JointCosineScore, ModelCheckpoint.ReadConfig(Path.Combine(again, "last.safetensors")).PairScore);
+        var head = folder.File("head");
+        Assert.Equal(0, CliProcess.Run(Finetune(weights, head, "--pair-score", "head")).ExitCode);
+        Assert.Null(ModelCheckpoint.ReadConfig(Path.Combine(head, "last.safetensors")).PairScore);
+
+        // The evaluation says what re-scores its candidates.
+        var evaluation = CliProcess.Run("evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val", "--features", features.StorePath,
+            "--weights", weights, "--candidates", "5", "--add-similarity", "--threads", "2");
+        Assert.True(evaluation.ExitCode == 0, evaluation.Error);
+        Assert.Contains("then the joint pass's cosine re-scores", evaluation.Output);
     }
 }
