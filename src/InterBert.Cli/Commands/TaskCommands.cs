@@ -131,6 +131,11 @@ public static class TaskCommands
             DefaultValueFactory = _ => "all",
         };
         var addSimilarity = new Option<bool>("--add-similarity") { Description = "two-stage: rank re-scored pairs by the cross-modal score plus the unimodal cosine on the contrastive logit scale (BLIP-2's re-ranking) instead of the score alone" };
+        var evaluatePairScore = new Option<string?>("--pair-score")
+        {
+            Description = "retrieval: score the joint pass as if the weights had been fine-tuned with this --pair-score (head or joint-cosine), to measure the other score on the same weights (default: their own)",
+        };
+        evaluatePairScore.AcceptOnlyFromAmong("head", InterBertConfig.JointCosineScore);
         var wordRegion = new Option<bool>("--word-region") { Description = "two-stage: also rank the re-scored pairs by word-region matching (each word's attention over the regions, from the text-only and image-only passes), alone, plus the cosine, and plus score and cosine" };
         var fitRelevance = new Option<bool>("--fit-relevance") { Description = "two-stage: fit the model's relevance calibration on this split (a dev split) and write relevance.json beside the weights, for search --min-relevance" };
         var scoresOut = new Option<string?>("--scores-out") { Description = "retrieval with --candidates all: write every caption-image pair's score as TSV (image_id, caption, score)" };
@@ -140,7 +145,7 @@ public static class TaskCommands
         var precisionOption = CommandLine.PrecisionOption();
         var command = new Command("evaluate", "Evaluate on a downstream task (retrieval: R@1/5/10 both ways, exhaustive or two-stage cross-modal scoring)")
         {
-            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, captionsPerImage, pairsPerBatch, candidates, addSimilarity, wordRegion, fitRelevance, visualMaps, sceneLanguage, precisionOption,
+            task, dataset, split, features, weights, zeroShot, metricsOut, scoresOut, maxCaptions, captionsPerImage, pairsPerBatch, candidates, addSimilarity, wordRegion, evaluatePairScore, fitRelevance, visualMaps, sceneLanguage, precisionOption,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -149,7 +154,7 @@ public static class TaskCommands
                 Task = parse.GetValue(task)!, Dataset = parse.GetValue(dataset)!, Split = parse.GetValue(split)!, Features = parse.GetValue(features), Weights = parse.GetValue(weights)!,
                 ZeroShot = parse.GetValue(zeroShot), MetricsOut = parse.GetValue(metricsOut), ScoresOut = parse.GetValue(scoresOut), MaxCaptions = parse.GetValue(maxCaptions),
                 CaptionsPerImage = parse.GetValue(captionsPerImage) is { } n ? (n > 0 ? n : throw new ArgumentException($"--captions-per-image {n}: expected a positive number")) : null, PairsPerBatch = parse.GetValue(pairsPerBatch),
-                Candidates = ParseCandidates(parse.GetValue(candidates)!), AddSimilarity = parse.GetValue(addSimilarity), WordRegion = parse.GetValue(wordRegion), FitRelevance = parse.GetValue(fitRelevance), VisualMaps = parse.GetValue(visualMaps), Precision = CommandLine.Precision(parse, precisionOption),
+                Candidates = ParseCandidates(parse.GetValue(candidates)!), AddSimilarity = parse.GetValue(addSimilarity), WordRegion = parse.GetValue(wordRegion), PairScore = parse.GetValue(evaluatePairScore), FitRelevance = parse.GetValue(fitRelevance), VisualMaps = parse.GetValue(visualMaps), Precision = CommandLine.Precision(parse, precisionOption),
                 ObjectPhrase = parse.GetValue(sceneLanguage) is { } language and not "en" ? InterBert.Synthetic.SceneLanguage.For(language).ObjectPhrase : null,
             };
             if (EvaluationJob.Run(options, new ConsoleWorkflowHost()).Retrieval is { } metrics)

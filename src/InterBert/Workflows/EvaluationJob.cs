@@ -42,6 +42,17 @@ public static class EvaluationJob
     {
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
         var (model, tokenizer, _, _) = ModelLoading.Load(options.Weights, store, options.Precision, visualStage: true);
+        if (options.PairScore is { } pairScore)
+        {
+            // Scoring the weights another way is a measurement: the relevance fit and the matching head belong to the model as trained.
+            if (options.ZeroShot || options.FitRelevance || model.HasLateInteraction)
+            {
+                var message = model.HasLateInteraction ? $"--pair-score: {options.Weights} scores pairs by its late interaction, not the joint pass" : "--pair-score scores the joint pass another way: not with --zero-shot or --fit-relevance";
+                model.Dispose();
+                throw new ArgumentException(message);
+            }
+            model = ModelLoading.WithPairScore(model, pairScore);
+        }
         using (model)
         {
             var maxTokens = model.Config.TextLength;

@@ -36,6 +36,8 @@ public sealed record EvaluationJobOptions
 
     /// <summary>Two-stage retrieval: also rank the re-scored pairs by word-region matching (<see cref="Modeling.TokenRegionMatching"/>), alone and with the other scores.</summary>
     public bool WordRegion { get; init; }
+    /// <summary>Retrieval: score pairs as if the weights' <see cref="Modeling.InterBertConfig.PairScore"/> were this (null: their own).</summary>
+    public string? PairScore { get; init; }
     /// <summary>
     /// Two-stage retrieval: fit the model's relevance calibration on this split's candidates and write it beside the
     /// weights (<c>relevance.json</c>), for searches with a minimum relevance. Fit on a dev split, not the test split.

@@ -84,11 +84,7 @@ public static class FineTuningJob
             model.Dispose();
             throw new InterBertException($"{options.Init}: these weights score pairs by a late interaction, which trains over its fixed first stage: give --reranker-lists");
         }
-        if (options.PairScore is { } pairScore && pairScore != (model.Config.PairScore ?? "head"))
-        {
-            try { model = ModelLoading.WithConfig(model, model.Config with { PairScore = pairScore == "head" ? null : pairScore }); }
-            catch { model.Dispose(); throw; }
-        }
+        if (options.PairScore is { } pairScore) model = ModelLoading.WithPairScore(model, pairScore);
         if (options.LateInteraction != 0)
         {
             try { model = ModelLoading.AddLateInteraction(model, options.LateInteraction, pretrained); }

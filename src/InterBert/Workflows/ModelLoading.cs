@@ -103,6 +103,19 @@ public static class ModelLoading
     }
 
     /// <summary>
+    /// The model scoring pairs by <paramref name="pairScore"/> (<c>head</c> or <c>joint-cosine</c>, see
+    /// <see cref="InterBertConfig.PairScore"/>): the same model when it already does, else its weights in a new one.
+    /// Disposes <paramref name="model"/> when it returns another.
+    /// </summary>
+    public static InterBertModel WithPairScore(InterBertModel model, string pairScore)
+    {
+        var wanted = pairScore == "head" ? null : pairScore;
+        if (wanted == model.Config.PairScore) return model;
+        try { return WithConfig(model, model.Config with { PairScore = wanted }); }
+        catch { model.Dispose(); throw; }
+    }
+
+    /// <summary>
     /// The same weights in a model of <paramref name="config"/>, a configuration that changes no weight's shape or name
     /// (how pairs are scored, say). Disposes <paramref name="model"/>.
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using InterBert.Modeling;
 using InterBert.Tests.Tasks;
 using InterBert.Weights;
@@ -94,10 +95,27 @@ public class JointCosineScoreTests(CocoFeatures features)
         Assert.Equal(0, CliProcess.Run(Finetune(weights, head, "--pair-score", "head")).ExitCode);
         Assert.Null(ModelCheckpoint.ReadConfig(Path.Combine(head, "last.safetensors")).PairScore);
 
-        // The evaluation says what re-scores its candidates.
-        var evaluation = CliProcess.Run("evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val", "--features", features.StorePath,
-            "--weights", weights, "--candidates", "5", "--add-similarity", "--threads", "2");
-        Assert.True(evaluation.ExitCode == 0, evaluation.Error);
-        Assert.Contains("then the joint pass's cosine re-scores", evaluation.Output);
+        // The evaluation says what re-scores its candidates; --pair-score measures the other score on the same weights.
+        string[] Evaluate(string json, params string[] more) =>
+        [
+            "evaluate", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--split", "val", "--features", features.StorePath,
+            "--weights", weights, "--candidates", "5", "--add-similarity", "--metrics-out", folder.File(json), "--threads", "2", .. more,
+        ];
+        var own = CliProcess.Run(Evaluate("own.json"));
+        Assert.True(own.ExitCode == 0, own.Error);
+        Assert.Contains("then the joint pass's cosine re-scores", own.Output);
+        var same = CliProcess.Run(Evaluate("same.json", "--pair-score", InterBertConfig.JointCosineScore));
+        Assert.True(same.ExitCode == 0, same.Error);
+        var byHead = CliProcess.Run(Evaluate("head.json", "--pair-score", "head"));
+        Assert.True(byHead.ExitCode == 0, byHead.Error);
+        Assert.Contains("then the score head re-scores", byHead.Output);
+        JsonNode Metrics(string json) => JsonNode.Parse(File.ReadAllText(folder.File(json)))!;
+        Assert.Equal(Metrics("own.json")["score_only"]!.ToJsonString(), Metrics("same.json")["score_only"]!.ToJsonString());
+        Assert.Equal(Metrics("own.json")["unimodal"]!.ToJsonString(), Metrics("head.json")["unimodal"]!.ToJsonString());
+        Assert.NotEqual(Metrics("own.json")["score_only"]!.ToJsonString(), Metrics("head.json")["score_only"]!.ToJsonString());
+        var refused = CliProcess.Run(Evaluate("refused.json", "--pair-score", "head", "--fit-relevance"));
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("--fit-relevance", refused.Error);
+        Assert.False(File.Exists(Path.Combine(cosine, "relevance.json")));
     }
 }
