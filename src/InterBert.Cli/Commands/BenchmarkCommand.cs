@@ -1,4 +1,5 @@
 using System.CommandLine;
+using InterBert.Modeling;
 using InterBert.Workflows;
 using Spectre.Console;
 
@@ -48,6 +49,11 @@ public static class BenchmarkCommand
         {
             Description = "weight of fine-tuning's word-region matching loss over the contrastive batch (finetune --word-region-weight; 0: off)", DefaultValueFactory = _ => Flickr8kRecipeOptions.DefaultWordRegionWeight,
         };
+        var pairScore = new Option<string>("--pair-score")
+        {
+            Description = "how fine-tuning's joint pass scores a pair (finetune --pair-score): head (a linear head, the paper's) or joint-cosine (the cosine of the joint pass's own vectors)", DefaultValueFactory = _ => Flickr8kRecipeOptions.DefaultPairScore,
+        };
+        pairScore.AcceptOnlyFromAmong("head", InterBertConfig.JointCosineScore);
         var gridAlways = new Option<bool>("--grid-always")
         {
             Description = "every photo's regions: the whole photo, its YOLOX boxes and a 3x3 grid of cells (features --grid-always; a store of its own, features-grid/); false: the grid only where nothing is detected (features/, the recipe before it)",
@@ -70,7 +76,7 @@ public static class BenchmarkCommand
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning (and without pretraining with --baseline), two-stage test evaluation, index, relevance calibration, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, wordRegionWeight, gridAlways, inputSize, untie, maskMismatched, baseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, wordRegionWeight, pairScore, gridAlways, inputSize, untie, maskMismatched, baseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -80,6 +86,7 @@ public static class BenchmarkCommand
                 DetectorPath = parse.GetValue(detector),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity",
                 ContrastiveBatch = parse.GetValue(contrastiveBatch),
+                PairScore = parse.GetValue(pairScore)!,
                 WordRegionWeight = parse.GetValue(wordRegionWeight) is var w && w >= 0 && double.IsFinite(w) ? w : throw new ArgumentException($"--word-region-weight {parse.GetValue(wordRegionWeight)}: expected a number, 0 or more"),
                 GeometryBias = parse.GetValue(geometryBias),
                 UntieInteraction = parse.GetValue(untie),

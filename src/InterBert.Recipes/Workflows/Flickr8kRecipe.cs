@@ -226,7 +226,7 @@ public sealed class Flickr8kRecipe
         RecipeTraining.Run(RecipeTraining.Retrieval(options, Dataset, Features, initWeights, Path.Combine(folder, run)) with
         {
             MineEvery = Math.Max(1, options.FinetuneSteps / 4), SimilarityNegatives = options.SimilarityNegatives, ContrastiveBatchSize = options.ContrastiveBatch,
-            WordRegionWeight = options.WordRegionWeight,
+            WordRegionWeight = options.WordRegionWeight, PairScore = options.PairScore,
         },
             host, progress, cancel);
 

@@ -90,6 +90,10 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     public const double DefaultWordRegionWeight = 0;
     /// <summary>Weight of fine-tuning's word-region matching loss over the contrastive batch (0: off).</summary>
     public double WordRegionWeight { get; init; } = DefaultWordRegionWeight;
+    /// <summary>The recipe's <c>finetune --pair-score</c>: how the fine-tuned joint pass scores a pair.</summary>
+    public const string DefaultPairScore = "head";
+    /// <summary>How fine-tuning's joint pass scores a pair: <c>head</c> (the paper's) or <c>joint-cosine</c> (<see cref="Modeling.InterBertConfig.PairScore"/>).</summary>
+    public string PairScore { get; init; } = DefaultPairScore;
     /// <summary>Draw pretraining's wrong captions within the batch in proportion to the contrastive similarity (ALBEF's sampling) rather than at random or from the TF-IDF pool.</summary>
     public bool PretrainSimilarityNegatives { get; init; }
     /// <summary>Whether pretraining hides the regions of wrong pairs as of matched ones (<c>pretrain --mask-mismatched-regions</c>).</summary>
@@ -144,7 +148,7 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
         "features" => (FormattableString)$"features v1 max-regions={MaxRegions}{(GridAlways ? " grid-always" : "")}{(InputSize != Data.RegionSource.DefaultInputSize ? $" input-size={InputSize}" : "")}",
         "init" => (FormattableString)$"init v2 lang={Language} preset={Preset} tokens={MaxTokens} vocabulary={(Language == "en" ? 0 : ChineseVocabularySize)} layers={(Language == "en" || ChineseLayersFromMiniLm ? "minilm" : "random")} seed={Seed}{(Variant is { ChangesShape: true } v ? " shape=" + v.Fingerprint : "")}{(GeometryBias ? " geometry-bias" : "")}{(UntieInteraction ? " untied-interaction" : "")}{(LocationFrequencies > 0 ? $" location-frequencies={LocationFrequencies}" : "")}",
         "pretrain" => (FormattableString)$"pretrain v1 precision={Precision.Name()} steps={PretrainSteps} batch={PretrainBatch} lr={PretrainLearningRate} multiplier={PretrainedLearningRateMultiplier} weights={LossWeights} contrastive={ContrastiveWeight} seed={Seed}{(WholeImageRegion == Pretraining.WholeImageRegionMasking.Visible ? "" : $" whole-image={WholeImageRegion}")}{(Variant is { } variant && variant != PretrainingVariant.Full ? " " + variant.Fingerprint : "")}{(PretrainSimilarityNegatives ? " negatives=similarity" : "")}{(MaskMismatchedRegions ? " mask-mismatched-regions" : "")}",
-        "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}{(ContrastiveBatch > FinetuneBatch ? $" contrastive-batch={ContrastiveBatch}" : "")}{(WordRegionWeight > 0 ? $" word-region={WordRegionWeight}" : "")}",
+        "finetune" => (FormattableString)$"finetune v2 precision={Precision.Name()} steps={FinetuneSteps} batch={FinetuneBatch} lr={FinetuneLearningRate} multiplier={PretrainedLearningRateMultiplier} contrastive={ContrastiveWeight} seed={Seed}{(SimilarityNegatives ? " negatives=similarity" : "")}{(ContrastiveBatch > FinetuneBatch ? $" contrastive-batch={ContrastiveBatch}" : "")}{(WordRegionWeight > 0 ? $" word-region={WordRegionWeight}" : "")}{(PairScore != "head" ? $" pair-score={PairScore}" : "")}",
         "evaluate" => (FormattableString)$"evaluate v3 word-region precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity} shown={ShownQueries}",
         "index" => (FormattableString)$"index v2 model-folder precision={Precision.Name()}",
         "calibrate" => (FormattableString)$"calibrate v5 word-region similarity-weight dev precision={Precision.Name()} candidates={Candidates} add-similarity={AddSimilarity}{(CalibrationCaptionsPerImage is { } perImage ? $" captions-per-image={perImage}" : "")}",
