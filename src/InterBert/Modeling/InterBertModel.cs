@@ -104,7 +104,7 @@ public sealed class InterBertModel : InterBertBackbone
     }
 
     /// <summary>
-    /// The score of each text-image pair: the score head over the joint pass (fine-tuned models), or the late
+    /// The score of each text-image pair: the joint pass's <see cref="Score"/> (fine-tuned models), or the late
     /// interaction over a text-only and an image-only pass when the model has one, or, zero-shot, the matching head's
     /// margin (matched minus not matched); plus, when the configuration sets
     /// <see cref="InterBertConfig.RegionJudgeWeight"/>, that weight times <see cref="GroundedLikelihood"/>.
