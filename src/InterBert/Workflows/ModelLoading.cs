@@ -79,27 +79,7 @@ public static class ModelLoading
     public static InterBertModel Untie(InterBertModel model, HashSet<string> pretrained)
     {
         if (model.Config.UntiedInteraction) return model;
-        var untied = new InterBertModel(model.Config with { UntiedInteraction = true }) { Precision = model.Precision };
-        try
-        {
-            using var noGrad = TorchSharp.torch.no_grad();
-            var source = model.state_dict();
-            var target = untied.state_dict();
-            foreach (var (key, value) in source)
-            {
-                target[key].copy_(value);
-                if (model.JointKeyOf(key) is not { } joint) continue;
-                target[joint].copy_(value);
-                if (pretrained.Contains(key)) pretrained.Add(joint);
-            }
-            model.Dispose();
-            return untied;
-        }
-        catch
-        {
-            untied.Dispose();
-            throw;
-        }
+        return Rebuild(model, model.Config with { UntiedInteraction = true }, key => model.JointKeyOf(key) is { } joint ? [joint] : [], pretrained);
     }
 
     /// <summary>
@@ -119,22 +99,38 @@ public static class ModelLoading
     /// The same weights in a model of <paramref name="config"/>, a configuration that changes no weight's shape or name
     /// (how pairs are scored, say). Disposes <paramref name="model"/>.
     /// </summary>
-    public static InterBertModel WithConfig(InterBertModel model, InterBertConfig config)
+    public static InterBertModel WithConfig(InterBertModel model, InterBertConfig config) => Rebuild(model, config, _ => [], [], sameWeights: true);
+
+    /// <summary>
+    /// A new model of <paramref name="config"/> holding every weight of <paramref name="model"/>, each also copied to the
+    /// keys <paramref name="copiesOf"/> gives (which count as pretrained where their source does); with
+    /// <paramref name="sameWeights"/>, refuses a configuration that adds or drops weights. Disposes
+    /// <paramref name="model"/> once copied.
+    /// </summary>
+    private static InterBertModel Rebuild(InterBertModel model, InterBertConfig config, Func<string, IEnumerable<string>> copiesOf, HashSet<string> pretrained, bool sameWeights = false)
     {
-        var changed = new InterBertModel(config) { Precision = model.Precision };
+        var rebuilt = new InterBertModel(config) { Precision = model.Precision };
         try
         {
             using var noGrad = TorchSharp.torch.no_grad();
-            var target = changed.state_dict();
+            var target = rebuilt.state_dict();
             var source = model.state_dict();
-            if (target.Count != source.Count) throw new ArgumentException("the configuration changes the model's weights");
-            foreach (var (key, value) in source) target[key].copy_(value);
+            if (sameWeights && target.Count != source.Count) throw new ArgumentException("the configuration changes the model's weights");
+            foreach (var (key, value) in source)
+            {
+                target[key].copy_(value);
+                foreach (var copy in copiesOf(key))
+                {
+                    target[copy].copy_(value);
+                    if (pretrained.Contains(key)) pretrained.Add(copy);
+                }
+            }
             model.Dispose();
-            return changed;
+            return rebuilt;
         }
         catch
         {
-            changed.Dispose();
+            rebuilt.Dispose();
             throw;
         }
     }
@@ -150,31 +146,9 @@ public static class ModelLoading
         if (model.HasLateInteraction) throw new InterBertException("the model already has a late interaction: fine-tune it further without --late-interaction");
         var textLayers = model.Config.TextPathLayers;
         if (layers < 1 || layers > textLayers) throw new ArgumentException($"--late-interaction {layers}: expected 1 to {textLayers} (the text path's layers, whose top ones it starts from)");
-        var added = new InterBertModel(model.Config with { LateInteractionLayers = layers }) { Precision = model.Precision };
-        try
-        {
-            using var noGrad = TorchSharp.torch.no_grad();
-            var target = added.state_dict();
-            foreach (var (key, value) in model.state_dict())
-            {
-                target[key].copy_(value);
-                for (var i = 0; i < layers; i++)
-                {
-                    var prefix = $"encoder.layer.{textLayers - layers + i}.";
-                    if (!key.StartsWith(prefix, StringComparison.Ordinal)) continue;
-                    var copy = LateInteraction.LayerKey(i, key[prefix.Length..]);
-                    target[copy].copy_(value);
-                    if (pretrained.Contains(key)) pretrained.Add(copy);
-                }
-            }
-            model.Dispose();
-            return added;
-        }
-        catch
-        {
-            added.Dispose();
-            throw;
-        }
+        string Source(int i) => $"encoder.layer.{textLayers - layers + i}.";
+        return Rebuild(model, model.Config with { LateInteractionLayers = layers }, key => Enumerable.Range(0, layers)
+            .Where(i => key.StartsWith(Source(i), StringComparison.Ordinal)).Select(i => LateInteraction.LayerKey(i, key[Source(i).Length..])), pretrained);
     }
 
     /// <summary>
