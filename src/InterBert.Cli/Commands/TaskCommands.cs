@@ -58,6 +58,10 @@ public static class TaskCommands
         {
             Description = "retrieval: the joint pass over [image ; text] gets its own copy of the single-stream layers, so that the ranking loss trains the interaction and the contrastive loss the search vectors, each on layers of its own (default: one set of layers for both, the paper's)",
         };
+        var untieExtraction = new Option<bool>("--untie-extraction")
+        {
+            Description = "retrieval: as --untie-interaction, and the joint pass's extraction layers and poolers get their own copies too, so that only the embeddings are shared with the search vectors (a score read from the joint pass's pooled vectors, --pair-score joint-cosine, otherwise trains the search vectors' upper layers)",
+        };
         var wordRegionWeight = new Option<double>("--word-region-weight")
         {
             Description = "retrieval: weight of a second contrastive loss over the same batch on word-region matching (each word's attention over the regions, from the text-only and image-only passes; evaluate --word-region ranks by it) (0: off)",
@@ -93,7 +97,7 @@ public static class TaskCommands
         var command = new Command("finetune", "Fine-tune for a downstream task (retrieval: 4-way ranking with mined hard negatives)")
         {
             task, dataset, features, init, output, epochs, batch, lr, pretrainedLr, seed, trainSplit, valSplit, mineEvery, contrastive, ownNegatives, ownKind, negatives, mineBy, extraNegatives,
-            contrastiveBatch, fixedOthers, wordRegionWeight, residualScore, untie, rerankerLists, lateInteraction, pairScore, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption, judge,
+            contrastiveBatch, fixedOthers, wordRegionWeight, residualScore, untie, untieExtraction, rerankerLists, lateInteraction, pairScore, visualMaps, stepsOption, accumulate, checkpointEvery, keep, resume, precisionOption, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -104,7 +108,7 @@ public static class TaskCommands
                 LearningRate = parse.GetValue(lr), PretrainedLearningRateMultiplier = parse.GetValue(pretrainedLr), Seed = parse.GetValue(seed),
                 TrainSplit = parse.GetValue(trainSplit)!, ValidationSplit = parse.GetValue(valSplit)!, MineEvery = parse.GetValue(mineEvery),
                 ContrastiveWeight = parse.GetValue(contrastive), OwnNegativeRate = parse.GetValue(ownNegatives), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
-                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), UntieInteraction = parse.GetValue(untie), RerankerLists = parse.GetValue(rerankerLists), LateInteraction = parse.GetValue(lateInteraction), PairScore = parse.GetValue(pairScore), FixedContrastiveOthers = parse.GetValue(fixedOthers), WordRegionWeight = parse.GetValue(wordRegionWeight), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
+                SimilarityNegatives = parse.GetValue(negatives) == "similarity", MineByText = parse.GetValue(mineBy) == "text", ExtraNegatives = parse.GetValue(extraNegatives), ContrastiveBatchSize = parse.GetValue(contrastiveBatch), ResidualScore = parse.GetValue(residualScore), UntieInteraction = parse.GetValue(untie), UntieExtraction = parse.GetValue(untieExtraction), RerankerLists = parse.GetValue(rerankerLists), LateInteraction = parse.GetValue(lateInteraction), PairScore = parse.GetValue(pairScore), FixedContrastiveOthers = parse.GetValue(fixedOthers), WordRegionWeight = parse.GetValue(wordRegionWeight), VisualMaps = parse.GetValue(visualMaps), CheckpointEvery = parse.GetValue(checkpointEvery), KeepCheckpoints = parse.GetValue(keep), Resume = parse.GetValue(resume),
                 Precision = CommandLine.Precision(parse, precisionOption), RegionJudgeWeight = parse.GetValue(judge),
             };
             return FineTuningJob.Run(options, new ConsoleWorkflowHost()).Cancelled ? 130 : 0;

@@ -16,6 +16,8 @@ public class InterBertBackbone : nn.Module
     private readonly InterBertEncoder encoder;
     private readonly Pooler tPooler;
     private readonly Pooler vPooler;
+    private readonly Pooler? jointTPooler;
+    private readonly Pooler? jointVPooler;
     private readonly RegionGeometryBias? geometryBias;
     private readonly RegionGeometryBias? vGeometryBias;
     private readonly ResNetStage? visualStage;
@@ -40,6 +42,13 @@ public class InterBertBackbone : nn.Module
         register_module("encoder", encoder);
         register_module("t_pooler", tPooler);
         register_module("v_pooler", vPooler);
+        if (config.UntiedExtraction)
+        {
+            jointTPooler = new Pooler(config.HiddenSize, config.BiHiddenSize);
+            jointVPooler = new Pooler(config.VHiddenSize, config.BiHiddenSize);
+            register_module(JointPoolerPrefix + "t_pooler", jointTPooler);
+            register_module(JointPoolerPrefix + "v_pooler", jointVPooler);
+        }
         if (config.GeometryAttentionBias)
         {
             geometryBias = new RegionGeometryBias(config.NumAttentionHeads);
@@ -100,10 +109,28 @@ public class InterBertBackbone : nn.Module
     /// The joint pass's key of a single-stream layer's weight (<c>encoder.layer.i.*</c> → <c>encoder.joint_layer.i.*</c>),
     /// or null for any other key: what an untied interaction copies its layers from.
     /// </summary>
-    public string? JointKeyOf(string key) =>
-        key.StartsWith("encoder.layer.", StringComparison.Ordinal) && int.Parse(key.Split('.')[2], System.Globalization.CultureInfo.InvariantCulture) < Config.NumHiddenLayers
-            ? "encoder." + InterBertEncoder.JointLayerName + key["encoder.layer".Length..]
-            : null;
+    public string? JointKeyOf(string key) => JointKeyOf(Config, key);
+
+    /// <summary>
+    /// The joint pass's key of a weight in a model of <paramref name="config"/>: a single-stream layer's
+    /// (<c>encoder.layer.i.*</c> → <c>encoder.joint_layer.i.*</c>) when the interaction is untied, and with untied
+    /// extraction also the text stream's layers, the image stream's (<c>encoder.v_layer.j.*</c> →
+    /// <c>encoder.joint_v_layer.j.*</c>) and the poolers' (<c>t_pooler.*</c> → <c>joint_t_pooler.*</c>); null for any
+    /// other key.
+    /// </summary>
+    public static string? JointKeyOf(InterBertConfig config, string key)
+    {
+        if (!config.UntiedInteraction) return null;
+        if (key.StartsWith("encoder.layer.", StringComparison.Ordinal))
+            return config.UntiedExtraction || int.Parse(key.Split('.')[2], System.Globalization.CultureInfo.InvariantCulture) < config.NumHiddenLayers
+                ? "encoder." + InterBertEncoder.JointLayerName + key["encoder.layer".Length..] : null;
+        if (!config.UntiedExtraction) return null;
+        if (key.StartsWith("encoder.v_layer.", StringComparison.Ordinal)) return "encoder." + InterBertEncoder.JointImageLayerName + key["encoder.v_layer".Length..];
+        return key.StartsWith("t_pooler.", StringComparison.Ordinal) || key.StartsWith("v_pooler.", StringComparison.Ordinal) ? JointPoolerPrefix + key : null;
+    }
+
+    /// <summary>Prefix of the joint pass's own poolers' names when its extraction is untied (<see cref="InterBertConfig.UntiedExtraction"/>).</summary>
+    public const string JointPoolerPrefix = "joint_";
 
     /// <summary>The region embeddings (appearance and box of each region).</summary>
     public ImageEmbeddings RegionEmbeddings => vEmbeddings;
@@ -142,6 +169,7 @@ public class InterBertBackbone : nn.Module
         Tensor? pairGeometry = null, pairMask = null;
         if (image is not null && geometryBias is not null) (pairGeometry, pairMask) = RegionGeometryBias.ImagePositionPairs(image.Locations, image.RegionMask);
 
+        var jointPass = textHidden is not null && imageHidden is not null;
         if (textHidden is not null && imageHidden is not null)
         {
             if (text!.RegionLinks is { } links)
@@ -177,17 +205,19 @@ public class InterBertBackbone : nn.Module
             imageHidden = encoder.Interact(imageHidden!, imageAttention);
         }
 
-        if (textHidden is not null) textHidden = encoder.ExtractText(textHidden, InterBertEncoder.AdditiveMask(textMask!, dtype));
+        if (textHidden is not null) textHidden = encoder.ExtractText(textHidden, InterBertEncoder.AdditiveMask(textMask!, dtype), jointPass);
         if (imageHidden is not null)
         {
             var imageAttention = InterBertEncoder.AdditiveMask(imageMask!, dtype);
             if (vGeometryBias is not null) imageAttention = imageAttention.Plus(vGeometryBias.call(pairGeometry!, pairMask!));
-            imageHidden = encoder.ExtractImage(imageHidden, imageAttention);
+            imageHidden = encoder.ExtractImage(imageHidden, imageAttention, jointPass);
         }
+        // With untied extraction the joint pass pools with its own poolers (jointTPooler and jointVPooler exist together).
+        var (textPooler, imagePooler) = jointPass && jointTPooler is not null ? (jointTPooler, jointVPooler!) : (tPooler, vPooler);
         return new InterBertOutput(
             textHidden, imageHidden,
-            textHidden is null ? null : tPooler.call(textHidden),
-            imageHidden is null ? null : vPooler.call(imageHidden));
+            textHidden is null ? null : textPooler.call(textHidden),
+            imageHidden is null ? null : imagePooler.call(imageHidden));
     }
 
     /// <summary>A text sequence's positions in the pooled vectors' space (see <see cref="Pooler.EachPosition"/>).</summary>
@@ -209,6 +239,7 @@ public class InterBertBackbone : nn.Module
         _ when parameterName.StartsWith("embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.layer.", StringComparison.Ordinal)
             || parameterName.StartsWith("encoder." + InterBertEncoder.JointLayerName + ".", StringComparison.Ordinal) => "text",
         _ when parameterName.StartsWith("v_embeddings.", StringComparison.Ordinal) || parameterName.StartsWith("encoder.v_layer.", StringComparison.Ordinal)
+            || parameterName.StartsWith("encoder." + InterBertEncoder.JointImageLayerName + ".", StringComparison.Ordinal)
             || parameterName.StartsWith("geometry_bias.", StringComparison.Ordinal) || parameterName.StartsWith("v_geometry_bias.", StringComparison.Ordinal)
             || IsVisualStageKey(parameterName) => "image",
         _ => "heads",

@@ -85,6 +85,15 @@ public sealed record InterBertConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool UntiedInteraction { get; init; }
     /// <summary>
+    /// With <see cref="UntiedInteraction"/>: the joint pass also runs its own copy of the two-stream extraction layers
+    /// (<c>encoder.joint_layer.n ..</c>, <c>encoder.joint_v_layer.*</c>) and of the poolers (<c>joint_t_pooler</c>,
+    /// <c>joint_v_pooler</c>), so that only the embeddings are shared with the unimodal passes. A pair score read from
+    /// the joint pass's pooled vectors (the joint cosine) otherwise trains the search vectors' upper layers and poolers.
+    /// </summary>
+    [JsonPropertyName("untied_extraction")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool UntiedExtraction { get; init; }
+    /// <summary>
     /// Weight of the region head's judgement in every pair score (<see cref="InterBertModel.PairScores"/>): the score
     /// plus this times <see cref="InterBertModel.GroundedLikelihood"/>, how well the caption explains the regions'
     /// classes with every region's features hidden. 0 (the paper's score alone) unless a recipe that trains the region
@@ -217,6 +226,7 @@ public sealed record InterBertConfig
         Require(VisualStage is null or ResNetStage.Name, $"visual_stage '{VisualStage}' must be '{ResNetStage.Name}' or absent");
         Require(VisualStage is null || VFeatureSize == ResNetStage.OutputChannels, $"visual_stage '{VisualStage}' gives {ResNetStage.OutputChannels}-d region features, not v_feature_size {VFeatureSize}");
         Require(VLocationFrequencies is >= 0 and <= MaxLocationFrequencies, $"v_location_frequencies {VLocationFrequencies} must be between 0 and {MaxLocationFrequencies}");
+        Require(!UntiedExtraction || UntiedInteraction, "untied_extraction needs untied_interaction: the joint pass's extraction layers are copied along with its single-stream layers");
         Require(PairScore is null or "head" or JointCosineScore, $"pair_score '{PairScore}' must be 'head' or '{JointCosineScore}'");
         Require(RegionJudgeWeight >= 0 && double.IsFinite(RegionJudgeWeight), $"region_judge_weight {RegionJudgeWeight} must be a finite number, 0 or more");
         Require(HiddenAct is "gelu" or "relu" && VHiddenAct is "gelu" or "relu", "hidden_act and v_hidden_act must be 'gelu' or 'relu'");

@@ -13,6 +13,7 @@ public sealed class InterBertEncoder : nn.Module
     private readonly ModuleList<BertLayer> layer;
     private readonly ModuleList<BertLayer> vLayer;
     private readonly ModuleList<BertLayer>? jointLayer;
+    private readonly ModuleList<BertLayer>? jointVLayer;
     private readonly int singleStreamLayers;
 
     /// <summary>Creates the encoder of a configuration.</summary>
@@ -27,10 +28,19 @@ public sealed class InterBertEncoder : nn.Module
         register_module("v_layer", vLayer);
         if (config.UntiedInteraction)
         {
-            jointLayer = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(textShape)).ToArray());
+            // Untied extraction: the joint copy holds the text stream's layers too, at the same indices.
+            jointLayer = nn.ModuleList(Enumerable.Range(0, config.UntiedExtraction ? config.TextPathLayers : config.NumHiddenLayers).Select(_ => new BertLayer(textShape)).ToArray());
             register_module(JointLayerName, jointLayer);
         }
+        if (config.UntiedExtraction)
+        {
+            jointVLayer = nn.ModuleList(Enumerable.Range(0, config.VNumHiddenLayers).Select(_ => new BertLayer(imageShape)).ToArray());
+            register_module(JointImageLayerName, jointVLayer);
+        }
     }
+
+    /// <summary>Name (under <c>encoder.</c>) of the joint pass's own image-stream layers when its extraction is untied (<see cref="InterBertConfig.UntiedExtraction"/>).</summary>
+    public const string JointImageLayerName = "joint_v_layer";
 
     /// <summary>Name (under <c>encoder.</c>) of the joint pass's own single-stream layers when the interaction is untied (<see cref="InterBertConfig.UntiedInteraction"/>).</summary>
     public const string JointLayerName = "joint_layer";
@@ -46,17 +56,18 @@ public sealed class InterBertEncoder : nn.Module
         return hidden;
     }
 
-    /// <summary>Runs the text stream of the extraction module.</summary>
-    public Tensor ExtractText(Tensor hidden, Tensor additiveMask)
+    /// <summary>Runs the text stream of the extraction module (the joint pass's own copy, with <paramref name="joint"/>, when its extraction is untied).</summary>
+    public Tensor ExtractText(Tensor hidden, Tensor additiveMask, bool joint = false)
     {
-        for (var i = singleStreamLayers; i < layer.Count; i++) hidden = layer[i].call(hidden, additiveMask);
+        var layers = joint && jointVLayer is not null ? jointLayer! : layer;
+        for (var i = singleStreamLayers; i < layers.Count; i++) hidden = layers[i].call(hidden, additiveMask);
         return hidden;
     }
 
-    /// <summary>Runs the image stream of the extraction module.</summary>
-    public Tensor ExtractImage(Tensor hidden, Tensor additiveMask)
+    /// <summary>Runs the image stream of the extraction module (the joint pass's own copy, with <paramref name="joint"/>, when its extraction is untied).</summary>
+    public Tensor ExtractImage(Tensor hidden, Tensor additiveMask, bool joint = false)
     {
-        foreach (var imageLayer in vLayer) hidden = imageLayer.call(hidden, additiveMask);
+        foreach (var imageLayer in joint && jointVLayer is not null ? jointVLayer : vLayer) hidden = imageLayer.call(hidden, additiveMask);
         return hidden;
     }
 

@@ -64,7 +64,8 @@ public static class RetrievalFineTuning
     /// </summary>
     public static IDisposable HoldFirstStage(InterBertModel model)
     {
-        string[] trained = model.HasLateInteraction ? [LateInteraction.Name + "."] : ["encoder." + InterBertEncoder.JointLayerName + ".", InterBertModel.ScoreHeadName + "."];
+        string[] trained = model.HasLateInteraction ? [LateInteraction.Name + "."]
+            : ["encoder." + InterBertEncoder.JointLayerName + ".", "encoder." + InterBertEncoder.JointImageLayerName + ".", InterBertBackbone.JointPoolerPrefix, InterBertModel.ScoreHeadName + "."];
         if (!model.HasLateInteraction && !model.Config.UntiedInteraction)
             throw new ArgumentException("training the re-ranker alone needs the joint pass on layers of its own: untie the model's interaction first");
         var held = model.named_parameters()

@@ -40,7 +40,7 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
         (setup.SimilarityNegatives ? " negatives=similarity" : "") + (setup.MineByText ? " mine=text" : "") + (setup.ExtraNegatives > 0 ? $" extra-negatives={setup.ExtraNegatives}" : "") +
         (setup.Train.ComputesFeaturesPerBatch ? $" visual={Modeling.ResNetStage.Name}" : "") +
         (setup.ContrastiveBatchSize > 0 ? $" contrastive-batch={setup.ContrastiveBatchSize}" : "") + (setup.ResidualScore ? " residual-score" : "") + (setup.FixedContrastiveOthers ? " contrastive-others=fixed" : "") +
-        (setup.Model.Config.UntiedInteraction ? " untied-interaction" : "") + (setup.WordRegionWeight > 0 ? FormattableString.Invariant($" word-region={setup.WordRegionWeight}") : "") +
+        (setup.Model.Config.UntiedInteraction ? " untied-interaction" : "") + (setup.Model.Config.UntiedExtraction ? " untied-extraction" : "") + (setup.WordRegionWeight > 0 ? FormattableString.Invariant($" word-region={setup.WordRegionWeight}") : "") +
         (lists > 0 ? $" reranker-lists={lists}" : "") + (setup.Model.HasLateInteraction ? $" late-interaction={setup.Model.Config.LateInteractionLayers}" : "");
 
     /// <inheritdoc/>

@@ -56,6 +56,11 @@ public sealed record FineTuningJobOptions
     /// so that the ranking loss trains the interaction and the contrastive loss the unimodal vectors, each on layers of its own.
     /// </summary>
     public bool UntieInteraction { get; init; }
+    /// <summary>
+    /// Retrieval: as <see cref="UntieInteraction"/>, and the joint pass's extraction layers and poolers too
+    /// (<see cref="Modeling.InterBertConfig.UntiedExtraction"/>): only the embeddings stay shared with the search vectors.
+    /// </summary>
+    public bool UntieExtraction { get; init; }
     /// <summary>Retrieval: the <see cref="Modeling.InterBertConfig.PairScore"/> of the model this run writes (null: the init's).</summary>
     public string? PairScore { get; init; }
     /// <summary>Retrieval, with <see cref="ContrastiveBatchSize"/>: the other captions' and photos' vectors without gradient (negatives only).</summary>

@@ -73,13 +73,17 @@ public static class ModelLoading
     /// <summary>
     /// The model with its interaction untied (<see cref="InterBertConfig.UntiedInteraction"/>): when its weights share
     /// the single-stream layers between the unimodal and joint passes, a model whose joint pass starts from a copy of
-    /// them (the same function at first), the copies counting as pretrained where their originals do. Disposes
-    /// <paramref name="model"/> when it returns another; a model already untied is returned as it is.
+    /// them (the same function at first), the copies counting as pretrained where their originals do; with
+    /// <paramref name="extraction"/>, of the extraction layers and poolers too (<see cref="InterBertConfig.UntiedExtraction"/>).
+    /// Copies the joint pass already has are kept. Disposes <paramref name="model"/> when it returns another; a model
+    /// already untied as asked is returned as it is.
     /// </summary>
-    public static InterBertModel Untie(InterBertModel model, HashSet<string> pretrained)
+    public static InterBertModel Untie(InterBertModel model, HashSet<string> pretrained, bool extraction = false)
     {
-        if (model.Config.UntiedInteraction) return model;
-        return Rebuild(model, model.Config with { UntiedInteraction = true }, key => model.JointKeyOf(key) is { } joint ? [joint] : [], pretrained);
+        if (model.Config.UntiedInteraction && (model.Config.UntiedExtraction || !extraction)) return model;
+        var config = model.Config with { UntiedInteraction = true, UntiedExtraction = extraction };
+        var existing = model.state_dict().Keys.ToHashSet();
+        return Rebuild(model, config, key => InterBertBackbone.JointKeyOf(config, key) is { } joint && !existing.Contains(joint) ? [joint] : [], pretrained);
     }
 
     /// <summary>
