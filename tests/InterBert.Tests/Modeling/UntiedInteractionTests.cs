@@ -11,17 +11,7 @@ public class UntiedInteractionTests
     public void AnUntiedModelStartsAsTheTiedOneAndTheJointPassTrainsOnlyItsOwnLayers()
     {
         using var scope = NewDisposeScope();
-        manual_seed(11);
-        var tied = new InterBertModel(TestInputs.TinyNoDropout);
-        var text = TestInputs.Text(tied.Config, [5, 3], 6, seed: 1);
-        var image = TestInputs.Image(tied.Config, [4, 2], 5, seed: 1);
-        Tensor pairScores, textVectors, imageVectors;
-        using (no_grad())
-        {
-            pairScores = tied.Score(tied.Forward(text, image));
-            textVectors = UnimodalEmbedding.Text(tied, text);
-            imageVectors = UnimodalEmbedding.Image(tied, image);
-        }
+        var (tied, text, image, pairScores, textVectors, imageVectors) = TiedModel(TestInputs.TinyNoDropout, seed: 11);
         var pretrained = new HashSet<string> { "encoder.layer.0.attention.self.query.weight", "encoder.layer.1.output.dense.bias", "embeddings.word_embeddings.weight" };
         using var untied = ModelLoading.Untie(tied, pretrained);
         Assert.True(untied.Config.UntiedInteraction);
@@ -71,17 +61,7 @@ public class UntiedInteractionTests
     public void UntiedExtractionLeavesTheSearchVectorsOnlyTheEmbeddingsToShareWithTheJointPass()
     {
         using var scope = NewDisposeScope();
-        manual_seed(12);
-        var tied = new InterBertModel(TestInputs.TinyNoDropout with { PairScore = InterBertConfig.JointCosineScore });
-        var text = TestInputs.Text(tied.Config, [5, 3], 6, seed: 2);
-        var image = TestInputs.Image(tied.Config, [4, 2], 5, seed: 2);
-        Tensor pairScores, textVectors, imageVectors;
-        using (no_grad())
-        {
-            pairScores = tied.Score(tied.Forward(text, image));
-            textVectors = UnimodalEmbedding.Text(tied, text);
-            imageVectors = UnimodalEmbedding.Image(tied, image);
-        }
+        var (tied, text, image, pairScores, textVectors, imageVectors) = TiedModel(TestInputs.TinyNoDropout with { PairScore = InterBertConfig.JointCosineScore }, seed: 12);
         var pretrained = new HashSet<string> { "encoder.layer.2.output.dense.bias", "encoder.v_layer.0.attention.self.query.weight", "t_pooler.dense.weight" };
         // Untying the interaction first and the extraction after keeps the joint pass's single-stream copy as it was.
         using var interactionOnly = ModelLoading.Untie(tied, pretrained);
@@ -129,5 +109,16 @@ public class UntiedInteractionTests
         // The setting survives the configuration file, and needs the interaction untied.
         Assert.True(InterBertConfig.FromJson(untied.Config.ToJson()).UntiedExtraction);
         Assert.Throws<FormatException>(() => (TestInputs.TinyNoDropout with { UntiedExtraction = true }).Validate());
+    }
+
+    /// <summary>A tied model of <paramref name="config"/>, two pairs, and its pair scores and unimodal vectors before any untying.</summary>
+    private static (InterBertModel Model, TextBatch Text, ImageBatch Image, Tensor PairScores, Tensor TextVectors, Tensor ImageVectors) TiedModel(InterBertConfig config, int seed)
+    {
+        manual_seed(seed);
+        var model = new InterBertModel(config);
+        var text = TestInputs.Text(config, [5, 3], 6, seed: seed);
+        var image = TestInputs.Image(config, [4, 2], 5, seed: seed);
+        using (no_grad())
+            return (model, text, image, model.Score(model.Forward(text, image)), UnimodalEmbedding.Text(model, text), UnimodalEmbedding.Image(model, image));
     }
 }
