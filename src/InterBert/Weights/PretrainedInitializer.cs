@@ -64,11 +64,15 @@ public static class PretrainedInitializer
         using var noGrad = TorchSharp.torch.no_grad();
         var state = model.state_dict();
         var copied = new List<string>();
-        foreach (var key in report.Used)
+        var used = report.Used.ToHashSet();
+        // Every joint copy starts equal to its original, so that the joint pass computes what the tied model would
+        // (weights the encoder did not fill, such as the image stream's, are random but the same); the copies of the
+        // filled ones count as filled.
+        foreach (var key in state.Keys.ToList())
         {
             if (model.JointKeyOf(key) is not { } joint) continue;
             state[joint].copy_(state[key]);
-            copied.Add(joint);
+            if (used.Contains(key)) copied.Add(joint);
         }
         return report with { Used = [.. report.Used, .. copied], Missing = [.. report.Missing.Except(copied)] };
     }

@@ -110,12 +110,14 @@ public class BertCheckpointReaderTests
         Assert.Equal(2, tokenizer.ClsId);
     }
 
-    [Fact]
-    public void AnUntiedInteractionStartsItsJointLayersFromTheEncodersLayers()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AnUntiedInteractionStartsItsJointLayersFromTheEncodersLayers(bool extraction)
     {
         using var folder = new TempFolder();
         using var scope = NewDisposeScope();
-        var config = TestInputs.TinyNoDropout with { UntiedInteraction = true };
+        var config = TestInputs.TinyNoDropout with { UntiedInteraction = true, UntiedExtraction = extraction };
         var bert = BertState(64, config.HiddenSize, config.IntermediateSize, layers: 3, seed: 7);
         WriteVocabulary(folder.Path, 64);
         using var encoder = new PretrainedTextEncoder("test encoder", bert, File.ReadAllBytes(folder.File("vocab.txt")), lowerCase: true, attentionHeads: null);
@@ -136,7 +138,18 @@ public class BertCheckpointReaderTests
             Assert.True(state[joint].equal(bert[$"bert.encoder.layer.{layer}.attention.self.query.weight"]).all().item<bool>());
             Assert.Contains(joint, pretrained);
         }
-        Assert.DoesNotContain("encoder.joint_layer.2.attention.self.query.weight", state.Keys);
+        if (!extraction)
+        {
+            Assert.DoesNotContain("encoder.joint_layer.2.attention.self.query.weight", state.Keys);
+            return;
+        }
+        // Untied extraction: the text stream's copy is filled from the encoder too; the image stream's and the
+        // poolers' copies equal their random originals, and are not counted as pretrained.
+        Assert.True(state["encoder.joint_layer.2.attention.self.query.weight"].equal(bert["bert.encoder.layer.2.attention.self.query.weight"]).all().item<bool>());
+        Assert.Contains("encoder.joint_layer.2.attention.self.query.weight", pretrained);
+        Assert.True(state["encoder.joint_v_layer.0.attention.self.query.weight"].equal(state["encoder.v_layer.0.attention.self.query.weight"]).all().item<bool>());
+        Assert.DoesNotContain("encoder.joint_v_layer.0.attention.self.query.weight", pretrained);
+        Assert.True(state["joint_v_pooler.dense.weight"].equal(state["v_pooler.dense.weight"]).all().item<bool>());
     }
 
     [Fact]
