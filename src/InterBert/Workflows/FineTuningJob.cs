@@ -65,6 +65,8 @@ public static class FineTuningJob
         }
         if (options.LateInteraction != 0 && options.RerankerLists == 0)
             throw new ArgumentException("--late-interaction adds a re-ranker trained alone over a fixed first stage: give --reranker-lists too");
+        if (options.LateInteraction != 0 && (options.UntieInteraction || options.UntieExtraction))
+            throw new ArgumentException("--late-interaction scores pairs without the joint pass, so there is nothing to untie: drop --untie-interaction and --untie-extraction");
         using var store = FeatureStore.Open(options.Features ?? throw new ArgumentException("--features is required for retrieval"));
         using var maps = options.VisualMaps is null ? null : VisualStageInputs.OpenMaps(options.VisualMaps);
         TorchSharp.torch.manual_seed(options.Seed);

@@ -128,6 +128,10 @@ public class LateInteractionTests(CocoFeatures features)
         var withoutLists = CliProcess.Run(Finetune(searchWeights, folder.File("refused"), "--late-interaction", "1"));
         Assert.Equal(2, withoutLists.ExitCode); // a usage error
         Assert.Contains("--reranker-lists", withoutLists.Error);
+        // The late interaction replaces the joint pass's score: untying the joint pass would be silently ignored, so it is refused.
+        var untied = CliProcess.Run(Finetune(searchWeights, folder.File("refused-untie"), "--reranker-lists", "5", "--late-interaction", "1", "--untie-extraction"));
+        Assert.Equal(2, untied.ExitCode);
+        Assert.Contains("nothing to untie", untied.Error);
 
         var late = folder.File("late");
         string[] arguments = Finetune(searchWeights, late, "--reranker-lists", "5", "--late-interaction", "1", "--residual-score", "--checkpoint-every", "3");
