@@ -45,6 +45,10 @@ public static class BenchmarkCommand
         {
             Description = "captions in fine-tuning's contrastive loss per step: the examples plus random other training captions (0: the examples alone)", DefaultValueFactory = _ => Flickr8kRecipeOptions.DefaultContrastiveBatch,
         }.AtLeast(0);
+        var pretrainContrastiveBatch = new Option<int>("--pretrain-contrastive-batch-size")
+        {
+            Description = "captions in pretraining's contrastive loss per step: the examples plus random other training captions (pretrain --contrastive-batch-size; 0: the examples alone)",
+        }.AtLeast(0);
         var wordRegionWeight = new Option<double>("--word-region-weight")
         {
             Description = "weight of fine-tuning's word-region matching loss over the contrastive batch (finetune --word-region-weight; 0: off)", DefaultValueFactory = _ => Flickr8kRecipeOptions.DefaultWordRegionWeight,
@@ -76,7 +80,7 @@ public static class BenchmarkCommand
         var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning (and without pretraining with --baseline), two-stage test evaluation, index, relevance calibration, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, wordRegionWeight, pairScore, gridAlways, inputSize, untie, maskMismatched, baseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, pretrainContrastiveBatch, wordRegionWeight, pairScore, gridAlways, inputSize, untie, maskMismatched, baseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -86,6 +90,7 @@ public static class BenchmarkCommand
                 DetectorPath = parse.GetValue(detector),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity",
                 ContrastiveBatch = parse.GetValue(contrastiveBatch),
+                PretrainContrastiveBatch = parse.GetValue(pretrainContrastiveBatch),
                 PairScore = parse.GetValue(pairScore)!,
                 WordRegionWeight = parse.GetValue(wordRegionWeight) is var w && w >= 0 && double.IsFinite(w) ? w : throw new ArgumentException($"--word-region-weight {parse.GetValue(wordRegionWeight)}: expected a number, 0 or more"),
                 GeometryBias = parse.GetValue(geometryBias),

@@ -48,10 +48,11 @@ public static class PretrainCommand
         };
         negatives.AcceptOnlyFromAmong("random", "similarity");
         var contrastive = new Option<double>("--contrastive-weight") { Description = "weight of the image-text contrastive loss that aligns text and image vectors for search (0: off, the paper's setting)" };
+        var contrastiveBatch = new Option<int>("--contrastive-batch-size") { Description = "captions in the contrastive loss per step: the examples plus random other training captions, with their photos (0: the examples alone; needs --contrastive-weight)" };
         var command = new Command("pretrain", "Pretrain with masked segment modeling, masked region modeling and image-text matching")
         {
             dataset, features, init, preset, vocab, output, steps, epochs, batch, accumulate, lr, pretrainedLr, seed,
-            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, ownNegatives, ownKind, allRegionsMasked, conditionalMasking, maskMismatched, negatives, precision, judge,
+            checkpointEvery, keep, evalEvery, trainSplit, valSplit, resume, segmentMasking, referenceRegions, wholeImage, weights, hardNegatives, contrastive, contrastiveBatch, ownNegatives, ownKind, allRegionsMasked, conditionalMasking, maskMismatched, negatives, precision, judge,
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
@@ -70,12 +71,14 @@ public static class PretrainCommand
                 SegmentWeight = lossWeights[0], RegionWeight = lossWeights[1], MatchingWeight = lossWeights[2],
                 ContrastiveWeight = Math.Max(0, parse.GetValue(contrastive)), OwnNegativeRate = Math.Clamp(parse.GetValue(ownNegatives), 0, 1), OwnNegativeKind = CommandLine.OwnNegativeKind(parse, ownKind),
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity", AllRegionsMaskedRate = parse.GetValue(allRegionsMasked), ConditionalMasking = parse.GetValue(conditionalMasking),
-                MaskMismatchedRegions = parse.GetValue(maskMismatched),
+                MaskMismatchedRegions = parse.GetValue(maskMismatched), ContrastiveBatchSize = Math.Max(0, parse.GetValue(contrastiveBatch)),
             };
             if (tasks.ConditionalMasking && tasks.AllRegionsMaskedRate <= 0)
                 throw new ArgumentException("--conditional-masking keeps the caption whole on the pairs whose every region is masked: add --mask-all-regions (for example 0.5)");
             if (tasks.SimilarityNegatives && tasks.ContrastiveWeight <= 0)
                 throw new ArgumentException("--negatives similarity draws by the contrastive vectors' similarity: add --contrastive-weight (for example 1)");
+            if (tasks.ContrastiveBatchSize > 0 && tasks.ContrastiveWeight <= 0)
+                throw new ArgumentException("--contrastive-batch-size widens the contrastive loss: add --contrastive-weight (for example 1)");
             var options = new PretrainingJobOptions
             {
                 Dataset = parse.GetValue(dataset)!, Features = parse.GetValue(features)!, Output = parse.GetValue(output)!,

@@ -217,6 +217,7 @@ public sealed class Flickr8kRecipe
         var job = RecipeTraining.Pretraining(options, Dataset, Features, InitialWeights, PretrainFolder, Path.Combine(folder, "cache")) with { CheckpointEvery = 100, ValidationCaptions = 500 };
         if (options.PretrainSimilarityNegatives) job = job with { Tasks = job.Tasks with { SimilarityNegatives = true } };
         if (options.MaskMismatchedRegions) job = job with { Tasks = job.Tasks with { MaskMismatchedRegions = true } };
+        if (options.PretrainContrastiveBatch > 0) job = job with { Tasks = job.Tasks with { ContrastiveBatchSize = options.PretrainContrastiveBatch } };
         if (options.Variant is { } variant) job = job with { Tasks = variant.Tasks(job.Tasks) };
         return RecipeTraining.Run(job, host, progress, cancel);
     }

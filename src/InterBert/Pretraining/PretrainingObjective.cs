@@ -33,6 +33,8 @@ public sealed class PretrainingObjective : ITrainingObjective
         order = new EpochCursor(setup.Train.Captions.Count, setup.Training.Seed);
         if (setup.Tasks.SimilarityNegatives && setup.Tasks.ContrastiveWeight <= 0)
             throw new InterBertException("wrong captions drawn by similarity need the contrastive loss's vectors: give it a weight above 0");
+        if (setup.Tasks.ContrastiveBatchSize > 0 && setup.Tasks.ContrastiveWeight <= 0)
+            throw new InterBertException("a contrastive batch size needs the contrastive loss: give it a weight above 0");
         ValueNames = setup.Tasks.ContrastiveWeight > 0 ? ["loss", "msm", "mrm", "itm", "itc"] : ["loss", "msm", "mrm", "itm"];
     }
 
@@ -82,15 +84,22 @@ public sealed class PretrainingObjective : ITrainingObjective
         {
             Tensor? contrastiveMean = null;
             int[]? wrongCaptions = null;
-            if (setup.Tasks.SimilarityNegatives)
+            var widened = setup.Tasks.ContrastiveWeight > 0 && setup.Tasks.ContrastiveBatchSize > indices.Count;
+            if (setup.Tasks.SimilarityNegatives || widened)
             {
-                // The contrastive pass first: its similarities draw the wrong captions (within this rank's share), and its loss is the step's.
-                var inputs = builder.ContrastiveInputs(indices);
+                // The contrastive pass first, over the examples and (with a larger contrastive batch) the other captions
+                // drawn for the step; its similarities draw the wrong captions (within this rank's share), and its loss is the step's.
+                var captions = ContrastiveCaptions(indices, setup.Tasks.ContrastiveBatchSize, setup.Train.Captions.Count, ContrastiveRandom(training.Seed, step, micro, first));
+                var inputs = builder.ContrastiveInputs(captions);
                 var (textVectors, imageVectors) = ContrastiveLoss.Vectors(setup.Model, inputs.Text, inputs.Images);
                 contrastiveMean = ContrastiveLoss.FromVectors(textVectors, imageVectors, inputs.ImageOfText, setup.Model.LogitScale);
-                var (similarity, scale) = SimilarityNegatives.Cosines(textVectors, imageVectors, setup.Model.LogitScale);
-                // Its own source, so that masks and the other draws stay those of a run without this option.
-                wrongCaptions = SimilarWrongCaptions(indices, inputs.ImageOfText, similarity, scale, new Random(PretrainingRun.ExampleSeed(training.Seed ^ 0x5171, step, micro, first)));
+                if (setup.Tasks.SimilarityNegatives)
+                {
+                    var (similarity, scale) = SimilarityNegatives.Cosines(textVectors, imageVectors, setup.Model.LogitScale);
+                    // Its own source, so that masks and the other draws stay those of a run without this option. The
+                    // examples come first among the contrastive captions: theirs are the draws kept.
+                    wrongCaptions = SimilarWrongCaptions(captions, inputs.ImageOfText, similarity, scale, new Random(PretrainingRun.ExampleSeed(training.Seed ^ 0x5171, step, micro, first)))[..indices.Count];
+                }
             }
             var batch = builder.Build(indices, randoms, wrongCaptions, includeContrastive: contrastiveMean is null);
             var local = LossDenominators.Of(batch);
@@ -102,6 +111,31 @@ public sealed class PretrainingObjective : ITrainingObjective
         double[] values = [losses.Total.item<float>(), losses.Segment.item<float>(), losses.Region.item<float>(), losses.Matching.item<float>(), losses.Contrastive.item<float>()];
         return new ObjectiveLoss(losses.Total, values[..ValueNames.Count], indices.Count);
     }
+
+    /// <summary>
+    /// The captions of a step's contrastive loss: the examples, then distinct other captions of the
+    /// <paramref name="captionCount"/> training captions drawn with <paramref name="random"/> until there are
+    /// <paramref name="size"/> (all of them at most); the examples alone when <paramref name="size"/> is not above their count.
+    /// </summary>
+    public static List<int> ContrastiveCaptions(IReadOnlyList<int> examples, int size, int captionCount, Random random)
+    {
+        var wanted = Math.Min(size, captionCount);
+        var captions = new List<int>(examples);
+        if (wanted <= captions.Count) return captions;
+        var chosen = new HashSet<int>(examples);
+        while (captions.Count < wanted)
+        {
+            var caption = random.Next(captionCount);
+            if (chosen.Add(caption)) captions.Add(caption);
+        }
+        return captions;
+    }
+
+    /// <summary>
+    /// The source of a step's other contrastive captions (<see cref="ContrastiveCaptions"/>): a function of seed, step,
+    /// micro-batch and the rank's first position, and its own, so that masks and negatives stay those of a run without them.
+    /// </summary>
+    public static Random ContrastiveRandom(int seed, int step, int micro, int first) => new(PretrainingRun.ExampleSeed(seed ^ 0x0C0B, step, micro, first));
 
     /// <summary>
     /// Each example's wrong caption drawn by similarity: a caption of the batch (by position in

@@ -49,7 +49,8 @@ public static class PretrainingJob
             var root = processes.IsRoot;
             if (root)
                 host.Log($"pretrain: {train.Captions.Count:N0} captions of {train.ImageIds.Count:N0} images; {steps} steps of {batchSize * accumulation} pairs" +
-                    (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") + $"; {model.ParameterCounts()["total"]:N0} parameters; {options.Precision.Name()}");
+                    (processes.Size > 1 ? $" per rank x {processes.Size} ranks (MPI)" : "") +
+                    (options.Tasks.ContrastiveWeight > 0 && options.Tasks.ContrastiveBatchSize > batchSize ? $"; contrastive loss over {options.Tasks.ContrastiveBatchSize} captions" : "") + $"; {model.ParameterCounts()["total"]:N0} parameters; {options.Precision.Name()}");
             var setup = new PretrainingSetup
             {
                 RunFolder = options.Output, Model = model, Tokenizer = tokenizer, Vocabulary = vocabulary, Train = train, Validation = validation, Store = store,
