@@ -40,7 +40,29 @@ public static class CommandLine
     };
 
     /// <summary>The value of a <see cref="PrecisionOption"/>.</summary>
-    public static Modeling.Precision Precision(ParseResult parse, Option<string> option) => Modeling.PrecisionNames.Parse(parse.GetValue(option)!);
+    public static Modeling.Precision Precision(ParseResult parse, Option<string> option) => Precision(parse.GetValue(option)!);
+
+    /// <summary>
+    /// A <c>--precision</c> value: <c>auto</c> (a recipe's default) says on stdout, the recipe's log, what it chose on
+    /// this CPU; bf16 asked for where the CPU does not multiply it natively comes with a one-line warning on stderr (it
+    /// runs, many times slower than fp32).
+    /// </summary>
+    public static Modeling.Precision Precision(string name)
+    {
+        var precision = Modeling.PrecisionNames.Parse(name);
+        if (string.Equals(name.Trim(), Modeling.PrecisionNames.AutoName, StringComparison.OrdinalIgnoreCase))
+            Console.WriteLine($"precision auto: {Modeling.PrecisionNames.Name(precision)} ({(Modeling.Bf16Support.IsNative ? "this CPU multiplies bf16 natively" : "this CPU has no native bf16 arithmetic")})");
+        else if (precision == Modeling.Precision.Bf16 && !Modeling.Bf16Support.IsNative)
+            Console.Error.WriteLine($"warning: {Modeling.Bf16Support.SlowWarning}; --precision auto or fp32 is faster here");
+        return precision;
+    }
+
+    /// <summary>A recipe's <c>--precision</c> option, whose default is <c>auto</c> (bf16 where the CPU does it natively, fp32 otherwise).</summary>
+    public static Option<string> RecipePrecisionOption(string what) => new("--precision")
+    {
+        Description = $"arithmetic of {what}: auto (bf16 where the CPU multiplies it natively, AVX-512 BF16, AMX or Arm BF16; fp32 otherwise), bf16 or fp32",
+        DefaultValueFactory = _ => Modeling.PrecisionNames.AutoName,
+    };
 
     /// <summary>A verb's <c>--whole-image-region</c> option (masked region modeling's treatment of region 0); null keeps the verb's default.</summary>
     public static Option<string?> WholeImageRegionOption() => new("--whole-image-region")

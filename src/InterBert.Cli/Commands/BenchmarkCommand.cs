@@ -77,7 +77,7 @@ public static class BenchmarkCommand
             DefaultValueFactory = _ => true,
         };
         var baseline = new Option<bool>("--baseline") { Description = "also fine-tune and evaluate without multimodal pretraining (two stages more, a row more in the report)" };
-        var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training, evaluation and indexing: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
+        var precisionOption = CommandLine.RecipePrecisionOption("training, evaluation and indexing");
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning (and without pretraining with --baseline), two-stage test evaluation, index, relevance calibration, report")
         {
             data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, pretrainContrastiveBatch, wordRegionWeight, pairScore, gridAlways, inputSize, untie, maskMismatched, baseline, precisionOption,
@@ -152,7 +152,7 @@ public static class BenchmarkCommand
         var seeds = new Option<int>("--seeds") { Description = "seeds per row (the recipe's seed and the next ones; mean and spread in the report)", DefaultValueFactory = _ => 1 };
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps of every row (overrides the recipe's)" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of every row (overrides the recipe's)" };
-        var precisionOption = new Option<string>("--precision") { Description = "arithmetic of training and evaluation: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
+        var precisionOption = CommandLine.RecipePrecisionOption("training and evaluation");
         var command = new Command("ablations", "The paper's claims on Flickr8k: the recipe with MLM instead of MSM, without MRM, MRM without grouping or as regression, without ITM, single-stream or two-stream only, and without pretraining; the same fine-tuning and test evaluation for each; report")
         {
             data, language, output, quick, detector, rowsOption, seeds, pretrainSteps, finetuneSteps, precisionOption,
@@ -196,7 +196,7 @@ public static class BenchmarkCommand
         var batch = new Option<int>("--batch-size") { Description = "sentences per step", DefaultValueFactory = _ => 32 };
         var rate = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 5e-5 };
         var skipBad = new Option<bool>("--skip-bad") { Description = "skip (and count) bad lines of the TSV files instead of stopping at the first" };
-        var precisionOption = new Option<string>("--precision") { Description = "arithmetic of fine-tuning and evaluation: bf16 or fp32", DefaultValueFactory = _ => "bf16" };
+        var precisionOption = CommandLine.RecipePrecisionOption("fine-tuning and evaluation");
         var command = new Command("sst2", "GLUE SST-2 through the text-only path: MiniLM as it ships against an InterBERT model's text path, the same fine-tuning and seeds for each, accuracy on the dev set, report")
         {
             data, output, pretrained, singleStream, seeds, steps, batch, rate, skipBad, precisionOption,

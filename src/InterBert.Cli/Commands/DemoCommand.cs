@@ -20,7 +20,7 @@ public static class DemoCommand
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pretraining steps" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "fine-tuning steps of each fine-tuned model" };
         var preset = new Option<string?>("--preset") { Description = "model preset (zh only; English needs small, the shape of MiniLM)" };
-        var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 (default: {DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps}, in about the same time)" };
+        var precision = new Option<string?>("--precision") { Description = $"arithmetic of training, evaluation and indexing: bf16 ({DemoRecipeOptions.Bf16PretrainSteps} pretraining and {DemoRecipeOptions.Bf16FinetuneSteps} fine-tuning steps) or fp32 ({DemoRecipeOptions.Fp32PretrainSteps} and {DemoRecipeOptions.Fp32FinetuneSteps}, in about the same time on a CPU that multiplies bf16 natively); default: bf16 where the CPU does (AVX-512 BF16, AMX or Arm BF16), fp32 otherwise" };
         var grounded = new Option<bool>("--grounded")
         {
             Description = $"the grounded recipe (bf16, about 15 minutes): four {DemoRecipeOptions.GroundedGroundingSteps}-step grounding stages ({DemoRecipeOptions.GroundedChineseGroundingSteps} in Chinese) of {DemoRecipeOptions.GroundedGroundingBatch} true pairs at {DemoRecipeOptions.GroundedGroundingLearningRate:0e0} ({DemoRecipeOptions.GroundedChineseGroundingLearningRate:0e0} in Chinese) on {DemoRecipeOptions.DefaultGroundingScenes} scene layouts, box sines, the geometry bias, every region hidden in half the true pairs, {DemoRecipeOptions.GroundedPretrainSteps} pretraining steps with MiniLM's layers at the full rate, the region head judging captions, fine-tuning MiniLM's layers at 0.3 times the rate, no model fine-tuned without pretraining; the options below change any of it",
@@ -87,7 +87,10 @@ public static class DemoCommand
         };
         command.SetAction(CommandLine.Guarded(parse =>
         {
-            var settings = DemoRecipeOptions.For(parse.GetValue(language)!, parse.GetValue(precision) is { } precisionName ? InterBert.Modeling.PrecisionNames.Parse(precisionName) : InterBert.Modeling.Precision.Bf16);
+            // The grounded recipe runs in bf16 only: where the CPU would emulate it, it must be asked for (checked after the other options).
+            var groundedEmulated = parse.GetValue(grounded) && parse.GetValue(precision) is null && !InterBert.Modeling.Bf16Support.IsNative;
+            var chosenPrecision = groundedEmulated ? InterBert.Modeling.Precision.Bf16 : CommandLine.Precision(parse.GetValue(precision) ?? InterBert.Modeling.PrecisionNames.AutoName);
+            var settings = DemoRecipeOptions.For(parse.GetValue(language)!, chosenPrecision);
             if (parse.GetValue(preset) is { } presetName)
             {
                 if (settings.Language == "en" && presetName != "small") throw new ArgumentException("demo --lang en uses MiniLM's weights, which fill the small preset only");
@@ -132,6 +135,9 @@ public static class DemoCommand
             }
             if (settings.TestImages < 5 || settings.TestImages + settings.ValidationImages + 3 > settings.Images)
                 throw new ArgumentException($"demo: {settings.TestImages} test images need at least {settings.TestImages + settings.ValidationImages + 3} scenes (and at least 5 test images)");
+            DemoRecipe.CheckSettings(settings);
+            if (groundedEmulated)
+                throw new ArgumentException($"--grounded runs in bf16, and {InterBert.Modeling.Bf16Support.SlowWarning}: it would take many times its 15 minutes here; give --precision bf16 to run it anyway");
             var folder = parse.GetValue(output) ?? Path.Combine("demo-output", settings.Language);
             Console.WriteLine($"demo: {(settings.Language == "en" ? "English" : "Chinese")} captions, working folder {Path.GetFullPath(folder)}");
             var pipeline = new DemoRecipe(folder, settings with { Threads = Math.Max(1, parse.GetValue(CommandLine.ThreadsOption)) }, new ConsoleWorkflowHost());

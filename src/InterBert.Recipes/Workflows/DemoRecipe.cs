@@ -28,6 +28,18 @@ public sealed class DemoRecipe
     /// <summary>Prepares a run in <paramref name="folder"/>.</summary>
     public DemoRecipe(string folder, DemoRecipeOptions settings, WorkflowHost? host = null)
     {
+        CheckSettings(settings);
+        this.folder = folder;
+        this.settings = settings;
+        this.host = host ?? new WorkflowHost();
+        // The report shows the runs' loss curves.
+        Training.TrainingPlots.Enable();
+        stages = new StagedRun(folder, "demo", (settings.Baseline ? 12 : 10) + (settings.RelationCurriculumSteps > 0 ? 1 : 0) + (settings.GroundingCurriculumSteps > 0 ? GroundingStages.Length + 1 : 0), this.host, @"mm\:ss");
+    }
+
+    /// <summary>Refuses settings out of range with an <see cref="ArgumentException"/> naming the option, before anything is written.</summary>
+    public static void CheckSettings(DemoRecipeOptions settings)
+    {
         // Refused before any stage runs, not when the fine-tuning reaches it.
         HardNegativeReader.CheckKindHasRate(settings.OwnNegativeKind, Math.Min(settings.OwnNegativeRate, settings.FinetuneOwnNegativeRate));
         if (settings.RelationCurriculumSteps < 0 || settings.RelationCurriculumSteps >= settings.PretrainSteps)
@@ -41,12 +53,6 @@ public sealed class DemoRecipe
         if (!(settings.RegionJudgeWeight >= 0 && double.IsFinite(settings.RegionJudgeWeight))) throw new ArgumentException($"--region-judge-weight {settings.RegionJudgeWeight}: a number, 0 or more");
         if (!(settings.FinetunePretrainedLearningRateMultiplier > 0 && double.IsFinite(settings.FinetunePretrainedLearningRateMultiplier)))
             throw new ArgumentException($"--finetune-pretrained-lr-multiplier {settings.FinetunePretrainedLearningRateMultiplier}: a number above 0");
-        this.folder = folder;
-        this.settings = settings;
-        this.host = host ?? new WorkflowHost();
-        // The report shows the runs' loss curves.
-        Training.TrainingPlots.Enable();
-        stages = new StagedRun(folder, "demo", (settings.Baseline ? 12 : 10) + (settings.RelationCurriculumSteps > 0 ? 1 : 0) + (settings.GroundingCurriculumSteps > 0 ? GroundingStages.Length + 1 : 0), this.host, @"mm\:ss");
     }
 
     private string Scenes => Path.Combine(folder, "scenes");

@@ -45,8 +45,8 @@ public sealed record Flickr8kRecipeOptions : IRecipeTraining
     /// is a folder of its own (<c>features-448/</c>, <c>features-grid-448/</c>).
     /// </summary>
     public int InputSize { get; init; } = Data.RegionSource.DefaultInputSize;
-    /// <summary>Arithmetic of training, evaluation and indexing.</summary>
-    public Precision Precision { get; init; } = Precision.Bf16;
+    /// <summary>Arithmetic of training, evaluation and indexing (default: bf16 where the CPU multiplies it natively, fp32 otherwise).</summary>
+    public Precision Precision { get; init; } = Bf16Support.Auto;
     /// <summary>CPU threads for ONNX Runtime (feature extraction).</summary>
     public int Threads { get; init; }
     /// <summary>Seed of initialisation and training.</summary>

@@ -30,8 +30,8 @@ public sealed record Sst2BenchmarkOptions
     public int BatchSize { get; init; } = 32;
     /// <summary>Peak learning rate (linear warm-up and decay).</summary>
     public double LearningRate { get; init; } = 5e-5;
-    /// <summary>Arithmetic of fine-tuning and evaluation.</summary>
-    public Precision Precision { get; init; } = Precision.Bf16;
+    /// <summary>Arithmetic of fine-tuning and evaluation (default: bf16 where the CPU multiplies it natively, fp32 otherwise).</summary>
+    public Precision Precision { get; init; } = Bf16Support.Auto;
     /// <summary>Skip (and count) bad lines of the TSV files instead of stopping at the first.</summary>
     public bool SkipBad { get; init; }
 

@@ -110,7 +110,7 @@ public sealed class DemoPipelineTests
         // from the last; the pretrained model and the one fine-tuned from it judge captions with their region head, the
         // one fine-tuned without pretraining (which the grounded recipe leaves out unless asked, --baseline) does not.
         var groundedFolder = folder.File("grounded");
-        string[] groundedArgs = ["demo", "--lang", "zh", "--preset", "tiny", "--out", groundedFolder, "--images", "80", "--test-images", "6", "--pretrain-steps", "2", "--finetune-steps", "2", "--threads", "2", "--grounded"];
+        string[] groundedArgs = ["demo", "--lang", "zh", "--preset", "tiny", "--out", groundedFolder, "--images", "80", "--test-images", "6", "--pretrain-steps", "2", "--finetune-steps", "2", "--threads", "2", "--grounded", "--precision", "bf16"];
         var grounded = CliProcess.Run([.. groundedArgs, "--baseline", "--grounding-curriculum", "1", "--grounding-scenes", "160"]);
         Assert.True(grounded.ExitCode == 0, grounded.Output + grounded.Error);
         Assert.Contains("[17/17]", grounded.Output);

@@ -36,6 +36,6 @@ public class PrecisionCommandTests(CocoFeatures features)
         var (code, _, error) = CliProcess.Run("pretrain", "--dataset", SharedData.CocoDataset, "--features", features.StorePath, "--preset", "tiny",
             "--out", run.Path, "--steps", "1", "--precision", "fp16");
         Assert.Equal(2, code); // a usage error
-        Assert.Equal("error: --precision 'fp16': expected fp32 or bf16", error.Trim());
+        Assert.Equal("error: --precision 'fp16': expected fp32, bf16 or auto", error.Trim());
     }
 }

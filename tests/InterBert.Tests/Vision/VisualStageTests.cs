@@ -102,7 +102,7 @@ public class VisualStageTests(CocoFeatures features, ITestOutputHelper output)
         string[] Finetune(string @out, params string[] more) =>
         [
             "finetune", "--task", "retrieval", "--dataset", SharedData.CocoDataset, "--features", features.StorePath, "--init", init, "--out", @out,
-            "--steps", "4", "--batch-size", "4", "--val-split", "none", "--contrastive-weight", "0.5", "--seed", "3", "--threads", "2", "--precision", "bf16", .. more,
+            "--steps", "4", "--batch-size", "4", "--val-split", "none", "--contrastive-weight", "0.5", "--seed", "3", "--threads", "2", "--precision", "auto", .. more,
         ];
         var trained = CliProcess.Run(Finetune(run, "--visual-maps", maps));
         Assert.True(trained.ExitCode == 0, trained.Error);
