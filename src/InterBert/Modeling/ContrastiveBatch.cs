@@ -24,4 +24,23 @@ public sealed record ContrastiveBatch(TextBatch Text, ImageBatch Images, int[] I
         }
         return (images, imageOfText.ToArray());
     }
+
+    /// <summary>
+    /// The captions of a step's contrastive loss: the examples, then distinct other captions of the
+    /// <paramref name="captionCount"/> training captions drawn with <paramref name="random"/> until there are
+    /// <paramref name="size"/> (all of them at most); the examples alone when <paramref name="size"/> is not above their count.
+    /// </summary>
+    public static List<int> Captions(IReadOnlyList<int> examples, int size, int captionCount, Random random)
+    {
+        var wanted = Math.Min(size, captionCount);
+        var captions = new List<int>(examples);
+        if (wanted <= captions.Count) return captions;
+        var chosen = new HashSet<int>(examples);
+        while (captions.Count < wanted)
+        {
+            var caption = random.Next(captionCount);
+            if (chosen.Add(caption)) captions.Add(caption);
+        }
+        return captions;
+    }
 }

@@ -89,7 +89,7 @@ public sealed class PretrainingObjective : ITrainingObjective
             {
                 // The contrastive pass first, over the examples and (with a larger contrastive batch) the other captions
                 // drawn for the step; its similarities draw the wrong captions (within this rank's share), and its loss is the step's.
-                var captions = ContrastiveCaptions(indices, setup.Tasks.ContrastiveBatchSize, setup.Train.Captions.Count, ContrastiveRandom(training.Seed, step, micro, first));
+                var captions = ContrastiveBatch.Captions(indices, setup.Tasks.ContrastiveBatchSize, setup.Train.Captions.Count, ContrastiveRandom(training.Seed, step, micro, first));
                 var inputs = builder.ContrastiveInputs(captions);
                 var (textVectors, imageVectors) = ContrastiveLoss.Vectors(setup.Model, inputs.Text, inputs.Images);
                 contrastiveMean = ContrastiveLoss.FromVectors(textVectors, imageVectors, inputs.ImageOfText, setup.Model.LogitScale);
@@ -113,26 +113,7 @@ public sealed class PretrainingObjective : ITrainingObjective
     }
 
     /// <summary>
-    /// The captions of a step's contrastive loss: the examples, then distinct other captions of the
-    /// <paramref name="captionCount"/> training captions drawn with <paramref name="random"/> until there are
-    /// <paramref name="size"/> (all of them at most); the examples alone when <paramref name="size"/> is not above their count.
-    /// </summary>
-    public static List<int> ContrastiveCaptions(IReadOnlyList<int> examples, int size, int captionCount, Random random)
-    {
-        var wanted = Math.Min(size, captionCount);
-        var captions = new List<int>(examples);
-        if (wanted <= captions.Count) return captions;
-        var chosen = new HashSet<int>(examples);
-        while (captions.Count < wanted)
-        {
-            var caption = random.Next(captionCount);
-            if (chosen.Add(caption)) captions.Add(caption);
-        }
-        return captions;
-    }
-
-    /// <summary>
-    /// The source of a step's other contrastive captions (<see cref="ContrastiveCaptions"/>): a function of seed, step,
+    /// The source of a step's other contrastive captions (<see cref="ContrastiveBatch.Captions"/>): a function of seed, step,
     /// micro-batch and the rank's first position, and its own, so that masks and negatives stay those of a run without them.
     /// </summary>
     public static Random ContrastiveRandom(int seed, int step, int micro, int first) => new(PretrainingRun.ExampleSeed(seed ^ 0x0C0B, step, micro, first));

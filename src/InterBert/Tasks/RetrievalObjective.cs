@@ -136,17 +136,9 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     /// </summary>
     private List<int> ContrastiveCaptions(List<int> examples, int step, int micro, int rank)
     {
-        var wanted = Math.Min(setup.ContrastiveBatchSize, train.CaptionCount);
-        if (wanted <= examples.Count) return examples;
+        if (Math.Min(setup.ContrastiveBatchSize, train.CaptionCount) <= examples.Count) return examples;
         var random = new Random(unchecked(options.Seed * 15_485_863 + step * 104_723) ^ (micro * 7_927) ^ (rank * 1_299_709));
-        var chosen = new HashSet<int>(examples);
-        var captions = new List<int>(examples);
-        while (captions.Count < wanted)
-        {
-            var caption = random.Next(train.CaptionCount);
-            if (chosen.Add(caption)) captions.Add(caption);
-        }
-        return captions;
+        return ContrastiveBatch.Captions(examples, setup.ContrastiveBatchSize, train.CaptionCount, random);
     }
 
     /// <summary>

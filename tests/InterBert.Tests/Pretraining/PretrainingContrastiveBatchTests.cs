@@ -17,19 +17,19 @@ public sealed class PretrainingContrastiveBatchTests(CocoFeatures features)
     public void TheExamplesComeFirstThenDistinctOtherCaptionsUpToTheSizeOrTheCorpus()
     {
         var random = new Random(1);
-        var captions = PretrainingObjective.ContrastiveCaptions([5, 9, 2], 10, 40, random);
+        var captions = ContrastiveBatch.Captions([5, 9, 2], 10, 40, random);
         Assert.Equal([5, 9, 2], captions.Take(3));
         Assert.Equal(10, captions.Count);
         Assert.Equal(10, captions.Distinct().Count());
         Assert.All(captions, c => Assert.InRange(c, 0, 39));
         // Not above the examples' count: the examples alone; above the corpus: every caption once.
-        Assert.Equal([5, 9, 2], PretrainingObjective.ContrastiveCaptions([5, 9, 2], 3, 40, random));
-        Assert.Equal([0, 1, 2, 3, 4, 5], PretrainingObjective.ContrastiveCaptions([0, 1], 100, 6, random).Order());
+        Assert.Equal([5, 9, 2], ContrastiveBatch.Captions([5, 9, 2], 3, 40, random));
+        Assert.Equal([0, 1, 2, 3, 4, 5], ContrastiveBatch.Captions([0, 1], 100, 6, random).Order());
         // The others are a function of seed, step, micro-batch and rank position.
-        Assert.Equal(PretrainingObjective.ContrastiveCaptions([5], 8, 40, PretrainingObjective.ContrastiveRandom(3, 7, 0, 0)),
-            PretrainingObjective.ContrastiveCaptions([5], 8, 40, PretrainingObjective.ContrastiveRandom(3, 7, 0, 0)));
-        Assert.NotEqual(PretrainingObjective.ContrastiveCaptions([5], 8, 40, PretrainingObjective.ContrastiveRandom(3, 7, 0, 0)),
-            PretrainingObjective.ContrastiveCaptions([5], 8, 40, PretrainingObjective.ContrastiveRandom(3, 8, 0, 0)));
+        Assert.Equal(ContrastiveBatch.Captions([5], 8, 40, PretrainingObjective.ContrastiveRandom(3, 7, 0, 0)),
+            ContrastiveBatch.Captions([5], 8, 40, PretrainingObjective.ContrastiveRandom(3, 7, 0, 0)));
+        Assert.NotEqual(ContrastiveBatch.Captions([5], 8, 40, PretrainingObjective.ContrastiveRandom(3, 7, 0, 0)),
+            ContrastiveBatch.Captions([5], 8, 40, PretrainingObjective.ContrastiveRandom(3, 8, 0, 0)));
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class PretrainingContrastiveBatchTests(CocoFeatures features)
 
         // The expected contrastive loss: the step's examples and the others drawn for it, through the unimodal passes.
         var examples = StepBatch.Share(new EpochCursor(train.Captions.Count, training.Seed), step, 0, training, ProcessGroup.Single);
-        var captions = PretrainingObjective.ContrastiveCaptions(examples, size, train.Captions.Count, PretrainingObjective.ContrastiveRandom(training.Seed, step, 0, 0));
+        var captions = ContrastiveBatch.Captions(examples, size, train.Captions.Count, PretrainingObjective.ContrastiveRandom(training.Seed, step, 0, 0));
         Assert.Equal(size, captions.Distinct().Count());
         var builder = new PretrainingBatchBuilder(train, store, new SegmentMasker(tokenizer), new RegionMasker(), null, tasks, tokenizer.PadId, false);
         double Contrastive(IReadOnlyList<int> of)
