@@ -64,7 +64,7 @@ public sealed record PretrainingTaskOptions
     /// <summary>Loss weight of the image-text contrastive loss on the unimodal vectors (0: off, the paper's configuration).</summary>
     public double ContrastiveWeight { get; init; }
     /// <summary>
-    /// Captions in the contrastive loss per step and rank: the examples, then distinct other training captions drawn at
+    /// Captions in the contrastive loss per micro-batch and rank: the examples, then distinct other training captions drawn at
     /// random, with their photos (0, or no more than the examples: the examples alone). Needs <see cref="ContrastiveWeight"/> above 0.
     /// </summary>
     public int ContrastiveBatchSize { get; init; }

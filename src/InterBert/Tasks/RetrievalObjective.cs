@@ -136,7 +136,6 @@ internal sealed class RetrievalObjective(RetrievalFineTuningSetup setup, string 
     /// </summary>
     private List<int> ContrastiveCaptions(List<int> examples, int step, int micro, int rank)
     {
-        if (Math.Min(setup.ContrastiveBatchSize, train.CaptionCount) <= examples.Count) return examples;
         var random = new Random(unchecked(options.Seed * 15_485_863 + step * 104_723) ^ (micro * 7_927) ^ (rank * 1_299_709));
         return ContrastiveBatch.Captions(examples, setup.ContrastiveBatchSize, train.CaptionCount, random);
     }
