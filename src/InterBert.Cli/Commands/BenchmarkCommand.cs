@@ -49,6 +49,10 @@ public static class BenchmarkCommand
         {
             Description = "captions in pretraining's contrastive loss per step: the examples plus random other training captions (pretrain --contrastive-batch-size; 0: the examples alone)",
         }.AtLeast(0);
+        var finetuneMultiplier = new Option<double?>("--finetune-pretrained-lr-multiplier")
+        {
+            Description = "fine-tuning's learning-rate multiplier for the weights that came pretrained (MiniLM's and pretraining's) (default: pretraining's, 0.3)",
+        };
         var wordRegionWeight = new Option<double>("--word-region-weight")
         {
             Description = "weight of fine-tuning's word-region matching loss over the contrastive batch (finetune --word-region-weight; 0: off)", DefaultValueFactory = _ => Flickr8kRecipeOptions.DefaultWordRegionWeight,
@@ -80,7 +84,7 @@ public static class BenchmarkCommand
         var precisionOption = CommandLine.RecipePrecisionOption("training, evaluation and indexing");
         var flickr = new Command("flickr8k", "Flickr8k (English), Flickr8K-CN (Chinese) or both with one model, end to end on the standard split: features, pretraining, zero-shot, fine-tuning (and without pretraining with --baseline), two-stage test evaluation, index, relevance calibration, report")
         {
-            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, pretrainContrastiveBatch, wordRegionWeight, pairScore, gridAlways, inputSize, untie, maskMismatched, baseline, precisionOption,
+            data, language, output, quick, detector, candidates, pretrainSteps, finetuneSteps, preset, textInit, wholeImage, geometryBias, locationFrequencies, negatives, pretrainNegatives, contrastiveBatch, pretrainContrastiveBatch, finetuneMultiplier, wordRegionWeight, pairScore, gridAlways, inputSize, untie, maskMismatched, baseline, precisionOption,
         };
         flickr.SetAction(CommandLine.Guarded(parse =>
         {
@@ -91,6 +95,7 @@ public static class BenchmarkCommand
                 SimilarityNegatives = parse.GetValue(negatives) == "similarity",
                 ContrastiveBatch = parse.GetValue(contrastiveBatch),
                 PretrainContrastiveBatch = parse.GetValue(pretrainContrastiveBatch),
+                FinetunePretrainedLearningRateMultiplier = parse.GetValue(finetuneMultiplier) is { } multiplier ? (multiplier >= 0 && double.IsFinite(multiplier) ? multiplier : throw new ArgumentException($"--finetune-pretrained-lr-multiplier {multiplier}: expected a number, 0 or more")) : null,
                 PairScore = parse.GetValue(pairScore)!,
                 WordRegionWeight = parse.GetValue(wordRegionWeight) is var w && w >= 0 && double.IsFinite(w) ? w : throw new ArgumentException($"--word-region-weight {parse.GetValue(wordRegionWeight)}: expected a number, 0 or more"),
                 GeometryBias = parse.GetValue(geometryBias),

@@ -222,14 +222,17 @@ public sealed class Flickr8kRecipe
         return RecipeTraining.Run(job, host, progress, cancel);
     }
 
-    // Both fine-tunings give MiniLM's weights the same lower learning rate: pretraining carries init's list on.
     private bool Finetune(string initWeights, string run, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
-        RecipeTraining.Run(RecipeTraining.Retrieval(options, Dataset, Features, initWeights, Path.Combine(folder, run)) with
+        RecipeTraining.Run(FinetuneJob(initWeights, Path.Combine(folder, run)), host, progress, cancel);
+
+    /// <summary>The recipe's retrieval fine-tuning of <paramref name="initWeights"/> into <paramref name="output"/>.</summary>
+    // Both fine-tunings give MiniLM's weights the same multiplier: pretraining carries init's list of them on.
+    public FineTuningJobOptions FinetuneJob(string initWeights, string output) =>
+        RecipeTraining.Retrieval(options, Dataset, Features, initWeights, output) with
         {
             MineEvery = Math.Max(1, options.FinetuneSteps / 4), SimilarityNegatives = options.SimilarityNegatives, ContrastiveBatchSize = options.ContrastiveBatch,
-            WordRegionWeight = options.WordRegionWeight, PairScore = options.PairScore,
-        },
-            host, progress, cancel);
+            WordRegionWeight = options.WordRegionWeight, PairScore = options.PairScore, PretrainedLearningRateMultiplier = options.FinetuneMultiplier,
+        };
 
     private bool Evaluate(string model, string weights, bool zeroShot, IProgress<WorkflowProgress> progress, CancellationToken cancel) =>
         EvaluationDatasets.All(d => Evaluate(model + d.Suffix, d.Path, weights, zeroShot, progress, cancel));

@@ -150,6 +150,23 @@ public sealed class Flickr8kRecipeTests
     }
 
     [Fact]
+    public void FineTuningsOwnMultiplierReachesItsJobAsANewFineTuningAndLeavesPretrainingAlone()
+    {
+        using var folder = new TempFolder();
+        var data = Directory.CreateDirectory(folder.File("flickr8k")).FullName;
+        WriteMiniature(data);
+        var plain = InterBert.Workflows.Flickr8kRecipeOptions.For(data, folder.File("plain"), "en", quick: true);
+        var faster = plain with { OutputFolder = folder.File("faster"), FinetunePretrainedLearningRateMultiplier = 1 };
+        Assert.Equal(0.3, plain.PretrainedLearningRateMultiplier);
+        Assert.Equal(0.3, new InterBert.Workflows.Flickr8kRecipe(plain).FinetuneJob("init.safetensors", folder.File("run")).PretrainedLearningRateMultiplier);
+        Assert.Equal(1, new InterBert.Workflows.Flickr8kRecipe(faster).FinetuneJob("init.safetensors", folder.File("run")).PretrainedLearningRateMultiplier);
+        Assert.NotEqual(plain.Fingerprint("finetune"), faster.Fingerprint("finetune"));
+        foreach (var stage in new[] { "features", "init", "pretrain" }) Assert.Equal(plain.Fingerprint(stage), faster.Fingerprint(stage));
+        // Set to pretraining's own multiplier it is the fine-tuning a folder made before the option already holds.
+        Assert.Equal(plain.Fingerprint("finetune"), (plain with { FinetunePretrainedLearningRateMultiplier = 0.3 }).Fingerprint("finetune"));
+    }
+
+    [Fact]
     public void TheGridInEveryPhotoAndHiddenWrongPairRegionsAreStagesOfTheirOwn()
     {
         using var folder = new TempFolder();
